@@ -1,0 +1,2 @@
+//! system.xml reader and checker (in progress).
+pub mod model;
