@@ -1,0 +1,84 @@
+# sevio: VirtIO driver PDs for seL4 Microkit.
+#
+#   make run    the reference system: on QEMU with MICROKIT_SDK set, else in sim
+#   make test   everything CI checks (installs what it needs first)
+#
+# Other targets: build (aarch64 PD ELFs), image, qemu (need MICROKIT_SDK),
+# sim, bench, fuzz, deps, clean.
+
+MICROKIT_BOARD  ?= qemu_virt_aarch64
+MICROKIT_CONFIG ?= debug
+SYSTEM          ?= system.xml
+SIM_TIMEOUT     ?= 60
+FUZZ_SECONDS    ?= 60
+export MICROKIT_BOARD MICROKIT_CONFIG
+
+CARGO        ?= cargo
+PD_TARGET    := aarch64-unknown-none
+BUILD_DIR    := build/$(MICROKIT_CONFIG)
+# Every crate that is a protection domain (its binary is a program image).
+PD_PACKAGES  := $(shell sed -n 's/^name = "\(sevio-[a-z0-9-]*\)"/\1/p' pds/*/Cargo.toml transports/*/Cargo.toml)
+HOST_PD_DIR  := target/debug
+
+QEMU_ARGS := -machine virt,virtualization=on -cpu cortex-a53 -m size=2G -nographic \
+	-serial mon:stdio -global virtio-mmio.force-legacy=false
+
+.PHONY: run test build image qemu sim bench fuzz deps clean check-sdk host-pds
+
+run:
+ifdef MICROKIT_SDK
+	$(MAKE) qemu
+else
+	$(MAKE) sim
+endif
+
+deps:
+	@scripts/install-deps.sh
+
+# Unit, property, loom-free model and sim end-to-end tests, then the PD
+# images for aarch64 and the check that the microkit tool will accept them.
+test: deps
+	$(CARGO) test --workspace
+	$(MAKE) build
+	$(CARGO) run -q -p sevio-elfcheck -- --system $(SYSTEM) $(BUILD_DIR)
+
+# aarch64 ELF of every PD, under its program-image name in $(BUILD_DIR).
+build:
+	$(CARGO) build --release --target $(PD_TARGET) $(addprefix -p ,$(PD_PACKAGES))
+	@mkdir -p $(BUILD_DIR)
+	@for f in $$(find target/$(PD_TARGET)/release -maxdepth 1 -type f -executable); do \
+		cp $$f $(BUILD_DIR)/; done
+	@echo "PD images in $(BUILD_DIR): $$(cd $(BUILD_DIR) && ls | grep -v '\.' | tr '\n' ' ')"
+
+check-sdk:
+ifndef MICROKIT_SDK
+	@echo "error: set MICROKIT_SDK to a Microkit 2.3.0 SDK (e.g. make $(MAKECMDGOALS) MICROKIT_SDK=~/microkit-sdk-2.3.0);"
+	@echo "       MICROKIT_BOARD (default qemu_virt_aarch64) and MICROKIT_CONFIG (debug|release, default debug) are optional."
+	@echo "       Without an SDK, 'make run' runs the same system.xml in the simulator."
+	@exit 1
+endif
+	@test -x "$(MICROKIT_SDK)/bin/microkit" || { echo "error: $(MICROKIT_SDK)/bin/microkit not found: is MICROKIT_SDK a Microkit SDK?"; exit 1; }
+
+image: check-sdk build
+	$(MICROKIT_SDK)/bin/microkit $(SYSTEM) --search-path $(BUILD_DIR) --board $(MICROKIT_BOARD) \
+		--config $(MICROKIT_CONFIG) -o $(BUILD_DIR)/loader.img -r $(BUILD_DIR)/report.txt
+
+qemu: image
+	qemu-system-aarch64 $(QEMU_ARGS) $(QEMU_DEVICES) \
+		-device loader,file=$(BUILD_DIR)/loader.img,addr=0x70000000,cpu-num=0
+
+host-pds:
+	$(CARGO) build $(addprefix -p ,$(PD_PACKAGES)) -p sevio-sim
+
+sim: deps host-pds
+	$(CARGO) run -q -p sevio-sim -- run $(SYSTEM) --pd-dir $(HOST_PD_DIR) --timeout $(SIM_TIMEOUT)
+
+bench: deps
+	$(CARGO) bench --workspace 2>&1 | grep -E '^(BENCH|RATIO) '
+
+fuzz:
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+clean:
+	$(CARGO) clean
+	rm -rf build
