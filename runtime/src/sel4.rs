@@ -280,10 +280,14 @@ fn nb_send_recv(dest: u64, info: MessageInfo) -> (u64, MessageInfo) {
 /// release build compiles this to nothing).
 pub(crate) fn put_byte(byte: u8) {
     #[cfg(sevio_debug_putchar)]
-    // SAFETY: seL4_DebugPutChar: x0 the character, x7 syscall number; no
-    // other register is touched.
+    // SAFETY: seL4_DebugPutChar: x0 the character, x7 syscall number. libsel4
+    // treats x0-x5 as possibly overwritten, and so do we.
     unsafe {
-        asm!("svc #0", in("x0") byte as u64, in("x7") SYS_DEBUG_PUT_CHAR, options(nostack));
+        asm!("svc #0",
+            inout("x0") byte as u64 => _,
+            lateout("x1") _, lateout("x2") _, lateout("x3") _, lateout("x4") _, lateout("x5") _,
+            in("x7") SYS_DEBUG_PUT_CHAR,
+            options(nostack));
     }
     #[cfg(not(sevio_debug_putchar))]
     let _ = byte;
