@@ -169,6 +169,10 @@ impl SharedMemory {
     pub fn swap_u32(&self, offset: usize, value: u32, order: Ordering) -> Option<u32> {
         Some(self.atomic_u32(offset)?.swap(value, order))
     }
+    /// Atomic fetch-or of a u32 with `order`; returns the old value.
+    pub fn fetch_or_u32(&self, offset: usize, bits: u32, order: Ordering) -> Option<u32> {
+        Some(self.atomic_u32(offset)?.fetch_or(bits, order))
+    }
     /// Atomic load of a u64 with `order`.
     pub fn load_u64(&self, offset: usize, order: Ordering) -> Option<u64> {
         Some(self.atomic_u64(offset)?.load(order))

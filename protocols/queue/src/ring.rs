@@ -1,0 +1,482 @@
+//! The single-producer single-consumer ring shared by every client queue.
+//!
+//! sDDF's queues are all the same machine: a header with a free-running
+//! `tail` (written only by the producer) and `head` (written only by the
+//! consumer), entries at `index % capacity`, and a capacity agreed out of
+//! band (system configuration), never read from shared memory. This module
+//! implements that machine once, generic over the header layout
+//! ([`QueueKind`]), the index width ([`Index`]) and the entry ([`Entry`]).
+//!
+//! Ordering, the same for every kind:
+//! - the producer writes an entry, then publishes `tail` with a *release*
+//!   store; the consumer loads `tail` with *acquire* before reading entries.
+//! - the consumer reads an entry, then publishes `head` with a *release*
+//!   store; the producer loads `head` with *acquire* before overwriting the
+//!   slot.
+//!
+//! Each side caches its own index (it is the only writer) and the peer's
+//! last-seen index, reloading the peer's only when the cache says
+//! empty/full, and may publish its own index once per batch
+//! ([`Producer::stage`] + [`Producer::publish`], [`Consumer::take`] +
+//! [`Consumer::publish`]).
+//!
+//! Untrusted peer: an index loaded from shared memory is checked before
+//! use. A `tail - head` distance larger than the capacity is reported as
+//! [`QueueError::PeerIndex`] and nothing is read; slots are always
+//! addressed `index & (capacity - 1)`, so even an unchecked index could not
+//! leave the entry array.
+//!
+//! Panic contract: no method panics.
+
+use crate::mem::QueueMemory;
+use crate::QueueError;
+use core::fmt::Debug;
+use core::marker::PhantomData;
+use core::sync::atomic::Ordering::{Acquire, Release};
+use sevio_sharedmem::{OutOfBounds, SharedMemory};
+
+/// A queue index as stored in the header: `u16` (net) or `u32` (blk,
+/// serial). Free-running; wraps at its width.
+pub trait Index: Copy + Eq + Debug + private::Sealed {
+    /// The largest capacity this width supports (`tail - head` must fit).
+    const MAX_CAPACITY: u32;
+    /// Atomic load from queue memory.
+    fn load<M: QueueMemory>(mem: &M, offset: usize, order: core::sync::atomic::Ordering) -> Option<Self>;
+    /// Atomic store to queue memory.
+    fn store<M: QueueMemory>(self, mem: &M, offset: usize, order: core::sync::atomic::Ordering) -> Result<(), OutOfBounds>;
+    /// `self - earlier`, wrapping at the index width.
+    fn distance(self, earlier: Self) -> u32;
+    /// `self + n`, wrapping at the index width.
+    fn advance(self, n: u32) -> Self;
+    /// The index widened to u32 (for slot arithmetic and error reports).
+    fn get(self) -> u32;
+}
+
+impl Index for u16 {
+    const MAX_CAPACITY: u32 = 1 << 15;
+    #[inline(always)]
+    fn load<M: QueueMemory>(mem: &M, offset: usize, order: core::sync::atomic::Ordering) -> Option<Self> {
+        mem.load_u16(offset, order)
+    }
+    #[inline(always)]
+    fn store<M: QueueMemory>(self, mem: &M, offset: usize, order: core::sync::atomic::Ordering) -> Result<(), OutOfBounds> {
+        mem.store_u16(offset, self, order)
+    }
+    #[inline(always)]
+    fn distance(self, earlier: Self) -> u32 {
+        u32::from(self.wrapping_sub(earlier))
+    }
+    #[inline(always)]
+    fn advance(self, n: u32) -> Self {
+        self.wrapping_add(n as u16)
+    }
+    #[inline(always)]
+    fn get(self) -> u32 {
+        u32::from(self)
+    }
+}
+
+impl Index for u32 {
+    const MAX_CAPACITY: u32 = 1 << 31;
+    #[inline(always)]
+    fn load<M: QueueMemory>(mem: &M, offset: usize, order: core::sync::atomic::Ordering) -> Option<Self> {
+        mem.load_u32(offset, order)
+    }
+    #[inline(always)]
+    fn store<M: QueueMemory>(self, mem: &M, offset: usize, order: core::sync::atomic::Ordering) -> Result<(), OutOfBounds> {
+        mem.store_u32(offset, self, order)
+    }
+    #[inline(always)]
+    fn distance(self, earlier: Self) -> u32 {
+        self.wrapping_sub(earlier)
+    }
+    #[inline(always)]
+    fn advance(self, n: u32) -> Self {
+        self.wrapping_add(n)
+    }
+    #[inline(always)]
+    fn get(self) -> u32 {
+        self
+    }
+}
+
+mod private {
+    pub trait Sealed {}
+    impl Sealed for u16 {}
+    impl Sealed for u32 {}
+}
+
+/// A queue entry: a fixed-size record read and written field by field
+/// (plain volatile accesses; never a reference into shared memory).
+pub trait Entry: Copy {
+    /// Size of one entry in the entry array, in bytes.
+    const SIZE: usize;
+    /// Read the entry at `offset`.
+    fn load<M: QueueMemory>(mem: &M, offset: usize) -> Option<Self>;
+    /// Write the entry at `offset`.
+    fn store<M: QueueMemory>(&self, mem: &M, offset: usize) -> Result<(), OutOfBounds>;
+}
+
+/// The serial queue's entries are single characters.
+impl Entry for u8 {
+    const SIZE: usize = 1;
+    #[inline(always)]
+    fn load<M: QueueMemory>(mem: &M, offset: usize) -> Option<Self> {
+        mem.read_u8(offset)
+    }
+    #[inline(always)]
+    fn store<M: QueueMemory>(&self, mem: &M, offset: usize) -> Result<(), OutOfBounds> {
+        mem.write_u8(offset, *self)
+    }
+}
+
+/// A header layout: where `head` and `tail` live, how wide they are, what
+/// an entry is and where the entry array starts.
+pub trait QueueKind {
+    /// Index width.
+    type Index: Index;
+    /// Entry type.
+    type Entry: Entry;
+    /// Byte offset of `head` in the header.
+    const HEAD: usize;
+    /// Byte offset of `tail` in the header.
+    const TAIL: usize;
+    /// Size of the header in bytes (for inline kinds, where entries start).
+    const HEADER_SIZE: usize;
+    /// How many slots a producer leaves empty: sDDF's blk and net producers
+    /// stop at `capacity - 1` entries (`tail + 1 - head == capacity` is
+    /// full), its serial producer at `capacity`. Consumers accept up to
+    /// `capacity` either way.
+    const SLACK: u32;
+}
+
+/// A kind whose entry array directly follows its header in the same region.
+pub trait InlineKind: QueueKind {}
+
+/// Where a handle's entries are.
+#[derive(Clone, Debug)]
+struct Slots<M> {
+    mem: M,
+    base: usize,
+    mask: u32,
+}
+
+impl<M: QueueMemory> Slots<M> {
+    #[inline(always)]
+    fn offset<E: Entry>(&self, index: u32) -> usize {
+        self.base + (index & self.mask) as usize * E::SIZE
+    }
+}
+
+fn check_geometry<K: QueueKind, M: QueueMemory>(
+    header: &M,
+    entries: &M,
+    base: usize,
+    capacity: u32,
+) -> Result<(), QueueError> {
+    if capacity < 2 || !capacity.is_power_of_two() || capacity > <K::Index as Index>::MAX_CAPACITY {
+        return Err(QueueError::BadCapacity { capacity });
+    }
+    if header.len() < K::HEADER_SIZE {
+        return Err(QueueError::RegionTooSmall { needed: K::HEADER_SIZE, len: header.len() });
+    }
+    let needed = (capacity as usize)
+        .checked_mul(<K::Entry as Entry>::SIZE)
+        .and_then(|n| n.checked_add(base))
+        .ok_or(QueueError::BadCapacity { capacity })?;
+    if entries.len() < needed {
+        return Err(QueueError::RegionTooSmall { needed, len: entries.len() });
+    }
+    Ok(())
+}
+
+fn load_index<K: QueueKind, M: QueueMemory>(mem: &M, offset: usize) -> Result<K::Index, QueueError> {
+    K::Index::load(mem, offset, Acquire).ok_or(QueueError::OutOfBounds)
+}
+
+/// Check a (tail, head) pair the peer may have written.
+#[inline(always)]
+fn check_distance<I: Index>(tail: I, head: I, capacity: u32) -> Result<u32, QueueError> {
+    let n = tail.distance(head);
+    if n > capacity {
+        return Err(QueueError::PeerIndex { head: head.get(), tail: tail.get(), capacity });
+    }
+    Ok(n)
+}
+
+/// The producer end of a queue: the only writer of `tail`.
+///
+/// Caller: exactly one PD (thread) per queue, the producer. Not `Clone`.
+#[derive(Debug)]
+pub struct Producer<K: QueueKind, M: QueueMemory = SharedMemory> {
+    header: M,
+    slots: Slots<M>,
+    capacity: u32,
+    /// Next slot to fill (may be ahead of the published tail).
+    tail: K::Index,
+    /// The tail value last stored to shared memory.
+    published: K::Index,
+    /// The consumer's head as last loaded.
+    head: K::Index,
+    _kind: PhantomData<K>,
+}
+
+/// The consumer end of a queue: the only writer of `head`.
+///
+/// Caller: exactly one PD (thread) per queue, the consumer. Not `Clone`.
+#[derive(Debug)]
+pub struct Consumer<K: QueueKind, M: QueueMemory = SharedMemory> {
+    header: M,
+    slots: Slots<M>,
+    capacity: u32,
+    /// Next slot to read (may be ahead of the published head).
+    head: K::Index,
+    /// The head value last stored to shared memory.
+    published: K::Index,
+    /// The producer's tail as last loaded (checked).
+    tail: K::Index,
+    _kind: PhantomData<K>,
+}
+
+impl<K: InlineKind, M: QueueMemory> Producer<K, M> {
+    /// The producer end of the queue in `region` (header, then `capacity`
+    /// entries). Reads the current indices; errors if `capacity` is not a
+    /// power of two in `2..=MAX_CAPACITY`, the region is too small, or the
+    /// indices already in memory are inconsistent.
+    pub fn new(region: M, capacity: u32) -> Result<Self, QueueError> {
+        Self::with_entries(region.clone(), region, K::HEADER_SIZE, capacity)
+    }
+}
+
+impl<K: InlineKind, M: QueueMemory> Consumer<K, M> {
+    /// The consumer end of the queue in `region`; errors as
+    /// [`Producer::new`].
+    pub fn new(region: M, capacity: u32) -> Result<Self, QueueError> {
+        Self::with_entries(region.clone(), region, K::HEADER_SIZE, capacity)
+    }
+}
+
+impl<K: QueueKind, M: QueueMemory> Producer<K, M> {
+    pub(crate) fn with_entries(header: M, entries: M, base: usize, capacity: u32) -> Result<Self, QueueError> {
+        check_geometry::<K, M>(&header, &entries, base, capacity)?;
+        let tail = load_index::<K, M>(&header, K::TAIL)?;
+        let head = load_index::<K, M>(&header, K::HEAD)?;
+        check_distance(tail, head, capacity)?;
+        Ok(Producer {
+            header,
+            slots: Slots { mem: entries, base, mask: capacity - 1 },
+            capacity,
+            tail,
+            published: tail,
+            head,
+            _kind: PhantomData,
+        })
+    }
+
+    /// The capacity given at construction.
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// How many more entries fit now (reloads `head`, acquire; pairs with
+    /// the consumer's release in [`Consumer::publish`]).
+    pub fn free(&mut self) -> Result<u32, QueueError> {
+        self.reload_head()?;
+        Ok(self.room())
+    }
+
+    #[inline(always)]
+    fn room(&self) -> u32 {
+        (self.capacity - K::SLACK).saturating_sub(self.tail.distance(self.head))
+    }
+
+    #[inline]
+    fn reload_head(&mut self) -> Result<(), QueueError> {
+        let head = load_index::<K, M>(&self.header, K::HEAD)?;
+        // The consumer can only have seen the published tail.
+        check_distance(self.published, head, self.capacity)?;
+        self.head = head;
+        Ok(())
+    }
+
+    /// Write `entry` into the next slot without publishing it. Caller:
+    /// producer. Reloads `head` (acquire, pairs with [`Consumer::publish`]'s
+    /// release) only when the cached value says full.
+    #[inline]
+    pub fn stage(&mut self, entry: K::Entry) -> Result<(), QueueError> {
+        if self.room() == 0 {
+            self.reload_head()?;
+            if self.room() == 0 {
+                return Err(QueueError::Full);
+            }
+        }
+        let off = self.slots.offset::<K::Entry>(self.tail.get());
+        entry.store(&self.slots.mem, off).map_err(|_| QueueError::OutOfBounds)?;
+        self.tail = self.tail.advance(1);
+        Ok(())
+    }
+
+    /// Make every staged entry visible: store `tail` with release (pairs
+    /// with the consumer's acquire load of `tail`). Caller: producer.
+    #[inline]
+    pub fn publish(&mut self) -> Result<(), QueueError> {
+        if self.tail != self.published {
+            self.tail.store(&self.header, K::TAIL, Release).map_err(|_| QueueError::OutOfBounds)?;
+            self.published = self.tail;
+        }
+        Ok(())
+    }
+
+    /// [`stage`](Self::stage) then [`publish`](Self::publish): enqueue one
+    /// entry, visible at once. Caller: producer.
+    #[inline]
+    pub fn enqueue(&mut self, entry: K::Entry) -> Result<(), QueueError> {
+        self.stage(entry)?;
+        self.publish()
+    }
+
+    /// Staged but unpublished entries.
+    pub fn staged(&self) -> u32 {
+        self.tail.distance(self.published)
+    }
+
+    pub(crate) fn header(&self) -> &M {
+        &self.header
+    }
+}
+
+impl<K: QueueKind, M: QueueMemory> Consumer<K, M> {
+    pub(crate) fn with_entries(header: M, entries: M, base: usize, capacity: u32) -> Result<Self, QueueError> {
+        check_geometry::<K, M>(&header, &entries, base, capacity)?;
+        let head = load_index::<K, M>(&header, K::HEAD)?;
+        let tail = load_index::<K, M>(&header, K::TAIL)?;
+        check_distance(tail, head, capacity)?;
+        Ok(Consumer {
+            header,
+            slots: Slots { mem: entries, base, mask: capacity - 1 },
+            capacity,
+            head,
+            published: head,
+            tail,
+            _kind: PhantomData,
+        })
+    }
+
+    /// The capacity given at construction.
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// Reload `tail` (acquire; pairs with [`Producer::publish`]'s release)
+    /// and check it: the producer may not claim more than `capacity`
+    /// entries beyond the head we published.
+    #[inline]
+    fn reload_tail(&mut self) -> Result<(), QueueError> {
+        let tail = load_index::<K, M>(&self.header, K::TAIL)?;
+        let n = check_distance(tail, self.published, self.capacity)?;
+        // A tail behind our local (unpublished) head would mean the
+        // producer took back entries we already read.
+        if n < self.head.distance(self.published) {
+            return Err(QueueError::PeerIndex { head: self.head.get(), tail: tail.get(), capacity: self.capacity });
+        }
+        self.tail = tail;
+        Ok(())
+    }
+
+    /// Entries ready to read now (reloads `tail`, acquire).
+    pub fn len(&mut self) -> Result<u32, QueueError> {
+        self.reload_tail()?;
+        Ok(self.tail.distance(self.head))
+    }
+
+    /// Whether nothing is ready (reloads `tail`, acquire).
+    pub fn is_empty(&mut self) -> Result<bool, QueueError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Read the next entry without publishing its removal; `Ok(None)` if
+    /// the queue is empty. Caller: consumer. Reloads `tail` (acquire, pairs
+    /// with [`Producer::publish`]) only when the cache says empty. The
+    /// entry is a copy: the caller still validates its fields.
+    #[inline]
+    pub fn take(&mut self) -> Result<Option<K::Entry>, QueueError> {
+        if self.tail == self.head {
+            self.reload_tail()?;
+            if self.tail == self.head {
+                return Ok(None);
+            }
+        }
+        let off = self.slots.offset::<K::Entry>(self.head.get());
+        let entry = K::Entry::load(&self.slots.mem, off).ok_or(QueueError::OutOfBounds)?;
+        self.head = self.head.advance(1);
+        Ok(Some(entry))
+    }
+
+    /// Hand every taken slot back to the producer: store `head` with
+    /// release (our entry reads happen before it; pairs with the
+    /// producer's acquire load of `head`). Caller: consumer.
+    #[inline]
+    pub fn publish(&mut self) -> Result<(), QueueError> {
+        if self.head != self.published {
+            self.head.store(&self.header, K::HEAD, Release).map_err(|_| QueueError::OutOfBounds)?;
+            self.published = self.head;
+        }
+        Ok(())
+    }
+
+    /// [`take`](Self::take) then [`publish`](Self::publish). Caller:
+    /// consumer.
+    #[inline]
+    pub fn dequeue(&mut self) -> Result<Option<K::Entry>, QueueError> {
+        let e = self.take()?;
+        if e.is_some() {
+            self.publish()?;
+        }
+        Ok(e)
+    }
+
+    pub(crate) fn header(&self) -> &M {
+        &self.header
+    }
+}
+
+/// The two halves of sDDF's "signalled" flag protocol, shared by net
+/// (`consumer_signalled`) and serial (`producer_signalled`). The *waiter*
+/// clears the flag before it sleeps; the *notifier* checks it after
+/// publishing. Each puts a SeqCst fence between its store and its load.
+pub(crate) mod flag {
+    use super::*;
+    use core::sync::atomic::Ordering::{Relaxed, SeqCst};
+
+    /// Waiter: set the flag (do not notify me).
+    pub(crate) fn set<M: QueueMemory>(h: &M, off: usize) -> Result<(), QueueError> {
+        h.store_u32(off, 1, Relaxed).map_err(|_| QueueError::OutOfBounds)
+    }
+
+    /// Waiter: clear the flag, fence, then run `recheck` (true = there is
+    /// work after all); if so set the flag again and return true.
+    pub(crate) fn request<M: QueueMemory>(
+        h: &M,
+        off: usize,
+        recheck: impl FnOnce() -> Result<bool, QueueError>,
+    ) -> Result<bool, QueueError> {
+        h.store_u32(off, 0, Relaxed).map_err(|_| QueueError::OutOfBounds)?;
+        h.fence(SeqCst);
+        if !recheck()? {
+            return Ok(false);
+        }
+        set(h, off)?;
+        Ok(true)
+    }
+
+    /// Notifier (after publishing): fence, load the flag; if clear, set
+    /// it and return true (the caller must notify).
+    pub(crate) fn require<M: QueueMemory>(h: &M, off: usize) -> Result<bool, QueueError> {
+        h.fence(SeqCst);
+        match h.load_u32(off, Relaxed) {
+            Some(0) => set(h, off).map(|()| true),
+            Some(_) => Ok(false),
+            None => Err(QueueError::OutOfBounds),
+        }
+    }
+}
