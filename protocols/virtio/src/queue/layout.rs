@@ -1,0 +1,149 @@
+//! Where the three parts of a split virtqueue live (VIRTIO 1.2 §2.7).
+//!
+//! | part            | size      | alignment |
+//! |-----------------|-----------|-----------|
+//! | descriptor table| 16 * n    | 16        |
+//! | available ring  | 6 + 2 * n | 2         |
+//! | used ring       | 6 + 8 * n | 4         |
+//!
+//! The 6 + 2n / 6 + 8n include the `used_event` / `avail_event` words
+//! used with VIRTIO_F_EVENT_IDX; they are always reserved.
+//!
+//! Legacy interfaces (virtio-mmio version 1, legacy PCI) need the three
+//! parts contiguous, with the used ring at the next multiple of the queue
+//! alignment (4096 for legacy PCI; QueueAlign for mmio v1) (§2.7.2).
+
+use super::{DESC_SIZE, MAX_QUEUE_SIZE};
+use crate::Error;
+
+/// Alignment of the descriptor table (VIRTIO 1.2 §2.7).
+pub const DESC_ALIGN: usize = 16;
+/// Alignment of the available ring.
+pub const AVAIL_ALIGN: usize = 2;
+/// Alignment of the used ring.
+pub const USED_ALIGN: usize = 4;
+/// Queue alignment of the legacy PCI interface (and the usual mmio v1 one).
+pub const LEGACY_ALIGN: usize = 4096;
+
+/// Byte offsets of the three parts inside one region, for queue size `size`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct SplitLayout {
+    size: u16,
+    avail: usize,
+    used: usize,
+    total: usize,
+    /// Alignment the region's start must have.
+    align: usize,
+}
+
+fn align_up(x: usize, align: usize) -> usize {
+    // align is a power of two here; x is at most a few MiB.
+    (x + align - 1) & !(align - 1)
+}
+
+fn check_size(size: u16) -> Result<(), Error> {
+    // VIRTIO 1.2 §2.7: "Queue Size ... The maximum Queue Size value is
+    // 32768"; split queue sizes are powers of two (§2.7, and §4.2.2.2 /
+    // §4.1.4.3 for the transports: the driver MUST NOT write a value that
+    // is not a power of 2 when the device rejects it, so we never do).
+    if size == 0 || !size.is_power_of_two() || size > MAX_QUEUE_SIZE {
+        return Err(Error::BadQueueSize(size));
+    }
+    Ok(())
+}
+
+impl SplitLayout {
+    /// The compact modern layout: descriptor table at 0, available ring
+    /// right after it, used ring at the next 4-byte boundary. The region
+    /// must start 16-byte aligned.
+    pub fn new(size: u16) -> Result<Self, Error> {
+        check_size(size)?;
+        let n = size as usize;
+        let avail = DESC_SIZE * n;
+        let used = align_up(avail + 6 + 2 * n, USED_ALIGN);
+        let total = used + 6 + 8 * n;
+        Ok(SplitLayout { size, avail, used, total, align: DESC_ALIGN })
+    }
+
+    /// The legacy contiguous layout with queue alignment `align` (a power
+    /// of two, at least 16): the used ring starts at the first multiple of
+    /// `align` after the available ring, and the region must start
+    /// `align`-aligned (the legacy interfaces give the device a page
+    /// frame number).
+    pub fn legacy(size: u16, align: usize) -> Result<Self, Error> {
+        check_size(size)?;
+        if !align.is_power_of_two() || !(DESC_ALIGN..=65536).contains(&align) {
+            return Err(Error::Misaligned);
+        }
+        let n = size as usize;
+        let avail = DESC_SIZE * n;
+        let used = align_up(avail + 6 + 2 * n, align);
+        let total = used + align_up(6 + 8 * n, align);
+        Ok(SplitLayout { size, avail, used, total, align })
+    }
+
+    /// Queue size.
+    pub const fn size(&self) -> u16 {
+        self.size
+    }
+    /// Offset of the descriptor table (always 0).
+    pub const fn desc_offset(&self) -> usize {
+        0
+    }
+    /// Offset of the available ring (driver area).
+    pub const fn avail_offset(&self) -> usize {
+        self.avail
+    }
+    /// Offset of the used ring (device area).
+    pub const fn used_offset(&self) -> usize {
+        self.used
+    }
+    /// Bytes the region must have.
+    pub const fn total_size(&self) -> usize {
+        self.total
+    }
+    /// Alignment the region's start (both its virtual and device address)
+    /// must have.
+    pub const fn alignment(&self) -> usize {
+        self.align
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modern_layout_matches_the_spec_table() {
+        let l = SplitLayout::new(256).unwrap();
+        assert_eq!(l.avail_offset(), 4096);
+        // 4096 + 6 + 512 = 4614, rounded up to 4 -> 4616
+        assert_eq!(l.used_offset(), 4616);
+        assert_eq!(l.total_size(), 4616 + 6 + 8 * 256);
+        let l = SplitLayout::new(1).unwrap();
+        assert_eq!((l.avail_offset(), l.used_offset(), l.total_size()), (16, 24, 38));
+    }
+
+    #[test]
+    fn legacy_layout_is_page_aligned() {
+        // Linux's vring_size(256, 4096) is 10246 rounded: desc 4096 +
+        // avail 518 -> used at 8192, used 2054 -> 4096: 12288.
+        let l = SplitLayout::legacy(256, LEGACY_ALIGN).unwrap();
+        assert_eq!(l.used_offset(), 8192);
+        assert_eq!(l.total_size(), 12288);
+        assert_eq!(l.alignment(), 4096);
+        let l = SplitLayout::legacy(1024, LEGACY_ALIGN).unwrap();
+        assert_eq!(l.used_offset(), 16384 + 4096);
+        assert_eq!(l.total_size(), 16384 + 4096 + 12288);
+    }
+
+    #[test]
+    fn rejects_bad_sizes() {
+        for s in [0u16, 3, 100, 32769, 65535] {
+            assert_eq!(SplitLayout::new(s), Err(Error::BadQueueSize(s)));
+        }
+        assert!(SplitLayout::new(32768).is_ok());
+        assert_eq!(SplitLayout::legacy(8, 1000), Err(Error::Misaligned));
+        assert_eq!(SplitLayout::legacy(8, 8), Err(Error::Misaligned));
+    }
+}
