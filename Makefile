@@ -41,6 +41,11 @@ test: deps
 	$(CARGO) test --workspace
 	$(MAKE) build
 	$(CARGO) run -q -p sevio-elfcheck -- --system $(SYSTEM) $(BUILD_DIR)
+	@# The check must also fail: a real image with one patched symbol renamed.
+	@perl -pe 's/microkit_irqs\0/microkit_irqz\0/g' $(BUILD_DIR)/ping > $(BUILD_DIR)/ping.broken
+	@if $(CARGO) run -q -p sevio-elfcheck -- $(BUILD_DIR)/ping.broken 2>/dev/null; then \
+		echo "elfcheck accepted an image without microkit_irqs"; exit 1; \
+	else echo "elfcheck refuses a broken image: ok"; fi
 
 # aarch64 ELF of every PD, under its program-image name in $(BUILD_DIR).
 build:
