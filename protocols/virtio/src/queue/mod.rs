@@ -130,3 +130,6 @@ pub trait VirtQueue {
     /// must poll again rather than wait, or it may sleep forever).
     fn enable_interrupts(&mut self) -> Result<bool, Error>;
 }
+
+#[cfg(test)]
+mod tests;
