@@ -1,7 +1,16 @@
+//! The virtio-mmio transport PD.
 #![no_std]
 #![cfg_attr(target_os = "none", no_main)]
+
+#[cfg(test)]
+extern crate std;
+
+mod slot;
+
 use sevio_runtime::Handler;
 sevio_runtime::protection_domain!(init);
 struct Placeholder;
 impl Handler for Placeholder {}
-fn init() -> Placeholder { Placeholder }
+fn init() -> Placeholder {
+    Placeholder
+}
