@@ -56,7 +56,10 @@ pub fn parse_named(xml: &str, file: &str) -> Result<System, Vec<SdfError>> {
 pub fn load(path: impl AsRef<Path>) -> Result<System, LoadError> {
     let path = path.as_ref();
     let name = path.display().to_string();
-    let xml = std::fs::read_to_string(path).map_err(|source| LoadError::Io { path: name.clone(), source })?;
+    let xml = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: name.clone(),
+        source,
+    })?;
     parse_named(&xml, &name).map_err(LoadError::Invalid)
 }
 

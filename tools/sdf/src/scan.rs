@@ -13,29 +13,41 @@ pub(crate) fn report_xml_error(xml: &str, err: &roxmltree::Error, report: &mut R
         err,
         E::UnclosedRootNode | E::UnexpectedEndOfStream | E::UnexpectedCloseTag(..)
     );
-    if unclosed_kind {
-        if let Some(open) = find_unclosed(xml) {
-            let msg = match &open.closed_by {
-                Some((name, pos)) => format!(
-                    "unclosed tag: <{}> is not closed before </{name}> at line {}",
-                    open.name, pos.line
-                ),
-                None => format!(
-                    "unclosed tag: <{}> is never closed (the file ends at line {})",
-                    open.name,
-                    position(xml, xml.len()).line
-                ),
-            };
-            report.at(Rule::Xml, &open.name, None, open.at, msg);
-            return;
-        }
+    let open = if unclosed_kind {
+        find_unclosed(xml)
+    } else {
+        None
+    };
+    if let Some(open) = open {
+        let msg = match &open.closed_by {
+            Some((name, pos)) => format!(
+                "unclosed tag: <{}> is not closed before </{name}> at line {}",
+                open.name, pos.line
+            ),
+            None => format!(
+                "unclosed tag: <{}> is never closed (the file ends at line {})",
+                open.name,
+                position(xml, xml.len()).line
+            ),
+        };
+        report.at(Rule::Xml, &open.name, None, open.at, msg);
+        return;
     }
     let p = err.pos();
     // roxmltree ends most messages with " at LINE:COL"; the line is ours.
     let text = err.to_string();
     let suffix = format!(" at {}:{}", p.row, p.col);
     let msg = text.strip_suffix(&suffix).unwrap_or(&text).to_string();
-    report.at(Rule::Xml, "", None, Pos { line: p.row, col: p.col }, format!("malformed XML: {msg}"));
+    report.at(
+        Rule::Xml,
+        "",
+        None,
+        Pos {
+            line: p.row,
+            col: p.col,
+        },
+        format!("malformed XML: {msg}"),
+    );
 }
 
 /// An element left open.
@@ -71,7 +83,11 @@ fn find_unclosed(xml: &str) -> Option<Unclosed> {
                 }
                 Some((open, at)) => {
                     let closed_by = Some((name.to_string(), position(xml, off)));
-                    return Some(Unclosed { name: open.clone(), at: *at, closed_by });
+                    return Some(Unclosed {
+                        name: open.clone(),
+                        at: *at,
+                        closed_by,
+                    });
                 }
                 None => return None,
             }
@@ -79,10 +95,8 @@ fn find_unclosed(xml: &str) -> Option<Unclosed> {
         } else {
             let name = tag_name(&rest[1..]);
             let end = tag_end(rest).map(|e| off + e);
-            if let Some(end) = end {
-                if !xml[..end].ends_with('/') {
-                    stack.push((name.to_string(), position(xml, off)));
-                }
+            if end.is_some_and(|e| !xml[..e].ends_with('/')) {
+                stack.push((name.to_string(), position(xml, off)));
             }
             end.map(|e| e + 1)
         };
@@ -92,11 +106,17 @@ fn find_unclosed(xml: &str) -> Option<Unclosed> {
         }
     }
     let (name, at) = stack.pop()?;
-    Some(Unclosed { name, at, closed_by: None })
+    Some(Unclosed {
+        name,
+        at,
+        closed_by: None,
+    })
 }
 
 fn tag_name(s: &str) -> &str {
-    let end = s.find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap_or(s.len());
+    let end = s
+        .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+        .unwrap_or(s.len());
     &s[..end]
 }
 
@@ -121,7 +141,10 @@ fn position(xml: &str, off: usize) -> Pos {
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |n| n + 1);
     let col = before[line_start..].chars().count() + 1;
-    Pos { line: line as u32, col: col as u32 }
+    Pos {
+        line: line as u32,
+        col: col as u32,
+    }
 }
 
 #[cfg(test)]
@@ -134,7 +157,10 @@ mod tests {
         let u = find_unclosed(xml).unwrap();
         assert_eq!(u.name, "b");
         assert_eq!(u.at, Pos { line: 2, col: 2 });
-        assert_eq!(u.closed_by, Some(("a".to_string(), Pos { line: 4, col: 1 })));
+        assert_eq!(
+            u.closed_by,
+            Some(("a".to_string(), Pos { line: 4, col: 1 }))
+        );
     }
 
     #[test]
