@@ -21,6 +21,7 @@ extern crate std;
 pub mod config;
 pub mod doorbell;
 pub mod location;
+pub mod regs;
 pub mod wire;
 
 #[cfg(feature = "fuzzing")]

@@ -11,6 +11,7 @@
 //! yields a message the receiver rejects as [`DecodeError::WrongLength`]).
 
 use crate::location::{Location, TransportKind};
+use crate::regs::{expect, narrow, put};
 use crate::DecodeError;
 
 /// The most message registers any request or reply uses.
@@ -266,21 +267,6 @@ pub enum Reply {
     Status(u8),
     /// The request was refused.
     Error(TransportError),
-}
-
-fn put(mr: &mut [u64], words: &[u64]) -> usize {
-    for (d, s) in mr.iter_mut().zip(words) {
-        *d = *s;
-    }
-    words.len()
-}
-
-fn expect<const N: usize>(label: u64, mr: &[u64]) -> Result<[u64; N], DecodeError> {
-    mr.try_into().map_err(|_| DecodeError::WrongLength { label, expected: N, got: mr.len() })
-}
-
-fn narrow<T: TryFrom<u64>>(label: u64, v: u64) -> Result<T, DecodeError> {
-    T::try_from(v).map_err(|_| DecodeError::BadValue { label, value: v })
 }
 
 fn queue_size(label: u64, v: u64) -> Result<u16, DecodeError> {
