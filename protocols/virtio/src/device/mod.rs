@@ -103,6 +103,21 @@ impl core::fmt::Display for DeviceId {
     }
 }
 
+/// A config-space structure from the bytes a transport read: missing
+/// trailing bytes (an older or smaller device) read as zero, extra bytes
+/// are ignored. Fields are only meaningful when their feature bit was
+/// negotiated (VIRTIO 1.2 §2.5).
+pub fn config_from_bytes<T>(bytes: &[u8]) -> T
+where
+    T: zerocopy::FromBytes + zerocopy::IntoBytes,
+{
+    let mut value = T::new_zeroed();
+    let dst = value.as_mut_bytes();
+    let n = dst.len().min(bytes.len());
+    dst[..n].copy_from_slice(&bytes[..n]);
+    value
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,19 +149,4 @@ mod tests {
         assert_eq!(DeviceId(6).name(), "unknown");
         assert!(!DeviceId(6).is_known() && !DeviceId::INVALID.is_known());
     }
-}
-
-/// A config-space structure from the bytes a transport read: missing
-/// trailing bytes (an older or smaller device) read as zero, extra bytes
-/// are ignored. Fields are only meaningful when their feature bit was
-/// negotiated (VIRTIO 1.2 §2.5).
-pub fn config_from_bytes<T>(bytes: &[u8]) -> T
-where
-    T: zerocopy::FromBytes + zerocopy::IntoBytes,
-{
-    let mut value = T::new_zeroed();
-    let dst = value.as_mut_bytes();
-    let n = dst.len().min(bytes.len());
-    dst[..n].copy_from_slice(&bytes[..n]);
-    value
 }
