@@ -15,6 +15,19 @@ fn pd(name: &str, priority: u32) -> String {
     )
 }
 
+/// PD `a` on line 2, its program image on line 3, then `children` from
+/// line 4.
+fn in_a(children: &[&str]) -> String {
+    let mut lines = vec![
+        r#"<protection_domain name="a">"#.to_string(),
+        r#"  <program_image path="a.elf"/>"#.to_string(),
+    ];
+    lines.extend(children.iter().map(|c| format!("  {c}")));
+    lines.push("</protection_domain>".to_string());
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    sys(&refs)
+}
+
 /// The only finding `xml` gives.
 #[track_caller]
 fn one(xml: &str) -> SdfError {
@@ -128,12 +141,7 @@ fn text_inside_elements_is_rejected() {
 
 #[test]
 fn unknown_element() {
-    let xml = sys(&[
-        r#"<protection_domain name="a">"#,
-        r#"  <program_image path="a.elf"/>"#,
-        r#"  <mapping mr="x" vaddr="0x1000"/>"#,
-        "</protection_domain>",
-    ]);
+    let xml = in_a(&[r#"<mapping mr="x" vaddr="0x1000"/>"#]);
     expect(
         &xml,
         Rule::UnknownElement,
@@ -223,12 +231,7 @@ fn protection_domain_needs_a_program_image() {
 
 #[test]
 fn program_image_only_once() {
-    let xml = sys(&[
-        r#"<protection_domain name="a">"#,
-        r#"  <program_image path="a.elf"/>"#,
-        r#"  <program_image path="b.elf"/>"#,
-        "</protection_domain>",
-    ]);
+    let xml = in_a(&[r#"<program_image path="b.elf"/>"#]);
     expect(
         &xml,
         Rule::DuplicateElement,
@@ -264,12 +267,7 @@ fn numbers_are_decimal_or_0x_hex() {
 
 #[test]
 fn ids_are_decimal_only() {
-    let xml = sys(&[
-        r#"<protection_domain name="a">"#,
-        r#"  <program_image path="a.elf"/>"#,
-        r#"  <irq irq="33" id="0x3"/>"#,
-        "</protection_domain>",
-    ]);
+    let xml = in_a(&[r#"<irq irq="33" id="0x3"/>"#]);
     expect(
         &xml,
         Rule::InvalidNumber,
@@ -297,12 +295,7 @@ fn booleans_are_true_or_false() {
 
 #[test]
 fn irq_trigger_is_level_or_edge() {
-    let xml = sys(&[
-        r#"<protection_domain name="a">"#,
-        r#"  <program_image path="a.elf"/>"#,
-        r#"  <irq irq="33" id="1" trigger="rising"/>"#,
-        "</protection_domain>",
-    ]);
+    let xml = in_a(&[r#"<irq irq="33" id="1" trigger="rising"/>"#]);
     expect(
         &xml,
         Rule::InvalidValue,
@@ -799,6 +792,11 @@ fn id_attribute_only_on_nested_pds() {
 
 // ---- channels and IRQs ----
 
+/// A `<channel>` over four lines, its ends with attributes `a` and `b`.
+fn channel(a: &str, b: &str) -> String {
+    format!("<channel>\n  <end {a}/>\n  <end {b}/>\n</channel>")
+}
+
 /// PDs lo (priority 10), hi (priority 20), then `lines`.
 fn two_pds(lines: &[&str]) -> String {
     let mut all = vec![pd("lo", 10), pd("hi", 20)];
@@ -809,12 +807,7 @@ fn two_pds(lines: &[&str]) -> String {
 
 #[test]
 fn channel_ends_name_existing_pds() {
-    let xml = two_pds(&[
-        "<channel>",
-        r#"  <end pd="lo" id="0"/>"#,
-        r#"  <end pd="nobody" id="0"/>"#,
-        "</channel>",
-    ]);
+    let xml = two_pds(&[&channel(r#"pd="lo" id="0""#, r#"pd="nobody" id="0""#)]);
     expect(
         &xml,
         Rule::UnknownPd,
@@ -878,12 +871,7 @@ fn channel_ids_are_0_to_61() {
 
 #[test]
 fn irq_ids_are_0_to_61() {
-    let xml = sys(&[
-        r#"<protection_domain name="a">"#,
-        r#"  <program_image path="a.elf"/>"#,
-        r#"  <irq irq="33" id="62"/>"#,
-        "</protection_domain>",
-    ]);
+    let xml = in_a(&[r#"<irq irq="33" id="62"/>"#]);
     expect(
         &xml,
         Rule::IdRange,
@@ -902,10 +890,7 @@ fn channel_and_irq_ids_share_one_space_per_pd() {
         r#"  <irq irq="33" id="3"/>"#,
         "</protection_domain>",
         &pd("b", 2),
-        "<channel>",
-        r#"  <end pd="a" id="3"/>"#,
-        r#"  <end pd="b" id="3"/>"#,
-        "</channel>",
+        &channel(r#"pd="a" id="3""#, r#"pd="b" id="3""#),
     ]);
     // b's id 3 is fine: ids are per PD.
     expect(
@@ -921,14 +906,8 @@ fn channel_and_irq_ids_share_one_space_per_pd() {
 #[test]
 fn two_channels_with_one_id() {
     let xml = two_pds(&[
-        "<channel>",
-        r#"  <end pd="lo" id="0"/>"#,
-        r#"  <end pd="hi" id="0"/>"#,
-        "</channel>",
-        "<channel>",
-        r#"  <end pd="lo" id="1"/>"#,
-        r#"  <end pd="hi" id="0"/>"#,
-        "</channel>",
+        &channel(r#"pd="lo" id="0""#, r#"pd="hi" id="0""#),
+        &channel(r#"pd="lo" id="1""#, r#"pd="hi" id="0""#),
     ]);
     expect(
         &xml,
@@ -942,12 +921,10 @@ fn two_channels_with_one_id() {
 
 #[test]
 fn ppc_goes_one_way() {
-    let xml = two_pds(&[
-        "<channel>",
-        r#"  <end pd="lo" id="0" pp="true"/>"#,
-        r#"  <end pd="hi" id="0" pp="true"/>"#,
-        "</channel>",
-    ]);
+    let xml = two_pds(&[&channel(
+        r#"pd="lo" id="0" pp="true""#,
+        r#"pd="hi" id="0" pp="true""#,
+    )]);
     expect(
         &xml,
         Rule::BidirectionalPpc,
@@ -980,10 +957,7 @@ fn ppc_only_to_strictly_higher_priority() {
     let same = sys(&[
         &pd("x", 7),
         &pd("y", 7),
-        "<channel>",
-        r#"  <end pd="x" id="0"/>"#,
-        r#"  <end pd="y" id="0" pp="true"/>"#,
-        "</channel>",
+        &channel(r#"pd="x" id="0""#, r#"pd="y" id="0" pp="true""#),
     ]);
     let e = expect(
         &same,
@@ -1022,12 +996,7 @@ fn irq_numbers_are_unique_in_the_system() {
 
 #[test]
 fn setvar_region_must_exist() {
-    let xml = sys(&[
-        r#"<protection_domain name="a">"#,
-        r#"  <program_image path="a.elf"/>"#,
-        r#"  <setvar symbol="dma_paddr" region_paddr="dma"/>"#,
-        "</protection_domain>",
-    ]);
+    let xml = in_a(&[r#"<setvar symbol="dma_paddr" region_paddr="dma"/>"#]);
     expect(
         &xml,
         Rule::UnknownMemoryRegion,
@@ -1073,12 +1042,10 @@ fn child_and_channel_setvar_ids_land_in_the_right_image() {
         5,
         "symbol 'dev' of 'parent' is already used by the <irq> at line 4",
     );
-    let xml = two_pds(&[
-        "<channel>",
-        r#"  <end pd="lo" id="0" setvar_id="ch"/>"#,
-        r#"  <end pd="hi" id="0" setvar_id="ch"/>"#,
-        "</channel>",
-    ]);
+    let xml = two_pds(&[&channel(
+        r#"pd="lo" id="0" setvar_id="ch""#,
+        r#"pd="hi" id="0" setvar_id="ch""#,
+    )]);
     valid(&xml);
 }
 
@@ -1092,10 +1059,7 @@ fn every_finding_is_reported_in_file_order() {
         r#"  <program_image path="a.elf"/>"#,
         r#"  <map mr="m" vaddr="0x1000010"/>"#,
         "</protection_domain>",
-        "<channel>",
-        r#"  <end pd="a" id="99"/>"#,
-        r#"  <end pd="b" id="0"/>"#,
-        "</channel>",
+        &channel(r#"pd="a" id="99""#, r#"pd="b" id="0""#),
     ]);
     let errors = parse(&xml).unwrap_err();
     let got: Vec<(u32, Rule)> = errors.iter().map(|e| (e.line, e.rule)).collect();
@@ -1119,10 +1083,7 @@ fn a_bad_value_does_not_cascade() {
     let xml = sys(&[
         &pd("ping", 100),
         r#"<protection_domain name="tally" priority="high"><program_image path="t"/></protection_domain>"#,
-        "<channel>",
-        r#"  <end pd="ping" id="1" pp="true"/>"#,
-        r#"  <end pd="tally" id="0"/>"#,
-        "</channel>",
+        &channel(r#"pd="ping" id="1" pp="true""#, r#"pd="tally" id="0""#),
     ]);
     let e = one(&xml);
     assert_eq!(
