@@ -83,6 +83,8 @@ pub mod label {
     pub const RESET: u64 = 12;
     /// [`Request::Status`](super::Request::Status).
     pub const STATUS: u64 = 13;
+    /// [`Request::QueueNotify`](super::Request::QueueNotify).
+    pub const QUEUE_NOTIFY: u64 = 14;
 }
 
 /// Reply labels (transport -> driver).
@@ -174,6 +176,14 @@ pub enum Request {
     Reset,
     /// Read the device status byte. Reply: [`Reply::Status`].
     Status,
+    /// Tell the device queue `queue` has new buffers (QueueNotify). The
+    /// synchronous alternative to the doorbell: a PPC is no notification,
+    /// so a driver that kicks this way adds none to the system's count.
+    /// Reply: [`Reply::Ok`].
+    QueueNotify {
+        /// Queue index.
+        queue: u16,
+    },
 }
 
 /// Facts about the bound device.
@@ -303,6 +313,7 @@ impl Request {
             Request::DriverOk => (DRIVER_OK, 0),
             Request::Reset => (RESET, 0),
             Request::Status => (STATUS, 0),
+            Request::QueueNotify { queue } => (QUEUE_NOTIFY, put(mr, &[queue.into()])),
         }
     }
 
@@ -337,6 +348,7 @@ impl Request {
             DRIVER_OK => expect::<0>(l, mr).map(|_| Request::DriverOk)?,
             RESET => expect::<0>(l, mr).map(|_| Request::Reset)?,
             STATUS => expect::<0>(l, mr).map(|_| Request::Status)?,
+            QUEUE_NOTIFY => Request::QueueNotify { queue: narrow(l, expect::<1>(l, mr)?[0])? },
             _ => return Err(DecodeError::UnknownLabel(label)),
         })
     }

@@ -6,6 +6,7 @@
 extern crate std;
 
 mod slot;
+mod transport;
 
 use sevio_runtime::Handler;
 sevio_runtime::protection_domain!(init);

@@ -99,6 +99,11 @@ impl<R: Registers> Slot<R> {
         self.version
     }
 
+    /// The device status byte.
+    pub fn status_byte(&self) -> u8 {
+        self.status().0
+    }
+
     fn status(&self) -> DeviceStatus {
         DeviceStatus(self.regs.read32(reg::STATUS) as u8)
     }
