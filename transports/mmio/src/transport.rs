@@ -226,3 +226,128 @@ fn slot_error(e: SlotError) -> TransportError {
         SlotError::ConfigUnstable => TransportError::DeviceFailed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slot::fake::FakeSlot;
+    use sevio_sharedmem::HeapRegion;
+    use sevio_transport_protocol::DriverDoorbell;
+    use sevio_virtio::mmio::reg;
+    use std::vec::Vec;
+
+    const WINDOW: (u64, u64) = (0x5000_0000, 0x2_0000);
+
+    /// 32 slots: a modern blk at 31, a legacy rng at 30, nothing else.
+    fn slots() -> Vec<FakeSlot> {
+        (0..SLOTS)
+            .map(|i| match i {
+                31 => FakeSlot::new(2, 2),
+                30 => FakeSlot::new(1, 4),
+                _ => FakeSlot::new(2, 0),
+            })
+            .collect()
+    }
+
+    fn transport<'a>(fakes: &'a [FakeSlot], doorbells: &[HeapRegion]) -> MmioTransport<&'a FakeSlot> {
+        let mut t = MmioTransport::probe(|i| &fakes[i]);
+        for (i, page) in doorbells.iter().enumerate() {
+            let doorbell = TransportDoorbell::init(page.memory()).unwrap();
+            t.attach_driver(i, DriverPort { doorbell, dma_window: WINDOW });
+        }
+        t
+    }
+
+    #[test]
+    fn finds_exactly_the_devices_present() {
+        let fakes = slots();
+        let t = transport(&fakes, &[]);
+        let found: Vec<(usize, u32)> = t.devices().map(|(i, p)| (i, p.device_id)).collect();
+        assert_eq!(found, [(30, 4), (31, 2)]);
+    }
+
+    #[test]
+    fn a_driver_reaches_only_the_device_it_is_bound_to() {
+        let fakes = slots();
+        let pages = [HeapRegion::new(4096), HeapRegion::new(4096)];
+        let mut t = transport(&fakes, &pages);
+        assert_eq!(t.handle(0, Request::DeviceFeatures), Reply::Error(TransportError::NotBound));
+        assert!(t.set_binding(0, Some(31)));
+        assert!(!t.set_binding(1, Some(5)), "no device in slot 5");
+        assert!(!t.set_binding(7, Some(30)), "no port for driver 7");
+        match t.handle(0, Request::DeviceInfo) {
+            Reply::DeviceInfo(info) => {
+                assert_eq!((info.device_id, info.location, info.version), (2, Location::Mmio { slot: 31 }, 2))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(t.handle(1, Request::Reset), Reply::Error(TransportError::NotBound));
+        assert!(fakes[30].writes.borrow().is_empty(), "driver 1 touched nothing");
+    }
+
+    #[test]
+    fn queue_addresses_must_lie_in_the_drivers_dma_window() {
+        let fakes = slots();
+        let pages = [HeapRegion::new(4096)];
+        let mut t = transport(&fakes, &pages);
+        t.set_binding(0, Some(31));
+        let (base, size) = WINDOW;
+        let outside = Request::QueueSetup { queue: 0, size: 128, desc: 0x1000, avail: base, used: base + 0x1000 };
+        assert_eq!(t.handle(0, outside), Reply::Error(TransportError::InvalidAddress));
+        let straddling =
+            Request::QueueSetup { queue: 0, size: 128, desc: base, avail: base + 0x800, used: base + size - 8 };
+        assert_eq!(t.handle(0, straddling), Reply::Error(TransportError::InvalidAddress));
+        assert_eq!(t.handle(0, Request::QueueReady { queue: 0 }), Reply::Error(TransportError::WrongState));
+        let good = Request::QueueSetup { queue: 0, size: 128, desc: base, avail: base + 0x800, used: base + 0x1000 };
+        assert_eq!(t.handle(0, good), Reply::Ok);
+        assert_eq!(t.handle(0, Request::QueueReady { queue: 0 }), Reply::Ok);
+        assert_eq!(fakes[31].written(reg::QUEUE_DESC_LOW), [base as u32]);
+        assert_eq!(fakes[31].written(reg::QUEUE_READY), [1]);
+    }
+
+    #[test]
+    fn unbinding_resets_the_device() {
+        let fakes = slots();
+        let pages = [HeapRegion::new(4096)];
+        let mut t = transport(&fakes, &pages);
+        t.set_binding(0, Some(31));
+        assert_eq!(t.handle(0, Request::DriverOk), Reply::Ok);
+        assert!(t.set_binding(0, None));
+        assert_eq!(fakes[31].written(reg::STATUS).last(), Some(&0), "reset on unbind");
+        assert_eq!(t.handle(0, Request::DriverOk), Reply::Error(TransportError::NotBound));
+    }
+
+    #[test]
+    fn interrupts_reach_the_bound_driver_only() {
+        let fakes = slots();
+        let pages = [HeapRegion::new(4096)];
+        let mut t = transport(&fakes, &pages);
+        let driver = DriverDoorbell::open(pages[0].memory()).unwrap();
+        fakes[30].regs.borrow_mut()[reg::INTERRUPT_STATUS / 4] = 1;
+        assert_eq!(t.interrupt(30), None, "nobody drives slot 30");
+        assert_eq!(fakes[30].written(reg::INTERRUPT_ACK), [1], "still acknowledged at the device");
+        t.set_binding(0, Some(31));
+        assert_eq!(t.interrupt(31), None, "spurious: no cause");
+        fakes[31].regs.borrow_mut()[reg::INTERRUPT_STATUS / 4] = 3;
+        assert_eq!(t.interrupt(31), Some(0));
+        assert_eq!(driver.take_interrupts(), 3);
+        assert_eq!(t.interrupt(4), None, "empty slot");
+    }
+
+    #[test]
+    fn kicks_become_queue_notifies() {
+        let fakes = slots();
+        let pages = [HeapRegion::new(4096)];
+        let mut t = transport(&fakes, &pages);
+        let driver = DriverDoorbell::open(pages[0].memory()).unwrap();
+        driver.ring(DriverDoorbell::queue_bit(0) | DriverDoorbell::queue_bit(2));
+        t.kick(0);
+        assert!(fakes[31].written(reg::QUEUE_NOTIFY).is_empty(), "unbound: the kick goes nowhere");
+        t.set_binding(0, Some(31));
+        driver.ring(DriverDoorbell::queue_bit(0) | DriverDoorbell::queue_bit(2));
+        t.kick(0);
+        assert_eq!(fakes[31].written(reg::QUEUE_NOTIFY), [0, 2]);
+        assert_eq!(t.handle(0, Request::QueueNotify { queue: 1 }), Reply::Ok);
+        assert_eq!(fakes[31].written(reg::QUEUE_NOTIFY), [0, 2, 1]);
+    }
+}
