@@ -1,0 +1,58 @@
+//! The bus's channels and variables (see system.xml).
+//!
+//! Bus-side channel ids: 0..8 transports, 8.. drivers. Which driver may
+//! bind on which transport is fixed here and by the channels system.xml
+//! grants; which device it gets is the bus's choice at run time.
+
+use crate::broker::{DriverPort, TransportKindInfo, TransportPort};
+use sevio_bus_protocol::{DriverId, TransportId};
+
+/// The virtio-mmio transport of QEMU arm virt: 32 slots of 0x200 bytes
+/// from 0x0a00_0000, GIC INTIDs 48..80.
+pub const MMIO: TransportId = TransportId(0);
+/// The PCI transport.
+pub const PCI: TransportId = TransportId(1);
+
+/// Transports, by bus-side channel.
+pub static TRANSPORTS: [TransportPort; 2] = [
+    TransportPort {
+        channel: 0,
+        id: MMIO,
+        kind: TransportKindInfo::Mmio {
+            base: 0x0a00_0000,
+            stride: 0x200,
+            irq_base: 48,
+        },
+    },
+    TransportPort {
+        channel: 1,
+        id: PCI,
+        kind: TransportKindInfo::Pci,
+    },
+];
+
+/// Drivers, by bus-side channel: driver k is on channel 8 + k and may
+/// bind on either transport (a system without a PCI transport simply has
+/// no channel for it).
+pub static DRIVERS: [DriverPort; 16] = {
+    let mut ports = [DriverPort {
+        channel: 0,
+        id: DriverId(0),
+        transports: &[MMIO, PCI],
+    }; 16];
+    let mut k = 0;
+    while k < 16 {
+        ports[k] = DriverPort {
+            channel: 8 + k as u8,
+            id: DriverId(k as u8),
+            transports: &[MMIO, PCI],
+        };
+        k += 1;
+    }
+    ports
+};
+
+sevio_runtime::setvar!(
+    /// vaddr of the binding table page (rw here, read-only elsewhere).
+    pub fn bindings_vaddr() = "bus_bindings_vaddr"
+);
