@@ -1,1 +1,123 @@
-fn main() {}
+//! `sevio-sim`: runs a Microkit system.xml on Linux. Each PD is a process
+//! running its host build; QEMU arm virt, parked and driven over qtest,
+//! provides the real virtio devices. See README.md.
+//!
+//! - [`config`]: the sim description (which devices, which PDs must pass).
+//! - [`layout`]: physical addresses, maps and setvars of every PD.
+//! - [`router`]: Microkit's event semantics, without I/O.
+//! - [`qemu`] / [`qtest`]: the device machine.
+//! - [`procs`]: PD processes; [`run`]: one run, start to cleanup.
+
+mod config;
+mod console;
+mod layout;
+mod procs;
+mod qemu;
+mod qtest;
+mod router;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+const USAGE: &str = "usage: sevio-sim run <system.xml> [--sim <sim.toml>] [--pd-dir DIR] [--timeout SECS] [--qemu PATH]
+
+Runs every PD of system.xml as a process (its host build, found by its
+program_image name in --pd-dir, default: the directory of sevio-sim itself)
+against QEMU arm virt's devices as the sim description lists them (default:
+<stem>.sim.toml beside system.xml, if present; none -> no devices).
+Exit status: 0 PASS, 1 FAIL (or timeout, default 30 s), 2 bad input.";
+
+fn parse_args(args: &[String]) -> Result<run::Options, String> {
+    let mut it = args.iter();
+    match it.next().map(String::as_str) {
+        Some("run") => {}
+        Some("-h" | "--help") | None => return Err(String::new()),
+        Some(other) => return Err(format!("unknown command '{other}'")),
+    }
+    let mut system = None;
+    let mut sim = None;
+    let mut pd_dir = None;
+    let mut timeout = Duration::from_secs(30);
+    let mut qemu = PathBuf::from("qemu-system-aarch64");
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--sim" => sim = Some(PathBuf::from(value("--sim")?)),
+            "--pd-dir" => pd_dir = Some(PathBuf::from(value("--pd-dir")?)),
+            "--qemu" => qemu = PathBuf::from(value("--qemu")?),
+            "--timeout" => {
+                let v = value("--timeout")?;
+                let secs: f64 = v.parse().ok().filter(|s: &f64| s.is_finite() && *s > 0.0).ok_or(format!("bad --timeout '{v}'"))?;
+                timeout = Duration::from_secs_f64(secs);
+            }
+            "-h" | "--help" => return Err(String::new()),
+            flag if flag.starts_with('-') => return Err(format!("unknown option '{flag}'")),
+            path if system.is_none() => system = Some(PathBuf::from(path)),
+            extra => return Err(format!("unexpected argument '{extra}'")),
+        }
+    }
+    let system = system.ok_or("no system.xml given")?;
+    let pd_dir = match pd_dir {
+        Some(d) => d,
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(PathBuf::from))
+            .ok_or("cannot tell where sevio-sim is; give --pd-dir")?,
+    };
+    Ok(run::Options { system, sim, pd_dir, timeout, qemu })
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts = match parse_args(&args) {
+        Ok(o) => o,
+        Err(e) if e.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("sevio-sim: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run::run(&opts) {
+        Ok(run::Outcome::Pass(why)) => {
+            console::sim(&format!("PASS: {why}"));
+            ExitCode::SUCCESS
+        }
+        Ok(run::Outcome::Fail(why)) => {
+            console::sim(&format!("FAIL: {why}"));
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("sevio-sim: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<run::Options, String> {
+        parse_args(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn options() {
+        let o = parse(&["run", "s.xml", "--timeout", "2.5", "--pd-dir", "/pds", "--qemu", "/q", "--sim", "x.toml"]).unwrap();
+        assert_eq!(o.system, PathBuf::from("s.xml"));
+        assert_eq!(o.timeout, Duration::from_millis(2500));
+        assert_eq!(o.pd_dir, PathBuf::from("/pds"));
+        assert_eq!(o.qemu, PathBuf::from("/q"));
+        assert_eq!(o.sim, Some(PathBuf::from("x.toml")));
+        assert!(parse(&["run"]).unwrap_err().contains("no system.xml"));
+        assert!(parse(&["run", "a", "b"]).unwrap_err().contains("unexpected argument 'b'"));
+        assert!(parse(&["run", "a", "--timeout", "-1"]).unwrap_err().contains("bad --timeout"));
+        assert!(parse(&["run", "a", "--qemu"]).unwrap_err().contains("--qemu needs a value"));
+        assert!(parse(&["go"]).unwrap_err().contains("unknown command"));
+    }
+}

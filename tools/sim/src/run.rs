@@ -1,0 +1,495 @@
+//! One run of a system: set up guest RAM, QEMU and the PD processes,
+//! route events until the verdict, then tear everything down.
+
+use crate::config::{self, SimDescription};
+use crate::console::{self, LineBuffer};
+use crate::layout::{self, PdMap};
+use crate::procs::{self, PdProc};
+use crate::qemu::{self, Launch};
+use crate::qtest::{Qtest, QtestEvent};
+use crate::router::{fault_label, Effect, PdId, Router};
+use sevio_runtime::hosted::wire::{PdMsg, SimMsg, RAM_SIZE};
+use sevio_sdf::System;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+/// What the event loop reacts to.
+#[derive(Debug)]
+pub enum Input {
+    /// A message from a PD.
+    Pd(PdId, PdMsg),
+    /// A PD sent something that does not decode.
+    PdBad(PdId, String),
+    /// A PD's socket closed: it has exited or been killed.
+    PdClosed(PdId),
+    /// An intercepted interrupt line changed.
+    Irq {
+        /// SPI number (INTID - 32).
+        spi: u32,
+        /// New level.
+        high: bool,
+    },
+    /// QEMU's qtest connection closed.
+    QemuGone,
+    /// sim got SIGINT, SIGTERM or SIGHUP.
+    Signal(i32),
+}
+
+/// How to run.
+#[derive(Debug)]
+pub struct Options {
+    /// The system description.
+    pub system: PathBuf,
+    /// The sim description (default: `<stem>.sim.toml` beside the system, if present).
+    pub sim: Option<PathBuf>,
+    /// Where the PDs' host executables are.
+    pub pd_dir: PathBuf,
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// The QEMU binary.
+    pub qemu: PathBuf,
+}
+
+/// How a run ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every expected PD passed.
+    Pass(String),
+    /// A failure, a fault of an expected PD, a timeout or an interruption.
+    Fail(String),
+}
+
+/// Everything a run owns outside the process; all of it is gone after
+/// drop, however the run ended.
+#[derive(Default)]
+struct Resources {
+    pds: Vec<PdProc>,
+    qemu: Option<Child>,
+    files: Vec<PathBuf>,
+    dirs: Vec<PathBuf>,
+}
+
+impl Resources {
+    /// Remove the files now: QEMU and every PD hold what they need open.
+    fn remove_files(&mut self) {
+        for f in self.files.drain(..) {
+            let _ = std::fs::remove_file(f);
+        }
+        for d in self.dirs.drain(..) {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+
+    /// Kill every process and wait for it; wait for their output too.
+    fn shut_down(&mut self) {
+        for p in &mut self.pds {
+            let _ = p.child.kill();
+        }
+        if let Some(q) = &mut self.qemu {
+            let _ = q.kill();
+            let _ = q.wait();
+        }
+        for p in &mut self.pds {
+            let _ = p.child.wait();
+            for echo in p.echoes.drain(..) {
+                let _ = echo.join();
+            }
+        }
+    }
+}
+
+impl Drop for Resources {
+    fn drop(&mut self) {
+        self.shut_down();
+        self.remove_files();
+    }
+}
+
+fn unique_name() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    format!("sevio-sim.{}.{nanos:x}", std::process::id())
+}
+
+fn load_description(opts: &Options, system: &System) -> Result<SimDescription, String> {
+    let names: Vec<&str> = system.pds.iter().map(|p| p.name.as_str()).collect();
+    match &opts.sim {
+        Some(path) => config::load(path, &names),
+        None => {
+            let path = config::default_path(&opts.system);
+            if path.exists() { config::load(&path, &names) } else { Ok(SimDescription::default()) }
+        }
+    }
+}
+
+/// The host executable of every PD, or an error naming the first missing one.
+fn find_images(system: &System, pd_dir: &Path) -> Result<Vec<PathBuf>, String> {
+    system
+        .pds
+        .iter()
+        .map(|pd| {
+            let exe = pd_dir.join(&pd.program_image);
+            if exe.is_file() {
+                Ok(exe)
+            } else {
+                Err(format!(
+                    "PD '{}': program image '{}' not found: looked for {} (build the PD for the host, or give --pd-dir)",
+                    pd.name,
+                    pd.program_image,
+                    exe.display()
+                ))
+            }
+        })
+        .collect()
+}
+
+/// Run the system; `Err` is a setup problem (bad input, QEMU missing, ...).
+pub fn run(opts: &Options) -> Result<Outcome, String> {
+    let system = sevio_sdf::load(&opts.system).map_err(|e| match e {
+        sevio_sdf::LoadError::Invalid(_) => format!("{} is not a valid system description:\n{e}", opts.system.display()),
+        other => other.to_string(),
+    })?;
+    let desc = load_description(opts, &system)?;
+    let layout = layout::lay_out(&system)?;
+    let images = find_images(&system, &opts.pd_dir)?;
+    let needs_qemu = layout.uses_devices || !desc.devices.is_empty() || !desc.qemu_args.is_empty();
+
+    let mut res = Resources::default();
+    let run_dir = std::env::temp_dir().join(unique_name());
+    std::fs::DirBuilder::new().mode(0o700).create(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
+    res.dirs.push(run_dir.clone());
+    let shm = Path::new("/dev/shm");
+    let ram_path = if shm.is_dir() { shm.join(unique_name()) } else { run_dir.join("ram") };
+    let ram = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&ram_path)
+        .map_err(|e| format!("{}: {e}", ram_path.display()))?;
+    res.files.push(ram_path.clone());
+    ram.set_len(RAM_SIZE).map_err(|e| format!("{}: {e}", ram_path.display()))?;
+
+    let (tx, rx) = channel();
+    watch_signals(tx.clone())?;
+
+    let mut qtest = None;
+    if needs_qemu {
+        let sink_tx = std::sync::Mutex::new(tx.clone());
+        let sink = move |e: QtestEvent| {
+            let input = match e {
+                QtestEvent::Irq { spi, high } => Input::Irq { spi, high },
+                QtestEvent::Closed => Input::QemuGone,
+            };
+            let _ = sink_tx.lock().map(|t| t.send(input));
+        };
+        let launch = Launch { qemu: &opts.qemu, ram_file: &ram_path, run_dir: &run_dir, desc: &desc };
+        match qemu::start(&launch, sink) {
+            Ok(q) => {
+                res.qemu = Some(q.child);
+                qtest = Some(q.qtest);
+            }
+            Err((e, child)) => {
+                res.qemu = child;
+                return Err(e);
+            }
+        }
+    }
+    for (i, exe) in images.iter().enumerate() {
+        let pd = procs::spawn_pd(i, exe, ram.as_raw_fd(), &layout.setups[i], &tx)?;
+        res.pds.push(pd);
+    }
+    drop(ram);
+    res.remove_files();
+    console::sim(&format!(
+        "{}: {} PDs, {}",
+        opts.system.display(),
+        system.pds.len(),
+        if needs_qemu { format!("QEMU with {} device(s)", desc.devices.len()) } else { "no devices".into() }
+    ));
+
+    let expect = desc.expect_pass.as_ref().map(|names| {
+        names.iter().filter_map(|n| system.pd_index(n)).collect::<Vec<_>>()
+    });
+    let mut session = Session {
+        router: Router::new(&system),
+        system,
+        maps: layout.maps,
+        qtest,
+        doomed: Vec::new(),
+        panics: Vec::new(),
+        lines: Vec::new(),
+        passed: Vec::new(),
+        expect,
+        outcome: None,
+        res,
+    };
+    let n = session.system.pds.len();
+    session.doomed.resize(n, None);
+    session.panics.resize(n, None);
+    session.lines.resize_with(n, LineBuffer::default);
+    session.passed.resize(n, false);
+    Ok(session.run(rx, opts.timeout))
+}
+
+fn watch_signals(tx: Sender<Input>) -> Result<(), String> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(|e| e.to_string())?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                let _ = tx.send(Input::Signal(sig));
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+struct Session {
+    system: System,
+    router: Router,
+    maps: Vec<Vec<PdMap>>,
+    qtest: Option<Qtest>,
+    /// Why sim killed a PD (reported when its socket closes), with the fault label.
+    doomed: Vec<Option<(String, u64)>>,
+    /// A PD's own panic report.
+    panics: Vec<Option<String>>,
+    lines: Vec<LineBuffer>,
+    passed: Vec<bool>,
+    expect: Option<Vec<PdId>>,
+    outcome: Option<Outcome>,
+    res: Resources,
+}
+
+impl Session {
+    fn run(mut self, rx: Receiver<Input>, timeout: Duration) -> Outcome {
+        let deadline = Instant::now() + timeout;
+        while self.outcome.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(input) => self.handle(input),
+                Err(RecvTimeoutError::Timeout) => {
+                    self.outcome = Some(Outcome::Fail(format!("timeout after {}s: {}", timeout.as_secs_f32(), self.waiting_for())))
+                }
+                Err(RecvTimeoutError::Disconnected) => self.outcome = Some(Outcome::Fail("every input closed".into())),
+            }
+        }
+        self.res.shut_down();
+        // Output the PDs sent before they were stopped.
+        for input in rx.try_iter() {
+            if let Input::Pd(pd, PdMsg::Output(bytes)) = input {
+                self.output(pd, &bytes);
+            }
+        }
+        for pd in 0..self.lines.len() {
+            self.flush_output(pd);
+        }
+        self.outcome.take().unwrap_or(Outcome::Fail("no outcome".into()))
+    }
+
+    fn name(&self, pd: PdId) -> &str {
+        &self.system.pds[pd].name
+    }
+
+    fn waiting_for(&self) -> String {
+        match &self.expect {
+            Some(list) => {
+                let missing: Vec<&str> = list.iter().filter(|&&p| !self.passed[p]).map(|&p| self.name(p)).collect();
+                format!("no PASS yet from {}", missing.join(", "))
+            }
+            None => "no PD reported a verdict".into(),
+        }
+    }
+
+    fn handle(&mut self, input: Input) {
+        let mut out = Vec::new();
+        match input {
+            Input::Pd(pd, msg) => {
+                if self.doomed[pd].is_some() || self.router.is_dead(pd) {
+                    if let PdMsg::Output(bytes) = msg {
+                        self.output(pd, &bytes);
+                    }
+                    return;
+                }
+                self.pd_message(pd, msg, &mut out);
+            }
+            Input::PdBad(pd, why) => out.push(Effect::Kill(pd, format!("malformed message to sim: {why}"), fault_label::USER_EXCEPTION)),
+            Input::PdClosed(pd) => self.pd_gone(pd, &mut out),
+            Input::Irq { spi, high } => self.router.irq_level(spi, high, &mut out),
+            Input::QemuGone => {
+                let status = self.res.qemu.as_mut().and_then(|q| q.wait().ok());
+                let how = status.map(describe_status).unwrap_or_else(|| "closed its qtest socket".into());
+                self.outcome = Some(Outcome::Fail(format!("QEMU exited unexpectedly ({how})")));
+            }
+            Input::Signal(sig) => self.outcome = Some(Outcome::Fail(format!("interrupted by {}", signal_name(sig)))),
+        }
+        self.apply(out);
+    }
+
+    fn apply(&mut self, effects: Vec<Effect>) {
+        for e in effects {
+            match e {
+                Effect::Send(pd, msg) => {
+                    // A PD that has just died cannot be told; its closed
+                    // socket reports the death.
+                    let _ = self.res.pds[pd].link.send(&msg.encode());
+                }
+                Effect::Kill(pd, why, label) => {
+                    if self.doomed[pd].is_none() {
+                        self.doomed[pd] = Some((why, label));
+                        let _ = self.res.pds[pd].child.kill();
+                    }
+                }
+            }
+        }
+    }
+
+    fn pd_message(&mut self, pd: PdId, msg: PdMsg, out: &mut Vec<Effect>) {
+        match msg {
+            PdMsg::Notify(ch) => self.router.notify(pd, ch, out),
+            PdMsg::IrqAck(id) => self.router.irq_ack(pd, id, out),
+            PdMsg::PpCall(ch, m) => self.router.pp_call(pd, ch, m, out),
+            PdMsg::Wait(reply) => self.router.wait(pd, reply, out),
+            PdMsg::MmioRead { vaddr, width } => match self.device_access(pd, vaddr, width, None) {
+                Ok(value) => out.push(Effect::Send(pd, SimMsg::MmioValue(value))),
+                Err(why) => out.push(Effect::Kill(pd, why, fault_label::VM_FAULT)),
+            },
+            PdMsg::MmioWrite { vaddr, width, value } => {
+                if let Err(why) = self.device_access(pd, vaddr, width, Some(value)) {
+                    out.push(Effect::Kill(pd, why, fault_label::VM_FAULT));
+                }
+            }
+            PdMsg::Output(bytes) => self.output(pd, &bytes),
+            PdMsg::Verdict { pass, reason } => self.verdict(pd, pass, &reason),
+            PdMsg::Panic(text) => self.panics[pd] = Some(text),
+        }
+    }
+
+    /// A register read (`write` None) or write through the PD's maps.
+    fn device_access(&mut self, pd: PdId, vaddr: u64, width: u8, write: Option<u64>) -> Result<u64, String> {
+        let kind = if write.is_some() { "write" } else { "read" };
+        let map = self.maps[pd].iter().find(|m| m.translate(vaddr, width as u64).is_some());
+        let Some(map) = map else {
+            return Err(format!("register {kind} at {vaddr:#x}, outside its maps"));
+        };
+        if (write.is_some() && !map.write) || (write.is_none() && !map.read) {
+            return Err(format!("register {kind} at {vaddr:#x}, which its map does not allow"));
+        }
+        let paddr = map.paddr + (vaddr - map.vaddr);
+        let Some(qtest) = &mut self.qtest else {
+            return Err(format!("register {kind} at {vaddr:#x}, but sim runs no device machine"));
+        };
+        let result = match write {
+            Some(v) => qtest.write(paddr, width, v).map(|()| 0),
+            None => qtest.read(paddr, width),
+        };
+        result.or_else(|e| {
+            self.outcome.get_or_insert(Outcome::Fail(format!("QEMU: {e}")));
+            Ok(u64::MAX)
+        })
+    }
+
+    fn output(&mut self, pd: PdId, bytes: &[u8]) {
+        for line in self.lines[pd].push(bytes) {
+            console::line(&self.system.pds[pd].name, &line);
+        }
+    }
+
+    fn flush_output(&mut self, pd: PdId) {
+        if let Some(rest) = self.lines[pd].take_rest() {
+            console::line(&self.system.pds[pd].name, &rest);
+        }
+    }
+
+    fn verdict(&mut self, pd: PdId, pass: bool, reason: &str) {
+        let name = self.name(pd).to_string();
+        if !pass {
+            self.outcome = Some(Outcome::Fail(format!("{name} reported FAIL: {reason}")));
+            return;
+        }
+        self.passed[pd] = true;
+        match &self.expect {
+            None => self.outcome = Some(Outcome::Pass(format!("{name} passed"))),
+            Some(list) if list.iter().all(|&p| self.passed[p]) => {
+                let names: Vec<&str> = list.iter().map(|&p| self.name(p)).collect();
+                self.outcome = Some(Outcome::Pass(format!("{} passed", names.join(", "))));
+            }
+            Some(_) => {}
+        }
+    }
+
+    fn pd_gone(&mut self, pd: PdId, out: &mut Vec<Effect>) {
+        let status = reap(&mut self.res.pds[pd].child);
+        let (reason, label) = match (self.doomed[pd].take(), self.panics[pd].take()) {
+            (Some(killed), _) => killed,
+            (None, Some(panic)) => (panic, fault_label::USER_EXCEPTION),
+            (None, None) => {
+                let label = match status.and_then(|s| s.signal()) {
+                    Some(libc::SIGSEGV | libc::SIGBUS) => fault_label::VM_FAULT,
+                    _ => fault_label::USER_EXCEPTION,
+                };
+                (status.map(describe_status).unwrap_or_else(|| "closed its connection".into()), label)
+            }
+        };
+        self.flush_output(pd);
+        let name = self.name(pd).to_string();
+        let pdef = &self.system.pds[pd];
+        let parent = match (pdef.parent, pdef.child_id) {
+            (Some(p), Some(id)) if !self.router.is_dead(p) => {
+                format!(" (fault delivered to {} as child {id})", self.system.pds[p].name)
+            }
+            _ => String::new(),
+        };
+        console::sim(&format!("{name} faulted: {reason}{parent}"));
+        self.router.died(pd, label, out);
+        let expected = self.expect.as_ref().is_some_and(|l| l.contains(&pd));
+        if expected && !self.passed[pd] {
+            self.outcome = Some(Outcome::Fail(format!("{name} faulted before passing: {reason}")));
+        } else if (0..self.system.pds.len()).all(|p| self.router.is_dead(p)) {
+            self.outcome = Some(Outcome::Fail("every PD has faulted".into()));
+        }
+    }
+}
+
+/// The exit status of a process whose socket closed (it is exiting).
+fn reap(child: &mut Child) -> Option<ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(2) {
+        match child.try_wait() {
+            Ok(Some(s)) => return Some(s),
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Err(_) => return None,
+        }
+    }
+    let _ = child.kill();
+    child.wait().ok()
+}
+
+fn signal_name(sig: i32) -> String {
+    let name = match sig {
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGTRAP => "SIGTRAP",
+        _ => return format!("signal {sig}"),
+    };
+    format!("signal {sig} ({name})")
+}
+
+fn describe_status(s: ExitStatus) -> String {
+    match (s.code(), s.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(sig)) => format!("killed by {}", signal_name(sig)),
+        _ => s.to_string(),
+    }
+}
