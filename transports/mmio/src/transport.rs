@@ -3,7 +3,9 @@
 //! it PPCs, IRQs and notifications and performs the notifies it asks for.
 
 use crate::slot::{Probe, Registers, Slot, SlotError};
-use sevio_transport_protocol::{DeviceInfo, Location, Reply, Request, TransportDoorbell, TransportError};
+use sevio_transport_protocol::{
+    DeviceInfo, Location, Reply, Request, TransportDoorbell, TransportError,
+};
 use sevio_virtio::mmio::Version;
 
 /// virtio-mmio slots on QEMU arm virt.
@@ -48,7 +50,11 @@ impl<R: Registers> MmioTransport<R> {
     pub fn probe(mut regs: impl FnMut(usize) -> R) -> Self {
         MmioTransport {
             slots: core::array::from_fn(|i| {
-                Slot::probe(regs(i)).map(|(slot, probe)| SlotEntry { slot, probe, pending: [None; MAX_QUEUES] })
+                Slot::probe(regs(i)).map(|(slot, probe)| SlotEntry {
+                    slot,
+                    probe,
+                    pending: [None; MAX_QUEUES],
+                })
             }),
             drivers: core::array::from_fn(|_| None),
             bound: [None; MAX_DRIVERS],
@@ -57,7 +63,10 @@ impl<R: Registers> MmioTransport<R> {
 
     /// The devices found: (slot index, probe).
     pub fn devices(&self) -> impl Iterator<Item = (usize, Probe)> + '_ {
-        self.slots.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|e| (i, e.probe)))
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|e| (i, e.probe)))
     }
 
     /// Attach driver `index`'s port (done once at init).
@@ -72,10 +81,14 @@ impl<R: Registers> MmioTransport<R> {
     /// memory. Returns false for a binding that names no device or no
     /// driver port.
     pub fn set_binding(&mut self, driver: usize, slot: Option<usize>) -> bool {
-        let Some(current) = self.bound.get(driver).copied() else { return false };
+        let Some(current) = self.bound.get(driver).copied() else {
+            return false;
+        };
         let valid = match slot {
             None => true,
-            Some(s) => self.drivers[driver].is_some() && self.slots.get(s).is_some_and(|e| e.is_some()),
+            Some(s) => {
+                self.drivers[driver].is_some() && self.slots.get(s).is_some_and(|e| e.is_some())
+            }
         };
         if !valid {
             return false;
@@ -109,8 +122,15 @@ impl<R: Registers> MmioTransport<R> {
     /// Serve one request of driver `driver`. Requests of a driver the bus
     /// has not bound are refused: a driver reaches only its own device.
     pub fn handle(&mut self, driver: usize, request: Request) -> Reply {
-        let Some(slot_index) = self.binding(driver) else { return Reply::Error(TransportError::NotBound) };
-        let Some(window) = self.drivers.get(driver).and_then(|d| d.as_ref()).map(|d| d.dma_window) else {
+        let Some(slot_index) = self.binding(driver) else {
+            return Reply::Error(TransportError::NotBound);
+        };
+        let Some(window) = self
+            .drivers
+            .get(driver)
+            .and_then(|d| d.as_ref())
+            .map(|d| d.dma_window)
+        else {
             return Reply::Error(TransportError::NotBound);
         };
         let Some(Some(entry)) = self.slots.get_mut(slot_index) else {
@@ -120,45 +140,75 @@ impl<R: Registers> MmioTransport<R> {
             Request::DeviceInfo => Reply::DeviceInfo(DeviceInfo {
                 device_id: entry.probe.device_id,
                 vendor_id: entry.probe.vendor_id,
-                location: Location::Mmio { slot: slot_index as u32 },
+                location: Location::Mmio {
+                    slot: slot_index as u32,
+                },
                 version: match entry.probe.version {
                     Version::Legacy => 1,
                     Version::Modern => 2,
                 },
             }),
             Request::DeviceFeatures => Reply::Features(entry.slot.device_features()),
-            Request::DriverFeatures { features } => Reply::FeaturesOk(entry.slot.set_driver_features(features)),
+            Request::DriverFeatures { features } => {
+                Reply::FeaturesOk(entry.slot.set_driver_features(features))
+            }
             Request::QueueMaxSize { queue } => Reply::QueueMaxSize(entry.slot.queue_max(queue)),
-            Request::QueueSetup { queue, size, desc, avail, used } => {
+            Request::QueueSetup {
+                queue,
+                size,
+                desc,
+                avail,
+                used,
+            } => {
                 let Some(pending) = entry.pending.get_mut(queue as usize) else {
                     return Reply::Error(TransportError::InvalidQueue);
                 };
                 let inside = |addr: u64, len: u64| {
-                    addr >= window.0 && addr.checked_add(len).is_some_and(|end| end <= window.0 + window.1)
+                    addr >= window.0
+                        && addr
+                            .checked_add(len)
+                            .is_some_and(|end| end <= window.0 + window.1)
                 };
                 let n = size as u64;
                 if !(inside(desc, 16 * n) && inside(avail, 6 + 2 * n) && inside(used, 6 + 8 * n)) {
                     return Reply::Error(TransportError::InvalidAddress);
                 }
-                *pending = Some(QueueParams { size, desc, avail, used });
+                *pending = Some(QueueParams {
+                    size,
+                    desc,
+                    avail,
+                    used,
+                });
                 Reply::Ok
             }
             Request::QueueReady { queue } => {
                 let Some(Some(p)) = entry.pending.get(queue as usize).copied() else {
                     return Reply::Error(TransportError::WrongState);
                 };
-                match entry.slot.setup_queue(queue, p.size, p.desc, p.avail, p.used) {
+                match entry
+                    .slot
+                    .setup_queue(queue, p.size, p.desc, p.avail, p.used)
+                {
                     Ok(()) => Reply::Ok,
                     Err(e) => Reply::Error(slot_error(e)),
                 }
             }
             Request::QueueDisable { .. } => Reply::Error(TransportError::Unsupported),
-            Request::ConfigRead { offset, width } => match entry.slot.config_read(offset as usize, width.bytes()) {
-                Ok((value, generation)) => Reply::ConfigValue { value, generation },
-                Err(e) => Reply::Error(slot_error(e)),
-            },
-            Request::ConfigWrite { offset, width, value } => {
-                match entry.slot.config_write(offset as usize, width.bytes(), value) {
+            Request::ConfigRead { offset, width } => {
+                match entry.slot.config_read(offset as usize, width.bytes()) {
+                    Ok((value, generation)) => Reply::ConfigValue { value, generation },
+                    Err(e) => Reply::Error(slot_error(e)),
+                }
+            }
+            Request::ConfigWrite {
+                offset,
+                width,
+                value,
+            } => {
+                match entry
+                    .slot
+                    .config_write(offset as usize, width.bytes(), value)
+                {
                     Ok(()) => Reply::Ok,
                     Err(e) => Reply::Error(slot_error(e)),
                 }
@@ -189,8 +239,12 @@ impl<R: Registers> MmioTransport<R> {
 
     /// Driver `driver` rang its doorbell: notify the device of each queue.
     pub fn kick(&mut self, driver: usize) {
-        let Some(slot) = self.binding(driver) else { return };
-        let Some(Some(port)) = self.drivers.get(driver) else { return };
+        let Some(slot) = self.binding(driver) else {
+            return;
+        };
+        let Some(Some(port)) = self.drivers.get(driver) else {
+            return;
+        };
         let kicks = port.doorbell.take_kicks();
         if let Some(Some(entry)) = self.slots.get(slot) {
             for q in 0..32u16 {
@@ -205,7 +259,9 @@ impl<R: Registers> MmioTransport<R> {
     /// the bound driver's doorbell, and return the driver to notify (none
     /// for an interrupt of a device nobody drives, or a spurious one).
     pub fn interrupt(&mut self, slot: usize) -> Option<usize> {
-        let Some(Some(entry)) = self.slots.get(slot) else { return None };
+        let Some(Some(entry)) = self.slots.get(slot) else {
+            return None;
+        };
         let causes = entry.slot.take_interrupt();
         let driver = self.driver_of(slot)?;
         if causes == 0 {
@@ -249,11 +305,20 @@ mod tests {
             .collect()
     }
 
-    fn transport<'a>(fakes: &'a [FakeSlot], doorbells: &[HeapRegion]) -> MmioTransport<&'a FakeSlot> {
+    fn transport<'a>(
+        fakes: &'a [FakeSlot],
+        doorbells: &[HeapRegion],
+    ) -> MmioTransport<&'a FakeSlot> {
         let mut t = MmioTransport::probe(|i| &fakes[i]);
         for (i, page) in doorbells.iter().enumerate() {
             let doorbell = TransportDoorbell::init(page.memory()).unwrap();
-            t.attach_driver(i, DriverPort { doorbell, dma_window: WINDOW });
+            t.attach_driver(
+                i,
+                DriverPort {
+                    doorbell,
+                    dma_window: WINDOW,
+                },
+            );
         }
         t
     }
@@ -271,18 +336,30 @@ mod tests {
         let fakes = slots();
         let pages = [HeapRegion::new(4096), HeapRegion::new(4096)];
         let mut t = transport(&fakes, &pages);
-        assert_eq!(t.handle(0, Request::DeviceFeatures), Reply::Error(TransportError::NotBound));
+        assert_eq!(
+            t.handle(0, Request::DeviceFeatures),
+            Reply::Error(TransportError::NotBound)
+        );
         assert!(t.set_binding(0, Some(31)));
         assert!(!t.set_binding(1, Some(5)), "no device in slot 5");
         assert!(!t.set_binding(7, Some(30)), "no port for driver 7");
         match t.handle(0, Request::DeviceInfo) {
             Reply::DeviceInfo(info) => {
-                assert_eq!((info.device_id, info.location, info.version), (2, Location::Mmio { slot: 31 }, 2))
+                assert_eq!(
+                    (info.device_id, info.location, info.version),
+                    (2, Location::Mmio { slot: 31 }, 2)
+                )
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(t.handle(1, Request::Reset), Reply::Error(TransportError::NotBound));
-        assert!(fakes[30].writes.borrow().is_empty(), "driver 1 touched nothing");
+        assert_eq!(
+            t.handle(1, Request::Reset),
+            Reply::Error(TransportError::NotBound)
+        );
+        assert!(
+            fakes[30].writes.borrow().is_empty(),
+            "driver 1 touched nothing"
+        );
     }
 
     #[test]
@@ -292,13 +369,39 @@ mod tests {
         let mut t = transport(&fakes, &pages);
         t.set_binding(0, Some(31));
         let (base, size) = WINDOW;
-        let outside = Request::QueueSetup { queue: 0, size: 128, desc: 0x1000, avail: base, used: base + 0x1000 };
-        assert_eq!(t.handle(0, outside), Reply::Error(TransportError::InvalidAddress));
-        let straddling =
-            Request::QueueSetup { queue: 0, size: 128, desc: base, avail: base + 0x800, used: base + size - 8 };
-        assert_eq!(t.handle(0, straddling), Reply::Error(TransportError::InvalidAddress));
-        assert_eq!(t.handle(0, Request::QueueReady { queue: 0 }), Reply::Error(TransportError::WrongState));
-        let good = Request::QueueSetup { queue: 0, size: 128, desc: base, avail: base + 0x800, used: base + 0x1000 };
+        let outside = Request::QueueSetup {
+            queue: 0,
+            size: 128,
+            desc: 0x1000,
+            avail: base,
+            used: base + 0x1000,
+        };
+        assert_eq!(
+            t.handle(0, outside),
+            Reply::Error(TransportError::InvalidAddress)
+        );
+        let straddling = Request::QueueSetup {
+            queue: 0,
+            size: 128,
+            desc: base,
+            avail: base + 0x800,
+            used: base + size - 8,
+        };
+        assert_eq!(
+            t.handle(0, straddling),
+            Reply::Error(TransportError::InvalidAddress)
+        );
+        assert_eq!(
+            t.handle(0, Request::QueueReady { queue: 0 }),
+            Reply::Error(TransportError::WrongState)
+        );
+        let good = Request::QueueSetup {
+            queue: 0,
+            size: 128,
+            desc: base,
+            avail: base + 0x800,
+            used: base + 0x1000,
+        };
         assert_eq!(t.handle(0, good), Reply::Ok);
         assert_eq!(t.handle(0, Request::QueueReady { queue: 0 }), Reply::Ok);
         assert_eq!(fakes[31].written(reg::QUEUE_DESC_LOW), [base as u32]);
@@ -313,8 +416,15 @@ mod tests {
         t.set_binding(0, Some(31));
         assert_eq!(t.handle(0, Request::DriverOk), Reply::Ok);
         assert!(t.set_binding(0, None));
-        assert_eq!(fakes[31].written(reg::STATUS).last(), Some(&0), "reset on unbind");
-        assert_eq!(t.handle(0, Request::DriverOk), Reply::Error(TransportError::NotBound));
+        assert_eq!(
+            fakes[31].written(reg::STATUS).last(),
+            Some(&0),
+            "reset on unbind"
+        );
+        assert_eq!(
+            t.handle(0, Request::DriverOk),
+            Reply::Error(TransportError::NotBound)
+        );
     }
 
     #[test]
@@ -325,7 +435,11 @@ mod tests {
         let driver = DriverDoorbell::open(pages[0].memory()).unwrap();
         fakes[30].regs.borrow_mut()[reg::INTERRUPT_STATUS / 4] = 1;
         assert_eq!(t.interrupt(30), None, "nobody drives slot 30");
-        assert_eq!(fakes[30].written(reg::INTERRUPT_ACK), [1], "still acknowledged at the device");
+        assert_eq!(
+            fakes[30].written(reg::INTERRUPT_ACK),
+            [1],
+            "still acknowledged at the device"
+        );
         t.set_binding(0, Some(31));
         assert_eq!(t.interrupt(31), None, "spurious: no cause");
         fakes[31].regs.borrow_mut()[reg::INTERRUPT_STATUS / 4] = 3;
@@ -342,7 +456,10 @@ mod tests {
         let driver = DriverDoorbell::open(pages[0].memory()).unwrap();
         driver.ring(DriverDoorbell::queue_bit(0) | DriverDoorbell::queue_bit(2));
         t.kick(0);
-        assert!(fakes[31].written(reg::QUEUE_NOTIFY).is_empty(), "unbound: the kick goes nowhere");
+        assert!(
+            fakes[31].written(reg::QUEUE_NOTIFY).is_empty(),
+            "unbound: the kick goes nowhere"
+        );
         t.set_binding(0, Some(31));
         driver.ring(DriverDoorbell::queue_bit(0) | DriverDoorbell::queue_bit(2));
         t.kick(0);
