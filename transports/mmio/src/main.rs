@@ -13,15 +13,18 @@ extern crate std;
 
 mod config;
 mod slot;
-mod transport;
 
 use core::ptr::NonNull;
 use sevio_bus_protocol::{BusReply, BusRequest, DriverId, Location, TableReader};
 use sevio_runtime::mmio::DeviceRegion;
 use sevio_runtime::{Channel, ChannelSet, Handler, MessageInfo, MessageRegisters, debug_println};
 use sevio_sharedmem::SharedMemory;
+use sevio_transport_core::{DriverPort, MAX_DRIVERS, Transport};
 use sevio_transport_protocol::{MAX_WORDS, Reply, Request, TransportDoorbell, TransportError};
-use transport::{DriverPort, MAX_DRIVERS, MmioTransport};
+use slot::Slot;
+
+/// The transport over this PD's 32 slots.
+type MmioTransport = Transport<Slot<DeviceRegion>, { config::SLOTS }>;
 
 sevio_runtime::protection_domain!(init);
 
@@ -45,38 +48,41 @@ fn init() -> MmioPd {
     // SAFETY: system.xml maps the 32 register blocks (0x4000 bytes of
     // device memory, uncached) at mmio_regs_vaddr into this PD only.
     let regs = unsafe { DeviceRegion::new(regs_vaddr, config::SLOTS * config::SLOT_STRIDE) };
-    let mut transport = MmioTransport::probe(|i| {
-        regs.window(i * config::SLOT_STRIDE, config::SLOT_STRIDE)
-            .unwrap_or(regs)
-    });
+    let mut transport = MmioTransport::new();
+    for i in 0..config::SLOTS {
+        let Some(window) = regs.window(i * config::SLOT_STRIDE, config::SLOT_STRIDE) else { continue };
+        if let Some((slot, probe)) = Slot::probe(window) {
+            let name = sevio_virtio::DeviceId(probe.device_id).name();
+            let version = if probe.version == sevio_virtio::mmio::Version::Legacy { 1 } else { 2 };
+            debug_println!("mmio: slot {i}: virtio-{name} (register version {version})");
+            let _ = transport.insert(i, Location::Mmio { slot: i as u32 }, slot);
+        }
+    }
     for k in 0..MAX_DRIVERS {
         let (doorbell_vaddr, dma_paddr) = config::driver_vars(k);
         let Some(page) = shared_page(doorbell_vaddr) else {
             continue;
         };
         match TransportDoorbell::init(page) {
-            Ok(doorbell) => transport.attach_driver(
-                k,
-                DriverPort {
-                    doorbell,
-                    dma_window: (dma_paddr, config::DMA_WINDOW_SIZE),
-                },
-            ),
+            Ok(doorbell) => {
+                transport.attach_driver(k, DriverPort { doorbell, dma_window: (dma_paddr, config::DMA_WINDOW_SIZE) })
+            }
             Err(e) => debug_println!("mmio: driver {k}'s doorbell page is unusable: {e:?}"),
         }
     }
     let mut found = 0;
-    for (slot, probe) in transport.devices() {
+    for (_, location, device) in transport.devices() {
         found += 1;
+        let probe = device.probe_result();
         let request = BusRequest::DeviceFound {
             transport: config::TRANSPORT_ID,
-            location: Location::Mmio { slot: slot as u32 },
+            location,
             device_id: probe.device_id,
             vendor_id: probe.vendor_id,
         };
         let reply = call_bus(&request);
         if reply != Some(BusReply::Ok) {
-            debug_println!("mmio: the bus refused slot {slot}: {reply:?}");
+            debug_println!("mmio: the bus refused {location:?}: {reply:?}");
         }
     }
     debug_println!("mmio: {found} device(s) in {} slots", config::SLOTS);
@@ -97,13 +103,12 @@ fn call_bus(request: &BusRequest) -> Option<BusReply> {
     }
     let info = config::BUS.pp_call(MessageInfo::new(label, len));
     let n = info.length().min(words.len());
-    let reply: [u64; 8] =
-        core::array::from_fn(|i| if i < n { MessageRegisters::get(i) } else { 0 });
+    let reply: [u64; 8] = core::array::from_fn(|i| if i < n { MessageRegisters::get(i) } else { 0 });
     BusReply::decode(info.label(), &reply[..n]).ok()
 }
 
 struct MmioPd {
-    transport: MmioTransport<DeviceRegion>,
+    transport: MmioTransport,
     table: Option<TableReader>,
 }
 
@@ -112,23 +117,16 @@ impl MmioPd {
     fn refresh_bindings(&mut self) {
         let Some(table) = self.table else { return };
         for k in 0..MAX_DRIVERS {
-            let slot = match table.binding_of_driver(DriverId(k as u8), TABLE_READ_ATTEMPTS) {
-                Ok(Some(b)) if b.transport == config::TRANSPORT_ID => match b.location {
-                    Location::Mmio { slot } => Some(slot as usize),
-                    Location::Pci(_) => None,
-                },
+            let location = match table.binding_of_driver(DriverId(k as u8), TABLE_READ_ATTEMPTS) {
+                Ok(Some(b)) if b.transport == config::TRANSPORT_ID => Some(b.location),
                 Ok(_) => None,
                 Err(e) => {
-                    debug_println!(
-                        "mmio: binding table unreadable ({e:?}); keeping the old bindings"
-                    );
+                    debug_println!("mmio: binding table unreadable ({e:?}); keeping the old bindings");
                     return;
                 }
             };
-            if self.transport.binding(k) != slot && !self.transport.set_binding(k, slot) {
-                debug_println!(
-                    "mmio: the bus bound driver {k} to slot {slot:?}, which this transport cannot serve"
-                );
+            if self.transport.binding(k) != location && !self.transport.set_binding(k, location) {
+                debug_println!("mmio: the bus bound driver {k} to {location:?}, which this transport cannot serve");
             }
         }
     }
@@ -160,9 +158,7 @@ impl Handler for MmioPd {
                     Reply::Error(TransportError::Malformed)
                 } else {
                     let words: [u64; MAX_WORDS] =
-                        core::array::from_fn(
-                            |i| if i < len { MessageRegisters::get(i) } else { 0 },
-                        );
+                        core::array::from_fn(|i| if i < len { MessageRegisters::get(i) } else { 0 });
                     match Request::decode(info.label(), &words[..len]) {
                         Ok(request) => self.transport.handle(k, request),
                         Err(_) => Reply::Error(TransportError::Malformed),

@@ -53,29 +53,13 @@ pub struct Probe {
     pub vendor_id: u32,
 }
 
-/// Why a slot operation was refused.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum SlotError {
-    /// The queue index is past what the device offers (QueueNumMax 0).
-    NoSuchQueue,
-    /// The queue is already live (QueueReady set).
-    QueueInUse,
-    /// Size zero, not a power of two, or above QueueNumMax.
-    BadQueueSize,
-    /// Addresses the interface cannot express (legacy: not the contiguous
-    /// page-aligned layout; any: misaligned as §2.7 requires).
-    BadQueueAddress,
-    /// A config access outside the device's config space or of a width
-    /// other than 1, 2, 4 or 8.
-    BadConfigAccess,
-    /// The config generation kept changing during a read.
-    ConfigUnstable,
-}
+use sevio_transport_core::DeviceError as SlotError;
 
-/// One slot's registers and what the transport knows of it.
+/// One slot's registers and what the probe found there.
 pub struct Slot<R> {
     regs: R,
     version: Version,
+    probe: Probe,
 }
 
 impl<R: Registers> Slot<R> {
@@ -91,14 +75,13 @@ impl<R: Registers> Slot<R> {
             return None;
         }
         let vendor_id = regs.read32(reg::VENDOR_ID);
-        Some((
-            Slot { regs, version },
-            Probe {
-                version,
-                device_id,
-                vendor_id,
-            },
-        ))
+        let probe = Probe { version, device_id, vendor_id };
+        Some((Slot { regs, version, probe }, probe))
+    }
+
+    /// What the probe found.
+    pub fn probe_result(&self) -> Probe {
+        self.probe
     }
 
     /// The device status byte.
@@ -164,8 +147,7 @@ impl<R: Registers> Slot<R> {
             return features >> 32 == 0 || wanted >> 32 == 0;
         }
         self.regs.write32(reg::DRIVER_FEATURES_SEL, 1);
-        self.regs
-            .write32(reg::DRIVER_FEATURES, (features >> 32) as u32);
+        self.regs.write32(reg::DRIVER_FEATURES, (features >> 32) as u32);
         self.add_status(DeviceStatus::FEATURES_OK);
         self.status().contains(DeviceStatus::FEATURES_OK)
     }
@@ -182,14 +164,7 @@ impl<R: Registers> Slot<R> {
     /// frame: the queue must be in the legacy contiguous layout (§2.7 legacy
     /// interfaces: avail right after the descriptors, used at the next
     /// page boundary), which is checked, not assumed.
-    pub fn setup_queue(
-        &self,
-        index: u16,
-        size: u16,
-        desc: u64,
-        avail: u64,
-        used: u64,
-    ) -> Result<(), SlotError> {
+    pub fn setup_queue(&self, index: u16, size: u16, desc: u64, avail: u64, used: u64) -> Result<(), SlotError> {
         let max = self.queue_max(index);
         if max == 0 {
             return Err(SlotError::NoSuchQueue);
@@ -207,11 +182,9 @@ impl<R: Registers> Slot<R> {
                     return Err(SlotError::QueueInUse);
                 }
                 self.regs.write32(reg::QUEUE_NUM, size as u32);
-                for (low, value) in [
-                    (reg::QUEUE_DESC_LOW, desc),
-                    (reg::QUEUE_DRIVER_LOW, avail),
-                    (reg::QUEUE_DEVICE_LOW, used),
-                ] {
+                for (low, value) in
+                    [(reg::QUEUE_DESC_LOW, desc), (reg::QUEUE_DRIVER_LOW, avail), (reg::QUEUE_DEVICE_LOW, used)]
+                {
                     self.regs.write32(low, value as u32);
                     self.regs.write32(low + 4, (value >> 32) as u32);
                 }
@@ -225,11 +198,7 @@ impl<R: Registers> Slot<R> {
                 let avail_end = avail + 6 + 2 * n;
                 let used_expected = avail_end.div_ceil(LEGACY_PAGE) * LEGACY_PAGE;
                 let pfn = desc / LEGACY_PAGE;
-                if desc % LEGACY_PAGE != 0
-                    || avail != desc + 16 * n
-                    || used != used_expected
-                    || pfn > u32::MAX as u64
-                {
+                if desc % LEGACY_PAGE != 0 || avail != desc + 16 * n || used != used_expected || pfn > u32::MAX as u64 {
                     return Err(SlotError::BadQueueAddress);
                 }
                 self.regs.write32(reg::GUEST_PAGE_SIZE, LEGACY_PAGE as u32);
@@ -265,8 +234,7 @@ impl<R: Registers> Slot<R> {
     pub fn config_write(&self, offset: usize, width: usize, value: u64) -> Result<(), SlotError> {
         check_config_access(offset, width)?;
         for i in 0..width {
-            self.regs
-                .write8(reg::CONFIG + offset + i, (value >> (8 * i)) as u8);
+            self.regs.write8(reg::CONFIG + offset + i, (value >> (8 * i)) as u8);
         }
         Ok(())
     }
@@ -301,6 +269,60 @@ impl<R: Registers> Slot<R> {
             self.regs.write32(reg::INTERRUPT_ACK, status);
         }
         status
+    }
+}
+
+impl<R: Registers> sevio_transport_core::VirtioDevice for Slot<R> {
+    fn device_id(&self) -> u32 {
+        self.probe.device_id
+    }
+    fn vendor_id(&self) -> u32 {
+        self.probe.vendor_id
+    }
+    fn version(&self) -> u32 {
+        match self.version {
+            Version::Legacy => 1,
+            Version::Modern => 2,
+        }
+    }
+    fn reset(&mut self) {
+        Slot::reset(self)
+    }
+    fn reset_and_acknowledge(&mut self) {
+        Slot::reset_and_acknowledge(self)
+    }
+    fn device_features(&mut self) -> u64 {
+        Slot::device_features(self)
+    }
+    fn set_driver_features(&mut self, wanted: u64) -> bool {
+        Slot::set_driver_features(self, wanted)
+    }
+    fn queue_max(&mut self, index: u16) -> u16 {
+        Slot::queue_max(self, index)
+    }
+    fn setup_queue(&mut self, index: u16, size: u16, desc: u64, avail: u64, used: u64) -> Result<(), SlotError> {
+        Slot::setup_queue(self, index, size, desc, avail, used)
+    }
+    fn config_read(&mut self, offset: usize, width: usize) -> Result<(u64, u32), SlotError> {
+        Slot::config_read(self, offset, width)
+    }
+    fn config_write(&mut self, offset: usize, width: usize, value: u64) -> Result<(), SlotError> {
+        Slot::config_write(self, offset, width, value)
+    }
+    fn config_generation(&mut self) -> u32 {
+        self.generation()
+    }
+    fn driver_ok(&mut self) -> bool {
+        Slot::driver_ok(self)
+    }
+    fn status(&mut self) -> u8 {
+        self.status_byte()
+    }
+    fn notify(&mut self, index: u16) {
+        Slot::notify(self, index)
+    }
+    fn take_interrupt(&mut self) -> u32 {
+        Slot::take_interrupt(self)
     }
 }
 
@@ -352,12 +374,7 @@ pub(crate) mod fake {
             }
         }
         pub fn written(&self, offset: usize) -> Vec<u32> {
-            self.writes
-                .borrow()
-                .iter()
-                .filter(|(o, _)| *o == offset)
-                .map(|(_, v)| *v)
-                .collect()
+            self.writes.borrow().iter().filter(|(o, _)| *o == offset).map(|(_, v)| *v).collect()
         }
     }
 
@@ -382,8 +399,7 @@ pub(crate) mod fake {
             match offset {
                 reg::DEVICE_FEATURES_SEL => *self.feature_sel.borrow_mut() = value,
                 reg::STATUS if self.refuse_features_ok => {
-                    self.regs.borrow_mut()[offset / 4] =
-                        value & !(DeviceStatus::FEATURES_OK.0 as u32)
+                    self.regs.borrow_mut()[offset / 4] = value & !(DeviceStatus::FEATURES_OK.0 as u32)
                 }
                 reg::INTERRUPT_ACK => self.regs.borrow_mut()[reg::INTERRUPT_STATUS / 4] &= !value,
                 _ => self.regs.borrow_mut()[offset / 4] = value,
@@ -407,22 +423,9 @@ mod tests {
     fn probe_finds_devices_and_skips_empty_or_foreign_slots() {
         let dev = FakeSlot::new(2, 2);
         let (_, p) = Slot::probe(&dev).unwrap();
-        assert_eq!(
-            p,
-            Probe {
-                version: Version::Modern,
-                device_id: 2,
-                vendor_id: 0x554d4551
-            }
-        );
-        assert!(
-            Slot::probe(&FakeSlot::new(2, 0)).is_none(),
-            "device id 0 is an empty slot"
-        );
-        assert!(
-            Slot::probe(&FakeSlot::new(3, 2)).is_none(),
-            "unknown version"
-        );
+        assert_eq!(p, Probe { version: Version::Modern, device_id: 2, vendor_id: 0x554d4551 });
+        assert!(Slot::probe(&FakeSlot::new(2, 0)).is_none(), "device id 0 is an empty slot");
+        assert!(Slot::probe(&FakeSlot::new(3, 2)).is_none(), "unknown version");
         let bad = FakeSlot::new(2, 2);
         bad.regs.borrow_mut()[0] = 0xffff_ffff;
         assert!(Slot::probe(&bad).is_none(), "bad magic");
@@ -436,71 +439,37 @@ mod tests {
         assert_eq!(slot.device_features(), dev.features);
         assert!(slot.set_driver_features((1 << 32) | (1 << 9) | (1 << 5)));
         assert_eq!(dev.written(reg::DRIVER_FEATURES), [1 << 9, 1]);
-        let refusing = FakeSlot {
-            refuse_features_ok: true,
-            ..FakeSlot::new(2, 2)
-        };
+        let refusing = FakeSlot { refuse_features_ok: true, ..FakeSlot::new(2, 2) };
         let (slot, _) = Slot::probe(&refusing).unwrap();
-        assert!(
-            !slot.set_driver_features(1 << 32),
-            "FEATURES_OK did not stick"
-        );
+        assert!(!slot.set_driver_features(1 << 32), "FEATURES_OK did not stick");
     }
 
     #[test]
     fn modern_queue_setup_writes_all_three_addresses() {
         let dev = FakeSlot::new(2, 2);
         let (slot, _) = Slot::probe(&dev).unwrap();
-        slot.setup_queue(0, 128, 0x4000_0000_1000, 0x5000, 0x6000)
-            .unwrap();
+        slot.setup_queue(0, 128, 0x4000_0000_1000, 0x5000, 0x6000).unwrap();
         assert_eq!(dev.written(reg::QUEUE_DESC_LOW), [0x1000]);
         assert_eq!(dev.written(reg::QUEUE_DESC_HIGH), [0x4000]);
         assert_eq!(dev.written(reg::QUEUE_DRIVER_LOW), [0x5000]);
         assert_eq!(dev.written(reg::QUEUE_DEVICE_LOW), [0x6000]);
         assert_eq!(dev.written(reg::QUEUE_READY), [1]);
-        assert_eq!(
-            slot.setup_queue(0, 128, 0x1000, 0x5000, 0x6000),
-            Err(SlotError::QueueInUse)
-        );
+        assert_eq!(slot.setup_queue(0, 128, 0x1000, 0x5000, 0x6000), Err(SlotError::QueueInUse));
     }
 
     #[test]
     fn queue_setup_refuses_bad_sizes_and_addresses() {
         let dev = FakeSlot::new(2, 2);
         let (slot, _) = Slot::probe(&dev).unwrap();
-        assert_eq!(
-            slot.setup_queue(0, 100, 0x1000, 0x2000, 0x3000),
-            Err(SlotError::BadQueueSize)
-        );
-        assert_eq!(
-            slot.setup_queue(0, 512, 0x1000, 0x2000, 0x3000),
-            Err(SlotError::BadQueueSize)
-        );
-        assert_eq!(
-            slot.setup_queue(0, 0, 0x1000, 0x2000, 0x3000),
-            Err(SlotError::BadQueueSize)
-        );
-        assert_eq!(
-            slot.setup_queue(0, 128, 0x1008, 0x2000, 0x3000),
-            Err(SlotError::BadQueueAddress)
-        );
-        assert_eq!(
-            slot.setup_queue(0, 128, 0x1000, 0x2001, 0x3000),
-            Err(SlotError::BadQueueAddress)
-        );
-        let none = FakeSlot {
-            queue_max: 0,
-            ..FakeSlot::new(2, 2)
-        };
+        assert_eq!(slot.setup_queue(0, 100, 0x1000, 0x2000, 0x3000), Err(SlotError::BadQueueSize));
+        assert_eq!(slot.setup_queue(0, 512, 0x1000, 0x2000, 0x3000), Err(SlotError::BadQueueSize));
+        assert_eq!(slot.setup_queue(0, 0, 0x1000, 0x2000, 0x3000), Err(SlotError::BadQueueSize));
+        assert_eq!(slot.setup_queue(0, 128, 0x1008, 0x2000, 0x3000), Err(SlotError::BadQueueAddress));
+        assert_eq!(slot.setup_queue(0, 128, 0x1000, 0x2001, 0x3000), Err(SlotError::BadQueueAddress));
+        let none = FakeSlot { queue_max: 0, ..FakeSlot::new(2, 2) };
         let (slot, _) = Slot::probe(&none).unwrap();
-        assert_eq!(
-            slot.setup_queue(3, 128, 0x1000, 0x2000, 0x3000),
-            Err(SlotError::NoSuchQueue)
-        );
-        assert!(
-            dev.written(reg::QUEUE_READY).is_empty(),
-            "nothing went live"
-        );
+        assert_eq!(slot.setup_queue(3, 128, 0x1000, 0x2000, 0x3000), Err(SlotError::NoSuchQueue));
+        assert!(dev.written(reg::QUEUE_READY).is_empty(), "nothing went live");
     }
 
     #[test]
@@ -508,10 +477,7 @@ mod tests {
         let dev = FakeSlot::new(1, 2);
         let (slot, _) = Slot::probe(&dev).unwrap();
         // size 128: desc 2048 B, avail 6+256 B -> used at the next page.
-        assert_eq!(
-            slot.setup_queue(0, 128, 0x8000, 0x8800, 0xa000),
-            Err(SlotError::BadQueueAddress)
-        );
+        assert_eq!(slot.setup_queue(0, 128, 0x8000, 0x8800, 0xa000), Err(SlotError::BadQueueAddress));
         slot.setup_queue(0, 128, 0x8000, 0x8800, 0x9000).unwrap();
         assert_eq!(dev.written(reg::QUEUE_PFN), [8]);
         assert_eq!(dev.written(reg::GUEST_PAGE_SIZE), [4096]);
@@ -525,10 +491,7 @@ mod tests {
         let (slot, _) = Slot::probe(&dev).unwrap();
         assert_eq!(slot.device_features(), dev.features & 0xffff_ffff);
         assert!(slot.set_driver_features(1 << 9));
-        assert!(
-            !DeviceStatus(dev.regs.borrow()[reg::STATUS / 4] as u8)
-                .contains(DeviceStatus::FEATURES_OK)
-        );
+        assert!(!DeviceStatus(dev.regs.borrow()[reg::STATUS / 4] as u8).contains(DeviceStatus::FEATURES_OK));
     }
 
     #[test]
@@ -540,10 +503,7 @@ mod tests {
         assert_eq!(slot.config_read(2, 2), Ok((0x5566, 0)));
         assert_eq!(slot.config_read(0xfc, 8), Err(SlotError::BadConfigAccess));
         assert_eq!(slot.config_read(0, 3), Err(SlotError::BadConfigAccess));
-        assert_eq!(
-            slot.config_read(usize::MAX, 1),
-            Err(SlotError::BadConfigAccess)
-        );
+        assert_eq!(slot.config_read(usize::MAX, 1), Err(SlotError::BadConfigAccess));
         // The generation moves once during the read: the read is retried
         // and reports the generation it is consistent with.
         *dev.generation_bumps.borrow_mut() = 1;
@@ -557,10 +517,7 @@ mod tests {
         let dev = FakeSlot::new(2, 2);
         let (slot, _) = Slot::probe(&dev).unwrap();
         assert_eq!(slot.take_interrupt(), 0);
-        assert!(
-            dev.written(reg::INTERRUPT_ACK).is_empty(),
-            "no ack without an interrupt"
-        );
+        assert!(dev.written(reg::INTERRUPT_ACK).is_empty(), "no ack without an interrupt");
         dev.regs.borrow_mut()[reg::INTERRUPT_STATUS / 4] = 3;
         assert_eq!(slot.take_interrupt(), 3);
         assert_eq!(dev.written(reg::INTERRUPT_ACK), [3]);

@@ -1,0 +1,26 @@
+//! What every sevio transport PD shares.
+//!
+//! A transport (virtio-mmio, virtio-pci, ...) finds devices and knows how
+//! to drive their registers; everything else is the same for all of them
+//! and lives here: which driver the bus bound to which device, the check
+//! that a driver's queues lie in its own DMA region, the mapping of
+//! driver requests to device operations, kick and interrupt forwarding.
+//!
+//! - [`VirtioDevice`]: the register-level operations a transport provides
+//!   for one device;
+//! - [`Transport`]: devices, driver ports and bindings, and request service.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(test)]
+extern crate std;
+
+mod device;
+mod transport;
+
+#[cfg(test)]
+mod fake;
+
+pub use device::{DeviceError, VirtioDevice};
+pub use transport::{DriverPort, MAX_DRIVERS, MAX_QUEUES, Transport};

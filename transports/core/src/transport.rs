@@ -1,0 +1,390 @@
+//! A transport's devices, its drivers' ports, the bus's bindings, and what
+//! a driver's request does. No syscalls: the PD shell feeds it PPCs, IRQs
+//! and notifications and performs the notifies it asks for.
+
+use crate::device::{DeviceError, VirtioDevice};
+use sevio_transport_protocol::{DeviceInfo, Location, Reply, Request, TransportDoorbell, TransportError};
+
+/// Driver channels a transport serves.
+pub const MAX_DRIVERS: usize = 8;
+/// Queues per device a transport keeps setup state for.
+pub const MAX_QUEUES: usize = 8;
+
+/// A queue's addresses, given by QueueSetup and applied by QueueReady.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct QueueParams {
+    size: u16,
+    desc: u64,
+    avail: u64,
+    used: u64,
+}
+
+struct Entry<D> {
+    device: D,
+    location: Location,
+    pending: [Option<QueueParams>; MAX_QUEUES],
+}
+
+/// What the transport knows about one driver channel.
+pub struct DriverPort {
+    /// The driver's doorbell page.
+    pub doorbell: TransportDoorbell,
+    /// Physical range `(base, size)` the driver's queues must lie in (its
+    /// DMA region).
+    pub dma_window: (u64, u64),
+}
+
+/// Up to `N` devices, [`MAX_DRIVERS`] driver ports, and the bindings
+/// between them.
+pub struct Transport<D, const N: usize> {
+    entries: [Option<Entry<D>>; N],
+    drivers: [Option<DriverPort>; MAX_DRIVERS],
+    bound: [Option<usize>; MAX_DRIVERS],
+}
+
+impl<D: VirtioDevice, const N: usize> Default for Transport<D, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<D: VirtioDevice, const N: usize> Transport<D, N> {
+    /// A transport with no devices and no drivers.
+    pub fn new() -> Self {
+        Transport {
+            entries: core::array::from_fn(|_| None),
+            drivers: core::array::from_fn(|_| None),
+            bound: [None; MAX_DRIVERS],
+        }
+    }
+
+    /// Put `device`, found at `location`, at `index` (an mmio slot number,
+    /// or the order PCI enumeration found it in). Gives the device back
+    /// if `index` is out of range or taken.
+    pub fn insert(&mut self, index: usize, location: Location, device: D) -> Result<(), D> {
+        match self.entries.get_mut(index) {
+            Some(e @ None) => {
+                *e = Some(Entry { device, location, pending: [None; MAX_QUEUES] });
+                Ok(())
+            }
+            _ => Err(device),
+        }
+    }
+
+    /// The devices: (index, location, device).
+    pub fn devices(&self) -> impl Iterator<Item = (usize, Location, &D)> + '_ {
+        self.entries.iter().enumerate().filter_map(|(i, e)| e.as_ref().map(|e| (i, e.location, &e.device)))
+    }
+
+    /// Attach driver `index`'s port (once, at init).
+    pub fn attach_driver(&mut self, index: usize, port: DriverPort) {
+        if let Some(d) = self.drivers.get_mut(index) {
+            *d = Some(port);
+        }
+    }
+
+    /// The bus bound driver `driver` to the device at `location` (or
+    /// unbound it). A device a driver loses is reset, so it stops using
+    /// that driver's memory. Returns false for a binding that names no
+    /// device here or a driver without a port.
+    pub fn set_binding(&mut self, driver: usize, location: Option<Location>) -> bool {
+        let Some(current) = self.bound.get(driver).copied() else {
+            return false;
+        };
+        let new = match location {
+            None => None,
+            Some(loc) => {
+                let index = self.entries.iter().position(|e| e.as_ref().is_some_and(|e| e.location == loc));
+                match index {
+                    Some(i) if self.drivers[driver].is_some() => Some(i),
+                    _ => return false,
+                }
+            }
+        };
+        if current != new {
+            if let Some(old) = current {
+                self.reset_device(old);
+            }
+            self.bound[driver] = new;
+        }
+        true
+    }
+
+    /// The location of the device driver `driver` is bound to.
+    pub fn binding(&self, driver: usize) -> Option<Location> {
+        let index = self.bound.get(driver).copied().flatten()?;
+        Some(self.entries[index].as_ref()?.location)
+    }
+
+    fn reset_device(&mut self, index: usize) {
+        if let Some(Some(entry)) = self.entries.get_mut(index) {
+            entry.device.reset();
+            entry.pending = [None; MAX_QUEUES];
+        }
+    }
+
+    fn driver_of(&self, index: usize) -> Option<usize> {
+        self.bound.iter().position(|b| *b == Some(index))
+    }
+
+    /// Serve one request of driver `driver`. A driver the bus has not
+    /// bound is refused: a driver reaches only its own device.
+    pub fn handle(&mut self, driver: usize, request: Request) -> Reply {
+        let Some(index) = self.bound.get(driver).copied().flatten() else {
+            return Reply::Error(TransportError::NotBound);
+        };
+        let Some(window) = self.drivers.get(driver).and_then(|d| d.as_ref()).map(|d| d.dma_window) else {
+            return Reply::Error(TransportError::NotBound);
+        };
+        let Some(Some(entry)) = self.entries.get_mut(index) else {
+            return Reply::Error(TransportError::NotBound);
+        };
+        let device = &mut entry.device;
+        match request {
+            Request::DeviceInfo => Reply::DeviceInfo(DeviceInfo {
+                device_id: device.device_id(),
+                vendor_id: device.vendor_id(),
+                location: entry.location,
+                version: device.version(),
+            }),
+            Request::DeviceFeatures => Reply::Features(device.device_features()),
+            Request::DriverFeatures { features } => Reply::FeaturesOk(device.set_driver_features(features)),
+            Request::QueueMaxSize { queue } => Reply::QueueMaxSize(device.queue_max(queue)),
+            Request::QueueSetup { queue, size, desc, avail, used } => {
+                let Some(pending) = entry.pending.get_mut(queue as usize) else {
+                    return Reply::Error(TransportError::InvalidQueue);
+                };
+                // No IOMMU: the device can reach all of RAM, so the one
+                // thing a transport can hold a driver to is that its rings
+                // (which the device writes) lie in the driver's own region.
+                let inside = |addr: u64, len: u64| {
+                    addr >= window.0 && addr.checked_add(len).is_some_and(|end| end <= window.0 + window.1)
+                };
+                let n = size as u64;
+                if !(inside(desc, 16 * n) && inside(avail, 6 + 2 * n) && inside(used, 6 + 8 * n)) {
+                    return Reply::Error(TransportError::InvalidAddress);
+                }
+                *pending = Some(QueueParams { size, desc, avail, used });
+                Reply::Ok
+            }
+            Request::QueueReady { queue } => {
+                let Some(Some(p)) = entry.pending.get(queue as usize).copied() else {
+                    return Reply::Error(TransportError::WrongState);
+                };
+                match device.setup_queue(queue, p.size, p.desc, p.avail, p.used) {
+                    Ok(()) => Reply::Ok,
+                    Err(e) => Reply::Error(device_error(e)),
+                }
+            }
+            Request::QueueDisable { .. } => Reply::Error(TransportError::Unsupported),
+            Request::ConfigRead { offset, width } => match device.config_read(offset as usize, width.bytes()) {
+                Ok((value, generation)) => Reply::ConfigValue { value, generation },
+                Err(e) => Reply::Error(device_error(e)),
+            },
+            Request::ConfigWrite { offset, width, value } => {
+                match device.config_write(offset as usize, width.bytes(), value) {
+                    Ok(()) => Reply::Ok,
+                    Err(e) => Reply::Error(device_error(e)),
+                }
+            }
+            Request::ConfigGeneration => Reply::Generation(device.config_generation()),
+            Request::DriverOk => {
+                if device.driver_ok() {
+                    Reply::Ok
+                } else {
+                    Reply::Error(TransportError::DeviceFailed)
+                }
+            }
+            Request::Reset => {
+                device.reset_and_acknowledge();
+                entry.pending = [None; MAX_QUEUES];
+                Reply::Ok
+            }
+            Request::Status => Reply::Status(device.status()),
+            Request::QueueNotify { queue } => {
+                device.notify(queue);
+                Reply::Ok
+            }
+        }
+    }
+
+    /// Driver `driver` rang its doorbell: notify the device of each queue.
+    pub fn kick(&mut self, driver: usize) {
+        let Some(Some(port)) = self.drivers.get(driver) else {
+            return;
+        };
+        let kicks = port.doorbell.take_kicks();
+        let Some(index) = self.bound.get(driver).copied().flatten() else {
+            return;
+        };
+        if let Some(Some(entry)) = self.entries.get_mut(index) {
+            for q in 0..32u16 {
+                if kicks & (1 << q) != 0 {
+                    entry.device.notify(q);
+                }
+            }
+        }
+    }
+
+    /// Device `index` interrupted: acknowledge it, pass the causes to the
+    /// bound driver's doorbell, and return the driver to notify (none for
+    /// a device nobody drives, or a spurious interrupt).
+    pub fn interrupt(&mut self, index: usize) -> Option<usize> {
+        let causes = self.entries.get_mut(index)?.as_mut()?.device.take_interrupt();
+        let driver = self.driver_of(index)?;
+        if causes == 0 {
+            return None;
+        }
+        self.drivers[driver].as_ref()?.doorbell.raise(causes);
+        Some(driver)
+    }
+
+    /// Interrupt every device that shares a line (PCI INTx): each one's
+    /// causes are read and acknowledged; returns a bitmask of drivers to
+    /// notify (bit k = driver k).
+    pub fn interrupt_all(&mut self, mut indices: impl FnMut(usize) -> bool) -> u32 {
+        let mut notify = 0;
+        for index in 0..N {
+            if indices(index) {
+                if let Some(k) = self.interrupt(index) {
+                    notify |= 1 << k;
+                }
+            }
+        }
+        notify
+    }
+}
+
+fn device_error(e: DeviceError) -> TransportError {
+    match e {
+        DeviceError::NoSuchQueue => TransportError::InvalidQueue,
+        DeviceError::QueueInUse => TransportError::WrongState,
+        DeviceError::BadQueueSize => TransportError::InvalidQueueSize,
+        DeviceError::BadQueueAddress => TransportError::InvalidAddress,
+        DeviceError::BadConfigAccess => TransportError::ConfigOutOfRange,
+        DeviceError::ConfigUnstable => TransportError::DeviceFailed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::{Call, FakeDevice};
+    use sevio_sharedmem::HeapRegion;
+    use sevio_transport_protocol::DriverDoorbell;
+    use std::vec::Vec;
+
+    const WINDOW: (u64, u64) = (0x5000_0000, 0x2_0000);
+    const BLK: Location = Location::Mmio { slot: 31 };
+    const RNG: Location = Location::Mmio { slot: 30 };
+
+    fn transport(doorbells: &[HeapRegion]) -> Transport<FakeDevice, 32> {
+        let mut t = Transport::new();
+        assert!(t.insert(31, BLK, FakeDevice::new(2)).is_ok());
+        assert!(t.insert(30, RNG, FakeDevice::new(4)).is_ok());
+        assert!(t.insert(30, RNG, FakeDevice::new(4)).is_err(), "index taken");
+        assert!(t.insert(32, RNG, FakeDevice::new(4)).is_err(), "index out of range");
+        for (i, page) in doorbells.iter().enumerate() {
+            let doorbell = TransportDoorbell::init(page.memory()).unwrap();
+            t.attach_driver(i, DriverPort { doorbell, dma_window: WINDOW });
+        }
+        t
+    }
+
+    fn calls(t: &Transport<FakeDevice, 32>, index: usize) -> Vec<Call> {
+        t.entries[index].as_ref().unwrap().device.calls.clone()
+    }
+
+    #[test]
+    fn lists_the_devices_inserted() {
+        let t = transport(&[]);
+        let found: Vec<(usize, u32)> = t.devices().map(|(i, _, d)| (i, d.device_id())).collect();
+        assert_eq!(found, [(30, 4), (31, 2)]);
+    }
+
+    #[test]
+    fn a_driver_reaches_only_the_device_it_is_bound_to() {
+        let pages = [HeapRegion::new(4096), HeapRegion::new(4096)];
+        let mut t = transport(&pages);
+        assert_eq!(t.handle(0, Request::DeviceFeatures), Reply::Error(TransportError::NotBound));
+        assert!(t.set_binding(0, Some(BLK)));
+        assert!(!t.set_binding(1, Some(Location::Mmio { slot: 5 })), "no device in slot 5");
+        assert!(!t.set_binding(7, Some(RNG)), "no port for driver 7");
+        assert!(!t.set_binding(9, Some(RNG)), "no driver 9 at all");
+        match t.handle(0, Request::DeviceInfo) {
+            Reply::DeviceInfo(info) => {
+                assert_eq!((info.device_id, info.location, info.version), (2, BLK, 2))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(t.handle(1, Request::Reset), Reply::Error(TransportError::NotBound));
+        assert!(calls(&t, 30).is_empty(), "driver 1 touched nothing");
+    }
+
+    #[test]
+    fn queue_addresses_must_lie_in_the_drivers_dma_window() {
+        let pages = [HeapRegion::new(4096)];
+        let mut t = transport(&pages);
+        t.set_binding(0, Some(BLK));
+        let (base, size) = WINDOW;
+        let outside = Request::QueueSetup { queue: 0, size: 128, desc: 0x1000, avail: base, used: base + 0x1000 };
+        assert_eq!(t.handle(0, outside), Reply::Error(TransportError::InvalidAddress));
+        let straddling =
+            Request::QueueSetup { queue: 0, size: 128, desc: base, avail: base + 0x800, used: base + size - 8 };
+        assert_eq!(t.handle(0, straddling), Reply::Error(TransportError::InvalidAddress));
+        let wrapping = Request::QueueSetup { queue: 0, size: 128, desc: u64::MAX - 15, avail: base, used: base };
+        assert_eq!(t.handle(0, wrapping), Reply::Error(TransportError::InvalidAddress));
+        let high_queue = Request::QueueSetup { queue: 9, size: 128, desc: base, avail: base, used: base };
+        assert_eq!(t.handle(0, high_queue), Reply::Error(TransportError::InvalidQueue));
+        assert_eq!(t.handle(0, Request::QueueReady { queue: 0 }), Reply::Error(TransportError::WrongState));
+        assert!(calls(&t, 31).is_empty(), "nothing reached the device");
+        let good = Request::QueueSetup { queue: 0, size: 128, desc: base, avail: base + 0x800, used: base + 0x1000 };
+        assert_eq!(t.handle(0, good), Reply::Ok);
+        assert_eq!(t.handle(0, Request::QueueReady { queue: 0 }), Reply::Ok);
+        assert_eq!(calls(&t, 31), [Call::SetupQueue(0, 128, base, base + 0x800, base + 0x1000)]);
+    }
+
+    #[test]
+    fn unbinding_resets_the_device() {
+        let pages = [HeapRegion::new(4096)];
+        let mut t = transport(&pages);
+        t.set_binding(0, Some(BLK));
+        assert_eq!(t.handle(0, Request::DriverOk), Reply::Ok);
+        assert!(t.set_binding(0, None));
+        assert_eq!(calls(&t, 31), [Call::DriverOk, Call::Reset]);
+        assert_eq!(t.handle(0, Request::DriverOk), Reply::Error(TransportError::NotBound));
+    }
+
+    #[test]
+    fn interrupts_reach_the_bound_driver_only() {
+        let pages = [HeapRegion::new(4096)];
+        let mut t = transport(&pages);
+        let driver = DriverDoorbell::open(pages[0].memory()).unwrap();
+        t.entries[30].as_mut().unwrap().device.interrupt = 1;
+        assert_eq!(t.interrupt(30), None, "nobody drives slot 30");
+        assert_eq!(calls(&t, 30), [Call::TakeInterrupt], "still acknowledged at the device");
+        t.set_binding(0, Some(BLK));
+        assert_eq!(t.interrupt(31), None, "spurious: no cause");
+        t.entries[31].as_mut().unwrap().device.interrupt = 3;
+        assert_eq!(t.interrupt(31), Some(0));
+        assert_eq!(driver.take_interrupts(), 3);
+        assert_eq!(t.interrupt(4), None, "empty slot");
+        t.entries[31].as_mut().unwrap().device.interrupt = 1;
+        assert_eq!(t.interrupt_all(|i| i >= 30), 1 << 0);
+    }
+
+    #[test]
+    fn kicks_become_queue_notifies() {
+        let pages = [HeapRegion::new(4096)];
+        let mut t = transport(&pages);
+        let driver = DriverDoorbell::open(pages[0].memory()).unwrap();
+        driver.ring(DriverDoorbell::queue_bit(0) | DriverDoorbell::queue_bit(2));
+        t.kick(0);
+        assert!(calls(&t, 31).is_empty(), "unbound: the kick goes nowhere");
+        t.set_binding(0, Some(BLK));
+        driver.ring(DriverDoorbell::queue_bit(0) | DriverDoorbell::queue_bit(2));
+        t.kick(0);
+        assert_eq!(t.handle(0, Request::QueueNotify { queue: 1 }), Reply::Ok);
+        assert_eq!(calls(&t, 31), [Call::Notify(0), Call::Notify(2), Call::Notify(1)]);
+    }
+}
