@@ -27,6 +27,8 @@ pub mod kernel;
 mod message;
 pub mod mmio;
 pub mod print;
+pub mod stats;
+pub mod time;
 pub mod var;
 pub mod verdict;
 

@@ -190,6 +190,12 @@ pub fn setvar(symbol: &str) -> u64 {
     s.setvars.iter().find(|(name, _)| name == symbol).map_or(0, |(_, v)| *v)
 }
 
+/// System-wide `(notifications, irqs)` counts as sim keeps them; see
+/// [`crate::stats::system_counters`]. sim does not answer this yet: `None`.
+pub fn system_counters() -> Option<(u64, u64)> {
+    None
+}
+
 pub(crate) fn write_output(text: &str) {
     match session() {
         Some(s) => s.send(PdMsg::Output(text.as_bytes().to_vec())),
