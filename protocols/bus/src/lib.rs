@@ -14,14 +14,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 extern crate std;
 
 pub mod matcher;
 pub mod table;
 pub mod wire;
 
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 
 pub use matcher::{Action, Actions, DeviceRecord, DriverRecord, MatchError, Matcher, UnbindReason};

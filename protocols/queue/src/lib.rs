@@ -22,7 +22,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 extern crate std;
 
 pub mod blk;
@@ -31,7 +31,7 @@ pub mod net;
 pub mod ring;
 pub mod serial;
 
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 
 pub use blk::{

@@ -15,7 +15,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 extern crate std;
 
 pub mod config;
@@ -24,7 +24,7 @@ pub mod location;
 pub mod regs;
 pub mod wire;
 
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 
 pub use config::{read_config, ConfigReadError};
