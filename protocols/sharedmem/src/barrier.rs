@@ -2,9 +2,12 @@
 //!
 //! On aarch64 these are the outer-shareable `dmb` variants Linux uses for
 //! `dma_wmb`/`dma_rmb`/`mb`, because a device may sit outside the inner
-//! shareable domain. Elsewhere (the hosted sim, where the "device" is a
-//! QEMU process on the same machine) a sequentially consistent fence is
-//! strong enough for all three.
+//! shareable domain. On x86 (the hosted sim, where the "device" is a QEMU
+//! process on the same machine) the hardware keeps loads in order and
+//! stores in order (TSO) for ordinary memory, so `dma_rmb`/`dma_wmb` only
+//! stop the compiler reordering, as Linux's do; `dma_mb` (store then
+//! load) still needs a real fence. Elsewhere a sequentially consistent
+//! fence is strong enough for all three.
 
 /// Order earlier writes to shared memory before later writes.
 #[inline(always)]
@@ -14,7 +17,9 @@ pub fn dma_wmb() {
     unsafe {
         core::arch::asm!("dmb oshst", options(nostack, preserves_flags))
     };
-    #[cfg(not(target_arch = "aarch64"))]
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+    #[cfg(not(any(target_arch = "aarch64", target_arch = "x86", target_arch = "x86_64")))]
     core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
 }
 
@@ -26,7 +31,9 @@ pub fn dma_rmb() {
     unsafe {
         core::arch::asm!("dmb oshld", options(nostack, preserves_flags))
     };
-    #[cfg(not(target_arch = "aarch64"))]
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+    #[cfg(not(any(target_arch = "aarch64", target_arch = "x86", target_arch = "x86_64")))]
     core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
 }
 

@@ -78,6 +78,8 @@ pub struct SplitQueue<const N: usize> {
     layout: SplitLayout,
     off: Offsets,
     size: u16,
+    /// `size - 1` as a word of its own (ring slot = index & mask).
+    mask: usize,
     event_idx: bool,
     indirect: Option<IndirectPool>,
     next: [u16; N],
@@ -177,6 +179,7 @@ impl<const N: usize> SplitQueue<N> {
             layout,
             off,
             size,
+            mask: n - 1,
             event_idx: negotiated.has(general::EVENT_IDX),
             indirect,
             next,
@@ -368,7 +371,7 @@ impl<const N: usize> VirtQueue for SplitQueue<N> {
         // §2.7.13.2: put the head in the next available-ring slot, then
         // (§2.7.13.3) a barrier so the device sees descriptors and ring
         // entry before the new idx.
-        let slot = (self.avail_idx & (self.size - 1)) as usize;
+        let slot = self.avail_idx as usize & self.mask;
         self.w16(self.off.avail_ring + 2 * slot, head)?;
         dma_wmb();
         self.avail_idx = self.avail_idx.wrapping_add(1);
@@ -403,14 +406,17 @@ impl<const N: usize> VirtQueue for SplitQueue<N> {
     fn pop_used(&mut self) -> Result<Option<Used>, Error> {
         self.check()?;
         if self.last_used == self.seen_used {
-            if self.event_dirty {
-                // Order our used_event write before the idx read, so that
-                // either we see the device's new entry or it sees our
-                // used_event (no lost interrupt).
+            let mut idx = self.r16(self.off.used_idx)?;
+            if idx == self.last_used && self.event_dirty {
+                // Before answering "nothing" (after which the caller may
+                // wait for an interrupt), order our used_event write before
+                // a fresh idx read: then either we see the device's new
+                // entry or it sees our used_event (no lost interrupt). A
+                // read that already shows new entries needs no barrier.
                 dma_mb();
                 self.event_dirty = false;
+                idx = self.r16(self.off.used_idx)?;
             }
-            let idx = self.r16(self.off.used_idx)?;
             let ahead = idx.wrapping_sub(self.last_used);
             if ahead == 0 {
                 return Ok(None);
@@ -430,7 +436,7 @@ impl<const N: usize> VirtQueue for SplitQueue<N> {
             // Read the entries only after the idx that published them.
             dma_rmb();
         }
-        let slot = (self.last_used & (self.size - 1)) as usize;
+        let slot = self.last_used as usize & self.mask;
         let at = self.off.used_ring + 8 * slot;
         let id = self.r32(at)?;
         let len = self.r32(at + 4)?;
