@@ -36,8 +36,7 @@ pub use features::{FeatureBit, Features};
 pub use queue::{Buffer, IndirectPool, QueueMemory, SplitLayout, SplitQueue, Token, Used, VirtQueue};
 
 /// A rule the device broke on a virtqueue. The queue is failed from then
-/// on; the driver should reset the device (VIRTIO 1.2 §2.1.1 DEVICE_NEEDS_RESET
-/// territory) and report an I/O error.
+/// on; the driver should report an I/O error and reset the device.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum DeviceFault {
     /// used.idx ran further ahead than the chains in flight.

@@ -208,7 +208,7 @@ pub mod isr {
     pub const CONFIG: u8 = 2;
 }
 
-/// The legacy (transitional) I/O BAR 0 layout (VIRTIO 1.2 §4.1.4.10).
+/// The legacy (transitional) I/O BAR 0 layout (VIRTIO 1.2 §4.1.4, legacy interfaces).
 pub mod legacy {
     /// Device features bits 0..31 (R, 32 bits).
     pub const HOST_FEATURES: usize = 0x00;

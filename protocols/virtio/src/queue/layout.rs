@@ -42,10 +42,8 @@ fn align_up(x: usize, align: usize) -> usize {
 }
 
 fn check_size(size: u16) -> Result<(), Error> {
-    // VIRTIO 1.2 §2.7: "Queue Size ... The maximum Queue Size value is
-    // 32768"; split queue sizes are powers of two (§2.7, and §4.2.2.2 /
-    // §4.1.4.3 for the transports: the driver MUST NOT write a value that
-    // is not a power of 2 when the device rejects it, so we never do).
+    // VIRTIO 1.2 §2.7: split queue sizes are powers of two, at most
+    // 32768; we never offer the device anything else.
     if size == 0 || !size.is_power_of_two() || size > MAX_QUEUE_SIZE {
         return Err(Error::BadQueueSize(size));
     }

@@ -132,7 +132,7 @@ impl<const N: usize> SplitQueue<N> {
             return Err(Error::RegionTooSmall { need: layout.total_size(), have: mem.mem.len() });
         }
         let align = layout.alignment();
-        // VIRTIO 1.2 §2.7.1: "The driver MUST ensure that the physical
+        // VIRTIO 1.2 §2.7: "The driver MUST ensure that the physical
         // address of the first byte of each virtqueue part is a multiple of
         // the specified alignment value". The mapping must be aligned too,
         // for our atomic accesses.
@@ -264,7 +264,7 @@ impl<const N: usize> SplitQueue<N> {
         if bufs.is_empty() {
             return Err(Error::EmptyChain);
         }
-        // VIRTIO 1.2 §2.7.5.3.1: "A driver MUST NOT create a descriptor
+        // VIRTIO 1.2 §2.7.5.3: "A driver MUST NOT create a descriptor
         // chain longer than the Queue Size of the device."
         if bufs.len() > self.size as usize {
             return Err(Error::ChainTooLong { len: bufs.len(), max: self.size });
@@ -283,7 +283,7 @@ impl<const N: usize> SplitQueue<N> {
                 writable += b.len as u64;
             }
         }
-        // VIRTIO 1.2 §2.7.5.2: "Drivers MUST NOT add a descriptor chain
+        // VIRTIO 1.2 §2.7.5: "Drivers MUST NOT add a descriptor chain
         // longer than 2^32 bytes in total".
         if total > 1 << 32 {
             return Err(Error::ChainTooLarge);
@@ -324,7 +324,7 @@ impl<const N: usize> SplitQueue<N> {
             let (flags, link) = if i + 1 < n { (DESC_F_NEXT, i as u16 + 1) } else { (0, 0) };
             Self::write_desc(&pool.mem, table + i * DESC_SIZE, b, flags, link)?;
         }
-        // VIRTIO 1.2 §2.7.5.3.1: "A driver MUST NOT set both
+        // VIRTIO 1.2 §2.7.5.3: "A driver MUST NOT set both
         // VIRTQ_DESC_F_INDIRECT and VIRTQ_DESC_F_NEXT in flags." The table
         // itself is device-readable (no WRITE flag).
         let main = Buffer::readable(pool.device_addr + table as u64, (n * DESC_SIZE) as u32);
@@ -390,13 +390,13 @@ impl<const N: usize> VirtQueue for SplitQueue<N> {
         // device's suppression state.
         dma_mb();
         if self.event_idx {
-            // VIRTIO 1.2 §2.7.10.1: "If the idx field in the available ring
+            // VIRTIO 1.2 §2.7.10: "If the idx field in the available ring
             // (which determined where that descriptor index was placed) was
             // equal to avail_event, the driver MUST send a notification."
             let event = self.r16(self.off.avail_event)?;
             Ok(vring_need_event(event, new, old))
         } else {
-            // VIRTIO 1.2 §2.7.10.1: "If flags is 0, the driver MUST send a
+            // VIRTIO 1.2 §2.7.10: "If flags is 0, the driver MUST send a
             // notification." (If it is 1 the driver SHOULD NOT.)
             let flags = self.r16(self.off.used_flags)?;
             Ok(flags & USED_F_NO_NOTIFY == 0)
@@ -452,7 +452,7 @@ impl<const N: usize> VirtQueue for SplitQueue<N> {
         if !chain.in_flight {
             return Err(self.fail(DeviceFault::UsedIdNotInFlight { id: id as u16 }));
         }
-        // VIRTIO 1.2 §2.7.8.2: "The device MUST write at least len bytes
+        // VIRTIO 1.2 §2.7.8: "The device MUST write at least len bytes
         // to descriptor, beginning at the first device-writable buffer,
         // prior to updating the used idx." A len beyond the writable
         // buffers posted cannot have been written.
@@ -481,13 +481,13 @@ impl<const N: usize> VirtQueue for SplitQueue<N> {
         self.check()?;
         self.interrupts = false;
         if self.event_idx {
-            // VIRTIO 1.2 §2.7.7.1: with EVENT_IDX "The driver MUST set
+            // VIRTIO 1.2 §2.7.7: with EVENT_IDX "The driver MUST set
             // flags to 0"; suppress through used_event instead: the entry
             // one behind the last harvested cannot be reached again before
             // 65535 more, and at most `size` can be outstanding.
             self.w16(self.off.used_event, self.last_used.wrapping_sub(1))
         } else {
-            // §2.7.7.1: "The driver MAY set flags to 1 to advise the device
+            // §2.7.7: "The driver MAY set flags to 1 to advise the device
             // that notifications are not needed."
             self.w16(self.off.avail_flags, AVAIL_F_NO_INTERRUPT)
         }
