@@ -30,8 +30,8 @@ use vm_memory::{GuestAddress, GuestMemoryMmap, GuestRegionMmap};
 const QSIZE: u16 = 256;
 const ARENA_LEN: usize = 4 << 20;
 const PAGE: usize = 4096;
-const ROUNDS: usize = 300_000;
-const REPS: usize = 15;
+const ROUNDS: usize = 100_000;
+const REPS: usize = 41;
 const EVENT_IDX: bool = true;
 const WRITE_LEN: u32 = 512;
 

@@ -42,17 +42,18 @@ pub struct IndirectPool {
     pub max_descs: u16,
 }
 
+/// The private shape of a chain, kept at its head's index (8 bytes).
 #[derive(Copy, Clone, Debug, Default)]
 struct Chain {
     /// Last descriptor of the chain in the main table (the head itself
     /// for an indirect chain).
     tail: u16,
-    /// Descriptors it holds in the main table.
+    /// Descriptors it holds in the main table; 0 = no chain in flight
+    /// starts here (never added, not a head, or already harvested).
     ndesc: u16,
-    /// Total device-writable length posted.
-    writable: u64,
-    /// True from `add` until harvested; only ever set on heads.
-    in_flight: bool,
+    /// Device-writable bytes posted, saturated at u32::MAX (exact for
+    /// comparing against a u32 used length).
+    writable: u32,
 }
 
 /// Offsets (from the region start) of everything the queue touches.
@@ -365,7 +366,7 @@ impl<const N: usize> VirtQueue for SplitQueue<N> {
             }
             None => self.add_direct(bufs)?,
         };
-        self.chains[head as usize] = Chain { tail, ndesc: need, writable, in_flight: true };
+        self.chains[head as usize] = Chain { tail, ndesc: need, writable: u32::try_from(writable).unwrap_or(u32::MAX) };
         self.num_free -= need;
         self.in_flight += 1;
         // §2.7.13.2: put the head in the next available-ring slot, then
@@ -449,21 +450,21 @@ impl<const N: usize> VirtQueue for SplitQueue<N> {
             return Err(self.fail(DeviceFault::UsedIdOutOfRange { id }));
         }
         let chain = self.chains[id as usize];
-        if !chain.in_flight {
+        if chain.ndesc == 0 {
             return Err(self.fail(DeviceFault::UsedIdNotInFlight { id: id as u16 }));
         }
         // VIRTIO 1.2 §2.7.8: "The device MUST write at least len bytes
         // to descriptor, beginning at the first device-writable buffer,
         // prior to updating the used idx." A len beyond the writable
         // buffers posted cannot have been written.
-        if len as u64 > chain.writable {
+        if len > chain.writable {
             return Err(self.fail(DeviceFault::UsedLenTooLarge {
                 id: id as u16,
                 len,
-                writable: chain.writable,
+                writable: chain.writable as u64,
             }));
         }
-        self.chains[id as usize].in_flight = false;
+        self.chains[id as usize].ndesc = 0;
         self.next[chain.tail as usize] = self.free_head;
         self.free_head = id as u16;
         self.num_free += chain.ndesc;
