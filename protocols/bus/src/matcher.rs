@@ -159,9 +159,8 @@ impl<const DEV: usize, const DRV: usize, const RULES: usize> Matcher<DEV, DRV, R
     /// Offer device `dev` to the idle drivers (lowest id first).
     fn offer_device(&mut self, dev: usize, out: &mut Actions) {
         let d = &self.devices[dev];
-        let best = (0..self.drivers.len())
-            .filter(|&i| self.fits(&self.drivers[i], d))
-            .min_by_key(|&i| self.drivers[i].id);
+        let best =
+            (0..self.drivers.len()).filter(|&i| self.fits(&self.drivers[i], d)).min_by_key(|&i| self.drivers[i].id);
         if let Some(drv) = best {
             self.bind(drv, dev, out);
         }
@@ -210,11 +209,10 @@ impl<const DEV: usize, const DRV: usize, const RULES: usize> Matcher<DEV, DRV, R
         self.devices.remove(dev);
         // Indices above `dev` moved down by one.
         for d in self.drivers.iter_mut() {
-            if let Some(i) = d.device.as_mut() {
-                if *i > dev {
+            if let Some(i) = d.device.as_mut()
+                && *i > dev {
                     *i -= 1;
                 }
-            }
         }
         if let Some(drv) = freed {
             self.offer_driver(drv, &mut out);
@@ -236,12 +234,11 @@ impl<const DEV: usize, const DRV: usize, const RULES: usize> Matcher<DEV, DRV, R
                 let r = &mut self.drivers[i];
                 r.device_ids = ids;
                 r.running = true;
-                if let Some(dev) = r.device {
-                    if !r.device_ids.contains(&self.devices[dev].device_id) {
+                if let Some(dev) = r.device
+                    && !r.device_ids.contains(&self.devices[dev].device_id) {
                         self.unbind(dev, UnbindReason::DriverFault, &mut out);
                         self.offer_device(dev, &mut out);
                     }
-                }
                 i
             }
             Err(_) => {

@@ -24,7 +24,10 @@
 //! [`TableError::Torn`]: read again.
 
 use crate::{Binding, DriverId, TransportId};
-use core::sync::atomic::{fence, Ordering::{Acquire, Relaxed, Release}};
+use core::sync::atomic::{
+    Ordering::{Acquire, Relaxed, Release},
+    fence,
+};
 use sevio_sharedmem::SharedMemory;
 use sevio_transport_protocol::{Bdf, Location};
 
@@ -67,7 +70,7 @@ pub enum TableError {
 fn check(mem: &SharedMemory, capacity: u32) -> Result<(), TableError> {
     let need = (capacity as usize).checked_mul(TABLE_ENTRY_SIZE).and_then(|n| n.checked_add(TABLE_HEADER_SIZE));
     match need {
-        Some(n) if n <= mem.len() && mem.addr() % 4 == 0 => Ok(()),
+        Some(n) if n <= mem.len() && mem.addr().is_multiple_of(4) => Ok(()),
         _ => Err(TableError::TooSmall),
     }
 }

@@ -9,9 +9,9 @@
 //! Panic contract: neither `encode` nor `decode` panics (`encode` writes
 //! at most `mr.len()` words; give it [`MAX_WORDS`]).
 
-use crate::{DecodeError, DeviceIds, TransportId, MAX_DEVICE_IDS};
-use sevio_transport_protocol::regs::{expect, narrow as field, put};
+use crate::{DecodeError, DeviceIds, MAX_DEVICE_IDS, TransportId};
 use sevio_transport_protocol::Location;
+use sevio_transport_protocol::regs::{expect, narrow as field, put};
 
 /// The most words a bus message uses.
 pub const MAX_WORDS: usize = 1 + MAX_DEVICE_IDS / 2;

@@ -17,7 +17,10 @@ fn bind(d: u8, t: TransportId, loc: Location, id: u32) -> Action {
 }
 
 fn unbind(d: u8, t: TransportId, loc: Location, id: u32, reason: UnbindReason) -> Action {
-    Action::Unbind { binding: Binding { driver: DriverId(d), transport: t, location: loc, device_id: id, vendor_id: 0 }, reason }
+    Action::Unbind {
+        binding: Binding { driver: DriverId(d), transport: t, location: loc, device_id: id, vendor_id: 0 },
+        reason,
+    }
 }
 
 fn all_rules() -> Vec<(DriverId, TransportId)> {

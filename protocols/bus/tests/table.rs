@@ -6,7 +6,13 @@ use sevio_bus_protocol::*;
 use sevio_sharedmem::HeapRegion;
 
 fn b(driver: u8, slot: u32) -> Binding {
-    Binding { driver: DriverId(driver), transport: TransportId(1), location: Location::Mmio { slot }, device_id: 2, vendor_id: 0x554d_4551 }
+    Binding {
+        driver: DriverId(driver),
+        transport: TransportId(1),
+        location: Location::Mmio { slot },
+        device_id: 2,
+        vendor_id: 0x554d_4551,
+    }
 }
 
 #[test]

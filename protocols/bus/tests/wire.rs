@@ -1,7 +1,7 @@
 //! Bus messages: golden encodings, round trips, rejections.
 
 use proptest::prelude::*;
-use sevio_bus_protocol::wire::{label, MAX_WORDS};
+use sevio_bus_protocol::wire::{MAX_WORDS, label};
 use sevio_bus_protocol::*;
 
 fn enc(r: &BusRequest) -> (u64, Vec<u64>) {
@@ -12,9 +12,17 @@ fn enc(r: &BusRequest) -> (u64, Vec<u64>) {
 
 #[test]
 fn golden_encodings() {
-    let found = BusRequest::DeviceFound { transport: TransportId(3), location: Location::Mmio { slot: 31 }, device_id: 2, vendor_id: 0x554d_4551 };
+    let found = BusRequest::DeviceFound {
+        transport: TransportId(3),
+        location: Location::Mmio { slot: 31 },
+        device_id: 2,
+        vendor_id: 0x554d_4551,
+    };
     assert_eq!(enc(&found), (1, vec![3, 31, 2, 0x554d_4551]));
-    let gone = BusRequest::DeviceGone { transport: TransportId(1), location: Location::Pci(Bdf { bus: 0, device: 1, function: 0 }) };
+    let gone = BusRequest::DeviceGone {
+        transport: TransportId(1),
+        location: Location::Pci(Bdf { bus: 0, device: 1, function: 0 }),
+    };
     assert_eq!(enc(&gone), (2, vec![1, 1 << 32 | 8]));
     let reg = BusRequest::RegisterDriver { device_ids: DeviceIds::from_slice(&[1, 2, 3]).unwrap() };
     assert_eq!(enc(&reg), (3, vec![3, 2 << 32 | 1, 3]));
@@ -29,8 +37,14 @@ fn rejects_malformed() {
     assert_eq!(BusRequest::decode(7, &[]), Err(UnknownLabel(7)));
     assert_eq!(BusRequest::decode(label::DEVICE_FOUND, &[0, 0, 0]), Err(WrongLength { label: 1, expected: 4, got: 3 }));
     assert_eq!(BusRequest::decode(label::DEVICE_FOUND, &[256, 0, 0, 0]), Err(BadValue { label: 1, value: 256 }));
-    assert_eq!(BusRequest::decode(label::DEVICE_FOUND, &[0, 5 << 32, 0, 0]), Err(BadValue { label: 1, value: 5 << 32 }));
-    assert_eq!(BusRequest::decode(label::DEVICE_FOUND, &[0, 0, 1 << 32, 0]), Err(BadValue { label: 1, value: 1 << 32 }));
+    assert_eq!(
+        BusRequest::decode(label::DEVICE_FOUND, &[0, 5 << 32, 0, 0]),
+        Err(BadValue { label: 1, value: 5 << 32 })
+    );
+    assert_eq!(
+        BusRequest::decode(label::DEVICE_FOUND, &[0, 0, 1 << 32, 0]),
+        Err(BadValue { label: 1, value: 1 << 32 })
+    );
     assert_eq!(BusRequest::decode(label::REGISTER_DRIVER, &[]), Err(WrongLength { label: 3, expected: 1, got: 0 }));
     assert_eq!(BusRequest::decode(label::REGISTER_DRIVER, &[0]), Err(BadValue { label: 3, value: 0 }));
     assert_eq!(BusRequest::decode(label::REGISTER_DRIVER, &[9, 0, 0, 0, 0, 0]), Err(BadValue { label: 3, value: 9 }));

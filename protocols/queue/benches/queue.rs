@@ -107,7 +107,7 @@ fn sevio_blk() -> f64 {
                 Some(r) => {
                     sum = sum.wrapping_add(r.block_number);
                     got += 1;
-                    if got % u64::from(BATCH) == 0 {
+                    if got.is_multiple_of(u64::from(BATCH)) {
                         c.publish().unwrap();
                     }
                 }

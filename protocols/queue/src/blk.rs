@@ -14,9 +14,9 @@
 //! fields come from the client: the driver checks them (code, the range
 //! `io_or_offset..+count*4096` against its data region) before use.
 
+use crate::QueueError;
 use crate::mem::QueueMemory;
 use crate::ring::{Consumer, Entry, InlineKind, Producer, QueueKind};
-use crate::QueueError;
 use core::sync::atomic::Ordering::{Acquire, Release};
 use sevio_sharedmem::{OutOfBounds, SharedMemory};
 

@@ -6,11 +6,11 @@
 //! Each function panics only if an invariant breaks: that is the bug a
 //! fuzzer looks for.
 
+use crate::QueueError;
 use crate::blk::{BlkRequestQueue, BlkResponseQueue};
 use crate::net::NetQueue;
 use crate::ring::{Consumer, Entry, InlineKind, Producer, QueueKind};
 use crate::serial::SerialQueue;
-use crate::QueueError;
 use core::sync::atomic::Ordering::Relaxed;
 use sevio_sharedmem::{HeapRegion, SharedMemory};
 
@@ -35,7 +35,7 @@ fn fill(region: &HeapRegion, len: usize, bytes: &[u8]) -> usize {
 }
 
 fn peer_write<K: QueueKind>(m: &SharedMemory, w: &[u8]) {
-    let off = if w[0] % 2 == 0 { K::TAIL } else { K::HEAD };
+    let off = if w[0].is_multiple_of(2) { K::TAIL } else { K::HEAD };
     let v = u16::from_le_bytes([w[1], w[2]]);
     if core::mem::size_of::<K::Index>() == 2 {
         let _ = m.store_u16(off, v, Relaxed);
@@ -48,7 +48,12 @@ fn peer_write<K: QueueKind>(m: &SharedMemory, w: &[u8]) {
 /// writes the consumer hands out at most `capacity` entries (it can never
 /// read past a tail it checked), every length it reports is at most the
 /// capacity, and an impossible index ends the run as `PeerIndex`.
-fn drive<K: QueueKind>(m: SharedMemory, mut c: Consumer<K, SharedMemory>, mut p: Option<Producer<K, SharedMemory>>, peer: &[u8]) {
+fn drive<K: QueueKind>(
+    m: SharedMemory,
+    mut c: Consumer<K, SharedMemory>,
+    mut p: Option<Producer<K, SharedMemory>>,
+    peer: &[u8],
+) {
     let cap = c.capacity();
     let mut writes = peer.chunks_exact(3);
     let mut since_peer_write = 0u32;

@@ -35,8 +35,8 @@ pub mod serial;
 pub mod fuzzing;
 
 pub use blk::{
-    BlkOp, BlkRequest, BlkRequestConsumer, BlkRequestProducer, BlkResponse, BlkResponseConsumer,
-    BlkResponseProducer, BlkStatus, StorageInfo,
+    BlkOp, BlkRequest, BlkRequestConsumer, BlkRequestProducer, BlkResponse, BlkResponseConsumer, BlkResponseProducer,
+    BlkStatus, StorageInfo,
 };
 pub use mem::QueueMemory;
 pub use net::{NetBuffer, NetConsumer, NetProducer};

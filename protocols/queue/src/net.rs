@@ -18,9 +18,9 @@
 //! other). The loom model in `tests/loom.rs` checks there is no lost
 //! wake-up.
 
-use crate::mem::QueueMemory;
-use crate::ring::{flag, Consumer, Entry, InlineKind, Producer, QueueKind};
 use crate::QueueError;
+use crate::mem::QueueMemory;
+use crate::ring::{Consumer, Entry, InlineKind, Producer, QueueKind, flag};
 use sevio_sharedmem::{OutOfBounds, SharedMemory};
 
 /// Size of one network buffer (sDDF `NET_BUFFER_SIZE`).

@@ -28,8 +28,8 @@
 //!
 //! Panic contract: no method panics.
 
-use crate::mem::QueueMemory;
 use crate::QueueError;
+use crate::mem::QueueMemory;
 use core::fmt::Debug;
 use core::marker::PhantomData;
 use core::sync::atomic::Ordering::{Acquire, Release};
@@ -43,7 +43,12 @@ pub trait Index: Copy + Eq + Debug + private::Sealed {
     /// Atomic load from queue memory.
     fn load<M: QueueMemory>(mem: &M, offset: usize, order: core::sync::atomic::Ordering) -> Option<Self>;
     /// Atomic store to queue memory.
-    fn store<M: QueueMemory>(self, mem: &M, offset: usize, order: core::sync::atomic::Ordering) -> Result<(), OutOfBounds>;
+    fn store<M: QueueMemory>(
+        self,
+        mem: &M,
+        offset: usize,
+        order: core::sync::atomic::Ordering,
+    ) -> Result<(), OutOfBounds>;
     /// `self - earlier`, wrapping at the index width.
     fn distance(self, earlier: Self) -> u32;
     /// `self + n`, wrapping at the index width.
@@ -59,7 +64,12 @@ impl Index for u16 {
         mem.load_u16(offset, order)
     }
     #[inline(always)]
-    fn store<M: QueueMemory>(self, mem: &M, offset: usize, order: core::sync::atomic::Ordering) -> Result<(), OutOfBounds> {
+    fn store<M: QueueMemory>(
+        self,
+        mem: &M,
+        offset: usize,
+        order: core::sync::atomic::Ordering,
+    ) -> Result<(), OutOfBounds> {
         mem.store_u16(offset, self, order)
     }
     #[inline(always)]
@@ -83,7 +93,12 @@ impl Index for u32 {
         mem.load_u32(offset, order)
     }
     #[inline(always)]
-    fn store<M: QueueMemory>(self, mem: &M, offset: usize, order: core::sync::atomic::Ordering) -> Result<(), OutOfBounds> {
+    fn store<M: QueueMemory>(
+        self,
+        mem: &M,
+        offset: usize,
+        order: core::sync::atomic::Ordering,
+    ) -> Result<(), OutOfBounds> {
         mem.store_u32(offset, self, order)
     }
     #[inline(always)]

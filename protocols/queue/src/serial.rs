@@ -13,9 +13,9 @@
 //! it ([`Consumer::require_signal`]). The producer notifies the consumer
 //! after every batch it enqueues (there is no consumer-side flag).
 
-use crate::mem::QueueMemory;
-use crate::ring::{flag, Consumer, Producer, QueueKind};
 use crate::QueueError;
+use crate::mem::QueueMemory;
+use crate::ring::{Consumer, Producer, QueueKind, flag};
 use sevio_sharedmem::SharedMemory;
 
 /// Layout of a serial queue header (`serial_queue_t`).

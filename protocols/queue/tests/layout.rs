@@ -3,9 +3,9 @@
 //! would have written.
 
 use sevio_queue::blk::{BlkRequestQueue, BlkResponseQueue, PLUGGED_OFFSET, STORAGE_INFO_SIZE};
-use sevio_queue::net::{NetQueue, CONSUMER_SIGNALLED_OFFSET};
+use sevio_queue::net::{CONSUMER_SIGNALLED_OFFSET, NetQueue};
 use sevio_queue::ring::{Entry, QueueKind};
-use sevio_queue::serial::{SerialQueue, PRODUCER_SIGNALLED_OFFSET};
+use sevio_queue::serial::{PRODUCER_SIGNALLED_OFFSET, SerialQueue};
 use sevio_queue::*;
 use sevio_sharedmem::{HeapRegion, SharedMemory};
 
@@ -18,9 +18,15 @@ fn bytes(m: &SharedMemory, len: usize) -> Vec<u8> {
 #[test]
 fn header_constants_match_sddf() {
     assert_eq!((NetQueue::TAIL, NetQueue::HEAD, CONSUMER_SIGNALLED_OFFSET, NetQueue::HEADER_SIZE), (0, 2, 4, 8));
-    assert_eq!((BlkRequestQueue::HEAD, BlkRequestQueue::TAIL, PLUGGED_OFFSET, BlkRequestQueue::HEADER_SIZE), (0, 4, 8, 16));
+    assert_eq!(
+        (BlkRequestQueue::HEAD, BlkRequestQueue::TAIL, PLUGGED_OFFSET, BlkRequestQueue::HEADER_SIZE),
+        (0, 4, 8, 16)
+    );
     assert_eq!((BlkResponseQueue::HEAD, BlkResponseQueue::TAIL, BlkResponseQueue::HEADER_SIZE), (0, 4, 8));
-    assert_eq!((SerialQueue::TAIL, SerialQueue::HEAD, PRODUCER_SIGNALLED_OFFSET, SerialQueue::HEADER_SIZE), (0, 4, 8, 12));
+    assert_eq!(
+        (SerialQueue::TAIL, SerialQueue::HEAD, PRODUCER_SIGNALLED_OFFSET, SerialQueue::HEADER_SIZE),
+        (0, 4, 8, 12)
+    );
     assert_eq!((<NetBuffer as Entry>::SIZE, NetBuffer::SIZE), (16, 16));
     assert_eq!((<BlkRequest as Entry>::SIZE, BlkRequest::SIZE), (32, 32));
     assert_eq!((<BlkResponse as Entry>::SIZE, BlkResponse::SIZE), (12, 12));
@@ -77,8 +83,13 @@ const BLK_REQ_GOLDEN: [u8; 16 + 32] = [
     0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x21, 0x22, 0, 0, 0x34, 0x33, 0x32, 0x31,
 ];
 
-const REQ: BlkRequest =
-    BlkRequest { code: 1, io_or_offset: 0x0807_0605_0403_0201, block_number: 0x1817_1615_1413_1211, count: 0x2221, id: 0x3132_3334 };
+const REQ: BlkRequest = BlkRequest {
+    code: 1,
+    io_or_offset: 0x0807_0605_0403_0201,
+    block_number: 0x1817_1615_1413_1211,
+    count: 0x2221,
+    id: 0x3132_3334,
+};
 
 #[test]
 fn blk_request_golden_both_ways() {

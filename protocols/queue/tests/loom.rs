@@ -16,8 +16,8 @@
 
 use core::sync::atomic::Ordering;
 use loom::cell::UnsafeCell;
-use loom::sync::atomic::{fence, AtomicBool, AtomicU16, AtomicU32};
 use loom::sync::Arc;
+use loom::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, fence};
 use loom::thread;
 use sevio_queue::mem::QueueMemory;
 use sevio_queue::*;
@@ -175,7 +175,10 @@ fn net_consumer_signalled_no_lost_wakeup() {
             }
         }
         producer.join().unwrap();
-        assert!(c.is_empty().unwrap() || note.load(SeqCst), "lost wake-up: work queued, consumer asleep, no notification");
+        assert!(
+            c.is_empty().unwrap() || note.load(SeqCst),
+            "lost wake-up: work queued, consumer asleep, no notification"
+        );
     });
 }
 
@@ -237,7 +240,10 @@ fn serial_producer_signalled_no_lost_wakeup() {
         }
         consumer.join().unwrap();
         let room = p.free().unwrap() > 0;
-        assert!(sent == msg.len() || !room || note.load(SeqCst), "lost wake-up: room freed, producer asleep, no notification");
+        assert!(
+            sent == msg.len() || !room || note.load(SeqCst),
+            "lost wake-up: room freed, producer asleep, no notification"
+        );
     });
 }
 

@@ -20,7 +20,10 @@ fn construction_checks_capacity_and_size() {
     assert_eq!(NetConsumer::new(r.memory(), 6).unwrap_err(), QueueError::BadCapacity { capacity: 6 });
     assert_eq!(NetConsumer::new(r.memory(), 1).unwrap_err(), QueueError::BadCapacity { capacity: 1 });
     assert_eq!(NetConsumer::new(r.memory(), 1 << 16).unwrap_err(), QueueError::BadCapacity { capacity: 1 << 16 });
-    assert_eq!(NetConsumer::new(r.memory(), 16).unwrap_err(), QueueError::RegionTooSmall { needed: 8 + 16 * 16, len: 136 });
+    assert_eq!(
+        NetConsumer::new(r.memory(), 16).unwrap_err(),
+        QueueError::RegionTooSmall { needed: 8 + 16 * 16, len: 136 }
+    );
     assert!(NetConsumer::new(r.memory(), 8).is_ok());
     let h = HeapRegion::new(8);
     let d = HeapRegion::new(64);

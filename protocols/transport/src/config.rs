@@ -33,7 +33,7 @@ pub enum ConfigReadError<E> {
 /// `offset` and no longer than `remaining`.
 pub fn chunk_width(offset: u64, remaining: usize) -> Width {
     for w in [Width::W8, Width::W4, Width::W2] {
-        if remaining >= w.bytes() && offset % w.bytes() as u64 == 0 {
+        if remaining >= w.bytes() && offset.is_multiple_of(w.bytes() as u64) {
             return w;
         }
     }
@@ -58,11 +58,12 @@ pub fn read_config<E>(
             let off = u64::from(offset) + pos as u64;
             let width = chunk_width(off, out.len() - pos);
             let off = u32::try_from(off).map_err(|_| ConfigReadError::Transport(TransportError::ConfigOutOfRange))?;
-            let (value, generation) = match call(Request::ConfigRead { offset: off, width }).map_err(ConfigReadError::Call)? {
-                Reply::ConfigValue { value, generation } => (value, generation),
-                Reply::Error(e) => return Err(ConfigReadError::Transport(e)),
-                other => return Err(ConfigReadError::UnexpectedReply(other)),
-            };
+            let (value, generation) =
+                match call(Request::ConfigRead { offset: off, width }).map_err(ConfigReadError::Call)? {
+                    Reply::ConfigValue { value, generation } => (value, generation),
+                    Reply::Error(e) => return Err(ConfigReadError::Transport(e)),
+                    other => return Err(ConfigReadError::UnexpectedReply(other)),
+                };
             let n = width.bytes();
             out[pos..pos + n].copy_from_slice(&value.to_le_bytes()[..n]);
             pos += n;

@@ -63,7 +63,7 @@ pub struct TransportDoorbell {
 }
 
 fn check_size(mem: &SharedMemory) -> Result<(), DoorbellError> {
-    if mem.len() < DOORBELL_SIZE || mem.addr() % 4 != 0 {
+    if mem.len() < DOORBELL_SIZE || !mem.addr().is_multiple_of(4) {
         return Err(DoorbellError::TooSmall);
     }
     Ok(())

@@ -2,7 +2,7 @@
 //! labels and words. Used by `fuzz/` (cargo-fuzz) and by this crate's
 //! tests on random input. Panics only if an invariant breaks.
 
-use crate::wire::{Reply, Request, MAX_WORDS};
+use crate::wire::{MAX_WORDS, Reply, Request};
 
 /// Split `data` into a label (first byte, kept small so real labels come
 /// up often) and up to [`MAX_WORDS`] + 1 little-endian words.

@@ -27,10 +27,10 @@ pub mod wire;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 
-pub use config::{read_config, ConfigReadError};
+pub use config::{ConfigReadError, read_config};
 pub use doorbell::{DoorbellError, DriverDoorbell, TransportDoorbell};
 pub use location::{Bdf, Location, TransportKind};
-pub use wire::{DeviceInfo, Reply, Request, TransportError, Width, MAX_WORDS};
+pub use wire::{DeviceInfo, MAX_WORDS, Reply, Request, TransportError, Width};
 
 /// Why a message was rejected.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

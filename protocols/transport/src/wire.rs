@@ -10,9 +10,9 @@
 //! at most `mr.len()` words; give it [`MAX_WORDS`] (a shorter buffer
 //! yields a message the receiver rejects as [`DecodeError::WrongLength`]).
 
+use crate::DecodeError;
 use crate::location::{Location, TransportKind};
 use crate::regs::{expect, narrow, put};
-use crate::DecodeError;
 
 /// The most message registers any request or reply uses.
 pub const MAX_WORDS: usize = 8;

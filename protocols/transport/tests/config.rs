@@ -61,10 +61,14 @@ fn reads_bytes_in_aligned_chunks() {
     let g = read_config(&mut |r| m.call(r), 1, &mut out, 3).unwrap();
     assert_eq!(g, 5);
     assert_eq!(out, [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
-    let widths: Vec<_> = m.log.iter().filter_map(|r| match r {
-        Request::ConfigRead { offset, width } => Some((*offset, width.bytes())),
-        _ => None,
-    }).collect();
+    let widths: Vec<_> = m
+        .log
+        .iter()
+        .filter_map(|r| match r {
+            Request::ConfigRead { offset, width } => Some((*offset, width.bytes())),
+            _ => None,
+        })
+        .collect();
     assert_eq!(widths, vec![(1, 1), (2, 2), (4, 4), (8, 4)]);
     assert_eq!(m.log.last(), Some(&Request::ConfigGeneration));
 }
@@ -98,7 +102,10 @@ fn gives_up_when_never_stable() {
 fn passes_errors_through() {
     let mut m = mock(None);
     let mut out = [0u8; 8];
-    assert_eq!(read_config(&mut |r| m.call(r), 30, &mut out, 3), Err(ConfigReadError::Transport(TransportError::ConfigOutOfRange)));
+    assert_eq!(
+        read_config(&mut |r| m.call(r), 30, &mut out, 3),
+        Err(ConfigReadError::Transport(TransportError::ConfigOutOfRange))
+    );
     let mut wrong = |_r: Request| -> Result<Reply, ()> { Ok(Reply::Ok) };
     assert_eq!(read_config(&mut wrong, 0, &mut out, 3), Err(ConfigReadError::UnexpectedReply(Reply::Ok)));
     let mut ipc = |_r: Request| -> Result<Reply, &'static str> { Err("ipc") };

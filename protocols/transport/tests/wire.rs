@@ -97,8 +97,11 @@ fn request() -> impl Strategy<Value = Request> {
         any::<u16>().prop_map(|queue| Request::QueueReady { queue }),
         any::<u16>().prop_map(|queue| Request::QueueDisable { queue }),
         (any::<u32>(), width()).prop_map(|(offset, width)| Request::ConfigRead { offset, width }),
-        (any::<u32>(), width(), any::<u64>())
-            .prop_map(|(offset, width, v)| Request::ConfigWrite { offset, width, value: v & width.max_value() }),
+        (any::<u32>(), width(), any::<u64>()).prop_map(|(offset, width, v)| Request::ConfigWrite {
+            offset,
+            width,
+            value: v & width.max_value()
+        }),
         Just(Request::ConfigGeneration),
         Just(Request::DriverOk),
         Just(Request::Reset),
