@@ -1,0 +1,43 @@
+//! What every sevio virtio driver PD shares (blk now; net, console, rng
+//! next). A driver PD never maps device registers: it talks to its
+//! transport PD by PPC, and owns only its DMA region.
+//!
+//! - [`transport`]: the [`Transport`] trait (one request, one reply), its
+//!   PPC implementation [`PpcTransport`], and [`CallError`] for replies
+//!   that are refusals or of the wrong kind;
+//! - [`init`]: device bring-up in the order of VIRTIO 1.2 §3.1.1 as a
+//!   short typestate ([`Bringup`] -> [`Configuring`] -> [`Negotiated`]),
+//!   with one [`InitError`] variant per step;
+//! - [`queue`]: [`DriverQueue`], a [`SplitQueue`](sevio_virtio::SplitQueue)
+//!   plus the EVENT_IDX bookkeeping that lets a driver ask for one
+//!   interrupt per batch ([`DriverQueue::arm`]);
+//! - [`dma`]: the driver's DMA region (vaddr and paddr from setvars),
+//!   carved into queue memory, an indirect pool and per-request slots;
+//! - [`bus`]: registering with the bus PD and watching the binding table
+//!   for this driver's device;
+//! - `fake` (feature `test-utils`): a fake transport and device side over
+//!   host memory, for host tests of driver PDs.
+//!
+//! Panic contract: nothing here panics on anything a transport, device,
+//! bus or binding table says; bad input is an error value.
+#![no_std]
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(feature = "test-utils")]
+extern crate std;
+
+pub mod bus;
+pub mod dma;
+pub mod init;
+pub mod queue;
+pub mod transport;
+
+#[cfg(feature = "test-utils")]
+pub mod fake;
+
+pub use bus::{BindingChange, BindingWatch, BusCall, PpcBus, RegisterError};
+pub use dma::{DmaCarver, DmaError, DmaRegion, DmaSlice, DmaSlots};
+pub use init::{Bringup, Configuring, InitError, Negotiated, QueueParams};
+pub use queue::DriverQueue;
+pub use transport::{CallError, PpcTransport, Transport};
