@@ -31,6 +31,8 @@ pub const ENV_SOCKET_FD: &str = "SEVIO_SIM_FD";
 pub const ENV_RAM_FD: &str = "SEVIO_SIM_RAM_FD";
 /// Environment variable with the PD's name (also in [`Setup`]).
 pub const ENV_PD_NAME: &str = "SEVIO_PD_NAME";
+/// Environment variable with the process id of the sim that runs the PD.
+pub const ENV_SIM_PID: &str = "SEVIO_SIM_PID";
 
 /// Physical address of the first byte of the guest-RAM file.
 pub const RAM_BASE: u64 = 0x4000_0000;

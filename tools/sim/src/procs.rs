@@ -60,6 +60,7 @@ pub fn spawn_pd(index: usize, exe: &Path, ram_fd: RawFd, setup: &wire::Setup, in
     cmd.env(wire::ENV_SOCKET_FD, child_fd.to_string())
         .env(wire::ENV_RAM_FD, ram_fd.to_string())
         .env(wire::ENV_PD_NAME, &name)
+        .env(wire::ENV_SIM_PID, std::process::id().to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

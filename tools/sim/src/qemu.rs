@@ -170,6 +170,23 @@ impl StderrLog {
     }
 }
 
+/// If QEMU has exited (or does within `grace`), the error that says so
+/// with what it printed.
+fn exited(child: &mut Child, log: &StderrLog, grace: Duration) -> Option<String> {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            // Let the stderr reader catch up with what QEMU said last.
+            std::thread::sleep(Duration::from_millis(100));
+            return Some(format!("QEMU exited during startup ({status}):\n{}", log.text()));
+        }
+        if start.elapsed() >= grace {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Accept one connection on `listener`, giving up if `child` exits.
 fn accept(listener: &UnixListener, child: &mut Child, what: &str, log: &StderrLog) -> Result<UnixStream, String> {
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
@@ -183,10 +200,8 @@ fn accept(listener: &UnixListener, child: &mut Child, what: &str, log: &StderrLo
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(format!("{what} socket: {e}")),
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            // Let the stderr reader catch up with what QEMU said last.
-            std::thread::sleep(Duration::from_millis(100));
-            return Err(format!("QEMU exited during startup ({status}):\n{}", log.text()));
+        if let Some(e) = exited(child, log, Duration::ZERO) {
+            return Err(e);
         }
         if start.elapsed() > START_TIMEOUT {
             return Err(format!("QEMU did not connect its {what} socket within {START_TIMEOUT:?}"));
@@ -274,7 +289,9 @@ pub fn start(l: &Launch, sink: impl Fn(QtestEvent) + Send + 'static) -> Result<Q
             log.live.store(true, Ordering::Release);
             Ok(Qemu { child, qtest })
         }
-        Err(e) => Err((e, Some(child))),
+        // QEMU connects its sockets before it creates devices, so a bad
+        // device shows up as a broken handshake: prefer QEMU's own words.
+        Err(e) => Err((exited(&mut child, &log, Duration::from_secs(2)).unwrap_or(e), Some(child))),
     }
 }
 
