@@ -178,7 +178,7 @@ impl FakeQueue {
             let writable = flags & DESC_F_WRITE != 0;
             if let Some(last) = bufs.last() {
                 let last: &Buffer = last;
-                assert!(!(last.writable && !writable), "readable after writable");
+                assert!(!last.writable || writable, "readable after writable");
             }
             bufs.push(Buffer { addr, len, writable });
             if flags & DESC_F_NEXT == 0 {

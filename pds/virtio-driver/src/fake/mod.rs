@@ -200,10 +200,9 @@ impl FakeDevice {
     /// Serve one request (what the fake transport does on a PPC).
     pub fn handle(&mut self, request: Request) -> Reply {
         self.requests.push(request);
-        if let Some((label, e)) = self.refuse {
-            if request.encode(&mut [0u64; sevio_transport_protocol::MAX_WORDS]).0 == label {
-                return Reply::Error(e);
-            }
+        let label = request.encode(&mut [0u64; sevio_transport_protocol::MAX_WORDS]).0;
+        if let Some((_, e)) = self.refuse.filter(|(refused, _)| *refused == label) {
+            return Reply::Error(e);
         }
         match request {
             Request::DeviceInfo => Reply::DeviceInfo(self.info),
