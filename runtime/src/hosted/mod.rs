@@ -204,9 +204,15 @@ pub fn setvar(symbol: &str) -> u64 {
 }
 
 /// System-wide `(notifications, irqs)` counts as sim keeps them; see
-/// [`crate::stats::system_counters`]. sim does not answer this yet: `None`.
+/// [`crate::stats::system_counters`]. `None` outside sim.
 pub fn system_counters() -> Option<(u64, u64)> {
-    None
+    let s = session()?;
+    flush_output(s);
+    s.send(PdMsg::Counters);
+    match s.recv() {
+        SimMsg::Counters { notifications, irqs } => Some((notifications, irqs)),
+        other => panic!("sim answered a counters request with {other:?}"),
+    }
 }
 
 /// Output travels a line at a time (a formatted print arrives here in

@@ -117,6 +117,8 @@ pub enum PdMsg {
     },
     /// The PD panicked (it aborts right after): the message to report.
     Panic(String),
+    /// Ask for the system-wide counters; sim answers [`SimMsg::Counters`].
+    Counters,
 }
 
 /// How a map reaches memory in the PD process.
@@ -178,6 +180,14 @@ pub enum SimMsg {
     Reply(Message),
     /// The answer to a [`PdMsg::MmioRead`].
     MmioValue(u64),
+    /// The answer to [`PdMsg::Counters`]: every notification any PD has
+    /// sent and every IRQ delivered, so far.
+    Counters {
+        /// Notifications sent.
+        notifications: u64,
+        /// IRQs delivered.
+        irqs: u64,
+    },
 }
 
 mod tag {
@@ -191,11 +201,13 @@ mod tag {
     pub const OUTPUT: u8 = 8;
     pub const VERDICT: u8 = 9;
     pub const PANIC: u8 = 10;
+    pub const COUNTERS: u8 = 11;
 
     pub const SETUP: u8 = 101;
     pub const EVENT: u8 = 102;
     pub const REPLY: u8 = 103;
     pub const MMIO_VALUE: u8 = 104;
+    pub const COUNTERS_VALUE: u8 = 105;
 }
 
 struct Enc(Vec<u8>);
@@ -297,6 +309,7 @@ impl PdMsg {
             PdMsg::Output(b) => Enc::new(tag::OUTPUT).bytes(b).done(),
             PdMsg::Verdict { pass, reason } => Enc::new(tag::VERDICT).u8(*pass as u8).bytes(reason.as_bytes()).done(),
             PdMsg::Panic(s) => Enc::new(tag::PANIC).bytes(s.as_bytes()).done(),
+            PdMsg::Counters => Enc::new(tag::COUNTERS).done(),
         }
     }
 
@@ -314,6 +327,7 @@ impl PdMsg {
             tag::OUTPUT => PdMsg::Output(d.bytes()?),
             tag::VERDICT => PdMsg::Verdict { pass: d.u8()? != 0, reason: d.string()? },
             tag::PANIC => PdMsg::Panic(d.string()?),
+            tag::COUNTERS => PdMsg::Counters,
             t => return Err(WireError::UnknownTag(t)),
         };
         d.end(msg)
@@ -352,6 +366,9 @@ impl SimMsg {
             SimMsg::Event { badge, msg } => Enc::new(tag::EVENT).u64(*badge).message(msg).done(),
             SimMsg::Reply(m) => Enc::new(tag::REPLY).message(m).done(),
             SimMsg::MmioValue(v) => Enc::new(tag::MMIO_VALUE).u64(*v).done(),
+            SimMsg::Counters { notifications, irqs } => {
+                Enc::new(tag::COUNTERS_VALUE).u64(*notifications).u64(*irqs).done()
+            }
         }
     }
 
@@ -380,6 +397,7 @@ impl SimMsg {
             tag::EVENT => SimMsg::Event { badge: d.u64()?, msg: d.message()? },
             tag::REPLY => SimMsg::Reply(d.message()?),
             tag::MMIO_VALUE => SimMsg::MmioValue(d.u64()?),
+            tag::COUNTERS_VALUE => SimMsg::Counters { notifications: d.u64()?, irqs: d.u64()? },
             t => return Err(WireError::UnknownTag(t)),
         };
         d.end(msg)
@@ -409,6 +427,7 @@ mod tests {
         pd_roundtrip(PdMsg::Output(b"hello\n".to_vec()));
         pd_roundtrip(PdMsg::Verdict { pass: false, reason: "bad".to_string() });
         pd_roundtrip(PdMsg::Panic("x: panic at a.rs:1: boom".to_string()));
+        pd_roundtrip(PdMsg::Counters);
     }
 
     #[test]
@@ -427,6 +446,7 @@ mod tests {
             SimMsg::Event { badge: 1 << 63 | 2, msg: Message { info: 1 << 12 | 2, mrs: vec![7, 8] } },
             SimMsg::Reply(Message::default()),
             SimMsg::MmioValue(0x7472_6976),
+            SimMsg::Counters { notifications: 7, irqs: u64::MAX },
         ] {
             assert_eq!(SimMsg::decode(&m.encode()), Ok(m));
         }

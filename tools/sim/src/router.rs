@@ -101,6 +101,10 @@ struct Line {
 pub struct Router {
     pds: Vec<Pd>,
     lines: Vec<Line>,
+    /// Notifications sent by any PD, for benchmarks.
+    pub notifications: u64,
+    /// IRQs delivered to any PD, for benchmarks.
+    pub irqs_delivered: u64,
 }
 
 impl Router {
@@ -140,7 +144,7 @@ impl Router {
                 })
             })
             .collect();
-        Router { pds, lines }
+        Router { pds, lines, notifications: 0, irqs_delivered: 0 }
     }
 
     /// Whether the PD has died.
@@ -151,7 +155,10 @@ impl Router {
     /// `pd` signals its channel `ch`.
     pub fn notify(&mut self, pd: PdId, ch: u8, out: &mut Vec<Effect>) {
         match self.end(pd, ch) {
-            Some(end) if end.notify => self.signal(end.peer, end.peer_id, out),
+            Some(end) if end.notify => {
+                self.notifications += 1;
+                self.signal(end.peer, end.peer_id, out)
+            }
             _ => self.misuse(pd, format!("notify on channel {ch}, which it may not notify"), out),
         }
     }
@@ -264,6 +271,7 @@ impl Router {
         let l = &mut self.lines[line];
         l.masked = true;
         let (pd, id) = (l.pd, l.id);
+        self.irqs_delivered += 1;
         self.signal(pd, id, out);
     }
 
@@ -434,6 +442,21 @@ mod tests {
         assert_eq!(run(&mut r, |r, o| r.irq_level(47, true, o)), [Effect::Send(DEV, event(1 << 5))]);
         // Other INTIDs are not this PD's.
         assert_eq!(run(&mut r, |r, o| r.irq_level(3, true, o)), []);
+    }
+
+    #[test]
+    fn counts_notifications_sent_and_irqs_delivered() {
+        let mut r = router();
+        run(&mut r, |r, o| r.notify(CLIENT, 0, o));
+        run(&mut r, |r, o| r.notify(CLIENT, 0, o));
+        assert_eq!((r.notifications, r.irqs_delivered), (2, 0), "coalesced or not, each notify counts");
+        run(&mut r, |r, o| r.irq_ack(DEV, 5, o));
+        run(&mut r, |r, o| r.irq_level(47, true, o));
+        run(&mut r, |r, o| r.irq_level(47, false, o));
+        run(&mut r, |r, o| r.irq_level(47, true, o));
+        assert_eq!(r.irqs_delivered, 1, "a masked line is not delivered again until acked");
+        run(&mut r, |r, o| r.irq_ack(DEV, 5, o));
+        assert_eq!((r.notifications, r.irqs_delivered), (2, 2));
     }
 
     #[test]

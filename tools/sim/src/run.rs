@@ -352,6 +352,10 @@ impl Session {
         match msg {
             PdMsg::Notify(ch) => self.router.notify(pd, ch, out),
             PdMsg::IrqAck(id) => self.router.irq_ack(pd, id, out),
+            PdMsg::Counters => out.push(Effect::Send(
+                pd,
+                SimMsg::Counters { notifications: self.router.notifications, irqs: self.router.irqs_delivered },
+            )),
             PdMsg::PpCall(ch, m) => self.router.pp_call(pd, ch, m, out),
             PdMsg::Wait(reply) => self.router.wait(pd, reply, out),
             PdMsg::MmioRead { vaddr, width } => match self.device_access(pd, vaddr, width, None) {
