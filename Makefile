@@ -22,6 +22,10 @@ HOST_PD_DIR  := target/debug
 
 QEMU_ARGS := -machine virt,virtualization=on -cpu cortex-a53 -m size=2G -nographic \
 	-serial mon:stdio -global virtio-mmio.force-legacy=false
+# The reference system's devices: a 16 MiB scratch disk on a virtio-mmio
+# slot (QEMU fills slots from 31 down; the bus finds it wherever it is).
+DISK_IMG     ?= build/disk.img
+QEMU_DEVICES ?= -drive file=$(DISK_IMG),if=none,format=raw,id=hd0 -device virtio-blk-device,drive=hd0
 
 .PHONY: run test build image qemu sim bench fuzz deps clean check-sdk host-pds
 
@@ -40,7 +44,8 @@ deps:
 test: deps
 	$(CARGO) test --workspace
 	$(MAKE) build
-	$(CARGO) run -q -p sevio-elfcheck -- --system $(SYSTEM) $(BUILD_DIR)
+	@for sys in $(SYSTEM) systems/*.xml; do \
+		$(CARGO) run -q -p sevio-elfcheck -- --system $$sys $(BUILD_DIR) || exit 1; done
 	@# The check must also fail: a real image with one patched symbol renamed.
 	@perl -pe 's/microkit_irqs\0/microkit_irqz\0/g' $(BUILD_DIR)/ping > $(BUILD_DIR)/ping.broken
 	@if $(CARGO) run -q -p sevio-elfcheck -- $(BUILD_DIR)/ping.broken 2>/dev/null; then \
@@ -68,7 +73,11 @@ image: check-sdk build
 	$(MICROKIT_SDK)/bin/microkit $(SYSTEM) --search-path $(BUILD_DIR) --board $(MICROKIT_BOARD) \
 		--config $(MICROKIT_CONFIG) -o $(BUILD_DIR)/loader.img -r $(BUILD_DIR)/report.txt
 
-qemu: image
+$(DISK_IMG):
+	@mkdir -p $(dir $@)
+	truncate -s 16M $@
+
+qemu: image $(DISK_IMG)
 	qemu-system-aarch64 $(QEMU_ARGS) $(QEMU_DEVICES) \
 		-device loader,file=$(BUILD_DIR)/loader.img,addr=0x70000000,cpu-num=0
 

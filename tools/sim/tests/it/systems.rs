@@ -6,7 +6,7 @@ use crate::common::{sim, workspace};
 
 #[test]
 fn reference_system_prints_every_round_and_passes() {
-    let run = sim(&[workspace().join("system.xml").to_str().unwrap(), "--timeout", "20"]);
+    let run = sim(&[workspace().join("systems/pingpong.xml").to_str().unwrap(), "--timeout", "20"]);
     run.assert_code(0);
     let mut want = vec!["[ping] ping: hello, shared region at 0x2000000".to_string()];
     for round in 1..=3 {
