@@ -62,6 +62,9 @@ const STATUS_AT: usize = 16;
 /// so a device that skips the write yields ERR_IO, not a stale OK).
 const STATUS_UNWRITTEN: u8 = 0xff;
 const NO_SLOT: u8 = u8::MAX;
+/// Harvest/serve/arm rounds per event (a well-behaved device needs a
+/// handful).
+const MAX_ROUNDS: usize = 256;
 
 /// The features the driver accepts when offered (VERSION_1 is added for
 /// modern devices by the bring-up).
@@ -384,7 +387,9 @@ impl<T: Transport> BlkDriver<T> {
     /// Harvest (if asked), serve, kick, arm; repeat while the device got
     /// ahead of the arming. Then publish responses.
     fn pump(&mut self, mut harvest: bool, mut added: bool) {
-        loop {
+        // Each round harvests what the device did meanwhile; a device that
+        // toggles used.idx could keep this going, so it is bounded.
+        for _ in 0..MAX_ROUNDS {
             if harvest {
                 self.harvest();
             }
