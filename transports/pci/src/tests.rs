@@ -1,0 +1,388 @@
+//! Enumeration, BAR assignment, capability checks and the whole path to
+//! the transport core, against a fake ECAM with a bridge and broken
+//! functions.
+
+use crate::bars::{BarError, Space, Windows};
+use crate::config_space::{ConfigSpace, command, reg};
+use crate::device::PciDevice;
+use crate::enumerate::{Function, Scan, enable, enumerate};
+use crate::fake::{Backend, FakeBar, FakeBus, FakeConfig, FakeFunction, FakeLegacy, FakeModern, FakeRegisters, MODERN_BAR_SIZE};
+use crate::probe::{Apertures, Layout, Structure, is_virtio, layout, virtio_type};
+use crate::problem::Problem;
+use sevio_sharedmem::HeapRegion;
+use sevio_transport_core::{DriverPort, Transport, VirtioDevice};
+use sevio_transport_protocol::{Bdf, DriverDoorbell, Location, Reply, Request, TransportDoorbell, Width};
+use sevio_virtio::pci::{CapKind, cfg_type};
+use std::rc::Rc;
+use std::vec::Vec;
+
+const MEM: (u64, u64) = (0x1000_0000, 0x100_0000);
+const IO: (u64, u64) = (0x1000, 0xf000);
+
+fn bdf(bus: u8, device: u8, function: u8) -> Bdf {
+    Bdf { bus, device, function }
+}
+
+fn modern(device: u16) -> FakeFunction {
+    FakeFunction::endpoint(0x1af4, device)
+        .bar(1, FakeBar::Mem32(0x1000))
+        .bar(4, FakeBar::Mem64 { size: MODERN_BAR_SIZE as u64, prefetchable: true })
+        .pin(1)
+        .modern_caps(4)
+}
+
+/// Handles of the interesting fake functions.
+struct Machine {
+    cfg: FakeConfig,
+    bridge: usize,
+    non_virtio: usize,
+}
+
+/// bus 0: 00.0 host bridge, 01.0 modern net (INTA), 02.0 legacy-only
+/// blk (INTD), 03.0 root port with a modern rng at 01:00.0, 04.0 reads
+/// all-ones, 05.0 a BAR larger than the window, 06.0 an Intel NIC,
+/// 07.0 + 07.2 a multi-function device (console with a capability past
+/// its BAR; blk on INTB).
+fn machine() -> Machine {
+    let cfg = FakeConfig::new();
+    cfg.add(bdf(0, 0, 0), FakeFunction::new_host_bridge());
+    cfg.add(bdf(0, 1, 0), modern(0x1041));
+    cfg.add(
+        bdf(0, 2, 0),
+        FakeFunction::endpoint(0x1af4, 0x1001).subsystem(2).bar(0, FakeBar::Io(0x40)).bar(1, FakeBar::Mem32(0x1000)).pin(4),
+    );
+    let bridge = cfg.add(bdf(0, 3, 0), FakeFunction::bridge().pin(1));
+    cfg.add_behind(bridge, 0, 0, modern(0x1044));
+    cfg.add(bdf(0, 4, 0), modern(0x1042).all_ones());
+    cfg.add(bdf(0, 5, 0), FakeFunction::endpoint(0x1af4, 0x1042).bar(0, FakeBar::Mem32(0x400_0000)));
+    let non_virtio = cfg.add(bdf(0, 6, 0), FakeFunction::endpoint(0x8086, 0x100e).bar(0, FakeBar::Mem32(0x2_0000)));
+    let console = FakeFunction::endpoint(0x1af4, 0x1043)
+        .multi()
+        .bar(4, FakeBar::Mem64 { size: MODERN_BAR_SIZE as u64, prefetchable: true })
+        .virtio_cap(0x40, cfg_type::COMMON, 4, 0, 0x40, None)
+        .virtio_cap(0x50, cfg_type::ISR, 4, 0x1000, 4, None)
+        .virtio_cap(0x60, cfg_type::NOTIFY, 4, 0x3ff8, 0x10, Some(4));
+    cfg.add(bdf(0, 7, 0), console);
+    cfg.add(bdf(0, 7, 2), modern(0x1042).pin(2));
+    Machine { cfg, bridge, non_virtio }
+}
+
+fn scan(m: &Machine) -> (Scan, Vec<(Bdf, Problem)>, Windows) {
+    let mut windows = Windows::new(MEM, IO).unwrap();
+    let mut problems = Vec::new();
+    let scan = enumerate(&m.cfg, 4, &mut windows, is_virtio, |f, p| problems.push((f, p)));
+    (scan, problems, windows)
+}
+
+fn find(scan: &Scan, at: Bdf) -> Function {
+    *scan.functions.iter().find(|f| f.bdf == at).unwrap()
+}
+
+#[test]
+fn enumeration_finds_virtio_functions_on_bus_0_and_behind_the_bridge() {
+    let m = machine();
+    let (scan, problems, _) = scan(&m);
+    let found: Vec<(Bdf, u16)> = scan.functions.iter().map(|f| (f.bdf, f.device)).collect();
+    assert_eq!(
+        found,
+        [
+            (bdf(0, 1, 0), 0x1041),
+            (bdf(0, 2, 0), 0x1001),
+            (bdf(1, 0, 0), 0x1044),
+            (bdf(0, 7, 0), 0x1043),
+            (bdf(0, 7, 2), 0x1042),
+        ]
+    );
+    assert_eq!((scan.bridges, scan.last_bus), (1, 1));
+    assert_eq!(
+        problems,
+        [
+            (bdf(0, 4, 0), Problem::AllOnes),
+            (bdf(0, 5, 0), Problem::Bar(BarError::DoesNotFit { bar: 0, size: 0x400_0000, space: Space::Memory })),
+        ]
+    );
+}
+
+#[test]
+fn bars_are_aligned_disjoint_and_inside_the_windows() {
+    let m = machine();
+    let (scan, _, _) = scan(&m);
+    let mut ranges: Vec<(Space, u64, u64)> = Vec::new();
+    for f in &scan.functions {
+        for bar in f.bars.iter().flatten() {
+            let (base, size) = if bar.space == Space::Io { IO } else { MEM };
+            assert!(bar.addr >= base && bar.addr + bar.size <= base + size, "{f:?}");
+            assert_eq!(bar.addr % bar.size, 0, "naturally aligned: {bar:?}");
+            for &(space, a, n) in &ranges {
+                assert!(space != bar.space || bar.addr >= a + n || a >= bar.addr + bar.size, "overlap {bar:?}");
+            }
+            ranges.push((bar.space, bar.addr, bar.size));
+        }
+        // Decoding stays off until the device has been checked.
+        assert_eq!(m.cfg.read16(f.bdf, reg::COMMAND), 0);
+    }
+    let blk = find(&scan, bdf(0, 2, 0));
+    assert_eq!(m.cfg.read32(blk.bdf, reg::BAR0), blk.bars[0].unwrap().addr as u32 | 1);
+    let rng = find(&scan, bdf(1, 0, 0));
+    let bar4 = rng.bars[4].unwrap();
+    assert_eq!(m.cfg.read32(rng.bdf, reg::BAR0 + 16), bar4.addr as u32 | 0xc);
+    assert_eq!(m.cfg.read32(rng.bdf, reg::BAR0 + 20), 0);
+    let intel = m.cfg.space(m.non_virtio);
+    assert_eq!((intel[4], intel[0x10]), (0, 0), "a function we do not drive is left alone");
+}
+
+#[test]
+fn the_bridge_gets_bus_numbers_and_windows_covering_what_is_behind_it() {
+    let m = machine();
+    let (scan, _, _) = scan(&m);
+    let space = m.cfg.space(m.bridge);
+    assert_eq!((space[0x18], space[0x19], space[0x1a]), (0, 1, 1), "primary, secondary, subordinate");
+    let word = |o: usize| u32::from_le_bytes(space[o..o + 4].try_into().unwrap());
+    let mem = word(0x20);
+    let (base, limit) = (((mem & 0xfff0) as u64) << 16, ((mem >> 16) as u64) << 16 | 0xf_ffff);
+    let rng = find(&scan, bdf(1, 0, 0));
+    for bar in rng.bars.iter().flatten() {
+        assert!(bar.addr >= base && bar.addr + bar.size - 1 <= limit, "{bar:?} outside {base:#x}..={limit:#x}");
+    }
+    assert_eq!(base % (1 << 20), 0);
+    assert_eq!(limit - base + 1, 1 << 20, "exactly one granule: only the rng is behind it");
+    // Its own BAR lies outside its window; nothing behind it uses I/O.
+    let own = word(0x10) as u64 & !0xf;
+    assert!(own != 0 && !(base..=limit).contains(&own));
+    assert_eq!((space[0x1c], space[0x1d]), (0xf0, 0x00), "I/O window closed");
+    assert_eq!(word(0x24), 0xfff0, "no prefetchable window");
+    let cmd = u16::from_le_bytes([space[4], space[5]]);
+    assert_eq!(cmd, command::MEMORY | command::IO | command::BUS_MASTER);
+    // Every function behind sees only the bus it was given.
+    assert_eq!(m.cfg.read16(bdf(1, 0, 0), reg::VENDOR_ID), 0x1af4);
+    assert_eq!(m.cfg.read16(bdf(2, 0, 0), reg::VENDOR_ID), 0xffff);
+}
+
+#[test]
+fn intx_lines_follow_the_swizzle() {
+    let m = machine();
+    let (scan, _, _) = scan(&m);
+    let line = |at| find(&scan, at).line;
+    assert_eq!(line(bdf(0, 1, 0)), Some(1), "device 1 INTA");
+    assert_eq!(line(bdf(0, 2, 0)), Some(1), "device 2 INTD: (3 + 2) mod 4");
+    assert_eq!(line(bdf(1, 0, 0)), Some(3), "behind the root port at device 3");
+    assert_eq!(line(bdf(0, 7, 2)), Some(0), "device 7 INTB: (1 + 7) mod 4");
+    assert_eq!(line(bdf(0, 7, 0)), None, "no pin");
+}
+
+#[test]
+fn bridges_beyond_the_mapped_buses_are_skipped() {
+    let m = machine();
+    let mut windows = Windows::new(MEM, IO).unwrap();
+    let mut problems = Vec::new();
+    let scan = enumerate(&m.cfg, 1, &mut windows, is_virtio, |f, p| problems.push((f, p)));
+    assert!(problems.contains(&(bdf(0, 3, 0), Problem::NoBusNumber)));
+    assert!(scan.functions.iter().all(|f| f.bdf.bus == 0));
+    assert_eq!(scan.functions.len(), 4, "the rest of bus 0 is still served");
+}
+
+#[test]
+fn layouts_modern_legacy_and_broken() {
+    let m = machine();
+    let (scan, _, _) = scan(&m);
+    let net = layout(&m.cfg, &find(&scan, bdf(0, 1, 0))).unwrap();
+    assert_eq!(
+        net,
+        Layout::Modern {
+            common: Structure { bar: 4, offset: 0, length: 0x40 },
+            notify: Structure { bar: 4, offset: 0x3000, length: 0x10 },
+            multiplier: 4,
+            isr: Structure { bar: 4, offset: 0x1000, length: 4 },
+            device: Some(Structure { bar: 4, offset: 0x2000, length: 0x40 }),
+        }
+    );
+    assert_eq!(layout(&m.cfg, &find(&scan, bdf(0, 2, 0))), Ok(Layout::Legacy { size: 0x40 }));
+    assert_eq!(
+        layout(&m.cfg, &find(&scan, bdf(0, 7, 0))),
+        Err(Problem::CapOutsideBar {
+            kind: CapKind::Notify { multiplier: 4 },
+            bar: 4,
+            offset: 0x3ff8,
+            length: 0x10,
+            bar_size: 0x4000
+        })
+    );
+}
+
+/// A function with the given capabilities in BAR 4 (and I/O BAR 0).
+fn with_caps(caps: &[(u8, u8, u32, u32)], device: u16) -> Result<Layout, Problem> {
+    let cfg = FakeConfig::new();
+    let mut f = FakeFunction::endpoint(0x1af4, device)
+        .bar(0, FakeBar::Io(0x40))
+        .bar(4, FakeBar::Mem64 { size: 0x4000, prefetchable: false });
+    for (i, &(kind, bar, offset, length)) in caps.iter().enumerate() {
+        let extra = (kind == cfg_type::NOTIFY).then_some(4);
+        f = f.virtio_cap(0x40 + 0x18 * i, kind, bar, offset, length, extra);
+    }
+    cfg.add(bdf(0, 1, 0), f);
+    let mut windows = Windows::new(MEM, IO).unwrap();
+    let scan = enumerate(&cfg, 1, &mut windows, is_virtio, |_, p| panic!("{p:?}"));
+    layout(&cfg, &scan.functions[0])
+}
+
+#[test]
+fn each_capability_is_checked_against_its_bar() {
+    use cfg_type::{COMMON, DEVICE, ISR, NOTIFY};
+    let good = [(COMMON, 4, 0, 0x38), (NOTIFY, 4, 0x3000, 2), (ISR, 4, 0x1000, 1)];
+    assert!(matches!(with_caps(&good, 0x1042), Ok(Layout::Modern { device: None, .. })));
+    let missing_isr = &good[..2];
+    assert_eq!(with_caps(missing_isr, 0x1042), Err(Problem::MissingCap(CapKind::Isr)));
+    let short_common = [(COMMON, 4, 0, 0x30), good[1], good[2]];
+    assert_eq!(with_caps(&short_common, 0x1042), Err(Problem::CapTooShort { kind: CapKind::Common, length: 0x30 }));
+    let no_bar = [good[0], good[1], (ISR, 2, 0, 1)];
+    assert_eq!(with_caps(&no_bar, 0x1042), Err(Problem::CapBarMissing { kind: CapKind::Isr, bar: 2 }));
+    let io_bar = [(COMMON, 0, 0, 0x38), good[1], good[2]];
+    assert_eq!(with_caps(&io_bar, 0x1042), Err(Problem::CapInIoBar { kind: CapKind::Common, bar: 0 }));
+    let past_end = [good[0], good[1], good[2], (DEVICE, 4, 0x3ffc, 8)];
+    assert!(matches!(with_caps(&past_end, 0x1042), Err(Problem::CapOutsideBar { kind: CapKind::Device, .. })));
+    let wrapping = [good[0], good[1], (ISR, 4, u32::MAX, u32::MAX)];
+    assert!(matches!(with_caps(&wrapping, 0x1042), Err(Problem::CapOutsideBar { .. })));
+    // No capabilities: legacy for a transitional id, an error for a modern one.
+    assert_eq!(with_caps(&[], 0x1001), Ok(Layout::Legacy { size: 0x40 }));
+    assert_eq!(with_caps(&[], 0x1042), Err(Problem::MissingCap(CapKind::Common)));
+    // A transitional device with its modern interface on is driven modern.
+    assert!(matches!(with_caps(&good, 0x1001), Ok(Layout::Modern { .. })));
+}
+
+#[test]
+fn virtio_types_from_device_and_subsystem_ids() {
+    assert_eq!(virtio_type(0x1041, 0), Ok(1));
+    assert_eq!(virtio_type(0x1052, 7), Ok(18), "modern: the subsystem id is not used");
+    assert_eq!(virtio_type(0x1001, 2), Ok(2));
+    assert_eq!(virtio_type(0x1000, 0), Ok(1), "transitional with no subsystem id: the spec's table");
+    assert_eq!(virtio_type(0x1010, 0), Err(Problem::UnknownDeviceType { device: 0x1010, subsystem: 0 }));
+    assert!(is_virtio(0x1af4, 0x107f) && !is_virtio(0x1af4, 0x1080) && !is_virtio(0x1b36, 0x1041));
+}
+
+/// The machine's good devices behind fake BARs, through the transport core.
+struct Stack {
+    m: Machine,
+    scan: Scan,
+    net: FakeModern,
+    blk: FakeLegacy,
+    rng: FakeModern,
+    transport: Transport<PciDevice<FakeRegisters>, 16>,
+    doorbells: Vec<HeapRegion>,
+}
+
+fn stack() -> Stack {
+    let m = machine();
+    let (scan, _, _) = scan(&m);
+    let (mem_bus, io_bus) = (Rc::new(FakeBus::default()), Rc::new(FakeBus::default()));
+    let (net, rng) = (FakeModern::new(4), FakeModern::new(4));
+    let blk = FakeLegacy::new(2, 0x40);
+    let place = |bus: &FakeBus, at: Bdf, bar: usize, base: u64, backend: Rc<dyn Backend>| {
+        let b = find(&scan, at).bars[bar].unwrap();
+        bus.claim((b.addr - base) as usize, b.size as usize, backend);
+    };
+    place(&mem_bus, bdf(0, 1, 0), 4, MEM.0, net.backend());
+    place(&io_bus, bdf(0, 2, 0), 0, 0, blk.backend());
+    place(&mem_bus, bdf(1, 0, 0), 4, MEM.0, rng.backend());
+    let apertures = Apertures {
+        mem: FakeRegisters::over(mem_bus, MEM.1 as usize),
+        mem_base: MEM.0,
+        io: FakeRegisters::over(io_bus, 0x1_0000),
+        io_base: 0,
+    };
+    let mut transport = Transport::new();
+    for (i, f) in scan.functions.iter().enumerate() {
+        let Ok(device) = PciDevice::probe(&m.cfg, f, &apertures) else { continue };
+        enable(&m.cfg, f, true);
+        assert!(transport.insert(i, Location::Pci(f.bdf), device).is_ok());
+    }
+    let doorbells = std::vec![HeapRegion::new(4096), HeapRegion::new(4096)];
+    for (k, page) in doorbells.iter().enumerate() {
+        let doorbell = TransportDoorbell::init(page.memory()).unwrap();
+        transport.attach_driver(k, DriverPort { doorbell, dma_window: (0x5000_0000, 0x4_0000) });
+    }
+    Stack { m, scan, net, blk, rng, transport, doorbells }
+}
+
+#[test]
+fn the_transport_serves_pci_devices_modern_and_legacy() {
+    let mut s = stack();
+    let found: Vec<(Location, u32, u32)> = s.transport.devices().map(|(_, l, d)| (l, d.device_id(), d.version())).collect();
+    assert_eq!(
+        found,
+        [
+            (Location::Pci(bdf(0, 1, 0)), 1, 2),
+            (Location::Pci(bdf(0, 2, 0)), 2, 1),
+            (Location::Pci(bdf(1, 0, 0)), 4, 2),
+            (Location::Pci(bdf(0, 7, 2)), 2, 2),
+        ]
+    );
+    let cmd = s.m.cfg.read16(bdf(0, 2, 0), reg::COMMAND);
+    assert_eq!(cmd, command::IO | command::MEMORY | command::BUS_MASTER);
+
+    assert!(s.transport.set_binding(0, Some(Location::Pci(bdf(1, 0, 0)))));
+    s.rng.set_config(0, &[0xaa, 0xbb]);
+    assert_eq!(s.transport.handle(0, Request::Reset), Reply::Ok);
+    assert_eq!(s.rng.status(), 3, "ACKNOWLEDGE | DRIVER");
+    assert_eq!(s.transport.handle(0, Request::DriverFeatures { features: 1 << 32 }), Reply::FeaturesOk(true));
+    let read = Request::ConfigRead { offset: 0, width: Width::W2 };
+    assert_eq!(s.transport.handle(0, read), Reply::ConfigValue { value: 0xbbaa, generation: 0 });
+    let setup = Request::QueueSetup { queue: 0, size: 64, desc: 0x5000_0000, avail: 0x5000_0400, used: 0x5000_0800 };
+    assert_eq!(s.transport.handle(0, setup), Reply::Ok);
+    assert_eq!(s.transport.handle(0, Request::QueueReady { queue: 0 }), Reply::Ok);
+    assert!(s.rng.queue(0).enabled);
+    assert_eq!(s.transport.handle(0, Request::QueueNotify { queue: 0 }), Reply::Ok);
+    assert_eq!(s.rng.notifies(), [(0, 0)]);
+
+    assert!(s.transport.set_binding(1, Some(Location::Pci(bdf(0, 2, 0)))));
+    s.blk.write_bytes(0x14, &2048u64.to_le_bytes());
+    let capacity = Request::ConfigRead { offset: 0, width: Width::W8 };
+    assert_eq!(s.transport.handle(1, capacity), Reply::ConfigValue { value: 2048, generation: 0 });
+    match s.transport.handle(1, Request::DeviceInfo) {
+        Reply::DeviceInfo(info) => assert_eq!((info.device_id, info.version, info.vendor_id), (2, 1, 0x1af4)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_shared_intx_line_acknowledges_every_device_on_it() {
+    let mut s = stack();
+    let lines: Vec<Option<u8>> = (0..16).map(|i| s.transport.devices().find(|d| d.0 == i).and_then(|d| d.2.line())).collect();
+    // net (00:01.0) and the legacy blk (00:02.0) share line 1.
+    assert!(s.transport.set_binding(1, Some(Location::Pci(bdf(0, 2, 0)))));
+    let driver = DriverDoorbell::open(s.doorbells[1].memory()).unwrap();
+    s.net.raise(1);
+    s.blk.write8(sevio_virtio::pci::legacy::ISR_STATUS, 1);
+    s.rng.raise(1);
+    let notify = s.transport.interrupt_all(|i| lines[i] == Some(1));
+    assert_eq!(notify, 1 << 1, "only blk has a driver");
+    assert_eq!(driver.take_interrupts(), 1);
+    assert_eq!(s.net.isr(), 0, "net acknowledged although unbound (INTx would stay asserted)");
+    assert_eq!(s.blk.read8(sevio_virtio::pci::legacy::ISR_STATUS), 0);
+    assert_eq!(s.rng.isr(), 1, "rng is on line 3: untouched");
+    assert_eq!(s.transport.interrupt_all(|i| lines[i] == Some(1)), 0, "nothing pending: spurious");
+}
+
+#[test]
+fn a_device_is_reset_when_its_driver_goes_away() {
+    let mut s = stack();
+    let rng = Location::Pci(bdf(1, 0, 0));
+    assert!(s.transport.set_binding(0, Some(rng)));
+    s.transport.handle(0, Request::Reset);
+    s.transport.handle(0, Request::DriverFeatures { features: 1 << 32 });
+    let setup = Request::QueueSetup { queue: 0, size: 64, desc: 0x5000_0000, avail: 0x5000_0400, used: 0x5000_0800 };
+    s.transport.handle(0, setup);
+    s.transport.handle(0, Request::QueueReady { queue: 0 });
+    assert_eq!(s.transport.handle(0, Request::DriverOk), Reply::Ok);
+    assert_eq!(s.rng.status(), 1 | 2 | 4 | 8);
+    assert!(s.transport.set_binding(0, None));
+    assert_eq!(s.rng.status(), 0);
+    assert!(!s.rng.queue(0).enabled);
+    let _ = &s.scan;
+}
+
+#[test]
+fn problems_read_as_log_lines() {
+    let outside = Problem::CapOutsideBar { kind: CapKind::Isr, bar: 4, offset: 0x3ff8, length: 0x10, bar_size: 0x4000 };
+    assert_eq!(std::format!("{outside}"), "capability Isr points outside BAR 4: 0x3ff8 + 0x10 > 0x4000");
+    assert_eq!(std::format!("{}: {}", crate::BdfText(bdf(1, 0x1f, 7)), Problem::AllOnes), "01:1f.7: config space reads all-ones");
+}
