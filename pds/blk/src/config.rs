@@ -12,8 +12,8 @@ pub const TRANSPORT: Channel = Channel::new(1);
 /// The client (notifications both ways).
 pub const CLIENT: Channel = Channel::new(2);
 
-/// This driver's id at the bus (driver k = 0: bus channel 1, mmio
-/// channel 40).
+/// This driver's id at the bus: driver k = 0 (the bus's end of our bus
+/// channel is 8 + k, the mmio transport's end of ours is 40 + k).
 pub const DRIVER_ID: DriverId = DriverId(0);
 
 /// Entries of the request and of the response queue (agreed with the

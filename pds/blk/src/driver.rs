@@ -50,8 +50,9 @@ use sevio_virtio_driver::{
     Bringup, CallError, DmaError, DmaRegion, DmaSlice, DmaSlots, DriverQueue, InitError, QueueParams, Transport,
 };
 
-/// The largest queue the driver sets up (and its private state's size).
-pub const QUEUE_SIZE: usize = 128;
+/// The largest queue the driver sets up (and its private state's size):
+/// 256, the size QEMU's legacy virtio-blk-pci fixes.
+pub const QUEUE_SIZE: usize = 256;
 /// Request slots (header + status) in the DMA region: the most requests
 /// in flight, GET_ID included.
 pub const SLOTS: usize = 64;

@@ -90,8 +90,9 @@ fn batch(n: u32) -> Vec<sevio_queue::BlkRequest> {
     (0..n).map(|i| read(100 + i, (i as u64 % 16) * 4096, i as u64 % CAPACITY_BLOCKS, 1)).collect()
 }
 
-fn keeps_32_in_flight(offered: u64, expect_at_once: usize) {
-    let mut rig = Rig::ready(offered);
+fn keeps_32_in_flight(offered: u64, queue_max: u16, expect_at_once: usize) {
+    let mut rig = Rig::new(device(2, offered, queue_max));
+    rig.bind_and_settle();
     let kicks = rig.kicks();
     rig.submit(&batch(48));
     assert_eq!(rig.kicks(), kicks + 1, "one kick for the whole batch");
@@ -117,13 +118,13 @@ fn keeps_32_in_flight(offered: u64, expect_at_once: usize) {
 
 #[test]
 fn keeps_32_in_flight_with_indirect_descriptors() {
-    keeps_32_in_flight(QEMU_LIKE, 48);
+    keeps_32_in_flight(QEMU_LIKE, 256, 48);
 }
 
 #[test]
 fn keeps_32_in_flight_without_indirect_descriptors() {
-    // 128 descriptors / 3 per request.
-    keeps_32_in_flight(QEMU_LIKE & !F_INDIRECT, 42);
+    // A queue of 128: 128 descriptors / 3 per request.
+    keeps_32_in_flight(QEMU_LIKE & !F_INDIRECT, 128, 42);
 }
 
 #[test]
@@ -231,4 +232,21 @@ fn responses_never_overflow_the_response_queue() {
     rig.driver.client_notified();
     rig.run_device();
     assert_eq!(rig.take_responses(), [ok(99, 1)]);
+}
+
+#[test]
+fn legacy_pci_device_with_its_fixed_queue_size() {
+    use sevio_transport_protocol::{Bdf, Location};
+    let mut dev = device(1, QEMU_LIKE, 256);
+    dev.info.location = Location::Pci(Bdf { bus: 0, device: 3, function: 0 });
+    let mut rig = Rig::new(dev);
+    rig.bind_and_settle();
+    assert_eq!(rig.fake.device().queues[0].unwrap().size, 256);
+    rig.write_data(0, &pattern(5, 8192));
+    rig.submit(&[write(1, 0, 10, 2)]);
+    rig.run_device();
+    rig.submit(&[read(2, 0x4000, 10, 2)]);
+    rig.run_device();
+    assert_eq!(rig.take_responses(), [ok(1, 2), ok(2, 2)]);
+    assert_eq!(rig.read_data(0x4000, 8192), pattern(5, 8192));
 }

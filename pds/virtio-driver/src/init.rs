@@ -11,8 +11,8 @@
 //!      offer VIRTIO_F_VERSION_1 (§6.1: "A driver MUST accept
 //!      VIRTIO_F_VERSION_1 if it is offered", and without it a modern
 //!      device is not one we can drive); a legacy one (virtio-mmio
-//!      version 1) has no feature bits above 31, so VERSION_1 is never
-//!      asked of it;
+//!      version 1, legacy virtio-pci: `DeviceInfo.version == 1`) has no
+//!      feature bits above 31, so VERSION_1 is never asked of it;
 //! 7.   device-specific setup on [`Configuring`]: config reads,
 //!      [`Configuring::queue`] (QueueMaxSize, carve memory, QueueSetup,
 //!      QueueReady);
@@ -119,10 +119,18 @@ pub enum InitError {
     DriverOk(CallError),
 }
 
-/// Whether `info` describes a legacy (pre-1.0) interface: virtio-mmio
-/// version 1. (PCI devices are reached through the modern interface.)
+/// Whether `info` describes a legacy (pre-1.0) interface: the
+/// transports report version 1 for virtio-mmio version 1 and for the
+/// legacy virtio-pci I/O interface, 2 for the modern ones.
 pub fn is_legacy(info: &DeviceInfo) -> bool {
-    info.kind() == TransportKind::Mmio && info.version == 1
+    info.version == 1
+}
+
+/// Whether the device fixes its queue sizes: the legacy PCI interface's
+/// Queue Size register is read-only (VIRTIO 1.2 §4.1.5.1.4.1 legacy
+/// interfaces), so the driver must use exactly that size.
+pub fn fixed_queue_size(info: &DeviceInfo) -> bool {
+    is_legacy(info) && info.kind() == TransportKind::Pci
 }
 
 /// Step 1-2 done: the device is reset and acknowledged.
@@ -271,7 +279,8 @@ impl<'t, T: Transport + ?Sized> Configuring<'t, T> {
     }
 
     /// Set up queue `index`: ask its maximum size, pick the largest power
-    /// of two within `params` and `N`, carve its memory (legacy or modern
+    /// of two within `params` and `N` (a legacy PCI device's own size,
+    /// which the driver cannot change, if it is at most `N`), carve its memory (legacy or modern
     /// layout, as the device needs) and an indirect pool from `dma`, and
     /// hand the addresses to the transport (QueueSetup, QueueReady).
     pub fn queue<const N: usize>(
@@ -286,8 +295,13 @@ impl<'t, T: Transport + ?Sized> Configuring<'t, T> {
                 return self.fail(InitError::QueueMaxSize { queue: index, error: CallError::from_reply(other) });
             }
         };
-        let cap = max.min(params.max_size).min(u16::try_from(N).unwrap_or(u16::MAX));
-        let size = if cap == 0 { 0 } else { 1u16 << (15 - cap.leading_zeros().min(15)) };
+        let n = u16::try_from(N).unwrap_or(u16::MAX);
+        let size = if fixed_queue_size(&self.info) {
+            if max <= n && max.is_power_of_two() { max } else { 0 }
+        } else {
+            let cap = max.min(params.max_size).min(n);
+            if cap == 0 { 0 } else { 1u16 << (15 - cap.leading_zeros().min(15)) }
+        };
         if size == 0 || size < params.min_size {
             return self.fail(InitError::QueueUnavailable { queue: index, max });
         }

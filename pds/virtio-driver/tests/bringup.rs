@@ -206,3 +206,22 @@ fn no_indirect_pool_unless_negotiated() {
     assert!(!q.uses_indirect());
     assert_eq!(carver.remaining(), 0x10000 - sevio_virtio::SplitLayout::new(128).unwrap().total_size());
 }
+
+#[test]
+fn legacy_pci_queue_takes_the_devices_own_size() {
+    use sevio_transport_protocol::{Bdf, Location};
+    let mut f = Fix::new(1, MODERN_OFFER);
+    f.dev.info.location = Location::Pci(Bdf { bus: 0, device: 2, function: 0 });
+    let region = f.region();
+    let mut c = Bringup::start(&mut f.dev, DeviceId::BLK).unwrap().negotiate(wanted(), Features::EMPTY).unwrap();
+    assert!(!c.features().has(general::VERSION_1));
+    assert_eq!(
+        c.queue::<128>(0, PARAMS, &mut region.carver()).err(),
+        Some(InitError::QueueUnavailable { queue: 0, max: 256 }),
+        "256 does not fit N = 128, and a smaller size is not possible"
+    );
+    let mut c = Bringup::start(&mut f.dev, DeviceId::BLK).unwrap().negotiate(wanted(), Features::EMPTY).unwrap();
+    let q = c.queue::<256>(0, PARAMS, &mut region.carver()).unwrap();
+    assert_eq!(q.size(), 256, "the device's size, above PARAMS.max_size");
+    c.driver_ok().unwrap();
+}

@@ -159,6 +159,10 @@ impl FakeDevice {
         if size == 0 || !size.is_power_of_two() || size > max {
             return Reply::Error(TransportError::InvalidQueueSize);
         }
+        // The legacy PCI interface's queue size is read-only.
+        if self.legacy() && matches!(self.info.location, Location::Pci(_)) && size != max {
+            return Reply::Error(TransportError::InvalidQueueSize);
+        }
         let n = size as u64;
         if let Some((base, len)) = self.dma_window {
             let inside = |a: u64, l: u64| a >= base && a.checked_add(l).is_some_and(|e| e <= base + len);
