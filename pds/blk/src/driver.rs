@@ -47,7 +47,8 @@ use sevio_virtio::{Buffer, DeviceId, Features, Used};
 use sevio_virtio_driver::init::CONFIG_ATTEMPTS;
 use sevio_virtio_driver::transport::call_ok;
 use sevio_virtio_driver::{
-    Bringup, CallError, DmaError, DmaRegion, DmaSlice, DmaSlots, DriverQueue, InitError, QueueParams, Transport,
+    Bringup, CallError, DmaError, DmaRegion, DmaSlice, DmaSlots, Driver, DriverQueue, InitError, QueueParams,
+    Transport,
 };
 
 /// The largest queue the driver sets up (and its private state's size):
@@ -116,18 +117,10 @@ pub enum BlkError {
     Client(QueueError),
 }
 
-/// Where the driver is.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Status {
-    /// No device (requests wait).
-    Unbound,
-    /// The device is up; the storage information is not published yet.
-    Starting,
-    /// The device is up and the storage information published.
-    Ready,
-    /// The device failed (requests get ERR_IO).
-    Failed,
-}
+/// Where the driver is: `Unbound` (requests wait), `Starting` (device
+/// up, storage information not published yet), `Ready`, `Failed`
+/// (requests get ERR_IO).
+pub use sevio_virtio_driver::DriverStatus as Status;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Kind {
@@ -673,6 +666,22 @@ impl<T: Transport> BlkDriver<T> {
             }
             Err(_) => Submit::Full,
         }
+    }
+}
+
+impl<T: Transport> Driver for BlkDriver<T> {
+    type Error = BlkError;
+    fn bind(&mut self) -> Result<(), BlkError> {
+        BlkDriver::bind(self)
+    }
+    fn unbind(&mut self) {
+        BlkDriver::unbind(self)
+    }
+    fn status(&self) -> Status {
+        BlkDriver::status(self)
+    }
+    fn last_error(&self) -> Option<BlkError> {
+        BlkDriver::last_error(self)
     }
 }
 

@@ -15,6 +15,8 @@
 //!   carved into queue memory, an indirect pool and per-request slots;
 //! - [`bus`]: registering with the bus PD and watching the binding table
 //!   for this driver's device;
+//! - [`shell`]: the device-independent part of a driver PD's shell
+//!   ([`Driver`] trait, [`Shell`]: follow bindings, log status);
 //! - `fake` (feature `test-utils`): a fake transport and device side over
 //!   host memory, for host tests of driver PDs.
 //!
@@ -31,6 +33,7 @@ pub mod bus;
 pub mod dma;
 pub mod init;
 pub mod queue;
+pub mod shell;
 pub mod transport;
 
 #[cfg(feature = "test-utils")]
@@ -40,4 +43,5 @@ pub use bus::{BindingChange, BindingWatch, BusCall, PpcBus, RegisterError};
 pub use dma::{DmaCarver, DmaError, DmaRegion, DmaSlice, DmaSlots};
 pub use init::{Bringup, Configuring, InitError, Negotiated, QueueParams};
 pub use queue::DriverQueue;
+pub use shell::{register_with_bus, Driver, DriverStatus, Shell};
 pub use transport::{CallError, PpcTransport, Transport};
