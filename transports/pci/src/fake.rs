@@ -114,8 +114,11 @@ impl Backend for Memory {
 /// devices' BARs in it. Unclaimed addresses read all-ones.
 #[derive(Default)]
 pub struct FakeBus {
-    claims: RefCell<Vec<(usize, usize, Rc<dyn Backend>)>>,
+    claims: RefCell<Vec<Claim>>,
 }
+
+/// `(offset, size, backend)`.
+type Claim = (usize, usize, Rc<dyn Backend>);
 
 impl FakeBus {
     pub fn claim(&self, offset: usize, size: usize, backend: Rc<dyn Backend>) {
@@ -538,14 +541,13 @@ impl ModernState {
             return;
         }
         self.queue_select = get(&img, common::QUEUE_SELECT, 2) as u16;
-        if let Some(q) = self.queues.get_mut(self.queue_select as usize) {
-            if offset != common::QUEUE_SELECT {
-                q.size = get(&img, common::QUEUE_SIZE, 2) as u16;
-                q.enabled = get(&img, common::QUEUE_ENABLE, 2) != 0;
-                q.desc = get(&img, common::QUEUE_DESC, 8);
-                q.driver = get(&img, common::QUEUE_DRIVER, 8);
-                q.device = get(&img, common::QUEUE_DEVICE, 8);
-            }
+        let selected = self.queues.get_mut(self.queue_select as usize);
+        if let (Some(q), false) = (selected, offset == common::QUEUE_SELECT) {
+            q.size = get(&img, common::QUEUE_SIZE, 2) as u16;
+            q.enabled = get(&img, common::QUEUE_ENABLE, 2) != 0;
+            q.desc = get(&img, common::QUEUE_DESC, 8);
+            q.driver = get(&img, common::QUEUE_DRIVER, 8);
+            q.device = get(&img, common::QUEUE_DEVICE, 8);
         }
     }
 }

@@ -19,6 +19,9 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// `x % n != 0` rather than `is_multiple_of`: the workspace's rust-version
+// (1.85) predates it.
+#![allow(clippy::manual_is_multiple_of)]
 
 #[cfg(test)]
 extern crate std;
