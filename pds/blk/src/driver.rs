@@ -37,17 +37,17 @@
 
 use crate::info::{BlkFacts, CONFIG_BYTES};
 use crate::request::{self, chain, header_of, id_chain, ClientRegion, Limits, Plan, MAX_CHAIN};
-use sevio_queue::{BlkRequest, BlkRequestConsumer, BlkResponse, BlkResponseProducer, BlkStatus, QueueError, StorageInfo};
+use sevio_queue::{BlkRequest, BlkRequestConsumer, BlkResponse, BlkResponseProducer, BlkStatus, StorageInfo};
 use sevio_sharedmem::SharedMemory;
 use sevio_transport_protocol::doorbell::INT_CONFIG_CHANGE;
-use sevio_transport_protocol::{read_config, DoorbellError, DriverDoorbell, Request, TransportError};
+use sevio_transport_protocol::{read_config, DriverDoorbell, Request, TransportError};
 use sevio_virtio::device::blk::{features as blk, ID_BYTES};
 use sevio_virtio::features::general;
 use sevio_virtio::{Buffer, DeviceId, Features, Used};
 use sevio_virtio_driver::init::CONFIG_ATTEMPTS;
 use sevio_virtio_driver::transport::call_ok;
 use sevio_virtio_driver::{
-    Bringup, CallError, DmaError, DmaRegion, DmaSlice, DmaSlots, Driver, DriverQueue, InitError, QueueParams,
+    Bringup, CallError, DmaRegion, DmaSlice, DmaSlots, Driver, DriverQueue, InitError, QueueParams,
     Transport,
 };
 
@@ -100,22 +100,9 @@ pub struct BlkResources {
     pub client_data: ClientRegion,
 }
 
-/// Why something failed (kept for the PD's log).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum BlkError {
-    /// Bring-up failed at this step.
-    Init(InitError),
-    /// The doorbell page is not usable.
-    Doorbell(DoorbellError),
-    /// The DMA region is too small for the request slots.
-    Dma(DmaError),
-    /// The device broke a virtqueue rule (or the queue refused a chain).
-    Queue(sevio_virtio::Error),
-    /// The transport refused a kick or a config read.
-    Transport(CallError),
-    /// The client's queues are unusable (bad geometry or indices).
-    Client(QueueError),
-}
+/// Why something failed (kept for the PD's log): the errors every
+/// driver shares.
+pub type BlkError = sevio_virtio_driver::DriverError;
 
 /// Where the driver is: `Unbound` (requests wait), `Starting` (device
 /// up, storage information not published yet), `Ready`, `Failed`

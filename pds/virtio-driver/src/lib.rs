@@ -39,6 +39,25 @@ pub mod transport;
 #[cfg(feature = "test-utils")]
 pub mod fake;
 
+/// Why a driver PD could not bring its device up or serve it: the
+/// errors every driver shares (kept for the PD's log; a device-specific
+/// driver may wrap this in its own type).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DriverError {
+    /// Bring-up failed at this step.
+    Init(InitError),
+    /// The doorbell page is not usable.
+    Doorbell(sevio_transport_protocol::DoorbellError),
+    /// The DMA region is too small for what the driver carves.
+    Dma(DmaError),
+    /// The device broke a virtqueue rule (or the queue refused a chain).
+    Queue(sevio_virtio::Error),
+    /// The transport refused a kick or a config access.
+    Transport(CallError),
+    /// A client queue is unusable (bad geometry or indices).
+    Client(sevio_queue::QueueError),
+}
+
 pub use bus::{BindingChange, BindingWatch, BusCall, PpcBus, RegisterError};
 pub use dma::{DmaCarver, DmaError, DmaRegion, DmaSlice, DmaSlots};
 pub use init::{Bringup, Configuring, InitError, Negotiated, QueueParams};
