@@ -1,0 +1,94 @@
+//! The virtio-console driver PD: a thin shell around [`ConsoleDriver`].
+//!
+//! At init it registers with the bus for device id 3 and reads the
+//! binding table; then it turns notifications into driver events:
+//! bus -> binding changes, transport -> interrupt, client -> output to
+//! send or room for input. The client notification the driver asks for
+//! goes out as the event's deferred action.
+#![no_std]
+#![cfg_attr(target_os = "none", no_main)]
+
+mod config;
+
+use sevio_console::{ConsoleDriver, ConsoleResources, SerialRegions};
+use sevio_runtime::{debug_println, ChannelSet, DeferredAction, Handler};
+use sevio_sharedmem::SharedMemory;
+use sevio_virtio::DeviceId;
+use sevio_virtio_driver::{dma, register_with_bus, BindingWatch, DmaRegion, PpcTransport, Shell};
+
+sevio_runtime::protection_domain!(init);
+
+fn map(vaddr: u64, size: u64) -> Option<SharedMemory> {
+    // SAFETY: each vaddr is a <map> of system.xml (sim maps the same) of
+    // the size its setvar_size or config.rs states, present for the PD's
+    // whole life; the PD makes no Rust reference into it.
+    unsafe { dma::mapped(vaddr, usize::try_from(size).ok()?) }
+}
+
+/// Every region system.xml gives the driver, or why not.
+fn resources() -> Result<(ConsoleResources, SharedMemory), &'static str> {
+    let q = config::QUEUE_REGION_SIZE as u64;
+    let dma_size = config::dma_size();
+    if dma_size == 0 || dma_size > config::DMA_WINDOW || config::dma_paddr() == 0 {
+        return Err("console_dma: size (setvar_size) missing or over the transport's window, or no region_paddr");
+    }
+    let dma = map(config::dma_vaddr(), dma_size).ok_or("console_dma_vaddr missing")?;
+    let serial = |queue: u64, data: u64, size: u64| -> Option<SerialRegions> {
+        Some(SerialRegions { queue: map(queue, q)?, data: map(data, size)? })
+    };
+    let res = ConsoleResources {
+        dma: DmaRegion::new(dma, config::dma_paddr()).map_err(|_| "console_dma: address overflow")?,
+        doorbell: map(config::doorbell_vaddr(), config::DOORBELL_SIZE as u64).ok_or("console_doorbell_vaddr missing")?,
+        rx: serial(config::rx_queue_vaddr(), config::rx_data_vaddr(), config::rx_data_size())
+            .ok_or("console_rx_queue/console_rx_data setvars missing")?,
+        tx: serial(config::tx_queue_vaddr(), config::tx_data_vaddr(), config::tx_data_size())
+            .ok_or("console_tx_queue/console_tx_data setvars missing")?,
+    };
+    let bindings = map(config::bus_bindings_vaddr(), config::BUS_BINDINGS_SIZE as u64).ok_or("bus_bindings_vaddr missing")?;
+    Ok((res, bindings))
+}
+
+/// The PD: `None` if its configuration is unusable (then it does nothing).
+struct Pd(Option<Shell<ConsoleDriver<PpcTransport>>>);
+
+fn init() -> Pd {
+    let (res, bindings) = match resources() {
+        Ok(r) => r,
+        Err(why) => {
+            debug_println!("console: {}; not serving", why);
+            return Pd(None);
+        }
+    };
+    let driver = match ConsoleDriver::new(PpcTransport::new(config::TRANSPORT), res) {
+        Ok(d) => d,
+        Err(e) => {
+            debug_println!("console: unusable memory: {:?}; not serving", e);
+            return Pd(None);
+        }
+    };
+    let _ = register_with_bus("console", config::BUS, &[DeviceId::CONSOLE.0]);
+    let mut shell = Shell::new("console", driver, BindingWatch::new(bindings, config::DRIVER_ID));
+    shell.check_binding();
+    Pd(Some(shell))
+}
+
+impl Handler for Pd {
+    fn notified(&mut self, channels: ChannelSet) {
+        let Some(shell) = &mut self.0 else { return };
+        if channels.contains(config::BUS) {
+            shell.check_binding();
+        }
+        if channels.contains(config::TRANSPORT) {
+            shell.driver.interrupt();
+        }
+        if channels.contains(config::CLIENT) {
+            shell.driver.client_notified();
+        }
+        shell.log_status();
+    }
+
+    fn take_deferred_action(&mut self) -> Option<DeferredAction> {
+        let shell = self.0.as_mut()?;
+        shell.driver.take_client_notify().then_some(DeferredAction::Notify(config::CLIENT))
+    }
+}
