@@ -14,6 +14,8 @@ use sevio_transport_protocol::Bdf;
 
 /// Functions one enumeration keeps.
 pub const MAX_FUNCTIONS: usize = 16;
+/// Class code (base class, sub-class) of a host bridge.
+const HOST_BRIDGE_CLASS: u32 = 0x0600;
 /// Bridges deep the walk goes (each level also needs a bus number).
 pub const MAX_DEPTH: u8 = 8;
 
@@ -102,7 +104,7 @@ impl<C: ConfigSpace, W: FnMut(u16, u16) -> bool, P: FnMut(Bdf, Problem)> Walk<'_
         }
         match (header >> 16) as u8 & 0x7f {
             0 => {
-                self.endpoint(f, id as u16, (id >> 16) as u16, swizzle);
+                self.endpoint(f, id as u16, (id >> 16) as u16, swizzle, class);
                 f.bus
             }
             1 => self.bridge(f, swizzle, depth),
@@ -113,8 +115,16 @@ impl<C: ConfigSpace, W: FnMut(u16, u16) -> bool, P: FnMut(Bdf, Problem)> Walk<'_
         }
     }
 
-    fn endpoint(&mut self, f: Bdf, vendor: u16, device: u16, swizzle: u8) {
+    fn endpoint(&mut self, f: Bdf, vendor: u16, device: u16, swizzle: u8, class: u32) {
         if !(self.want)(vendor, device) {
+            // Nobody else can reach PCI config space, so a function this
+            // transport does not drive is quiesced: no decoding, no DMA,
+            // and no INTx (which could otherwise hold a shared line
+            // asserted with no one to acknowledge it). Host bridges
+            // (class 06.00) are left as they are.
+            if class >> 16 != HOST_BRIDGE_CLASS {
+                self.cfg.write16(f, reg::COMMAND, command::INTX_DISABLE);
+            }
             return;
         }
         self.cfg.write16(f, reg::COMMAND, 0);

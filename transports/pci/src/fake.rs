@@ -182,7 +182,9 @@ impl FakeFunction {
 
     /// A host bridge (type 0, class 0x0600), as QEMU's at 00:00.0.
     pub fn new_host_bridge() -> Self {
-        Self::new(0x1b36, 0x0008, 0, 0x06_0000)
+        let mut f = Self::new(0x1b36, 0x0008, 0, 0x06_0000);
+        put(&mut f.space, 4, 2, 0x0106);
+        f
     }
 
     /// A PCIe root port as QEMU has it (with an MSI-X BAR 0).

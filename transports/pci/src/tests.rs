@@ -128,7 +128,9 @@ fn bars_are_aligned_disjoint_and_inside_the_windows() {
     assert_eq!(m.cfg.read32(rng.bdf, reg::BAR0 + 16), bar4.addr as u32 | 0xc);
     assert_eq!(m.cfg.read32(rng.bdf, reg::BAR0 + 20), 0);
     let intel = m.cfg.space(m.non_virtio);
-    assert_eq!((intel[4], intel[0x10]), (0, 0), "a function we do not drive is left alone");
+    let intel_command = u16::from_le_bytes([intel[4], intel[5]]);
+    assert_eq!((intel_command, intel[0x10]), (command::INTX_DISABLE, 0), "not driven: quiesced, no BAR");
+    assert_eq!(m.cfg.read16(bdf(0, 0, 0), reg::COMMAND), 0x0106, "the host bridge is left as it was");
 }
 
 #[test]
