@@ -1,7 +1,10 @@
+//! net-client: answers ARP, ping and UDP echo; pings the gateway and
+//! passes on its answer.
 #![no_std]
 #![cfg_attr(target_os = "none", no_main)]
-use sevio_runtime::Handler;
+
 sevio_runtime::protection_domain!(init);
-struct Placeholder;
-impl Handler for Placeholder {}
-fn init() -> Placeholder { Placeholder }
+
+fn init() -> sevio_net_client::pd::ClientPd {
+    sevio_net_client::pd::init(sevio_net_client::pd::Mode::Echo)
+}

@@ -177,7 +177,10 @@ mod tests {
         assert_eq!(rx_buffer_addr(&buf(0, 0), &RX), Ok(0x5000_0000));
         assert_eq!(rx_buffer_addr(&buf(0x8000 - 2048, 0), &RX), Ok(0x5000_0000 + 0x8000 - 2048), "last buffer");
         for offset in [0x8000 - 2047, 0x8000, u64::MAX - 100, u64::MAX] {
-            assert!(matches!(rx_buffer_addr(&buf(offset, 0), &RX), Err(BufferError::OutOfRegion { .. })), "{offset:#x}");
+            assert!(
+                matches!(rx_buffer_addr(&buf(offset, 0), &RX), Err(BufferError::OutOfRegion { .. })),
+                "{offset:#x}"
+            );
         }
         let high = ClientRegion { paddr: u64::MAX - 0x1000, size: u64::MAX };
         assert_eq!(rx_buffer_addr(&buf(0x800, 0), &high), Ok(u64::MAX - 0x800), "ends at the top of the address space");

@@ -16,7 +16,7 @@
 //! VIRTIO_F_ANY_LAYOUT accepts (§5.1.6.6, legacy framing).
 
 use sevio_transport_protocol::config::read_config;
-use sevio_virtio::device::net::{features as net, link, NET_HDR_SIZE};
+use sevio_virtio::device::net::{NET_HDR_SIZE, features as net, link};
 use sevio_virtio::features::general;
 use sevio_virtio::{DeviceId, Features};
 use sevio_virtio_driver::init::CONFIG_ATTEMPTS;
@@ -48,11 +48,7 @@ pub fn wanted() -> Features {
 
 /// The header length for the negotiated `features` (VIRTIO 1.2 §5.1.6).
 pub fn header_len(features: Features) -> u32 {
-    if features.has(general::VERSION_1) || features.has(net::MRG_RXBUF) {
-        NET_HDR_SIZE as u32
-    } else {
-        LEGACY_HDR_SIZE
-    }
+    if features.has(general::VERSION_1) || features.has(net::MRG_RXBUF) { NET_HDR_SIZE as u32 } else { LEGACY_HDR_SIZE }
 }
 
 /// Link state from the `status` field.
@@ -173,7 +169,10 @@ mod tests {
     fn config_fields_count_only_with_their_feature() {
         let bytes = [0x52, 0x54, 0, 0xab, 0xcd, 0xef, 1, 0];
         let all = Features::EMPTY.with(net::MAC).with(net::STATUS);
-        assert_eq!(NetFacts::parse(&bytes, all), NetFacts { mac: Some([0x52, 0x54, 0, 0xab, 0xcd, 0xef]), link: Link::Up });
+        assert_eq!(
+            NetFacts::parse(&bytes, all),
+            NetFacts { mac: Some([0x52, 0x54, 0, 0xab, 0xcd, 0xef]), link: Link::Up }
+        );
         assert_eq!(NetFacts::parse(&bytes, Features::EMPTY), NetFacts { mac: None, link: Link::Unknown });
         let down = [0, 0, 0, 0, 0, 0, 2, 0];
         assert_eq!(NetFacts::parse(&down, all).link, Link::Down, "ANNOUNCE alone is not UP");

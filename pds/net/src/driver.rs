@@ -31,7 +31,7 @@
 //! [`NetDriver::service`] runs the whole pump until nothing is left to
 //! do and returns what the PD must signal ([`Actions`]).
 
-use crate::buffers::{rx_buffer_addr, tx_frame_addr, ClientRegion, IndexPool, Stash};
+use crate::buffers::{ClientRegion, IndexPool, Stash, rx_buffer_addr, tx_frame_addr};
 use crate::device::{self, BringUpError, Link, Live, NetFacts, RX_QUEUE, TX_QUEUE, VQ_SIZE};
 use sevio_queue::net::NET_BUFFER_SIZE;
 use sevio_queue::{NetBuffer, NetConsumer, NetProducer, QueueError};

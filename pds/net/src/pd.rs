@@ -12,12 +12,12 @@
 //! bits were still pending, so one notification is already on its way);
 //! the client notification is deferred into the next wait.
 
+use crate::buffers::ClientRegion;
 use crate::config;
 use crate::device::{Link, MacDisplay};
 use crate::driver::{Actions, ClientQueues, ClientRegions, NetDriver, Summary};
-use crate::buffers::ClientRegion;
 use sevio_queue::{NetConsumer, NetProducer};
-use sevio_runtime::{debug_println, ChannelSet, DeferredAction, Handler};
+use sevio_runtime::{ChannelSet, DeferredAction, Handler, debug_println};
 use sevio_sharedmem::SharedMemory;
 use sevio_transport_protocol::DriverDoorbell;
 use sevio_virtio::features::general;

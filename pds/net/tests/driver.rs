@@ -13,8 +13,8 @@ use sevio_transport_protocol::{DriverDoorbell, Request, TransportDoorbell};
 use sevio_virtio::device::net::features as net;
 use sevio_virtio::features::general;
 use sevio_virtio::{Buffer, Features};
-use sevio_virtio_driver::fake::{Chain, FakeDevice, FakeTransport};
 use sevio_virtio_driver::DmaRegion;
+use sevio_virtio_driver::fake::{Chain, FakeDevice, FakeTransport};
 
 const DMA_PADDR: u64 = 0x4800_0000;
 const RX_PADDR: u64 = 0x5000_0000;
