@@ -1,0 +1,13 @@
+//! console-client: answers lines upper-cased; passes once the device has
+//! consumed its banner (see the crate docs).
+#![no_std]
+#![cfg_attr(target_os = "none", no_main)]
+
+use sevio_console_client::pd::ClientPd;
+use sevio_console_client::Mode;
+
+sevio_runtime::protection_domain!(init);
+
+fn init() -> ClientPd {
+    ClientPd::start(Mode::Standalone)
+}
