@@ -180,6 +180,17 @@ impl FakeFunction {
         Self::new(vendor, device, 0, 0xff_0000)
     }
 
+    /// A function with these config bytes and BAR registers.
+    pub fn raw(space: [u8; 256], bars: [FakeBar; 6]) -> Self {
+        let f = FakeFunction { space: space.to_vec(), bars: [FakeBar::None; 6], all_ones: false, last_cap: None };
+        bars.iter().enumerate().fold(f, |f, (i, b)| if matches!(f.bars[i], FakeBar::Upper(_)) { f } else { f.bar(i, *b) })
+    }
+
+    /// The config bytes.
+    pub fn bytes(self) -> [u8; 256] {
+        self.space.try_into().unwrap_or([0; 256])
+    }
+
     /// A host bridge (type 0, class 0x0600), as QEMU's at 00:00.0.
     pub fn new_host_bridge() -> Self {
         let mut f = Self::new(0x1b36, 0x0008, 0, 0x06_0000);

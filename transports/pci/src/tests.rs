@@ -388,3 +388,123 @@ fn problems_read_as_log_lines() {
     assert_eq!(std::format!("{outside}"), "capability Isr points outside BAR 4: 0x3ff8 + 0x10 > 0x4000");
     assert_eq!(std::format!("{}: {}", crate::BdfText(bdf(1, 0x1f, 7)), Problem::AllOnes), "01:1f.7: config space reads all-ones");
 }
+
+/// xorshift64*: deterministic noise for the garbage test.
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn noise_bars(n: &mut Noise) -> [FakeBar; 6] {
+    core::array::from_fn(|_| match n.below(16) {
+        0..4 => FakeBar::None,
+        4..8 => FakeBar::Mem32(1 << (4 + n.below(18))),
+        8..10 => FakeBar::Io(1 << (2 + n.below(8))),
+        10..15 => {
+            let bits = if n.below(8) == 0 { 40 } else { 16 };
+            FakeBar::Mem64 { size: 1 << (4 + n.below(bits)), prefetchable: true }
+        }
+        _ => FakeBar::Raw(n.next() as u32),
+    })
+}
+
+/// A function from noise: either config bytes that are noise throughout,
+/// or a virtio function whose BARs and capabilities are noise (any BAR,
+/// offsets and lengths near and past the BAR sizes).
+fn garbage(n: &mut Noise) -> FakeFunction {
+    let bars = noise_bars(n);
+    if n.below(4) == 0 {
+        let mut space = [0u8; 256];
+        space.iter_mut().for_each(|b| *b = n.next() as u8);
+        return FakeFunction::raw(space, bars);
+    }
+    let device = 0x1000 + n.below(0x80) as u16;
+    let mut bars = bars;
+    if n.below(4) != 0 {
+        bars[4] = FakeBar::Mem64 { size: MODERN_BAR_SIZE as u64, prefetchable: true };
+        bars[5] = FakeBar::Upper(MODERN_BAR_SIZE as u64);
+    }
+    let mut f = FakeFunction::raw([0; 256], bars).pin(n.below(6) as u8).subsystem(n.below(30) as u16);
+    let mut space = f.clone().bytes();
+    space[0..4].copy_from_slice(&(0x1af4 | (device as u32) << 16).to_le_bytes());
+    f = FakeFunction::raw(space, bars);
+    // FakeModern's layout, some fields replaced by noise, some caps dropped.
+    let mut caps = [
+        [cfg_type::COMMON as u32, 4, 0, 0x40, 0],
+        [cfg_type::ISR as u32, 4, 0x1000, 4, 0],
+        [cfg_type::DEVICE as u32, 4, 0x2000, 0x40, 0],
+        [cfg_type::NOTIFY as u32, 4, 0x3000, 0x10, 4],
+        [cfg_type::PCI as u32, 0, 0, 0, 0],
+    ];
+    for _ in 0..n.below(4) {
+        let field = &mut caps[n.below(5) as usize][n.below(5) as usize];
+        *field = match n.below(4) {
+            0 => n.next() as u32,
+            1 => *field ^ (1 << n.below(32)),
+            2 => n.below(8) as u32,
+            _ => field.wrapping_add(n.below(0x4000) as u32),
+        };
+    }
+    let keep = n.below(1 << 5);
+    for (i, [kind, bar, offset, length, extra]) in caps.into_iter().enumerate() {
+        if keep & (1 << i) == 0 || n.below(3) != 0 {
+            let extra = matches!(kind as u8, cfg_type::NOTIFY | cfg_type::PCI).then_some(extra);
+            f = f.virtio_cap(0x40 + 0x18 * i, kind as u8, bar as u8, offset, length, extra);
+        }
+    }
+    f
+}
+
+#[test]
+fn garbage_config_spaces_never_escape_the_windows() {
+    let mut n = Noise(0x5e71_0b1c_0000_0001);
+    for _ in 0..300 {
+        let cfg = FakeConfig::new();
+        for device in 0..4 + n.below(6) as u8 {
+            let id = cfg.add(bdf(0, device, 0), garbage(&mut n));
+            if n.below(4) == 0 {
+                cfg.add_behind(id, 0, 0, garbage(&mut n));
+            }
+        }
+        let mut windows = Windows::new(MEM, IO).unwrap();
+        let scan = enumerate(&cfg, 4, &mut windows, is_virtio, |_, _| {});
+        let (mem, _) = FakeRegisters::memory(MEM.1 as usize);
+        let (io, _) = FakeRegisters::memory(0x1_0000);
+        let apertures = Apertures { mem, mem_base: MEM.0, io, io_base: 0 };
+        let mut placed: Vec<(Space, u64, u64)> = Vec::new();
+        for f in &scan.functions {
+            for bar in f.bars.iter().flatten() {
+                let (base, size) = if bar.space == Space::Io { IO } else { MEM };
+                assert!(bar.addr >= base && bar.addr - base + bar.size <= size, "{bar:?}");
+                assert!(placed.iter().all(|&(s, a, l)| s != bar.space || bar.addr >= a + l || a >= bar.addr + bar.size));
+                placed.push((bar.space, bar.addr, bar.size));
+            }
+            if let Ok(Layout::Modern { common, notify, isr, device, .. }) = layout(&cfg, f) {
+                for s in [Some(common), Some(notify), Some(isr), device].into_iter().flatten() {
+                    let bar = f.bars[s.bar as usize].unwrap();
+                    assert!(bar.space == Space::Memory && s.offset + s.length <= bar.size, "{s:?} in {bar:?}");
+                }
+            }
+            if let Ok(mut device) = PciDevice::probe(&cfg, f, &apertures) {
+                // Every register access stays inside the mapped windows
+                // (the fake memory would refuse otherwise) and nothing
+                // panics, whatever the device then reads back.
+                device.reset_and_acknowledge();
+                let _ = device.device_features();
+                let _ = device.setup_queue(0, 4, 0x1000, 0x1040, 0x1080);
+                let _ = device.config_read(0, 8);
+                device.notify(0);
+                let _ = device.take_interrupt();
+            }
+        }
+    }
+}
