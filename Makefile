@@ -88,7 +88,7 @@ sim: deps host-pds
 	$(CARGO) run -q -p sevio-sim -- run $(SYSTEM) --pd-dir $(HOST_PD_DIR) --timeout $(SIM_TIMEOUT)
 
 bench: deps
-	$(CARGO) bench --workspace 2>&1 | grep -E '^(BENCH|RATIO) '
+	@scripts/bench.sh
 
 fuzz:
 	@scripts/fuzz.sh $(FUZZ_SECONDS)

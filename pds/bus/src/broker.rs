@@ -4,8 +4,7 @@
 
 use core::fmt::Write;
 use sevio_bus_protocol::{
-    Action, Binding, BusError, BusReply, BusRequest, DriverId, Location, MatchError, Matcher,
-    TableWriter, TransportId,
+    Action, Binding, BusError, BusReply, BusRequest, DriverId, Location, MatchError, Matcher, TableWriter, TransportId,
 };
 use sevio_virtio::DeviceId;
 
@@ -81,12 +80,7 @@ impl Broker {
                 rules.push((d.id, *t)).map_err(|_| MatchError::RulesFull)?;
             }
         }
-        Ok(Broker {
-            matcher: BusMatcher::new(&rules)?,
-            table,
-            transports,
-            drivers,
-        })
+        Ok(Broker { matcher: BusMatcher::new(&rules)?, table, transports, drivers })
     }
 
     /// Handle a request that arrived on bus-side channel `channel`. Who
@@ -96,42 +90,22 @@ impl Broker {
         let transport = self.transports.iter().find(|t| t.channel == channel);
         let driver = self.drivers.iter().find(|d| d.channel == channel);
         let result = match (request, transport, driver) {
-            (
-                BusRequest::DeviceFound {
-                    transport: id,
-                    location,
-                    device_id,
-                    vendor_id,
-                },
-                Some(t),
-                _,
-            ) if *id == t.id => {
-                let r = self
-                    .matcher
-                    .device_found(*id, *location, *device_id, *vendor_id);
+            (BusRequest::DeviceFound { transport: id, location, device_id, vendor_id }, Some(t), _) if *id == t.id => {
+                let r = self.matcher.device_found(*id, *location, *device_id, *vendor_id);
                 if let Ok(actions) = &r {
                     if actions.is_empty() {
                         let _ = writeln!(
                             log,
                             "bus: {} has no driver (yet)",
-                            DeviceAt {
-                                transport: t,
-                                location: *location,
-                                device_id: *device_id
-                            }
+                            DeviceAt { transport: t, location: *location, device_id: *device_id }
                         );
                     }
                 }
                 r
             }
-            (
-                BusRequest::DeviceGone {
-                    transport: id,
-                    location,
-                },
-                Some(t),
-                _,
-            ) if *id == t.id => self.matcher.device_gone(*id, *location),
+            (BusRequest::DeviceGone { transport: id, location }, Some(t), _) if *id == t.id => {
+                self.matcher.device_gone(*id, *location)
+            }
             (BusRequest::RegisterDriver { device_ids }, None, Some(d)) => {
                 let r = self.matcher.register_driver(d.id, device_ids);
                 if let Ok(actions) = &r {
@@ -142,24 +116,15 @@ impl Broker {
                 r
             }
             _ => {
-                return Outcome {
-                    reply: BusReply::Error(BusError::NotPermitted),
-                    notify: 0,
-                };
+                return Outcome { reply: BusReply::Error(BusError::NotPermitted), notify: 0 };
             }
         };
         match result {
             Ok(actions) => {
                 let notify = self.apply(&actions, log);
-                Outcome {
-                    reply: BusReply::Ok,
-                    notify,
-                }
+                Outcome { reply: BusReply::Ok, notify }
             }
-            Err(e) => Outcome {
-                reply: BusReply::Error(bus_error(e)),
-                notify: 0,
-            },
+            Err(e) => Outcome { reply: BusReply::Error(bus_error(e)), notify: 0 },
         }
     }
 
@@ -192,11 +157,7 @@ impl Broker {
                     log,
                     "bus: {} {verb} {}",
                     self.driver_name(b.driver),
-                    DeviceAt {
-                        transport: t,
-                        location: b.location,
-                        device_id: b.device_id
-                    }
+                    DeviceAt { transport: t, location: b.location, device_id: b.device_id }
                 );
             }
             if let Some(d) = self.drivers.iter().find(|d| d.id == b.driver) {
@@ -212,24 +173,10 @@ impl Broker {
         let class = |d: &sevio_bus_protocol::DriverRecord| d.device_ids.first().copied();
         let drivers = self.matcher.drivers();
         let Some(me) = drivers.iter().find(|d| d.id == id) else {
-            return DriverName {
-                class: None,
-                ordinal: id.0,
-            };
+            return DriverName { class: None, ordinal: id.0 };
         };
-        let ordinal = drivers
-            .iter()
-            .filter(|d| class(d) == class(me) && d.id < id)
-            .count() as u8;
-        DriverName {
-            class: class(me),
-            ordinal,
-        }
-    }
-
-    /// The bindings now in force.
-    pub fn bindings(&self) -> impl Iterator<Item = Binding> + '_ {
-        self.matcher.bindings()
+        let ordinal = drivers.iter().filter(|d| class(d) == class(me) && d.id < id).count() as u8;
+        DriverName { class: class(me), ordinal }
     }
 }
 
@@ -266,25 +213,14 @@ impl core::fmt::Display for DeviceAt<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let name = DeviceId(self.device_id).name();
         match (self.location, self.transport.kind) {
-            (
-                Location::Mmio { slot },
-                TransportKindInfo::Mmio {
-                    base,
-                    stride,
-                    irq_base,
-                },
-            ) => write!(
+            (Location::Mmio { slot }, TransportKindInfo::Mmio { base, stride, irq_base }) => write!(
                 f,
                 "virtio-{name} at mmio slot {slot} ({:#x}, irq {})",
                 base + stride * slot as u64,
                 irq_base + slot
             ),
             (Location::Pci(bdf), _) => {
-                write!(
-                    f,
-                    "virtio-{name} at pci {:02x}:{:02x}.{}",
-                    bdf.bus, bdf.device, bdf.function
-                )
+                write!(f, "virtio-{name} at pci {:02x}:{:02x}.{}", bdf.bus, bdf.device, bdf.function)
             }
             (Location::Mmio { slot }, _) => write!(f, "virtio-{name} at slot {slot}"),
         }
@@ -302,28 +238,12 @@ mod tests {
     static TRANSPORTS: [TransportPort; 1] = [TransportPort {
         channel: 0,
         id: TransportId(0),
-        kind: TransportKindInfo::Mmio {
-            base: 0x0a00_0000,
-            stride: 0x200,
-            irq_base: 48,
-        },
+        kind: TransportKindInfo::Mmio { base: 0x0a00_0000, stride: 0x200, irq_base: 48 },
     }];
     static DRIVERS: [DriverPort; 3] = [
-        DriverPort {
-            channel: 8,
-            id: DriverId(0),
-            transports: &[TransportId(0)],
-        },
-        DriverPort {
-            channel: 9,
-            id: DriverId(1),
-            transports: &[TransportId(0)],
-        },
-        DriverPort {
-            channel: 10,
-            id: DriverId(2),
-            transports: &[TransportId(0)],
-        },
+        DriverPort { channel: 8, id: DriverId(0), transports: &[TransportId(0)] },
+        DriverPort { channel: 9, id: DriverId(1), transports: &[TransportId(0)] },
+        DriverPort { channel: 10, id: DriverId(2), transports: &[TransportId(0)] },
     ];
 
     fn broker(page: &HeapRegion) -> Broker {
@@ -341,9 +261,7 @@ mod tests {
     }
 
     fn register(ids: &[u32]) -> BusRequest {
-        BusRequest::RegisterDriver {
-            device_ids: DeviceIds::from_slice(ids).unwrap(),
-        }
+        BusRequest::RegisterDriver { device_ids: DeviceIds::from_slice(ids).unwrap() }
     }
 
     fn table(page: &HeapRegion) -> Vec<Binding> {
@@ -365,31 +283,13 @@ mod tests {
                 [(8, register(&[2])), (0, found(31, 2))]
             };
             let first = bus.handle(steps[0].0, &steps[0].1, &mut log);
-            assert_eq!(
-                first,
-                Outcome {
-                    reply: BusReply::Ok,
-                    notify: 0
-                }
-            );
+            assert_eq!(first, Outcome { reply: BusReply::Ok, notify: 0 });
             let second = bus.handle(steps[1].0, &steps[1].1, &mut log);
-            assert_eq!(
-                second,
-                Outcome {
-                    reply: BusReply::Ok,
-                    notify: (1 << 0) | (1 << 8)
-                }
-            );
-            assert!(
-                log.ends_with("bus: blk0 <- virtio-blk at mmio slot 31 (0xa003e00, irq 79)\n"),
-                "{log}"
-            );
+            assert_eq!(second, Outcome { reply: BusReply::Ok, notify: (1 << 0) | (1 << 8) });
+            assert!(log.ends_with("bus: blk0 <- virtio-blk at mmio slot 31 (0xa003e00, irq 79)\n"), "{log}");
             let t = table(&page);
             assert_eq!(t.len(), 1);
-            assert_eq!(
-                (t[0].driver, t[0].location),
-                (DriverId(0), Location::Mmio { slot: 31 })
-            );
+            assert_eq!((t[0].driver, t[0].location), (DriverId(0), Location::Mmio { slot: 31 }));
         }
     }
 
@@ -416,26 +316,11 @@ mod tests {
         bus.handle(9, &register(&[2]), &mut log);
         bus.handle(0, &found(0, 2), &mut log);
         bus.handle(0, &found(31, 2), &mut log);
-        let mut slots: Vec<(u8, Location)> = table(&page)
-            .iter()
-            .map(|b| (b.driver.0, b.location))
-            .collect();
+        let mut slots: Vec<(u8, Location)> = table(&page).iter().map(|b| (b.driver.0, b.location)).collect();
         slots.sort_by_key(|s| s.0);
-        assert_eq!(
-            slots,
-            [
-                (0, Location::Mmio { slot: 0 }),
-                (1, Location::Mmio { slot: 31 })
-            ]
-        );
-        assert!(
-            log.contains("bus: blk0 <- virtio-blk at mmio slot 0"),
-            "{log}"
-        );
-        assert!(
-            log.contains("bus: blk1 <- virtio-blk at mmio slot 31"),
-            "{log}"
-        );
+        assert_eq!(slots, [(0, Location::Mmio { slot: 0 }), (1, Location::Mmio { slot: 31 })]);
+        assert!(log.contains("bus: blk0 <- virtio-blk at mmio slot 0"), "{log}");
+        assert!(log.contains("bus: blk1 <- virtio-blk at mmio slot 31"), "{log}");
     }
 
     #[test]
@@ -443,41 +328,19 @@ mod tests {
         let page = HeapRegion::new(4096);
         let mut bus = broker(&page);
         let mut log = String::new();
-        let refused = Outcome {
-            reply: BusReply::Error(BusError::NotPermitted),
-            notify: 0,
-        };
-        assert_eq!(
-            bus.handle(0, &register(&[2]), &mut log),
-            refused,
-            "a transport registering as a driver"
-        );
-        assert_eq!(
-            bus.handle(8, &found(31, 2), &mut log),
-            refused,
-            "a driver reporting a device"
-        );
+        let refused = Outcome { reply: BusReply::Error(BusError::NotPermitted), notify: 0 };
+        assert_eq!(bus.handle(0, &register(&[2]), &mut log), refused, "a transport registering as a driver");
+        assert_eq!(bus.handle(8, &found(31, 2), &mut log), refused, "a driver reporting a device");
         let foreign = BusRequest::DeviceFound {
             transport: TransportId(5),
             location: Location::Mmio { slot: 1 },
             device_id: 2,
             vendor_id: 0,
         };
-        assert_eq!(
-            bus.handle(0, &foreign, &mut log),
-            refused,
-            "a transport speaking for another"
-        );
-        assert_eq!(
-            bus.handle(40, &found(31, 2), &mut log),
-            refused,
-            "an unknown channel"
-        );
+        assert_eq!(bus.handle(0, &foreign, &mut log), refused, "a transport speaking for another");
+        assert_eq!(bus.handle(40, &found(31, 2), &mut log), refused, "an unknown channel");
         assert_eq!(bus.handle(0, &found(31, 2), &mut log).reply, BusReply::Ok);
-        assert_eq!(
-            bus.handle(0, &found(31, 2), &mut log).reply,
-            BusReply::Error(BusError::Duplicate)
-        );
+        assert_eq!(bus.handle(0, &found(31, 2), &mut log).reply, BusReply::Error(BusError::Duplicate));
     }
 
     #[test]
@@ -491,9 +354,6 @@ mod tests {
         let notify = bus.driver_fault(DriverId(0), &mut log);
         assert_eq!(notify, (1 << 0) | (1 << 8));
         assert!(table(&page).is_empty());
-        assert!(
-            log.ends_with("bus: blk0 </- virtio-blk at mmio slot 31 (0xa003e00, irq 79)\n"),
-            "{log}"
-        );
+        assert!(log.ends_with("bus: blk0 </- virtio-blk at mmio slot 31 (0xa003e00, irq 79)\n"), "{log}");
     }
 }

@@ -18,35 +18,19 @@ pub static TRANSPORTS: [TransportPort; 2] = [
     TransportPort {
         channel: 0,
         id: MMIO,
-        kind: TransportKindInfo::Mmio {
-            base: 0x0a00_0000,
-            stride: 0x200,
-            irq_base: 48,
-        },
+        kind: TransportKindInfo::Mmio { base: 0x0a00_0000, stride: 0x200, irq_base: 48 },
     },
-    TransportPort {
-        channel: 1,
-        id: PCI,
-        kind: TransportKindInfo::Pci,
-    },
+    TransportPort { channel: 1, id: PCI, kind: TransportKindInfo::Pci },
 ];
 
 /// Drivers, by bus-side channel: driver k is on channel 8 + k and may
 /// bind on either transport (a system without a PCI transport simply has
 /// no channel for it).
 pub static DRIVERS: [DriverPort; 16] = {
-    let mut ports = [DriverPort {
-        channel: 0,
-        id: DriverId(0),
-        transports: &[MMIO, PCI],
-    }; 16];
+    let mut ports = [DriverPort { channel: 0, id: DriverId(0), transports: &[MMIO, PCI] }; 16];
     let mut k = 0;
     while k < 16 {
-        ports[k] = DriverPort {
-            channel: 8 + k as u8,
-            id: DriverId(k as u8),
-            transports: &[MMIO, PCI],
-        };
+        ports[k] = DriverPort { channel: 8 + k as u8, id: DriverId(k as u8), transports: &[MMIO, PCI] };
         k += 1;
     }
     ports

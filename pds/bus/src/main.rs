@@ -13,7 +13,7 @@ mod config;
 
 use broker::Broker;
 use core::ptr::NonNull;
-use sevio_bus_protocol::{BusReply, BusRequest, TableWriter};
+use sevio_bus_protocol::{BusReply, BusRequest, DriverId, TableWriter};
 use sevio_runtime::print::DebugWriter;
 use sevio_runtime::{Channel, ChannelSet, Handler, MessageInfo, MessageRegisters, debug_println};
 use sevio_sharedmem::SharedMemory;
@@ -50,13 +50,10 @@ const MAX_WORDS: usize = 16;
 impl Handler for BusPd {
     fn protected(&mut self, channel: Channel, info: MessageInfo) -> MessageInfo {
         let len = info.length().min(MAX_WORDS);
-        let words: [u64; MAX_WORDS] =
-            core::array::from_fn(|i| if i < len { MessageRegisters::get(i) } else { 0 });
+        let words: [u64; MAX_WORDS] = core::array::from_fn(|i| if i < len { MessageRegisters::get(i) } else { 0 });
         let reply = match BusRequest::decode(info.label(), &words[..len]) {
             Ok(request) => {
-                let outcome = self
-                    .broker
-                    .handle(channel.index(), &request, &mut DebugWriter);
+                let outcome = self.broker.handle(channel.index(), &request, &mut DebugWriter);
                 for ch in ChannelSet::from_badge(outcome.notify) {
                     ch.notify();
                 }
@@ -73,4 +70,16 @@ impl Handler for BusPd {
     }
 
     fn notified(&mut self, _channels: ChannelSet) {}
+
+    /// A driver nested under the bus in system.xml faulted (its child id
+    /// is its driver id): unbind it, so its transport resets the device
+    /// and stops serving it. The driver stays stopped.
+    fn fault(&mut self, child: Child, info: MessageInfo) -> Option<MessageInfo> {
+        debug_println!("bus: driver {} faulted (seL4 fault label {})", child.index(), info.label());
+        let notify = self.broker.driver_fault(DriverId(child.index()), &mut DebugWriter);
+        for ch in ChannelSet::from_badge(notify) {
+            ch.notify();
+        }
+        None
+    }
 }

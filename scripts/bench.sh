@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# make bench: every benchmark, printed as `BENCH <name> <value> <unit>` and
+# `RATIO <name> <ours/theirs>` lines (above 1.0: sevio ahead).
+#
+# 1. Micro-benchmarks (cargo bench): the split virtqueue against the
+#    virtio-drivers crate's, both driven by rust-vmm's device side; the
+#    sDDF client queues against rtrb, two threads.
+# 2. Whole systems under sim, PDs built with --release, against QEMU's
+#    devices: every systems/*-bench.xml. sim counts every notification and
+#    every IRQ, so the clients report signals per request. Throughput in
+#    sim is bounded by the simulator (each device register access is a
+#    round trip to QEMU), not by the drivers: compare the figures with each
+#    other, not with hardware.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo bench -q -p sevio-virtio -p sevio-queue 2>/dev/null | grep -E '^(BENCH|RATIO) ' || true
+
+pds=$(sed -n 's/^name = "\(sevio-[a-z0-9-]*\)"/\1/p' pds/*/Cargo.toml transports/*/Cargo.toml | sed 's/^/-p /')
+# shellcheck disable=SC2086
+cargo build -q --release -p sevio-sim $pds
+status=0
+for system in systems/*-bench.xml; do
+    out=$(target/release/sevio-sim run "$system" --pd-dir target/release --timeout 300 2>&1) || {
+        echo "bench: $system failed:" >&2
+        echo "$out" >&2
+        status=1
+    }
+    echo "$out" | sed -n 's/^\[[^]]*\] \(\(BENCH\|RATIO\) .*\)/\1/p'
+done
+exit $status
