@@ -4,7 +4,7 @@
 
 use core::fmt::Write;
 use sevio_bus_protocol::{
-    Action, Binding, BusError, BusReply, BusRequest, DriverId, Location, MatchError, Matcher, TableWriter, TransportId,
+    Action, BusError, BusReply, BusRequest, DriverId, Location, MatchError, Matcher, TableWriter, TransportId,
 };
 use sevio_virtio::DeviceId;
 

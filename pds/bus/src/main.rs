@@ -15,7 +15,7 @@ use broker::Broker;
 use core::ptr::NonNull;
 use sevio_bus_protocol::{BusReply, BusRequest, DriverId, TableWriter};
 use sevio_runtime::print::DebugWriter;
-use sevio_runtime::{Channel, ChannelSet, Handler, MessageInfo, MessageRegisters, debug_println};
+use sevio_runtime::{Channel, ChannelSet, Child, Handler, MessageInfo, MessageRegisters, debug_println};
 use sevio_sharedmem::SharedMemory;
 
 sevio_runtime::protection_domain!(init);
