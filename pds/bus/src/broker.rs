@@ -230,7 +230,7 @@ impl core::fmt::Display for DeviceAt<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sevio_bus_protocol::{DeviceIds, TableReader};
+    use sevio_bus_protocol::{Binding, DeviceIds, TableReader};
     use sevio_sharedmem::HeapRegion;
     use std::string::String;
     use std::vec::Vec;
