@@ -1,0 +1,100 @@
+//! The virtio-rng driver PD: a thin shell around [`RngDriver`].
+//!
+//! At init it registers with the bus for device id 4 and reads the
+//! binding table; then bus -> binding changes, transport -> interrupt,
+//! client -> a request may be waiting. The client notification the
+//! driver asks for goes out as the event's deferred action.
+#![no_std]
+#![cfg_attr(target_os = "none", no_main)]
+
+mod config;
+
+use sevio_rng::{RngDriver, RngResources};
+use sevio_runtime::{debug_println, ChannelSet, DeferredAction, Handler};
+use sevio_sharedmem::SharedMemory;
+use sevio_virtio::DeviceId;
+use sevio_virtio_driver::{dma, register_with_bus, BindingWatch, DmaRegion, PpcTransport, Shell};
+
+sevio_runtime::protection_domain!(init);
+
+fn map(vaddr: u64, size: u64) -> Option<SharedMemory> {
+    // SAFETY: each vaddr is a <map> of system.xml (sim maps the same) of
+    // the size its setvar_size or config.rs states, present for the PD's
+    // whole life; the PD makes no Rust reference into it.
+    unsafe { dma::mapped(vaddr, usize::try_from(size).ok()?) }
+}
+
+/// Every region system.xml gives the driver, or why not.
+fn resources() -> Result<(RngResources, SharedMemory), &'static str> {
+    let dma_size = config::dma_size();
+    if dma_size == 0 || dma_size > config::DMA_WINDOW || config::dma_paddr() == 0 {
+        return Err("rng_dma: size (setvar_size) missing or over the transport's window, or no region_paddr");
+    }
+    if config::data_size() == 0 {
+        return Err("rng_data_size missing");
+    }
+    let dma = map(config::dma_vaddr(), dma_size).ok_or("rng_dma_vaddr missing")?;
+    let res = RngResources {
+        dma: DmaRegion::new(dma, config::dma_paddr()).map_err(|_| "rng_dma: address overflow")?,
+        doorbell: map(config::doorbell_vaddr(), config::DOORBELL_SIZE).ok_or("rng_doorbell_vaddr missing")?,
+        control: map(config::control_vaddr(), config::CONTROL_SIZE).ok_or("rng_control_vaddr missing")?,
+        data: map(config::data_vaddr(), config::data_size()).ok_or("rng_data_vaddr missing")?,
+    };
+    let bindings = map(config::bus_bindings_vaddr(), config::BUS_BINDINGS_SIZE).ok_or("bus_bindings_vaddr missing")?;
+    Ok((res, bindings))
+}
+
+/// The PD: `None` if its configuration is unusable (then it does nothing).
+struct Pd {
+    shell: Option<Shell<RngDriver<PpcTransport>>>,
+    /// Requests answered, as last logged.
+    logged: u64,
+}
+
+fn init() -> Pd {
+    let (res, bindings) = match resources() {
+        Ok(r) => r,
+        Err(why) => {
+            debug_println!("rng: {}; not serving", why);
+            return Pd { shell: None, logged: 0 };
+        }
+    };
+    let driver = match RngDriver::new(PpcTransport::new(config::TRANSPORT), res) {
+        Ok(d) => d,
+        Err(e) => {
+            debug_println!("rng: unusable memory: {:?}; not serving", e);
+            return Pd { shell: None, logged: 0 };
+        }
+    };
+    let _ = register_with_bus("rng", config::BUS, &[DeviceId::RNG.0]);
+    let mut shell = Shell::new("rng", driver, BindingWatch::new(bindings, config::DRIVER_ID));
+    shell.check_binding();
+    Pd { shell: Some(shell), logged: 0 }
+}
+
+impl Handler for Pd {
+    fn notified(&mut self, channels: ChannelSet) {
+        let Some(shell) = &mut self.shell else { return };
+        if channels.contains(config::BUS) {
+            shell.check_binding();
+        }
+        if channels.contains(config::TRANSPORT) {
+            shell.driver.interrupt();
+        }
+        if channels.contains(config::CLIENT) {
+            shell.driver.client_notified();
+        }
+        shell.log_status();
+        let s = shell.driver.stats();
+        let answered = s.served + s.invalid + s.failed;
+        if answered != self.logged {
+            self.logged = answered;
+            debug_println!("rng: {} served ({} bytes), {} refused, {} failed", s.served, s.bytes, s.invalid, s.failed);
+        }
+    }
+
+    fn take_deferred_action(&mut self) -> Option<DeferredAction> {
+        let shell = self.shell.as_mut()?;
+        shell.driver.take_client_notify().then_some(DeferredAction::Notify(config::CLIENT))
+    }
+}
