@@ -56,8 +56,10 @@ fn init() -> Pd {
     if let Some(e) = driver.last_error() {
         debug_println!("blk: client queues unusable: {:?}", e);
     }
-    let _ = register_with_bus("blk", config::BUS, &[DeviceId::BLK.0]);
-    let mut shell = Shell::new("blk", driver, BindingWatch::new(bindings, config::DRIVER_ID));
+    // The bus tells each instance its driver id; a refusal was logged, and
+    // the configured id keeps the driver following the table regardless.
+    let id = register_with_bus("blk", config::BUS, &[DeviceId::BLK.0]).unwrap_or(config::DRIVER_ID);
+    let mut shell = Shell::new("blk", driver, BindingWatch::new(bindings, id));
     shell.check_binding();
     Pd(Some(shell))
 }

@@ -46,8 +46,6 @@ pub struct DriverPort {
     pub channel: u8,
     /// Its id.
     pub id: DriverId,
-    /// Transports it may bind on (from the system's channels).
-    pub transports: &'static [TransportId],
 }
 
 /// What a PPC to the bus produced.
@@ -74,13 +72,10 @@ impl Broker {
         transports: &'static [TransportPort],
         drivers: &'static [DriverPort],
     ) -> Result<Self, MatchError> {
-        let mut rules = heapless::Vec::<(DriverId, TransportId), 32>::new();
-        for d in drivers {
-            for t in d.transports {
-                rules.push((d.id, *t)).map_err(|_| MatchError::RulesFull)?;
-            }
-        }
-        Ok(Broker { matcher: BusMatcher::new(&rules)?, table, transports, drivers })
+        // No driver may bind anywhere until a transport says it has a
+        // channel to it (ServesDrivers): system.xml decides who can reach
+        // whom, and only the transport can see its own channels.
+        Ok(Broker { matcher: BusMatcher::new(&[])?, table, transports, drivers })
     }
 
     /// Handle a request that arrived on bus-side channel `channel`. Who
@@ -106,6 +101,18 @@ impl Broker {
             (BusRequest::DeviceGone { transport: id, location }, Some(t), _) if *id == t.id => {
                 self.matcher.device_gone(*id, *location)
             }
+            (BusRequest::ServesDrivers { transport: id, drivers }, Some(t), _) if *id == t.id => {
+                // Each allowance may bind; publish as we go (one
+                // operation's actions are bounded, a whole mask's are not).
+                let mut notify = 0;
+                for d in self.drivers.iter().filter(|d| d.id.0 < 64 && drivers & (1 << d.id.0) != 0) {
+                    match self.matcher.allow(d.id, t.id) {
+                        Ok(actions) => notify |= self.apply(&actions, log),
+                        Err(e) => return Outcome { reply: BusReply::Error(bus_error(e)), notify },
+                    }
+                }
+                return Outcome { reply: BusReply::Ok, notify };
+            }
             (BusRequest::RegisterDriver { device_ids }, None, Some(d)) => {
                 let r = self.matcher.register_driver(d.id, device_ids);
                 if let Ok(actions) = &r {
@@ -119,10 +126,14 @@ impl Broker {
                 return Outcome { reply: BusReply::Error(BusError::NotPermitted), notify: 0 };
             }
         };
+        let reply = match (request, driver) {
+            (BusRequest::RegisterDriver { .. }, Some(d)) => BusReply::Registered { driver: d.id },
+            _ => BusReply::Ok,
+        };
         match result {
             Ok(actions) => {
                 let notify = self.apply(&actions, log);
-                Outcome { reply: BusReply::Ok, notify }
+                Outcome { reply, notify }
             }
             Err(e) => Outcome { reply: BusReply::Error(bus_error(e)), notify: 0 },
         }
@@ -241,12 +252,20 @@ mod tests {
         kind: TransportKindInfo::Mmio { base: 0x0a00_0000, stride: 0x200, irq_base: 48 },
     }];
     static DRIVERS: [DriverPort; 3] = [
-        DriverPort { channel: 8, id: DriverId(0), transports: &[TransportId(0)] },
-        DriverPort { channel: 9, id: DriverId(1), transports: &[TransportId(0)] },
-        DriverPort { channel: 10, id: DriverId(2), transports: &[TransportId(0)] },
+        DriverPort { channel: 8, id: DriverId(0) },
+        DriverPort { channel: 9, id: DriverId(1) },
+        DriverPort { channel: 10, id: DriverId(2) },
     ];
 
+    /// A broker whose mmio transport has said it serves every driver.
     fn broker(page: &HeapRegion) -> Broker {
+        let mut bus = bare_broker(page);
+        let serves = BusRequest::ServesDrivers { transport: TransportId(0), drivers: 0b111 };
+        assert_eq!(bus.handle(0, &serves, &mut String::new()), Outcome { reply: BusReply::Ok, notify: 0 });
+        bus
+    }
+
+    fn bare_broker(page: &HeapRegion) -> Broker {
         let table = TableWriter::init(page.memory(), 32).unwrap();
         Broker::new(table, &TRANSPORTS, &DRIVERS).unwrap()
     }
@@ -282,10 +301,13 @@ mod tests {
             } else {
                 [(8, register(&[2])), (0, found(31, 2))]
             };
+            let reply_to = |channel: u8| {
+                if channel == 8 { BusReply::Registered { driver: DriverId(0) } } else { BusReply::Ok }
+            };
             let first = bus.handle(steps[0].0, &steps[0].1, &mut log);
-            assert_eq!(first, Outcome { reply: BusReply::Ok, notify: 0 });
+            assert_eq!(first, Outcome { reply: reply_to(steps[0].0), notify: 0 });
             let second = bus.handle(steps[1].0, &steps[1].1, &mut log);
-            assert_eq!(second, Outcome { reply: BusReply::Ok, notify: (1 << 0) | (1 << 8) });
+            assert_eq!(second, Outcome { reply: reply_to(steps[1].0), notify: (1 << 0) | (1 << 8) });
             assert!(log.ends_with("bus: blk0 <- virtio-blk at mmio slot 31 (0xa003e00, irq 79)\n"), "{log}");
             let t = table(&page);
             assert_eq!(t.len(), 1);
@@ -341,6 +363,26 @@ mod tests {
         assert_eq!(bus.handle(40, &found(31, 2), &mut log), refused, "an unknown channel");
         assert_eq!(bus.handle(0, &found(31, 2), &mut log).reply, BusReply::Ok);
         assert_eq!(bus.handle(0, &found(31, 2), &mut log).reply, BusReply::Error(BusError::Duplicate));
+    }
+
+    #[test]
+    fn only_drivers_a_transport_serves_bind_on_it() {
+        let page = HeapRegion::new(4096);
+        let mut bus = bare_broker(&page);
+        let mut log = String::new();
+        bus.handle(0, &found(31, 2), &mut log);
+        let reply = bus.handle(9, &register(&[2]), &mut log);
+        assert_eq!(reply, Outcome { reply: BusReply::Registered { driver: DriverId(1) }, notify: 0 });
+        assert!(table(&page).is_empty(), "no transport has said it serves driver 1");
+        let serves_0 = BusRequest::ServesDrivers { transport: TransportId(0), drivers: 0b001 };
+        assert_eq!(bus.handle(0, &serves_0, &mut log).notify, 0, "driver 0 never registered");
+        assert!(table(&page).is_empty());
+        let serves_1 = BusRequest::ServesDrivers { transport: TransportId(0), drivers: 0b010 };
+        assert_eq!(bus.handle(0, &serves_1, &mut log).notify, (1 << 0) | (1 << 9));
+        assert_eq!(table(&page)[0].driver, DriverId(1));
+        let foreign = BusRequest::ServesDrivers { transport: TransportId(3), drivers: 1 };
+        assert_eq!(bus.handle(0, &foreign, &mut log).reply, BusReply::Error(BusError::NotPermitted));
+        assert_eq!(bus.handle(8, &serves_1, &mut log).reply, BusReply::Error(BusError::NotPermitted));
     }
 
     #[test]

@@ -23,14 +23,14 @@ pub static TRANSPORTS: [TransportPort; 2] = [
     TransportPort { channel: 1, id: PCI, kind: TransportKindInfo::Pci },
 ];
 
-/// Drivers, by bus-side channel: driver k is on channel 8 + k and may
-/// bind on either transport (a system without a PCI transport simply has
-/// no channel for it).
+/// Drivers, by bus-side channel: driver k is on channel 8 + k. Which
+/// transport each may bind on, the transports tell the bus
+/// (ServesDrivers), from the channels system.xml gives them.
 pub static DRIVERS: [DriverPort; 16] = {
-    let mut ports = [DriverPort { channel: 0, id: DriverId(0), transports: &[MMIO, PCI] }; 16];
+    let mut ports = [DriverPort { channel: 0, id: DriverId(0) }; 16];
     let mut k = 0;
     while k < 16 {
-        ports[k] = DriverPort { channel: 8 + k as u8, id: DriverId(k as u8), transports: &[MMIO, PCI] };
+        ports[k] = DriverPort { channel: 8 + k as u8, id: DriverId(k as u8) };
         k += 1;
     }
     ports

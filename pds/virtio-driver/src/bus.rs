@@ -65,16 +65,22 @@ pub enum RegisterError {
     Reply(DecodeError),
     /// The bus refused.
     Refused(BusError),
+    /// The bus accepted but did not say which driver id the caller is.
+    NoDriverId,
 }
 
-/// Register as the driver of `device_ids` (e.g. `[2]` for blk).
-pub fn register<B: BusCall + ?Sized>(bus: &mut B, device_ids: &[u32]) -> Result<(), RegisterError> {
+/// Register as the driver of `device_ids` (e.g. `[2]` for blk). Returns
+/// the driver id the bus knows this driver by (it takes it from the
+/// channel, so the same driver image can run as several instances): the
+/// id to look for in the binding table.
+pub fn register<B: BusCall + ?Sized>(bus: &mut B, device_ids: &[u32]) -> Result<DriverId, RegisterError> {
     let ids = DeviceIds::from_slice(device_ids).map_err(|_| RegisterError::BadIds)?;
     if ids.is_empty() {
         return Err(RegisterError::BadIds);
     }
     match bus.call(&BusRequest::RegisterDriver { device_ids: ids }) {
-        Ok(BusReply::Ok) => Ok(()),
+        Ok(BusReply::Registered { driver }) => Ok(driver),
+        Ok(BusReply::Ok) => Err(RegisterError::NoDriverId),
         Ok(BusReply::Error(e)) => Err(RegisterError::Refused(e)),
         Err(e) => Err(RegisterError::Reply(e)),
     }
@@ -194,8 +200,10 @@ mod tests {
 
     #[test]
     fn registration_sends_the_ids_and_sorts_the_reply() {
+        let mut bus = FakeBus(Ok(BusReply::Registered { driver: DriverId(3) }), None);
+        assert_eq!(register(&mut bus, &[2]), Ok(DriverId(3)));
         let mut bus = FakeBus(Ok(BusReply::Ok), None);
-        assert_eq!(register(&mut bus, &[2]), Ok(()));
+        assert_eq!(register(&mut bus, &[2]), Err(RegisterError::NoDriverId));
         assert_eq!(bus.1, Some(BusRequest::RegisterDriver { device_ids: DeviceIds::from_slice(&[2]).unwrap() }));
         let mut bus = FakeBus(Ok(BusReply::Error(BusError::Full)), None);
         assert_eq!(register(&mut bus, &[2]), Err(RegisterError::Refused(BusError::Full)));

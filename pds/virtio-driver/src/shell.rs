@@ -6,6 +6,7 @@
 //! notifications and [`Shell::log_status`] after every event.
 
 use crate::bus::{register, BindingChange, BindingWatch, PpcBus, RegisterError};
+use sevio_bus_protocol::DriverId;
 use sevio_runtime::{debug_println, Channel};
 use sevio_virtio::DeviceId;
 
@@ -38,9 +39,9 @@ pub trait Driver {
 }
 
 /// Register with the bus on `channel` for `device_ids`, logging a refusal
-/// under `name` (the driver still follows the table: a binding made
-/// another way is honoured).
-pub fn register_with_bus(name: &str, channel: Channel, device_ids: &[u32]) -> Result<(), RegisterError> {
+/// under `name`. Returns the driver id the bus assigned (from the
+/// channel): the one to follow in the binding table.
+pub fn register_with_bus(name: &str, channel: Channel, device_ids: &[u32]) -> Result<DriverId, RegisterError> {
     let result = register(&mut PpcBus::new(channel), device_ids);
     if let Err(e) = &result {
         debug_println!("{}: bus registration failed: {:?}", name, e);

@@ -280,6 +280,23 @@ impl<const DEV: usize, const DRV: usize, const RULES: usize> Matcher<DEV, DRV, R
         Ok(out)
     }
 
+    /// Let `driver` bind on `transport` from now on (a transport tells the
+    /// bus which drivers it has channels to). If the driver is registered
+    /// and idle, it is offered the transport's devices at once.
+    pub fn allow(&mut self, driver: DriverId, transport: TransportId) -> Result<Actions, MatchError> {
+        let mut out = Actions::new();
+        if self.allowed(driver, transport) {
+            return Ok(out);
+        }
+        self.rules.push((driver, transport)).map_err(|_| MatchError::RulesFull)?;
+        if let Ok(drv) = self.driver_index(driver) {
+            if self.drivers[drv].device.is_none() {
+                self.offer_driver(drv, &mut out);
+            }
+        }
+        Ok(out)
+    }
+
     /// Every current binding, in device order (what the table holds).
     pub fn bindings(&self) -> impl Iterator<Item = Binding> + Clone + '_ {
         (0..self.devices.len()).filter_map(|i| self.binding(i))

@@ -24,12 +24,16 @@ pub mod label {
     pub const DEVICE_GONE: u64 = 2;
     /// [`BusRequest::RegisterDriver`](super::BusRequest::RegisterDriver).
     pub const REGISTER_DRIVER: u64 = 3;
+    /// [`BusRequest::ServesDrivers`](super::BusRequest::ServesDrivers).
+    pub const SERVES_DRIVERS: u64 = 4;
 }
 
 /// Reply labels.
 pub mod reply_label {
     /// [`BusReply::Ok`](super::BusReply::Ok).
     pub const OK: u64 = 0;
+    /// [`BusReply::Registered`](super::BusReply::Registered).
+    pub const REGISTERED: u64 = 1;
     /// [`BusReply::Error`](super::BusReply::Error).
     pub const ERROR: u64 = 15;
 }
@@ -54,6 +58,16 @@ pub enum BusRequest {
         transport: TransportId,
         /// Where the device was.
         location: Location,
+    },
+    /// Transport -> bus, before its first DeviceFound: the drivers it has
+    /// a channel to (bit k = driver k). Only these may be bound to its
+    /// devices: system.xml's channels, not the bus, decide which driver
+    /// can reach which transport.
+    ServesDrivers {
+        /// The reporting transport.
+        transport: TransportId,
+        /// Bit k: driver k.
+        drivers: u64,
     },
     /// Driver -> bus: I serve these device ids.
     RegisterDriver {
@@ -98,6 +112,12 @@ impl BusError {
 pub enum BusReply {
     /// Accepted. Bindings, if any, appear in the binding table.
     Ok,
+    /// A driver's registration was accepted; this is its id, the one its
+    /// binding carries in the table (the bus takes it from the channel).
+    Registered {
+        /// The caller's driver id.
+        driver: crate::DriverId,
+    },
     /// Refused.
     Error(BusError),
 }
@@ -122,6 +142,9 @@ impl BusRequest {
             ),
             BusRequest::DeviceGone { transport, location } => {
                 (label::DEVICE_GONE, put(mr, &[transport.0.into(), location_word(location)]))
+            }
+            BusRequest::ServesDrivers { transport, drivers } => {
+                (label::SERVES_DRIVERS, put(mr, &[transport.0.into(), *drivers]))
             }
             BusRequest::RegisterDriver { device_ids } => {
                 let mut words = [0u64; MAX_WORDS];
@@ -151,6 +174,10 @@ impl BusRequest {
             label::DEVICE_GONE => {
                 let [t, loc] = expect::<2>(l, mr)?;
                 Ok(BusRequest::DeviceGone { transport: TransportId(field(l, t)?), location: location(l, loc)? })
+            }
+            label::SERVES_DRIVERS => {
+                let [t, drivers] = expect::<2>(l, mr)?;
+                Ok(BusRequest::ServesDrivers { transport: TransportId(field(l, t)?), drivers })
             }
             label::REGISTER_DRIVER => {
                 let count = *mr.first().ok_or(DecodeError::WrongLength { label, expected: 1, got: 0 })?;
@@ -185,6 +212,7 @@ impl BusReply {
     pub fn encode(&self, mr: &mut [u64]) -> (u64, usize) {
         match self {
             BusReply::Ok => (reply_label::OK, 0),
+            BusReply::Registered { driver } => (reply_label::REGISTERED, put(mr, &[driver.0.into()])),
             BusReply::Error(e) => (reply_label::ERROR, put(mr, &[*e as u64])),
         }
     }
@@ -193,6 +221,10 @@ impl BusReply {
     pub fn decode(label: u64, mr: &[u64]) -> Result<BusReply, DecodeError> {
         match label {
             reply_label::OK => expect::<0>(label, mr).map(|_| BusReply::Ok),
+            reply_label::REGISTERED => {
+                let [d] = expect::<1>(label, mr)?;
+                Ok(BusReply::Registered { driver: crate::DriverId(field(label, d)?) })
+            }
             reply_label::ERROR => {
                 let [c] = expect::<1>(label, mr)?;
                 BusError::from_code(c).map(BusReply::Error).ok_or(DecodeError::BadValue { label, value: c })

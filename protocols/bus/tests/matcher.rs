@@ -122,3 +122,16 @@ fn errors_and_limits() {
     assert!(matches!(a[0], Action::Unbind { .. }));
     assert_eq!(m.bindings().count(), 0);
 }
+
+#[test]
+fn allowing_a_transport_later_binds_waiting_drivers_and_only_those() {
+    let mut m = M::new(&[]).unwrap();
+    assert!(m.register_driver(DriverId(0), &[BLK]).unwrap().is_empty());
+    assert!(m.register_driver(DriverId(1), &[BLK]).unwrap().is_empty());
+    assert!(m.device_found(T_PCI, slot(2), BLK, 0).unwrap().is_empty(), "no rule yet: nobody may bind");
+    assert_eq!(m.allow(DriverId(1), T_PCI).unwrap().as_slice(), &[bind(1, T_PCI, slot(2), BLK)]);
+    assert!(m.allow(DriverId(1), T_PCI).unwrap().is_empty(), "allowing twice changes nothing");
+    assert!(m.allow(DriverId(0), T_MMIO).unwrap().is_empty(), "no mmio device");
+    assert_eq!(m.device_found(T_MMIO, slot(31), BLK, 0).unwrap().as_slice(), &[bind(0, T_MMIO, slot(31), BLK)]);
+    assert!(m.allow(DriverId(7), T_MMIO).unwrap().is_empty(), "a driver that never registered");
+}

@@ -26,9 +26,14 @@ fn golden_encodings() {
     assert_eq!(enc(&gone), (2, vec![1, 1 << 32 | 8]));
     let reg = BusRequest::RegisterDriver { device_ids: DeviceIds::from_slice(&[1, 2, 3]).unwrap() };
     assert_eq!(enc(&reg), (3, vec![3, 2 << 32 | 1, 3]));
+    let serves = BusRequest::ServesDrivers { transport: TransportId(1), drivers: 0b101 };
+    assert_eq!(enc(&serves), (4, vec![1, 0b101]));
     let mut mr = [0u64; 1];
     assert_eq!(BusReply::Error(BusError::Full).encode(&mut mr), (15, 1));
     assert_eq!(mr, [3]);
+    assert_eq!(BusReply::Registered { driver: DriverId(5) }.encode(&mut mr), (1, 1));
+    assert_eq!(mr, [5]);
+    assert_eq!(BusReply::decode(1, &[5]), Ok(BusReply::Registered { driver: DriverId(5) }));
 }
 
 #[test]
@@ -51,6 +56,10 @@ fn rejects_malformed() {
     assert_eq!(BusRequest::decode(label::REGISTER_DRIVER, &[3, 0]), Err(WrongLength { label: 3, expected: 3, got: 2 }));
     // Odd count: the unused high half must be zero.
     assert!(matches!(BusRequest::decode(label::REGISTER_DRIVER, &[1, 7 << 32 | 2]), Err(BadValue { .. })));
+    assert_eq!(BusRequest::decode(label::SERVES_DRIVERS, &[256, 1]), Err(BadValue { label: 4, value: 256 }));
+    assert_eq!(BusRequest::decode(label::SERVES_DRIVERS, &[1]), Err(WrongLength { label: 4, expected: 2, got: 1 }));
+    assert_eq!(BusReply::decode(1, &[256]), Err(BadValue { label: 1, value: 256 }));
+    assert_eq!(BusReply::decode(1, &[]), Err(WrongLength { label: 1, expected: 1, got: 0 }));
     assert_eq!(BusReply::decode(15, &[99]), Err(BadValue { label: 15, value: 99 }));
     assert_eq!(BusReply::decode(0, &[1]), Err(WrongLength { label: 0, expected: 0, got: 1 }));
 }
@@ -65,6 +74,7 @@ fn request() -> impl Strategy<Value = BusRequest> {
             BusRequest::DeviceFound { transport: TransportId(t), location, device_id, vendor_id }
         }),
         (any::<u8>(), loc).prop_map(|(t, location)| BusRequest::DeviceGone { transport: TransportId(t), location }),
+        (any::<u8>(), any::<u64>()).prop_map(|(t, drivers)| BusRequest::ServesDrivers { transport: TransportId(t), drivers }),
         prop::collection::vec(any::<u32>(), 1..=MAX_DEVICE_IDS)
             .prop_map(|ids| BusRequest::RegisterDriver { device_ids: DeviceIds::from_slice(&ids).unwrap() }),
     ]

@@ -8,15 +8,19 @@
 //!
 //! - [`VirtioDevice`]: the register-level operations a transport provides
 //!   for one device;
-//! - [`Transport`]: devices, driver ports and bindings, and request service.
+//! - [`Transport`]: devices, driver ports and bindings, and request service;
+//! - `shell` (feature `pd`): the PD side every transport shares: the bus
+//!   conversation, following the binding table, serving driver PPCs.
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 #[cfg(test)]
 extern crate std;
 
 mod device;
+#[cfg(feature = "pd")]
+pub mod shell;
 mod transport;
 
 #[cfg(test)]

@@ -23,11 +23,6 @@ pub const FIRST_DRIVER_CHANNEL: u8 = 40;
 /// Bytes of every driver's DMA region (queues must lie inside).
 pub const DMA_WINDOW_SIZE: u64 = 0x4_0000;
 
-/// The channel of driver `k`.
-pub const fn driver_channel(k: usize) -> Channel {
-    Channel::new(FIRST_DRIVER_CHANNEL + k as u8)
-}
-
 sevio_runtime::setvar!(
     /// vaddr of the 32 register blocks (0x4000 bytes, uncached).
     pub fn regs_vaddr() = "mmio_regs_vaddr"

@@ -79,11 +79,6 @@ impl<R: Registers> Slot<R> {
         Some((Slot { regs, version, probe }, probe))
     }
 
-    /// What the probe found.
-    pub fn probe_result(&self) -> Probe {
-        self.probe
-    }
-
     /// The device status byte.
     pub fn status_byte(&self) -> u8 {
         self.status().0

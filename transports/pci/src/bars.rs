@@ -229,7 +229,7 @@ pub fn assign_bars<C: ConfigSpace>(cfg: &C, f: Bdf, bars: &mut Bars, windows: &m
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::{FakeConfig, FakeFunction, FakeBar};
+    use crate::fake::{FakeBar, FakeConfig, FakeFunction};
 
     const F: Bdf = Bdf { bus: 0, device: 2, function: 0 };
 
@@ -292,7 +292,10 @@ mod tests {
         assert_eq!(cfg.read32(F, reg::BAR0 + 20), 0);
 
         let big = Bdf { device: 6, ..F };
-        cfg.add(big, FakeFunction::endpoint(0x1af4, 0x1041).bar(0, FakeBar::Mem32(0x1000)).bar(1, FakeBar::Mem32(0x400_0000)));
+        cfg.add(
+            big,
+            FakeFunction::endpoint(0x1af4, 0x1041).bar(0, FakeBar::Mem32(0x1000)).bar(1, FakeBar::Mem32(0x400_0000)),
+        );
         let mut bars = size_bars(&cfg, big, 6).unwrap();
         let before = w;
         assert_eq!(

@@ -39,11 +39,6 @@ pub const IO_SIZE: usize = 0x1_0000;
 /// Ports handed out to I/O BARs: above the legacy ISA range.
 pub const IO_PORTS: (u64, u64) = (0x1000, 0xf000);
 
-/// The channel of driver `k`.
-pub const fn driver_channel(k: usize) -> Channel {
-    Channel::new(FIRST_DRIVER_CHANNEL + k as u8)
-}
-
 sevio_runtime::setvar!(
     /// vaddr of ECAM (buses 0..4, [`ECAM_SIZE`] bytes, uncached).
     pub fn ecam_vaddr() = "pci_ecam_vaddr"

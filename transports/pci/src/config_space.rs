@@ -48,7 +48,9 @@ impl<R: Registers> Ecam<R> {
 
     fn offset(&self, f: Bdf, offset: u16, width: usize) -> Option<usize> {
         let inside = f.device < 32 && f.function < 8 && (offset as usize) + width <= FUNCTION_SPACE;
-        inside.then_some((f.bus as usize) << 20 | (f.device as usize) << 15 | (f.function as usize) << 12 | offset as usize)
+        inside.then_some(
+            (f.bus as usize) << 20 | (f.device as usize) << 15 | (f.function as usize) << 12 | offset as usize,
+        )
     }
 }
 

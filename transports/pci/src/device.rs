@@ -1,10 +1,10 @@
 //! A virtio PCI function as the transport core sees it: one
 //! [`VirtioDevice`] over either interface.
 
+use crate::config_space::ConfigSpace;
 use crate::enumerate::Function;
 use crate::legacy::Legacy;
 use crate::modern::Modern;
-use crate::config_space::ConfigSpace;
 use crate::probe::{Apertures, Layout, layout, subsystem, virtio_type};
 use crate::problem::Problem;
 use crate::regs::Registers;

@@ -56,7 +56,11 @@ impl Registers for FakeRegisters {
         self.size
     }
     fn window(&self, offset: usize, size: usize) -> Option<Self> {
-        (offset.checked_add(size)? <= self.size).then(|| FakeRegisters { base: self.base + offset, size, ..self.clone() })
+        (offset.checked_add(size)? <= self.size).then(|| FakeRegisters {
+            base: self.base + offset,
+            size,
+            ..self.clone()
+        })
     }
     fn read8(&self, offset: usize) -> u8 {
         self.read(offset, 1) as u8
@@ -150,7 +154,10 @@ pub enum FakeBar {
     None,
     Io(u32),
     Mem32(u32),
-    Mem64 { size: u64, prefetchable: bool },
+    Mem64 {
+        size: u64,
+        prefetchable: bool,
+    },
     /// Reads back exactly this after any write.
     Raw(u32),
     /// The upper half of a 64-bit BAR.
@@ -183,7 +190,9 @@ impl FakeFunction {
     /// A function with these config bytes and BAR registers.
     pub fn raw(space: [u8; 256], bars: [FakeBar; 6]) -> Self {
         let f = FakeFunction { space: space.to_vec(), bars: [FakeBar::None; 6], all_ones: false, last_cap: None };
-        bars.iter().enumerate().fold(f, |f, (i, b)| if matches!(f.bars[i], FakeBar::Upper(_)) { f } else { f.bar(i, *b) })
+        bars.iter()
+            .enumerate()
+            .fold(f, |f, (i, b)| if matches!(f.bars[i], FakeBar::Upper(_)) { f } else { f.bar(i, *b) })
     }
 
     /// The config bytes.
@@ -330,9 +339,9 @@ impl FakeConfig {
 
     fn node(&self, f: Bdf) -> Option<usize> {
         let nodes = self.nodes.borrow();
-        nodes
-            .iter()
-            .position(|n| n.device == f.device && n.function == f.function && Self::bus_of(&nodes, n.segment, 0) == Some(f.bus))
+        nodes.iter().position(|n| {
+            n.device == f.device && n.function == f.function && Self::bus_of(&nodes, n.segment, 0) == Some(f.bus)
+        })
     }
 
     /// The programmed config space of the node at `f` (test inspection).
@@ -448,12 +457,8 @@ pub const MODERN_BAR_SIZE: usize = 0x4000;
 impl FakeModern {
     pub fn new(multiplier: u32) -> Self {
         let queues = (0..2).map(|q| FakeQueue { max: 256, size: 256, notify_off: q, ..Default::default() }).collect();
-        let state = ModernState {
-            features: 1 << 32 | 1 << 28 | 1 << 9,
-            queues,
-            config: vec![0; 0x40],
-            ..Default::default()
-        };
+        let state =
+            ModernState { features: 1 << 32 | 1 << 28 | 1 << 9, queues, config: vec![0; 0x40], ..Default::default() };
         FakeModern { state: Rc::new(RefCell::new(state)), multiplier }
     }
 
@@ -515,7 +520,12 @@ impl ModernState {
         let mut img = [0u8; 0x40];
         let q = self.queues.get(self.queue_select as usize).copied().unwrap_or_default();
         put(&mut img, common::DEVICE_FEATURE_SELECT, 4, self.device_select as u64);
-        put(&mut img, common::DEVICE_FEATURE, 4, self.features.checked_shr(32 * self.device_select).unwrap_or(0) & 0xffff_ffff);
+        put(
+            &mut img,
+            common::DEVICE_FEATURE,
+            4,
+            self.features.checked_shr(32 * self.device_select).unwrap_or(0) & 0xffff_ffff,
+        );
         put(&mut img, common::DRIVER_FEATURE_SELECT, 4, self.driver_select as u64);
         let driver_word = self.driver_features.checked_shr(32 * self.driver_select).unwrap_or(0);
         put(&mut img, common::DRIVER_FEATURE, 4, driver_word & 0xffff_ffff);

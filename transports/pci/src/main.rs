@@ -10,23 +10,18 @@
 
 mod config;
 
-use core::ptr::NonNull;
-use sevio_bus_protocol::{BusReply, BusRequest, DriverId, Location, TableReader};
+use sevio_bus_protocol::Location;
 use sevio_pci::enumerate::{disable, enable};
 use sevio_pci::{Apertures, BdfText, Ecam, PciDevice, Windows, enumerate, probe::is_virtio};
 use sevio_runtime::mmio::DeviceRegion;
-use sevio_runtime::{Channel, ChannelSet, Handler, MessageInfo, MessageRegisters, debug_println};
-use sevio_sharedmem::SharedMemory;
-use sevio_transport_core::{DriverPort, MAX_DRIVERS, Transport, VirtioDevice};
-use sevio_transport_protocol::{MAX_WORDS, Reply, Request, TransportDoorbell, TransportError};
+use sevio_runtime::{Channel, ChannelSet, Handler, MessageInfo, debug_println};
+use sevio_transport_core::shell::{TransportPd, Wiring};
+use sevio_transport_core::{Transport, VirtioDevice};
 
+/// The transport over the virtio functions found.
 type PciTransport = Transport<PciDevice<DeviceRegion>, { config::MAX_DEVICES }>;
 
 sevio_runtime::protection_domain!(init);
-
-/// Attempts at a consistent read of the binding table before giving up
-/// until the next notification.
-const TABLE_READ_ATTEMPTS: u32 = 16;
 
 /// A device window system.xml maps at `vaddr` (a setvar).
 fn device_window(vaddr: u64, size: usize, what: &str) -> DeviceRegion {
@@ -38,14 +33,6 @@ fn device_window(vaddr: u64, size: usize, what: &str) -> DeviceRegion {
     // bytes that system.xml gives this PD only, uncached; it is reached
     // only through DeviceRegion.
     unsafe { DeviceRegion::new(vaddr as usize, size) }
-}
-
-fn shared_page(vaddr: u64) -> Option<SharedMemory> {
-    let base = NonNull::new(vaddr as usize as *mut u8)?;
-    // SAFETY: every vaddr passed here is a setvar_vaddr of a 4 KiB page
-    // system.xml maps into this PD for its whole life; it is only reached
-    // through SharedMemory.
-    Some(unsafe { SharedMemory::new(base, 4096) })
 }
 
 fn init() -> PciPd {
@@ -90,95 +77,42 @@ fn init() -> PciPd {
             }
         }
         if let Some(line) = f.line {
-            debug_println!("pci: {}:   INTx line {line} (INTID {})", BdfText(f.bdf), config::INTX_INTID_BASE + line as u32);
+            debug_println!(
+                "pci: {}:   INTx line {line} (INTID {})",
+                BdfText(f.bdf),
+                config::INTX_INTID_BASE + line as u32
+            );
         }
         lines[i] = f.line;
         let _ = transport.insert(i, Location::Pci(f.bdf), device);
     }
-    for k in 0..MAX_DRIVERS {
-        let (doorbell_vaddr, dma_paddr) = config::driver_vars(k);
-        let Some(page) = shared_page(doorbell_vaddr) else { continue };
-        match TransportDoorbell::init(page) {
-            Ok(doorbell) => {
-                transport.attach_driver(k, DriverPort { doorbell, dma_window: (dma_paddr, config::DMA_WINDOW_SIZE) })
-            }
-            Err(e) => debug_println!("pci: driver {k}'s doorbell page is unusable: {e:?}"),
-        }
-    }
-    let mut found = 0;
-    for (_, location, device) in transport.devices() {
-        found += 1;
-        let request = BusRequest::DeviceFound {
-            transport: config::TRANSPORT_ID,
-            location,
-            device_id: device.device_id(),
-            vendor_id: device.vendor_id(),
-        };
-        let reply = call_bus(&request);
-        if reply != Some(BusReply::Ok) {
-            debug_println!("pci: the bus refused {location:?}: {reply:?}");
-        }
-    }
-    debug_println!("pci: {found} virtio device(s)");
-    let table = shared_page(config::bindings_vaddr()).and_then(|m| TableReader::open(m).ok());
-    if table.is_none() {
-        debug_println!("pci: no binding table: no driver will be served");
-    }
-    let mut pd = PciPd { transport, lines, table };
-    pd.refresh_bindings();
-    pd
-}
-
-fn call_bus(request: &BusRequest) -> Option<BusReply> {
-    let mut words = [0u64; 8];
-    let (label, len) = request.encode(&mut words);
-    for (i, w) in words.iter().take(len).enumerate() {
-        MessageRegisters::set(i, *w);
-    }
-    let info = config::BUS.pp_call(MessageInfo::new(label, len));
-    let n = info.length().min(words.len());
-    let reply: [u64; 8] = core::array::from_fn(|i| if i < n { MessageRegisters::get(i) } else { 0 });
-    BusReply::decode(info.label(), &reply[..n]).ok()
+    let wiring = Wiring {
+        name: "pci",
+        id: config::TRANSPORT_ID,
+        bus: config::BUS,
+        first_driver_channel: config::FIRST_DRIVER_CHANNEL,
+        driver_vars: config::driver_vars,
+        dma_window_size: config::DMA_WINDOW_SIZE,
+        bindings_vaddr: config::bindings_vaddr(),
+    };
+    PciPd { pd: TransportPd::start(transport, wiring), lines }
 }
 
 struct PciPd {
-    transport: PciTransport,
+    pd: TransportPd<PciDevice<DeviceRegion>, { config::MAX_DEVICES }>,
     /// Each device's INTx line (by transport index).
     lines: [Option<u8>; config::MAX_DEVICES],
-    table: Option<TableReader>,
 }
 
 impl PciPd {
-    /// Re-read which driver is bound to which function.
-    fn refresh_bindings(&mut self) {
-        let Some(table) = self.table else { return };
-        for k in 0..MAX_DRIVERS {
-            let location = match table.binding_of_driver(DriverId(k as u8), TABLE_READ_ATTEMPTS) {
-                Ok(Some(b)) if b.transport == config::TRANSPORT_ID => Some(b.location),
-                Ok(_) => None,
-                Err(e) => {
-                    debug_println!("pci: binding table unreadable ({e:?}); keeping the old bindings");
-                    return;
-                }
-            };
-            if self.transport.binding(k) != location && !self.transport.set_binding(k, location) {
-                debug_println!("pci: the bus bound driver {k} to {location:?}, which this transport cannot serve");
-            }
-        }
-    }
-
     /// INTx line `line` is asserted: read (and so acknowledge) the ISR of
     /// every function on it, pass the causes on, then ack the IRQ. The
     /// line is level-triggered: if a device asserted it again meanwhile,
     /// seL4 delivers it again after the ack.
     fn intx(&mut self, line: u8, irq: Channel) {
         let lines = self.lines;
-        let drivers = self.transport.interrupt_all(|i| lines.get(i).copied().flatten() == Some(line));
-        for k in 0..MAX_DRIVERS {
-            if drivers & (1 << k) != 0 {
-                config::driver_channel(k).notify();
-            }
-        }
+        let drivers = self.pd.transport.interrupt_all(|i| lines.get(i).copied().flatten() == Some(line));
+        self.pd.notify_drivers(drivers);
         irq.irq_ack();
     }
 }
@@ -189,41 +123,13 @@ impl Handler for PciPd {
             let id = ch.index() as usize;
             if id < config::INTX_LINES {
                 self.intx(id as u8, ch);
-            } else if ch == config::BUS {
-                self.refresh_bindings();
-            } else if let Some(k) = driver_index(ch) {
-                self.transport.kick(k);
+            } else {
+                self.pd.notified_channel(ch);
             }
         }
     }
 
     fn protected(&mut self, channel: Channel, info: MessageInfo) -> MessageInfo {
-        let reply = match driver_index(channel) {
-            None => Reply::Error(TransportError::NotBound),
-            Some(k) => {
-                let len = info.length();
-                if len > MAX_WORDS {
-                    Reply::Error(TransportError::Malformed)
-                } else {
-                    let words: [u64; MAX_WORDS] =
-                        core::array::from_fn(|i| if i < len { MessageRegisters::get(i) } else { 0 });
-                    match Request::decode(info.label(), &words[..len]) {
-                        Ok(request) => self.transport.handle(k, request),
-                        Err(_) => Reply::Error(TransportError::Malformed),
-                    }
-                }
-            }
-        };
-        let mut out = [0u64; MAX_WORDS];
-        let (label, n) = reply.encode(&mut out);
-        for (i, w) in out.iter().take(n).enumerate() {
-            MessageRegisters::set(i, *w);
-        }
-        MessageInfo::new(label, n)
+        self.pd.protected(channel, info)
     }
-}
-
-fn driver_index(channel: Channel) -> Option<usize> {
-    let k = channel.index().checked_sub(config::FIRST_DRIVER_CHANNEL)? as usize;
-    (k < MAX_DRIVERS).then_some(k)
 }

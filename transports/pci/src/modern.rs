@@ -193,7 +193,10 @@ mod tests {
         assert_eq!(d.queue_max(2), 0, "two queues");
         d.setup_queue(1, 64, 0x4_5000_0000, 0x5000_0400, 0x5000_0800).unwrap();
         let q = fake.queue(1);
-        assert_eq!((q.size, q.desc, q.driver, q.device, q.enabled), (64, 0x4_5000_0000, 0x5000_0400, 0x5000_0800, true));
+        assert_eq!(
+            (q.size, q.desc, q.driver, q.device, q.enabled),
+            (64, 0x4_5000_0000, 0x5000_0400, 0x5000_0800, true)
+        );
         assert_eq!(d.setup_queue(1, 64, 0x1000, 0x2000, 0x3000), Err(DeviceError::QueueInUse));
         assert_eq!(d.setup_queue(2, 64, 0x1000, 0x2000, 0x3000), Err(DeviceError::NoSuchQueue));
         assert_eq!(d.setup_queue(0, 512, 0x1000, 0x2000, 0x3000), Err(DeviceError::BadQueueSize));

@@ -103,12 +103,13 @@ impl core::fmt::Display for Problem {
                 write!(f, "transitional device id {device:#06x} with subsystem id {subsystem:#06x}: unknown type")
             }
             Problem::Cap(e) => write!(f, "malformed virtio capability: {e:?}"),
-            Problem::CapBarMissing { kind, bar } => write!(f, "capability {kind:?} names BAR {bar}, which is not implemented"),
+            Problem::CapBarMissing { kind, bar } => {
+                write!(f, "capability {kind:?} names BAR {bar}, which is not implemented")
+            }
             Problem::CapInIoBar { kind, bar } => write!(f, "capability {kind:?} is in I/O BAR {bar} (unsupported)"),
-            Problem::CapOutsideBar { kind, bar, offset, length, bar_size } => write!(
-                f,
-                "capability {kind:?} points outside BAR {bar}: {offset:#x} + {length:#x} > {bar_size:#x}"
-            ),
+            Problem::CapOutsideBar { kind, bar, offset, length, bar_size } => {
+                write!(f, "capability {kind:?} points outside BAR {bar}: {offset:#x} + {length:#x} > {bar_size:#x}")
+            }
             Problem::CapTooShort { kind, length } => write!(f, "capability {kind:?} is too short ({length:#x} bytes)"),
             Problem::MissingCap(kind) => write!(f, "no {kind:?} capability"),
             Problem::NoLegacyBar => write!(f, "no modern capabilities and no legacy I/O BAR 0"),

@@ -6,7 +6,9 @@ use crate::bars::{BarError, Space, Windows};
 use crate::config_space::{ConfigSpace, command, reg};
 use crate::device::PciDevice;
 use crate::enumerate::{Function, Scan, enable, enumerate};
-use crate::fake::{Backend, FakeBar, FakeBus, FakeConfig, FakeFunction, FakeLegacy, FakeModern, FakeRegisters, MODERN_BAR_SIZE};
+use crate::fake::{
+    Backend, FakeBar, FakeBus, FakeConfig, FakeFunction, FakeLegacy, FakeModern, FakeRegisters, MODERN_BAR_SIZE,
+};
 use crate::probe::{Apertures, Layout, Structure, is_virtio, layout, virtio_type};
 use crate::problem::Problem;
 use sevio_sharedmem::HeapRegion;
@@ -49,7 +51,11 @@ fn machine() -> Machine {
     cfg.add(bdf(0, 1, 0), modern(0x1041));
     cfg.add(
         bdf(0, 2, 0),
-        FakeFunction::endpoint(0x1af4, 0x1001).subsystem(2).bar(0, FakeBar::Io(0x40)).bar(1, FakeBar::Mem32(0x1000)).pin(4),
+        FakeFunction::endpoint(0x1af4, 0x1001)
+            .subsystem(2)
+            .bar(0, FakeBar::Io(0x40))
+            .bar(1, FakeBar::Mem32(0x1000))
+            .pin(4),
     );
     let bridge = cfg.add(bdf(0, 3, 0), FakeFunction::bridge().pin(1));
     cfg.add_behind(bridge, 0, 0, modern(0x1044));
@@ -308,7 +314,8 @@ fn stack() -> Stack {
 #[test]
 fn the_transport_serves_pci_devices_modern_and_legacy() {
     let mut s = stack();
-    let found: Vec<(Location, u32, u32)> = s.transport.devices().map(|(_, l, d)| (l, d.device_id(), d.version())).collect();
+    let found: Vec<(Location, u32, u32)> =
+        s.transport.devices().map(|(_, l, d)| (l, d.device_id(), d.version())).collect();
     assert_eq!(
         found,
         [
@@ -348,7 +355,8 @@ fn the_transport_serves_pci_devices_modern_and_legacy() {
 #[test]
 fn a_shared_intx_line_acknowledges_every_device_on_it() {
     let mut s = stack();
-    let lines: Vec<Option<u8>> = (0..16).map(|i| s.transport.devices().find(|d| d.0 == i).and_then(|d| d.2.line())).collect();
+    let lines: Vec<Option<u8>> =
+        (0..16).map(|i| s.transport.devices().find(|d| d.0 == i).and_then(|d| d.2.line())).collect();
     // net (00:01.0) and the legacy blk (00:02.0) share line 1.
     assert!(s.transport.set_binding(1, Some(Location::Pci(bdf(0, 2, 0)))));
     let driver = DriverDoorbell::open(s.doorbells[1].memory()).unwrap();
@@ -386,7 +394,10 @@ fn a_device_is_reset_when_its_driver_goes_away() {
 fn problems_read_as_log_lines() {
     let outside = Problem::CapOutsideBar { kind: CapKind::Isr, bar: 4, offset: 0x3ff8, length: 0x10, bar_size: 0x4000 };
     assert_eq!(std::format!("{outside}"), "capability Isr points outside BAR 4: 0x3ff8 + 0x10 > 0x4000");
-    assert_eq!(std::format!("{}: {}", crate::BdfText(bdf(1, 0x1f, 7)), Problem::AllOnes), "01:1f.7: config space reads all-ones");
+    assert_eq!(
+        std::format!("{}: {}", crate::BdfText(bdf(1, 0x1f, 7)), Problem::AllOnes),
+        "01:1f.7: config space reads all-ones"
+    );
 }
 
 /// xorshift64*: deterministic noise for the garbage test.
@@ -485,7 +496,9 @@ fn garbage_config_spaces_never_escape_the_windows() {
             for bar in f.bars.iter().flatten() {
                 let (base, size) = if bar.space == Space::Io { IO } else { MEM };
                 assert!(bar.addr >= base && bar.addr - base + bar.size <= size, "{bar:?}");
-                assert!(placed.iter().all(|&(s, a, l)| s != bar.space || bar.addr >= a + l || a >= bar.addr + bar.size));
+                assert!(
+                    placed.iter().all(|&(s, a, l)| s != bar.space || bar.addr >= a + l || a >= bar.addr + bar.size)
+                );
                 placed.push((bar.space, bar.addr, bar.size));
             }
             if let Ok(Layout::Modern { common, notify, isr, device, .. }) = layout(&cfg, f) {

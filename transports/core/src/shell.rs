@@ -1,0 +1,192 @@
+//! The PD side every transport shares (feature `pd`): telling the bus
+//! which drivers the transport serves and which devices it found,
+//! following the binding table, and serving a driver's PPC. A transport's
+//! `main.rs` keeps only what is its own: finding devices, and its IRQs.
+
+use crate::{DriverPort, MAX_DRIVERS, Transport, VirtioDevice};
+use core::ptr::NonNull;
+use sevio_bus_protocol::{BusReply, BusRequest, DriverId, TableReader, TransportId};
+use sevio_runtime::{Channel, MessageInfo, MessageRegisters, debug_println};
+use sevio_sharedmem::SharedMemory;
+use sevio_transport_protocol::{MAX_WORDS, Reply, Request, TransportDoorbell, TransportError};
+
+/// Attempts at a consistent read of the binding table before giving up
+/// until the next notification.
+const TABLE_READ_ATTEMPTS: u32 = 16;
+
+/// How a transport PD is wired (from its `config.rs`).
+pub struct Wiring {
+    /// For the log: "mmio", "pci".
+    pub name: &'static str,
+    /// The transport's id on the bus.
+    pub id: TransportId,
+    /// The bus channel.
+    pub bus: Channel,
+    /// Channel of driver 0; driver k is on this + k.
+    pub first_driver_channel: u8,
+    /// `(doorbell vaddr, DMA region paddr)` of driver k, zeros when the
+    /// system has no driver k.
+    pub driver_vars: fn(usize) -> (u64, u64),
+    /// Bytes of every driver's DMA region.
+    pub dma_window_size: u64,
+    /// vaddr of the bus's binding table.
+    pub bindings_vaddr: u64,
+}
+
+/// The 4 KiB page system.xml maps at `vaddr`, if it is set.
+pub fn shared_page(vaddr: u64) -> Option<SharedMemory> {
+    let base = NonNull::new(vaddr as usize as *mut u8)?;
+    // SAFETY: every vaddr passed here is the setvar_vaddr of a 4 KiB page
+    // system.xml maps into this PD for its whole life (a doorbell page or
+    // the binding table); it is only reached through SharedMemory.
+    #[allow(unsafe_code)]
+    Some(unsafe { SharedMemory::new(base, 4096) })
+}
+
+/// PPC `request` to the bus.
+pub fn call_bus(bus: Channel, request: &BusRequest) -> Option<BusReply> {
+    let mut words = [0u64; 8];
+    let (label, len) = request.encode(&mut words);
+    for (i, w) in words.iter().take(len).enumerate() {
+        MessageRegisters::set(i, *w);
+    }
+    let info = bus.pp_call(MessageInfo::new(label, len));
+    let n = info.length().min(words.len());
+    let reply: [u64; 8] = core::array::from_fn(|i| if i < n { MessageRegisters::get(i) } else { 0 });
+    BusReply::decode(info.label(), &reply[..n]).ok()
+}
+
+/// The PD state every transport has: the shared transport logic and the
+/// binding table it follows.
+pub struct TransportPd<D, const N: usize> {
+    /// Devices, driver ports and bindings.
+    pub transport: Transport<D, N>,
+    wiring: Wiring,
+    table: Option<TableReader>,
+}
+
+impl<D: VirtioDevice, const N: usize> TransportPd<D, N> {
+    /// Attach the driver ports system.xml wires, tell the bus which
+    /// drivers this transport serves and every device it found, open the
+    /// binding table and apply it. Call once, at the end of `init`.
+    pub fn start(mut transport: Transport<D, N>, wiring: Wiring) -> Self {
+        let mut served = 0u64;
+        for k in 0..MAX_DRIVERS {
+            let (doorbell_vaddr, dma_paddr) = (wiring.driver_vars)(k);
+            let Some(page) = shared_page(doorbell_vaddr) else { continue };
+            match TransportDoorbell::init(page) {
+                Ok(doorbell) => {
+                    transport
+                        .attach_driver(k, DriverPort { doorbell, dma_window: (dma_paddr, wiring.dma_window_size) });
+                    served |= 1 << k;
+                }
+                Err(e) => debug_println!("{}: driver {k}'s doorbell page is unusable: {e:?}", wiring.name),
+            }
+        }
+        // Only drivers this transport has channels to may be bound to its
+        // devices: system.xml decides, and only the transport sees it.
+        let reply = call_bus(wiring.bus, &BusRequest::ServesDrivers { transport: wiring.id, drivers: served });
+        if reply != Some(BusReply::Ok) {
+            debug_println!("{}: the bus refused the driver list {served:#b}: {reply:?}", wiring.name);
+        }
+        let mut found = 0;
+        for (_, location, device) in transport.devices() {
+            found += 1;
+            let request = BusRequest::DeviceFound {
+                transport: wiring.id,
+                location,
+                device_id: device.device_id(),
+                vendor_id: device.vendor_id(),
+            };
+            let reply = call_bus(wiring.bus, &request);
+            if reply != Some(BusReply::Ok) {
+                debug_println!("{}: the bus refused {location:?}: {reply:?}", wiring.name);
+            }
+        }
+        debug_println!("{}: {found} virtio device(s)", wiring.name);
+        let table = shared_page(wiring.bindings_vaddr).and_then(|m| TableReader::open(m).ok());
+        if table.is_none() {
+            debug_println!("{}: no binding table: no driver will be served", wiring.name);
+        }
+        let mut pd = TransportPd { transport, wiring, table };
+        pd.refresh_bindings();
+        pd
+    }
+
+    /// Re-read which driver is bound to which device (the bus notified).
+    pub fn refresh_bindings(&mut self) {
+        let Some(table) = self.table else { return };
+        for k in 0..MAX_DRIVERS {
+            let location = match table.binding_of_driver(DriverId(k as u8), TABLE_READ_ATTEMPTS) {
+                Ok(Some(b)) if b.transport == self.wiring.id => Some(b.location),
+                Ok(_) => None,
+                Err(e) => {
+                    debug_println!("{}: binding table unreadable ({e:?}); keeping the old bindings", self.wiring.name);
+                    return;
+                }
+            };
+            if self.transport.binding(k) != location && !self.transport.set_binding(k, location) {
+                debug_println!(
+                    "{}: the bus bound driver {k} to {location:?}, which this transport cannot serve",
+                    self.wiring.name
+                );
+            }
+        }
+    }
+
+    /// The driver on `channel`, if it is a driver channel.
+    pub fn driver_index(&self, channel: Channel) -> Option<usize> {
+        let k = channel.index().checked_sub(self.wiring.first_driver_channel)? as usize;
+        (k < MAX_DRIVERS).then_some(k)
+    }
+
+    /// The channel of driver `k`.
+    pub fn driver_channel(&self, k: usize) -> Option<Channel> {
+        Channel::try_new(self.wiring.first_driver_channel as u64 + k as u64)
+    }
+
+    /// Notify every driver in `drivers` (bit k = driver k).
+    pub fn notify_drivers(&self, drivers: u32) {
+        for k in 0..MAX_DRIVERS {
+            if drivers & (1 << k) != 0 {
+                if let Some(ch) = self.driver_channel(k) {
+                    ch.notify();
+                }
+            }
+        }
+    }
+
+    /// A notification on a channel that is not an IRQ: the bus (the
+    /// binding table changed) or a driver (it rang its doorbell).
+    pub fn notified_channel(&mut self, channel: Channel) {
+        if channel == self.wiring.bus {
+            self.refresh_bindings();
+        } else if let Some(k) = self.driver_index(channel) {
+            self.transport.kick(k);
+        }
+    }
+
+    /// Serve a PPC: a driver's request, decoded strictly; anything else
+    /// is refused.
+    pub fn protected(&mut self, channel: Channel, info: MessageInfo) -> MessageInfo {
+        let reply = match self.driver_index(channel) {
+            None => Reply::Error(TransportError::NotBound),
+            Some(_) if info.length() > MAX_WORDS => Reply::Error(TransportError::Malformed),
+            Some(k) => {
+                let len = info.length();
+                let words: [u64; MAX_WORDS] =
+                    core::array::from_fn(|i| if i < len { MessageRegisters::get(i) } else { 0 });
+                match Request::decode(info.label(), &words[..len]) {
+                    Ok(request) => self.transport.handle(k, request),
+                    Err(_) => Reply::Error(TransportError::Malformed),
+                }
+            }
+        };
+        let mut out = [0u64; MAX_WORDS];
+        let (label, n) = reply.encode(&mut out);
+        for (i, w) in out.iter().take(n).enumerate() {
+            MessageRegisters::set(i, *w);
+        }
+        MessageInfo::new(label, n)
+    }
+}
