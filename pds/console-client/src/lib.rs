@@ -35,7 +35,7 @@ extern crate std;
 pub mod pd;
 
 use core::fmt::Write;
-use core::sync::atomic::{fence, Ordering};
+use core::sync::atomic::{Ordering, fence};
 use sevio_queue::serial::PRODUCER_SIGNALLED_OFFSET;
 use sevio_queue::{QueueError, SerialConsumer, SerialProducer};
 use sevio_sharedmem::SharedMemory;
@@ -268,7 +268,9 @@ impl ConsoleClient {
         if self.consumed()? < target {
             // Ask to be told when the head moves, then look again (the
             // driver may have published in between).
-            self.tx_header.store_u32(PRODUCER_SIGNALLED_OFFSET, 0, Ordering::Relaxed).map_err(|_| QueueError::OutOfBounds)?;
+            self.tx_header
+                .store_u32(PRODUCER_SIGNALLED_OFFSET, 0, Ordering::Relaxed)
+                .map_err(|_| QueueError::OutOfBounds)?;
             fence(Ordering::SeqCst);
             if self.consumed()? < target {
                 return Ok(Progress::Waiting);

@@ -11,7 +11,7 @@
 use crate::{ConsoleClient, Mode, Progress, QueueRegions};
 use core::ptr::NonNull;
 use sevio_runtime::print::DebugWriter;
-use sevio_runtime::{debug_println, verdict, Channel, ChannelSet, DeferredAction, Handler};
+use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler, debug_println, verdict};
 use sevio_sharedmem::SharedMemory;
 
 /// The console driver.
@@ -56,8 +56,14 @@ fn region(vaddr: u64, size: u64) -> Option<SharedMemory> {
 }
 
 fn queue_regions() -> Option<(QueueRegions, QueueRegions)> {
-    let rx = QueueRegions { header: region(rx_queue_vaddr(), QUEUE_REGION_SIZE)?, data: region(rx_data_vaddr(), rx_data_size())? };
-    let tx = QueueRegions { header: region(tx_queue_vaddr(), QUEUE_REGION_SIZE)?, data: region(tx_data_vaddr(), tx_data_size())? };
+    let rx = QueueRegions {
+        header: region(rx_queue_vaddr(), QUEUE_REGION_SIZE)?,
+        data: region(rx_data_vaddr(), rx_data_size())?,
+    };
+    let tx = QueueRegions {
+        header: region(tx_queue_vaddr(), QUEUE_REGION_SIZE)?,
+        data: region(tx_data_vaddr(), tx_data_size())?,
+    };
     Some((rx, tx))
 }
 

@@ -12,7 +12,9 @@ pub const TRANSPORT: Channel = Channel::new(1);
 /// The client (notifications both ways).
 pub const CLIENT: Channel = Channel::new(2);
 
-/// This driver's id at the bus (blk 0, net 1, console 2, rng 3).
+/// This driver's id at the bus (blk 0, net 1, console 2, rng 3): the bus
+/// derives it from the channel and answers it at registration; this is
+/// the fallback if registration fails.
 pub const DRIVER_ID: DriverId = DriverId(2);
 
 /// `bus_bindings` (mapped read-only).

@@ -35,13 +35,12 @@ use crate::tx::{Tx, TxError};
 use crate::{BUFFER_SIZE, QUEUE_SIZE, RECEIVEQ, RX_BUFFERS, TRANSMITQ, TX_BUFFERS};
 use sevio_queue::{QueueError, SerialConsumer, SerialProducer};
 use sevio_sharedmem::SharedMemory;
-use sevio_transport_protocol::{DriverDoorbell, Request, TransportError};
+use sevio_transport_protocol::{DriverDoorbell, Request};
 use sevio_virtio::features::general;
 use sevio_virtio::{DeviceId, Features};
 use sevio_virtio_driver::transport::call_ok;
 use sevio_virtio_driver::{
-    Bringup, CallError, DmaCarver, DmaRegion, Driver, DriverError, DriverQueue, DriverStatus, InitError, QueueParams,
-    Transport,
+    Bringup, DeviceState, DmaCarver, DmaRegion, Driver, DriverError, DriverQueue, DriverStatus, QueueParams, Transport,
 };
 
 /// The features the driver accepts when offered (VERSION_1 is added for
@@ -101,16 +100,6 @@ struct Device {
     doorbell: DriverDoorbell,
 }
 
-// No heap: the device (with its queues' private state) lives inline.
-#[allow(clippy::large_enum_variant)]
-enum State {
-    /// `retry`: bring-up found the transport not bound yet; try again at
-    /// the next event.
-    Unbound { retry: bool },
-    Up(Device),
-    Failed,
-}
-
 struct Client {
     rx: SerialProducer,
     tx: SerialConsumer,
@@ -123,7 +112,8 @@ pub struct ConsoleDriver<T: Transport> {
     /// Carves the queues, after the buffers.
     queue_memory: DmaCarver,
     client: Option<Client>,
-    state: State,
+    // No heap: the device (with its queues' private state) lives inline.
+    state: DeviceState<Device>,
     rx: Rx,
     tx: Tx,
     stats: Stats,
@@ -149,7 +139,7 @@ impl<T: Transport> ConsoleDriver<T> {
             res,
             queue_memory: carver,
             client: Some(client),
-            state: State::Unbound { retry: false },
+            state: DeviceState::default(),
             rx: Rx::new(rx_bufs),
             tx: Tx::new(tx_bufs),
             stats: Stats::default(),
@@ -216,7 +206,7 @@ impl<T: Transport> ConsoleDriver<T> {
         self.rx.device_gone();
         self.tx.device_gone();
         let _ = self.transport.call(Request::Reset);
-        self.state = State::Failed;
+        self.state = DeviceState::Failed;
     }
 
     fn drop_client(&mut self, e: QueueError) {
@@ -227,7 +217,7 @@ impl<T: Transport> ConsoleDriver<T> {
     /// The transport notified us: the device interrupted.
     pub fn interrupt(&mut self) {
         self.retry_bind();
-        if let State::Up(dev) = &mut self.state {
+        if let Some(dev) = self.state.device() {
             // Used-buffer and config-change causes alike: the driver
             // reads no config, so it just looks at both queues.
             dev.doorbell.take_interrupts();
@@ -242,7 +232,7 @@ impl<T: Transport> ConsoleDriver<T> {
     }
 
     fn retry_bind(&mut self) {
-        if matches!(self.state, State::Unbound { retry: true }) {
+        if self.state.retry_due() {
             let _ = self.bind();
         }
     }
@@ -258,7 +248,7 @@ impl<T: Transport> ConsoleDriver<T> {
             self.drain_rx();
             let rx_added = self.post_rx();
             let tx_added = self.serve_tx();
-            let State::Up(dev) = &mut self.state else { break };
+            let Some(dev) = self.state.device() else { break };
             match kick_and_arm(&mut self.transport, dev, rx_added, tx_added) {
                 Ok(false) => break,
                 Ok(true) => harvest = true,
@@ -268,7 +258,7 @@ impl<T: Transport> ConsoleDriver<T> {
     }
 
     fn harvest(&mut self) {
-        let State::Up(dev) = &mut self.state else { return };
+        let Some(dev) = self.state.device() else { return };
         let result = loop {
             match dev.rx.pop_used() {
                 Ok(Some(used)) => self.rx.used(used),
@@ -276,11 +266,13 @@ impl<T: Transport> ConsoleDriver<T> {
                 Err(e) => break Err(e),
             }
         };
-        let result = result.and_then(|()| loop {
-            match dev.tx.pop_used() {
-                Ok(Some(used)) => self.tx.used(used),
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(e),
+        let result = result.and_then(|()| {
+            loop {
+                match dev.tx.pop_used() {
+                    Ok(Some(used)) => self.tx.used(used),
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(e),
+                }
             }
         });
         if let Err(e) = result {
@@ -312,7 +304,7 @@ impl<T: Transport> ConsoleDriver<T> {
     }
 
     fn post_rx(&mut self) -> bool {
-        let State::Up(dev) = &mut self.state else { return false };
+        let Some(dev) = self.state.device() else { return false };
         match self.rx.post(&mut dev.rx) {
             Ok(added) => added,
             Err(e) => {
@@ -323,7 +315,7 @@ impl<T: Transport> ConsoleDriver<T> {
     }
 
     fn serve_tx(&mut self) -> bool {
-        let State::Up(dev) = &mut self.state else { return false };
+        let Some(dev) = self.state.device() else { return false };
         match self.tx.serve(&mut dev.tx, self.client.as_mut().map(|c| &mut c.tx)) {
             Ok(added) => added,
             Err(TxError::Client(e)) => {
@@ -344,41 +336,29 @@ impl<T: Transport> Driver for ConsoleDriver<T> {
     /// The bus bound a device to this driver: bring it up. Called again
     /// for a new binding (the old device is let go first).
     fn bind(&mut self) -> Result<(), ConsoleError> {
-        if matches!(self.state, State::Up(_) | State::Failed) {
+        if self.state.holds_device() {
             self.unbind();
         }
-        match self.bring_up() {
-            Ok(device) => {
-                self.state = State::Up(device);
-                self.pump(false);
-                Ok(())
-            }
-            Err(e @ ConsoleError::Init(InitError::DeviceInfo(CallError::Refused(TransportError::NotBound)))) => {
-                self.state = State::Unbound { retry: true };
-                Err(e)
-            }
-            Err(e) => {
-                self.last_error = Some(e);
-                self.state = State::Failed;
-                Err(e)
-            }
+        let outcome = self.bring_up();
+        let result = self.state.settle(outcome);
+        match result {
+            Ok(()) => self.pump(false),
+            Err(e) if !self.state.retry_due() => self.last_error = Some(e),
+            Err(_) => {}
         }
+        result
     }
 
     /// The device is gone (unbound by the bus, or replaced).
     fn unbind(&mut self) {
         self.rx.device_gone();
         self.tx.device_gone();
-        self.state = State::Unbound { retry: false };
+        self.state.unbind();
     }
 
     /// Where the driver is.
     fn status(&self) -> DriverStatus {
-        match self.state {
-            State::Unbound { .. } => DriverStatus::Unbound,
-            State::Up(_) => DriverStatus::Ready,
-            State::Failed => DriverStatus::Failed,
-        }
+        self.state.status()
     }
 
     /// The last error seen (for the log).
@@ -390,7 +370,12 @@ impl<T: Transport> Driver for ConsoleDriver<T> {
 /// Kick the queues that got chains (if the device wants a kick), arm
 /// both; `Ok(true)`: used buffers may be waiting that no interrupt will
 /// announce (harvest again).
-fn kick_and_arm<T: Transport>(t: &mut T, dev: &mut Device, rx_added: bool, tx_added: bool) -> Result<bool, ConsoleError> {
+fn kick_and_arm<T: Transport>(
+    t: &mut T,
+    dev: &mut Device,
+    rx_added: bool,
+    tx_added: bool,
+) -> Result<bool, ConsoleError> {
     for (queue, added) in [(&mut dev.rx, rx_added), (&mut dev.tx, tx_added)] {
         if added && queue.needs_kick().map_err(ConsoleError::Queue)? {
             call_ok(t, Request::QueueNotify { queue: queue.index() }).map_err(ConsoleError::Transport)?;

@@ -29,7 +29,7 @@ pub mod fifo;
 pub mod rx;
 pub mod tx;
 
-pub use driver::{wanted_features, ConsoleDriver, ConsoleError, ConsoleResources, SerialRegions, Stats};
+pub use driver::{ConsoleDriver, ConsoleError, ConsoleResources, SerialRegions, Stats, wanted_features};
 
 /// The largest virtqueue the driver sets up (and its private state's size).
 pub const QUEUE_SIZE: usize = 16;

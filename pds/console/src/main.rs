@@ -11,10 +11,10 @@
 mod config;
 
 use sevio_console::{ConsoleDriver, ConsoleResources, SerialRegions};
-use sevio_runtime::{debug_println, ChannelSet, DeferredAction, Handler};
+use sevio_runtime::{ChannelSet, DeferredAction, Handler, debug_println};
 use sevio_sharedmem::SharedMemory;
 use sevio_virtio::DeviceId;
-use sevio_virtio_driver::{dma, register_with_bus, BindingWatch, DmaRegion, PpcTransport, Shell};
+use sevio_virtio_driver::{BindingWatch, DmaRegion, PpcTransport, Shell, dma, register_with_bus};
 
 sevio_runtime::protection_domain!(init);
 
@@ -32,19 +32,30 @@ fn resources() -> Result<(ConsoleResources, SharedMemory), &'static str> {
     if dma_size == 0 || dma_size > config::DMA_WINDOW || config::dma_paddr() == 0 {
         return Err("console_dma: size (setvar_size) missing or over the transport's window, or no region_paddr");
     }
+    if dma_size != config::DMA_WINDOW {
+        // The transport accepts queue addresses anywhere in the window:
+        // whatever else lies inside it is within this driver's reach.
+        debug_println!(
+            "console: warning: console_dma is {:#x} bytes, not the transport's window of {:#x}",
+            dma_size,
+            config::DMA_WINDOW
+        );
+    }
     let dma = map(config::dma_vaddr(), dma_size).ok_or("console_dma_vaddr missing")?;
     let serial = |queue: u64, data: u64, size: u64| -> Option<SerialRegions> {
         Some(SerialRegions { queue: map(queue, q)?, data: map(data, size)? })
     };
     let res = ConsoleResources {
         dma: DmaRegion::new(dma, config::dma_paddr()).map_err(|_| "console_dma: address overflow")?,
-        doorbell: map(config::doorbell_vaddr(), config::DOORBELL_SIZE as u64).ok_or("console_doorbell_vaddr missing")?,
+        doorbell: map(config::doorbell_vaddr(), config::DOORBELL_SIZE as u64)
+            .ok_or("console_doorbell_vaddr missing")?,
         rx: serial(config::rx_queue_vaddr(), config::rx_data_vaddr(), config::rx_data_size())
             .ok_or("console_rx_queue/console_rx_data setvars missing")?,
         tx: serial(config::tx_queue_vaddr(), config::tx_data_vaddr(), config::tx_data_size())
             .ok_or("console_tx_queue/console_tx_data setvars missing")?,
     };
-    let bindings = map(config::bus_bindings_vaddr(), config::BUS_BINDINGS_SIZE as u64).ok_or("bus_bindings_vaddr missing")?;
+    let bindings =
+        map(config::bus_bindings_vaddr(), config::BUS_BINDINGS_SIZE as u64).ok_or("bus_bindings_vaddr missing")?;
     Ok((res, bindings))
 }
 
@@ -66,8 +77,10 @@ fn init() -> Pd {
             return Pd(None);
         }
     };
-    let _ = register_with_bus("console", config::BUS, &[DeviceId::CONSOLE.0]);
-    let mut shell = Shell::new("console", driver, BindingWatch::new(bindings, config::DRIVER_ID));
+    // The bus says which driver id it knows this PD by (from the channel);
+    // after a refusal (logged) the configured id still follows the table.
+    let id = register_with_bus("console", config::BUS, &[DeviceId::CONSOLE.0]).unwrap_or(config::DRIVER_ID);
+    let mut shell = Shell::new("console", driver, BindingWatch::new(bindings, id));
     shell.check_binding();
     Pd(Some(shell))
 }

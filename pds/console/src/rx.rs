@@ -50,7 +50,13 @@ impl Rx {
     /// Buffers `bufs` (at least [`RX_BUFFERS`] of [`BUFFER_SIZE`] bytes),
     /// all free.
     pub fn new(bufs: DmaSlots) -> Self {
-        Rx { bufs, slots: [Slot::Free; RX_BUFFERS], by_token: [NO_SLOT; QUEUE_SIZE], filled: SlotFifo::new(), paused: false }
+        Rx {
+            bufs,
+            slots: [Slot::Free; RX_BUFFERS],
+            by_token: [NO_SLOT; QUEUE_SIZE],
+            filled: SlotFifo::new(),
+            paused: false,
+        }
     }
 
     /// Whether input is held back because the client's queue is full.

@@ -54,7 +54,13 @@ impl Tx {
     /// Buffers `bufs` (at least [`TX_BUFFERS`] of [`BUFFER_SIZE`] bytes),
     /// all free.
     pub fn new(bufs: DmaSlots) -> Self {
-        Tx { bufs, slots: [Slot::Free; TX_BUFFERS], by_token: [NO_SLOT; QUEUE_SIZE], order: SlotFifo::new(), unpublished: false }
+        Tx {
+            bufs,
+            slots: [Slot::Free; TX_BUFFERS],
+            by_token: [NO_SLOT; QUEUE_SIZE],
+            order: SlotFifo::new(),
+            unpublished: false,
+        }
     }
 
     /// Buffers holding characters the device has not consumed yet.

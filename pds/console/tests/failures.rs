@@ -3,11 +3,11 @@
 mod common;
 
 use common::*;
-use sevio_console::{ConsoleDriver, ConsoleError, ConsoleResources, SerialRegions, RX_BUFFERS};
+use sevio_console::{ConsoleDriver, ConsoleError, ConsoleResources, RX_BUFFERS, SerialRegions};
 use sevio_queue::QueueError;
 use sevio_sharedmem::HeapRegion;
-use sevio_transport_protocol::wire::label;
 use sevio_transport_protocol::TransportError;
+use sevio_transport_protocol::wire::label;
 use sevio_virtio::{DeviceFault, Error};
 use sevio_virtio_driver::fake::FakeTransport;
 use sevio_virtio_driver::{CallError, DmaError, DmaRegion, Driver, DriverStatus, InitError};

@@ -113,7 +113,16 @@ pub struct RngClient {
 impl RngClient {
     /// A client on the control page `port` and the data region `data`.
     pub fn new(port: ClientPort, data: SharedMemory) -> Self {
-        RngClient { port, data, step: 0, prints: [Print::default(); BYTE_STEPS], seen: 0, bytes: 0, notify: false, finished: false }
+        RngClient {
+            port,
+            data,
+            step: 0,
+            prints: [Print::default(); BYTE_STEPS],
+            seen: 0,
+            bytes: 0,
+            notify: false,
+            finished: false,
+        }
     }
 
     /// Whether the driver should be notified (clears the flag).
@@ -169,7 +178,13 @@ impl RngClient {
         self.step += 1;
         if self.step == PLAN.len() {
             self.finished = true;
-            let _ = writeln!(log, "rng-client: {} requests, {} bytes, no two alike; {} refusals", self.seen, self.bytes, PLAN.len() - self.seen);
+            let _ = writeln!(
+                log,
+                "rng-client: {} requests, {} bytes, no two alike; {} refusals",
+                self.seen,
+                self.bytes,
+                PLAN.len() - self.seen
+            );
             return Progress::Passed;
         }
         self.post();

@@ -8,7 +8,7 @@
 use crate::{Progress, RngClient};
 use sevio_rng::ClientPort;
 use sevio_runtime::print::DebugWriter;
-use sevio_runtime::{debug_println, verdict, Channel, ChannelSet, DeferredAction, Handler};
+use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler, debug_println, verdict};
 use sevio_sharedmem::SharedMemory;
 
 /// The rng driver.

@@ -21,15 +21,15 @@
 //! already copied stay, the rest is asked of the next device.
 
 use crate::mailbox::{BadControlPage, DriverPort, RngRequest, RngStatus};
-use crate::{PIECES, PIECE_SIZE, QUEUE_SIZE, REQUESTQ, ZERO_LIMIT};
+use crate::{PIECE_SIZE, PIECES, QUEUE_SIZE, REQUESTQ, ZERO_LIMIT};
 use sevio_sharedmem::SharedMemory;
-use sevio_transport_protocol::{DriverDoorbell, Request, TransportError};
+use sevio_transport_protocol::{DriverDoorbell, Request};
 use sevio_virtio::features::general;
 use sevio_virtio::{Buffer, DeviceFault, DeviceId, Features, Used};
 use sevio_virtio_driver::transport::call_ok;
 use sevio_virtio_driver::{
-    Bringup, CallError, DmaCarver, DmaError, DmaRegion, DmaSlots, Driver, DriverError, DriverQueue, DriverStatus,
-    InitError, QueueParams, Transport,
+    Bringup, DeviceState, DmaCarver, DmaError, DmaRegion, DmaSlots, Driver, DriverError, DriverQueue, DriverStatus,
+    QueueParams, Transport,
 };
 
 /// The features the driver accepts when offered (VERSION_1 is added for
@@ -108,15 +108,6 @@ struct Device {
     doorbell: DriverDoorbell,
 }
 
-// No heap: the device (with its queue's private state) lives inline.
-#[allow(clippy::large_enum_variant)]
-enum State {
-    /// `retry`: bring-up found the transport not bound yet.
-    Unbound { retry: bool },
-    Up(Device),
-    Failed,
-}
-
 /// The virtio-rng driver.
 pub struct RngDriver<T: Transport> {
     transport: T,
@@ -125,7 +116,7 @@ pub struct RngDriver<T: Transport> {
     bufs: DmaSlots,
     /// Carves the queue, after the bounce buffers.
     queue_memory: DmaCarver,
-    state: State,
+    state: DeviceState<Device>,
     pieces: [Piece; PIECES],
     by_token: [u8; QUEUE_SIZE],
     current: Option<Current>,
@@ -148,7 +139,7 @@ impl<T: Transport> RngDriver<T> {
             port,
             bufs,
             queue_memory: carver,
-            state: State::Unbound { retry: false },
+            state: DeviceState::default(),
             pieces: [Piece::Free; PIECES],
             by_token: [NO_PIECE; QUEUE_SIZE],
             current: None,
@@ -205,13 +196,13 @@ impl<T: Transport> RngDriver<T> {
         self.last_error = Some(e);
         self.device_gone();
         let _ = self.transport.call(Request::Reset);
-        self.state = State::Failed;
+        self.state = DeviceState::Failed;
     }
 
     /// The transport notified us: the device interrupted.
     pub fn interrupt(&mut self) {
         self.retry_bind();
-        if let State::Up(dev) = &mut self.state {
+        if let Some(dev) = self.state.device() {
             // No config space: every cause means "look at the queue".
             dev.doorbell.take_interrupts();
         }
@@ -225,7 +216,7 @@ impl<T: Transport> RngDriver<T> {
     }
 
     fn retry_bind(&mut self) {
-        if matches!(self.state, State::Unbound { retry: true }) {
+        if self.state.retry_due() {
             let _ = self.bind();
         }
     }
@@ -246,7 +237,8 @@ impl<T: Transport> RngDriver<T> {
         loop {
             if let Some(cur) = self.current {
                 let done = cur.filled == cur.req.len;
-                let hopeless = matches!(self.state, State::Failed) || (cur.zeros >= ZERO_LIMIT && cur.outstanding == 0);
+                let hopeless =
+                    self.state.status() == DriverStatus::Failed || (cur.zeros >= ZERO_LIMIT && cur.outstanding == 0);
                 if !done && !hopeless {
                     return;
                 }
@@ -275,7 +267,7 @@ impl<T: Transport> RngDriver<T> {
             }
             self.advance();
             let added = self.request_pieces();
-            let State::Up(dev) = &mut self.state else { break };
+            let Some(dev) = self.state.device() else { break };
             match kick_and_arm(&mut self.transport, dev, added) {
                 Ok(false) => break,
                 Ok(true) => harvest = true,
@@ -287,7 +279,7 @@ impl<T: Transport> RngDriver<T> {
 
     fn harvest(&mut self) {
         loop {
-            let State::Up(dev) = &mut self.state else { return };
+            let Some(dev) = self.state.device() else { return };
             match dev.queue.pop_used() {
                 Ok(Some(used)) => {
                     if let Err(e) = self.piece_used(used) {
@@ -342,7 +334,7 @@ impl<T: Transport> RngDriver<T> {
     /// VIRTIO 1.2 §5.4.6.1: "The driver MUST NOT place driver-readable
     /// buffers into the queue": each chain is one device-writable buffer.
     fn request_pieces(&mut self) -> bool {
-        let State::Up(dev) = &mut self.state else { return false };
+        let Some(dev) = self.state.device() else { return false };
         let Some(cur) = &mut self.current else { return false };
         let mut added = false;
         let mut refused = None;
@@ -377,40 +369,28 @@ impl<T: Transport> Driver for RngDriver<T> {
     /// The bus bound a device to this driver: bring it up, serve a
     /// waiting request.
     fn bind(&mut self) -> Result<(), RngError> {
-        if matches!(self.state, State::Up(_) | State::Failed) {
+        if self.state.holds_device() {
             self.unbind();
         }
-        match self.bring_up() {
-            Ok(device) => {
-                self.state = State::Up(device);
-                self.pump(false);
-                Ok(())
-            }
-            Err(e @ RngError::Init(InitError::DeviceInfo(CallError::Refused(TransportError::NotBound)))) => {
-                self.state = State::Unbound { retry: true };
-                Err(e)
-            }
-            Err(e) => {
-                self.last_error = Some(e);
-                self.state = State::Failed;
-                self.advance();
-                Err(e)
-            }
+        let outcome = self.bring_up();
+        let result = self.state.settle(outcome);
+        match result {
+            Err(e) if !self.state.retry_due() => self.last_error = Some(e),
+            _ => {}
         }
+        // Serve a waiting request, or answer it IO if the device failed.
+        self.pump(false);
+        result
     }
 
     /// The device is gone: a request being served waits for the next.
     fn unbind(&mut self) {
         self.device_gone();
-        self.state = State::Unbound { retry: false };
+        self.state.unbind();
     }
 
     fn status(&self) -> DriverStatus {
-        match self.state {
-            State::Unbound { .. } => DriverStatus::Unbound,
-            State::Up(_) => DriverStatus::Ready,
-            State::Failed => DriverStatus::Failed,
-        }
+        self.state.status()
     }
 
     fn last_error(&self) -> Option<RngError> {

@@ -19,8 +19,8 @@ extern crate std;
 pub mod driver;
 pub mod mailbox;
 
-pub use driver::{wanted_features, RngDriver, RngError, RngResources, SetupError, Stats};
-pub use mailbox::{ClientPort, DriverPort, RngRequest, RngResponse, RngStatus, CONTROL_SIZE};
+pub use driver::{RngDriver, RngError, RngResources, SetupError, Stats, wanted_features};
+pub use mailbox::{CONTROL_SIZE, ClientPort, DriverPort, RngRequest, RngResponse, RngStatus};
 
 /// The largest virtqueue the driver sets up.
 pub const QUEUE_SIZE: usize = 8;

@@ -10,10 +10,10 @@
 mod config;
 
 use sevio_rng::{RngDriver, RngResources};
-use sevio_runtime::{debug_println, ChannelSet, DeferredAction, Handler};
+use sevio_runtime::{ChannelSet, DeferredAction, Handler, debug_println};
 use sevio_sharedmem::SharedMemory;
 use sevio_virtio::DeviceId;
-use sevio_virtio_driver::{dma, register_with_bus, BindingWatch, DmaRegion, PpcTransport, Shell};
+use sevio_virtio_driver::{BindingWatch, DmaRegion, PpcTransport, Shell, dma, register_with_bus};
 
 sevio_runtime::protection_domain!(init);
 
@@ -29,6 +29,15 @@ fn resources() -> Result<(RngResources, SharedMemory), &'static str> {
     let dma_size = config::dma_size();
     if dma_size == 0 || dma_size > config::DMA_WINDOW || config::dma_paddr() == 0 {
         return Err("rng_dma: size (setvar_size) missing or over the transport's window, or no region_paddr");
+    }
+    if dma_size != config::DMA_WINDOW {
+        // The transport accepts queue addresses anywhere in the window:
+        // whatever else lies inside it is within this driver's reach.
+        debug_println!(
+            "rng: warning: rng_dma is {:#x} bytes, not the transport's window of {:#x}",
+            dma_size,
+            config::DMA_WINDOW
+        );
     }
     if config::data_size() == 0 {
         return Err("rng_data_size missing");
@@ -66,8 +75,10 @@ fn init() -> Pd {
             return Pd { shell: None, logged: 0 };
         }
     };
-    let _ = register_with_bus("rng", config::BUS, &[DeviceId::RNG.0]);
-    let mut shell = Shell::new("rng", driver, BindingWatch::new(bindings, config::DRIVER_ID));
+    // The bus says which driver id it knows this PD by (from the channel);
+    // after a refusal (logged) the configured id still follows the table.
+    let id = register_with_bus("rng", config::BUS, &[DeviceId::RNG.0]).unwrap_or(config::DRIVER_ID);
+    let mut shell = Shell::new("rng", driver, BindingWatch::new(bindings, id));
     shell.check_binding();
     Pd { shell: Some(shell), logged: 0 }
 }

@@ -1,6 +1,6 @@
 //! The rng driver against the fake transport and a fake virtio-rng.
 
-use sevio_rng::{ClientPort, RngDriver, RngResources, RngResponse, RngStatus, PIECE_SIZE, ZERO_LIMIT};
+use sevio_rng::{ClientPort, PIECE_SIZE, RngDriver, RngResources, RngResponse, RngStatus, ZERO_LIMIT};
 use sevio_sharedmem::{HeapRegion, SharedMemory};
 use sevio_transport_protocol::wire::label;
 use sevio_transport_protocol::{TransportDoorbell, TransportError};
@@ -74,10 +74,12 @@ impl Rig {
                 assert!(buf.writable, "entropy buffers are device-writable");
                 self.asked.push(buf.len);
                 let len = answer(buf.len);
-                let bytes: Vec<u8> = (0..len.min(buf.len)).map(|_| {
-                    self.next = self.next.wrapping_add(1);
-                    self.next
-                }).collect();
+                let bytes: Vec<u8> = (0..len.min(buf.len))
+                    .map(|_| {
+                        self.next = self.next.wrapping_add(1);
+                        self.next
+                    })
+                    .collect();
                 dev.memory.write(buf.addr, &bytes);
                 dev.push_used(0, chain.head as u32, len);
                 n += 1;

@@ -17,6 +17,8 @@
 //!   for this driver's device;
 //! - [`shell`]: the device-independent part of a driver PD's shell
 //!   ([`Driver`] trait, [`Shell`]: follow bindings, log status);
+//! - [`state`]: [`DeviceState`], unbound / up / failed, with the retry of
+//!   a bring-up the transport was not ready for;
 //! - `fake` (feature `test-utils`): a fake transport and device side over
 //!   host memory, for host tests of driver PDs.
 //!
@@ -34,6 +36,7 @@ pub mod dma;
 pub mod init;
 pub mod queue;
 pub mod shell;
+pub mod state;
 pub mod transport;
 
 #[cfg(feature = "test-utils")]
@@ -63,4 +66,5 @@ pub use dma::{DmaCarver, DmaError, DmaRegion, DmaSlice, DmaSlots};
 pub use init::{Bringup, Configuring, InitError, Negotiated, QueueParams};
 pub use queue::DriverQueue;
 pub use shell::{register_with_bus, Driver, DriverStatus, Shell};
+pub use state::DeviceState;
 pub use transport::{CallError, PpcTransport, Transport};

@@ -3,12 +3,12 @@
 //! The peer outside the system is this test: it types into QEMU's
 //! chardev (a unix socket) and checks every answer, byte for byte.
 
-use sevio_e2e::{build, sim, systems, TempDir};
+use sevio_e2e::{TempDir, build, sim, systems};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The client's banner (sevio-console-client's `BANNER`).
@@ -27,7 +27,9 @@ fn description(dir: &TempDir, name: &str, from: &str, to: &Path) -> PathBuf {
 /// driver's 1 KiB buffers), then a burst of 500 lines written at once.
 fn script() -> (String, String, Vec<String>) {
     let long: String = (0..3 * 1024).map(|i| (b"abcdefghijklmnopqrstuvwxyz0123456789"[i % 36]) as char).collect();
-    let burst = (0..500).map(|i| format!("line {i:04}: the quick brown fox jumps over the lazy dog {}\n", i * 7919 % 10007)).collect();
+    let burst = (0..500)
+        .map(|i| format!("line {i:04}: the quick brown fox jumps over the lazy dog {}\n", i * 7919 % 10007))
+        .collect();
     ("hello, sevio\n".to_string(), format!("long: {long}\n"), burst)
 }
 
@@ -113,7 +115,14 @@ fn typed_lines_come_back_upper_cased_with_nothing_lost_or_reordered() {
     let want: Vec<String> = typed.iter().map(|l| l.trim_end_matches('\n').to_ascii_uppercase()).collect();
     assert_eq!(got.len(), want.len(), "answer lines (banner seen: {banner})");
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-        assert!(g == w, "answer {i} differs: got {} bytes {:?}..., want {} bytes {:?}...", g.len(), &g[..g.len().min(40)], w.len(), &w[..w.len().min(40)]);
+        assert!(
+            g == w,
+            "answer {i} differs: got {} bytes {:?}..., want {} bytes {:?}...",
+            g.len(),
+            &g[..g.len().min(40)],
+            w.len(),
+            &w[..w.len().min(40)]
+        );
     }
     assert_eq!(got[1].len(), 6 + 3 * 1024, "the long line came back whole");
     let bytes: usize = typed.iter().map(String::len).sum();

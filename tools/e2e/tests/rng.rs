@@ -5,7 +5,7 @@
 //! lengths asked for, the large request in pieces, distinct hashes, the
 //! refusals, and the driver's own count.
 
-use sevio_e2e::{sim, Run, TempDir};
+use sevio_e2e::{Run, TempDir, sim};
 
 /// `(len, pieces, hash)` of every answer the client logged, in order.
 fn answers(run: &Run) -> Vec<(u32, u32, String)> {
@@ -43,11 +43,7 @@ fn passes_with(args: &[&str]) -> Run {
         "[rng_client] PASS",
         "sim: PASS",
     ]);
-    assert!(
-        run.out.contains("rng: 4 served (14212 bytes), 2 refused, 0 failed"),
-        "the driver's count\n{}",
-        run.out
-    );
+    assert!(run.out.contains("rng: 4 served (14212 bytes), 2 refused, 0 failed"), "the driver's count\n{}", run.out);
     run
 }
 

@@ -4,8 +4,8 @@
 #![no_std]
 #![cfg_attr(target_os = "none", no_main)]
 
-use sevio_console_client::pd::ClientPd;
 use sevio_console_client::Mode;
+use sevio_console_client::pd::ClientPd;
 
 sevio_runtime::protection_domain!(init);
 
