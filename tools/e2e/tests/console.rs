@@ -137,15 +137,35 @@ fn typed_lines_come_back_upper_cased_with_nothing_lost_or_reordered() {
     ]);
 }
 
-#[test]
-fn the_standalone_client_passes_once_its_banner_is_out() {
+/// console-banner.xml, its output to a file; `legacy`: version 1
+/// registers. The banner must be the file's whole content.
+fn banner_to_file(legacy: bool, name: &str) {
     build();
-    let dir = TempDir::new("console-banner");
+    let dir = TempDir::new(name);
     let out = dir.0.join("console.out");
     let desc = description(&dir, "console-banner.sim.toml", "/tmp/sevio-console.out", &out);
+    let text = std::fs::read_to_string(&desc).unwrap();
+    std::fs::write(&desc, format!("force_legacy = {legacy}\n{text}")).unwrap();
     let run = sim("console-banner.xml", &["--sim", desc.to_str().unwrap(), "--timeout", "60"]);
     run.assert_code(0);
-    run.assert_lines(&["console-client: the device consumed the banner", "[console_client] PASS", "sim: PASS"]);
+    let registers = if legacy { "(register version 1)" } else { "(register version 2)" };
+    run.assert_lines(&[
+        registers,
+        "[console] console: device ready",
+        "console-client: the device consumed the banner",
+        "[console_client] PASS",
+        "sim: PASS",
+    ]);
     // QEMU put the banner into the file before the used buffer came back.
     assert_eq!(std::fs::read_to_string(&out).unwrap(), BANNER);
+}
+
+#[test]
+fn the_standalone_client_passes_once_its_banner_is_out() {
+    banner_to_file(false, "console-banner");
+}
+
+#[test]
+fn a_legacy_device_carries_the_banner_too() {
+    banner_to_file(true, "console-banner-legacy");
 }
