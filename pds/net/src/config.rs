@@ -2,11 +2,13 @@
 //!
 //! Channels: 0 the bus (PPC), 1 the transport (PPC; notifications both
 //! ways: kicks and interrupts), 2 the client (notifications both ways).
-//! The driver is driver [`DRIVER_ID`] on the bus and the transport: the
-//! bus end of channel 0 is bus channel 8 + k, the transport end of
-//! channel 1 is transport channel 40 + k, and the transport's variables
-//! `driver<k>_doorbell_vaddr` / `driver<k>_dma_paddr` name this driver's
-//! doorbell page and DMA region.
+//! The driver is driver k on the bus and the transport, k fixed by
+//! system.xml: the bus end of channel 0 is bus channel 8 + k, the
+//! transport end of channel 1 is transport channel 40 + k, and the
+//! transport's variables `driver<k>_doorbell_vaddr` /
+//! `driver<k>_dma_paddr` name this driver's doorbell page and DMA region.
+//! The bus tells the driver its k when it registers; [`DRIVER_ID`] (1,
+//! as in the reference system) is used only if registration fails.
 
 use sevio_bus_protocol::DriverId;
 use sevio_runtime::Channel;
@@ -18,11 +20,9 @@ pub const TRANSPORT: Channel = Channel::new(1);
 /// The client PD.
 pub const CLIENT: Channel = Channel::new(2);
 
-/// This driver's id on the bus and the transport (blk is 0, net 1,
-/// console 2, rng 3 in the reference system).
+/// This driver's id if the bus does not say (blk is 0, net 1, console 2,
+/// rng 3 in the reference system).
 pub const DRIVER_ID: DriverId = DriverId(1);
-/// VirtIO device ids served.
-pub const DEVICE_IDS: [u32; 1] = [1];
 
 /// Entries in each of the four client queues (sDDF net queues).
 pub const QUEUE_CAPACITY: u32 = 256;
@@ -32,8 +32,10 @@ pub const QUEUE_REGION_SIZE: usize = 0x2000;
 /// The driver does not map them, so it cannot ask; system.xml must give
 /// both regions at least this size.
 pub const DATA_REGION_SIZE: u64 = 0x8_0000;
-/// Bytes of the DMA region (rings, indirect tables, headers); at most the
-/// transport's DMA window (0x4_0000).
+/// Bytes of the DMA region (rings, indirect tables, headers) if
+/// `dma_size` is not set: what the driver needs. Give the region the
+/// transport's whole DMA window (0x4_0000) so the window covers nothing
+/// else, and say so with `setvar_size="dma_size"`.
 pub const DMA_REGION_SIZE: usize = 0x1_0000;
 /// Bytes of the doorbell page.
 pub const DOORBELL_SIZE: usize = 0x1000;
@@ -51,6 +53,10 @@ sevio_runtime::setvar!(
 sevio_runtime::setvar!(
     /// vaddr of the DMA region.
     pub fn dma_vaddr() = "dma_vaddr"
+);
+sevio_runtime::setvar!(
+    /// Size of the DMA region (setvar_size; 0: [`DMA_REGION_SIZE`]).
+    pub fn dma_size() = "dma_size"
 );
 sevio_runtime::setvar!(
     /// Physical address of the DMA region (region_paddr).

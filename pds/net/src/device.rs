@@ -21,7 +21,7 @@ use sevio_virtio::features::general;
 use sevio_virtio::{DeviceId, Features};
 use sevio_virtio_driver::init::CONFIG_ATTEMPTS;
 use sevio_virtio_driver::{
-    Bringup, DmaError, DmaRegion, DmaSlice, DmaSlots, DriverQueue, InitError, Negotiated, QueueParams, Transport,
+    Bringup, DmaError, DmaRegion, DmaSlice, DmaSlots, DriverError, DriverQueue, Negotiated, QueueParams, Transport,
 };
 
 /// The receive queue's index.
@@ -96,15 +96,6 @@ impl core::fmt::Display for MacDisplay {
     }
 }
 
-/// Why bring-up failed.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum BringUpError {
-    /// A step of the generic bring-up (the device is reset).
-    Init(InitError),
-    /// The DMA region has no room for the headers.
-    HeaderMemory(DmaError),
-}
-
 /// A live device: its queues, header memory and facts.
 pub struct Live {
     /// The receive queue.
@@ -133,15 +124,17 @@ pub fn read_facts<T: Transport + ?Sized>(t: &mut T, features: Features) -> Optio
 
 /// Bring the device behind `t` up (VIRTIO 1.2 §3.1.1) with its queues and
 /// headers carved from `dma` (front to back: rx header slots, the tx
-/// header, the rx queue, the tx queue). Any failure after the reset
-/// leaves the device reset.
-pub fn bring_up<T: Transport + ?Sized>(t: &mut T, dma: &DmaRegion) -> Result<Live, BringUpError> {
+/// header, the rx queue, the tx queue). Errors are
+/// [`DriverError::Dma`] (no room for the headers) or
+/// [`DriverError::Init`]; any failure after the reset leaves the device
+/// reset.
+pub fn bring_up<T: Transport + ?Sized>(t: &mut T, dma: &DmaRegion) -> Result<Live, DriverError> {
     let mut carver = dma.carver();
-    let rx_headers = carver.slots(VQ_SIZE, HDR_STRIDE, HDR_STRIDE).map_err(BringUpError::HeaderMemory)?;
-    let tx_header = carver.take(HDR_STRIDE, HDR_STRIDE).map_err(BringUpError::HeaderMemory)?;
+    let rx_headers = carver.slots(VQ_SIZE, HDR_STRIDE, HDR_STRIDE).map_err(DriverError::Dma)?;
+    let tx_header = carver.take(HDR_STRIDE, HDR_STRIDE).map_err(DriverError::Dma)?;
     // The device reads the tx header for every frame: no offloads, no GSO.
-    tx_header.mem.fill(0, HDR_STRIDE, 0).map_err(|_| BringUpError::HeaderMemory(DmaError::BadRequest))?;
-    let init = |e| BringUpError::Init(e);
+    tx_header.mem.fill(0, HDR_STRIDE, 0).map_err(|_| DriverError::Dma(DmaError::BadRequest))?;
+    let init = DriverError::Init;
     let b = Bringup::start(t, DeviceId::NET).map_err(init)?;
     let mut c = b.negotiate(wanted(), Features::EMPTY).map_err(init)?;
     let features = c.features();

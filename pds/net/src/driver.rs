@@ -32,13 +32,13 @@
 //! do and returns what the PD must signal ([`Actions`]).
 
 use crate::buffers::{ClientRegion, IndexPool, Stash, rx_buffer_addr, tx_frame_addr};
-use crate::device::{self, BringUpError, Link, Live, NetFacts, RX_QUEUE, TX_QUEUE, VQ_SIZE};
+use crate::device::{self, Link, Live, NetFacts, RX_QUEUE, TX_QUEUE, VQ_SIZE};
 use sevio_queue::net::NET_BUFFER_SIZE;
 use sevio_queue::{NetBuffer, NetConsumer, NetProducer, QueueError};
 use sevio_transport_protocol::doorbell::INT_CONFIG_CHANGE;
 use sevio_transport_protocol::{DriverDoorbell, Request};
 use sevio_virtio::{Buffer, Features};
-use sevio_virtio_driver::{DmaRegion, Transport};
+use sevio_virtio_driver::{DmaRegion, DriverError, DriverStatus, Transport};
 
 /// The client's four queues.
 pub struct ClientQueues {
@@ -105,18 +105,14 @@ pub struct Stats {
     pub client_notifications: u64,
 }
 
-/// What stopped the driver.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum NetError {
-    /// Bring-up failed (the device is reset).
-    BringUp(BringUpError),
-    /// The device broke a virtqueue rule: the device is reset and its
-    /// buffers taken back.
-    Device(sevio_virtio::Error),
-    /// The client wrote an impossible queue index: the driver stops
-    /// serving it.
-    Client(QueueError),
-}
+/// What stopped the driver (the errors every sevio driver shares):
+/// - [`DriverError::Init`] / [`DriverError::Dma`]: bring-up failed (the
+///   device is reset);
+/// - [`DriverError::Queue`]: the device broke a virtqueue rule; it is
+///   reset and its buffers taken back;
+/// - [`DriverError::Client`]: the client wrote an impossible queue
+///   index; the driver stops serving it.
+pub type NetError = DriverError;
 
 /// What a bound device looks like, for the bind message.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -183,9 +179,20 @@ impl<T: Transport> NetDriver<T> {
         self.active.is_some()
     }
 
-    /// What stopped the driver since the last call, if anything did.
-    pub fn take_error(&mut self) -> Option<NetError> {
-        self.last_error.take()
+    /// What stopped the driver last, if anything did (cleared by a
+    /// successful [`start`](Self::start)).
+    pub fn last_error(&self) -> Option<NetError> {
+        self.last_error
+    }
+
+    /// Where the driver is: serving, stopped by an error, or without a
+    /// device.
+    pub fn status(&self) -> DriverStatus {
+        match (self.active.is_some(), self.client_failed.is_some() || self.last_error.is_some()) {
+            (true, false) => DriverStatus::Ready,
+            (_, true) => DriverStatus::Failed,
+            (false, false) => DriverStatus::Unbound,
+        }
     }
 
     /// rx buffers held for posting (taken back from a device).
@@ -202,7 +209,8 @@ impl<T: Transport> NetDriver<T> {
     /// what the client queued meanwhile. On failure the device is reset.
     pub fn start(&mut self, actions: &mut Actions) -> Result<Summary, NetError> {
         self.stop(actions);
-        let live = device::bring_up(&mut self.transport, &self.dma).map_err(|e| self.note(NetError::BringUp(e)))?;
+        let live = device::bring_up(&mut self.transport, &self.dma).map_err(|e| self.note(e))?;
+        self.last_error = None;
         let summary = Summary {
             facts: live.facts,
             hdr_len: live.hdr_len,
@@ -300,9 +308,9 @@ impl<T: Transport> NetDriver<T> {
             match self.pump(actions) {
                 Ok(true) => continue,
                 Ok(false) => break,
-                Err(NetError::Client(e)) => {
+                Err(DriverError::Client(e)) => {
                     self.client_failed = Some(e);
-                    self.note(NetError::Client(e));
+                    self.note(DriverError::Client(e));
                     break;
                 }
                 Err(e) => {
@@ -322,8 +330,8 @@ impl<T: Transport> NetDriver<T> {
         let stats = &mut self.stats;
         let stash = &mut self.stash;
         let hdr_len = dev.live.hdr_len;
-        let client = NetError::Client;
-        let device = NetError::Device;
+        let client = DriverError::Client;
+        let device = DriverError::Queue;
 
         // 1. Received frames to the client.
         let mut delivered = false;
@@ -481,6 +489,6 @@ fn give_back(q: &mut ClientQueues, stats: &mut Stats, buf: NetBuffer, returned: 
             stats.lost_buffers += 1;
             Ok(())
         }
-        Err(e) => Err(NetError::Client(e)),
+        Err(e) => Err(DriverError::Client(e)),
     }
 }

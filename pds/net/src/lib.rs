@@ -28,5 +28,5 @@ pub mod driver;
 pub mod pd;
 
 pub use buffers::{BufferError, ClientRegion};
-pub use device::{BringUpError, Link, NetFacts};
+pub use device::{Link, NetFacts};
 pub use driver::{Actions, ClientQueues, ClientRegions, NetDriver, NetError, Stats, Summary};

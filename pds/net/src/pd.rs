@@ -1,9 +1,10 @@
-//! The PD shell: setvars to regions, bus registration and binding, the
-//! runtime [`Handler`].
+//! The PD shell: setvars to regions, the bus binding (through
+//! `sevio_virtio_driver`'s [`Shell`]), the runtime [`Handler`].
 //!
-//! At init the driver registers with the bus for device id 1 and looks
-//! at the binding table. Once bound it opens the doorbell page, brings
-//! the device up and prints what it found. Events:
+//! At init the driver registers with the bus for device id 1 (the bus
+//! answers with this instance's driver id) and looks at the binding
+//! table. Once bound it opens the doorbell page, brings the device up and
+//! prints what it found. Events:
 //! - bus (channel 0): the binding table changed: bind, rebind or let go;
 //! - transport (channel 1): interrupt causes are in the doorbell page;
 //! - client (channel 2): queues to look at.
@@ -15,38 +16,43 @@
 use crate::buffers::ClientRegion;
 use crate::config;
 use crate::device::{Link, MacDisplay};
-use crate::driver::{Actions, ClientQueues, ClientRegions, NetDriver, Summary};
+use crate::driver::{Actions, ClientQueues, ClientRegions, NetDriver, NetError, Summary};
 use sevio_queue::{NetConsumer, NetProducer};
 use sevio_runtime::{ChannelSet, DeferredAction, Handler, debug_println};
 use sevio_sharedmem::SharedMemory;
 use sevio_transport_protocol::DriverDoorbell;
+use sevio_virtio::DeviceId;
 use sevio_virtio::features::general;
-use sevio_virtio_driver::bus::register;
 use sevio_virtio_driver::dma::mapped;
-use sevio_virtio_driver::{BindingChange, BindingWatch, DmaRegion, PpcBus, PpcTransport};
+use sevio_virtio_driver::{
+    BindingWatch, DmaRegion, Driver, DriverError, DriverStatus, PpcTransport, Shell, register_with_bus,
+};
 
 /// A region named by a setvar; `Err(name)` if it is unset.
 fn region(vaddr: u64, len: usize, name: &'static str) -> Result<SharedMemory, &'static str> {
     #[allow(unsafe_code)]
     // SAFETY: every vaddr passed here is a setvar_vaddr of a region
-    // system.xml maps into this PD for its whole life, `len` bytes long
-    // (the sizes in `config`); it is reached only through SharedMemory.
+    // system.xml maps into this PD for its whole life, at least `len`
+    // bytes long (the sizes in `config`, or its setvar_size); it is
+    // reached only through SharedMemory.
     let mem = unsafe { mapped(vaddr, len) };
     mem.ok_or(name)
 }
 
-fn setvar(value: u64, name: &'static str) -> Result<u64, &'static str> {
+fn nonzero(value: u64, name: &'static str) -> Result<u64, &'static str> {
     if value == 0 { Err(name) } else { Ok(value) }
 }
 
-/// Everything the setvars describe.
-struct Setup {
-    bindings: SharedMemory,
-    doorbell: SharedMemory,
+/// The driver and what it needs from the PD: the doorbell page and the
+/// actions collected for the end of the event.
+pub struct Net {
     driver: NetDriver<PpcTransport>,
+    doorbell_page: SharedMemory,
+    doorbell: Option<DriverDoorbell>,
+    actions: Actions,
 }
 
-fn setup() -> Result<Setup, &'static str> {
+fn setup() -> Result<(Net, SharedMemory), &'static str> {
     let cap = config::QUEUE_CAPACITY;
     let qsize = config::QUEUE_REGION_SIZE;
     let consumer = |vaddr, name| -> Result<NetConsumer, &'static str> {
@@ -62,63 +68,30 @@ fn setup() -> Result<Setup, &'static str> {
         tx_active: consumer(config::tx_active_vaddr(), "tx_active_vaddr")?,
     };
     let regions = ClientRegions {
-        rx: ClientRegion { paddr: setvar(config::rx_data_paddr(), "rx_data_paddr")?, size: config::DATA_REGION_SIZE },
-        tx: ClientRegion { paddr: setvar(config::tx_data_paddr(), "tx_data_paddr")?, size: config::DATA_REGION_SIZE },
+        rx: ClientRegion { paddr: nonzero(config::rx_data_paddr(), "rx_data_paddr")?, size: config::DATA_REGION_SIZE },
+        tx: ClientRegion { paddr: nonzero(config::tx_data_paddr(), "tx_data_paddr")?, size: config::DATA_REGION_SIZE },
     };
-    let dma_mem = region(config::dma_vaddr(), config::DMA_REGION_SIZE, "dma_vaddr")?;
-    let dma = DmaRegion::new(dma_mem, setvar(config::dma_paddr(), "dma_paddr")?).map_err(|_| "dma_paddr")?;
-    Ok(Setup {
-        bindings: region(config::bus_bindings_vaddr(), config::BINDINGS_SIZE, "bus_bindings_vaddr")?,
-        doorbell: region(config::doorbell_vaddr(), config::DOORBELL_SIZE, "doorbell_vaddr")?,
+    let dma_len = match config::dma_size() {
+        0 => config::DMA_REGION_SIZE,
+        n => usize::try_from(n).map_err(|_| "dma_size")?,
+    };
+    let dma_mem = region(config::dma_vaddr(), dma_len, "dma_vaddr")?;
+    let dma = DmaRegion::new(dma_mem, nonzero(config::dma_paddr(), "dma_paddr")?).map_err(|_| "dma_paddr")?;
+    let net = Net {
         driver: NetDriver::new(PpcTransport::new(config::TRANSPORT), dma, queues, regions),
-    })
-}
-
-/// The net driver PD.
-pub struct NetPd {
-    inner: Option<Bound>,
-    deferred: Option<DeferredAction>,
-}
-
-struct Bound {
-    watch: BindingWatch,
-    doorbell_page: SharedMemory,
-    doorbell: Option<DriverDoorbell>,
-    driver: NetDriver<PpcTransport>,
-}
-
-/// The PD's init: set up from the setvars, register with the bus, bind
-/// if the device is already known.
-pub fn init() -> NetPd {
-    let s = match setup() {
-        Ok(s) => s,
-        Err(name) => {
-            debug_println!("net: {name} is not set (or unusable) in system.xml: not serving");
-            return NetPd { inner: None, deferred: None };
-        }
+        doorbell_page: region(config::doorbell_vaddr(), config::DOORBELL_SIZE, "doorbell_vaddr")?,
+        doorbell: None,
+        actions: Actions::default(),
     };
-    if let Err(e) = register(&mut PpcBus::new(config::BUS), &config::DEVICE_IDS) {
-        debug_println!("net: the bus refused registration: {e:?}");
-    }
-    let mut pd = NetPd {
-        inner: Some(Bound {
-            watch: BindingWatch::new(s.bindings, config::DRIVER_ID),
-            doorbell_page: s.doorbell,
-            doorbell: None,
-            driver: s.driver,
-        }),
-        deferred: None,
-    };
-    pd.binding_changed();
-    pd
+    Ok((net, region(config::bus_bindings_vaddr(), config::BINDINGS_SIZE, "bus_bindings_vaddr")?))
 }
 
-fn print_summary(s: &Summary, location: &dyn core::fmt::Debug) {
+fn print_summary(s: &Summary) {
     let kind = if s.legacy { "legacy" } else { "modern" };
     let on = |b| if s.features.has(b) { "on" } else { "off" };
     match s.facts.mac {
-        Some(mac) => debug_println!("net: bound to {location:?}: mac {}", MacDisplay(mac)),
-        None => debug_println!("net: bound to {location:?}: no mac in config space"),
+        Some(mac) => debug_println!("net: mac {}", MacDisplay(mac)),
+        None => debug_println!("net: no mac in config space"),
     }
     debug_println!(
         "net: {kind} device, link {}, {}-byte header, rx queue {}, tx queue {}, event_idx {}, indirect {}",
@@ -139,45 +112,69 @@ fn link_name(link: Link) -> &'static str {
     }
 }
 
-impl NetPd {
-    fn binding_changed(&mut self) {
-        let Some(b) = self.inner.as_mut() else { return };
-        let mut actions = Actions::default();
-        match b.watch.poll() {
-            Ok(None) => {}
-            Ok(Some(BindingChange::Bound(new))) | Ok(Some(BindingChange::Rebound { new, .. })) => {
-                b.driver.stop(&mut actions);
-                match DriverDoorbell::open(b.doorbell_page) {
-                    Ok(d) => b.doorbell = Some(d),
-                    Err(e) => {
-                        debug_println!("net: doorbell page unusable: {e:?}");
-                        b.doorbell = None;
-                    }
-                }
-                match b.driver.start(&mut actions) {
-                    Ok(summary) => print_summary(&summary, &new.location),
-                    Err(e) => debug_println!("net: bring-up of {:?} failed: {e:?}", new.location),
-                }
-            }
-            Ok(Some(BindingChange::Unbound(old))) => {
-                debug_println!("net: unbound from {:?}", old.location);
-                b.driver.stop(&mut actions);
-                b.doorbell = None;
-            }
-            Err(e) => debug_println!("net: binding table unreadable: {e:?}"),
-        }
-        self.apply(actions);
+impl Driver for Net {
+    type Error = NetError;
+
+    fn bind(&mut self) -> Result<(), NetError> {
+        self.driver.stop(&mut self.actions);
+        let doorbell = DriverDoorbell::open(self.doorbell_page).map_err(DriverError::Doorbell)?;
+        self.doorbell = Some(doorbell);
+        let summary = self.driver.start(&mut self.actions)?;
+        print_summary(&summary);
+        Ok(())
     }
 
-    fn apply(&mut self, actions: Actions) {
-        let Some(b) = self.inner.as_mut() else { return };
-        if let Some(e) = b.driver.take_error() {
-            debug_println!("net: stopped: {e:?}");
+    fn unbind(&mut self) {
+        self.driver.stop(&mut self.actions);
+        self.doorbell = None;
+    }
+
+    fn status(&self) -> DriverStatus {
+        self.driver.status()
+    }
+
+    fn last_error(&self) -> Option<NetError> {
+        self.driver.last_error()
+    }
+}
+
+/// The net driver PD: `None` if its configuration is missing.
+pub struct NetPd {
+    shell: Option<Shell<Net>>,
+    deferred: Option<DeferredAction>,
+}
+
+/// The PD's init: set up from the setvars, register with the bus, bind
+/// if the device is already known.
+pub fn init() -> NetPd {
+    let (net, bindings) = match setup() {
+        Ok(s) => s,
+        Err(name) => {
+            debug_println!("net: {name} is not set (or unusable) in system.xml: not serving");
+            return NetPd { shell: None, deferred: None };
         }
+    };
+    // The bus says which driver this instance is; after a refusal (logged)
+    // the configured id keeps the driver following the table regardless.
+    let id = register_with_bus("net", config::BUS, &[DeviceId::NET.0]).unwrap_or(config::DRIVER_ID);
+    let mut pd = NetPd { shell: Some(Shell::new("net", net, BindingWatch::new(bindings, id))), deferred: None };
+    if let Some(shell) = pd.shell.as_mut() {
+        shell.check_binding();
+    }
+    pd.apply();
+    pd
+}
+
+impl NetPd {
+    /// Perform the actions the driver collected.
+    fn apply(&mut self) {
+        let Some(shell) = self.shell.as_mut() else { return };
+        let net = &mut shell.driver;
+        let actions = core::mem::take(&mut net.actions);
         if actions.kick != 0 {
             // Bits still set: the transport has not taken the last kick
             // yet and will see these with it.
-            let pending = b.doorbell.as_ref().map(|d| d.ring(actions.kick));
+            let pending = net.doorbell.as_ref().map(|d| d.ring(actions.kick));
             if pending.is_some_and(|p| p & actions.kick != actions.kick) {
                 config::TRANSPORT.notify();
             }
@@ -185,24 +182,25 @@ impl NetPd {
         if actions.notify_client {
             self.deferred = Some(DeferredAction::Notify(config::CLIENT));
         }
+        shell.log_status();
     }
 }
 
 impl Handler for NetPd {
     fn notified(&mut self, channels: ChannelSet) {
+        let Some(shell) = self.shell.as_mut() else { return };
         if channels.contains(config::BUS) {
-            self.binding_changed();
+            shell.check_binding();
         }
-        let Some(b) = self.inner.as_mut() else { return };
-        let mut actions = Actions::default();
-        let doorbell = if channels.contains(config::TRANSPORT) { b.doorbell.as_ref() } else { None };
-        if let Some(facts) = doorbell.and_then(|d| b.driver.interrupt(d, &mut actions)) {
+        let net = &mut shell.driver;
+        let doorbell = if channels.contains(config::TRANSPORT) { net.doorbell.as_ref() } else { None };
+        if let Some(facts) = doorbell.and_then(|d| net.driver.interrupt(d, &mut net.actions)) {
             debug_println!("net: link {}", link_name(facts.link));
         }
         if channels.contains(config::CLIENT) {
-            b.driver.service(&mut actions);
+            net.driver.service(&mut net.actions);
         }
-        self.apply(actions);
+        self.apply();
     }
 
     fn take_deferred_action(&mut self) -> Option<DeferredAction> {

@@ -13,8 +13,8 @@ use sevio_transport_protocol::{DriverDoorbell, Request, TransportDoorbell};
 use sevio_virtio::device::net::features as net;
 use sevio_virtio::features::general;
 use sevio_virtio::{Buffer, Features};
-use sevio_virtio_driver::DmaRegion;
 use sevio_virtio_driver::fake::{Chain, FakeDevice, FakeTransport};
+use sevio_virtio_driver::{DmaRegion, DriverStatus};
 
 const DMA_PADDR: u64 = 0x4800_0000;
 const RX_PADDR: u64 = 0x5000_0000;
@@ -320,7 +320,8 @@ fn a_device_breaking_the_ring_is_reset_and_its_buffers_taken_back() {
     let _tx = r.chains(TX);
     r.dev().push_used(RX, rx[0].head as u32, 12 + 2048 + 1); // longer than posted
     let (a, _) = r.interrupt(INT_USED_BUFFER);
-    assert!(matches!(r.driver.take_error(), Some(NetError::Device(sevio_virtio::Error::Device(_)))));
+    assert!(matches!(r.driver.last_error(), Some(NetError::Queue(sevio_virtio::Error::Device(_)))));
+    assert_eq!(r.driver.status(), DriverStatus::Failed);
     assert!(!r.driver.is_live());
     assert_eq!(r.dev().requests.last(), Some(&Request::Reset));
     assert!(a.notify_client);
@@ -331,6 +332,7 @@ fn a_device_breaking_the_ring_is_reset_and_its_buffers_taken_back() {
     // Rebound: the kept buffers are posted first.
     let mut a = Actions::default();
     r.driver.start(&mut a).unwrap();
+    assert_eq!((r.driver.status(), r.driver.last_error()), (DriverStatus::Ready, None));
     let mut addrs: Vec<u64> = r.chains(RX).iter().map(|c| c.bufs[1].addr).collect();
     addrs.sort();
     assert_eq!(addrs, [RX_PADDR, RX_PADDR + 2048, RX_PADDR + 4096]);
@@ -468,7 +470,8 @@ fn a_client_with_an_impossible_index_is_no_longer_served() {
     // The client claims 1000 entries in a 64-entry queue.
     r.queue_mem[3].store_u16(0, 1000, core::sync::atomic::Ordering::Release).unwrap();
     r.service();
-    assert!(matches!(r.driver.take_error(), Some(NetError::Client(QueueError::PeerIndex { .. }))));
+    assert!(matches!(r.driver.last_error(), Some(NetError::Client(QueueError::PeerIndex { .. }))));
+    assert_eq!(r.driver.status(), DriverStatus::Failed);
     assert!(r.chains(TX).is_empty(), "nothing sent");
     assert_eq!(r.service(), Actions::default(), "and nothing from now on");
     assert!(r.driver.is_live(), "the device stays up");
