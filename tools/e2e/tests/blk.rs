@@ -4,21 +4,10 @@
 //! independent check that the client's writes landed where they should
 //! and nowhere else.
 
-use sevio_blk_client::pattern::{pattern_byte, DEFAULT_SEED};
+mod common;
+
+use common::{assert_disk_holds_the_pattern, fresh_disk, pattern_block, written_blocks, BLOCK, DISK_BYTES};
 use sevio_e2e::{sim, workspace, Run, TempDir};
-use std::path::Path;
-
-const BLOCK: usize = 4096;
-const DISK_BYTES: usize = 16 << 20;
-/// The blocks the test client writes: 0..64 and the last four.
-fn written_blocks() -> impl Iterator<Item = u64> {
-    let blocks = (DISK_BYTES / BLOCK) as u64;
-    (0..64).chain(blocks - 4..blocks)
-}
-
-fn pattern_block(block: u64) -> Vec<u8> {
-    (0..BLOCK).map(|o| pattern_byte(DEFAULT_SEED, block, o)).collect()
-}
 
 /// Run the reference system with `desc` as its sim description, written
 /// into `dir` beside a disk image `disk` already there.
@@ -32,30 +21,9 @@ fn device(slot: u32, extra: &str) -> String {
     format!("[[device]]\ndriver = \"virtio-blk-device\"\nslot = {slot}\ndrive = {{ file = \"disk.img\"{extra} }}\n")
 }
 
-/// Every written block holds the pattern; every other block is still zero.
-fn assert_disk_holds_the_pattern(disk: &Path) {
-    let image = std::fs::read(disk).unwrap();
-    assert_eq!(image.len(), DISK_BYTES);
-    let written: Vec<u64> = written_blocks().collect();
-    for (i, chunk) in image.chunks(BLOCK).enumerate() {
-        let block = i as u64;
-        if written.contains(&block) {
-            assert!(chunk == pattern_block(block).as_slice(), "block {block} does not hold its pattern");
-        } else {
-            assert!(chunk.iter().all(|b| *b == 0), "block {block} was written but should not have been");
-        }
-    }
-}
-
-fn fresh_disk(dir: &TempDir) -> std::path::PathBuf {
-    let path = dir.0.join("disk.img");
-    std::fs::write(&path, vec![0u8; DISK_BYTES]).unwrap();
-    path
-}
-
 fn passes_on(slot: u32, legacy: bool, name: &str) {
     let dir = TempDir::new(name);
-    let disk = fresh_disk(&dir);
+    let disk = fresh_disk(&dir, "disk.img");
     let desc = format!("expect_pass = [\"blk_client\"]\nforce_legacy = {legacy}\n{}", device(slot, ""));
     let run = run_reference(&dir, &desc);
     run.assert_code(0);
@@ -82,7 +50,7 @@ fn legacy_device_works() {
 #[test]
 fn bad_requests_are_refused_and_touch_nothing() {
     let dir = TempDir::new("refusals");
-    let disk = fresh_disk(&dir);
+    let disk = fresh_disk(&dir, "disk.img");
     let run = run_reference(&dir, &format!("expect_pass = [\"blk_client\"]\n{}", device(31, "")));
     run.assert_code(0);
     // Offsets outside the client's data region (and wrapping ones), a

@@ -1,0 +1,42 @@
+//! What several end-to-end test files share: disk images the block tests
+//! create and check from the host.
+#![allow(dead_code)]
+
+use sevio_blk_client::pattern::{pattern_byte, DEFAULT_SEED};
+use sevio_e2e::TempDir;
+use std::path::{Path, PathBuf};
+
+pub const BLOCK: usize = 4096;
+pub const DISK_BYTES: usize = 16 << 20;
+
+/// The blocks the test client writes: 0..64 and the last four.
+pub fn written_blocks() -> impl Iterator<Item = u64> {
+    let blocks = (DISK_BYTES / BLOCK) as u64;
+    (0..64).chain(blocks - 4..blocks)
+}
+
+pub fn pattern_block(block: u64) -> Vec<u8> {
+    (0..BLOCK).map(|o| pattern_byte(DEFAULT_SEED, block, o)).collect()
+}
+
+/// A zeroed 16 MiB disk image `name` in `dir`.
+pub fn fresh_disk(dir: &TempDir, name: &str) -> PathBuf {
+    let path = dir.0.join(name);
+    std::fs::write(&path, vec![0u8; DISK_BYTES]).unwrap();
+    path
+}
+
+/// Every written block holds the pattern; every other block is still zero.
+pub fn assert_disk_holds_the_pattern(disk: &Path) {
+    let image = std::fs::read(disk).unwrap();
+    assert_eq!(image.len(), DISK_BYTES);
+    let written: Vec<u64> = written_blocks().collect();
+    for (i, chunk) in image.chunks(BLOCK).enumerate() {
+        let block = i as u64;
+        if written.contains(&block) {
+            assert!(chunk == pattern_block(block).as_slice(), "{}: block {block} does not hold its pattern", disk.display());
+        } else {
+            assert!(chunk.iter().all(|b| *b == 0), "{}: block {block} was written but should not have been", disk.display());
+        }
+    }
+}

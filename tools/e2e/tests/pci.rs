@@ -1,0 +1,79 @@
+//! The same blk driver over the PCI transport: a modern device, a
+//! transitional one used through its legacy I/O BAR, one behind a
+//! pcie-root-port, and a system with one disk on virtio-mmio and one on
+//! PCI served by two instances of the one driver image. Every disk is
+//! read back from the host afterwards.
+
+mod common;
+
+use common::{assert_disk_holds_the_pattern, fresh_disk};
+use sevio_e2e::{sim, workspace, Run, TempDir};
+
+fn run(system: &str, dir: &TempDir, desc: &str) -> Run {
+    let desc = dir.file("run.sim.toml", desc);
+    let system = workspace().join(system);
+    sim(system.to_str().unwrap(), &["--sim", desc.to_str().unwrap(), "--timeout", "60"])
+}
+
+fn pci_blk(addr: &str, properties: &str) -> String {
+    format!(
+        "[[device]]\ndriver = \"virtio-blk-pci\"\npci_addr = \"{addr}\"\ndrive = {{ file = \"disk.img\" }}\nproperties = {{ {properties} }}\n"
+    )
+}
+
+#[test]
+fn modern_pci_device_holds_exactly_the_pattern_afterwards() {
+    let dir = TempDir::new("pci-modern");
+    let disk = fresh_disk(&dir, "disk.img");
+    let desc = format!("expect_pass = [\"blk_client\"]\n{}", pci_blk("2", "disable-legacy = \"on\""));
+    let r = run("systems/pci.xml", &dir, &desc);
+    r.assert_code(0);
+    r.assert_lines(&["pci: 00:02.0: virtio-blk (modern)", "bus: blk0 <- virtio-blk at pci 00:02.0", "[blk_client] PASS"]);
+    assert_disk_holds_the_pattern(&disk);
+}
+
+#[test]
+fn transitional_device_in_legacy_mode_works() {
+    let dir = TempDir::new("pci-legacy");
+    let disk = fresh_disk(&dir, "disk.img");
+    let desc = format!(
+        "expect_pass = [\"blk_client\"]\n{}",
+        pci_blk("4", "disable-modern = \"on\", disable-legacy = \"off\"")
+    );
+    let r = run("systems/pci.xml", &dir, &desc);
+    r.assert_code(0);
+    r.assert_lines(&["pci: 00:04.0: virtio-blk (legacy)", "bus: blk0 <- virtio-blk at pci 00:04.0", "[blk_client] PASS"]);
+    assert_disk_holds_the_pattern(&disk);
+}
+
+#[test]
+fn device_behind_a_root_port_is_found_and_works() {
+    let dir = TempDir::new("pci-bridge");
+    let disk = fresh_disk(&dir, "disk.img");
+    let desc = "expect_pass = [\"blk_client\"]\n\
+        [[device]]\ndriver = \"pcie-root-port\"\npci_addr = \"6\"\nproperties = { id = \"rp0\", chassis = 1, slot = 1 }\n\
+        [[device]]\ndriver = \"virtio-blk-pci\"\ndrive = { file = \"disk.img\" }\nproperties = { bus = \"rp0\" }\n";
+    let r = run("systems/pci.xml", &dir, desc);
+    r.assert_code(0);
+    r.assert_lines(&["pci: 1 bridge(s)", "bus: blk0 <- virtio-blk at pci 01:00.0", "[blk_client] PASS"]);
+    assert_disk_holds_the_pattern(&disk);
+}
+
+#[test]
+fn one_disk_on_mmio_and_one_on_pci_bind_two_instances_of_one_driver() {
+    let dir = TempDir::new("mixed");
+    let mmio_disk = fresh_disk(&dir, "mmio.img");
+    let pci_disk = fresh_disk(&dir, "pci.img");
+    let desc = "expect_pass = [\"client0\", \"client1\"]\n\
+        [[device]]\ndriver = \"virtio-blk-device\"\nslot = 31\ndrive = { file = \"mmio.img\" }\n\
+        [[device]]\ndriver = \"virtio-blk-pci\"\npci_addr = \"2\"\ndrive = { file = \"pci.img\" }\n";
+    let r = run("systems/mmio-pci.xml", &dir, desc);
+    r.assert_code(0);
+    // Each transport serves only the driver it has a channel to.
+    r.assert_lines(&["bus: blk0 <- virtio-blk at mmio slot 31"]);
+    r.assert_lines(&["bus: blk1 <- virtio-blk at pci 00:02.0"]);
+    r.assert_lines(&["[client0] PASS"]);
+    r.assert_lines(&["[client1] PASS"]);
+    assert_disk_holds_the_pattern(&mmio_disk);
+    assert_disk_holds_the_pattern(&pci_disk);
+}
