@@ -26,6 +26,9 @@ for system in systems/*-bench.xml; do
         echo "$out" >&2
         status=1
     }
-    echo "$out" | sed -n 's/^\[[^]]*\] \(\(BENCH\|RATIO\) .*\)/\1/p'
+    # blk-pci-bench.xml reports as blk_pci_*: the client names its lines
+    # after the device class, the system file says which transport.
+    tag=$(basename "$system" -bench.xml | tr - _)
+    echo "$out" | sed -n 's/^\[[^]]*\] \(\(BENCH\|RATIO\) .*\)/\1/p' | sed "s/^BENCH blk_/BENCH ${tag}_/"
 done
 exit $status
