@@ -5,8 +5,9 @@
 //! − 1, so no queue can ever be full). At start every rx buffer goes to
 //! rx free. Each received frame is copied out, handed to the [`Stack`],
 //! and its buffer goes straight back to rx free; a reply is copied into a
-//! free tx buffer and queued on tx active. Sent buffers come back on tx
-//! free.
+//! free tx buffer and queued on tx active, and so are the host's own
+//! frames ([`Stack::poll_send`]) while tx buffers last. Sent buffers come
+//! back on tx free.
 //!
 //! Buffers coming back from the driver are checked: an offset that is
 //! not one of ours, a tx buffer we already hold, or a length beyond 2048
@@ -16,7 +17,7 @@
 //! active, notify the driver if it asked (`require_signal`); before
 //! sleeping, ask for signals on rx active always and on tx free only when
 //! out of tx buffers (otherwise sent buffers are collected on the next
-//! wake-up anyway).
+//! wake-up anyway; a flood that waits for buffers is out of them).
 
 use crate::stack::{Event, Stack};
 use sevio_queue::net::NET_BUFFER_SIZE;
@@ -155,18 +156,14 @@ impl NetClient {
         self.failed
     }
 
-    /// Give every rx buffer to the driver, send the stack's first frame,
+    /// Give every rx buffer to the driver, send the stack's first frames,
     /// then service the queues. Returns whether to notify the driver.
     pub fn start(&mut self, on_event: &mut dyn FnMut(Event)) -> bool {
         let r = (|| -> Result<bool, QueueError> {
             for i in 0..self.buffers {
                 self.q.rx_free.stage(NetBuffer { io_or_offset: offset_of(i), len: 0, oid: 0 })?;
             }
-            let mut out = [0u8; NET_BUFFER_SIZE];
-            let mut sent = false;
-            if let Some(n) = self.stack.start(&mut out) {
-                sent = self.send(out.get(..n).unwrap_or(&[]))?;
-            }
+            let sent = self.send_own()?;
             let mut notify = self.buffers > 0 && self.q.rx_free.require_signal()?;
             if sent {
                 notify |= self.q.tx_active.require_signal()?;
@@ -175,6 +172,17 @@ impl NetClient {
         })();
         let first = self.settle(r);
         self.notified(on_event) | first
+    }
+
+    /// Queue the host's own frames while tx buffers last.
+    fn send_own(&mut self) -> Result<bool, QueueError> {
+        let mut out = [0u8; NET_BUFFER_SIZE];
+        let mut sent = false;
+        while self.tx_free_count > 0 {
+            let Some(n) = self.stack.poll_send(&mut out) else { break };
+            sent |= self.send(out.get(..n).unwrap_or(&[]))?;
+        }
+        Ok(sent)
     }
 
     fn settle(&mut self, r: Result<bool, QueueError>) -> bool {
@@ -262,6 +270,7 @@ impl NetClient {
                 self.q.rx_free.stage(NetBuffer { io_or_offset: b.io_or_offset, len: 0, oid: b.oid })?;
                 freed = true;
             }
+            sent |= self.send_own()?;
             if freed {
                 notify |= self.q.rx_free.require_signal()?;
             }

@@ -8,15 +8,16 @@
 //! - `rx_data_vaddr` / `rx_data_size` and `tx_data_vaddr` /
 //!   `tx_data_size` (setvar_vaddr / setvar_size): its data regions.
 //!
-//! Modes: `net-client` ([`Mode::Echo`]) answers ARP, ping and UDP echo,
-//! pings the gateway and passes on its answer; `net-bench`
-//! ([`Mode::Bench`]) answers the same but does not ping, and reports on a
-//! datagram to the report port (see [`crate::bench`]).
+//! Modes: `net-client` ([`Mode::Echo`], 10.0.2.15) answers ARP, ping and
+//! UDP echo, pings the gateway 10.0.2.2 and passes on its answer;
+//! `net-bench` ([`Mode::Bench`], 10.0.2.16) answers the same, floods the
+//! UDP echo of 10.0.2.15 (a net-client) and passes when every datagram
+//! came back (see [`crate::bench`]).
 
 use crate::MacDisplay;
 use crate::bench::{Bench, Platform};
 use crate::client::{Data, NetClient, Queues};
-use crate::stack::{Config, Event, Stack};
+use crate::stack::{Config, Event, Flood, Stack, Target, Traffic};
 use core::fmt;
 use sevio_queue::{NetConsumer, NetProducer};
 use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler, debug_println, verdict};
@@ -29,18 +30,22 @@ pub const QUEUE_CAPACITY: u32 = 256;
 /// Bytes of each queue region.
 pub const QUEUE_REGION_SIZE: usize = 0x2000;
 
-/// The client's MAC address (QEMU's default for a first NIC; give the
+/// net-client's MAC address (QEMU's default for a first NIC; give the
 /// device the same `mac=` so that the driver's and the client's agree,
 /// though QEMU's virtio-net delivers every frame either way).
 pub const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
-/// The client's IPv4 address (QEMU user networking's guest address).
+/// net-client's IPv4 address (QEMU user networking's guest address).
 pub const IP: [u8; 4] = [10, 0, 2, 15];
 /// The gateway (QEMU user networking's host address).
 pub const GATEWAY: [u8; 4] = [10, 0, 2, 2];
+/// net-bench's MAC address.
+pub const BENCH_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x57];
+/// net-bench's IPv4 address.
+pub const BENCH_IP: [u8; 4] = [10, 0, 2, 16];
 /// The UDP echo port.
 pub const ECHO_PORT: u16 = 1234;
-/// The bench report port.
-pub const REPORT_PORT: u16 = 1235;
+/// net-bench's flood of net-client's echo port.
+pub const FLOOD: Flood = Flood { count: 5000, depth: 32, size: 1024, port: ECHO_PORT };
 
 sevio_runtime::setvar!(
     /// vaddr of the rx free queue.
@@ -87,12 +92,19 @@ pub enum Mode {
 impl Mode {
     /// The host's configuration in this mode.
     pub fn config(self) -> Config {
-        Config {
-            mac: MAC,
-            ip: IP,
-            gateway: (self == Mode::Echo).then_some(GATEWAY),
-            echo_port: ECHO_PORT,
-            report_port: (self == Mode::Bench).then_some(REPORT_PORT),
+        match self {
+            Mode::Echo => Config {
+                mac: MAC,
+                ip: IP,
+                echo_port: ECHO_PORT,
+                target: Some(Target { ip: GATEWAY, traffic: Traffic::Ping }),
+            },
+            Mode::Bench => Config {
+                mac: BENCH_MAC,
+                ip: BENCH_IP,
+                echo_port: ECHO_PORT,
+                target: Some(Target { ip: IP, traffic: Traffic::Flood(FLOOD) }),
+            },
         }
     }
 
@@ -218,21 +230,33 @@ impl ClientPd {
 
 fn on_event(mode: Mode, bench: &mut Bench, done: &mut bool, e: Event) {
     match (mode, e) {
-        (Mode::Echo, Event::GatewayResolved(mac)) => {
+        (Mode::Echo, Event::TargetResolved(mac)) => {
             debug_println!("net-client: gateway 10.0.2.2 is at {}", MacDisplay(mac));
         }
-        (Mode::Echo, Event::GatewayAnswered(_)) if !*done => {
+        (Mode::Echo, Event::TargetAnswered(_)) if !*done => {
             *done = true;
             debug_println!("net-client: gateway 10.0.2.2 answered the ping");
             verdict::pass();
         }
-        (Mode::Bench, Event::Echoed(n)) => bench.echoed(&mut RuntimePlatform, n),
-        (Mode::Bench, Event::Report(sent)) if !*done => {
+        (Mode::Bench, Event::TargetResolved(mac)) => {
+            debug_println!(
+                "net-bench: 10.0.2.15 is at {}: {} datagrams of {} bytes to its port {}, {} in flight",
+                MacDisplay(mac),
+                FLOOD.count,
+                FLOOD.size,
+                FLOOD.port,
+                FLOOD.depth
+            );
+            bench.start(&mut RuntimePlatform);
+        }
+        (Mode::Bench, Event::FloodReply(n)) => bench.echoed(&mut RuntimePlatform, n),
+        (Mode::Bench, Event::FloodDone { bad }) if !*done => {
             *done = true;
-            if bench.report(&mut RuntimePlatform, sent) {
+            bench.echoed(&mut RuntimePlatform, FLOOD.size);
+            if bench.report(&mut RuntimePlatform, bad) {
                 verdict::pass();
             } else {
-                verdict::fail("datagrams lost");
+                verdict::fail("wrong echoes");
             }
         }
         _ => {}

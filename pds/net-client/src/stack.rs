@@ -1,20 +1,75 @@
 //! A minimal host: one MAC, one IPv4 address, no routing beyond "the
 //! peer that asked". It answers ARP requests for its address and ICMP
-//! echo requests to it, echoes UDP datagrams sent to its echo port, and
-//! (if asked) resolves its gateway and pings it once.
+//! echo requests to it, and echoes UDP datagrams sent to its echo port.
+//!
+//! Its own traffic, if it has a [`Target`]: one ARP request, then either
+//! one ping ([`Traffic::Ping`]; [`Event::TargetAnswered`] on the reply)
+//! or a UDP flood ([`Traffic::Flood`]: `count` datagrams of `size` bytes
+//! to the target's echo port, `depth` in flight, each echo checked;
+//! [`Event::FloodDone`] at the end). The caller collects these frames
+//! with [`Stack::poll_send`] after [`Stack::handle`] (and once at the
+//! start).
 //!
 //! Everything that is not for this host, or is malformed, or fails a
-//! checksum is dropped and counted; nothing is ever answered twice.
+//! checksum is dropped and counted; nothing is answered twice. There are
+//! no timers: nothing is retransmitted.
 
 use crate::wire::{
     self, ARP_REPLY, ARP_REQUEST, Arp, BROADCAST, ETH_HEADER, ETHERTYPE_ARP, ETHERTYPE_IPV4, Echo, ICMP_ECHO_REPLY,
     ICMP_ECHO_REQUEST, IPV4_HEADER, Ipv4Addr, Mac, PROTO_ICMP, PROTO_UDP, Udp,
 };
 
-/// The identifier of the client's own pings ("se").
+/// The identifier of the client's own ping ("se").
 pub const PING_IDENT: u16 = 0x7365;
-/// The data of the client's own ping.
+/// The data of the client's single ping.
 pub const PING_DATA: &[u8; 32] = b"sevio net-client ping 0123456789";
+/// The most flood datagrams in flight.
+pub const MAX_DEPTH: u16 = 64;
+/// The UDP source port of flood datagrams (their echoes come back to it).
+pub const FLOOD_PORT: u16 = 40001;
+/// The largest flood datagram: one 1500-byte packet.
+pub const MAX_FLOOD_SIZE: usize = 1472;
+
+/// Byte `i` of flood datagram `seq`; bytes 0 and 1 are `seq` itself, the
+/// rest differ per datagram, so an echo of another one is caught.
+pub fn flood_byte(seq: u16, i: usize) -> u8 {
+    match i {
+        0 => (seq >> 8) as u8,
+        1 => seq as u8,
+        _ => (usize::from(seq).wrapping_mul(31).wrapping_add(i)) as u8,
+    }
+}
+
+/// A UDP flood through the target's echo port.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Flood {
+    /// Datagrams in all.
+    pub count: u16,
+    /// Datagrams in flight at most (1..=[`MAX_DEPTH`]).
+    pub depth: u16,
+    /// Payload bytes per datagram (2..=[`MAX_FLOOD_SIZE`]).
+    pub size: usize,
+    /// The target's echo port.
+    pub port: u16,
+}
+
+/// What the host does with its target once it answers ARP.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Traffic {
+    /// Ping it once.
+    Ping,
+    /// Flood its UDP echo port.
+    Flood(Flood),
+}
+
+/// Another host this one talks to on its own.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Its address.
+    pub ip: Ipv4Addr,
+    /// What to send it.
+    pub traffic: Traffic,
+}
 
 /// Who the host is.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -23,27 +78,29 @@ pub struct Config {
     pub mac: Mac,
     /// Its IPv4 address.
     pub ip: Ipv4Addr,
-    /// The gateway to ping, if any.
-    pub gateway: Option<Ipv4Addr>,
     /// UDP port whose datagrams are echoed.
     pub echo_port: u16,
-    /// UDP port whose datagrams are reported as [`Event::Report`] (bench
-    /// mode), if any.
-    pub report_port: Option<u16>,
+    /// The host to talk to on its own, if any.
+    pub target: Option<Target>,
 }
 
 /// Something the caller may want to know about.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// The gateway answered ARP.
-    GatewayResolved(Mac),
-    /// The gateway answered the ping.
-    GatewayAnswered(Mac),
+    /// The target answered ARP.
+    TargetResolved(Mac),
+    /// The target answered the single ping.
+    TargetAnswered(Mac),
     /// A UDP datagram of this many payload bytes was echoed.
     Echoed(usize),
-    /// A datagram arrived on the report port; its first 8 bytes (big-
-    /// endian, 0 if shorter) are the number of datagrams the peer sent.
-    Report(u64),
+    /// A flood datagram of this many payload bytes came back, checked.
+    FloodReply(usize),
+    /// Every flood datagram came back; `bad` echoes were wrong (not in
+    /// flight, or other data) and not counted.
+    FloodDone {
+        /// Wrong replies seen.
+        bad: u32,
+    },
 }
 
 /// What became of a frame.
@@ -71,21 +128,39 @@ pub struct StackStats {
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum Gateway {
-    /// Not asked for, or not started.
+enum State {
+    /// No target.
     Idle,
+    /// ARP request to send.
+    Resolve(Ipv4Addr),
     /// ARP request sent.
     Resolving(Ipv4Addr),
-    /// Ping sent to this MAC.
+    /// The single ping to send, to this MAC.
+    Ping(Ipv4Addr, Mac),
+    /// Single ping sent.
     Pinging(Ipv4Addr, Mac),
-    /// Answered.
+    /// Flooding this MAC.
+    Flooding(Ipv4Addr, Mac),
+    /// Finished.
     Done,
+}
+
+/// The flood's window: datagrams `base..sent` are in flight unless echoed
+/// (bit `seq - base` set = still outstanding).
+#[derive(Copy, Clone, Debug, Default)]
+struct Window {
+    base: u16,
+    sent: u16,
+    outstanding: u64,
+    answered: u16,
+    bad: u32,
 }
 
 /// The host.
 pub struct Stack {
     cfg: Config,
-    gateway: Gateway,
+    state: State,
+    window: Window,
     ident: u16,
     /// Counters.
     pub stats: StackStats,
@@ -93,8 +168,16 @@ pub struct Stack {
 
 impl Stack {
     /// A host with `cfg`.
-    pub fn new(cfg: Config) -> Stack {
-        Stack { cfg, gateway: Gateway::Idle, ident: 1, stats: StackStats::default() }
+    pub fn new(mut cfg: Config) -> Stack {
+        if let Some(Target { traffic: Traffic::Flood(f), .. }) = cfg.target.as_mut() {
+            f.depth = f.depth.clamp(1, MAX_DEPTH);
+            f.size = f.size.clamp(2, MAX_FLOOD_SIZE);
+        }
+        let state = match cfg.target {
+            Some(t) => State::Resolve(t.ip),
+            None => State::Idle,
+        };
+        Stack { cfg, state, window: Window::default(), ident: 1, stats: StackStats::default() }
     }
 
     /// The configuration.
@@ -102,15 +185,75 @@ impl Stack {
         &self.cfg
     }
 
-    /// The first frame to send, if any: the ARP request for the gateway.
-    pub fn start(&mut self, out: &mut [u8]) -> Option<usize> {
-        let gw = self.cfg.gateway?;
-        if self.gateway != Gateway::Idle {
+    /// The next frame of the host's own traffic, if one is due now.
+    pub fn poll_send(&mut self, out: &mut [u8]) -> Option<usize> {
+        match self.state {
+            State::Resolve(to) => {
+                self.state = State::Resolving(to);
+                let arp = Arp { op: ARP_REQUEST, sha: self.cfg.mac, spa: self.cfg.ip, tha: [0; 6], tpa: to };
+                self.arp_frame(out, BROADCAST, &arp)
+            }
+            State::Ping(to, mac) => {
+                self.state = State::Pinging(to, mac);
+                let echo = Echo { kind: ICMP_ECHO_REQUEST, ident: PING_IDENT, seq: 1, data: PING_DATA };
+                self.ip_frame(out, mac, to, PROTO_ICMP, |b| wire::emit_echo(b, &echo))
+            }
+            State::Flooding(to, mac) => self.flood_send(out, to, mac),
+            _ => None,
+        }
+    }
+
+    fn flood(&self) -> Option<Flood> {
+        match self.cfg.target {
+            Some(Target { traffic: Traffic::Flood(f), .. }) => Some(f),
+            _ => None,
+        }
+    }
+
+    fn flood_send(&mut self, out: &mut [u8], to: Ipv4Addr, mac: Mac) -> Option<usize> {
+        let f = self.flood()?;
+        let w = &mut self.window;
+        if w.sent >= f.count || w.sent.wrapping_sub(w.base) >= f.depth {
             return None;
         }
-        self.gateway = Gateway::Resolving(gw);
-        let arp = Arp { op: ARP_REQUEST, sha: self.cfg.mac, spa: self.cfg.ip, tha: [0; 6], tpa: gw };
-        self.arp_frame(out, BROADCAST, &arp)
+        let seq = w.sent;
+        w.outstanding |= 1 << (seq - w.base);
+        w.sent += 1;
+        let mut data = [0u8; MAX_FLOOD_SIZE];
+        for (i, b) in data.iter_mut().enumerate().take(f.size) {
+            *b = flood_byte(seq, i);
+        }
+        let udp = Udp { src_port: FLOOD_PORT, dst_port: f.port, payload: &data[..f.size] };
+        let me = self.cfg.ip;
+        self.ip_frame(out, mac, to, PROTO_UDP, |b| wire::emit_udp(b, me, to, &udp))
+    }
+
+    /// A flood echo: count it if it echoes a datagram in flight, whole.
+    fn flood_echo(&mut self, data: &[u8]) -> Handled {
+        let Some(f) = self.flood() else { return Handled::default() };
+        let w = &mut self.window;
+        let seq = match data {
+            [hi, lo, ..] => u16::from_be_bytes([*hi, *lo]),
+            _ => u16::MAX,
+        };
+        let off = seq.wrapping_sub(w.base);
+        let data_ok = data.len() == f.size && data.iter().enumerate().all(|(i, b)| *b == flood_byte(seq, i));
+        if off >= 64 || w.outstanding & (1 << off) == 0 || !data_ok {
+            w.bad += 1;
+            return Handled::default();
+        }
+        w.outstanding &= !(1 << off);
+        w.answered += 1;
+        // Slide past everything answered at the front.
+        while w.base < w.sent && w.outstanding & 1 == 0 {
+            w.outstanding >>= 1;
+            w.base += 1;
+        }
+        if w.answered == f.count {
+            self.state = State::Done;
+            return Handled { reply: None, event: Some(Event::FloodDone { bad: w.bad }) };
+        }
+        Handled { reply: None, event: Some(Event::FloodReply(data.len())) }
     }
 
     fn arp_frame(&self, out: &mut [u8], dst: Mac, arp: &Arp) -> Option<usize> {
@@ -143,39 +286,11 @@ impl Stack {
             return Handled::default();
         };
         if eth.dst != self.cfg.mac && eth.dst != BROADCAST {
-            self.stats.ignored += 1;
-            return Handled::default();
+            return self.ignore();
         }
         match eth.ethertype {
             ETHERTYPE_ARP => self.arp(eth.payload, out),
             ETHERTYPE_IPV4 => self.ipv4(eth.src, eth.payload, out),
-            _ => {
-                self.stats.ignored += 1;
-                Handled::default()
-            }
-        }
-    }
-
-    fn arp(&mut self, payload: &[u8], out: &mut [u8]) -> Handled {
-        let Some(arp) = wire::parse_arp(payload) else {
-            self.stats.malformed += 1;
-            return Handled::default();
-        };
-        match arp.op {
-            ARP_REQUEST if arp.tpa == self.cfg.ip => {
-                let reply = Arp { op: ARP_REPLY, sha: self.cfg.mac, spa: self.cfg.ip, tha: arp.sha, tpa: arp.spa };
-                self.stats.arp_replies += 1;
-                Handled { reply: self.arp_frame(out, arp.sha, &reply), event: None }
-            }
-            ARP_REPLY => match self.gateway {
-                Gateway::Resolving(gw) if arp.spa == gw && arp.tpa == self.cfg.ip => {
-                    self.gateway = Gateway::Pinging(gw, arp.sha);
-                    let echo = Echo { kind: ICMP_ECHO_REQUEST, ident: PING_IDENT, seq: 1, data: PING_DATA };
-                    let reply = self.ip_frame(out, arp.sha, gw, PROTO_ICMP, |b| wire::emit_echo(b, &echo));
-                    Handled { reply, event: Some(Event::GatewayResolved(arp.sha)) }
-                }
-                _ => self.ignore(),
-            },
             _ => self.ignore(),
         }
     }
@@ -185,59 +300,71 @@ impl Stack {
         Handled::default()
     }
 
-    fn ipv4(&mut self, src_mac: Mac, payload: &[u8], out: &mut [u8]) -> Handled {
-        let ip = match wire::parse_ipv4(payload) {
-            Ok(ip) => ip,
-            Err(_) => {
-                self.stats.malformed += 1;
-                return Handled::default();
+    fn malformed(&mut self) -> Handled {
+        self.stats.malformed += 1;
+        Handled::default()
+    }
+
+    fn arp(&mut self, payload: &[u8], out: &mut [u8]) -> Handled {
+        let Some(arp) = wire::parse_arp(payload) else { return self.malformed() };
+        match arp.op {
+            ARP_REQUEST if arp.tpa == self.cfg.ip => {
+                let reply = Arp { op: ARP_REPLY, sha: self.cfg.mac, spa: self.cfg.ip, tha: arp.sha, tpa: arp.spa };
+                self.stats.arp_replies += 1;
+                Handled { reply: self.arp_frame(out, arp.sha, &reply), event: None }
             }
-        };
+            ARP_REPLY => match self.state {
+                State::Resolving(to) if arp.spa == to && arp.tpa == self.cfg.ip => {
+                    self.state = match self.flood() {
+                        Some(_) => State::Flooding(to, arp.sha),
+                        None => State::Ping(to, arp.sha),
+                    };
+                    Handled { reply: None, event: Some(Event::TargetResolved(arp.sha)) }
+                }
+                _ => self.ignore(),
+            },
+            _ => self.ignore(),
+        }
+    }
+
+    fn ipv4(&mut self, src_mac: Mac, payload: &[u8], out: &mut [u8]) -> Handled {
+        let Ok(ip) = wire::parse_ipv4(payload) else { return self.malformed() };
         if ip.dst != self.cfg.ip {
             return self.ignore();
         }
         match ip.proto {
             PROTO_ICMP => {
-                let Some(echo) = wire::parse_echo(ip.payload) else {
-                    self.stats.malformed += 1;
-                    return Handled::default();
-                };
-                match (echo.kind, self.gateway) {
+                let Some(echo) = wire::parse_echo(ip.payload) else { return self.malformed() };
+                match (echo.kind, self.state) {
                     (ICMP_ECHO_REQUEST, _) => {
                         let reply = Echo { kind: ICMP_ECHO_REPLY, ..echo };
                         self.stats.pings_answered += 1;
                         let n = self.ip_frame(out, src_mac, ip.src, PROTO_ICMP, |b| wire::emit_echo(b, &reply));
                         Handled { reply: n, event: None }
                     }
-                    (ICMP_ECHO_REPLY, Gateway::Pinging(gw, mac))
-                        if ip.src == gw && echo.ident == PING_IDENT && echo.seq == 1 && echo.data == PING_DATA =>
+                    (ICMP_ECHO_REPLY, State::Pinging(to, mac))
+                        if ip.src == to && echo.ident == PING_IDENT && echo.seq == 1 && echo.data == PING_DATA =>
                     {
-                        self.gateway = Gateway::Done;
-                        Handled { reply: None, event: Some(Event::GatewayAnswered(mac)) }
+                        self.state = State::Done;
+                        Handled { reply: None, event: Some(Event::TargetAnswered(mac)) }
                     }
                     _ => self.ignore(),
                 }
             }
             PROTO_UDP => {
-                let Some(udp) = wire::parse_udp(&ip) else {
-                    self.stats.malformed += 1;
-                    return Handled::default();
-                };
-                if udp.dst_port == self.cfg.echo_port {
-                    let back = Udp { src_port: udp.dst_port, dst_port: udp.src_port, payload: udp.payload };
-                    let (me, peer) = (self.cfg.ip, ip.src);
-                    self.stats.udp_echoed += 1;
-                    let n = self.ip_frame(out, src_mac, peer, PROTO_UDP, |b| wire::emit_udp(b, me, peer, &back));
-                    Handled { reply: n, event: Some(Event::Echoed(udp.payload.len())) }
-                } else if Some(udp.dst_port) == self.cfg.report_port {
-                    let mut count = [0u8; 8];
-                    if let Some(b) = udp.payload.get(..8) {
-                        count.copy_from_slice(b);
-                    }
-                    Handled { reply: None, event: Some(Event::Report(u64::from_be_bytes(count))) }
-                } else {
-                    self.ignore()
+                let Some(udp) = wire::parse_udp(&ip) else { return self.malformed() };
+                let flooding = matches!(self.state, State::Flooding(to, _) if to == ip.src);
+                if flooding && udp.dst_port == FLOOD_PORT {
+                    return self.flood_echo(udp.payload);
                 }
+                if udp.dst_port != self.cfg.echo_port {
+                    return self.ignore();
+                }
+                let back = Udp { src_port: udp.dst_port, dst_port: udp.src_port, payload: udp.payload };
+                let (me, peer) = (self.cfg.ip, ip.src);
+                self.stats.udp_echoed += 1;
+                let n = self.ip_frame(out, src_mac, peer, PROTO_UDP, |b| wire::emit_udp(b, me, peer, &back));
+                Handled { reply: n, event: Some(Event::Echoed(udp.payload.len())) }
             }
             _ => self.ignore(),
         }

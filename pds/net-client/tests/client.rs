@@ -2,7 +2,9 @@
 //! end of the four queues.
 
 use sevio_net_client::client::{Data, NetClient, Queues};
-use sevio_net_client::stack::{Config, Event, Handled, PING_DATA, PING_IDENT, Stack};
+use sevio_net_client::stack::{
+    Config, Event, FLOOD_PORT, Flood, Handled, PING_DATA, PING_IDENT, Stack, Target, Traffic, flood_byte,
+};
 use sevio_net_client::wire;
 use sevio_queue::{NetBuffer, NetConsumer, NetProducer};
 use sevio_sharedmem::{HeapRegion, SharedMemory};
@@ -15,7 +17,7 @@ const GW_MAC: [u8; 6] = [0x52, 0x55, 0x0a, 0x00, 0x02, 0x02];
 const GW: [u8; 4] = [10, 0, 2, 2];
 
 fn config(gateway: bool) -> Config {
-    Config { mac: MAC, ip: IP, gateway: gateway.then_some(GW), echo_port: 1234, report_port: Some(1235) }
+    Config { mac: MAC, ip: IP, echo_port: 1234, target: gateway.then_some(Target { ip: GW, traffic: Traffic::Ping }) }
 }
 
 /// An ARP request from the peer for `target`, as bytes (no helpers).
@@ -49,9 +51,13 @@ fn ping(dst: [u8; 4], ident: u16, seq: u16, data: &[u8]) -> Vec<u8> {
 }
 
 fn udp(dst_port: u16, payload: &[u8]) -> Vec<u8> {
+    udp_from(PEER_IP, 40000, dst_port, payload)
+}
+
+fn udp_from(src: [u8; 4], src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
     let mut d = vec![0u8; 8 + payload.len()];
-    wire::emit_udp(&mut d, PEER_IP, IP, &wire::Udp { src_port: 40000, dst_port, payload }).unwrap();
-    ip_frame(MAC, PEER_IP, IP, 17, &d)
+    wire::emit_udp(&mut d, src, IP, &wire::Udp { src_port, dst_port, payload }).unwrap();
+    ip_frame(MAC, src, IP, 17, &d)
 }
 
 fn handle(s: &mut Stack, frame: &[u8]) -> (Handled, Vec<u8>) {
@@ -108,7 +114,7 @@ fn answers_ping_with_the_same_data_and_a_valid_checksum() {
 }
 
 #[test]
-fn echoes_udp_on_its_port_and_reports_on_the_other() {
+fn echoes_udp_on_its_port_only() {
     let mut s = Stack::new(config(false));
     let (h, reply) = handle(&mut s, &udp(1234, b"hello, sevio"));
     assert_eq!(h.event, Some(Event::Echoed(12)));
@@ -117,8 +123,8 @@ fn echoes_udp_on_its_port_and_reports_on_the_other() {
     let u = wire::parse_udp(&ip).unwrap();
     assert_eq!((u.src_port, u.dst_port, u.payload), (1234, 40000, &b"hello, sevio"[..]));
     assert_ne!(ip.payload[6..8], [0, 0], "a checksum is sent");
-    let (h, _) = handle(&mut s, &udp(1235, &7u64.to_be_bytes()));
-    assert_eq!(h, Handled { reply: None, event: Some(Event::Report(7)) });
+    let (h, _) = handle(&mut s, &udp(FLOOD_PORT, b"not flooding"));
+    assert_eq!(h, Handled::default());
     let (h, _) = handle(&mut s, &udp(9, b"discard"));
     assert_eq!(h, Handled::default());
     let mut corrupt = udp(1234, b"abc");
@@ -128,18 +134,18 @@ fn echoes_udp_on_its_port_and_reports_on_the_other() {
     let mut other_mac = udp(1234, b"abc");
     other_mac[0] = 0x02;
     assert_eq!(handle(&mut s, &other_mac).0, Handled::default(), "another host's frame");
-    assert_eq!((s.stats.udp_echoed, s.stats.malformed, s.stats.ignored), (1, 1, 2));
+    assert_eq!((s.stats.udp_echoed, s.stats.malformed, s.stats.ignored), (1, 1, 3));
 }
 
 #[test]
 fn resolves_and_pings_the_gateway_once() {
     let mut s = Stack::new(config(true));
     let mut out = [0u8; 2048];
-    let n = s.start(&mut out).unwrap();
+    let n = s.poll_send(&mut out).unwrap();
     let arp = wire::parse_arp(&out[14..n]).unwrap();
     assert_eq!(out[..6], [0xff; 6]);
     assert_eq!((arp.op, arp.sha, arp.spa, arp.tpa), (1, MAC, IP, GW));
-    assert_eq!(s.start(&mut out), None, "only once");
+    assert_eq!(s.poll_send(&mut out), None, "only once");
 
     let mut reply = MAC.to_vec();
     reply.extend(GW_MAC);
@@ -147,8 +153,11 @@ fn resolves_and_pings_the_gateway_once() {
     let mut a = [0u8; 28];
     wire::emit_arp(&mut a, &wire::Arp { op: 2, sha: GW_MAC, spa: GW, tha: MAC, tpa: IP }).unwrap();
     reply.extend(a);
-    let (h, echo) = handle(&mut s, &reply);
-    assert_eq!(h.event, Some(Event::GatewayResolved(GW_MAC)));
+    let (h, _) = handle(&mut s, &reply);
+    assert_eq!(h, Handled { reply: None, event: Some(Event::TargetResolved(GW_MAC)) });
+    let n = s.poll_send(&mut out).unwrap();
+    let echo = out[..n].to_vec();
+    assert_eq!(s.poll_send(&mut out), None, "one ping");
     let eth = wire::parse_ethernet(&echo).unwrap();
     assert_eq!(eth.dst, GW_MAC);
     let ip = wire::parse_ipv4(eth.payload).unwrap();
@@ -165,8 +174,76 @@ fn resolves_and_pings_the_gateway_once() {
     icmp[2..4].copy_from_slice(&sum.to_be_bytes());
     let mut answer = ip_frame(MAC, GW, IP, 1, &icmp);
     answer[6..12].copy_from_slice(&GW_MAC);
-    assert_eq!(handle(&mut s, &answer).0, Handled { reply: None, event: Some(Event::GatewayAnswered(GW_MAC)) });
+    assert_eq!(handle(&mut s, &answer).0, Handled { reply: None, event: Some(Event::TargetAnswered(GW_MAC)) });
     assert_eq!(handle(&mut s, &answer).0, Handled::default(), "answered once");
+}
+
+/// The target's ARP reply to the host.
+fn arp_reply_from(mac: [u8; 6], ip: [u8; 4]) -> Vec<u8> {
+    let mut f = MAC.to_vec();
+    f.extend(mac);
+    f.extend([0x08, 0x06]);
+    let mut a = [0u8; 28];
+    wire::emit_arp(&mut a, &wire::Arp { op: 2, sha: mac, spa: ip, tha: MAC, tpa: IP }).unwrap();
+    f.extend(a);
+    f
+}
+
+#[test]
+fn a_flood_keeps_its_depth_and_checks_every_echo() {
+    let flood = Flood { count: 5, depth: 2, size: 10, port: 1234 };
+    let cfg = Config { target: Some(Target { ip: PEER_IP, traffic: Traffic::Flood(flood) }), ..config(false) };
+    let mut s = Stack::new(cfg);
+    let mut out = [0u8; 2048];
+    assert!(s.poll_send(&mut out).is_some(), "the ARP request");
+    assert_eq!(handle(&mut s, &arp_reply_from(PEER_MAC, PEER_IP)).0.event, Some(Event::TargetResolved(PEER_MAC)));
+    // Two datagrams go out, then the window is full.
+    let mut sent = Vec::new();
+    let mut send_all = |s: &mut Stack, sent: &mut Vec<Vec<u8>>| {
+        while let Some(n) = s.poll_send(&mut out) {
+            let ip = wire::parse_ipv4(&out[14..n]).unwrap();
+            assert_eq!((ip.dst, out[..6].to_vec()), (PEER_IP, PEER_MAC.to_vec()));
+            let u = wire::parse_udp(&ip).unwrap();
+            assert_eq!((u.src_port, u.dst_port), (FLOOD_PORT, 1234));
+            sent.push(u.payload.to_vec());
+        }
+    };
+    send_all(&mut s, &mut sent);
+    assert_eq!(sent.len(), 2);
+    let payload = |seq: u16| (0..10).map(|i| flood_byte(seq, i)).collect::<Vec<u8>>();
+    assert_eq!(sent, [payload(0), payload(1)]);
+    let echo = |seq: u16| udp_from(PEER_IP, 1234, FLOOD_PORT, &payload(seq));
+    // Out of order is fine; the window slides once 0 is back.
+    assert_eq!(handle(&mut s, &echo(1)).0.event, Some(Event::FloodReply(10)));
+    send_all(&mut s, &mut sent);
+    assert_eq!(sent.len(), 2, "0 still in flight: no room");
+    assert_eq!(handle(&mut s, &echo(0)).0.event, Some(Event::FloodReply(10)));
+    send_all(&mut s, &mut sent);
+    assert_eq!(sent.len(), 4);
+    // Wrong echoes: a duplicate, one never sent, one with other data, one
+    // from another host: none counts.
+    let mut wrong_data = payload(2);
+    wrong_data[5] ^= 1;
+    for f in [
+        echo(0),
+        echo(4),
+        udp_from(PEER_IP, 1234, FLOOD_PORT, &wrong_data),
+        udp_from(GW, 1234, FLOOD_PORT, &payload(2)),
+    ] {
+        assert_eq!(handle(&mut s, &f).0.event, None);
+    }
+    for seq in [2, 3] {
+        assert_eq!(handle(&mut s, &echo(seq)).0.event, Some(Event::FloodReply(10)));
+        send_all(&mut s, &mut sent);
+    }
+    assert_eq!(sent.len(), 5, "all five sent, never more");
+    assert_eq!(
+        handle(&mut s, &echo(4)).0.event,
+        Some(Event::FloodDone { bad: 3 }),
+        "the other host's echo is not ours to judge"
+    );
+    send_all(&mut s, &mut sent);
+    assert_eq!(sent.len(), 5);
 }
 
 /// The driver's ends of the queues, and the regions.
