@@ -210,7 +210,8 @@ impl<T: Transport> NetDriver<T> {
     pub fn start(&mut self, actions: &mut Actions) -> Result<Summary, NetError> {
         self.stop(actions);
         let live = device::bring_up(&mut self.transport, &self.dma).map_err(|e| self.note(e))?;
-        self.last_error = None;
+        // A client that broke its queues stays unserved, device or not.
+        self.last_error = self.client_failed.map(DriverError::Client);
         let summary = Summary {
             facts: live.facts,
             hdr_len: live.hdr_len,
@@ -236,7 +237,10 @@ impl<T: Transport> NetDriver<T> {
 
     /// The device went away (unbound) or failed: take back every client
     /// buffer it held. rx buffers are kept and posted to the next device;
-    /// tx frames go back to the client with len 0 (not sent).
+    /// tx frames go back to the client with len 0 (sent or not: the device
+    /// never said). The device must already be reset (the transport
+    /// resets it at unbind; [`service`](Self::service) before calling
+    /// this after a fault), so it no longer touches them.
     pub fn stop(&mut self, actions: &mut Actions) {
         let Some(dev) = self.active.take() else { return };
         let mut returned = false;
