@@ -22,10 +22,16 @@ HOST_PD_DIR  := target/debug
 
 QEMU_ARGS := -machine virt,virtualization=on -cpu cortex-a53 -m size=2G -nographic \
 	-serial mon:stdio -global virtio-mmio.force-legacy=false
-# The reference system's devices: a 16 MiB scratch disk on a virtio-mmio
-# slot (QEMU fills slots from 31 down; the bus finds it wherever it is).
+# The reference system's devices, on virtio-mmio slots QEMU picks (from 31
+# down; the bus finds each wherever it is): a 16 MiB scratch disk, a NIC on
+# user networking restricted to the guest network (the client pings the
+# gateway; nothing leaves the host), a console whose output is discarded,
+# and an entropy source.
 DISK_IMG     ?= build/disk.img
-QEMU_DEVICES ?= -drive file=$(DISK_IMG),if=none,format=raw,id=hd0 -device virtio-blk-device,drive=hd0
+QEMU_DEVICES ?= -drive file=$(DISK_IMG),if=none,format=raw,id=hd0 -device virtio-blk-device,drive=hd0 \
+	-netdev user,id=net0,net=10.0.2.0/24,restrict=on -device virtio-net-device,netdev=net0,mac=52:54:00:12:34:56 \
+	-device virtio-serial-device -chardev null,id=con0 -device virtconsole,chardev=con0 \
+	-device virtio-rng-device
 
 .PHONY: run test build image qemu sim bench fuzz deps clean check-sdk host-pds
 

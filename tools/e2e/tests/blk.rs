@@ -84,11 +84,14 @@ fn read_only_drive_refuses_writes_and_serves_reads() {
 #[test]
 fn without_a_disk_the_bus_says_so_and_nothing_crashes() {
     let dir = TempDir::new("nodisk");
-    let desc = dir.file("none.sim.toml", "expect_pass = [\"blk_client\"]\n[[device]]\ndriver = \"virtio-rng-device\"\nslot = 30\n");
+    let desc = dir.file(
+        "none.sim.toml",
+        "expect_pass = [\"blk_client\"]\n[[device]]\ndriver = \"virtio-keyboard-device\"\nslot = 30\n",
+    );
     let system = workspace().join("system.xml");
     let run = sim(system.to_str().unwrap(), &["--sim", desc.to_str().unwrap(), "--timeout", "4"]);
     run.assert_code(1);
-    run.assert_lines(&["bus: virtio-rng at mmio slot 30 (0xa003c00, irq 78) has no driver (yet)"]);
+    run.assert_lines(&["bus: virtio-input at mmio slot 30 (0xa003c00, irq 78) has no driver (yet)"]);
     run.assert_lines(&["bus: blk0 waits for a device"]);
     assert!(run.out.contains("timed out") || run.out.contains("timeout"), "{}", run.out);
     for word in ["panic", "fault", "died", "killed"] {
