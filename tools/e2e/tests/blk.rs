@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::{assert_disk_holds_the_pattern, fresh_disk, pattern_block, written_blocks, BLOCK, DISK_BYTES};
-use sevio_e2e::{sim, workspace, Run, TempDir};
+use common::{BLOCK, DISK_BYTES, assert_disk_holds_the_pattern, fresh_disk, pattern_block, written_blocks};
+use sevio_e2e::{Run, TempDir, sim, workspace};
 
 /// Run the reference system with `desc` as its sim description, written
 /// into `dir` beside a disk image `disk` already there.
@@ -27,7 +27,8 @@ fn passes_on(slot: u32, legacy: bool, name: &str) {
     let desc = format!("expect_pass = [\"blk_client\"]\nforce_legacy = {legacy}\n{}", device(slot, ""));
     let run = run_reference(&dir, &desc);
     run.assert_code(0);
-    let binding = format!("bus: blk0 <- virtio-blk at mmio slot {slot} ({:#x}, irq {})", 0x0a00_0000 + 0x200 * slot, 48 + slot);
+    let binding =
+        format!("bus: blk0 <- virtio-blk at mmio slot {slot} ({:#x}, irq {})", 0x0a00_0000 + 0x200 * slot, 48 + slot);
     run.assert_lines(&[&binding, "blk-client: read back and verified", "[blk_client] PASS", "sim: PASS"]);
     assert_disk_holds_the_pattern(&disk);
 }
@@ -77,7 +78,11 @@ fn read_only_drive_refuses_writes_and_serves_reads() {
         "blk-client: read-only device: read 68 blocks",
         "[blk_client] PASS",
     ]);
-    assert!(!run.lines_with("68 of them match the pattern").is_empty(), "reads did not return the disk's data:\n{}", run.out);
+    assert!(
+        !run.lines_with("68 of them match the pattern").is_empty(),
+        "reads did not return the disk's data:\n{}",
+        run.out
+    );
     assert_eq!(std::fs::read(&disk).unwrap(), image, "the read-only disk changed");
 }
 

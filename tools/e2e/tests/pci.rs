@@ -7,7 +7,7 @@
 mod common;
 
 use common::{assert_disk_holds_the_pattern, fresh_disk};
-use sevio_e2e::{sim, workspace, Run, TempDir};
+use sevio_e2e::{Run, TempDir, sim, workspace};
 
 fn run(system: &str, dir: &TempDir, desc: &str) -> Run {
     let desc = dir.file("run.sim.toml", desc);
@@ -28,7 +28,11 @@ fn modern_pci_device_holds_exactly_the_pattern_afterwards() {
     let desc = format!("expect_pass = [\"blk_client\"]\n{}", pci_blk("2", "disable-legacy = \"on\""));
     let r = run("systems/pci.xml", &dir, &desc);
     r.assert_code(0);
-    r.assert_lines(&["pci: 00:02.0: virtio-blk (modern)", "bus: blk0 <- virtio-blk at pci 00:02.0", "[blk_client] PASS"]);
+    r.assert_lines(&[
+        "pci: 00:02.0: virtio-blk (modern)",
+        "bus: blk0 <- virtio-blk at pci 00:02.0",
+        "[blk_client] PASS",
+    ]);
     assert_disk_holds_the_pattern(&disk);
 }
 
@@ -42,7 +46,11 @@ fn transitional_device_in_legacy_mode_works() {
     );
     let r = run("systems/pci.xml", &dir, &desc);
     r.assert_code(0);
-    r.assert_lines(&["pci: 00:04.0: virtio-blk (legacy)", "bus: blk0 <- virtio-blk at pci 00:04.0", "[blk_client] PASS"]);
+    r.assert_lines(&[
+        "pci: 00:04.0: virtio-blk (legacy)",
+        "bus: blk0 <- virtio-blk at pci 00:04.0",
+        "[blk_client] PASS",
+    ]);
     assert_disk_holds_the_pattern(&disk);
 }
 
@@ -76,4 +84,26 @@ fn one_disk_on_mmio_and_one_on_pci_bind_two_instances_of_one_driver() {
     r.assert_lines(&["[client1] PASS"]);
     assert_disk_holds_the_pattern(&mmio_disk);
     assert_disk_holds_the_pattern(&pci_disk);
+}
+
+/// The net driver over PCI, unchanged: the client resolves and pings the
+/// user-networking gateway through a virtio-net-pci device.
+fn net_over_pci(desc: &str, bdf: &str) {
+    let r = sevio_e2e::sim(
+        workspace().join("systems/net-pci.xml").to_str().unwrap(),
+        &["--sim", workspace().join(desc).to_str().unwrap(), "--timeout", "60"],
+    );
+    r.assert_code(0);
+    let bound = format!("bus: net0 <- virtio-net at pci {bdf}");
+    r.assert_lines(&[&bound, "gateway 10.0.2.2 answered the ping", "[net_client] PASS"]);
+}
+
+#[test]
+fn net_passes_over_a_modern_pci_device() {
+    net_over_pci("systems/net-pci.sim.toml", "00:01.0");
+}
+
+#[test]
+fn net_passes_over_a_transitional_pci_device_in_legacy_mode() {
+    net_over_pci("systems/net-pci-legacy.sim.toml", "00:05.0");
 }

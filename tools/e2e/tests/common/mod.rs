@@ -2,7 +2,7 @@
 //! create and check from the host.
 #![allow(dead_code)]
 
-use sevio_blk_client::pattern::{pattern_byte, DEFAULT_SEED};
+use sevio_blk_client::pattern::{DEFAULT_SEED, pattern_byte};
 use sevio_e2e::TempDir;
 use std::path::{Path, PathBuf};
 
@@ -34,9 +34,17 @@ pub fn assert_disk_holds_the_pattern(disk: &Path) {
     for (i, chunk) in image.chunks(BLOCK).enumerate() {
         let block = i as u64;
         if written.contains(&block) {
-            assert!(chunk == pattern_block(block).as_slice(), "{}: block {block} does not hold its pattern", disk.display());
+            assert!(
+                chunk == pattern_block(block).as_slice(),
+                "{}: block {block} does not hold its pattern",
+                disk.display()
+            );
         } else {
-            assert!(chunk.iter().all(|b| *b == 0), "{}: block {block} was written but should not have been", disk.display());
+            assert!(
+                chunk.iter().all(|b| *b == 0),
+                "{}: block {block} was written but should not have been",
+                disk.display()
+            );
         }
     }
 }
