@@ -9,7 +9,7 @@
 use crate::QueueError;
 use crate::blk::{BlkRequestQueue, BlkResponseQueue};
 use crate::net::NetQueue;
-use crate::ring::{Consumer, Entry, InlineKind, Producer, QueueKind};
+use crate::ring::{Consumer, Entry, Index, InlineKind, Producer, QueueKind};
 use crate::serial::SerialQueue;
 use core::sync::atomic::Ordering::Relaxed;
 use sevio_sharedmem::{HeapRegion, SharedMemory};
@@ -44,10 +44,16 @@ fn peer_write<K: QueueKind>(m: &SharedMemory, w: &[u8]) {
     }
 }
 
-/// Consume while the peer rewrites indices. Invariant: between two peer
-/// writes the consumer hands out at most `capacity` entries (it can never
-/// read past a tail it checked), every length it reports is at most the
-/// capacity, and an impossible index ends the run as `PeerIndex`.
+/// Consume while the peer rewrites indices. Invariant: the consumer never
+/// hands out an entry past a tail the producer actually published: the
+/// n-th entry taken (from the head the queue started with) needs some
+/// tail value seen in memory at least n ahead of that head. Lengths never
+/// exceed the capacity, and an impossible index ends the run as
+/// `PeerIndex`.
+///
+/// (A consumer may finish the entries of a tail it loaded before the peer
+/// moved the tail again: counting "entries since the last peer write"
+/// would wrongly call that a read past the tail.)
 fn drive<K: QueueKind>(
     m: SharedMemory,
     mut c: Consumer<K, SharedMemory>,
@@ -56,12 +62,22 @@ fn drive<K: QueueKind>(
 ) {
     let cap = c.capacity();
     let mut writes = peer.chunks_exact(3);
-    let mut since_peer_write = 0u32;
+    let Some(head0) = K::Index::load(&m, K::HEAD, Relaxed) else { return };
+    // How far past head0 a published tail has ever reached (only values
+    // that could be valid for some head the consumer had: beyond
+    // head0 + the most it can take + cap, a tail can only be rejected).
+    let bound = 5 * cap + 8;
+    let reach_of = |t: K::Index| {
+        let d = t.distance(head0);
+        if d <= bound { d } else { 0 }
+    };
+    let mut reach = K::Index::load(&m, K::TAIL, Relaxed).map_or(0, reach_of);
+    let mut taken = 0u32;
     for _ in 0..4 * cap + 8 {
         match c.take() {
             Ok(Some(_)) => {
-                since_peer_write += 1;
-                assert!(since_peer_write <= cap, "read past the tail");
+                taken += 1;
+                assert!(taken <= reach, "read past the tail: entry {taken}, furthest tail {reach}");
             }
             Ok(None) => {}
             Err(QueueError::PeerIndex { capacity, .. }) => {
@@ -79,7 +95,9 @@ fn drive<K: QueueKind>(
         }
         if let Some(w) = writes.next() {
             peer_write::<K>(&m, w);
-            since_peer_write = 0;
+            if let Some(t) = K::Index::load(&m, K::TAIL, Relaxed) {
+                reach = reach.max(reach_of(t));
+            }
         }
     }
 }
@@ -108,6 +126,25 @@ fn serial(cap: u32, bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+
+    /// Found by `make fuzz`: a serial consumer finishes the entries of a
+    /// tail it loaded before the peer moved the tail on, then takes the
+    /// new ones: legitimate, and no read past any published tail.
+    #[test]
+    fn finishing_a_cached_tail_after_the_peer_moved_it_is_not_a_read_past_it() {
+        let serial_cap_16 = [0xeb, 0x3f];
+        let header = [2, 0, 0, 0, 1, 0, 0, 0, 0x0a, 0x11, 0, 0];
+        let peer_writes = [0, 0x0a, 0, 0, 0x16, 0, 0, 0];
+        super::consumer(&[&serial_cap_16[..], &header, &peer_writes].concat());
+    }
+
+    /// A consumer that read past every tail the peer published would trip
+    /// the invariant: the head starts at 1, the only tail is 2, and the
+    /// consumer must stop after one entry.
+    #[test]
+    fn one_published_entry_is_taken_once() {
+        super::consumer(&[0xeb, 0x3f, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 3000, failure_persistence: None, ..ProptestConfig::default() })]
