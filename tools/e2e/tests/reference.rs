@@ -18,3 +18,36 @@ fn every_device_is_bound_and_every_client_passes() {
     }
     run.assert_lines(&["sim: PASS: blk_client, net_client, console_client, rng_client passed"]);
 }
+
+/// A driver that faults takes nothing else down: the fault reaches the
+/// bus (the drivers are its children), which unbinds the driver; the
+/// transport resets the device; every other client still passes.
+#[test]
+fn a_faulting_driver_is_unbound_its_device_reset_and_the_rest_runs_on() {
+    let dir = sevio_e2e::TempDir::new("fault");
+    let reference = std::fs::read_to_string(workspace().join("system.sim.toml")).unwrap();
+    let others = r#"expect_pass = ["net_client", "console_client", "rng_client"]"#;
+    let desc = reference.replace(
+        r#"expect_pass = ["blk_client", "net_client", "console_client", "rng_client"]"#,
+        others,
+    );
+    assert!(desc.contains(others), "system.sim.toml changed its expect_pass line");
+    let desc = dir.file("fault.sim.toml", &desc);
+    let system = workspace().join("system.xml");
+    let run = sim(
+        system.to_str().unwrap(),
+        &["--sim", desc.to_str().unwrap(), "--fault", "blk=blk: device ready", "--timeout", "60"],
+    );
+    run.assert_code(0);
+    run.assert_lines(&[
+        "bus: blk0 <- virtio-blk at mmio slot",
+        "sim: blk faulted: fault injected (--fault) (fault delivered to bus as child 0)",
+        "bus: driver 0 faulted",
+        "bus: blk0 </- virtio-blk at mmio slot",
+        "mmio: driver 0 unbound; device at Mmio",
+    ]);
+    for client in ["net_client", "console_client", "rng_client"] {
+        run.assert_lines(&[&format!("[{client}] PASS")]);
+    }
+    assert!(run.lines_with("[blk_client] PASS").is_empty(), "the blk client cannot have passed without its driver");
+}

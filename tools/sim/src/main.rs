@@ -21,12 +21,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-const USAGE: &str = "usage: sevio-sim run <system.xml> [--sim <sim.toml>] [--pd-dir DIR] [--timeout SECS] [--qemu PATH]
+const USAGE: &str = "usage: sevio-sim run <system.xml> [--sim <sim.toml>] [--pd-dir DIR] [--timeout SECS] [--qemu PATH] [--fault PD=TEXT]...
 
 Runs every PD of system.xml as a process (its host build, found by its
 program_image name in --pd-dir, default: the directory of sevio-sim itself)
 against QEMU arm virt's devices as the sim description lists them (default:
 <stem>.sim.toml beside system.xml, if present; none -> no devices).
+--fault PD=TEXT kills PD, as if it had faulted, when it prints a line
+containing TEXT (fault injection; the fault reaches its parent PD).
 Exit status: 0 PASS, 1 FAIL (or timeout, default 30 s), 2 bad input.";
 
 fn parse_args(args: &[String]) -> Result<run::Options, String> {
@@ -41,12 +43,19 @@ fn parse_args(args: &[String]) -> Result<run::Options, String> {
     let mut pd_dir = None;
     let mut timeout = Duration::from_secs(30);
     let mut qemu = PathBuf::from("qemu-system-aarch64");
+    let mut faults = Vec::new();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
             "--sim" => sim = Some(PathBuf::from(value("--sim")?)),
             "--pd-dir" => pd_dir = Some(PathBuf::from(value("--pd-dir")?)),
             "--qemu" => qemu = PathBuf::from(value("--qemu")?),
+            "--fault" => {
+                let v = value("--fault")?;
+                let (pd, text) = v.split_once('=').filter(|(pd, text)| !pd.is_empty() && !text.is_empty())
+                    .ok_or(format!("bad --fault '{v}': want PD=TEXT"))?;
+                faults.push((pd.to_string(), text.to_string()));
+            }
             "--timeout" => {
                 let v = value("--timeout")?;
                 let secs: f64 = v.parse().ok().filter(|s: &f64| s.is_finite() && *s > 0.0).ok_or(format!("bad --timeout '{v}'"))?;
@@ -66,7 +75,7 @@ fn parse_args(args: &[String]) -> Result<run::Options, String> {
             .and_then(|e| e.parent().map(PathBuf::from))
             .ok_or("cannot tell where sevio-sim is; give --pd-dir")?,
     };
-    Ok(run::Options { system, sim, pd_dir, timeout, qemu })
+    Ok(run::Options { system, sim, pd_dir, timeout, qemu, faults })
 }
 
 fn main() -> ExitCode {
@@ -119,5 +128,14 @@ mod tests {
         assert!(parse(&["run", "a", "--timeout", "-1"]).unwrap_err().contains("bad --timeout"));
         assert!(parse(&["run", "a", "--qemu"]).unwrap_err().contains("--qemu needs a value"));
         assert!(parse(&["go"]).unwrap_err().contains("unknown command"));
+    }
+
+    #[test]
+    fn fault_rules() {
+        let o = parse(&["run", "s.xml", "--fault", "blk=device ready", "--fault", "net=a=b"]).unwrap();
+        assert_eq!(o.faults, [("blk".into(), "device ready".into()), ("net".into(), "a=b".into())]);
+        for bad in ["blk", "=x", "blk="] {
+            assert!(parse(&["run", "s.xml", "--fault", bad]).unwrap_err().contains("want PD=TEXT"), "{bad}");
+        }
     }
 }

@@ -53,6 +53,10 @@ pub struct Options {
     pub timeout: Duration,
     /// The QEMU binary.
     pub qemu: PathBuf,
+    /// Fault injection: `(pd, text)`: when `pd` prints a line containing
+    /// `text`, sim kills it as if it had faulted (VMFault), so the fault
+    /// reaches its parent as on seL4. For testing fault containment.
+    pub faults: Vec<(String, String)>,
 }
 
 /// How a run ended.
@@ -225,8 +229,15 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
         passed: Vec::new(),
         expect,
         outcome: None,
+        faults: Vec::new(),
         res,
     };
+    for (name, text) in &opts.faults {
+        match session.system.pds.iter().position(|p| &p.name == name) {
+            Some(pd) => session.faults.push((pd, text.clone())),
+            None => return Err(format!("--fault names PD '{name}', which system.xml does not have")),
+        }
+    }
     let n = session.system.pds.len();
     session.doomed.resize(n, None);
     session.panics.resize(n, None);
@@ -262,6 +273,8 @@ struct Session {
     passed: Vec<bool>,
     expect: Option<Vec<PdId>>,
     outcome: Option<Outcome>,
+    /// Fault injection rules: (pd, text).
+    faults: Vec<(PdId, String)>,
     res: Resources,
 }
 
@@ -367,7 +380,11 @@ impl Session {
                     out.push(Effect::Kill(pd, why, fault_label::VM_FAULT));
                 }
             }
-            PdMsg::Output(bytes) => self.output(pd, &bytes),
+            PdMsg::Output(bytes) => {
+                if self.output(pd, &bytes) {
+                    out.push(Effect::Kill(pd, "fault injected (--fault)".into(), fault_label::VM_FAULT));
+                }
+            }
             PdMsg::Verdict { pass, reason } => self.verdict(pd, pass, &reason),
             PdMsg::Panic(text) => self.panics[pd] = Some(text),
         }
@@ -397,10 +414,15 @@ impl Session {
         })
     }
 
-    fn output(&mut self, pd: PdId, bytes: &[u8]) {
+    /// Print `pd`'s complete lines; true if one of them triggers a fault
+    /// injection rule.
+    fn output(&mut self, pd: PdId, bytes: &[u8]) -> bool {
+        let mut fault = false;
         for line in self.lines[pd].push(bytes) {
             console::line(&self.system.pds[pd].name, &line);
+            fault |= self.faults.iter().any(|(p, text)| *p == pd && line.contains(text.as_str()));
         }
+        fault
     }
 
     fn flush_output(&mut self, pd: PdId) {

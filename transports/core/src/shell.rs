@@ -125,11 +125,17 @@ impl<D: VirtioDevice, const N: usize> TransportPd<D, N> {
                     return;
                 }
             };
-            if self.transport.binding(k) != location && !self.transport.set_binding(k, location) {
+            let old = self.transport.binding(k);
+            if old == location {
+                continue;
+            }
+            if !self.transport.set_binding(k, location) {
                 debug_println!(
                     "{}: the bus bound driver {k} to {location:?}, which this transport cannot serve",
                     self.wiring.name
                 );
+            } else if let (Some(old), None) = (old, location) {
+                debug_println!("{}: driver {k} unbound; device at {old:?} reset", self.wiring.name);
             }
         }
     }
