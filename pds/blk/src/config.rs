@@ -2,6 +2,8 @@
 //! system.xml).
 use sevio_bus_protocol::DriverId;
 use sevio_runtime::Channel;
+use sevio_virtio::DeviceId;
+use sevio_virtio_driver::DriverPdConfig;
 
 /// The bus PD (PPC: RegisterDriver; notifications: the binding table
 /// changed).
@@ -15,6 +17,16 @@ pub const CLIENT: Channel = Channel::new(2);
 /// This driver's id at the bus: driver k = 0 (the bus's end of our bus
 /// channel is 8 + k, the mmio transport's end of ours is 40 + k).
 pub const DRIVER_ID: DriverId = DriverId(0);
+
+/// The PD shell's view: name, device, fallback id, channels.
+pub const PD: DriverPdConfig = DriverPdConfig {
+    name: "blk",
+    device: DeviceId::BLK,
+    fallback_id: DRIVER_ID,
+    bus: BUS,
+    transport: TRANSPORT,
+    client: CLIENT,
+};
 
 /// Entries of the request and of the response queue (agreed with the
 /// client: 16 + 64 * 32 bytes fit the 4 KiB request page).

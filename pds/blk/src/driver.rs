@@ -47,7 +47,7 @@ use sevio_virtio::{Buffer, DeviceId, Features, Used};
 use sevio_virtio_driver::init::CONFIG_ATTEMPTS;
 use sevio_virtio_driver::transport::call_ok;
 use sevio_virtio_driver::{
-    Bringup, CallError, DmaRegion, DmaSlice, DmaSlots, Driver, DriverQueue, InitError, QueueParams,
+    Bringup, CallError, DmaRegion, DmaSlice, DmaSlots, Driver, DriverEvents, DriverQueue, InitError, QueueParams,
     Transport,
 };
 
@@ -653,6 +653,20 @@ impl<T: Transport> BlkDriver<T> {
             }
             Err(_) => Submit::Full,
         }
+    }
+}
+
+impl<T: Transport> DriverEvents for BlkDriver<T> {
+    fn interrupt(&mut self) {
+        BlkDriver::interrupt(self)
+    }
+
+    fn client_notified(&mut self) {
+        BlkDriver::client_notified(self)
+    }
+
+    fn take_client_notify(&mut self) -> bool {
+        BlkDriver::take_client_notify(self)
     }
 }
 

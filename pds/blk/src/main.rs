@@ -1,20 +1,20 @@
 //! The virtio-blk driver PD: a thin shell around [`BlkDriver`].
 //!
 //! At init it registers with the bus for device id 2 and reads the
-//! binding table; then it turns notifications into driver events:
-//! bus -> binding changes (bind / unbind), transport -> interrupt,
-//! client -> new requests. The client notification the driver asks for
-//! goes out as the event's deferred action.
+//! binding table; then it turns notifications into driver events
+//! (`sevio_virtio_driver::DriverPd`): bus -> binding changes (bind /
+//! unbind), transport -> interrupt, client -> new requests. The client
+//! notification the driver asks for goes out as the event's deferred
+//! action.
 #![no_std]
 #![cfg_attr(target_os = "none", no_main)]
 
 mod config;
 
 use sevio_blk::{BlkDriver, BlkResources, ClientRegion};
-use sevio_runtime::{debug_println, ChannelSet, DeferredAction, Handler};
+use sevio_runtime::debug_println;
 use sevio_sharedmem::SharedMemory;
-use sevio_virtio::DeviceId;
-use sevio_virtio_driver::{dma, register_with_bus, BindingWatch, DmaRegion, PpcTransport, Shell};
+use sevio_virtio_driver::{dma, DmaRegion, DriverPd, PpcTransport};
 
 sevio_runtime::protection_domain!(init);
 
@@ -44,43 +44,14 @@ fn resources() -> Option<(BlkResources, SharedMemory)> {
     Some((res, map(config::bus_bindings_vaddr(), config::BUS_BINDINGS_SIZE)?))
 }
 
-/// The PD: `None` if its configuration is missing (then it does nothing).
-struct Pd(Option<Shell<BlkDriver<PpcTransport>>>);
-
-fn init() -> Pd {
+fn init() -> DriverPd<BlkDriver<PpcTransport>> {
     let Some((res, bindings)) = resources() else {
         debug_println!("blk: a region setvar is missing; not serving");
-        return Pd(None);
+        return DriverPd::idle();
     };
     let driver = BlkDriver::new(PpcTransport::new(config::TRANSPORT), res);
     if let Some(e) = driver.last_error() {
         debug_println!("blk: client queues unusable: {:?}", e);
     }
-    // The bus tells each instance its driver id; a refusal was logged, and
-    // the configured id keeps the driver following the table regardless.
-    let id = register_with_bus("blk", config::BUS, &[DeviceId::BLK.0]).unwrap_or(config::DRIVER_ID);
-    let mut shell = Shell::new("blk", driver, BindingWatch::new(bindings, id));
-    shell.check_binding();
-    Pd(Some(shell))
-}
-
-impl Handler for Pd {
-    fn notified(&mut self, channels: ChannelSet) {
-        let Some(shell) = &mut self.0 else { return };
-        if channels.contains(config::BUS) {
-            shell.check_binding();
-        }
-        if channels.contains(config::TRANSPORT) {
-            shell.driver.interrupt();
-        }
-        if channels.contains(config::CLIENT) {
-            shell.driver.client_notified();
-        }
-        shell.log_status();
-    }
-
-    fn take_deferred_action(&mut self) -> Option<DeferredAction> {
-        let shell = self.0.as_mut()?;
-        shell.driver.take_client_notify().then_some(DeferredAction::Notify(config::CLIENT))
-    }
+    DriverPd::start(&config::PD, driver, bindings)
 }

@@ -40,7 +40,8 @@ use sevio_virtio::features::general;
 use sevio_virtio::{DeviceId, Features};
 use sevio_virtio_driver::transport::call_ok;
 use sevio_virtio_driver::{
-    Bringup, DeviceState, DmaCarver, DmaRegion, Driver, DriverError, DriverQueue, DriverStatus, QueueParams, Transport,
+    Bringup, DeviceState, DmaCarver, DmaRegion, Driver, DriverError, DriverEvents, DriverQueue, DriverStatus,
+    QueueParams, Transport,
 };
 
 /// The features the driver accepts when offered (VERSION_1 is added for
@@ -327,6 +328,20 @@ impl<T: Transport> ConsoleDriver<T> {
                 false
             }
         }
+    }
+}
+
+impl<T: Transport> DriverEvents for ConsoleDriver<T> {
+    fn interrupt(&mut self) {
+        ConsoleDriver::interrupt(self)
+    }
+
+    fn client_notified(&mut self) {
+        ConsoleDriver::client_notified(self)
+    }
+
+    fn take_client_notify(&mut self) -> bool {
+        ConsoleDriver::take_client_notify(self)
     }
 }
 

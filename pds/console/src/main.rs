@@ -1,8 +1,8 @@
 //! The virtio-console driver PD: a thin shell around [`ConsoleDriver`].
 //!
 //! At init it registers with the bus for device id 3 and reads the
-//! binding table; then it turns notifications into driver events:
-//! bus -> binding changes, transport -> interrupt, client -> output to
+//! binding table; then it turns notifications into driver events
+//! (`sevio_virtio_driver::DriverPd`): bus -> binding changes, transport -> interrupt, client -> output to
 //! send or room for input. The client notification the driver asks for
 //! goes out as the event's deferred action.
 #![no_std]
@@ -11,10 +11,9 @@
 mod config;
 
 use sevio_console::{ConsoleDriver, ConsoleResources, SerialRegions};
-use sevio_runtime::{ChannelSet, DeferredAction, Handler, debug_println};
+use sevio_runtime::debug_println;
 use sevio_sharedmem::SharedMemory;
-use sevio_virtio::DeviceId;
-use sevio_virtio_driver::{BindingWatch, DmaRegion, PpcTransport, Shell, dma, register_with_bus};
+use sevio_virtio_driver::{DmaRegion, DriverPd, PpcTransport, dma};
 
 sevio_runtime::protection_domain!(init);
 
@@ -59,49 +58,19 @@ fn resources() -> Result<(ConsoleResources, SharedMemory), &'static str> {
     Ok((res, bindings))
 }
 
-/// The PD: `None` if its configuration is unusable (then it does nothing).
-struct Pd(Option<Shell<ConsoleDriver<PpcTransport>>>);
-
-fn init() -> Pd {
+fn init() -> DriverPd<ConsoleDriver<PpcTransport>> {
     let (res, bindings) = match resources() {
         Ok(r) => r,
         Err(why) => {
             debug_println!("console: {}; not serving", why);
-            return Pd(None);
+            return DriverPd::idle();
         }
     };
-    let driver = match ConsoleDriver::new(PpcTransport::new(config::TRANSPORT), res) {
-        Ok(d) => d,
+    match ConsoleDriver::new(PpcTransport::new(config::TRANSPORT), res) {
+        Ok(driver) => DriverPd::start(&config::PD, driver, bindings),
         Err(e) => {
             debug_println!("console: unusable memory: {:?}; not serving", e);
-            return Pd(None);
+            DriverPd::idle()
         }
-    };
-    // The bus says which driver id it knows this PD by (from the channel);
-    // after a refusal (logged) the configured id still follows the table.
-    let id = register_with_bus("console", config::BUS, &[DeviceId::CONSOLE.0]).unwrap_or(config::DRIVER_ID);
-    let mut shell = Shell::new("console", driver, BindingWatch::new(bindings, id));
-    shell.check_binding();
-    Pd(Some(shell))
-}
-
-impl Handler for Pd {
-    fn notified(&mut self, channels: ChannelSet) {
-        let Some(shell) = &mut self.0 else { return };
-        if channels.contains(config::BUS) {
-            shell.check_binding();
-        }
-        if channels.contains(config::TRANSPORT) {
-            shell.driver.interrupt();
-        }
-        if channels.contains(config::CLIENT) {
-            shell.driver.client_notified();
-        }
-        shell.log_status();
-    }
-
-    fn take_deferred_action(&mut self) -> Option<DeferredAction> {
-        let shell = self.0.as_mut()?;
-        shell.driver.take_client_notify().then_some(DeferredAction::Notify(config::CLIENT))
     }
 }

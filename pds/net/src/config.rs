@@ -12,6 +12,8 @@
 
 use sevio_bus_protocol::DriverId;
 use sevio_runtime::Channel;
+use sevio_virtio::DeviceId;
+use sevio_virtio_driver::DriverPdConfig;
 
 /// The bus PD (this end `pp="true"`).
 pub const BUS: Channel = Channel::new(0);
@@ -23,6 +25,16 @@ pub const CLIENT: Channel = Channel::new(2);
 /// This driver's id if the bus does not say (blk is 0, net 1, console 2,
 /// rng 3 in the reference system).
 pub const DRIVER_ID: DriverId = DriverId(1);
+
+/// The PD shell's view: name, device, fallback id, channels.
+pub const PD: DriverPdConfig = DriverPdConfig {
+    name: "net",
+    device: DeviceId::NET,
+    fallback_id: DRIVER_ID,
+    bus: BUS,
+    transport: TRANSPORT,
+    client: CLIENT,
+};
 
 /// Entries in each of the four client queues (sDDF net queues).
 pub const QUEUE_CAPACITY: u32 = 256;

@@ -1,5 +1,5 @@
-//! The PD shell: setvars to regions, the bus binding (through
-//! `sevio_virtio_driver`'s [`Shell`]), the runtime [`Handler`].
+//! The PD shell: setvars to regions, and [`Net`], the driver as the
+//! shared driver PD (`sevio_virtio_driver`'s [`DriverPd`]) sees it.
 //!
 //! At init the driver registers with the bus for device id 1 (the bus
 //! answers with this instance's driver id) and looks at the binding
@@ -18,15 +18,12 @@ use crate::config;
 use crate::device::{Link, MacDisplay};
 use crate::driver::{Actions, ClientQueues, ClientRegions, NetDriver, NetError, Summary};
 use sevio_queue::{NetConsumer, NetProducer};
-use sevio_runtime::{ChannelSet, DeferredAction, Handler, debug_println};
+use sevio_runtime::debug_println;
 use sevio_sharedmem::SharedMemory;
 use sevio_transport_protocol::DriverDoorbell;
-use sevio_virtio::DeviceId;
 use sevio_virtio::features::general;
 use sevio_virtio_driver::dma::mapped;
-use sevio_virtio_driver::{
-    BindingWatch, DmaRegion, Driver, DriverError, DriverStatus, PpcTransport, Shell, register_with_bus,
-};
+use sevio_virtio_driver::{DmaRegion, Driver, DriverError, DriverEvents, DriverPd, DriverStatus, PpcTransport};
 
 /// A region named by a setvar; `Err(name)` if it is unset.
 fn region(vaddr: u64, len: usize, name: &'static str) -> Result<SharedMemory, &'static str> {
@@ -50,6 +47,7 @@ pub struct Net {
     doorbell_page: SharedMemory,
     doorbell: Option<DriverDoorbell>,
     actions: Actions,
+    notify_client: bool,
 }
 
 fn setup() -> Result<(Net, SharedMemory), &'static str> {
@@ -82,6 +80,7 @@ fn setup() -> Result<(Net, SharedMemory), &'static str> {
         doorbell_page: region(config::doorbell_vaddr(), config::DOORBELL_SIZE, "doorbell_vaddr")?,
         doorbell: None,
         actions: Actions::default(),
+        notify_client: false,
     };
     Ok((net, region(config::bus_bindings_vaddr(), config::BINDINGS_SIZE, "bus_bindings_vaddr")?))
 }
@@ -138,72 +137,49 @@ impl Driver for Net {
     }
 }
 
-/// The net driver PD: `None` if its configuration is missing.
-pub struct NetPd {
-    shell: Option<Shell<Net>>,
-    deferred: Option<DeferredAction>,
-}
-
-/// The PD's init: set up from the setvars, register with the bus, bind
-/// if the device is already known.
-pub fn init() -> NetPd {
-    let (net, bindings) = match setup() {
-        Ok(s) => s,
-        Err(name) => {
-            debug_println!("net: {name} is not set (or unusable) in system.xml: not serving");
-            return NetPd { shell: None, deferred: None };
+impl DriverEvents for Net {
+    /// Interrupt causes are in the doorbell page (none without a device).
+    fn interrupt(&mut self) {
+        let doorbell = self.doorbell.as_ref();
+        if let Some(facts) = doorbell.and_then(|d| self.driver.interrupt(d, &mut self.actions)) {
+            debug_println!("net: link {}", link_name(facts.link));
         }
-    };
-    // The bus says which driver this instance is; after a refusal (logged)
-    // the configured id keeps the driver following the table regardless.
-    let id = register_with_bus("net", config::BUS, &[DeviceId::NET.0]).unwrap_or(config::DRIVER_ID);
-    let mut pd = NetPd { shell: Some(Shell::new("net", net, BindingWatch::new(bindings, id))), deferred: None };
-    if let Some(shell) = pd.shell.as_mut() {
-        shell.check_binding();
     }
-    pd.apply();
-    pd
-}
 
-impl NetPd {
+    fn client_notified(&mut self) {
+        self.driver.service(&mut self.actions);
+    }
+
+    fn take_client_notify(&mut self) -> bool {
+        core::mem::take(&mut self.notify_client)
+    }
+
     /// Perform the actions the driver collected.
-    fn apply(&mut self) {
-        let Some(shell) = self.shell.as_mut() else { return };
-        let net = &mut shell.driver;
-        let actions = core::mem::take(&mut net.actions);
+    fn end_of_event(&mut self) {
+        let actions = core::mem::take(&mut self.actions);
         if actions.kick != 0 {
             // Bits still set: the transport has not taken the last kick
             // yet and will see these with it.
-            let pending = net.doorbell.as_ref().map(|d| d.ring(actions.kick));
+            let pending = self.doorbell.as_ref().map(|d| d.ring(actions.kick));
             if pending.is_some_and(|p| p & actions.kick != actions.kick) {
                 config::TRANSPORT.notify();
             }
         }
-        if actions.notify_client {
-            self.deferred = Some(DeferredAction::Notify(config::CLIENT));
-        }
-        shell.log_status();
+        self.notify_client |= actions.notify_client;
     }
 }
 
-impl Handler for NetPd {
-    fn notified(&mut self, channels: ChannelSet) {
-        let Some(shell) = self.shell.as_mut() else { return };
-        if channels.contains(config::BUS) {
-            shell.check_binding();
-        }
-        let net = &mut shell.driver;
-        let doorbell = if channels.contains(config::TRANSPORT) { net.doorbell.as_ref() } else { None };
-        if let Some(facts) = doorbell.and_then(|d| net.driver.interrupt(d, &mut net.actions)) {
-            debug_println!("net: link {}", link_name(facts.link));
-        }
-        if channels.contains(config::CLIENT) {
-            net.driver.service(&mut net.actions);
-        }
-        self.apply();
-    }
+/// The net driver PD: idle if its configuration is missing.
+pub type NetPd = DriverPd<Net>;
 
-    fn take_deferred_action(&mut self) -> Option<DeferredAction> {
-        self.deferred.take()
+/// The PD's init: set up from the setvars, register with the bus, bind
+/// if the device is already known.
+pub fn init() -> NetPd {
+    match setup() {
+        Ok((net, bindings)) => DriverPd::start(&config::PD, net, bindings),
+        Err(name) => {
+            debug_println!("net: {name} is not set (or unusable) in system.xml: not serving");
+            DriverPd::idle()
+        }
     }
 }

@@ -2,6 +2,8 @@
 //! tools/e2e/systems/rng.xml).
 use sevio_bus_protocol::DriverId;
 use sevio_runtime::Channel;
+use sevio_virtio::DeviceId;
+use sevio_virtio_driver::DriverPdConfig;
 
 /// The bus PD (PPC: RegisterDriver; notifications: the binding table
 /// changed). Bus-side channel 8 + 3.
@@ -16,6 +18,16 @@ pub const CLIENT: Channel = Channel::new(2);
 /// derives it from the channel and answers it at registration; this is
 /// the fallback if registration fails.
 pub const DRIVER_ID: DriverId = DriverId(3);
+
+/// The PD shell's view: name, device, fallback id, channels.
+pub const PD: DriverPdConfig = DriverPdConfig {
+    name: "rng",
+    device: DeviceId::RNG,
+    fallback_id: DRIVER_ID,
+    bus: BUS,
+    transport: TRANSPORT,
+    client: CLIENT,
+};
 
 /// `bus_bindings` (mapped read-only).
 pub const BUS_BINDINGS_SIZE: u64 = 0x1000;

@@ -28,8 +28,8 @@ use sevio_virtio::features::general;
 use sevio_virtio::{Buffer, DeviceFault, DeviceId, Features, Used};
 use sevio_virtio_driver::transport::call_ok;
 use sevio_virtio_driver::{
-    Bringup, DeviceState, DmaCarver, DmaError, DmaRegion, DmaSlots, Driver, DriverError, DriverQueue, DriverStatus,
-    QueueParams, Transport,
+    Bringup, DeviceState, DmaCarver, DmaError, DmaRegion, DmaSlots, Driver, DriverError, DriverEvents, DriverQueue,
+    DriverStatus, QueueParams, Transport,
 };
 
 /// The features the driver accepts when offered (VERSION_1 is added for
@@ -360,6 +360,20 @@ impl<T: Transport> RngDriver<T> {
             return false;
         }
         added
+    }
+}
+
+impl<T: Transport> DriverEvents for RngDriver<T> {
+    fn interrupt(&mut self) {
+        RngDriver::interrupt(self)
+    }
+
+    fn client_notified(&mut self) {
+        RngDriver::client_notified(self)
+    }
+
+    fn take_client_notify(&mut self) -> bool {
+        RngDriver::take_client_notify(self)
     }
 }
 

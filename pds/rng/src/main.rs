@@ -1,9 +1,11 @@
 //! The virtio-rng driver PD: a thin shell around [`RngDriver`].
 //!
 //! At init it registers with the bus for device id 4 and reads the
-//! binding table; then bus -> binding changes, transport -> interrupt,
-//! client -> a request may be waiting. The client notification the
-//! driver asks for goes out as the event's deferred action.
+//! binding table; then (`sevio_virtio_driver::DriverPd`) bus -> binding
+//! changes, transport -> interrupt, client -> a request may be waiting.
+//! The client notification the driver asks for goes out as the event's
+//! deferred action. After each event it logs the request counters if a
+//! request was answered.
 #![no_std]
 #![cfg_attr(target_os = "none", no_main)]
 
@@ -12,8 +14,7 @@ mod config;
 use sevio_rng::{RngDriver, RngResources};
 use sevio_runtime::{ChannelSet, DeferredAction, Handler, debug_println};
 use sevio_sharedmem::SharedMemory;
-use sevio_virtio::DeviceId;
-use sevio_virtio_driver::{BindingWatch, DmaRegion, PpcTransport, Shell, dma, register_with_bus};
+use sevio_virtio_driver::{DmaRegion, DriverPd, PpcTransport, dma};
 
 sevio_runtime::protection_domain!(init);
 
@@ -53,49 +54,35 @@ fn resources() -> Result<(RngResources, SharedMemory), &'static str> {
     Ok((res, bindings))
 }
 
-/// The PD: `None` if its configuration is unusable (then it does nothing).
+/// The PD: the shared driver PD, plus a log line whenever a request was
+/// answered.
 struct Pd {
-    shell: Option<Shell<RngDriver<PpcTransport>>>,
+    inner: DriverPd<RngDriver<PpcTransport>>,
     /// Requests answered, as last logged.
     logged: u64,
 }
 
 fn init() -> Pd {
-    let (res, bindings) = match resources() {
-        Ok(r) => r,
+    let inner = match resources() {
         Err(why) => {
             debug_println!("rng: {}; not serving", why);
-            return Pd { shell: None, logged: 0 };
+            DriverPd::idle()
         }
+        Ok((res, bindings)) => match RngDriver::new(PpcTransport::new(config::TRANSPORT), res) {
+            Ok(driver) => DriverPd::start(&config::PD, driver, bindings),
+            Err(e) => {
+                debug_println!("rng: unusable memory: {:?}; not serving", e);
+                DriverPd::idle()
+            }
+        },
     };
-    let driver = match RngDriver::new(PpcTransport::new(config::TRANSPORT), res) {
-        Ok(d) => d,
-        Err(e) => {
-            debug_println!("rng: unusable memory: {:?}; not serving", e);
-            return Pd { shell: None, logged: 0 };
-        }
-    };
-    // The bus says which driver id it knows this PD by (from the channel);
-    // after a refusal (logged) the configured id still follows the table.
-    let id = register_with_bus("rng", config::BUS, &[DeviceId::RNG.0]).unwrap_or(config::DRIVER_ID);
-    let mut shell = Shell::new("rng", driver, BindingWatch::new(bindings, id));
-    shell.check_binding();
-    Pd { shell: Some(shell), logged: 0 }
+    Pd { inner, logged: 0 }
 }
 
 impl Handler for Pd {
     fn notified(&mut self, channels: ChannelSet) {
-        let Some(shell) = &mut self.shell else { return };
-        if channels.contains(config::BUS) {
-            shell.check_binding();
-        }
-        if channels.contains(config::TRANSPORT) {
-            shell.driver.interrupt();
-        }
-        if channels.contains(config::CLIENT) {
-            shell.driver.client_notified();
-        }
-        shell.log_status();
+        self.inner.notified(channels);
+        let Some(shell) = self.inner.shell() else { return };
         let s = shell.driver.stats();
         let answered = s.served + s.invalid + s.failed;
         if answered != self.logged {
@@ -105,7 +92,6 @@ impl Handler for Pd {
     }
 
     fn take_deferred_action(&mut self) -> Option<DeferredAction> {
-        let shell = self.shell.as_mut()?;
-        shell.driver.take_client_notify().then_some(DeferredAction::Notify(config::CLIENT))
+        self.inner.take_deferred_action()
     }
 }

@@ -17,6 +17,8 @@
 //!   for this driver's device;
 //! - [`shell`]: the device-independent part of a driver PD's shell
 //!   ([`Driver`] trait, [`Shell`]: follow bindings, log status);
+//! - [`pd`]: the whole event side of a driver PD ([`DriverPd`]: init
+//!   sequence and `Handler` dispatch, generic over [`DriverEvents`]);
 //! - [`state`]: [`DeviceState`], unbound / up / failed, with the retry of
 //!   a bring-up the transport was not ready for;
 //! - `fake` (feature `test-utils`): a fake transport and device side over
@@ -34,6 +36,7 @@ extern crate std;
 pub mod bus;
 pub mod dma;
 pub mod init;
+pub mod pd;
 pub mod queue;
 pub mod shell;
 pub mod state;
@@ -64,6 +67,7 @@ pub enum DriverError {
 pub use bus::{BindingChange, BindingWatch, BusCall, PpcBus, RegisterError};
 pub use dma::{DmaCarver, DmaError, DmaRegion, DmaSlice, DmaSlots};
 pub use init::{Bringup, Configuring, InitError, Negotiated, QueueParams};
+pub use pd::{DriverEvents, DriverPd, DriverPdConfig};
 pub use queue::DriverQueue;
 pub use shell::{register_with_bus, Driver, DriverStatus, Shell};
 pub use state::DeviceState;
