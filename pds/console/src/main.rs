@@ -13,7 +13,7 @@ mod config;
 use sevio_console::{ConsoleDriver, ConsoleResources, SerialRegions};
 use sevio_runtime::debug_println;
 use sevio_sharedmem::SharedMemory;
-use sevio_virtio_driver::{DmaRegion, DriverPd, PpcTransport, dma};
+use sevio_virtio_driver::{DriverPd, PpcTransport, Unusable, dma, map_dma};
 
 sevio_runtime::protection_domain!(init);
 
@@ -25,27 +25,17 @@ fn map(vaddr: u64, size: u64) -> Option<SharedMemory> {
 }
 
 /// Every region system.xml gives the driver, or why not.
-fn resources() -> Result<(ConsoleResources, SharedMemory), &'static str> {
+fn resources() -> Result<(ConsoleResources, SharedMemory), Unusable> {
     let q = config::QUEUE_REGION_SIZE as u64;
-    let dma_size = config::dma_size();
-    if dma_size == 0 || dma_size > config::DMA_WINDOW || config::dma_paddr() == 0 {
-        return Err("console_dma: size (setvar_size) missing or over the transport's window, or no region_paddr");
-    }
-    if dma_size != config::DMA_WINDOW {
-        // The transport accepts queue addresses anywhere in the window:
-        // whatever else lies inside it is within this driver's reach.
-        debug_println!(
-            "console: warning: console_dma is {:#x} bytes, not the transport's window of {:#x}",
-            dma_size,
-            config::DMA_WINDOW
-        );
-    }
-    let dma = map(config::dma_vaddr(), dma_size).ok_or("console_dma_vaddr missing")?;
+    // SAFETY: console_dma is a <map> of system.xml (sim maps the same) of
+    // its setvar_size, present for the PD's whole life; the PD makes no
+    // Rust reference into it.
+    let dma = unsafe { map_dma("console", config::dma(), config::DMA_WINDOW) }?;
     let serial = |queue: u64, data: u64, size: u64| -> Option<SerialRegions> {
         Some(SerialRegions { queue: map(queue, q)?, data: map(data, size)? })
     };
     let res = ConsoleResources {
-        dma: DmaRegion::new(dma, config::dma_paddr()).map_err(|_| "console_dma: address overflow")?,
+        dma,
         doorbell: map(config::doorbell_vaddr(), config::DOORBELL_SIZE as u64)
             .ok_or("console_doorbell_vaddr missing")?,
         rx: serial(config::rx_queue_vaddr(), config::rx_data_vaddr(), config::rx_data_size())

@@ -3,7 +3,7 @@
 use sevio_bus_protocol::DriverId;
 use sevio_runtime::Channel;
 use sevio_virtio::DeviceId;
-use sevio_virtio_driver::DriverPdConfig;
+use sevio_virtio_driver::{DmaSetvars, DriverPdConfig};
 
 /// The bus PD (PPC: RegisterDriver; notifications: the binding table
 /// changed). Bus-side channel 8 + 3.
@@ -38,6 +38,11 @@ pub const CONTROL_SIZE: u64 = 0x1000;
 /// The transport refuses queue addresses outside this much of the DMA
 /// region.
 pub const DMA_WINDOW: u64 = 0x4_0000;
+
+/// The DMA region `rng_dma` as its setvars describe it.
+pub fn dma() -> DmaSetvars {
+    DmaSetvars { region: "rng_dma", vaddr: dma_vaddr(), size: dma_size(), paddr: dma_paddr() }
+}
 
 sevio_runtime::setvar!(
     /// vaddr of the binding table page (`bus_bindings`).

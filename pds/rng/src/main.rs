@@ -14,7 +14,7 @@ mod config;
 use sevio_rng::{RngDriver, RngResources};
 use sevio_runtime::{ChannelSet, DeferredAction, Handler, debug_println};
 use sevio_sharedmem::SharedMemory;
-use sevio_virtio_driver::{DmaRegion, DriverPd, PpcTransport, dma};
+use sevio_virtio_driver::{DriverPd, PpcTransport, Unusable, dma, map_dma};
 
 sevio_runtime::protection_domain!(init);
 
@@ -26,26 +26,16 @@ fn map(vaddr: u64, size: u64) -> Option<SharedMemory> {
 }
 
 /// Every region system.xml gives the driver, or why not.
-fn resources() -> Result<(RngResources, SharedMemory), &'static str> {
-    let dma_size = config::dma_size();
-    if dma_size == 0 || dma_size > config::DMA_WINDOW || config::dma_paddr() == 0 {
-        return Err("rng_dma: size (setvar_size) missing or over the transport's window, or no region_paddr");
-    }
-    if dma_size != config::DMA_WINDOW {
-        // The transport accepts queue addresses anywhere in the window:
-        // whatever else lies inside it is within this driver's reach.
-        debug_println!(
-            "rng: warning: rng_dma is {:#x} bytes, not the transport's window of {:#x}",
-            dma_size,
-            config::DMA_WINDOW
-        );
-    }
+fn resources() -> Result<(RngResources, SharedMemory), Unusable> {
+    // SAFETY: rng_dma is a <map> of system.xml (sim maps the same) of its
+    // setvar_size, present for the PD's whole life; the PD makes no Rust
+    // reference into it.
+    let dma = unsafe { map_dma("rng", config::dma(), config::DMA_WINDOW) }?;
     if config::data_size() == 0 {
-        return Err("rng_data_size missing");
+        return Err("rng_data_size missing".into());
     }
-    let dma = map(config::dma_vaddr(), dma_size).ok_or("rng_dma_vaddr missing")?;
     let res = RngResources {
-        dma: DmaRegion::new(dma, config::dma_paddr()).map_err(|_| "rng_dma: address overflow")?,
+        dma,
         doorbell: map(config::doorbell_vaddr(), config::DOORBELL_SIZE).ok_or("rng_doorbell_vaddr missing")?,
         control: map(config::control_vaddr(), config::CONTROL_SIZE).ok_or("rng_control_vaddr missing")?,
         data: map(config::data_vaddr(), config::data_size()).ok_or("rng_data_vaddr missing")?,

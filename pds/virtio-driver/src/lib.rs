@@ -67,7 +67,7 @@ pub enum DriverError {
 pub use bus::{BindingChange, BindingWatch, BusCall, PpcBus, RegisterError};
 pub use dma::{DmaCarver, DmaError, DmaRegion, DmaSlice, DmaSlots};
 pub use init::{Bringup, Configuring, InitError, Negotiated, QueueParams};
-pub use pd::{DriverEvents, DriverPd, DriverPdConfig};
+pub use pd::{map_dma, DmaSetvars, DriverEvents, DriverPd, DriverPdConfig, Unusable};
 pub use queue::DriverQueue;
 pub use shell::{register_with_bus, Driver, DriverStatus, Shell};
 pub use state::DeviceState;
