@@ -36,7 +36,9 @@ fn a_faulting_driver_is_unbound_its_device_reset_and_the_rest_runs_on() {
     let system = workspace().join("system.xml");
     let run = sim(
         system.to_str().unwrap(),
-        &["--sim", desc.to_str().unwrap(), "--fault", "blk=blk: device ready", "--timeout", "60"],
+        // Linger: the other clients may pass before the transport has
+        // logged the reset.
+        &["--sim", desc.to_str().unwrap(), "--fault", "blk=blk: device ready", "--timeout", "60", "--linger", "1"],
     );
     run.assert_code(0);
     run.assert_lines(&[

@@ -2,7 +2,7 @@
 //! allocated in guest RAM as the microkit tool would), each PD's maps,
 //! setvar values and IRQ ids.
 
-use sevio_runtime::hosted::wire::{MapKind, MapSpec, Setup, RAM_BASE, RAM_SIZE};
+use sevio_runtime::hosted::wire::{MapKind, MapSpec, RAM_BASE, RAM_SIZE, Setup};
 use sevio_sdf::System;
 
 /// QEMU puts its DTB at the start of RAM when it loads no kernel.
@@ -136,7 +136,10 @@ pub fn lay_out(system: &System) -> Result<Layout, String> {
         }
         for sv in &pd.setvars {
             let Some(r) = system.memory_regions.iter().position(|mr| mr.name == sv.region_paddr) else {
-                return Err(format!("PD '{}' setvar {} names unknown memory region '{}'", pd.name, sv.symbol, sv.region_paddr));
+                return Err(format!(
+                    "PD '{}' setvar {} names unknown memory region '{}'",
+                    pd.name, sv.symbol, sv.region_paddr
+                ));
             };
             setvars.push((sv.symbol.clone(), region_paddr[r]));
         }
@@ -223,9 +226,11 @@ mod tests {
                 <map mr="m" vaddr="0x2000000" /></protection_domain></system>"#
             )
         };
-        let e = lay_out(&system(&base(r#"<memory_region name="m" size="0x1000" phys_addr="0x40100000" />"#))).unwrap_err();
+        let e =
+            lay_out(&system(&base(r#"<memory_region name="m" size="0x1000" phys_addr="0x40100000" />"#))).unwrap_err();
         assert!(e.contains("keeps for QEMU's DTB"), "{e}");
-        let e = lay_out(&system(&base(r#"<memory_region name="m" size="0x2000" phys_addr="0x3ffff000" />"#))).unwrap_err();
+        let e =
+            lay_out(&system(&base(r#"<memory_region name="m" size="0x2000" phys_addr="0x3ffff000" />"#))).unwrap_err();
         assert!(e.contains("partly inside guest RAM"), "{e}");
     }
 

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-const USAGE: &str = "usage: sevio-sim run <system.xml> [--sim <sim.toml>] [--pd-dir DIR] [--timeout SECS] [--qemu PATH] [--fault PD=TEXT]...
+const USAGE: &str = "usage: sevio-sim run <system.xml> [--sim <sim.toml>] [--pd-dir DIR] [--timeout SECS] [--qemu PATH] [--fault PD=TEXT]... [--linger SECS]
 
 Runs every PD of system.xml as a process (its host build, found by its
 program_image name in --pd-dir, default: the directory of sevio-sim itself)
@@ -29,6 +29,7 @@ against QEMU arm virt's devices as the sim description lists them (default:
 <stem>.sim.toml beside system.xml, if present; none -> no devices).
 --fault PD=TEXT kills PD, as if it had faulted, when it prints a line
 containing TEXT (fault injection; the fault reaches its parent PD).
+--linger SECS keeps the system running that long after it passed.
 Exit status: 0 PASS, 1 FAIL (or timeout, default 30 s), 2 bad input.";
 
 fn parse_args(args: &[String]) -> Result<run::Options, String> {
@@ -44,21 +45,31 @@ fn parse_args(args: &[String]) -> Result<run::Options, String> {
     let mut timeout = Duration::from_secs(30);
     let mut qemu = PathBuf::from("qemu-system-aarch64");
     let mut faults = Vec::new();
+    let mut linger = Duration::ZERO;
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
             "--sim" => sim = Some(PathBuf::from(value("--sim")?)),
             "--pd-dir" => pd_dir = Some(PathBuf::from(value("--pd-dir")?)),
             "--qemu" => qemu = PathBuf::from(value("--qemu")?),
+            "--linger" => {
+                let v = value("--linger")?;
+                let secs: f64 =
+                    v.parse().ok().filter(|s: &f64| s.is_finite() && *s >= 0.0).ok_or(format!("bad --linger '{v}'"))?;
+                linger = Duration::from_secs_f64(secs);
+            }
             "--fault" => {
                 let v = value("--fault")?;
-                let (pd, text) = v.split_once('=').filter(|(pd, text)| !pd.is_empty() && !text.is_empty())
+                let (pd, text) = v
+                    .split_once('=')
+                    .filter(|(pd, text)| !pd.is_empty() && !text.is_empty())
                     .ok_or(format!("bad --fault '{v}': want PD=TEXT"))?;
                 faults.push((pd.to_string(), text.to_string()));
             }
             "--timeout" => {
                 let v = value("--timeout")?;
-                let secs: f64 = v.parse().ok().filter(|s: &f64| s.is_finite() && *s > 0.0).ok_or(format!("bad --timeout '{v}'"))?;
+                let secs: f64 =
+                    v.parse().ok().filter(|s: &f64| s.is_finite() && *s > 0.0).ok_or(format!("bad --timeout '{v}'"))?;
                 timeout = Duration::from_secs_f64(secs);
             }
             "-h" | "--help" => return Err(String::new()),
@@ -75,7 +86,7 @@ fn parse_args(args: &[String]) -> Result<run::Options, String> {
             .and_then(|e| e.parent().map(PathBuf::from))
             .ok_or("cannot tell where sevio-sim is; give --pd-dir")?,
     };
-    Ok(run::Options { system, sim, pd_dir, timeout, qemu, faults })
+    Ok(run::Options { system, sim, pd_dir, timeout, qemu, faults, linger })
 }
 
 fn main() -> ExitCode {
@@ -117,7 +128,8 @@ mod tests {
 
     #[test]
     fn options() {
-        let o = parse(&["run", "s.xml", "--timeout", "2.5", "--pd-dir", "/pds", "--qemu", "/q", "--sim", "x.toml"]).unwrap();
+        let o = parse(&["run", "s.xml", "--timeout", "2.5", "--pd-dir", "/pds", "--qemu", "/q", "--sim", "x.toml"])
+            .unwrap();
         assert_eq!(o.system, PathBuf::from("s.xml"));
         assert_eq!(o.timeout, Duration::from_millis(2500));
         assert_eq!(o.pd_dir, PathBuf::from("/pds"));
@@ -132,7 +144,10 @@ mod tests {
 
     #[test]
     fn fault_rules() {
-        let o = parse(&["run", "s.xml", "--fault", "blk=device ready", "--fault", "net=a=b"]).unwrap();
+        let o =
+            parse(&["run", "s.xml", "--fault", "blk=device ready", "--fault", "net=a=b", "--linger", "0.5"]).unwrap();
+        assert_eq!(o.linger, Duration::from_millis(500));
+        assert!(parse(&["run", "s.xml", "--linger", "x"]).unwrap_err().contains("bad --linger"));
         assert_eq!(o.faults, [("blk".into(), "device ready".into()), ("net".into(), "a=b".into())]);
         for bad in ["blk", "=x", "blk="] {
             assert!(parse(&["run", "s.xml", "--fault", bad]).unwrap_err().contains("want PD=TEXT"), "{bad}");

@@ -52,7 +52,13 @@ pub struct PdProc {
 /// Start PD `index` from `exe`: give it its socket and the guest-RAM
 /// descriptor, send its setup, and forward what it sends (and its
 /// stdout/stderr lines) to `inputs`.
-pub fn spawn_pd(index: usize, exe: &Path, ram_fd: RawFd, setup: &wire::Setup, inputs: &Sender<Input>) -> Result<PdProc, String> {
+pub fn spawn_pd(
+    index: usize,
+    exe: &Path,
+    ram_fd: RawFd,
+    setup: &wire::Setup,
+    inputs: &Sender<Input>,
+) -> Result<PdProc, String> {
     let name = setup.name.clone();
     let (ours, theirs) = Link::pair().map_err(|e| format!("socketpair: {e}"))?;
     let child_fd = theirs.raw_fd();
@@ -76,9 +82,12 @@ pub fn spawn_pd(index: usize, exe: &Path, ram_fd: RawFd, setup: &wire::Setup, in
     let mut child = cmd.spawn().map_err(|e| format!("PD '{name}': cannot start {}: {e}", exe.display()))?;
     drop(theirs);
     let mut echoes = Vec::new();
-    for pipe in [child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>), child.stderr.take().map(|p| Box::new(p) as _)]
-        .into_iter()
-        .flatten()
+    for pipe in [
+        child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+        child.stderr.take().map(|p| Box::new(p) as _),
+    ]
+    .into_iter()
+    .flatten()
     {
         let name = name.clone();
         let echo = std::thread::Builder::new().name(format!("{name}-out")).spawn(move || {

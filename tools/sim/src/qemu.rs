@@ -6,7 +6,7 @@
 //! virtio-net receive do nothing. Guest RAM is a shared file, so PDs map
 //! the same pages the devices DMA to.
 
-use crate::config::{option_value, Drive, SimDescription};
+use crate::config::{Drive, SimDescription, option_value};
 use crate::layout::PARK_ADDR;
 use crate::qtest::{Qtest, QtestEvent};
 use sevio_runtime::hosted::wire::RAM_SIZE;
@@ -47,7 +47,8 @@ fn scratch_disk(run_dir: &Path, index: usize) -> PathBuf {
 }
 
 fn drive_arg(drive: &Drive, id: &str, file: &Path) -> String {
-    let mut arg = format!("if=none,id={id},file={},format={}", path_value(file), drive.format.as_deref().unwrap_or("raw"));
+    let mut arg =
+        format!("if=none,id={id},file={},format={}", path_value(file), drive.format.as_deref().unwrap_or("raw"));
     if drive.readonly {
         arg.push_str(",readonly=on");
     }
@@ -74,7 +75,11 @@ pub fn command_line(l: &Launch) -> Vec<String> {
         "-m",
         &format!("{}M", RAM_SIZE >> 20),
         "-object",
-        &format!("memory-backend-file,id=sevio-ram,size={}M,mem-path={},share=on", RAM_SIZE >> 20, path_value(l.ram_file)),
+        &format!(
+            "memory-backend-file,id=sevio-ram,size={}M,mem-path={},share=on",
+            RAM_SIZE >> 20,
+            path_value(l.ram_file)
+        ),
         "-nodefaults",
         "-display",
         "none",

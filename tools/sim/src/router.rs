@@ -19,7 +19,7 @@
 //!   PPC on a channel without `pp`, acking an id that is not an IRQ) kills
 //!   the PD with a reason.
 
-use sevio_runtime::hosted::wire::{Message, SimMsg, BADGE_FAULT, BADGE_PPC, PEER_DEAD_LABEL};
+use sevio_runtime::hosted::wire::{BADGE_FAULT, BADGE_PPC, Message, PEER_DEAD_LABEL, SimMsg};
 use sevio_sdf::{System, Trigger};
 use std::collections::VecDeque;
 

@@ -7,15 +7,15 @@ use crate::layout::{self, PdMap};
 use crate::procs::{self, PdProc};
 use crate::qemu::{self, Launch};
 use crate::qtest::{Qtest, QtestEvent};
-use crate::router::{fault_label, Effect, PdId, Router};
-use sevio_runtime::hosted::wire::{PdMsg, SimMsg, RAM_SIZE};
+use crate::router::{Effect, PdId, Router, fault_label};
+use sevio_runtime::hosted::wire::{PdMsg, RAM_SIZE, SimMsg};
 use sevio_sdf::System;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
 /// What the event loop reacts to.
@@ -57,6 +57,9 @@ pub struct Options {
     /// `text`, sim kills it as if it had faulted (VMFault), so the fault
     /// reaches its parent as on seL4. For testing fault containment.
     pub faults: Vec<(String, String)>,
+    /// After the verdict is PASS, keep the system running this long (to
+    /// see what it does next; a FAIL meanwhile still fails the run).
+    pub linger: Duration,
 }
 
 /// How a run ended.
@@ -154,7 +157,9 @@ fn find_images(system: &System, pd_dir: &Path) -> Result<Vec<PathBuf>, String> {
 /// Run the system; `Err` is a setup problem (bad input, QEMU missing, ...).
 pub fn run(opts: &Options) -> Result<Outcome, String> {
     let system = sevio_sdf::load(&opts.system).map_err(|e| match e {
-        sevio_sdf::LoadError::Invalid(_) => format!("{} is not a valid system description:\n{e}", opts.system.display()),
+        sevio_sdf::LoadError::Invalid(_) => {
+            format!("{} is not a valid system description:\n{e}", opts.system.display())
+        }
         other => other.to_string(),
     })?;
     let desc = load_description(opts, &system)?;
@@ -215,9 +220,8 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
         if needs_qemu { format!("QEMU with {} device(s)", desc.devices.len()) } else { "no devices".into() }
     ));
 
-    let expect = desc.expect_pass.as_ref().map(|names| {
-        names.iter().filter_map(|n| system.pd_index(n)).collect::<Vec<_>>()
-    });
+    let expect =
+        desc.expect_pass.as_ref().map(|names| names.iter().filter_map(|n| system.pd_index(n)).collect::<Vec<_>>());
     let mut session = Session {
         router: Router::new(&system),
         system,
@@ -243,7 +247,7 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
     session.panics.resize(n, None);
     session.lines.resize_with(n, LineBuffer::default);
     session.passed.resize(n, false);
-    Ok(session.run(rx, opts.timeout))
+    Ok(session.run(rx, opts.timeout, opts.linger))
 }
 
 fn watch_signals(tx: Sender<Input>) -> Result<(), String> {
@@ -279,16 +283,36 @@ struct Session {
 }
 
 impl Session {
-    fn run(mut self, rx: Receiver<Input>, timeout: Duration) -> Outcome {
-        let deadline = Instant::now() + timeout;
-        while self.outcome.is_none() {
+    fn run(mut self, rx: Receiver<Input>, timeout: Duration, linger: Duration) -> Outcome {
+        let mut deadline = Instant::now() + timeout;
+        // A PASS reached while lingering waits here until the linger time
+        // is over; a FAIL meanwhile replaces it.
+        let mut held: Option<Outcome> = None;
+        let mut lingered = linger.is_zero();
+        loop {
+            match self.outcome.take() {
+                Some(pass @ Outcome::Pass(_)) if !lingered => {
+                    lingered = true;
+                    held = Some(pass);
+                    deadline = Instant::now() + linger;
+                }
+                Some(outcome) => {
+                    self.outcome = Some(outcome);
+                    break;
+                }
+                None => {}
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(input) => self.handle(input),
+                Err(RecvTimeoutError::Timeout) if held.is_some() => self.outcome = held.take(),
                 Err(RecvTimeoutError::Timeout) => {
-                    self.outcome = Some(Outcome::Fail(format!("timeout after {}s: {}", timeout.as_secs_f32(), self.waiting_for())))
+                    self.outcome =
+                        Some(Outcome::Fail(format!("timeout after {}s: {}", timeout.as_secs_f32(), self.waiting_for())))
                 }
-                Err(RecvTimeoutError::Disconnected) => self.outcome = Some(Outcome::Fail("every input closed".into())),
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.outcome = held.take().or(Some(Outcome::Fail("every input closed".into())))
+                }
             }
         }
         self.res.shut_down();
@@ -330,7 +354,9 @@ impl Session {
                 }
                 self.pd_message(pd, msg, &mut out);
             }
-            Input::PdBad(pd, why) => out.push(Effect::Kill(pd, format!("malformed message to sim: {why}"), fault_label::USER_EXCEPTION)),
+            Input::PdBad(pd, why) => {
+                out.push(Effect::Kill(pd, format!("malformed message to sim: {why}"), fault_label::USER_EXCEPTION))
+            }
             Input::PdClosed(pd) => self.pd_gone(pd, &mut out),
             Input::Irq { spi, high } => self.router.irq_level(spi, high, &mut out),
             Input::QemuGone => {

@@ -1,7 +1,7 @@
 //! Input sim must refuse, each with a message that says what is wrong
 //! and where (exit status 2, nothing started).
 
-use crate::common::{sim, systems, Run, TempDir};
+use crate::common::{Run, TempDir, sim, systems};
 
 /// Run `xml` (and `sim_toml`, if given) from a scratch directory.
 fn run_bad(name: &str, xml: &str, sim_toml: Option<&str>) -> Run {
@@ -15,7 +15,8 @@ fn run_bad(name: &str, xml: &str, sim_toml: Option<&str>) -> Run {
     run
 }
 
-const ECHO_PD: &str = r#"<protection_domain name="a" priority="1"><program_image path="simtest-echo" /></protection_domain>"#;
+const ECHO_PD: &str =
+    r#"<protection_domain name="a" priority="1"><program_image path="simtest-echo" /></protection_domain>"#;
 
 #[test]
 fn malformed_xml() {
@@ -27,9 +28,12 @@ fn malformed_xml() {
 
 #[test]
 fn channel_naming_an_unknown_pd() {
-    let xml = format!(r#"<system>{ECHO_PD}
-        <channel><end pd="a" id="0" /><end pd="ghost" id="0" /></channel></system>"#);
-    run_bad("unknown_pd", &xml, None).assert_stderr("unknown_pd.xml:2: <end> attribute pd: no protection domain is named 'ghost'");
+    let xml = format!(
+        r#"<system>{ECHO_PD}
+        <channel><end pd="a" id="0" /><end pd="ghost" id="0" /></channel></system>"#
+    );
+    run_bad("unknown_pd", &xml, None)
+        .assert_stderr("unknown_pd.xml:2: <end> attribute pd: no protection domain is named 'ghost'");
 }
 
 #[test]
@@ -38,7 +42,8 @@ fn duplicate_ids() {
         <protection_domain name="a" priority="1"><program_image path="simtest-echo" /><irq irq="79" id="0" /></protection_domain>
         <protection_domain name="b" priority="2"><program_image path="simtest-echo" /></protection_domain>
         <channel><end pd="a" id="0" /><end pd="b" id="0" /></channel></system>"#;
-    run_bad("dup_id", xml, None).assert_stderr("dup_id.xml:4: <end> attribute id: id 0 of 'a' is already used by the <irq> at line 2");
+    run_bad("dup_id", xml, None)
+        .assert_stderr("dup_id.xml:4: <end> attribute id: id 0 of 'a' is already used by the <irq> at line 2");
 }
 
 #[test]
@@ -65,7 +70,8 @@ fn overlapping_maps() {
             <map mr="m1" vaddr="0x2000000" />
             <map mr="m2" vaddr="0x2001000" />
         </protection_domain></system>"#;
-    run_bad("overlap", xml, None).assert_stderr("overlap.xml:6: <map> attribute vaddr: [0x2001000..0x2002000) of 'm2' overlaps");
+    run_bad("overlap", xml, None)
+        .assert_stderr("overlap.xml:6: <map> attribute vaddr: [0x2001000..0x2002000) of 'm2' overlaps");
 }
 
 #[test]

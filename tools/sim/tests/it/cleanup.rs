@@ -2,13 +2,16 @@
 //! QEMU, every PD and the shared-memory file are gone afterwards
 //! (`Started::finish` checks that after every run in this test binary).
 
-use crate::common::{assert_cleaned_up, sim, start_sim, Started};
+use crate::common::{Started, assert_cleaned_up, sim, start_sim};
 
 #[test]
 fn timeout_fails_and_cleans_up() {
     let run = sim(&["idle.xml", "--timeout", "1"]);
     run.assert_code(1);
-    run.assert_lines(&["sim: idle.xml: 1 PDs, QEMU with 1 device(s)", "sim: FAIL: timeout after 1s: no PD reported a verdict"]);
+    run.assert_lines(&[
+        "sim: idle.xml: 1 PDs, QEMU with 1 device(s)",
+        "sim: FAIL: timeout after 1s: no PD reported a verdict",
+    ]);
 }
 
 /// The idle system (a PD, QEMU with a device, no verdict), running.
