@@ -502,11 +502,17 @@ fn a_legacy_device_in_another_slot_works_too() {
 /// hosts behind two net driver instances, their NICs on one QEMU hub):
 /// every datagram of the flood must come back, checked; the BENCH lines
 /// are printed again without the PD prefix.
+///
+/// Not in `make test`: it is a benchmark (`make bench` runs the same
+/// system), and the clients have no timers, so a datagram lost under heavy
+/// machine load stalls the flood until the timeout. Run it with
+/// `cargo test -p sevio-e2e --test net -- --ignored`.
 #[test]
+#[ignore = "benchmark; make bench runs systems/net-bench.xml"]
 fn net_bench() {
     build();
     let system = workspace().join("systems/net-bench.xml");
-    let run = sim(system.to_str().unwrap(), &["--timeout", "120"]);
+    let run = sim(system.to_str().unwrap(), &["--timeout", "90"]);
     run.assert_code(0);
     run.assert_lines(&[
         "net-bench: 10.0.2.15 is at 52:54:00:12:34:56",
