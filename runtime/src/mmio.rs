@@ -36,7 +36,7 @@ impl DeviceRegion {
 
     fn check(&self, offset: usize, width: usize) -> Option<usize> {
         let end = offset.checked_add(width)?;
-        (end <= self.size && offset % width == 0).then_some(self.base + offset)
+        (end <= self.size && offset.is_multiple_of(width)).then_some(self.base + offset)
     }
 
     /// Read a register of `width` bytes (1, 2, 4 or 8). An access outside

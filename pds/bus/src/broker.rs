@@ -87,15 +87,14 @@ impl Broker {
         let result = match (request, transport, driver) {
             (BusRequest::DeviceFound { transport: id, location, device_id, vendor_id }, Some(t), _) if *id == t.id => {
                 let r = self.matcher.device_found(*id, *location, *device_id, *vendor_id);
-                if let Ok(actions) = &r {
-                    if actions.is_empty() {
+                if let Ok(actions) = &r
+                    && actions.is_empty() {
                         let _ = writeln!(
                             log,
                             "bus: {} has no driver (yet)",
                             DeviceAt { transport: t, location: *location, device_id: *device_id }
                         );
                     }
-                }
                 r
             }
             (BusRequest::DeviceGone { transport: id, location }, Some(t), _) if *id == t.id => {
@@ -115,11 +114,10 @@ impl Broker {
             }
             (BusRequest::RegisterDriver { device_ids }, None, Some(d)) => {
                 let r = self.matcher.register_driver(d.id, device_ids);
-                if let Ok(actions) = &r {
-                    if actions.is_empty() {
+                if let Ok(actions) = &r
+                    && actions.is_empty() {
                         let _ = writeln!(log, "bus: {} waits for a device", self.driver_name(d.id));
                     }
-                }
                 r
             }
             _ => {

@@ -289,11 +289,10 @@ impl<const DEV: usize, const DRV: usize, const RULES: usize> Matcher<DEV, DRV, R
             return Ok(out);
         }
         self.rules.push((driver, transport)).map_err(|_| MatchError::RulesFull)?;
-        if let Ok(drv) = self.driver_index(driver) {
-            if self.drivers[drv].device.is_none() {
+        if let Ok(drv) = self.driver_index(driver)
+            && self.drivers[drv].device.is_none() {
                 self.offer_driver(drv, &mut out);
             }
-        }
         Ok(out)
     }
 

@@ -154,11 +154,10 @@ impl<D: VirtioDevice, const N: usize> TransportPd<D, N> {
     /// Notify every driver in `drivers` (bit k = driver k).
     pub fn notify_drivers(&self, drivers: u32) {
         for k in 0..MAX_DRIVERS {
-            if drivers & (1 << k) != 0 {
-                if let Some(ch) = self.driver_channel(k) {
+            if drivers & (1 << k) != 0
+                && let Some(ch) = self.driver_channel(k) {
                     ch.notify();
                 }
-            }
         }
     }
 

@@ -245,11 +245,10 @@ impl<D: VirtioDevice, const N: usize> Transport<D, N> {
     pub fn interrupt_all(&mut self, mut indices: impl FnMut(usize) -> bool) -> u32 {
         let mut notify = 0;
         for index in 0..N {
-            if indices(index) {
-                if let Some(k) = self.interrupt(index) {
+            if indices(index)
+                && let Some(k) = self.interrupt(index) {
                     notify |= 1 << k;
                 }
-            }
         }
         notify
     }

@@ -168,7 +168,7 @@ impl<R: Registers> Slot<R> {
             return Err(SlotError::BadQueueSize);
         }
         // §2.7: descriptor table 16-aligned, driver area 2, device area 4.
-        if desc % 16 != 0 || avail % 2 != 0 || used % 4 != 0 {
+        if !desc.is_multiple_of(16) || !avail.is_multiple_of(2) || !used.is_multiple_of(4) {
             return Err(SlotError::BadQueueAddress);
         }
         match self.version {
@@ -193,7 +193,7 @@ impl<R: Registers> Slot<R> {
                 let avail_end = avail + 6 + 2 * n;
                 let used_expected = avail_end.div_ceil(LEGACY_PAGE) * LEGACY_PAGE;
                 let pfn = desc / LEGACY_PAGE;
-                if desc % LEGACY_PAGE != 0 || avail != desc + 16 * n || used != used_expected || pfn > u32::MAX as u64 {
+                if !desc.is_multiple_of(LEGACY_PAGE) || avail != desc + 16 * n || used != used_expected || pfn > u32::MAX as u64 {
                     return Err(SlotError::BadQueueAddress);
                 }
                 self.regs.write32(reg::GUEST_PAGE_SIZE, LEGACY_PAGE as u32);
