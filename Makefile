@@ -33,7 +33,7 @@ QEMU_DEVICES ?= -drive file=$(DISK_IMG),if=none,format=raw,id=hd0 -device virtio
 	-device virtio-serial-device -chardev null,id=con0 -device virtconsole,chardev=con0 \
 	-device virtio-rng-device
 
-.PHONY: run test build image qemu sim bench fuzz deps clean check-sdk host-pds
+.PHONY: run test build image qemu qemu-fault sim bench fuzz deps clean check-sdk host-pds
 
 run:
 ifdef MICROKIT_SDK
@@ -89,6 +89,16 @@ $(DISK_IMG):
 qemu: image $(DISK_IMG)
 	qemu-system-aarch64 $(QEMU_ARGS) $(QEMU_DEVICES) \
 		-device loader,file=$(BUILD_DIR)/loader.img,addr=0x70000000,cpu-num=0
+
+# Fault containment on seL4: the reference system with the blk driver's
+# request queue mapped read-only, so blk faults at its first request. The
+# fault goes to the bus (blk's parent), which unbinds blk; the transport
+# resets the disk; net, console and rng clients still pass.
+qemu-fault:
+	@mkdir -p build
+	sed '/<protection_domain name="blk"/,/<\/protection_domain>/ s|\(<map mr="blk_request" .*\) perms="rw"|\1 perms="r"|' \
+		$(SYSTEM) > build/fault-system.xml
+	$(MAKE) qemu SYSTEM=build/fault-system.xml
 
 host-pds:
 	$(CARGO) build $(addprefix -p ,$(PD_PACKAGES)) -p sevio-sim
