@@ -1,5 +1,5 @@
-//! The blk driver's channels, variables and sizes (see notes/BLK.md and
-//! system.xml).
+//! The blk driver's channels, variables and sizes (see system.xml and the
+//! README's "Wiring a driver into a system").
 use sevio_bus_protocol::DriverId;
 use sevio_runtime::Channel;
 use sevio_virtio::DeviceId;
