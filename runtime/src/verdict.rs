@@ -15,3 +15,25 @@ pub fn fail(reason: &str) {
     #[cfg(not(target_os = "none"))]
     crate::hosted::report_verdict(false, reason);
 }
+
+/// Where a test client stands after an event.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// No verdict yet.
+    Waiting,
+    /// The pass condition was met at this event (reported once).
+    Passed,
+    /// The client failed; the reason (details are in its log).
+    Failed(&'static str),
+}
+
+impl Progress {
+    /// Report a verdict, if this is one: [`pass`] or [`fail`].
+    pub fn report(self) {
+        match self {
+            Progress::Waiting => {}
+            Progress::Passed => pass(),
+            Progress::Failed(why) => fail(why),
+        }
+    }
+}

@@ -53,16 +53,7 @@ pub enum Mode {
     Session,
 }
 
-/// Where the client is after an event.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Progress {
-    /// Still waiting (it keeps answering lines either way).
-    Waiting,
-    /// The pass condition was met at this event (reported once).
-    Passed,
-    /// The queues became unusable; the client stops.
-    Failed(&'static str),
-}
+pub use sevio_runtime::verdict::Progress;
 
 /// One serial queue's two regions, as system.xml maps them.
 #[derive(Copy, Clone, Debug)]

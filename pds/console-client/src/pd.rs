@@ -8,7 +8,7 @@
 //!   `console_tx_data_vaddr` + `console_tx_data_size`: the character
 //!   regions (setvar_vaddr + setvar_size; the size is the capacity).
 
-use crate::{ConsoleClient, Mode, Progress, QueueRegions};
+use crate::{ConsoleClient, Mode, QueueRegions};
 use core::ptr::NonNull;
 use sevio_runtime::print::DebugWriter;
 use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler, debug_println, verdict};
@@ -86,16 +86,8 @@ impl ClientPd {
             }
         };
         let progress = client.start(&mut DebugWriter);
-        report(progress);
+        progress.report();
         ClientPd(Some(client))
-    }
-}
-
-fn report(progress: Progress) {
-    match progress {
-        Progress::Waiting => {}
-        Progress::Passed => verdict::pass(),
-        Progress::Failed(why) => verdict::fail(why),
     }
 }
 
@@ -103,7 +95,7 @@ impl Handler for ClientPd {
     fn notified(&mut self, channels: ChannelSet) {
         let Some(client) = &mut self.0 else { return };
         if channels.contains(DRIVER) {
-            report(client.notified(&mut DebugWriter));
+            client.notified(&mut DebugWriter).report();
         }
     }
 

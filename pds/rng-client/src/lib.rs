@@ -75,16 +75,7 @@ pub const PLAN: [Step; 6] = [
 ];
 const BYTE_STEPS: usize = 4;
 
-/// Where the client is after an event.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Progress {
-    /// Waiting for an answer.
-    Waiting,
-    /// Every answer checked out.
-    Passed,
-    /// An answer was wrong (the reason; details in the log).
-    Failed(&'static str),
-}
+pub use sevio_runtime::verdict::Progress;
 
 /// 64-bit FNV-1a.
 pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {

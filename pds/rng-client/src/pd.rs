@@ -5,7 +5,7 @@
 //! control page, rw) and `rng_data_vaddr` + `rng_data_size` (the data
 //! region, rw, at least [`crate::DATA_NEEDED`] bytes).
 
-use crate::{Progress, RngClient};
+use crate::RngClient;
 use sevio_rng::ClientPort;
 use sevio_runtime::print::DebugWriter;
 use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler, debug_println, verdict};
@@ -51,16 +51,8 @@ impl ClientPd {
             return ClientPd(None);
         };
         let mut client = RngClient::new(port, data);
-        report(client.start());
+        client.start().report();
         ClientPd(Some(client))
-    }
-}
-
-fn report(progress: Progress) {
-    match progress {
-        Progress::Waiting => {}
-        Progress::Passed => verdict::pass(),
-        Progress::Failed(why) => verdict::fail(why),
     }
 }
 
@@ -68,7 +60,7 @@ impl Handler for ClientPd {
     fn notified(&mut self, channels: ChannelSet) {
         let Some(client) = &mut self.0 else { return };
         if channels.contains(DRIVER) {
-            report(client.notified(&mut DebugWriter));
+            client.notified(&mut DebugWriter).report();
         }
     }
 
