@@ -106,6 +106,12 @@ impl Run {
         self
     }
 
+    /// Panics with stderr unless it contains `want`.
+    pub fn assert_stderr(&self, want: &str) -> &Self {
+        assert!(self.err.contains(want), "stderr lacks `{want}`:\n{}", self.err);
+        self
+    }
+
     /// Lines of stdout that contain `needle`.
     pub fn lines_with(&self, needle: &str) -> Vec<&str> {
         self.out.lines().filter(|l| l.contains(needle)).collect()

@@ -42,37 +42,7 @@ pub fn build_pds() {
     });
 }
 
-/// A finished sim run.
-pub struct Run {
-    pub code: Option<i32>,
-    pub out: String,
-    pub err: String,
-}
-
-impl Run {
-    pub fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, Some(code), "exit status\n--- stdout\n{}--- stderr\n{}", self.out, self.err);
-        self
-    }
-
-    /// Every `want` appears in stdout, in this order, each on its own line.
-    pub fn assert_lines(&self, want: &[&str]) -> &Self {
-        let lines: Vec<&str> = self.out.lines().collect();
-        let mut at = 0;
-        for w in want {
-            match lines[at..].iter().position(|l| l.contains(w)) {
-                Some(i) => at += i + 1,
-                None => panic!("no line with `{w}` (in order) in stdout:\n{}\n--- stderr\n{}", self.out, self.err),
-            }
-        }
-        self
-    }
-
-    pub fn assert_stderr(&self, want: &str) -> &Self {
-        assert!(self.err.contains(want), "stderr lacks `{want}`:\n{}", self.err);
-        self
-    }
-}
+pub use sevio_e2e::{Run, TempDir};
 
 /// A sim run in progress.
 pub struct Started {
@@ -184,29 +154,5 @@ pub fn assert_cleaned_up(pid: u32) {
         }
         assert!(start.elapsed() < Duration::from_secs(5), "sim {pid} left processes: {left:#?}");
         std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A scratch directory, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("sevio-sim-test.{}.{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    pub fn file(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
