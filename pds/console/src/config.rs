@@ -35,9 +35,6 @@ pub const BUS_BINDINGS_SIZE: usize = 0x1000;
 pub const DOORBELL_SIZE: usize = 0x1000;
 /// Each serial queue header region (`console_rx_queue`, `console_tx_queue`).
 pub const QUEUE_REGION_SIZE: usize = 0x1000;
-/// The transport refuses queue addresses outside this much of the DMA
-/// region.
-pub const DMA_WINDOW: u64 = 0x4_0000;
 
 /// The DMA region `console_dma` as its setvars describe it.
 pub fn dma() -> DmaSetvars {

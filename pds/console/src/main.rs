@@ -30,7 +30,7 @@ fn resources() -> Result<(ConsoleResources, SharedMemory), Unusable> {
     // SAFETY: console_dma is a <map> of system.xml (sim maps the same) of
     // its setvar_size, present for the PD's whole life; the PD makes no
     // Rust reference into it.
-    let dma = unsafe { map_dma("console", config::dma(), config::DMA_WINDOW) }?;
+    let dma = unsafe { map_dma("console", config::dma(), sevio_transport_protocol::DMA_WINDOW_SIZE) }?;
     let serial = |queue: u64, data: u64, size: u64| -> Option<SerialRegions> {
         Some(SerialRegions { queue: map(queue, q)?, data: map(data, size)? })
     };

@@ -35,9 +35,6 @@ pub const BUS_BINDINGS_SIZE: u64 = 0x1000;
 pub const DOORBELL_SIZE: u64 = 0x1000;
 /// `rng_control`.
 pub const CONTROL_SIZE: u64 = 0x1000;
-/// The transport refuses queue addresses outside this much of the DMA
-/// region.
-pub const DMA_WINDOW: u64 = 0x4_0000;
 
 /// The DMA region `rng_dma` as its setvars describe it.
 pub fn dma() -> DmaSetvars {

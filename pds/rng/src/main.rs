@@ -30,7 +30,7 @@ fn resources() -> Result<(RngResources, SharedMemory), Unusable> {
     // SAFETY: rng_dma is a <map> of system.xml (sim maps the same) of its
     // setvar_size, present for the PD's whole life; the PD makes no Rust
     // reference into it.
-    let dma = unsafe { map_dma("rng", config::dma(), config::DMA_WINDOW) }?;
+    let dma = unsafe { map_dma("rng", config::dma(), sevio_transport_protocol::DMA_WINDOW_SIZE) }?;
     if config::data_size() == 0 {
         return Err("rng_data_size missing".into());
     }

@@ -32,6 +32,11 @@ pub use doorbell::{DoorbellError, DriverDoorbell, TransportDoorbell};
 pub use location::{Bdf, Location, TransportKind};
 pub use wire::{DeviceInfo, MAX_WORDS, Reply, Request, TransportError, Width};
 
+/// Bytes of every driver's DMA region (its rings, request headers and
+/// bounce buffers): a transport refuses queue rings outside the driver's
+/// region, which is exactly this big at a fixed physical address.
+pub const DMA_WINDOW_SIZE: u64 = 0x4_0000;
+
 /// Why a message was rejected.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum DecodeError {

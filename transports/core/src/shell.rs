@@ -8,29 +8,58 @@ use core::ptr::NonNull;
 use sevio_bus_protocol::{BusReply, BusRequest, DriverId, TableReader, TransportId};
 use sevio_runtime::{Channel, MessageInfo, MessageRegisters, debug_println};
 use sevio_sharedmem::SharedMemory;
-use sevio_transport_protocol::{MAX_WORDS, Reply, Request, TransportDoorbell, TransportError};
+use sevio_transport_protocol::{DMA_WINDOW_SIZE, MAX_WORDS, Reply, Request, TransportDoorbell, TransportError};
 
 /// Attempts at a consistent read of the binding table before giving up
 /// until the next notification.
 const TABLE_READ_ATTEMPTS: u32 = 16;
 
-/// How a transport PD is wired (from its `config.rs`).
+/// The bus, on every transport (transport end `pp="true"`).
+pub const BUS: Channel = Channel::new(32);
+/// Channel of driver 0 on every transport; driver k is on this + k.
+pub const FIRST_DRIVER_CHANNEL: u8 = 40;
+
+/// Who a transport PD is: the rest of its wiring is the convention above
+/// and the setvars below.
 pub struct Wiring {
     /// For the log: "mmio", "pci".
     pub name: &'static str,
     /// The transport's id on the bus.
     pub id: TransportId,
-    /// The bus channel.
-    pub bus: Channel,
-    /// Channel of driver 0; driver k is on this + k.
-    pub first_driver_channel: u8,
-    /// `(doorbell vaddr, DMA region paddr)` of driver k, zeros when the
-    /// system has no driver k.
-    pub driver_vars: fn(usize) -> (u64, u64),
-    /// Bytes of every driver's DMA region.
-    pub dma_window_size: u64,
-    /// vaddr of the bus's binding table.
-    pub bindings_vaddr: u64,
+}
+
+sevio_runtime::setvar!(
+    /// vaddr of the bus's binding table (read-only in a transport).
+    pub fn bindings_vaddr() = "bus_bindings_vaddr"
+);
+
+macro_rules! driver_vars {
+    ($($k:literal: $doorbell:literal, $dma:literal;)*) => {
+        /// `(doorbell vaddr, DMA region paddr)` of driver k, as system.xml
+        /// gives a transport every driver it has a channel to; zeros when
+        /// the system has no driver k.
+        pub fn driver_vars(k: usize) -> (u64, u64) {
+            match k {
+                $($k => {
+                    sevio_runtime::setvar!(fn doorbell() = $doorbell);
+                    sevio_runtime::setvar!(fn dma() = $dma);
+                    (doorbell(), dma())
+                })*
+                _ => (0, 0),
+            }
+        }
+    };
+}
+
+driver_vars! {
+    0: "driver0_doorbell_vaddr", "driver0_dma_paddr";
+    1: "driver1_doorbell_vaddr", "driver1_dma_paddr";
+    2: "driver2_doorbell_vaddr", "driver2_dma_paddr";
+    3: "driver3_doorbell_vaddr", "driver3_dma_paddr";
+    4: "driver4_doorbell_vaddr", "driver4_dma_paddr";
+    5: "driver5_doorbell_vaddr", "driver5_dma_paddr";
+    6: "driver6_doorbell_vaddr", "driver6_dma_paddr";
+    7: "driver7_doorbell_vaddr", "driver7_dma_paddr";
 }
 
 /// The 4 KiB page system.xml maps at `vaddr`, if it is set.
@@ -72,12 +101,11 @@ impl<D: VirtioDevice, const N: usize> TransportPd<D, N> {
     pub fn start(mut transport: Transport<D, N>, wiring: Wiring) -> Self {
         let mut served = 0u64;
         for k in 0..MAX_DRIVERS {
-            let (doorbell_vaddr, dma_paddr) = (wiring.driver_vars)(k);
+            let (doorbell_vaddr, dma_paddr) = driver_vars(k);
             let Some(page) = shared_page(doorbell_vaddr) else { continue };
             match TransportDoorbell::init(page) {
                 Ok(doorbell) => {
-                    transport
-                        .attach_driver(k, DriverPort { doorbell, dma_window: (dma_paddr, wiring.dma_window_size) });
+                    transport.attach_driver(k, DriverPort { doorbell, dma_window: (dma_paddr, DMA_WINDOW_SIZE) });
                     served |= 1 << k;
                 }
                 Err(e) => debug_println!("{}: driver {k}'s doorbell page is unusable: {e:?}", wiring.name),
@@ -85,7 +113,7 @@ impl<D: VirtioDevice, const N: usize> TransportPd<D, N> {
         }
         // Only drivers this transport has channels to may be bound to its
         // devices: system.xml decides, and only the transport sees it.
-        let reply = call_bus(wiring.bus, &BusRequest::ServesDrivers { transport: wiring.id, drivers: served });
+        let reply = call_bus(BUS, &BusRequest::ServesDrivers { transport: wiring.id, drivers: served });
         if reply != Some(BusReply::Ok) {
             debug_println!("{}: the bus refused the driver list {served:#b}: {reply:?}", wiring.name);
         }
@@ -98,13 +126,13 @@ impl<D: VirtioDevice, const N: usize> TransportPd<D, N> {
                 device_id: device.device_id(),
                 vendor_id: device.vendor_id(),
             };
-            let reply = call_bus(wiring.bus, &request);
+            let reply = call_bus(BUS, &request);
             if reply != Some(BusReply::Ok) {
                 debug_println!("{}: the bus refused {location:?}: {reply:?}", wiring.name);
             }
         }
         debug_println!("{}: {found} virtio device(s)", wiring.name);
-        let table = shared_page(wiring.bindings_vaddr).and_then(|m| TableReader::open(m).ok());
+        let table = shared_page(bindings_vaddr()).and_then(|m| TableReader::open(m).ok());
         if table.is_none() {
             debug_println!("{}: no binding table: no driver will be served", wiring.name);
         }
@@ -142,29 +170,30 @@ impl<D: VirtioDevice, const N: usize> TransportPd<D, N> {
 
     /// The driver on `channel`, if it is a driver channel.
     pub fn driver_index(&self, channel: Channel) -> Option<usize> {
-        let k = channel.index().checked_sub(self.wiring.first_driver_channel)? as usize;
+        let k = channel.index().checked_sub(FIRST_DRIVER_CHANNEL)? as usize;
         (k < MAX_DRIVERS).then_some(k)
     }
 
     /// The channel of driver `k`.
     pub fn driver_channel(&self, k: usize) -> Option<Channel> {
-        Channel::try_new(self.wiring.first_driver_channel as u64 + k as u64)
+        Channel::try_new(FIRST_DRIVER_CHANNEL as u64 + k as u64)
     }
 
     /// Notify every driver in `drivers` (bit k = driver k).
     pub fn notify_drivers(&self, drivers: u32) {
         for k in 0..MAX_DRIVERS {
             if drivers & (1 << k) != 0
-                && let Some(ch) = self.driver_channel(k) {
-                    ch.notify();
-                }
+                && let Some(ch) = self.driver_channel(k)
+            {
+                ch.notify();
+            }
         }
     }
 
     /// A notification on a channel that is not an IRQ: the bus (the
     /// binding table changed) or a driver (it rang its doorbell).
     pub fn notified_channel(&mut self, channel: Channel) {
-        if channel == self.wiring.bus {
+        if channel == BUS {
             self.refresh_bindings();
         } else if let Some(k) = self.driver_index(channel) {
             self.transport.kick(k);

@@ -246,9 +246,10 @@ impl<D: VirtioDevice, const N: usize> Transport<D, N> {
         let mut notify = 0;
         for index in 0..N {
             if indices(index)
-                && let Some(k) = self.interrupt(index) {
-                    notify |= 1 << k;
-                }
+                && let Some(k) = self.interrupt(index)
+            {
+                notify |= 1 << k;
+            }
         }
         notify
     }

@@ -45,15 +45,7 @@ fn init() -> Pd {
             let _ = transport.insert(i, Location::Mmio { slot: i as u32 }, slot);
         }
     }
-    let wiring = Wiring {
-        name: "mmio",
-        id: config::TRANSPORT_ID,
-        bus: config::BUS,
-        first_driver_channel: config::FIRST_DRIVER_CHANNEL,
-        driver_vars: config::driver_vars,
-        dma_window_size: config::DMA_WINDOW_SIZE,
-        bindings_vaddr: config::bindings_vaddr(),
-    };
+    let wiring = Wiring { name: "mmio", id: config::TRANSPORT_ID };
     Pd(MmioPd::start(transport, wiring))
 }
 

@@ -193,7 +193,11 @@ impl<R: Registers> Slot<R> {
                 let avail_end = avail + 6 + 2 * n;
                 let used_expected = avail_end.div_ceil(LEGACY_PAGE) * LEGACY_PAGE;
                 let pfn = desc / LEGACY_PAGE;
-                if !desc.is_multiple_of(LEGACY_PAGE) || avail != desc + 16 * n || used != used_expected || pfn > u32::MAX as u64 {
+                if !desc.is_multiple_of(LEGACY_PAGE)
+                    || avail != desc + 16 * n
+                    || used != used_expected
+                    || pfn > u32::MAX as u64
+                {
                     return Err(SlotError::BadQueueAddress);
                 }
                 self.regs.write32(reg::GUEST_PAGE_SIZE, LEGACY_PAGE as u32);

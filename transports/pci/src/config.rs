@@ -12,7 +12,6 @@
 //! exactly these physical ranges, uncached, into this PD only.
 
 use sevio_bus_protocol::TransportId;
-use sevio_runtime::Channel;
 
 /// This transport's id on the bus (the bus's channel 1).
 pub const TRANSPORT_ID: TransportId = TransportId(1);
@@ -20,12 +19,6 @@ pub const TRANSPORT_ID: TransportId = TransportId(1);
 pub const INTX_LINES: usize = 4;
 /// GIC INTID of IRQ id 0 (SPI 3).
 pub const INTX_INTID_BASE: u32 = 35;
-/// The bus.
-pub const BUS: Channel = Channel::new(32);
-/// Channel id of driver 0.
-pub const FIRST_DRIVER_CHANNEL: u8 = 40;
-/// Bytes of every driver's DMA region (queues must lie inside).
-pub const DMA_WINDOW_SIZE: u64 = 0x4_0000;
 /// Functions the transport serves.
 pub const MAX_DEVICES: usize = sevio_pci::enumerate::MAX_FUNCTIONS;
 
@@ -51,30 +44,3 @@ sevio_runtime::setvar!(
     /// vaddr of the I/O window ([`IO_SIZE`] bytes, uncached).
     pub fn io_vaddr() = "pci_io_vaddr"
 );
-sevio_runtime::setvar!(
-    /// vaddr of the bus's binding table (read-only here).
-    pub fn bindings_vaddr() = "bus_bindings_vaddr"
-);
-
-/// `(doorbell vaddr, DMA region paddr)` of driver k; zeros when the
-/// system has no driver k.
-pub fn driver_vars(k: usize) -> (u64, u64) {
-    macro_rules! var {
-        ($doorbell:literal, $dma:literal) => {{
-            sevio_runtime::setvar!(fn doorbell() = $doorbell);
-            sevio_runtime::setvar!(fn dma() = $dma);
-            (doorbell(), dma())
-        }};
-    }
-    match k {
-        0 => var!("driver0_doorbell_vaddr", "driver0_dma_paddr"),
-        1 => var!("driver1_doorbell_vaddr", "driver1_dma_paddr"),
-        2 => var!("driver2_doorbell_vaddr", "driver2_dma_paddr"),
-        3 => var!("driver3_doorbell_vaddr", "driver3_dma_paddr"),
-        4 => var!("driver4_doorbell_vaddr", "driver4_dma_paddr"),
-        5 => var!("driver5_doorbell_vaddr", "driver5_dma_paddr"),
-        6 => var!("driver6_doorbell_vaddr", "driver6_dma_paddr"),
-        7 => var!("driver7_doorbell_vaddr", "driver7_dma_paddr"),
-        _ => (0, 0),
-    }
-}

@@ -86,15 +86,7 @@ fn init() -> PciPd {
         lines[i] = f.line;
         let _ = transport.insert(i, Location::Pci(f.bdf), device);
     }
-    let wiring = Wiring {
-        name: "pci",
-        id: config::TRANSPORT_ID,
-        bus: config::BUS,
-        first_driver_channel: config::FIRST_DRIVER_CHANNEL,
-        driver_vars: config::driver_vars,
-        dma_window_size: config::DMA_WINDOW_SIZE,
-        bindings_vaddr: config::bindings_vaddr(),
-    };
+    let wiring = Wiring { name: "pci", id: config::TRANSPORT_ID };
     PciPd { pd: TransportPd::start(transport, wiring), lines }
 }
 
