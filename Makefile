@@ -17,7 +17,7 @@ CARGO        ?= cargo
 PD_TARGET    := aarch64-unknown-none
 BUILD_DIR    := build/$(MICROKIT_CONFIG)
 # Every crate that is a protection domain (its binary is a program image).
-PD_PACKAGES  := $(shell sed -n 's/^name = "\(sevio-[a-z0-9-]*\)"/\1/p' pds/*/Cargo.toml transports/*/Cargo.toml)
+PD_PACKAGES  := $(shell sed -n 's/^name = "\(sevio-[a-z0-9-]*\)"/\1/p' pds/*/Cargo.toml pds/*/*/Cargo.toml transports/*/Cargo.toml)
 HOST_PD_DIR  := target/debug
 
 QEMU_ARGS := -machine virt,virtualization=on -cpu cortex-a53 -m size=2G -nographic \

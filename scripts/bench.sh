@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 cargo bench -q -p sevio-virtio -p sevio-queue 2>/dev/null | grep -E '^(BENCH|RATIO) ' || true
 
-pds=$(sed -n 's/^name = "\(sevio-[a-z0-9-]*\)"/\1/p' pds/*/Cargo.toml transports/*/Cargo.toml | sed 's/^/-p /')
+pds=$(sed -n 's/^name = "\(sevio-[a-z0-9-]*\)"/\1/p' pds/*/Cargo.toml pds/*/*/Cargo.toml transports/*/Cargo.toml | sed 's/^/-p /')
 # shellcheck disable=SC2086
 cargo build -q --release -p sevio-sim $pds
 status=0

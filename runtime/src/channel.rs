@@ -1,7 +1,7 @@
 //! Channels, channel sets and children: the ids system.xml gives a PD.
 
-use crate::kernel::{platform_irq_ack, platform_notify, platform_pp_call};
 use crate::MessageInfo;
+use crate::kernel::{platform_irq_ack, platform_notify, platform_pp_call};
 use core::fmt;
 
 /// A channel end of this PD (`id` in system.xml, 0..=61).

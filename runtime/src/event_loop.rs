@@ -91,8 +91,8 @@ mod tests {
         events: Vec<(u64, MessageInfo)>,
         calls: Vec<String>,
     }
-    use std::string::{String, ToString};
     use std::format;
+    use std::string::{String, ToString};
 
     impl Kernel for FakeKernel {
         fn start(&mut self) {

@@ -26,10 +26,10 @@ pub trait Kernel {
     fn wait(&mut self, reply: Option<MessageInfo>, action: Option<DeferredAction>) -> (u64, MessageInfo);
 }
 
-#[cfg(target_os = "none")]
-use crate::sel4 as backend;
 #[cfg(not(target_os = "none"))]
 use crate::hosted as backend;
+#[cfg(target_os = "none")]
+use crate::sel4 as backend;
 
 pub(crate) fn platform_notify(channel: Channel) {
     backend::notify(channel)

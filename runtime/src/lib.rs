@@ -32,22 +32,22 @@ pub mod time;
 pub mod var;
 pub mod verdict;
 
-#[cfg(target_os = "none")]
-pub mod sel4;
 #[cfg(not(target_os = "none"))]
 pub mod hosted;
-
-pub use channel::{Channel, ChannelSet, Child, ChannelSetIter};
-pub use event_loop::{run_event_loop, Event};
-pub use handler::{DeferredAction, Handler};
-pub use message::{MessageInfo, MessageRegisters, MAX_MESSAGE_REGISTERS};
-
-/// The backend this build runs on.
 #[cfg(target_os = "none")]
-pub use sel4::Sel4Kernel as PlatformKernel;
+pub mod sel4;
+
+pub use channel::{Channel, ChannelSet, ChannelSetIter, Child};
+pub use event_loop::{Event, run_event_loop};
+pub use handler::{DeferredAction, Handler};
+pub use message::{MAX_MESSAGE_REGISTERS, MessageInfo, MessageRegisters};
+
 /// The backend this build runs on.
 #[cfg(not(target_os = "none"))]
 pub use hosted::HostedKernel as PlatformKernel;
+/// The backend this build runs on.
+#[cfg(target_os = "none")]
+pub use sel4::Sel4Kernel as PlatformKernel;
 
 /// The PD's name as system.xml gives it (patched by the microkit tool on
 /// seL4, passed by sim when hosted).

@@ -304,4 +304,3 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         unsafe { asm!("udf #0", options(nostack)) }
     }
 }
-

@@ -88,13 +88,14 @@ impl Broker {
             (BusRequest::DeviceFound { transport: id, location, device_id, vendor_id }, Some(t), _) if *id == t.id => {
                 let r = self.matcher.device_found(*id, *location, *device_id, *vendor_id);
                 if let Ok(actions) = &r
-                    && actions.is_empty() {
-                        let _ = writeln!(
-                            log,
-                            "bus: {} has no driver (yet)",
-                            DeviceAt { transport: t, location: *location, device_id: *device_id }
-                        );
-                    }
+                    && actions.is_empty()
+                {
+                    let _ = writeln!(
+                        log,
+                        "bus: {} has no driver (yet)",
+                        DeviceAt { transport: t, location: *location, device_id: *device_id }
+                    );
+                }
                 r
             }
             (BusRequest::DeviceGone { transport: id, location }, Some(t), _) if *id == t.id => {
@@ -115,9 +116,10 @@ impl Broker {
             (BusRequest::RegisterDriver { device_ids }, None, Some(d)) => {
                 let r = self.matcher.register_driver(d.id, device_ids);
                 if let Ok(actions) = &r
-                    && actions.is_empty() {
-                        let _ = writeln!(log, "bus: {} waits for a device", self.driver_name(d.id));
-                    }
+                    && actions.is_empty()
+                {
+                    let _ = writeln!(log, "bus: {} waits for a device", self.driver_name(d.id));
+                }
                 r
             }
             _ => {

@@ -210,9 +210,10 @@ impl<const DEV: usize, const DRV: usize, const RULES: usize> Matcher<DEV, DRV, R
         // Indices above `dev` moved down by one.
         for d in self.drivers.iter_mut() {
             if let Some(i) = d.device.as_mut()
-                && *i > dev {
-                    *i -= 1;
-                }
+                && *i > dev
+            {
+                *i -= 1;
+            }
         }
         if let Some(drv) = freed {
             self.offer_driver(drv, &mut out);
@@ -235,10 +236,11 @@ impl<const DEV: usize, const DRV: usize, const RULES: usize> Matcher<DEV, DRV, R
                 r.device_ids = ids;
                 r.running = true;
                 if let Some(dev) = r.device
-                    && !r.device_ids.contains(&self.devices[dev].device_id) {
-                        self.unbind(dev, UnbindReason::DriverFault, &mut out);
-                        self.offer_device(dev, &mut out);
-                    }
+                    && !r.device_ids.contains(&self.devices[dev].device_id)
+                {
+                    self.unbind(dev, UnbindReason::DriverFault, &mut out);
+                    self.offer_device(dev, &mut out);
+                }
                 i
             }
             Err(_) => {
@@ -290,9 +292,10 @@ impl<const DEV: usize, const DRV: usize, const RULES: usize> Matcher<DEV, DRV, R
         }
         self.rules.push((driver, transport)).map_err(|_| MatchError::RulesFull)?;
         if let Ok(drv) = self.driver_index(driver)
-            && self.drivers[drv].device.is_none() {
-                self.offer_driver(drv, &mut out);
-            }
+            && self.drivers[drv].device.is_none()
+        {
+            self.offer_driver(drv, &mut out);
+        }
         Ok(out)
     }
 

@@ -74,7 +74,8 @@ fn request() -> impl Strategy<Value = BusRequest> {
             BusRequest::DeviceFound { transport: TransportId(t), location, device_id, vendor_id }
         }),
         (any::<u8>(), loc).prop_map(|(t, location)| BusRequest::DeviceGone { transport: TransportId(t), location }),
-        (any::<u8>(), any::<u64>()).prop_map(|(t, drivers)| BusRequest::ServesDrivers { transport: TransportId(t), drivers }),
+        (any::<u8>(), any::<u64>())
+            .prop_map(|(t, drivers)| BusRequest::ServesDrivers { transport: TransportId(t), drivers }),
         prop::collection::vec(any::<u32>(), 1..=MAX_DEVICE_IDS)
             .prop_map(|ids| BusRequest::RegisterDriver { device_ids: DeviceIds::from_slice(&ids).unwrap() }),
     ]

@@ -2,7 +2,7 @@
 
 use crate::SharedMemory;
 use core::ptr::NonNull;
-use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::alloc::{Layout, alloc_zeroed, dealloc};
 
 /// Zeroed, page-aligned memory that frees itself; stands in for a mapped
 /// region in host tests.

@@ -129,11 +129,7 @@ pub fn fuzz_used_ring(data: &[u8]) {
     let heap = HeapRegion::new(total);
     let all = heap.memory();
     all.fill(0, total, CANARY).expect("in region");
-    let guards = [
-        (0, q_off),
-        (q_off + qlen, p_off - q_off - qlen),
-        (p_off + pool_len, GUARD),
-    ];
+    let guards = [(0, q_off), (q_off + qlen, p_off - q_off - qlen), (p_off + pool_len, GUARD)];
     let qmem = all.slice(q_off, qlen).expect("in region");
     let pmem = all.slice(p_off, pool_len).expect("in region");
     let mut feats = Features::EMPTY;
@@ -211,11 +207,7 @@ pub fn fuzz_used_ring(data: &[u8]) {
         }
         let held: u16 = outstanding.iter().flatten().map(|&(_, d)| d).sum();
         assert_eq!(q.free_descriptors() + held, QSIZE, "descriptors lost");
-        assert_eq!(
-            q.in_flight() as usize,
-            outstanding.iter().flatten().count(),
-            "in-flight count drifted"
-        );
+        assert_eq!(q.in_flight() as usize, outstanding.iter().flatten().count(), "in-flight count drifted");
         assert_eq!(desc_before, snapshot(&qmem, 0, layout.avail_offset()), "harvest wrote descriptors");
         assert!(guards_intact(&all, &guards), "write outside the queue");
     }

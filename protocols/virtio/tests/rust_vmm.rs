@@ -114,7 +114,10 @@ fn agree_on_every_byte(event_idx: bool, indirect: bool, rounds: usize, seed: u64
                 at += len as u64 + 16; // 16 canary bytes between buffers
             }
             let t = r.q.add(&bufs).unwrap();
-            assert!(posted.insert(t.index(), Posted { bufs, slot, seed: cseed }).is_none(), "token reused while in flight");
+            assert!(
+                posted.insert(t.index(), Posted { bufs, slot, seed: cseed }).is_none(),
+                "token reused while in flight"
+            );
             added += 1;
         }
         // 2. Notification decision must match the device's suppression state.
@@ -132,9 +135,8 @@ fn agree_on_every_byte(event_idx: bool, indirect: bool, rounds: usize, seed: u64
             while let Some(chain) = r.dev.pop_descriptor_chain(&r.g.gm) {
                 let head = chain.head_index();
                 let p = posted.get(&head).expect("device popped a chain we did not post");
-                let seen: Vec<Buffer> = chain
-                    .map(|d| Buffer { addr: d.addr().0, len: d.len(), writable: d.is_write_only() })
-                    .collect();
+                let seen: Vec<Buffer> =
+                    chain.map(|d| Buffer { addr: d.addr().0, len: d.len(), writable: d.is_write_only() }).collect();
                 assert_eq!(seen, p.bufs, "device sees other buffers than we added");
                 for (i, b) in p.bufs.iter().enumerate().filter(|(_, b)| !b.writable) {
                     let mut got = vec![0u8; b.len as usize];
@@ -272,9 +274,8 @@ enum Attack {
 /// properly; then the attack is written straight into the used ring.
 fn attack(kind: Attack, event_idx: bool) {
     let mut r = rig(event_idx, false);
-    let chain = |base: u64| {
-        [Buffer::readable(base, 32), Buffer::writable(base + 48, 100), Buffer::writable(base + 160, 28)]
-    };
+    let chain =
+        |base: u64| [Buffer::readable(base, 32), Buffer::writable(base + 48, 100), Buffer::writable(base + 160, 28)];
     let a = r.q.add(&chain(BUFS_AT)).unwrap();
     let b = r.q.add(&chain(BUFS_AT + SLOT)).unwrap();
     let _c = r.q.add(&chain(BUFS_AT + 2 * SLOT)).unwrap();

@@ -16,7 +16,8 @@ impl Link {
     pub fn pair() -> io::Result<(Link, Link)> {
         let mut fds = [0 as libc::c_int; 2];
         // SAFETY: `fds` is a valid array of two ints for the kernel to fill.
-        let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) };
+        let r =
+            unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) };
         if r != 0 {
             return Err(io::Error::last_os_error());
         }
@@ -49,9 +50,7 @@ impl Link {
     pub fn send(&self, record: &[u8]) -> io::Result<()> {
         loop {
             // SAFETY: `record` is a valid buffer of `record.len()` bytes.
-            let n = unsafe {
-                libc::send(self.0.as_raw_fd(), record.as_ptr().cast(), record.len(), libc::MSG_NOSIGNAL)
-            };
+            let n = unsafe { libc::send(self.0.as_raw_fd(), record.as_ptr().cast(), record.len(), libc::MSG_NOSIGNAL) };
             if n >= 0 {
                 return Ok(());
             }

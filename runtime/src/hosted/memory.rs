@@ -36,7 +36,8 @@ pub fn map(spec: &MapSpec, ram_fd: RawFd) -> Result<(), String> {
     let got = unsafe { libc::mmap(want, size, prot, flags | libc::MAP_FIXED_NOREPLACE, fd, offset) };
     if got == libc::MAP_FAILED {
         let e = std::io::Error::last_os_error();
-        let hint = if e.raw_os_error() == Some(libc::EEXIST) { " (the host process already uses that address)" } else { "" };
+        let hint =
+            if e.raw_os_error() == Some(libc::EEXIST) { " (the host process already uses that address)" } else { "" };
         return Err(format!("cannot map {:#x} bytes at {:#x}: {e}{hint}", spec.size, spec.vaddr));
     }
     if got != want {

@@ -18,7 +18,7 @@ mod memory;
 pub mod wire;
 
 use crate::kernel::Kernel;
-use crate::{Channel, ChannelSet, DeferredAction, MessageInfo, MAX_MESSAGE_REGISTERS};
+use crate::{Channel, ChannelSet, DeferredAction, MAX_MESSAGE_REGISTERS, MessageInfo};
 use link::Link;
 use std::boxed::Box;
 use std::cell::RefCell;
@@ -109,13 +109,8 @@ pub fn start() {
             std::process::exit(2);
         }
     };
-    let session = Session {
-        link,
-        name: setup.name,
-        irqs: setup.irqs,
-        setvars: setup.setvars,
-        buf: Mutex::new(Vec::new()),
-    };
+    let session =
+        Session { link, name: setup.name, irqs: setup.irqs, setvars: setup.setvars, buf: Mutex::new(Vec::new()) };
     let _ = SESSION.set(session);
     std::panic::set_hook(Box::new(report_panic));
     for spec in &setup.maps {

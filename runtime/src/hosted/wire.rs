@@ -14,8 +14,8 @@
 use std::string::String;
 use std::vec::Vec;
 
-pub use crate::event_loop::{BADGE_FAULT, BADGE_PPC};
 use crate::MAX_MESSAGE_REGISTERS;
+pub use crate::event_loop::{BADGE_FAULT, BADGE_PPC};
 
 /// Largest record either side sends or accepts.
 pub const MAX_RECORD: usize = 64 * 1024;
@@ -436,8 +436,22 @@ mod tests {
             name: "ping".to_string(),
             irqs: 1 << 5,
             maps: vec![
-                MapSpec { vaddr: 0x200_0000, size: 0x1000, read: true, write: true, execute: false, kind: MapKind::Ram { offset: 0x1000_0000 } },
-                MapSpec { vaddr: 0x300_0000, size: 0x4000, read: true, write: false, execute: false, kind: MapKind::Device },
+                MapSpec {
+                    vaddr: 0x200_0000,
+                    size: 0x1000,
+                    read: true,
+                    write: true,
+                    execute: false,
+                    kind: MapKind::Ram { offset: 0x1000_0000 },
+                },
+                MapSpec {
+                    vaddr: 0x300_0000,
+                    size: 0x4000,
+                    read: true,
+                    write: false,
+                    execute: false,
+                    kind: MapKind::Device,
+                },
             ],
             setvars: vec![("shared_vaddr".to_string(), 0x200_0000)],
         };

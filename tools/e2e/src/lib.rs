@@ -57,11 +57,16 @@ pub fn build() -> PathBuf {
         .clone()
 }
 
-/// Every PD crate: the packages under pds/ and transports/ with a binary.
+/// Every PD crate: the packages under pds/ (one or two levels down) and
+/// transports/ with a binary.
 fn pd_packages() -> Vec<String> {
     let mut out = Vec::new();
-    for dir in ["pds", "transports"] {
-        for entry in std::fs::read_dir(workspace().join(dir)).expect("read dir").flatten() {
+    let mut dirs = vec![workspace().join("transports"), workspace().join("pds")];
+    for group in ["drivers", "clients", "examples"] {
+        dirs.push(workspace().join("pds").join(group));
+    }
+    for dir in dirs {
+        for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
             let manifest = entry.path().join("Cargo.toml");
             let Ok(text) = std::fs::read_to_string(&manifest) else { continue };
             if !text.contains("[[bin]]") {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// The client's banner (sevio-console-client's `BANNER`).
+/// The client's banner (sevio-client-console's `BANNER`).
 const BANNER: &str = "sevio console: type a line, it comes back upper-cased ('bye' for totals)\n";
 /// How long the peer waits for any one step.
 const STEP: Duration = Duration::from_secs(60);

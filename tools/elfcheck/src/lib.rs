@@ -58,10 +58,9 @@ impl fmt::Display for Problem {
             Problem::WrongSize { name, expected, found } => {
                 write!(f, "symbol `{name}` is {found} bytes, the microkit tool writes {expected}")
             }
-            Problem::SegmentsSharePage { first, second } => write!(
-                f,
-                "loadable segments at {first:#x} and {second:#x} share a page (align the second to 0x1000)"
-            ),
+            Problem::SegmentsSharePage { first, second } => {
+                write!(f, "loadable segments at {first:#x} and {second:#x} share a page (align the second to 0x1000)")
+            }
         }
     }
 }
@@ -86,10 +85,9 @@ pub fn check(image: &[u8], setvars: &[&str]) -> Vec<Problem> {
     let mut loads: Vec<(u64, u64)> = Vec::new();
     for ph in file.elf_program_headers() {
         match ph.p_type(endian) {
-            elf::PT_INTERP | elf::PT_DYNAMIC
-                if !problems.contains(&Problem::Dynamic) => {
-                    problems.push(Problem::Dynamic)
-                }
+            elf::PT_INTERP | elf::PT_DYNAMIC if !problems.contains(&Problem::Dynamic) => {
+                problems.push(Problem::Dynamic)
+            }
             elf::PT_LOAD if ph.p_memsz(endian) > 0 => {
                 loads.push((ph.p_vaddr(endian), ph.p_vaddr(endian) + ph.p_memsz(endian)))
             }

@@ -5,9 +5,8 @@ use std::path::Path;
 /// `(program image, setvar symbols)` for every PD in the system.
 pub fn images(system: &Path) -> Result<Vec<(String, Vec<String>)>, String> {
     let text = std::fs::read_to_string(system).map_err(|e| e.to_string())?;
-    let sys = sevio_sdf::parse_named(&text, &system.display().to_string()).map_err(|errors| {
-        errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
-    })?;
+    let sys = sevio_sdf::parse_named(&text, &system.display().to_string())
+        .map_err(|errors| errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))?;
     Ok(sys
         .pds
         .iter()

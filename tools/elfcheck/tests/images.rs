@@ -1,7 +1,7 @@
 //! The checker against hand-made ELF images: one that the microkit tool
 //! would accept, and one broken copy per rule.
 
-use sevio_elfcheck::{check, Problem};
+use sevio_elfcheck::{Problem, check};
 
 struct Sym {
     name: &'static str,

@@ -36,22 +36,13 @@ pub(crate) fn check(sys: &System, spans: &Spans, r: &mut Report) {
 
 /// Reports each item whose key was already used by an earlier one.
 /// `items`: (key, element, attribute, span); `what` names the key.
-fn duplicates<K: PartialEq>(
-    r: &mut Report,
-    rule: Rule,
-    items: &[(K, &str, &str, &Span)],
-    what: impl Fn(&K) -> String,
-) {
+fn duplicates<K: PartialEq>(r: &mut Report, rule: Rule, items: &[(K, &str, &str, &Span)], what: impl Fn(&K) -> String) {
     let mut sorted: Vec<_> = items.iter().collect();
     sorted.sort_by_key(|(_, _, attr, span)| pos_key(span.attr(attr)));
     for (i, (key, element, attr, span)) in sorted.iter().enumerate() {
-        if let Some((_, first_el, first_attr, first)) = sorted[..i].iter().find(|(k, ..)| k == key)
-        {
+        if let Some((_, first_el, first_attr, first)) = sorted[..i].iter().find(|(k, ..)| k == key) {
             let at = first.attr(first_attr).line;
-            let msg = format!(
-                "{} is already used by the <{first_el}> at line {at}",
-                what(key)
-            );
+            let msg = format!("{} is already used by the <{first_el}> at line {at}", what(key));
             r.add(rule, element, Some(attr), span, msg);
         }
     }
@@ -68,10 +59,7 @@ fn pd_set(sys: &System, spans: &Spans, r: &mut Report) {
         r.add(Rule::NoPds, "system", None, &spans.system, msg);
     }
     if let Some(extra) = spans.pds.get(MAX_PDS) {
-        let msg = format!(
-            "{} protection domains; Microkit allows at most {MAX_PDS}",
-            sys.pds.len()
-        );
+        let msg = format!("{} protection domains; Microkit allows at most {MAX_PDS}", sys.pds.len());
         r.add(Rule::TooManyPds, "protection_domain", None, &extra.pd, msg);
     }
     let mut names = Vec::new();
@@ -81,19 +69,11 @@ fn pd_set(sys: &System, spans: &Spans, r: &mut Report) {
         }
         if pd.name == RESERVED_PD_NAME {
             let msg = format!("the name '{RESERVED_PD_NAME}' is reserved for Microkit's monitor");
-            r.add(
-                Rule::ReservedName,
-                "protection_domain",
-                Some("name"),
-                &s.pd,
-                msg,
-            );
+            r.add(Rule::ReservedName, "protection_domain", Some("name"), &s.pd, msg);
         }
         names.push((pd.name.clone(), "protection_domain", "name", &s.pd));
     }
-    duplicates(r, Rule::DuplicatePdName, &names, |n| {
-        format!("protection domain name '{n}'")
-    });
+    duplicates(r, Rule::DuplicatePdName, &names, |n| format!("protection domain name '{n}'"));
     let mrs: Vec<_> = sys
         .memory_regions
         .iter()
@@ -101,9 +81,7 @@ fn pd_set(sys: &System, spans: &Spans, r: &mut Report) {
         .filter(|(_, s)| s.ok("name"))
         .map(|(mr, s)| (mr.name.clone(), "memory_region", "name", s))
         .collect();
-    duplicates(r, Rule::DuplicateMrName, &mrs, |n| {
-        format!("memory region name '{n}'")
-    });
+    duplicates(r, Rule::DuplicateMrName, &mrs, |n| format!("memory region name '{n}'"));
 }
 
 /// Priority, budget/period, stack size and child ids of each PD.
@@ -117,54 +95,31 @@ fn pd_values(sys: &System, spans: &Spans, r: &mut Report) {
             r.add(Rule::UnknownPd, PD, None, s, msg);
         }
         if s.ok("priority") && pd.priority > MAX_PRIORITY {
-            r.add(
-                Rule::Priority,
-                PD,
-                Some("priority"),
-                s,
-                priority_message(pd.priority.into()),
-            );
+            r.add(Rule::Priority, PD, Some("priority"), s, priority_message(pd.priority.into()));
         }
         if s.all_ok(&["budget", "period"]) && pd.budget > pd.period {
-            let msg = format!(
-                "budget ({}) must not exceed period ({})",
-                pd.budget, pd.period
-            );
+            let msg = format!("budget ({}) must not exceed period ({})", pd.budget, pd.period);
             r.add(Rule::BudgetPeriod, PD, Some("budget"), s, msg);
         }
         if s.ok("stack_size") {
             let size = pd.stack_size;
             if !(MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&size) {
-                let msg = format!(
-                    "stack size {size:#x} is out of range {MIN_STACK_SIZE:#x}..={MAX_STACK_SIZE:#x}"
-                );
+                let msg = format!("stack size {size:#x} is out of range {MIN_STACK_SIZE:#x}..={MAX_STACK_SIZE:#x}");
                 r.add(Rule::StackSize, PD, Some("stack_size"), s, msg);
             } else if size % PAGE_SIZES[0] != 0 {
-                let msg = format!(
-                    "stack size {size:#x} is not a multiple of {:#x}",
-                    PAGE_SIZES[0]
-                );
+                let msg = format!("stack size {size:#x} is not a multiple of {:#x}", PAGE_SIZES[0]);
                 r.add(Rule::StackSize, PD, Some("stack_size"), s, msg);
             }
         }
         if let (Some(id), Some(parent), true) = (pd.child_id, pd.parent, s.ok("id")) {
             if id > MAX_CHILD_ID {
-                r.add(
-                    Rule::ChildId,
-                    PD,
-                    Some("id"),
-                    s,
-                    child_id_message(id.into()),
-                );
+                r.add(Rule::ChildId, PD, Some("id"), s, child_id_message(id.into()));
             }
             child_ids.push(((parent, id), PD, "id", s));
         }
     }
     duplicates(r, Rule::DuplicateChildId, &child_ids, |&(parent, id)| {
-        format!(
-            "child id {id} of '{}'",
-            sys.pds.get(parent).map_or("?", |p| &p.name)
-        )
+        format!("child id {id} of '{}'", sys.pds.get(parent).map_or("?", |p| &p.name))
     });
 }
 
@@ -175,35 +130,20 @@ fn memory_regions(sys: &System, spans: &Spans, r: &mut Report) {
     for (mr, s) in sys.memory_regions.iter().zip(&spans.mrs) {
         let page_ok = s.ok("page_size") && PAGE_SIZES.contains(&mr.page_size);
         if s.ok("page_size") && !page_ok {
-            let msg = format!(
-                "page size {:#x} is not supported (0x1000 or 0x200000)",
-                mr.page_size
-            );
+            let msg = format!("page size {:#x} is not supported (0x1000 or 0x200000)", mr.page_size);
             r.add(Rule::PageSize, MR, Some("page_size"), s, msg);
         }
         if s.ok("size") && mr.size == 0 {
-            r.add(
-                Rule::Size,
-                MR,
-                Some("size"),
-                s,
-                "size must not be 0".to_string(),
-            );
+            r.add(Rule::Size, MR, Some("size"), s, "size must not be 0".to_string());
         } else if s.ok("size") && page_ok && mr.size % mr.page_size != 0 {
-            let msg = format!(
-                "size {:#x} is not a multiple of the page size {:#x}",
-                mr.size, mr.page_size
-            );
+            let msg = format!("size {:#x} is not a multiple of the page size {:#x}", mr.size, mr.page_size);
             r.add(Rule::Size, MR, Some("size"), s, msg);
         }
         let Some(phys) = mr.phys_addr.filter(|_| s.all_ok(&["phys_addr", "size"])) else {
             continue;
         };
         if page_ok && phys % mr.page_size != 0 {
-            let msg = format!(
-                "{phys:#x} is not aligned to the page size {:#x}",
-                mr.page_size
-            );
+            let msg = format!("{phys:#x} is not aligned to the page size {:#x}", mr.page_size);
             r.add(Rule::Alignment, MR, Some("phys_addr"), s, msg);
         }
         let Some(end) = phys.checked_add(mr.size) else {
@@ -259,10 +199,7 @@ fn maps(sys: &System, pd: &ProtectionDomain, spans: &[Span], pd_span: &Span, r: 
             r.add(Rule::Alignment, MAP, Some("vaddr"), s, msg);
         }
         let Some(end) = vaddr.checked_add(mr.size) else {
-            let msg = format!(
-                "{vaddr:#x} + size {:#x} of '{}' wraps past 2^64",
-                mr.size, mr.name
-            );
+            let msg = format!("{vaddr:#x} + size {:#x} of '{}' wraps past 2^64", mr.size, mr.name);
             r.add(Rule::AddressOverflow, MAP, Some("vaddr"), s, msg);
             continue;
         };
@@ -293,10 +230,7 @@ fn setvars(sys: &System, spans: &Spans, r: &mut Report) {
     for (i, (pd, s)) in sys.pds.iter().zip(&spans.pds).enumerate() {
         let own = &mut symbols[i];
         for (map, ms) in pd.maps.iter().zip(&s.maps) {
-            for (sym, attr) in [
-                (&map.setvar_vaddr, "setvar_vaddr"),
-                (&map.setvar_size, "setvar_size"),
-            ] {
+            for (sym, attr) in [(&map.setvar_vaddr, "setvar_vaddr"), (&map.setvar_size, "setvar_size")] {
                 if let Some(sym) = sym {
                     own.push((sym.clone(), "map", attr, ms));
                 }
@@ -313,19 +247,11 @@ fn setvars(sys: &System, spans: &Spans, r: &mut Report) {
             }
             if ss.ok("region_paddr") && sys.memory_region(&sv.region_paddr).is_none() {
                 let msg = format!("no memory region is named '{}'", sv.region_paddr);
-                r.add(
-                    Rule::UnknownMemoryRegion,
-                    "setvar",
-                    Some("region_paddr"),
-                    ss,
-                    msg,
-                );
+                r.add(Rule::UnknownMemoryRegion, "setvar", Some("region_paddr"), ss, msg);
             }
         }
         // A child's setvar_id is a symbol of the parent's image.
-        if let (Some(theirs), Some(sym)) =
-            (pd.parent.and_then(|p| symbols.get_mut(p)), &pd.setvar_id)
-        {
+        if let (Some(theirs), Some(sym)) = (pd.parent.and_then(|p| symbols.get_mut(p)), &pd.setvar_id) {
             theirs.push((sym.clone(), "protection_domain", "setvar_id", &s.pd));
         }
     }
@@ -337,9 +263,7 @@ fn setvars(sys: &System, spans: &Spans, r: &mut Report) {
         }
     }
     for (pd, syms) in sys.pds.iter().zip(&symbols) {
-        duplicates(r, Rule::DuplicateSetvar, syms, |k| {
-            format!("symbol '{k}' of '{}'", pd.name)
-        });
+        duplicates(r, Rule::DuplicateSetvar, syms, |k| format!("symbol '{k}' of '{}'", pd.name));
     }
 }
 
@@ -349,22 +273,14 @@ fn irqs(sys: &System, spans: &Spans, r: &mut Report) {
     for (pd, s) in sys.pds.iter().zip(&spans.pds) {
         for (irq, is) in pd.irqs.iter().zip(&s.irqs) {
             if is.ok("id") && irq.id > MAX_CHANNEL_ID {
-                r.add(
-                    Rule::IdRange,
-                    "irq",
-                    Some("id"),
-                    is,
-                    id_range_message(irq.id.into()),
-                );
+                r.add(Rule::IdRange, "irq", Some("id"), is, id_range_message(irq.id.into()));
             }
             if is.ok("irq") {
                 numbers.push((irq.irq, "irq", "irq", is));
             }
         }
     }
-    duplicates(r, Rule::DuplicateIrq, &numbers, |n| {
-        format!("interrupt {n}")
-    });
+    duplicates(r, Rule::DuplicateIrq, &numbers, |n| format!("interrupt {n}"));
 }
 
 /// Ends name existing PDs with ids in range; PPC one way, to a strictly
@@ -379,13 +295,7 @@ fn channels(sys: &System, spans: &Spans, r: &mut Report) {
                 known = false;
             }
             if es.ok("id") && end.id > MAX_CHANNEL_ID {
-                r.add(
-                    Rule::IdRange,
-                    "end",
-                    Some("id"),
-                    es,
-                    id_range_message(end.id.into()),
-                );
+                r.add(Rule::IdRange, "end", Some("id"), es, id_range_message(end.id.into()));
             }
         }
         if ch.ends[0].pp && ch.ends[1].pp {
@@ -399,8 +309,7 @@ fn channels(sys: &System, spans: &Spans, r: &mut Report) {
         for (k, (end, es)) in ch.ends.iter().zip(&cs.ends).enumerate() {
             let peer = &ch.ends[1 - k];
             let (caller, callee) = (&sys.pds[end.pd], &sys.pds[peer.pd]);
-            let prio_ok =
-                spans.pds[end.pd].pd.ok("priority") && spans.pds[peer.pd].pd.ok("priority");
+            let prio_ok = spans.pds[end.pd].pd.ok("priority") && spans.pds[peer.pd].pd.ok("priority");
             if end.pp && prio_ok && callee.priority <= caller.priority {
                 let msg = format!(
                     "PPC from '{}' (priority {}) to '{}' (priority {}): the callee's priority must be strictly higher",
@@ -428,9 +337,7 @@ fn id_spaces(sys: &System, spans: &Spans, r: &mut Report) {
         }
     }
     for (pd, pd_ids) in sys.pds.iter().zip(&ids) {
-        duplicates(r, Rule::DuplicateId, pd_ids, |id| {
-            format!("id {id} of '{}'", pd.name)
-        });
+        duplicates(r, Rule::DuplicateId, pd_ids, |id| format!("id {id} of '{}'", pd.name));
     }
 }
 
@@ -438,15 +345,8 @@ fn id_spaces(sys: &System, spans: &Spans, r: &mut Report) {
 pub(crate) fn lint(sys: &System, r: &mut Report) {
     let spans = Spans::from_model(sys);
     for (mr, s) in sys.memory_regions.iter().zip(&spans.mrs) {
-        if !sys
-            .pds
-            .iter()
-            .any(|pd| pd.maps.iter().any(|m| m.mr == mr.name))
-        {
-            let msg = format!(
-                "memory region '{}' is not mapped by any protection domain",
-                mr.name
-            );
+        if !sys.pds.iter().any(|pd| pd.maps.iter().any(|m| m.mr == mr.name)) {
+            let msg = format!("memory region '{}' is not mapped by any protection domain", mr.name);
             r.add(Rule::UnusedMemoryRegion, "memory_region", None, s, msg);
         }
     }
@@ -457,13 +357,7 @@ pub(crate) fn lint(sys: &System, r: &mut Report) {
                 "passive protection domain '{}' has no PPC, notification, IRQ or child that could run it",
                 pd.name
             );
-            r.add(
-                Rule::UnreachablePassive,
-                "protection_domain",
-                None,
-                &s.pd,
-                msg,
-            );
+            r.add(Rule::UnreachablePassive, "protection_domain", None, &s.pd, msg);
         }
     }
     for (ch, cs) in sys.channels.iter().zip(&spans.channels) {

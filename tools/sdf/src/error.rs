@@ -99,10 +99,7 @@ impl Rule {
     /// warning): [`crate::lint`] returns these, [`crate::parse`] never fails
     /// on them.
     pub fn is_warning(self) -> bool {
-        matches!(
-            self,
-            Rule::UnusedMemoryRegion | Rule::UnreachablePassive | Rule::IdleChannel
-        )
+        matches!(self, Rule::UnusedMemoryRegion | Rule::UnreachablePassive | Rule::IdleChannel)
     }
 }
 

@@ -12,9 +12,7 @@ pub fn describe(sys: &System) -> String {
     for (i, pd) in sys.pds.iter().enumerate() {
         let depth = ancestors(sys, i);
         let indent = "  ".repeat(depth + 1);
-        let child = pd
-            .child_id
-            .map_or(String::new(), |id| format!(" (child id {id})"));
+        let child = pd.child_id.map_or(String::new(), |id| format!(" (child id {id})"));
         let passive = if pd.passive { " passive" } else { "" };
         let _ = writeln!(
             out,
@@ -23,29 +21,14 @@ pub fn describe(sys: &System) -> String {
         );
         for m in &pd.maps {
             let cached = if m.cached { "" } else { " uncached" };
-            let var = m
-                .setvar_vaddr
-                .as_ref()
-                .map_or(String::new(), |v| format!(" -> {v}"));
-            let _ = writeln!(
-                out,
-                "{indent}  map {} at {:#x} {}{cached}{var}",
-                m.mr, m.vaddr, m.perms
-            );
+            let var = m.setvar_vaddr.as_ref().map_or(String::new(), |v| format!(" -> {v}"));
+            let _ = writeln!(out, "{indent}  map {} at {:#x} {}{cached}{var}", m.mr, m.vaddr, m.perms);
         }
         for irq in &pd.irqs {
-            let _ = writeln!(
-                out,
-                "{indent}  irq {} as id {} ({})",
-                irq.irq, irq.id, irq.trigger
-            );
+            let _ = writeln!(out, "{indent}  irq {} as id {} ({})", irq.irq, irq.id, irq.trigger);
         }
         for sv in &pd.setvars {
-            let _ = writeln!(
-                out,
-                "{indent}  setvar {} = paddr of {}",
-                sv.symbol, sv.region_paddr
-            );
+            let _ = writeln!(out, "{indent}  setvar {} = paddr of {}", sv.symbol, sv.region_paddr);
         }
     }
     let _ = writeln!(out, "channels ({}):", sys.channels.len());
@@ -54,14 +37,8 @@ pub fn describe(sys: &System) -> String {
     }
     let _ = writeln!(out, "memory regions ({}):", sys.memory_regions.len());
     for mr in &sys.memory_regions {
-        let phys = mr
-            .phys_addr
-            .map_or("anywhere".to_string(), |p| format!("at {p:#x}"));
-        let _ = writeln!(
-            out,
-            "  {}: {:#x} bytes in {:#x} pages, {phys}",
-            mr.name, mr.size, mr.page_size
-        );
+        let phys = mr.phys_addr.map_or("anywhere".to_string(), |p| format!("at {p:#x}"));
+        let _ = writeln!(out, "  {}: {:#x} bytes in {:#x} pages, {phys}", mr.name, mr.size, mr.page_size);
     }
     out
 }
@@ -94,12 +71,5 @@ fn channel_line(sys: &System, ch: &ChannelDef) -> String {
     if uses.is_empty() {
         uses.push("unused".to_string());
     }
-    format!(
-        "{}:{} -- {}:{}: {}",
-        name(a.pd),
-        a.id,
-        name(b.pd),
-        b.id,
-        uses.join(", ")
-    )
+    format!("{}:{} -- {}:{}: {}", name(a.pd), a.id, name(b.pd), b.id, uses.join(", "))
 }

@@ -28,10 +28,7 @@ use std::path::Path;
 
 pub use error::{LoadError, Rule, SdfError};
 pub use info::describe;
-pub use model::{
-    ChannelDef, ChannelEnd, Irq, Map, MemoryRegion, Perms, ProtectionDomain, Setvar, System,
-    Trigger,
-};
+pub use model::{ChannelDef, ChannelEnd, Irq, Map, MemoryRegion, Perms, ProtectionDomain, Setvar, System, Trigger};
 
 /// Parses and checks `xml`; errors name the file `system.xml`.
 pub fn parse(xml: &str) -> Result<System, Vec<SdfError>> {
@@ -45,21 +42,14 @@ pub fn parse_named(xml: &str, file: &str) -> Result<System, Vec<SdfError>> {
         return Err(report.into_sorted());
     };
     check::check(&system, &spans, &mut report);
-    if report.errors.is_empty() {
-        Ok(system)
-    } else {
-        Err(report.into_sorted())
-    }
+    if report.errors.is_empty() { Ok(system) } else { Err(report.into_sorted()) }
 }
 
 /// Reads the file at `path`, then [`parse_named`]s it under that path.
 pub fn load(path: impl AsRef<Path>) -> Result<System, LoadError> {
     let path = path.as_ref();
     let name = path.display().to_string();
-    let xml = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
-        path: name.clone(),
-        source,
-    })?;
+    let xml = std::fs::read_to_string(path).map_err(|source| LoadError::Io { path: name.clone(), source })?;
     parse_named(&xml, &name).map_err(LoadError::Invalid)
 }
 

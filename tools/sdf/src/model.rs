@@ -229,11 +229,7 @@ impl Perms {
     }
 
     /// Read and write, the default of `<map>`.
-    pub const RW: Perms = Perms {
-        read: true,
-        write: true,
-        execute: false,
-    };
+    pub const RW: Perms = Perms { read: true, write: true, execute: false };
 }
 
 impl core::fmt::Display for Perms {

@@ -9,21 +9,13 @@ use crate::span::{Pos, Report};
 /// Reports `err` (from parsing `xml`) as one [`Rule::Xml`] finding.
 pub(crate) fn report_xml_error(xml: &str, err: &roxmltree::Error, report: &mut Report) {
     use roxmltree::Error as E;
-    let unclosed_kind = matches!(
-        err,
-        E::UnclosedRootNode | E::UnexpectedEndOfStream | E::UnexpectedCloseTag(..)
-    );
-    let open = if unclosed_kind {
-        find_unclosed(xml)
-    } else {
-        None
-    };
+    let unclosed_kind = matches!(err, E::UnclosedRootNode | E::UnexpectedEndOfStream | E::UnexpectedCloseTag(..));
+    let open = if unclosed_kind { find_unclosed(xml) } else { None };
     if let Some(open) = open {
         let msg = match &open.closed_by {
-            Some((name, pos)) => format!(
-                "unclosed tag: <{}> is not closed before </{name}> at line {}",
-                open.name, pos.line
-            ),
+            Some((name, pos)) => {
+                format!("unclosed tag: <{}> is not closed before </{name}> at line {}", open.name, pos.line)
+            }
             None => format!(
                 "unclosed tag: <{}> is never closed (the file ends at line {})",
                 open.name,
@@ -38,16 +30,7 @@ pub(crate) fn report_xml_error(xml: &str, err: &roxmltree::Error, report: &mut R
     let text = err.to_string();
     let suffix = format!(" at {}:{}", p.row, p.col);
     let msg = text.strip_suffix(&suffix).unwrap_or(&text).to_string();
-    report.at(
-        Rule::Xml,
-        "",
-        None,
-        Pos {
-            line: p.row,
-            col: p.col,
-        },
-        format!("malformed XML: {msg}"),
-    );
+    report.at(Rule::Xml, "", None, Pos { line: p.row, col: p.col }, format!("malformed XML: {msg}"));
 }
 
 /// An element left open.
@@ -83,11 +66,7 @@ fn find_unclosed(xml: &str) -> Option<Unclosed> {
                 }
                 Some((open, at)) => {
                     let closed_by = Some((name.to_string(), position(xml, off)));
-                    return Some(Unclosed {
-                        name: open.clone(),
-                        at: *at,
-                        closed_by,
-                    });
+                    return Some(Unclosed { name: open.clone(), at: *at, closed_by });
                 }
                 None => return None,
             }
@@ -106,17 +85,11 @@ fn find_unclosed(xml: &str) -> Option<Unclosed> {
         }
     }
     let (name, at) = stack.pop()?;
-    Some(Unclosed {
-        name,
-        at,
-        closed_by: None,
-    })
+    Some(Unclosed { name, at, closed_by: None })
 }
 
 fn tag_name(s: &str) -> &str {
-    let end = s
-        .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
-        .unwrap_or(s.len());
+    let end = s.find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap_or(s.len());
     &s[..end]
 }
 
@@ -141,10 +114,7 @@ fn position(xml: &str, off: usize) -> Pos {
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |n| n + 1);
     let col = before[line_start..].chars().count() + 1;
-    Pos {
-        line: line as u32,
-        col: col as u32,
-    }
+    Pos { line: line as u32, col: col as u32 }
 }
 
 #[cfg(test)]
@@ -157,10 +127,7 @@ mod tests {
         let u = find_unclosed(xml).unwrap();
         assert_eq!(u.name, "b");
         assert_eq!(u.at, Pos { line: 2, col: 2 });
-        assert_eq!(
-            u.closed_by,
-            Some(("a".to_string(), Pos { line: 4, col: 1 }))
-        );
+        assert_eq!(u.closed_by, Some(("a".to_string(), Pos { line: 4, col: 1 })));
     }
 
     #[test]

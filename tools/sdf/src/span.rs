@@ -24,26 +24,16 @@ pub(crate) struct Span {
 impl Span {
     /// An element known only by its line (a model built in code).
     pub fn from_line(line: u32) -> Span {
-        Span {
-            at: Pos { line, col: 0 },
-            ..Span::default()
-        }
+        Span { at: Pos { line, col: 0 }, ..Span::default() }
     }
 
     pub fn new(at: Pos, attrs: Vec<(String, Pos)>) -> Span {
-        Span {
-            at,
-            attrs,
-            bad: Vec::new(),
-        }
+        Span { at, attrs, bad: Vec::new() }
     }
 
     /// Position of attribute `name`, or of the element if it has none.
     pub fn attr(&self, name: &str) -> Pos {
-        self.attrs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or(self.at, |(_, p)| *p)
+        self.attrs.iter().find(|(n, _)| n == name).map_or(self.at, |(_, p)| *p)
     }
 
     /// True unless attribute `name` was reported as unusable.
@@ -91,11 +81,7 @@ impl Spans {
     pub fn from_model(sys: &System) -> Spans {
         Spans {
             system: Span::default(),
-            mrs: sys
-                .memory_regions
-                .iter()
-                .map(|mr| Span::from_line(mr.line))
-                .collect(),
+            mrs: sys.memory_regions.iter().map(|mr| Span::from_line(mr.line)).collect(),
             pds: sys
                 .pds
                 .iter()
@@ -111,10 +97,7 @@ impl Spans {
                 .iter()
                 .map(|ch| ChannelSpans {
                     channel: Span::from_line(ch.line),
-                    ends: [
-                        Span::from_line(ch.ends[0].line),
-                        Span::from_line(ch.ends[1].line),
-                    ],
+                    ends: [Span::from_line(ch.ends[0].line), Span::from_line(ch.ends[1].line)],
                 })
                 .collect(),
         }
@@ -129,10 +112,7 @@ pub(crate) struct Report {
 
 impl Report {
     pub fn new(file: &str) -> Report {
-        Report {
-            file: file.to_string(),
-            errors: Vec::new(),
-        }
+        Report { file: file.to_string(), errors: Vec::new() }
     }
 
     /// A finding about `element` (and `attr`, if any) at `pos`.
@@ -150,14 +130,7 @@ impl Report {
 
     /// A finding about `element`, placed at `attr`'s position in `span`
     /// when an attribute is named.
-    pub fn add(
-        &mut self,
-        rule: Rule,
-        element: &str,
-        attr: Option<&str>,
-        span: &Span,
-        message: String,
-    ) {
+    pub fn add(&mut self, rule: Rule, element: &str, attr: Option<&str>, span: &Span, message: String) {
         let pos = attr.map_or(span.at, |a| span.attr(a));
         self.at(rule, element, attr, pos, message);
     }

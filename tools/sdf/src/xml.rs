@@ -8,10 +8,7 @@ use roxmltree::Node;
 use crate::check::id_range_message;
 use crate::error::Rule;
 use crate::limits::{DEFAULT_BUDGET, DEFAULT_STACK_SIZE, MAX_CHANNEL_ID, PAGE_SIZES};
-use crate::model::{
-    ChannelDef, ChannelEnd, Irq, Map, MemoryRegion, Perms, ProtectionDomain, Setvar, System,
-    Trigger,
-};
+use crate::model::{ChannelDef, ChannelEnd, Irq, Map, MemoryRegion, Perms, ProtectionDomain, Setvar, System, Trigger};
 use crate::scan;
 use crate::span::{ChannelSpans, PdSpans, Pos, Report, Span, Spans};
 
@@ -28,26 +25,13 @@ pub(crate) fn read(xml: &str, report: &mut Report) -> Option<(System, Spans)> {
     };
     let root = doc.root_element();
     if root.tag_name().name() != "system" {
-        let msg = format!(
-            "the root element must be <system>, not <{}>",
-            root.tag_name().name()
-        );
-        report.at(
-            Rule::Root,
-            root.tag_name().name(),
-            None,
-            pos_of(root, root.range().start),
-            msg,
-        );
+        let msg = format!("the root element must be <system>, not <{}>", root.tag_name().name());
+        report.at(Rule::Root, root.tag_name().name(), None, pos_of(root, root.range().start), msg);
         return None;
     }
     let mut r = Reader {
         report,
-        sys: System {
-            memory_regions: Vec::new(),
-            pds: Vec::new(),
-            channels: Vec::new(),
-        },
+        sys: System { memory_regions: Vec::new(), pds: Vec::new(), channels: Vec::new() },
         spans: Spans::default(),
     };
     r.spans.system = r.open(root, &[], &[]).span;
@@ -71,10 +55,7 @@ pub(crate) fn read(xml: &str, report: &mut Report) -> Option<(System, Spans)> {
 
 fn pos_of(node: Node, byte: usize) -> Pos {
     let p = node.document().text_pos_at(byte);
-    Pos {
-        line: p.row,
-        col: p.col,
-    }
+    Pos { line: p.row, col: p.col }
 }
 
 /// An element being read: its node, name and span.
@@ -93,12 +74,7 @@ struct Reader<'r> {
 impl Reader<'_> {
     /// Starts reading `node`: records positions and reports attributes not
     /// in `allowed` (as unsupported if in `unsupported`).
-    fn open<'a, 'i>(
-        &mut self,
-        node: Node<'a, 'i>,
-        allowed: &[&str],
-        unsupported: &[&str],
-    ) -> Elem<'a, 'i> {
+    fn open<'a, 'i>(&mut self, node: Node<'a, 'i>, allowed: &[&str], unsupported: &[&str]) -> Elem<'a, 'i> {
         let name = node.tag_name().name();
         let mut attrs = Vec::new();
         for a in node.attributes() {
@@ -108,23 +84,13 @@ impl Reader<'_> {
                 continue;
             }
             let (rule, msg) = if unsupported.contains(&a.name()) {
-                (
-                    Rule::Unsupported,
-                    "valid Microkit, but not supported by sevio-sdf".to_string(),
-                )
+                (Rule::Unsupported, "valid Microkit, but not supported by sevio-sdf".to_string())
             } else {
-                (
-                    Rule::UnknownAttribute,
-                    format!("unknown attribute (allowed: {})", list(allowed)),
-                )
+                (Rule::UnknownAttribute, format!("unknown attribute (allowed: {})", list(allowed)))
             };
             self.report.at(rule, name, Some(a.name()), pos, msg);
         }
-        Elem {
-            node,
-            name,
-            span: Span::new(pos_of(node, node.range().start), attrs),
-        }
+        Elem { node, name, span: Span::new(pos_of(node, node.range().start), attrs) }
     }
 
     fn err(&mut self, e: &mut Elem, rule: Rule, attr: &'static str, msg: String) {
@@ -136,25 +102,13 @@ impl Reader<'_> {
         let name = node.tag_name().name();
         let parent = node.parent_element().map_or("", |p| p.tag_name().name());
         let msg = format!("unknown element inside <{parent}>");
-        self.report.at(
-            Rule::UnknownElement,
-            name,
-            None,
-            pos_of(node, node.range().start),
-            msg,
-        );
+        self.report.at(Rule::UnknownElement, name, None, pos_of(node, node.range().start), msg);
     }
 
     fn unsupported(&mut self, node: Node) {
         let name = node.tag_name().name();
         let msg = "valid Microkit, but not supported by sevio-sdf".to_string();
-        self.report.at(
-            Rule::Unsupported,
-            name,
-            None,
-            pos_of(node, node.range().start),
-            msg,
-        );
+        self.report.at(Rule::Unsupported, name, None, pos_of(node, node.range().start), msg);
     }
 
     /// Reports non-blank text anywhere below `node`.
@@ -167,8 +121,7 @@ impl Reader<'_> {
             let parent = t.parent_element().map_or("", |p| p.tag_name().name());
             let start = t.range().start + (text.len() - text.trim_start().len());
             let msg = format!("unexpected text {:?}", text.trim());
-            self.report
-                .at(Rule::UnexpectedText, parent, None, pos_of(t, start), msg);
+            self.report.at(Rule::UnexpectedText, parent, None, pos_of(t, start), msg);
         }
     }
 
@@ -176,12 +129,7 @@ impl Reader<'_> {
     fn req<'a>(&mut self, e: &mut Elem<'a, '_>, attr: &'static str) -> Option<&'a str> {
         let v = e.node.attribute(attr);
         if v.is_none() {
-            self.err(
-                e,
-                Rule::MissingAttribute,
-                attr,
-                "required attribute is missing".into(),
-            );
+            self.err(e, Rule::MissingAttribute, attr, "required attribute is missing".into());
         }
         v
     }
@@ -196,8 +144,7 @@ impl Reader<'_> {
         match parsed {
             Ok(v) if !digits.starts_with('+') => Some(v),
             _ => {
-                let msg =
-                    format!("'{text}' is not a number (decimal, or hex with 0x) that fits 64 bits");
+                let msg = format!("'{text}' is not a number (decimal, or hex with 0x) that fits 64 bits");
                 self.err(e, Rule::InvalidNumber, attr, msg);
                 None
             }
@@ -221,9 +168,7 @@ impl Reader<'_> {
         match text.parse::<i128>() {
             Ok(v) => Some(v),
             Err(_) => {
-                let msg = format!(
-                    "'{text}' is not a decimal integer (microkit reads {attr} as decimal only)"
-                );
+                let msg = format!("'{text}' is not a decimal integer (microkit reads {attr} as decimal only)");
                 self.err(e, Rule::InvalidNumber, attr, msg);
                 None
             }
@@ -286,13 +231,7 @@ impl Reader<'_> {
         let phys_addr = self.opt_num(&mut e, "phys_addr");
         self.no_children(node);
         let line = e.span.at.line;
-        self.sys.memory_regions.push(MemoryRegion {
-            name,
-            size,
-            page_size,
-            phys_addr,
-            line,
-        });
+        self.sys.memory_regions.push(MemoryRegion { name, size, page_size, phys_addr, line });
         self.spans.mrs.push(e.span);
     }
 
@@ -303,58 +242,30 @@ impl Reader<'_> {
     }
 
     fn pd(&mut self, node: Node, parent: Option<usize>) {
-        let mut allowed = vec![
-            "name",
-            "priority",
-            "budget",
-            "period",
-            "passive",
-            "stack_size",
-            "smc",
-            "cpu",
-            "fpu",
-        ];
+        let mut allowed = vec!["name", "priority", "budget", "period", "passive", "stack_size", "smc", "cpu", "fpu"];
         if parent.is_some() {
             allowed.extend(["id", "setvar_id"]);
         }
         let mut e = self.open(node, &allowed, &["domain"]);
         let name = self.req(&mut e, "name").unwrap_or_default().to_string();
         let prio = self.opt_num(&mut e, "priority");
-        let priority = self.narrow(
-            &mut e,
-            "priority",
-            prio,
-            Rule::Priority,
-            crate::check::priority_message,
-        );
+        let priority = self.narrow(&mut e, "priority", prio, Rule::Priority, crate::check::priority_message);
         let budget = self.opt_num(&mut e, "budget").unwrap_or(DEFAULT_BUDGET);
         let period = self.opt_num(&mut e, "period").unwrap_or(budget);
         let passive = self.bool(&mut e, "passive", false);
-        let stack_size = self
-            .opt_num(&mut e, "stack_size")
-            .unwrap_or(DEFAULT_STACK_SIZE);
+        let stack_size = self.opt_num(&mut e, "stack_size").unwrap_or(DEFAULT_STACK_SIZE);
         let smc = self.bool(&mut e, "smc", false);
         let fpu = self.bool(&mut e, "fpu", true);
         let cpu_num = self.opt_num(&mut e, "cpu");
-        let cpu = self.narrow(&mut e, "cpu", cpu_num, Rule::InvalidNumber, |v| {
-            format!("cpu {v} does not fit 0..=255")
-        });
+        let cpu = self.narrow(&mut e, "cpu", cpu_num, Rule::InvalidNumber, |v| format!("cpu {v} does not fit 0..=255"));
         let child_id = match parent {
             Some(_) => {
                 let id = self.req_num(&mut e, "id");
-                self.narrow(
-                    &mut e,
-                    "id",
-                    id,
-                    Rule::ChildId,
-                    crate::check::child_id_message,
-                )
+                self.narrow(&mut e, "id", id, Rule::ChildId, crate::check::child_id_message)
             }
             None => None,
         };
-        let setvar_id = parent
-            .and_then(|_| e.node.attribute("setvar_id"))
-            .map(str::to_string);
+        let setvar_id = parent.and_then(|_| e.node.attribute("setvar_id")).map(str::to_string);
         let index = self.sys.pds.len();
         self.sys.pds.push(ProtectionDomain {
             name,
@@ -376,10 +287,7 @@ impl Reader<'_> {
             program_image_for_symbols: None,
             setvar_id,
         });
-        self.spans.pds.push(PdSpans {
-            pd: e.span.clone(),
-            ..PdSpans::default()
-        });
+        self.spans.pds.push(PdSpans { pd: e.span.clone(), ..PdSpans::default() });
         let mut image = false;
         for child in node.children().filter(Node::is_element) {
             match child.tag_name().name() {
@@ -387,8 +295,7 @@ impl Reader<'_> {
                     if image {
                         let msg = "<program_image> may appear only once".to_string();
                         let pos = pos_of(child, child.range().start);
-                        self.report
-                            .at(Rule::DuplicateElement, "program_image", None, pos, msg);
+                        self.report.at(Rule::DuplicateElement, "program_image", None, pos, msg);
                     }
                     image = true;
                     self.program_image(child, index);
@@ -403,8 +310,7 @@ impl Reader<'_> {
         }
         if !image {
             let msg = "a <protection_domain> needs a <program_image>".to_string();
-            self.report
-                .add(Rule::MissingElement, e.name, None, &e.span, msg);
+            self.report.add(Rule::MissingElement, e.name, None, &e.span, msg);
         }
     }
 
@@ -418,14 +324,7 @@ impl Reader<'_> {
     }
 
     fn map(&mut self, node: Node, pd: usize) {
-        const ALLOWED: &[&str] = &[
-            "mr",
-            "vaddr",
-            "perms",
-            "cached",
-            "setvar_vaddr",
-            "setvar_size",
-        ];
+        const ALLOWED: &[&str] = &["mr", "vaddr", "perms", "cached", "setvar_vaddr", "setvar_size"];
         let mut e = self.open(node, ALLOWED, &["setvar_prefill_size"]);
         let mr = self.req(&mut e, "mr").unwrap_or_default().to_string();
         let vaddr = self.req_num(&mut e, "vaddr").unwrap_or(0);
@@ -455,18 +354,11 @@ impl Reader<'_> {
         const X86: &[&str] = &["pin", "pcidev", "ioapic", "polarity", "vector", "handle"];
         let mut e = self.open(node, &["irq", "id", "trigger", "setvar_id"], X86);
         let x86 = X86.iter().any(|a| node.has_attribute(*a));
-        let number = if x86 {
-            None
-        } else {
-            self.req_decimal(&mut e, "irq")
-        };
+        let number = if x86 { None } else { self.req_decimal(&mut e, "irq") };
         let irq = match number.map(u32::try_from) {
             Some(Ok(n)) => n,
             Some(Err(_)) => {
-                let msg = format!(
-                    "{} is not an interrupt number (0..=4294967295)",
-                    number.unwrap_or_default()
-                );
+                let msg = format!("{} is not an interrupt number (0..=4294967295)", number.unwrap_or_default());
                 self.err(&mut e, Rule::InvalidNumber, "irq", msg);
                 0
             }
@@ -488,30 +380,17 @@ impl Reader<'_> {
         self.no_children(node);
         let setvar_id = node.attribute("setvar_id").map(str::to_string);
         let line = e.span.at.line;
-        self.sys.pds[pd].irqs.push(Irq {
-            irq,
-            id,
-            trigger,
-            line,
-            setvar_id,
-        });
+        self.sys.pds[pd].irqs.push(Irq { irq, id, trigger, line, setvar_id });
         self.spans.pds[pd].irqs.push(e.span);
     }
 
     fn setvar(&mut self, node: Node, pd: usize) {
         let mut e = self.open(node, &["symbol", "region_paddr"], &[]);
         let symbol = self.req(&mut e, "symbol").unwrap_or_default().to_string();
-        let region_paddr = self
-            .req(&mut e, "region_paddr")
-            .unwrap_or_default()
-            .to_string();
+        let region_paddr = self.req(&mut e, "region_paddr").unwrap_or_default().to_string();
         self.no_children(node);
         let line = e.span.at.line;
-        self.sys.pds[pd].setvars.push(Setvar {
-            symbol,
-            region_paddr,
-            line,
-        });
+        self.sys.pds[pd].setvars.push(Setvar { symbol, region_paddr, line });
         self.spans.pds[pd].setvars.push(e.span);
     }
 
@@ -532,21 +411,14 @@ impl Reader<'_> {
         let count = node.children().filter(|c| c.has_tag_name("end")).count();
         if count != 2 {
             let msg = format!("a channel needs exactly two <end>s, found {count}");
-            self.report
-                .add(Rule::ChannelEnds, e.name, None, &e.span, msg);
+            self.report.add(Rule::ChannelEnds, e.name, None, &e.span, msg);
             return;
         }
         let (true, Ok([a, b])) = (resolved, <[_; 2]>::try_from(ends)) else {
             return;
         };
-        self.sys.channels.push(ChannelDef {
-            ends: [a.0, b.0],
-            line: e.span.at.line,
-        });
-        self.spans.channels.push(ChannelSpans {
-            channel: e.span,
-            ends: [a.1, b.1],
-        });
+        self.sys.channels.push(ChannelDef { ends: [a.0, b.0], line: e.span.at.line });
+        self.spans.channels.push(ChannelSpans { channel: e.span, ends: [a.1, b.1] });
     }
 
     /// One `<end>`; `None` if its PD cannot be found (already reported).
@@ -570,24 +442,10 @@ impl Reader<'_> {
         };
         let setvar_id = node.attribute("setvar_id").map(str::to_string);
         let line = e.span.at.line;
-        Some((
-            ChannelEnd {
-                pd,
-                id,
-                pp,
-                notify,
-                setvar_id,
-                line,
-            },
-            e.span,
-        ))
+        Some((ChannelEnd { pd, id, pp, notify, setvar_id, line }, e.span))
     }
 }
 
 fn list(names: &[&str]) -> String {
-    if names.is_empty() {
-        "none".to_string()
-    } else {
-        names.join(", ")
-    }
+    if names.is_empty() { "none".to_string() } else { names.join(", ") }
 }

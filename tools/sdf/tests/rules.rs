@@ -18,10 +18,8 @@ fn pd(name: &str, priority: u32) -> String {
 /// PD `a` on line 2, its program image on line 3, then `children` from
 /// line 4.
 fn in_a(children: &[&str]) -> String {
-    let mut lines = vec![
-        r#"<protection_domain name="a">"#.to_string(),
-        r#"  <program_image path="a.elf"/>"#.to_string(),
-    ];
+    let mut lines =
+        vec![r#"<protection_domain name="a">"#.to_string(), r#"  <program_image path="a.elf"/>"#.to_string()];
     lines.extend(children.iter().map(|c| format!("  {c}")));
     lines.push("</protection_domain>".to_string());
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
@@ -32,24 +30,13 @@ fn in_a(children: &[&str]) -> String {
 #[track_caller]
 fn one(xml: &str) -> SdfError {
     let errors = parse(xml).expect_err("the system should be rejected");
-    assert_eq!(
-        errors.len(),
-        1,
-        "expected exactly one finding, got {errors:#?}"
-    );
+    assert_eq!(errors.len(), 1, "expected exactly one finding, got {errors:#?}");
     errors.into_iter().next().unwrap()
 }
 
 /// Asserts the only finding of `xml`.
 #[track_caller]
-fn expect(
-    xml: &str,
-    rule: Rule,
-    element: &str,
-    attribute: Option<&str>,
-    line: u32,
-    message: &str,
-) -> SdfError {
+fn expect(xml: &str, rule: Rule, element: &str, attribute: Option<&str>, line: u32, message: &str) -> SdfError {
     let e = one(xml);
     assert_eq!(e.rule, rule, "{e}");
     assert_eq!(e.element.as_deref(), Some(element), "{e}");
@@ -101,26 +88,15 @@ fn unclosed_root_at_end_of_file() {
 
 #[test]
 fn other_malformed_xml_keeps_the_parser_position() {
-    let xml =
-        "<system>\n\n  <memory_region name=\"x\" size=\"0x1000\" size=\"0x2000\"/>\n</system>";
+    let xml = "<system>\n\n  <memory_region name=\"x\" size=\"0x1000\" size=\"0x2000\"/>\n</system>";
     let e = one(xml);
     assert_eq!((e.rule, e.line, e.element.as_deref()), (Rule::Xml, 3, None));
-    assert!(
-        e.message.starts_with("malformed XML: attribute 'size'"),
-        "{e}"
-    );
+    assert!(e.message.starts_with("malformed XML: attribute 'size'"), "{e}");
 }
 
 #[test]
 fn root_must_be_system() {
-    expect(
-        "<sytsem/>",
-        Rule::Root,
-        "sytsem",
-        None,
-        1,
-        "the root element must be <system>, not <sytsem>",
-    );
+    expect("<sytsem/>", Rule::Root, "sytsem", None, 1, "the root element must be <system>, not <sytsem>");
 }
 
 #[test]
@@ -128,36 +104,20 @@ fn text_inside_elements_is_rejected() {
     let xml = sys(&[&pd("a", 1), "<channel>", "  oops", "</channel>"]);
     // The channel also lacks ends; only the text is asserted here.
     let errors = parse(&xml).unwrap_err();
-    let e = errors
-        .iter()
-        .find(|e| e.rule == Rule::UnexpectedText)
-        .expect("text finding");
-    assert_eq!(
-        (e.element.as_deref(), e.line, e.column),
-        (Some("channel"), 4, 3)
-    );
+    let e = errors.iter().find(|e| e.rule == Rule::UnexpectedText).expect("text finding");
+    assert_eq!((e.element.as_deref(), e.line, e.column), (Some("channel"), 4, 3));
     assert_eq!(e.message, "unexpected text \"oops\"");
 }
 
 #[test]
 fn unknown_element() {
     let xml = in_a(&[r#"<mapping mr="x" vaddr="0x1000"/>"#]);
-    expect(
-        &xml,
-        Rule::UnknownElement,
-        "mapping",
-        None,
-        4,
-        "unknown element inside <protection_domain>",
-    );
+    expect(&xml, Rule::UnknownElement, "mapping", None, 4, "unknown element inside <protection_domain>");
 }
 
 #[test]
 fn unknown_attribute_names_the_allowed_ones() {
-    let xml = sys(&[
-        &pd("a", 1),
-        r#"<memory_region name="m" size="0x1000" colour="red"/>"#,
-    ]);
+    let xml = sys(&[&pd("a", 1), r#"<memory_region name="m" size="0x1000" colour="red"/>"#]);
     let e = expect(
         &xml,
         Rule::UnknownAttribute,
@@ -171,10 +131,7 @@ fn unknown_attribute_names_the_allowed_ones() {
 
 #[test]
 fn valid_microkit_that_sevio_does_not_model() {
-    let xml = sys(&[
-        &pd("a", 1),
-        r#"<memory_region name="m" size="0x1000" prefill_path="blob.bin"/>"#,
-    ]);
+    let xml = sys(&[&pd("a", 1), r#"<memory_region name="m" size="0x1000" prefill_path="blob.bin"/>"#]);
     expect(
         &xml,
         Rule::Unsupported,
@@ -184,14 +141,7 @@ fn valid_microkit_that_sevio_does_not_model() {
         "valid Microkit, but not supported by sevio-sdf",
     );
     let xml = sys(&[&pd("a", 1), "<domains/>"]);
-    expect(
-        &xml,
-        Rule::Unsupported,
-        "domains",
-        None,
-        3,
-        "valid Microkit, but not supported by sevio-sdf",
-    );
+    expect(&xml, Rule::Unsupported, "domains", None, 3, "valid Microkit, but not supported by sevio-sdf");
 }
 
 #[test]
@@ -203,43 +153,19 @@ fn missing_required_attribute() {
         r#"  <map vaddr="0x1000000"/>"#,
         "</protection_domain>",
     ]);
-    expect(
-        &xml,
-        Rule::MissingAttribute,
-        "map",
-        Some("mr"),
-        5,
-        "required attribute is missing",
-    );
+    expect(&xml, Rule::MissingAttribute, "map", Some("mr"), 5, "required attribute is missing");
 }
 
 #[test]
 fn protection_domain_needs_a_program_image() {
-    let xml = sys(&[
-        r#"<protection_domain name="a" priority="1">"#,
-        "</protection_domain>",
-    ]);
-    expect(
-        &xml,
-        Rule::MissingElement,
-        "protection_domain",
-        None,
-        2,
-        "a <protection_domain> needs a <program_image>",
-    );
+    let xml = sys(&[r#"<protection_domain name="a" priority="1">"#, "</protection_domain>"]);
+    expect(&xml, Rule::MissingElement, "protection_domain", None, 2, "a <protection_domain> needs a <program_image>");
 }
 
 #[test]
 fn program_image_only_once() {
     let xml = in_a(&[r#"<program_image path="b.elf"/>"#]);
-    expect(
-        &xml,
-        Rule::DuplicateElement,
-        "program_image",
-        None,
-        4,
-        "<program_image> may appear only once",
-    );
+    expect(&xml, Rule::DuplicateElement, "program_image", None, 4, "<program_image> may appear only once");
 }
 
 // ---- values ----
@@ -256,11 +182,8 @@ fn numbers_are_decimal_or_0x_hex() {
         "'4k' is not a number (decimal, or hex with 0x) that fits 64 bits",
     );
     // Underscores are ignored, as microkit does.
-    let sys_ok = parse(&sys(&[
-        &pd("a", 1),
-        r#"<memory_region name="m" size="0x20_0000" page_size="2097152"/>"#,
-    ]))
-    .unwrap();
+    let sys_ok =
+        parse(&sys(&[&pd("a", 1), r#"<memory_region name="m" size="0x20_0000" page_size="2097152"/>"#])).unwrap();
     assert_eq!(sys_ok.memory_regions[0].size, 0x20_0000);
     assert_eq!(sys_ok.memory_regions[0].page_size, 0x20_0000);
 }
@@ -280,30 +203,14 @@ fn ids_are_decimal_only() {
 
 #[test]
 fn booleans_are_true_or_false() {
-    let xml = sys(&[
-        r#"<protection_domain name="a" passive="yes"><program_image path="a.elf"/></protection_domain>"#,
-    ]);
-    expect(
-        &xml,
-        Rule::InvalidBool,
-        "protection_domain",
-        Some("passive"),
-        2,
-        "'yes' is not 'true' or 'false'",
-    );
+    let xml = sys(&[r#"<protection_domain name="a" passive="yes"><program_image path="a.elf"/></protection_domain>"#]);
+    expect(&xml, Rule::InvalidBool, "protection_domain", Some("passive"), 2, "'yes' is not 'true' or 'false'");
 }
 
 #[test]
 fn irq_trigger_is_level_or_edge() {
     let xml = in_a(&[r#"<irq irq="33" id="1" trigger="rising"/>"#]);
-    expect(
-        &xml,
-        Rule::InvalidValue,
-        "irq",
-        Some("trigger"),
-        4,
-        "'rising' is not 'level' or 'edge'",
-    );
+    expect(&xml, Rule::InvalidValue, "irq", Some("trigger"), 4, "'rising' is not 'level' or 'edge'");
 }
 
 fn map_with_perms(perms: &str) -> String {
@@ -318,30 +225,9 @@ fn map_with_perms(perms: &str) -> String {
 
 #[test]
 fn perms_are_r_w_x_letters_not_write_only() {
-    expect(
-        &map_with_perms("rwz"),
-        Rule::Perms,
-        "map",
-        Some("perms"),
-        5,
-        "'rwz' may only use the letters r, w and x",
-    );
-    expect(
-        &map_with_perms("w"),
-        Rule::Perms,
-        "map",
-        Some("perms"),
-        5,
-        "write-only mappings are not allowed",
-    );
-    expect(
-        &map_with_perms(""),
-        Rule::Perms,
-        "map",
-        Some("perms"),
-        5,
-        "perms must not be empty",
-    );
+    expect(&map_with_perms("rwz"), Rule::Perms, "map", Some("perms"), 5, "'rwz' may only use the letters r, w and x");
+    expect(&map_with_perms("w"), Rule::Perms, "map", Some("perms"), 5, "write-only mappings are not allowed");
+    expect(&map_with_perms(""), Rule::Perms, "map", Some("perms"), 5, "perms must not be empty");
     valid(&map_with_perms("rx"));
     valid(&map_with_perms("r"));
 }
@@ -353,14 +239,7 @@ fn priority_is_at_most_254() {
             r#"<protection_domain name="a" priority="{p}"><program_image path="a"/></protection_domain>"#
         )]);
         let msg = format!("priority {p} is out of range 0..=254");
-        expect(
-            &xml,
-            Rule::Priority,
-            "protection_domain",
-            Some("priority"),
-            2,
-            &msg,
-        );
+        expect(&xml, Rule::Priority, "protection_domain", Some("priority"), 2, &msg);
     }
     valid(&sys(&[&pd("a", 254)]));
 }
@@ -379,10 +258,8 @@ fn budget_at_most_period() {
         "budget (2000) must not exceed period (1000)",
     );
     // The period defaults to the budget.
-    let s = parse(&sys(&[
-        r#"<protection_domain name="a" budget="500"><program_image path="a"/></protection_domain>"#,
-    ]))
-    .unwrap();
+    let s = parse(&sys(&[r#"<protection_domain name="a" budget="500"><program_image path="a"/></protection_domain>"#]))
+        .unwrap();
     assert_eq!((s.pds[0].budget, s.pds[0].period), (500, 500));
 }
 
@@ -425,10 +302,7 @@ fn stack_size_bounds_and_granule() {
 // ---- memory regions ----
 
 fn mr(attrs: &str) -> String {
-    sys(&[
-        &pd("a", 1),
-        &format!(r#"<memory_region name="m" {attrs}/>"#),
-    ])
+    sys(&[&pd("a", 1), &format!(r#"<memory_region name="m" {attrs}/>"#)])
 }
 
 #[test]
@@ -461,14 +335,7 @@ fn size_is_a_nonzero_multiple_of_the_page_size() {
         3,
         "size 0x201000 is not a multiple of the page size 0x200000",
     );
-    expect(
-        &mr(r#"size="0""#),
-        Rule::Size,
-        "memory_region",
-        Some("size"),
-        3,
-        "size must not be 0",
-    );
+    expect(&mr(r#"size="0""#), Rule::Size, "memory_region", Some("size"), 3, "size must not be 0");
 }
 
 #[test]
@@ -521,11 +388,8 @@ fn physical_ranges_do_not_overlap() {
 
 #[test]
 fn memory_region_names_are_unique() {
-    let xml = sys(&[
-        &pd("a", 1),
-        r#"<memory_region name="m" size="0x1000"/>"#,
-        r#"<memory_region name="m" size="0x2000"/>"#,
-    ]);
+    let xml =
+        sys(&[&pd("a", 1), r#"<memory_region name="m" size="0x1000"/>"#, r#"<memory_region name="m" size="0x2000"/>"#]);
     expect(
         &xml,
         Rule::DuplicateMrName,
@@ -593,10 +457,7 @@ fn map_refers_to_an_existing_region() {
 #[test]
 fn maps_end_below_the_stack() {
     // Default stack 0x2000: the stack starts at 0xff_ffff_e000 - 0x2000.
-    valid(&maps(
-        "0x2000",
-        &[r#"<map mr="m4k" vaddr="0xffffffb000"/>"#],
-    ));
+    valid(&maps("0x2000", &[r#"<map mr="m4k" vaddr="0xffffffb000"/>"#]));
     expect(
         &maps("0x2000", &[r#"<map mr="m8k" vaddr="0xffffffb000"/>"#]),
         Rule::MapBeyondStack,
@@ -607,16 +468,9 @@ fn maps_end_below_the_stack() {
          (stack_size 0x2000); maps must end at or below it",
     );
     // A bigger stack moves the bound down.
-    let e = one(&maps(
-        "0x10000",
-        &[r#"<map mr="m4k" vaddr="0xffffffb000"/>"#],
-    ));
+    let e = one(&maps("0x10000", &[r#"<map mr="m4k" vaddr="0xffffffb000"/>"#]));
     assert_eq!((e.rule, e.line), (Rule::MapBeyondStack, 7));
-    assert!(
-        e.message
-            .contains("which starts at 0xfffffee000 (stack_size 0x10000)"),
-        "{e}"
-    );
+    assert!(e.message.contains("which starts at 0xfffffee000 (stack_size 0x10000)"), "{e}");
 }
 
 #[test]
@@ -635,10 +489,7 @@ fn map_range_must_not_wrap() {
 fn maps_of_one_pd_do_not_overlap() {
     let xml = maps(
         "0x2000",
-        &[
-            r#"<map mr="m8k" vaddr="0x1000000"/>"#,
-            r#"<map mr="m4k" vaddr="0x1001000" setvar_vaddr="x"/>"#,
-        ],
+        &[r#"<map mr="m8k" vaddr="0x1000000"/>"#, r#"<map mr="m4k" vaddr="0x1001000" setvar_vaddr="x"/>"#],
     );
     expect(
         &xml,
@@ -649,13 +500,7 @@ fn maps_of_one_pd_do_not_overlap() {
         "[0x1001000..0x1002000) of 'm4k' overlaps the map of 'm8k' [0x1000000..0x1002000) at line 7",
     );
     // The same region twice at distinct addresses is fine.
-    valid(&maps(
-        "0x2000",
-        &[
-            r#"<map mr="m4k" vaddr="0x1000000"/>"#,
-            r#"<map mr="m4k" vaddr="0x1001000" perms="r"/>"#,
-        ],
-    ));
+    valid(&maps("0x2000", &[r#"<map mr="m4k" vaddr="0x1000000"/>"#, r#"<map mr="m4k" vaddr="0x1001000" perms="r"/>"#]));
 }
 
 // ---- PDs and names ----
@@ -693,14 +538,7 @@ fn monitor_is_a_reserved_name() {
 
 #[test]
 fn a_system_needs_a_pd() {
-    expect(
-        "<system>\n</system>",
-        Rule::NoPds,
-        "system",
-        None,
-        1,
-        "a system needs at least one <protection_domain>",
-    );
+    expect("<system>\n</system>", Rule::NoPds, "system", None, 1, "a system needs at least one <protection_domain>");
 }
 
 #[test]
@@ -721,10 +559,7 @@ fn at_most_63_pds() {
 // ---- nested PDs ----
 
 fn nested(children: &[&str]) -> String {
-    let mut lines = vec![
-        r#"<protection_domain name="parent" priority="50">"#,
-        r#"  <program_image path="p.elf"/>"#,
-    ];
+    let mut lines = vec![r#"<protection_domain name="parent" priority="50">"#, r#"  <program_image path="p.elf"/>"#];
     lines.extend(children);
     lines.push("</protection_domain>");
     sys(&lines)
@@ -732,27 +567,10 @@ fn nested(children: &[&str]) -> String {
 
 #[test]
 fn child_ids_are_in_range() {
-    let xml = nested(&[
-        r#"  <protection_domain name="c" id="64"><program_image path="c"/></protection_domain>"#,
-    ]);
-    expect(
-        &xml,
-        Rule::ChildId,
-        "protection_domain",
-        Some("id"),
-        4,
-        "child id 64 is out of range 0..=63",
-    );
-    let xml =
-        nested(&[r#"  <protection_domain name="c"><program_image path="c"/></protection_domain>"#]);
-    expect(
-        &xml,
-        Rule::MissingAttribute,
-        "protection_domain",
-        Some("id"),
-        4,
-        "required attribute is missing",
-    );
+    let xml = nested(&[r#"  <protection_domain name="c" id="64"><program_image path="c"/></protection_domain>"#]);
+    expect(&xml, Rule::ChildId, "protection_domain", Some("id"), 4, "child id 64 is out of range 0..=63");
+    let xml = nested(&[r#"  <protection_domain name="c"><program_image path="c"/></protection_domain>"#]);
+    expect(&xml, Rule::MissingAttribute, "protection_domain", Some("id"), 4, "required attribute is missing");
 }
 
 #[test]
@@ -780,14 +598,9 @@ fn child_ids_are_unique_per_parent() {
 
 #[test]
 fn id_attribute_only_on_nested_pds() {
-    let xml = sys(&[
-        r#"<protection_domain name="a" id="1"><program_image path="a"/></protection_domain>"#,
-    ]);
+    let xml = sys(&[r#"<protection_domain name="a" id="1"><program_image path="a"/></protection_domain>"#]);
     let e = one(&xml);
-    assert_eq!(
-        (e.rule, e.attribute.as_deref(), e.line),
-        (Rule::UnknownAttribute, Some("id"), 2)
-    );
+    assert_eq!((e.rule, e.attribute.as_deref(), e.line), (Rule::UnknownAttribute, Some("id"), 2));
 }
 
 // ---- channels and IRQs ----
@@ -808,27 +621,13 @@ fn two_pds(lines: &[&str]) -> String {
 #[test]
 fn channel_ends_name_existing_pds() {
     let xml = two_pds(&[&channel(r#"pd="lo" id="0""#, r#"pd="nobody" id="0""#)]);
-    expect(
-        &xml,
-        Rule::UnknownPd,
-        "end",
-        Some("pd"),
-        6,
-        "no protection domain is named 'nobody'",
-    );
+    expect(&xml, Rule::UnknownPd, "end", Some("pd"), 6, "no protection domain is named 'nobody'");
 }
 
 #[test]
 fn a_channel_has_exactly_two_ends() {
     let xml = two_pds(&["<channel>", r#"  <end pd="lo" id="0"/>"#, "</channel>"]);
-    expect(
-        &xml,
-        Rule::ChannelEnds,
-        "channel",
-        None,
-        4,
-        "a channel needs exactly two <end>s, found 1",
-    );
+    expect(&xml, Rule::ChannelEnds, "channel", None, 4, "a channel needs exactly two <end>s, found 1");
     let xml = two_pds(&[
         "<channel>",
         r#"  <end pd="lo" id="0"/>"#,
@@ -836,50 +635,24 @@ fn a_channel_has_exactly_two_ends() {
         r#"  <end pd="hi" id="1"/>"#,
         "</channel>",
     ]);
-    expect(
-        &xml,
-        Rule::ChannelEnds,
-        "channel",
-        None,
-        4,
-        "a channel needs exactly two <end>s, found 3",
-    );
+    expect(&xml, Rule::ChannelEnds, "channel", None, 4, "a channel needs exactly two <end>s, found 3");
 }
 
 #[test]
 fn channel_ids_are_0_to_61() {
     let with = |id: &str| {
-        two_pds(&[
-            "<channel>",
-            r#"  <end pd="lo" id="0"/>"#,
-            &format!(r#"  <end pd="hi" id="{id}"/>"#),
-            "</channel>",
-        ])
+        two_pds(&["<channel>", r#"  <end pd="lo" id="0"/>"#, &format!(r#"  <end pd="hi" id="{id}"/>"#), "</channel>"])
     };
     valid(&with("61"));
     for id in ["62", "300", "-1"] {
-        expect(
-            &with(id),
-            Rule::IdRange,
-            "end",
-            Some("id"),
-            6,
-            &format!("id {id} is out of range 0..=61"),
-        );
+        expect(&with(id), Rule::IdRange, "end", Some("id"), 6, &format!("id {id} is out of range 0..=61"));
     }
 }
 
 #[test]
 fn irq_ids_are_0_to_61() {
     let xml = in_a(&[r#"<irq irq="33" id="62"/>"#]);
-    expect(
-        &xml,
-        Rule::IdRange,
-        "irq",
-        Some("id"),
-        4,
-        "id 62 is out of range 0..=61",
-    );
+    expect(&xml, Rule::IdRange, "irq", Some("id"), 4, "id 62 is out of range 0..=61");
 }
 
 #[test]
@@ -893,14 +666,7 @@ fn channel_and_irq_ids_share_one_space_per_pd() {
         &channel(r#"pd="a" id="3""#, r#"pd="b" id="3""#),
     ]);
     // b's id 3 is fine: ids are per PD.
-    expect(
-        &xml,
-        Rule::DuplicateId,
-        "end",
-        Some("id"),
-        8,
-        "id 3 of 'a' is already used by the <irq> at line 4",
-    );
+    expect(&xml, Rule::DuplicateId, "end", Some("id"), 8, "id 3 of 'a' is already used by the <irq> at line 4");
 }
 
 #[test]
@@ -909,30 +675,13 @@ fn two_channels_with_one_id() {
         &channel(r#"pd="lo" id="0""#, r#"pd="hi" id="0""#),
         &channel(r#"pd="lo" id="1""#, r#"pd="hi" id="0""#),
     ]);
-    expect(
-        &xml,
-        Rule::DuplicateId,
-        "end",
-        Some("id"),
-        10,
-        "id 0 of 'hi' is already used by the <end> at line 6",
-    );
+    expect(&xml, Rule::DuplicateId, "end", Some("id"), 10, "id 0 of 'hi' is already used by the <end> at line 6");
 }
 
 #[test]
 fn ppc_goes_one_way() {
-    let xml = two_pds(&[&channel(
-        r#"pd="lo" id="0" pp="true""#,
-        r#"pd="hi" id="0" pp="true""#,
-    )]);
-    expect(
-        &xml,
-        Rule::BidirectionalPpc,
-        "channel",
-        None,
-        4,
-        "both ends have pp=\"true\"; a PPC goes one way only",
-    );
+    let xml = two_pds(&[&channel(r#"pd="lo" id="0" pp="true""#, r#"pd="hi" id="0" pp="true""#)]);
+    expect(&xml, Rule::BidirectionalPpc, "channel", None, 4, "both ends have pp=\"true\"; a PPC goes one way only");
 }
 
 #[test]
@@ -954,11 +703,7 @@ fn ppc_only_to_strictly_higher_priority() {
         5,
         "PPC from 'hi' (priority 20) to 'lo' (priority 10): the callee's priority must be strictly higher",
     );
-    let same = sys(&[
-        &pd("x", 7),
-        &pd("y", 7),
-        &channel(r#"pd="x" id="0""#, r#"pd="y" id="0" pp="true""#),
-    ]);
+    let same = sys(&[&pd("x", 7), &pd("y", 7), &channel(r#"pd="x" id="0""#, r#"pd="y" id="0" pp="true""#)]);
     let e = expect(
         &same,
         Rule::PpcPriority,
@@ -982,14 +727,7 @@ fn irq_numbers_are_unique_in_the_system() {
         r#"  <irq irq="79" id="0" trigger="edge"/>"#,
         "</protection_domain>",
     ]);
-    expect(
-        &xml,
-        Rule::DuplicateIrq,
-        "irq",
-        Some("irq"),
-        8,
-        "interrupt 79 is already used by the <irq> at line 4",
-    );
+    expect(&xml, Rule::DuplicateIrq, "irq", Some("irq"), 8, "interrupt 79 is already used by the <irq> at line 4");
 }
 
 // ---- setvars ----
@@ -997,14 +735,7 @@ fn irq_numbers_are_unique_in_the_system() {
 #[test]
 fn setvar_region_must_exist() {
     let xml = in_a(&[r#"<setvar symbol="dma_paddr" region_paddr="dma"/>"#]);
-    expect(
-        &xml,
-        Rule::UnknownMemoryRegion,
-        "setvar",
-        Some("region_paddr"),
-        4,
-        "no memory region is named 'dma'",
-    );
+    expect(&xml, Rule::UnknownMemoryRegion, "setvar", Some("region_paddr"), 4, "no memory region is named 'dma'");
 }
 
 #[test]
@@ -1042,10 +773,7 @@ fn child_and_channel_setvar_ids_land_in_the_right_image() {
         5,
         "symbol 'dev' of 'parent' is already used by the <irq> at line 4",
     );
-    let xml = two_pds(&[&channel(
-        r#"pd="lo" id="0" setvar_id="ch""#,
-        r#"pd="hi" id="0" setvar_id="ch""#,
-    )]);
+    let xml = two_pds(&[&channel(r#"pd="lo" id="0" setvar_id="ch""#, r#"pd="hi" id="0" setvar_id="ch""#)]);
     valid(&xml);
 }
 
@@ -1086,8 +814,5 @@ fn a_bad_value_does_not_cascade() {
         &channel(r#"pd="ping" id="1" pp="true""#, r#"pd="tally" id="0""#),
     ]);
     let e = one(&xml);
-    assert_eq!(
-        (e.rule, e.attribute.as_deref(), e.line),
-        (Rule::InvalidNumber, Some("priority"), 3)
-    );
+    assert_eq!((e.rule, e.attribute.as_deref(), e.line), (Rule::InvalidNumber, Some("priority"), 3));
 }

@@ -11,8 +11,8 @@
 //! writable length), the available index, and the last used index seen.
 
 use super::{
-    AVAIL_F_NO_INTERRUPT, Buffer, DESC_F_INDIRECT, DESC_F_NEXT, DESC_F_WRITE, DESC_SIZE,
-    SplitLayout, Token, USED_F_NO_NOTIFY, Used, VirtQueue,
+    AVAIL_F_NO_INTERRUPT, Buffer, DESC_F_INDIRECT, DESC_F_NEXT, DESC_F_WRITE, DESC_SIZE, SplitLayout, Token,
+    USED_F_NO_NOTIFY, Used, VirtQueue,
 };
 use crate::features::{Features, general};
 use crate::{DeviceFault, Error};

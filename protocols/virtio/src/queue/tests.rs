@@ -2,8 +2,8 @@
 //! per rule the driver enforces).
 
 use super::*;
-use crate::fuzzing::RawDevice;
 use crate::features::{Features, general};
+use crate::fuzzing::RawDevice;
 use crate::{DeviceFault, Error};
 use sevio_sharedmem::HeapRegion;
 
@@ -23,8 +23,7 @@ fn fixture(size: u16, feats: Features) -> Fixture {
     let heap = HeapRegion::new(layout.total_size());
     let pool_heap = HeapRegion::new(size as usize * 4 * 16);
     let pool = IndirectPool { mem: pool_heap.memory(), device_addr: POOL_DEV, max_descs: 4 };
-    let q = SplitQueue::new(QueueMemory { mem: heap.memory(), device_addr: DEV }, layout, feats, Some(pool))
-        .unwrap();
+    let q = SplitQueue::new(QueueMemory { mem: heap.memory(), device_addr: DEV }, layout, feats, Some(pool)).unwrap();
     let dev = RawDevice::new(heap.memory(), layout);
     Fixture { q, dev, pool: pool_heap.memory(), _heap: heap, _pool_heap: pool_heap }
 }
@@ -85,7 +84,12 @@ fn indirect_chain_uses_the_pool() {
     assert_eq!((d.0, d.1, d.2), (POOL_DEV + table, 48, DESC_F_INDIRECT));
     let entry = |i: usize| {
         let at = table as usize + 16 * i;
-        (f.pool.read::<u64>(at).unwrap(), f.pool.read::<u32>(at + 8).unwrap(), f.pool.read::<u16>(at + 12).unwrap(), f.pool.read::<u16>(at + 14).unwrap())
+        (
+            f.pool.read::<u64>(at).unwrap(),
+            f.pool.read::<u32>(at + 8).unwrap(),
+            f.pool.read::<u16>(at + 12).unwrap(),
+            f.pool.read::<u16>(at + 14).unwrap(),
+        )
     };
     assert_eq!(entry(0), (0x2000, 16, DESC_F_NEXT, 1));
     assert_eq!(entry(1), (0x2100, 512, DESC_F_NEXT | DESC_F_WRITE, 2));
@@ -115,10 +119,7 @@ fn rejects_chains_the_spec_forbids() {
     let mut f = plain();
     assert_eq!(f.q.add(&[]), Err(Error::EmptyChain));
     assert_eq!(f.q.add(&[Buffer::readable(0, 1); 9]), Err(Error::ChainTooLong { len: 9, max: 8 }));
-    assert_eq!(
-        f.q.add(&[Buffer::writable(0, 1), Buffer::readable(0, 1)]),
-        Err(Error::WritableBeforeReadable)
-    );
+    assert_eq!(f.q.add(&[Buffer::writable(0, 1), Buffer::readable(0, 1)]), Err(Error::WritableBeforeReadable));
     let huge = [Buffer::readable(0, u32::MAX), Buffer::readable(0, 2)];
     assert_eq!(f.q.add(&huge), Err(Error::ChainTooLarge));
     // Exactly 2^32 is allowed.
@@ -275,9 +276,20 @@ fn construction_checks() {
     let layout = SplitLayout::new(8).unwrap();
     let heap = HeapRegion::new(1024);
     let mem = heap.memory();
-    let make = |m, dev, l, pool| SplitQueue::<8>::new(QueueMemory { mem: m, device_addr: dev }, l, Features::EMPTY.with(general::INDIRECT_DESC), pool).err();
+    let make = |m, dev, l, pool| {
+        SplitQueue::<8>::new(
+            QueueMemory { mem: m, device_addr: dev },
+            l,
+            Features::EMPTY.with(general::INDIRECT_DESC),
+            pool,
+        )
+        .err()
+    };
     let short = mem.slice(0, layout.total_size() - 1).unwrap();
-    assert_eq!(make(short, 0, layout, None), Some(Error::RegionTooSmall { need: layout.total_size(), have: layout.total_size() - 1 }));
+    assert_eq!(
+        make(short, 0, layout, None),
+        Some(Error::RegionTooSmall { need: layout.total_size(), have: layout.total_size() - 1 })
+    );
     assert_eq!(make(mem, 8, layout, None), Some(Error::Misaligned));
     assert_eq!(make(mem.slice(8, layout.total_size()).unwrap(), 0, layout, None), Some(Error::Misaligned));
     assert_eq!(make(mem, 0, SplitLayout::new(16).unwrap(), None), Some(Error::BadQueueSize(16)));
@@ -291,7 +303,13 @@ fn construction_checks() {
 fn legacy_layout_queue_works() {
     let layout = SplitLayout::legacy(16, LEGACY_ALIGN).unwrap();
     let heap = HeapRegion::new(layout.total_size());
-    let mut q = SplitQueue::<16>::new(QueueMemory { mem: heap.memory(), device_addr: 0x8000_0000 }, layout, Features::EMPTY, None).unwrap();
+    let mut q = SplitQueue::<16>::new(
+        QueueMemory { mem: heap.memory(), device_addr: 0x8000_0000 },
+        layout,
+        Features::EMPTY,
+        None,
+    )
+    .unwrap();
     assert_eq!(q.used_addr(), 0x8000_1000);
     let mut dev = RawDevice::new(heap.memory(), layout);
     let t = q.add(&rw(0)).unwrap();

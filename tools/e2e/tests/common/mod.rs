@@ -2,7 +2,7 @@
 //! create and check from the host.
 #![allow(dead_code)]
 
-use sevio_blk_client::pattern::{DEFAULT_SEED, pattern_byte};
+use sevio_client_blk::pattern::{DEFAULT_SEED, pattern_byte};
 use sevio_e2e::TempDir;
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 //! simtest-crash: panics when called, to test fault delivery.
 #![no_std]
 
-use sevio_runtime::{debug_println, Channel, Handler, MessageInfo, MessageRegisters};
+use sevio_runtime::{Channel, Handler, MessageInfo, MessageRegisters, debug_println};
 
 sevio_runtime::protection_domain!(init);
 

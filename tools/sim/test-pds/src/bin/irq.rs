@@ -13,10 +13,10 @@
 //! 0x200, 64-byte buffers from 0x1000.
 #![no_std]
 
-use core::sync::atomic::{fence, Ordering};
+use core::sync::atomic::{Ordering, fence};
 use sevio_runtime::mmio::DeviceRegion;
-use sevio_runtime::{debug_println, verdict, Channel, ChannelSet, Handler};
-use sevio_virtio::mmio::{interrupt, reg, DeviceStatus, MAGIC_VALUE};
+use sevio_runtime::{Channel, ChannelSet, Handler, debug_println, verdict};
+use sevio_virtio::mmio::{DeviceStatus, MAGIC_VALUE, interrupt, reg};
 
 const IRQ: Channel = Channel::new(5);
 const ECHO: Channel = Channel::new(1);

@@ -6,7 +6,7 @@
 #![no_std]
 
 use sevio_runtime::hosted::PEER_DEAD_LABEL;
-use sevio_runtime::{debug_println, verdict, Channel, Child, Handler, MessageInfo, MessageRegisters};
+use sevio_runtime::{Channel, Child, Handler, MessageInfo, MessageRegisters, debug_println, verdict};
 
 const CRASH: Channel = Channel::new(0);
 const EXPECTED: [(u8, u64); 2] = [(3, 3), (4, 6)];

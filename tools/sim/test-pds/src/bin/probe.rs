@@ -4,9 +4,9 @@
 #![no_std]
 
 use sevio_runtime::mmio::DeviceRegion;
-use sevio_runtime::{debug_println, verdict, Handler};
-use sevio_sim_test_pds::{device_name, expected_device, SLOTS, SLOT_STRIDE};
-use sevio_virtio::mmio::{reg, MAGIC_VALUE};
+use sevio_runtime::{Handler, debug_println, verdict};
+use sevio_sim_test_pds::{SLOT_STRIDE, SLOTS, device_name, expected_device};
+use sevio_virtio::mmio::{MAGIC_VALUE, reg};
 
 sevio_runtime::setvar!(fn mmio_vaddr() = "mmio_vaddr");
 

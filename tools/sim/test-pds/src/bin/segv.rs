@@ -2,7 +2,7 @@
 //! fault (SIGSEGV): a read-only map is really read-only.
 #![no_std]
 
-use sevio_runtime::{debug_println, Handler};
+use sevio_runtime::{Handler, debug_println};
 
 sevio_runtime::setvar!(fn ro_vaddr() = "ro_vaddr");
 

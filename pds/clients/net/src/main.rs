@@ -1,0 +1,10 @@
+//! net-client: answers ARP, ping and UDP echo; pings the gateway and
+//! passes on its answer.
+#![no_std]
+#![cfg_attr(target_os = "none", no_main)]
+
+sevio_runtime::protection_domain!(init);
+
+fn init() -> sevio_client_net::pd::ClientPd {
+    sevio_client_net::pd::init(sevio_client_net::pd::Mode::Echo)
+}

@@ -1,0 +1,252 @@
+//! The driver serving a client against a fake virtio-blk device: data
+//! round trips, storage information, batching, interrupts, barriers.
+
+mod common;
+
+use common::*;
+use sevio_driver_blk::Status;
+use sevio_queue::BlkStatus;
+use sevio_virtio::device::blk::req;
+use sevio_virtio::features::general;
+
+#[test]
+fn storage_info_comes_from_config_and_get_id() {
+    let mut rig = Rig::new(device(2, QEMU_LIKE, 256));
+    assert_eq!(rig.driver.status(), Status::Unbound);
+    rig.driver.bind().unwrap();
+    assert_eq!(rig.driver.status(), Status::Starting);
+    assert_eq!(rig.info(), None, "not published before GET_ID completes");
+    rig.run_device();
+    assert!(rig.driver.take_client_notify());
+    assert_eq!(rig.driver.status(), Status::Ready);
+    let info = rig.info().expect("ready");
+    assert_eq!(&info.serial[..20], SERIAL);
+    assert_eq!(info.capacity, CAPACITY_BLOCKS);
+    assert!(!info.read_only);
+    assert_eq!((info.sector_size, info.block_size), (512, 1));
+    assert!(info.queue_depth >= 32);
+    assert_eq!(rig.disk.borrow().types, [req::GET_ID]);
+}
+
+#[test]
+fn negotiates_what_it_wants_and_nothing_else() {
+    let all = QEMU_LIKE | F_RO | F_SIZE_MAX | 1 << 13 | 1 << 14 | 1 << 34 | 1 << 35;
+    let rig = Rig::ready(all);
+    let got = rig.fake.device().features.unwrap();
+    let want = F_SIZE_MAX | F_SEG_MAX | F_RO | F_BLK_SIZE | F_FLUSH | F_INDIRECT | F_EVENT_IDX | F_VERSION_1;
+    assert_eq!(got, want, "no GEOMETRY, MQ, DISCARD, WRITE_ZEROES, RING_PACKED, IN_ORDER");
+}
+
+#[test]
+fn write_read_flush_round_trip() {
+    let mut rig = Rig::ready(QEMU_LIKE);
+    let data = pattern(7, 3 * 4096);
+    rig.write_data(0x3000, &data);
+    rig.submit(&[write(1, 0x3000, 5, 3)]);
+    rig.run_device();
+    assert_eq!(rig.take_responses(), [ok(1, 3)]);
+    assert!(rig.driver.take_client_notify());
+    assert_eq!(&rig.disk.borrow().bytes[5 * 4096..8 * 4096], &data[..], "the disk holds what the client wrote");
+    rig.submit(&[read(2, 0x10000, 5, 3), flush(3)]);
+    rig.run_device();
+    let mut resp = rig.take_responses();
+    resp.sort_by_key(|r| r.id);
+    assert_eq!(resp, [ok(2, 3), status_of(BlkStatus::Ok, 3)]);
+    assert_eq!(rig.read_data(0x10000, 3 * 4096), data);
+    assert_eq!(rig.disk.borrow().types, [req::GET_ID, req::OUT, req::IN, req::FLUSH]);
+}
+
+#[test]
+fn legacy_device_round_trip() {
+    let mut rig = Rig::new(device(1, QEMU_LIKE, 256));
+    rig.bind_and_settle();
+    assert_eq!(rig.fake.device().features.unwrap() & F_VERSION_1, 0, "no VERSION_1 on a legacy device");
+    let data = pattern(3, 4096);
+    rig.write_data(0, &data);
+    rig.submit(&[write(1, 0, 0, 1)]);
+    rig.run_device();
+    rig.submit(&[read(2, 0x8000, 0, 1)]);
+    rig.run_device();
+    assert_eq!(rig.take_responses(), [ok(1, 1), ok(2, 1)]);
+    assert_eq!(rig.read_data(0x8000, 4096), data);
+}
+
+#[test]
+fn size_max_splits_data_into_segments() {
+    let mut rig = Rig::ready(QEMU_LIKE | F_SIZE_MAX);
+    rig.submit(&[read(1, 0, 0, 4)]);
+    rig.pop();
+    let chain = rig.disk.borrow().pending[0].clone();
+    let data: Vec<_> = chain.bufs[1..chain.bufs.len() - 1].iter().map(|b| (b.addr, b.len, b.writable)).collect();
+    let want: Vec<_> = (0..4).map(|i| (DATA_PADDR + i * 4096, 4096, true)).collect();
+    assert_eq!(data, want);
+    rig.complete(1);
+    rig.deliver_interrupt();
+    assert_eq!(rig.take_responses(), [ok(1, 4)]);
+}
+
+/// Enough requests to fill the pipeline; returns them.
+fn batch(n: u32) -> Vec<sevio_queue::BlkRequest> {
+    (0..n).map(|i| read(100 + i, (i as u64 % 16) * 4096, i as u64 % CAPACITY_BLOCKS, 1)).collect()
+}
+
+fn keeps_32_in_flight(offered: u64, queue_max: u16, expect_at_once: usize) {
+    let mut rig = Rig::new(device(2, offered, queue_max));
+    rig.bind_and_settle();
+    let kicks = rig.kicks();
+    rig.submit(&batch(48));
+    assert_eq!(rig.kicks(), kicks + 1, "one kick for the whole batch");
+    let n = rig.pop();
+    assert!(n >= 32, "{n} in flight");
+    assert_eq!(n, expect_at_once);
+    assert_eq!(rig.driver.client_in_flight(), n);
+    // Completions short of the last one in flight raise no interrupt.
+    rig.complete(n - 1);
+    assert!(!rig.deliver_interrupt(), "no interrupt before the batch is done");
+    rig.complete(1);
+    assert!(rig.deliver_interrupt(), "one interrupt for the batch");
+    // The rest went in flight on that interrupt; finish them.
+    while rig.pop() > 0 || !rig.disk.borrow().pending.is_empty() {
+        rig.complete(usize::MAX);
+        rig.deliver_interrupt();
+    }
+    let mut resp = rig.take_responses();
+    resp.sort_by_key(|r| r.id);
+    assert_eq!(resp, (0..48).map(|i| ok(100 + i, 1)).collect::<Vec<_>>());
+    assert_eq!(rig.driver.client_in_flight(), 0);
+}
+
+#[test]
+fn keeps_32_in_flight_with_indirect_descriptors() {
+    keeps_32_in_flight(QEMU_LIKE, 256, 48);
+}
+
+#[test]
+fn keeps_32_in_flight_without_indirect_descriptors() {
+    // A queue of 128: 128 descriptors / 3 per request.
+    keeps_32_in_flight(QEMU_LIKE & !F_INDIRECT, 128, 42);
+}
+
+#[test]
+fn one_interrupt_and_one_client_notification_per_batch() {
+    let mut rig = Rig::ready(QEMU_LIKE);
+    for round in 0..5u32 {
+        let before = rig.interrupts;
+        let reqs: Vec<_> = (0..32).map(|i| read(round * 100 + i, 0, i as u64, 1)).collect();
+        rig.submit(&reqs);
+        assert!(!rig.driver.take_client_notify(), "nothing to tell the client yet");
+        rig.run_device();
+        assert_eq!(rig.interrupts, before + 1, "round {round}");
+        assert!(rig.driver.take_client_notify());
+        assert_eq!(rig.take_responses().len(), 32);
+    }
+}
+
+#[test]
+fn completions_are_never_lost() {
+    // Partial completions, then new requests (harvested on the client's
+    // notification), then the rest: every request is answered.
+    let mut rig = Rig::ready(QEMU_LIKE);
+    rig.submit(&batch(10));
+    rig.pop();
+    rig.complete(4);
+    assert!(!rig.deliver_interrupt());
+    rig.submit(&[read(7, 0, 1, 1)]);
+    assert_eq!(rig.take_responses().len(), 4, "used elements harvested on the client's notification");
+    rig.pop();
+    rig.complete(usize::MAX);
+    assert!(rig.deliver_interrupt());
+    assert_eq!(rig.take_responses().len(), 7);
+    // A device that completes during the kick (before the driver arms):
+    // the driver sees it when arming and harvests without an interrupt.
+    rig.disk.borrow_mut().sync = true;
+    let before = rig.interrupts;
+    rig.submit(&batch(20));
+    assert_eq!(rig.take_responses().len(), 20);
+    assert!(!rig.deliver_interrupt());
+    assert_eq!(rig.interrupts, before);
+}
+
+#[test]
+fn without_event_idx_still_answers_everything() {
+    let mut rig = Rig::ready(QEMU_LIKE & !F_EVENT_IDX);
+    assert!(!rig.fake.device().negotiated(general::EVENT_IDX));
+    rig.submit(&batch(40));
+    rig.pop();
+    rig.complete(10);
+    assert!(rig.deliver_interrupt(), "interrupts on (flags), so one is due");
+    rig.complete(usize::MAX);
+    rig.deliver_interrupt();
+    assert_eq!(rig.take_responses().len(), 40);
+}
+
+#[test]
+fn barrier_waits_for_earlier_requests_then_flushes() {
+    let mut rig = Rig::ready(QEMU_LIKE);
+    rig.write_data(0, &pattern(1, 4096));
+    rig.submit(&[write(1, 0, 0, 1), barrier(2), write(3, 0, 1, 1)]);
+    assert_eq!(rig.pop(), 1, "only the write before the barrier");
+    rig.complete(1);
+    rig.deliver_interrupt();
+    assert_eq!(rig.take_responses(), [ok(1, 1)]);
+    assert_eq!(rig.pop(), 1, "now the barrier's flush, alone");
+    assert_eq!(rig.disk.borrow().pending[0].bufs.len(), 2);
+    rig.complete(1);
+    rig.deliver_interrupt();
+    assert_eq!(rig.take_responses(), [status_of(BlkStatus::Ok, 2)]);
+    rig.run_device();
+    assert_eq!(rig.take_responses(), [ok(3, 1)]);
+    assert_eq!(rig.disk.borrow().types, [req::GET_ID, req::OUT, req::FLUSH, req::OUT]);
+}
+
+#[test]
+fn flush_and_barrier_without_flush_feature_answer_at_once() {
+    let mut rig = Rig::ready(QEMU_LIKE & !F_FLUSH);
+    rig.submit(&[flush(1), barrier(2)]);
+    assert_eq!(rig.take_responses(), [status_of(BlkStatus::Ok, 1), status_of(BlkStatus::Ok, 2)]);
+    assert_eq!(rig.pop(), 0, "nothing sent to the device");
+}
+
+#[test]
+fn requests_wait_until_bound() {
+    let mut rig = Rig::new(device(2, QEMU_LIKE, 256));
+    rig.submit(&[read(1, 0, 0, 1)]);
+    assert_eq!(rig.waiting(), 1, "left in the request queue");
+    assert!(rig.take_responses().is_empty());
+    assert!(rig.fake.device().requests.is_empty(), "no transport call before the binding");
+    rig.bind_and_settle();
+    rig.run_device();
+    assert_eq!(rig.take_responses(), [ok(1, 1)]);
+}
+
+#[test]
+fn responses_never_overflow_the_response_queue() {
+    let mut rig = Rig::ready(QEMU_LIKE);
+    // 63 bad requests fill the response queue (capacity 64, one slot
+    // kept empty).
+    let bad: Vec<_> = (0..63).map(|i| read(i, 0, 0, 0)).collect();
+    rig.submit(&bad);
+    rig.submit(&[read(99, 0, 0, 1)]);
+    assert_eq!(rig.waiting(), 1, "no room for its response: not taken");
+    assert_eq!(rig.take_responses().len(), 63);
+    rig.driver.client_notified();
+    rig.run_device();
+    assert_eq!(rig.take_responses(), [ok(99, 1)]);
+}
+
+#[test]
+fn legacy_pci_device_with_its_fixed_queue_size() {
+    use sevio_transport_protocol::{Bdf, Location};
+    let mut dev = device(1, QEMU_LIKE, 256);
+    dev.info.location = Location::Pci(Bdf { bus: 0, device: 3, function: 0 });
+    let mut rig = Rig::new(dev);
+    rig.bind_and_settle();
+    assert_eq!(rig.fake.device().queues[0].unwrap().size, 256);
+    rig.write_data(0, &pattern(5, 8192));
+    rig.submit(&[write(1, 0, 10, 2)]);
+    rig.run_device();
+    rig.submit(&[read(2, 0x4000, 10, 2)]);
+    rig.run_device();
+    assert_eq!(rig.take_responses(), [ok(1, 2), ok(2, 2)]);
+    assert_eq!(rig.read_data(0x4000, 8192), pattern(5, 8192));
+}

@@ -1,0 +1,74 @@
+//! What every sevio virtio driver PD shares (blk now; net, console, rng
+//! next). A driver PD never maps device registers: it talks to its
+//! transport PD by PPC, and owns only its DMA region.
+//!
+//! - [`transport`]: the [`Transport`] trait (one request, one reply), its
+//!   PPC implementation [`PpcTransport`], and [`CallError`] for replies
+//!   that are refusals or of the wrong kind;
+//! - [`init`]: device bring-up in the order of VIRTIO 1.2 §3.1.1 as a
+//!   short typestate ([`Bringup`] -> [`Configuring`] -> [`Negotiated`]),
+//!   with one [`InitError`] variant per step;
+//! - [`queue`]: [`DriverQueue`], a [`SplitQueue`](sevio_virtio::SplitQueue)
+//!   plus the EVENT_IDX bookkeeping that lets a driver ask for one
+//!   interrupt per batch ([`DriverQueue::arm`]);
+//! - [`dma`]: the driver's DMA region (vaddr and paddr from setvars),
+//!   carved into queue memory, an indirect pool and per-request slots;
+//! - [`bus`]: registering with the bus PD and watching the binding table
+//!   for this driver's device;
+//! - [`shell`]: the device-independent part of a driver PD's shell
+//!   ([`Driver`] trait, [`Shell`]: follow bindings, log status);
+//! - [`pd`]: the whole event side of a driver PD ([`DriverPd`]: init
+//!   sequence and `Handler` dispatch, generic over [`DriverEvents`]);
+//! - [`state`]: [`DeviceState`], unbound / up / failed, with the retry of
+//!   a bring-up the transport was not ready for;
+//! - `fake` (feature `test-utils`): a fake transport and device side over
+//!   host memory, for host tests of driver PDs.
+//!
+//! Panic contract: nothing here panics on anything a transport, device,
+//! bus or binding table says; bad input is an error value.
+#![no_std]
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(feature = "test-utils")]
+extern crate std;
+
+pub mod bus;
+pub mod dma;
+pub mod init;
+pub mod pd;
+pub mod queue;
+pub mod shell;
+pub mod state;
+pub mod transport;
+
+#[cfg(feature = "test-utils")]
+pub mod fake;
+
+/// Why a driver PD could not bring its device up or serve it: the
+/// errors every driver shares (kept for the PD's log; a device-specific
+/// driver may wrap this in its own type).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DriverError {
+    /// Bring-up failed at this step.
+    Init(InitError),
+    /// The doorbell page is not usable.
+    Doorbell(sevio_transport_protocol::DoorbellError),
+    /// The DMA region is too small for what the driver carves.
+    Dma(DmaError),
+    /// The device broke a virtqueue rule (or the queue refused a chain).
+    Queue(sevio_virtio::Error),
+    /// The transport refused a kick or a config access.
+    Transport(CallError),
+    /// A client queue is unusable (bad geometry or indices).
+    Client(sevio_queue::QueueError),
+}
+
+pub use bus::{BindingChange, BindingWatch, BusCall, PpcBus, RegisterError};
+pub use dma::{DmaCarver, DmaError, DmaRegion, DmaSlice, DmaSlots};
+pub use init::{Bringup, Configuring, InitError, Negotiated, QueueParams};
+pub use pd::{DmaSetvars, DriverEvents, DriverPd, DriverPdConfig, Unusable, map_dma};
+pub use queue::DriverQueue;
+pub use shell::{Driver, DriverStatus, Shell, register_with_bus};
+pub use state::DeviceState;
+pub use transport::{CallError, PpcTransport, Transport};

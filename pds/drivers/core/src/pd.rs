@@ -1,0 +1,335 @@
+//! The whole event side of a driver PD, the same for every device: at
+//! init register with the bus and follow the binding table; then turn the
+//! three channels' notifications into driver events and the client
+//! notification the driver asks for into the event's deferred action.
+//!
+//! A driver PD's `main.rs` maps its regions (the DMA region through
+//! [`map_dma`]), builds its driver, and hands both to
+//! [`DriverPd::start`]; `protection_domain!` runs the result. What
+//! differs per device is the [`DriverEvents`] implementation.
+
+use crate::bus::BindingWatch;
+use crate::dma::{DmaRegion, mapped};
+use crate::shell::{Driver, Shell, register_with_bus};
+use core::fmt;
+use sevio_bus_protocol::DriverId;
+use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler, debug_println};
+use sevio_sharedmem::SharedMemory;
+use sevio_virtio::DeviceId;
+
+/// What a driver does with its transport's and its client's
+/// notifications (the bus's are the [`Shell`]'s).
+pub trait DriverEvents: Driver {
+    /// The transport notified: the device interrupted.
+    fn interrupt(&mut self);
+    /// The client notified: requests or room to look at.
+    fn client_notified(&mut self);
+    /// Whether the client should be notified (clears the flag); the PD
+    /// turns it into one deferred notify per event.
+    fn take_client_notify(&mut self) -> bool;
+    /// The event is over (init included): perform what was collected
+    /// during it, before the status is logged. Default: nothing.
+    fn end_of_event(&mut self) {}
+}
+
+/// Who a driver PD is and where its peers are (from its `config.rs`).
+#[derive(Copy, Clone, Debug)]
+pub struct DriverPdConfig {
+    /// The log prefix (the PD's name).
+    pub name: &'static str,
+    /// The device the driver registers for.
+    pub device: DeviceId,
+    /// The driver id to follow if the bus refuses the registration.
+    pub fallback_id: DriverId,
+    /// The bus PD (PPC: RegisterDriver; notifications: the binding
+    /// table changed).
+    pub bus: Channel,
+    /// The transport PD (notifications: the device interrupted).
+    pub transport: Channel,
+    /// The client (notifications both ways).
+    pub client: Channel,
+}
+
+struct Serving<D: Driver> {
+    shell: Shell<D>,
+    transport: Channel,
+    client: Channel,
+    bus: Channel,
+}
+
+/// A driver PD: its [`Shell`] and channels, or nothing if its
+/// configuration was unusable (then it ignores every event).
+pub struct DriverPd<D: Driver>(Option<Serving<D>>);
+
+impl<D: DriverEvents> DriverPd<D> {
+    /// A PD that does nothing (its configuration is unusable; the caller
+    /// logged why).
+    pub fn idle() -> Self {
+        DriverPd(None)
+    }
+
+    /// Register with the bus for `config.device` and look at the binding
+    /// table in `bindings`: bind if the device is already known.
+    pub fn start(config: &DriverPdConfig, driver: D, bindings: SharedMemory) -> Self {
+        // The bus says which driver id it knows this instance by (from the
+        // channel); after a refusal (logged) the configured id still keeps
+        // the driver following the table.
+        let id = register_with_bus(config.name, config.bus, &[config.device.0]).unwrap_or(config.fallback_id);
+        Self::with_shell(config, Shell::new(config.name, driver, BindingWatch::new(bindings, id)))
+    }
+
+    /// [`start`](Self::start) after registration: around a shell that
+    /// already watches the right driver id (host tests have no bus).
+    pub fn with_shell(config: &DriverPdConfig, mut shell: Shell<D>) -> Self {
+        shell.check_binding();
+        shell.driver.end_of_event();
+        shell.log_status();
+        DriverPd(Some(Serving { shell, transport: config.transport, client: config.client, bus: config.bus }))
+    }
+
+    /// The shell, unless the PD is idle.
+    pub fn shell(&mut self) -> Option<&mut Shell<D>> {
+        self.0.as_mut().map(|s| &mut s.shell)
+    }
+}
+
+impl<D: DriverEvents> Handler for DriverPd<D> {
+    fn notified(&mut self, channels: ChannelSet) {
+        let Some(s) = &mut self.0 else { return };
+        if channels.contains(s.bus) {
+            s.shell.check_binding();
+        }
+        if channels.contains(s.transport) {
+            s.shell.driver.interrupt();
+        }
+        if channels.contains(s.client) {
+            s.shell.driver.client_notified();
+        }
+        s.shell.driver.end_of_event();
+        s.shell.log_status();
+    }
+
+    fn take_deferred_action(&mut self) -> Option<DeferredAction> {
+        let s = self.0.as_mut()?;
+        s.shell.driver.take_client_notify().then_some(DeferredAction::Notify(s.client))
+    }
+}
+
+/// Why a driver PD's configuration is unusable (the PD then logs it and
+/// does nothing). `Display` names the setvar or region.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Unusable {
+    /// A setvar is missing or unusable; the text says which.
+    Setvar(&'static str),
+    /// This DMA region's size (setvar_size) is missing or over the
+    /// transport's window, or it has no region_paddr.
+    DmaSize(&'static str),
+    /// This DMA region's vaddr is missing.
+    DmaVaddr(&'static str),
+    /// This DMA region's paddr + size overflows.
+    DmaOverflow(&'static str),
+}
+
+impl From<&'static str> for Unusable {
+    fn from(why: &'static str) -> Self {
+        Unusable::Setvar(why)
+    }
+}
+
+impl fmt::Display for Unusable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unusable::Setvar(why) => f.write_str(why),
+            Unusable::DmaSize(r) => {
+                write!(f, "{}: size (setvar_size) missing or over the transport's window, or no region_paddr", r)
+            }
+            Unusable::DmaVaddr(r) => write!(f, "{}_vaddr missing", r),
+            Unusable::DmaOverflow(r) => write!(f, "{}: address overflow", r),
+        }
+    }
+}
+
+/// A driver's DMA region as system.xml describes it.
+#[derive(Copy, Clone, Debug)]
+pub struct DmaSetvars {
+    /// The memory region's name (e.g. `rng_dma`), for the log.
+    pub region: &'static str,
+    /// Its vaddr (setvar_vaddr).
+    pub vaddr: u64,
+    /// Its size (setvar_size).
+    pub size: u64,
+    /// Its physical address (region_paddr).
+    pub paddr: u64,
+}
+
+/// The DMA region `dma` describes, if its size is set and at most
+/// `window` (the transport's DMA window: it accepts queue addresses
+/// anywhere in it) and its addresses are set. A region smaller than the
+/// window is used, with a warning under `pd`'s name: whatever else lies
+/// inside the window is within this driver's reach.
+///
+/// # Safety
+/// If `dma.size` passes those checks, `dma.vaddr..dma.vaddr + dma.size`
+/// must be as [`mapped`] requires: mapped for the PD's whole life, never
+/// the target of a Rust reference.
+#[allow(unsafe_code)]
+pub unsafe fn map_dma(pd: &str, dma: DmaSetvars, window: u64) -> Result<DmaRegion, Unusable> {
+    if dma.size == 0 || dma.size > window || dma.paddr == 0 {
+        return Err(Unusable::DmaSize(dma.region));
+    }
+    if dma.size != window {
+        debug_println!(
+            "{}: warning: {} is {:#x} bytes, not the transport's window of {:#x}",
+            pd,
+            dma.region,
+            dma.size,
+            window
+        );
+    }
+    let len = usize::try_from(dma.size).map_err(|_| Unusable::DmaSize(dma.region))?;
+    // SAFETY: the caller vouches for this range (its size was checked
+    // above).
+    let mem = unsafe { mapped(dma.vaddr, len) }.ok_or(Unusable::DmaVaddr(dma.region))?;
+    DmaRegion::new(mem, dma.paddr).map_err(|_| Unusable::DmaOverflow(dma.region))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shell::DriverStatus;
+    use sevio_bus_protocol::{Binding, TableWriter, TransportId};
+    use sevio_sharedmem::HeapRegion;
+    use sevio_transport_protocol::Location;
+    use std::vec::Vec;
+
+    /// Records the order of the calls it gets.
+    #[derive(Default)]
+    struct Recorder {
+        calls: Vec<&'static str>,
+        notify: bool,
+        up: bool,
+    }
+
+    impl Driver for Recorder {
+        type Error = ();
+        fn bind(&mut self) -> Result<(), ()> {
+            self.calls.push("bind");
+            self.up = true;
+            Ok(())
+        }
+        fn unbind(&mut self) {
+            self.calls.push("unbind");
+            self.up = false;
+        }
+        fn status(&self) -> DriverStatus {
+            if self.up { DriverStatus::Ready } else { DriverStatus::Unbound }
+        }
+        fn last_error(&self) -> Option<()> {
+            None
+        }
+    }
+
+    impl DriverEvents for Recorder {
+        fn interrupt(&mut self) {
+            self.calls.push("interrupt");
+        }
+        fn client_notified(&mut self) {
+            self.calls.push("client");
+            self.notify = true;
+        }
+        fn take_client_notify(&mut self) -> bool {
+            core::mem::take(&mut self.notify)
+        }
+        fn end_of_event(&mut self) {
+            self.calls.push("end");
+        }
+    }
+
+    const CONFIG: DriverPdConfig = DriverPdConfig {
+        name: "t",
+        device: DeviceId::RNG,
+        fallback_id: DriverId(1),
+        bus: Channel::new(3),
+        transport: Channel::new(4),
+        client: Channel::new(5),
+    };
+
+    /// An rng device bound to driver 1.
+    const BINDING: Binding = Binding {
+        driver: DriverId(1),
+        transport: TransportId(0),
+        location: Location::Mmio { slot: 2 },
+        device_id: 4,
+        vendor_id: 0,
+    };
+
+    fn set(channels: &[u64]) -> ChannelSet {
+        ChannelSet::from_badge(channels.iter().fold(0, |b, c| b | 1 << c))
+    }
+
+    #[test]
+    fn init_binds_a_known_device_and_ends_the_event() {
+        let page = HeapRegion::new(4096);
+        let mut table = TableWriter::init(page.memory(), 4).unwrap();
+        table.write([BINDING].into_iter()).unwrap();
+        let shell = Shell::new("t", Recorder::default(), BindingWatch::new(page.memory(), DriverId(1)));
+        let mut pd = DriverPd::with_shell(&CONFIG, shell);
+        assert_eq!(pd.shell().unwrap().driver.calls, ["bind", "end"]);
+        assert_eq!(pd.take_deferred_action(), None);
+    }
+
+    #[test]
+    fn each_channel_reaches_its_event_and_the_client_is_notified_once() {
+        let page = HeapRegion::new(4096);
+        let mut table = TableWriter::init(page.memory(), 4).unwrap();
+        let shell = Shell::new("t", Recorder::default(), BindingWatch::new(page.memory(), DriverId(1)));
+        let mut pd = DriverPd::with_shell(&CONFIG, shell);
+        pd.notified(set(&[4]));
+        pd.notified(set(&[5, 4]));
+        assert_eq!(pd.take_deferred_action(), Some(DeferredAction::Notify(CONFIG.client)));
+        assert_eq!(pd.take_deferred_action(), None, "one notify per request");
+        table.write([].into_iter()).unwrap();
+        pd.notified(set(&[0, 1, 2]));
+        let calls = &pd.shell().unwrap().driver.calls;
+        assert_eq!(calls, &["end", "interrupt", "end", "interrupt", "client", "end", "end"]);
+        // The bus channel: the table now binds the driver.
+        table.write([BINDING].into_iter()).unwrap();
+        pd.notified(set(&[3]));
+        assert_eq!(pd.shell().unwrap().driver.calls.last_chunk(), Some(&["bind", "end"]));
+        assert_eq!(pd.shell().unwrap().driver.status(), DriverStatus::Ready);
+    }
+
+    #[allow(unsafe_code)]
+    fn map(region: &HeapRegion, size: u64, paddr: u64) -> Result<DmaRegion, Unusable> {
+        let vaddr = region.memory().addr() as u64;
+        let dma = DmaSetvars { region: "x_dma", vaddr, size, paddr };
+        // SAFETY: the heap region outlives the test and is 0x4000 bytes;
+        // the sizes that pass the checks are at most that.
+        unsafe { map_dma("t", dma, 0x4000) }
+    }
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn the_dma_region_is_checked_against_its_setvars() {
+        let heap = HeapRegion::new(0x4000);
+        assert_eq!(map(&heap, 0x4000, 0x4000_0000).map(|r| r.len()), Ok(0x4000));
+        assert_eq!(map(&heap, 0x1000, 0x4000_0000).map(|r| r.len()), Ok(0x1000), "smaller: a warning");
+        for (size, paddr) in [(0, 0x4000_0000), (0x4001, 0x4000_0000), (0x4000, 0)] {
+            assert_eq!(map(&heap, size, paddr).err(), Some(Unusable::DmaSize("x_dma")));
+        }
+        assert_eq!(map(&heap, 0x4000, u64::MAX - 0x100).err(), Some(Unusable::DmaOverflow("x_dma")));
+        let unset = DmaSetvars { region: "x_dma", vaddr: 0, size: 0x4000, paddr: 0x4000_0000 };
+        // SAFETY: a null vaddr is refused before anything is mapped.
+        assert_eq!(unsafe { map_dma("t", unset, 0x4000) }.err(), Some(Unusable::DmaVaddr("x_dma")));
+        let text = std::format!("{}", Unusable::DmaVaddr("x_dma"));
+        assert_eq!(text, "x_dma_vaddr missing");
+    }
+
+    #[test]
+    fn an_idle_pd_ignores_everything() {
+        let mut pd = DriverPd::<Recorder>::idle();
+        pd.notified(set(&[3, 4, 5]));
+        assert_eq!(pd.take_deferred_action(), None);
+        assert!(pd.shell().is_none());
+    }
+}
