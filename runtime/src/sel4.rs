@@ -1,7 +1,7 @@
 //! The seL4 backend: Microkit 2.3.0 ABI on seL4 16.0.0 (aarch64, MCS).
 //!
 //! The facts this relies on (all from the Microkit tool and libmicrokit's
-//! ABI, checked on QEMU with a real SDK; see DESIGN.md):
+//! ABI, checked on QEMU with a real SDK; docs/ARCHITECTURE.md has the map):
 //! - the tool patches six symbols, which therefore must exist;
 //! - cap slots: INPUT 1, REPLY 4, MONITOR_EP 5, notifications 10+ch,
 //!   PPC endpoints 74+ch, IRQ handlers 138+ch;
