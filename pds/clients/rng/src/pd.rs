@@ -6,7 +6,7 @@
 //! region, rw, at least [`crate::DATA_NEEDED`] bytes).
 
 use crate::RngClient;
-use sevio_driver_rng::ClientPort;
+use sevio_queue::rng::ClientPort;
 use sevio_runtime::print::DebugWriter;
 use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler, debug_println, verdict};
 use sevio_sharedmem::SharedMemory;

@@ -3,17 +3,16 @@
 //! three channels' notifications into driver events and the client
 //! notification the driver asks for into the event's deferred action.
 //!
-//! A driver PD's `main.rs` maps its regions (the DMA region through
-//! [`map_dma`]), builds its driver, and hands both to
-//! [`DriverPd::start`]; `protection_domain!` runs the result. What
-//! differs per device is the [`DriverEvents`] implementation.
+//! A template driver's events come from [`Virtio`](crate::Virtio), so
+//! its PD is `DriverPd<Virtio<D, T>>` ([`Virtio::start`](crate::Virtio::start)).
+//! blk, net and console still implement [`DriverEvents`] themselves and
+//! start with [`DriverPd::start`] (both to be removed once they are
+//! ported to the template).
 
 use crate::bus::BindingWatch;
-use crate::dma::{DmaRegion, mapped};
 use crate::shell::{Driver, Shell, register_with_bus};
-use core::fmt;
 use sevio_bus_protocol::DriverId;
-use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler, debug_println};
+use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler};
 use sevio_sharedmem::SharedMemory;
 use sevio_virtio::DeviceId;
 
@@ -30,6 +29,9 @@ pub trait DriverEvents: Driver {
     /// The event is over (init included): perform what was collected
     /// during it, before the status is logged. Default: nothing.
     fn end_of_event(&mut self) {}
+    /// A notification was handled and the status logged: the driver's
+    /// own log lines. Default: nothing.
+    fn after_status_log(&mut self) {}
 }
 
 /// Who a driver PD is and where its peers are (from its `config.rs`).
@@ -107,90 +109,13 @@ impl<D: DriverEvents> Handler for DriverPd<D> {
         }
         s.shell.driver.end_of_event();
         s.shell.log_status();
+        s.shell.driver.after_status_log();
     }
 
     fn take_deferred_action(&mut self) -> Option<DeferredAction> {
         let s = self.0.as_mut()?;
         s.shell.driver.take_client_notify().then_some(DeferredAction::Notify(s.client))
     }
-}
-
-/// Why a driver PD's configuration is unusable (the PD then logs it and
-/// does nothing). `Display` names the setvar or region.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Unusable {
-    /// A setvar is missing or unusable; the text says which.
-    Setvar(&'static str),
-    /// This DMA region's size (setvar_size) is missing or over the
-    /// transport's window, or it has no region_paddr.
-    DmaSize(&'static str),
-    /// This DMA region's vaddr is missing.
-    DmaVaddr(&'static str),
-    /// This DMA region's paddr + size overflows.
-    DmaOverflow(&'static str),
-}
-
-impl From<&'static str> for Unusable {
-    fn from(why: &'static str) -> Self {
-        Unusable::Setvar(why)
-    }
-}
-
-impl fmt::Display for Unusable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Unusable::Setvar(why) => f.write_str(why),
-            Unusable::DmaSize(r) => {
-                write!(f, "{}: size (setvar_size) missing or over the transport's window, or no region_paddr", r)
-            }
-            Unusable::DmaVaddr(r) => write!(f, "{}_vaddr missing", r),
-            Unusable::DmaOverflow(r) => write!(f, "{}: address overflow", r),
-        }
-    }
-}
-
-/// A driver's DMA region as system.xml describes it.
-#[derive(Copy, Clone, Debug)]
-pub struct DmaSetvars {
-    /// The memory region's name (e.g. `rng_dma`), for the log.
-    pub region: &'static str,
-    /// Its vaddr (setvar_vaddr).
-    pub vaddr: u64,
-    /// Its size (setvar_size).
-    pub size: u64,
-    /// Its physical address (region_paddr).
-    pub paddr: u64,
-}
-
-/// The DMA region `dma` describes, if its size is set and at most
-/// `window` (the transport's DMA window: it accepts queue addresses
-/// anywhere in it) and its addresses are set. A region smaller than the
-/// window is used, with a warning under `pd`'s name: whatever else lies
-/// inside the window is within this driver's reach.
-///
-/// # Safety
-/// If `dma.size` passes those checks, `dma.vaddr..dma.vaddr + dma.size`
-/// must be as [`mapped`] requires: mapped for the PD's whole life, never
-/// the target of a Rust reference.
-#[allow(unsafe_code)]
-pub unsafe fn map_dma(pd: &str, dma: DmaSetvars, window: u64) -> Result<DmaRegion, Unusable> {
-    if dma.size == 0 || dma.size > window || dma.paddr == 0 {
-        return Err(Unusable::DmaSize(dma.region));
-    }
-    if dma.size != window {
-        debug_println!(
-            "{}: warning: {} is {:#x} bytes, not the transport's window of {:#x}",
-            pd,
-            dma.region,
-            dma.size,
-            window
-        );
-    }
-    let len = usize::try_from(dma.size).map_err(|_| Unusable::DmaSize(dma.region))?;
-    // SAFETY: the caller vouches for this range (its size was checked
-    // above).
-    let mem = unsafe { mapped(dma.vaddr, len) }.ok_or(Unusable::DmaVaddr(dma.region))?;
-    DmaRegion::new(mem, dma.paddr).map_err(|_| Unusable::DmaOverflow(dma.region))
 }
 
 #[cfg(test)]
@@ -297,32 +222,6 @@ mod tests {
         pd.notified(set(&[3]));
         assert_eq!(pd.shell().unwrap().driver.calls.last_chunk(), Some(&["bind", "end"]));
         assert_eq!(pd.shell().unwrap().driver.status(), DriverStatus::Ready);
-    }
-
-    #[allow(unsafe_code)]
-    fn map(region: &HeapRegion, size: u64, paddr: u64) -> Result<DmaRegion, Unusable> {
-        let vaddr = region.memory().addr() as u64;
-        let dma = DmaSetvars { region: "x_dma", vaddr, size, paddr };
-        // SAFETY: the heap region outlives the test and is 0x4000 bytes;
-        // the sizes that pass the checks are at most that.
-        unsafe { map_dma("t", dma, 0x4000) }
-    }
-
-    #[test]
-    #[allow(unsafe_code)]
-    fn the_dma_region_is_checked_against_its_setvars() {
-        let heap = HeapRegion::new(0x4000);
-        assert_eq!(map(&heap, 0x4000, 0x4000_0000).map(|r| r.len()), Ok(0x4000));
-        assert_eq!(map(&heap, 0x1000, 0x4000_0000).map(|r| r.len()), Ok(0x1000), "smaller: a warning");
-        for (size, paddr) in [(0, 0x4000_0000), (0x4001, 0x4000_0000), (0x4000, 0)] {
-            assert_eq!(map(&heap, size, paddr).err(), Some(Unusable::DmaSize("x_dma")));
-        }
-        assert_eq!(map(&heap, 0x4000, u64::MAX - 0x100).err(), Some(Unusable::DmaOverflow("x_dma")));
-        let unset = DmaSetvars { region: "x_dma", vaddr: 0, size: 0x4000, paddr: 0x4000_0000 };
-        // SAFETY: a null vaddr is refused before anything is mapped.
-        assert_eq!(unsafe { map_dma("t", unset, 0x4000) }.err(), Some(Unusable::DmaVaddr("x_dma")));
-        let text = std::format!("{}", Unusable::DmaVaddr("x_dma"));
-        assert_eq!(text, "x_dma_vaddr missing");
     }
 
     #[test]

@@ -20,6 +20,23 @@ impl<T: Transport + ?Sized> Transport for &mut T {
     }
 }
 
+/// The kick path every template driver uses: after ringing its doorbell
+/// page (a bit per queue with new buffers), the driver notifies the
+/// transport, which takes the bits and notifies the device of each queue
+/// (`transports/core` `Transport::kick`).
+///
+/// Why the doorbell and not the `QueueNotify` PPC: one notification
+/// carries every queue kicked during an event (net kicks receive and
+/// transmit together), it is a signal rather than a call with a reply, so
+/// the driver never waits on the transport to kick, and the transport
+/// already drops kicks of a driver it has not bound. Kicks are sent after
+/// the event, so never before DRIVER_OK (VIRTIO 1.2 §3.1.1: the device
+/// is live only after step 8).
+pub trait TransportNotify {
+    /// Tell the transport the doorbell page has kicks.
+    fn notify(&mut self);
+}
+
 /// Why a call did not get the answer it needed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum CallError {
@@ -92,6 +109,12 @@ impl Transport for PpcTransport {
             }
             (info.label(), len)
         })
+    }
+}
+
+impl TransportNotify for PpcTransport {
+    fn notify(&mut self) {
+        self.channel.notify();
     }
 }
 
