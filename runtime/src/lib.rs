@@ -24,6 +24,7 @@ mod channel;
 mod event_loop;
 mod handler;
 pub mod kernel;
+pub mod line;
 mod message;
 pub mod mmio;
 pub mod print;

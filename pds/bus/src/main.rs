@@ -53,7 +53,7 @@ impl Handler for BusPd {
         let words: [u64; MAX_WORDS] = core::array::from_fn(|i| if i < len { MessageRegisters::get(i) } else { 0 });
         let reply = match BusRequest::decode(info.label(), &words[..len]) {
             Ok(request) => {
-                let outcome = self.broker.handle(channel.index(), &request, &mut DebugWriter);
+                let outcome = self.broker.handle(channel.index(), &request, &mut DebugWriter::for_this_pd());
                 for ch in ChannelSet::from_badge(outcome.notify) {
                     ch.notify();
                 }
@@ -76,7 +76,7 @@ impl Handler for BusPd {
     /// and stops serving it. The driver stays stopped.
     fn fault(&mut self, child: Child, info: MessageInfo) -> Option<MessageInfo> {
         debug_println!("bus: driver {} faulted (seL4 fault label {})", child.index(), info.label());
-        let notify = self.broker.driver_fault(DriverId(child.index()), &mut DebugWriter);
+        let notify = self.broker.driver_fault(DriverId(child.index()), &mut DebugWriter::for_this_pd());
         for ch in ChannelSet::from_badge(notify) {
             ch.notify();
         }

@@ -458,13 +458,13 @@ fn a_peer_on_a_socket_gets_every_answer_and_nothing_else() {
     assert_eq!(tally.late, 0, "frames after the last answer: {tally:?}");
     run.assert_lines(&[
         "bus: net",
-        "[net] net: bound to Mmio { slot: 31 }",
-        "[net] net: mac 52:54:00:12:34:56",
-        "[net] net: modern device, link up, 12-byte header",
-        "[net] net: device ready",
-        "[net_client] net-client: gateway 10.0.2.2 is at 52:55:0a:00:02:02",
+        "net: bound to Mmio { slot: 31 }",
+        "net: mac 52:54:00:12:34:56",
+        "net: modern device, link up, 12-byte header",
+        "net: device ready",
+        "net_client: net-client: gateway 10.0.2.2 is at 52:55:0a:00:02:02",
         "net-client: gateway 10.0.2.2 answered the ping",
-        "[net_client] PASS",
+        "net_client: PASS",
         "sim: PASS",
     ]);
     assert!(run.lines_with("net: device failed").is_empty(), "the driver stopped:\n{}", run.out);
@@ -481,7 +481,7 @@ fn user_networking(desc: &str, legacy: bool) -> Run {
         "net: device ready",
         "net-client: gateway 10.0.2.2 is at 52:55:0a:00:02:02",
         "net-client: gateway 10.0.2.2 answered the ping",
-        "[net_client] PASS",
+        "net_client: PASS",
         "sim: PASS",
     ]);
     run
@@ -519,10 +519,10 @@ fn net_bench() {
         "net-bench: 5000 datagrams echoed (5120000 payload bytes)",
         "BENCH net_udp_echo_fps",
         "BENCH net_udp_echo_mbps",
-        "[net_bench] PASS",
+        "net_bench: PASS",
     ]);
     assert!(run.lines_with("datagrams echoed")[0].ends_with(", 0 wrong"), "{}", run.out);
-    for line in run.lines_with("] BENCH ") {
+    for line in run.lines_with(": BENCH ") {
         println!("{}", &line[line.find("BENCH").unwrap()..]);
     }
 }

@@ -445,7 +445,7 @@ impl Session {
     fn output(&mut self, pd: PdId, bytes: &[u8]) -> bool {
         let mut fault = false;
         for line in self.lines[pd].push(bytes) {
-            console::line(&self.system.pds[pd].name, &line);
+            console::pd_line(&self.system.pds[pd].name, &line);
             fault |= self.faults.iter().any(|(p, text)| *p == pd && line.contains(text.as_str()));
         }
         fault
@@ -453,7 +453,7 @@ impl Session {
 
     fn flush_output(&mut self, pd: PdId) {
         if let Some(rest) = self.lines[pd].take_rest() {
-            console::line(&self.system.pds[pd].name, &rest);
+            console::pd_line(&self.system.pds[pd].name, &rest);
         }
     }
 

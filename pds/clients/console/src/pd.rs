@@ -74,18 +74,18 @@ impl ClientPd {
     /// Open the queues, write the banner.
     pub fn start(mode: Mode) -> ClientPd {
         let Some((rx, tx)) = queue_regions() else {
-            verdict::fail("console-client: a queue setvar is missing");
+            verdict::fail("a queue setvar is missing");
             return ClientPd(None);
         };
         let mut client = match ConsoleClient::new(rx, tx, mode) {
             Ok(c) => c,
             Err(e) => {
                 debug_println!("console-client: queues unusable: {:?}", e);
-                verdict::fail("console-client: unusable queues");
+                verdict::fail("unusable queues");
                 return ClientPd(None);
             }
         };
-        let progress = client.start(&mut DebugWriter);
+        let progress = client.start(&mut DebugWriter::for_this_pd());
         progress.report();
         ClientPd(Some(client))
     }
@@ -95,7 +95,7 @@ impl Handler for ClientPd {
     fn notified(&mut self, channels: ChannelSet) {
         let Some(client) = &mut self.0 else { return };
         if channels.contains(DRIVER) {
-            client.notified(&mut DebugWriter).report();
+            client.notified(&mut DebugWriter::for_this_pd()).report();
         }
     }
 

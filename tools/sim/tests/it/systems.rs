@@ -8,15 +8,15 @@ use crate::common::{sim, workspace};
 fn reference_system_prints_every_round_and_passes() {
     let run = sim(&[workspace().join("systems/pingpong.xml").to_str().unwrap(), "--timeout", "20"]);
     run.assert_code(0);
-    let mut want = vec!["[ping] ping: hello, shared region at 0x2000000".to_string()];
+    let mut want = vec!["ping: hello, shared region at 0x2000000".to_string()];
     for round in 1..=3 {
-        want.push(format!("[pong] pong: round {round}"));
-        want.push(format!("[tally] tally: call {round} sums to {}", 150 + round));
-        want.push(format!("[ping] ping: round {round} ok (notify both ways, shared region, 6-word PPC)"));
+        want.push(format!("pong: round {round}"));
+        want.push(format!("tally: call {round} sums to {}", 150 + round));
+        want.push(format!("ping: round {round} ok (notify both ways, shared region, 6-word PPC)"));
     }
-    want.extend(["[ping] PASS".into(), "sim: PASS: ping passed".into()]);
+    want.extend(["ping: PASS".into(), "sim: PASS: ping passed".into()]);
     run.assert_lines(&want.iter().map(String::as_str).collect::<Vec<_>>());
-    run.assert_lines(&["[tally] tally: hello (passive)"]);
+    run.assert_lines(&["tally: hello (passive)"]);
 }
 
 fn probe_slots(run: &crate::common::Run, version: u32) {
@@ -27,7 +27,7 @@ fn probe_slots(run: &crate::common::Run, version: u32) {
                 30 => "device 4 (rng)",
                 _ => "device 0 (-)",
             };
-            format!("[probe] probe: slot {slot:2}: magic 0x74726976 version {version} {device}")
+            format!("probe: slot {slot:2}: magic 0x74726976 version {version} {device}")
         })
         .collect();
     run.assert_lines(&slots.iter().map(String::as_str).collect::<Vec<_>>());
@@ -59,7 +59,7 @@ fn probe_fails_when_a_device_is_elsewhere() {
     let run = sim(&["probe.xml", "--sim", "probe-misplaced.sim.toml", "--timeout", "20"]);
     run.assert_code(1);
     run.assert_lines(&[
-        "[probe] probe: slot 29: magic 0x74726976 version 2 device 4 (rng)",
+        "probe: slot 29: magic 0x74726976 version 2 device 4 (rng)",
         "sim: FAIL: probe reported FAIL: the devices are not where the sim description put them",
     ]);
 }
@@ -69,9 +69,9 @@ fn device_irq_reaches_its_pd_once_until_acked() {
     let run = sim(&["irq.xml", "--timeout", "20"]);
     run.assert_code(0);
     run.assert_lines(&[
-        "[irq] irq: request 1 done (64 bytes), IRQ on id 5",
-        "[irq] irq: line high again, not delivered while unacked",
-        "[irq] irq: delivered again after the ack (line still high)",
+        "irq: request 1 done (64 bytes), IRQ on id 5",
+        "irq: line high again, not delivered while unacked",
+        "irq: delivered again after the ack (line still high)",
         "sim: PASS: irq passed",
     ]);
 }
@@ -82,12 +82,12 @@ fn faults_are_reported_and_reach_the_parent() {
     run.assert_code(0);
     run.assert_lines(&["sim: segv faulted: killed by signal 11 (SIGSEGV) (fault delivered to parent as child 4)"]);
     run.assert_lines(&[
-        "[crash] crash: called with 42, panicking",
+        "crash: called with 42, panicking",
         "sim: crash faulted: crash: panic at tools/sim/test-pds/src/bin/crash.rs:",
-        "[parent] parent: call to crash came back with label 0xfffffffffffff (dead peer: true)",
+        "parent: call to crash came back with label 0xfffffffffffff (dead peer: true)",
     ]);
     run.assert_lines(&["deliberate panic in crash (fault delivered to parent as child 3)"]);
-    run.assert_lines(&["[parent] parent: child 4 faulted with label 6"]);
-    run.assert_lines(&["[parent] parent: child 3 faulted with label 3"]);
+    run.assert_lines(&["parent: child 4 faulted with label 6"]);
+    run.assert_lines(&["parent: child 3 faulted with label 3"]);
     run.assert_lines(&["sim: PASS: parent passed"]);
 }
