@@ -18,8 +18,9 @@
 //! named again. Text that already begins with `<pd name>: ` is not named
 //! twice.
 
+use crate::line;
 use crate::line::{LOG_CHANNEL, MAX_LINE_BYTES, MAX_LINE_REGISTERS};
-use crate::{MessageRegisters, line};
+use crate::message::MessageRegisters;
 use core::fmt;
 
 /// Where finished lines go (without their newline).

@@ -5,7 +5,7 @@
 //! `Reply::Error(TransportError::Malformed)`: a driver treats it like any
 //! other refusal, never panics on it.
 
-use sevio_runtime::{Channel, MessageInfo, MessageRegisters};
+use sevio_runtime::{Channel, PpcMessage};
 use sevio_transport_protocol::{MAX_WORDS, Reply, Request, TransportError};
 
 /// A driver's line to its transport.
@@ -99,15 +99,15 @@ impl Transport for PpcTransport {
     fn call(&mut self, request: Request) -> Reply {
         let channel = self.channel;
         exchange(request, |label, words, reply| {
-            for (i, w) in words.iter().enumerate() {
-                MessageRegisters::set(i, *w);
+            // A message of more than MAX_WORDS is refused, not cut: its
+            // length goes back so `exchange` answers Malformed.
+            match PpcMessage::<MAX_WORDS>::new(label, words).and_then(|message| message.call(channel)) {
+                Ok(answer) => {
+                    reply[..answer.words().len()].copy_from_slice(answer.words());
+                    (answer.label(), answer.words().len())
+                }
+                Err(too_long) => (too_long.label, too_long.len),
             }
-            let info = channel.pp_call(MessageInfo::new(label, words.len()));
-            let len = info.length();
-            for (i, slot) in reply.iter_mut().enumerate().take(len) {
-                *slot = MessageRegisters::get(i);
-            }
-            (info.label(), len)
         })
     }
 }

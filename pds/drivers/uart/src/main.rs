@@ -11,9 +11,10 @@ mod config;
 
 use core::fmt::Write;
 use sevio_driver_uart::{LogServer, Pl011};
+use sevio_runtime::line::{LineError, MAX_LINE_REGISTERS};
 use sevio_runtime::mmio::DeviceRegion;
 use sevio_runtime::print::LineWriter;
-use sevio_runtime::{Channel, Handler, MessageInfo, MessageRegisters, debug_println, pd_name};
+use sevio_runtime::{Channel, Handler, MessageInfo, PpcMessage, debug_println, pd_name};
 
 sevio_runtime::protection_domain!(init);
 
@@ -51,6 +52,15 @@ struct UartPd {
 
 impl Handler for UartPd {
     fn protected(&mut self, _caller: Channel, info: MessageInfo) -> MessageInfo {
-        self.server.serve(info, MessageRegisters::get)
+        // The caller's message, copied out by the runtime's one PPC
+        // marshalling rule: more registers than a line can need is refused
+        // before anything is read.
+        match PpcMessage::<MAX_LINE_REGISTERS>::receive(info) {
+            Ok(line) => self.server.serve(info, |i| line.words().get(i).copied().unwrap_or(0)),
+            Err(_) => {
+                let registers = info.length();
+                MessageInfo::new(LineError::WrongRegisterCount { bytes: info.label() as usize, registers }.code(), 0)
+            }
+        }
     }
 }

@@ -20,6 +20,7 @@ use crate::device::{DeviceError, VirtioDevice};
 use sevio_transport_protocol::doorbell::INT_USED_BUFFER;
 use sevio_virtio::features::general;
 use sevio_virtio::mmio::DeviceStatus;
+use sevio_virtio::queue::{RingInterface, RingPlacement};
 use std::cell::{RefCell, RefMut};
 use std::rc::Rc;
 use std::vec::Vec;
@@ -202,30 +203,17 @@ impl MockState {
         self.queues.iter_mut().for_each(|q| *q = None);
     }
 
-    fn check_queue(&self, index: u16, size: u16, desc: u64, avail: u64, used: u64) -> Result<(), DeviceError> {
+    /// The checks a device makes before it takes a queue: the placement
+    /// rules every transport applies (`RingPlacement::check`, the one home
+    /// of VIRTIO 1.2 §2.7's geometry), and that the queue is not live.
+    fn check_queue(&self, index: u16, ring: RingPlacement) -> Result<(), DeviceError> {
         let max = *self.queue_max.get(index as usize).ok_or(DeviceError::NoSuchQueue)?;
-        if max == 0 {
-            return Err(DeviceError::NoSuchQueue);
-        }
         if matches!(self.queues.get(index as usize), Some(Some(_))) {
             return Err(DeviceError::QueueInUse);
         }
-        if size == 0 || !size.is_power_of_two() || size > max {
-            return Err(DeviceError::BadQueueSize);
-        }
-        // VIRTIO 1.2 §2.7: descriptor table 16-, available ring 2-, used
-        // ring 4-byte aligned.
-        if !desc.is_multiple_of(16) || !avail.is_multiple_of(2) || !used.is_multiple_of(4) {
-            return Err(DeviceError::BadQueueAddress);
-        }
-        if self.legacy() {
-            let n = u64::from(size);
-            let used_expected = (avail + 6 + 2 * n).div_ceil(LEGACY_PAGE) * LEGACY_PAGE;
-            if !desc.is_multiple_of(LEGACY_PAGE) || avail != desc + 16 * n || used != used_expected {
-                return Err(DeviceError::BadQueueAddress);
-            }
-        }
-        Ok(())
+        let interface =
+            if self.legacy() { RingInterface::Legacy { queue_align: LEGACY_PAGE } } else { RingInterface::Modern };
+        Ok(ring.check(max, interface)?)
     }
 }
 
@@ -266,10 +254,10 @@ impl VirtioDevice for MockDevice {
     fn queue_max(&mut self, index: u16) -> u16 {
         self.state().queue_max.get(index as usize).copied().unwrap_or(0)
     }
-    fn setup_queue(&mut self, index: u16, size: u16, desc: u64, avail: u64, used: u64) -> Result<(), DeviceError> {
+    fn setup_queue(&mut self, index: u16, ring: RingPlacement) -> Result<(), DeviceError> {
         let mut s = self.state();
-        s.check_queue(index, size, desc, avail, used)?;
-        let mut queue = MockQueue::new(size, desc, avail, used);
+        s.check_queue(index, ring)?;
+        let mut queue = MockQueue::new(ring.size, ring.desc, ring.avail, ring.used);
         queue.ready = true;
         s.queues[index as usize] = Some(queue);
         Ok(())
@@ -373,16 +361,16 @@ mod tests {
     #[test]
     fn refuses_queues_the_device_cannot_take() {
         let mut legacy = MockDevice::new(4, 1, 0, 2, 8);
-        assert_eq!(legacy.setup_queue(2, 8, 0, 0x80, 0x1000), Err(DeviceError::NoSuchQueue));
-        assert_eq!(legacy.setup_queue(0, 6, 0, 0x60, 0x1000), Err(DeviceError::BadQueueSize));
-        assert_eq!(legacy.setup_queue(0, 16, 0, 0x100, 0x1000), Err(DeviceError::BadQueueSize));
+        assert_eq!(legacy.setup_queue(2, RingPlacement::new(8, 0, 0x80, 0x1000)), Err(DeviceError::NoSuchQueue));
+        assert_eq!(legacy.setup_queue(0, RingPlacement::new(6, 0, 0x60, 0x1000)), Err(DeviceError::BadQueueSize));
+        assert_eq!(legacy.setup_queue(0, RingPlacement::new(16, 0, 0x100, 0x1000)), Err(DeviceError::BadQueueSize));
         assert_eq!(
-            legacy.setup_queue(0, 8, 0, 0x80, 0x100),
+            legacy.setup_queue(0, RingPlacement::new(8, 0, 0x80, 0x100)),
             Err(DeviceError::BadQueueAddress),
             "used not on the next page"
         );
-        assert_eq!(legacy.setup_queue(0, 8, 0, 0x80, 0x1000), Ok(()));
-        assert_eq!(legacy.setup_queue(0, 8, 0, 0x80, 0x1000), Err(DeviceError::QueueInUse));
+        assert_eq!(legacy.setup_queue(0, RingPlacement::new(8, 0, 0x80, 0x1000)), Ok(()));
+        assert_eq!(legacy.setup_queue(0, RingPlacement::new(8, 0, 0x80, 0x1000)), Err(DeviceError::QueueInUse));
         legacy.reset();
         let s = legacy.state();
         assert_eq!((s.resets, s.queues[0]), (1, None));
