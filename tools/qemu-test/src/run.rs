@@ -198,6 +198,47 @@ mod tests {
     use super::*;
     use crate::systems::find;
 
+    /// `watch` over a stand-in QEMU (a script printing `console`, then
+    /// sleeping or exiting).
+    fn watch_fake(name: &str, console: &str, then: &str) -> (Ended, Duration) {
+        let dir = Scratch::new(name).unwrap();
+        let script = dir.0.join("fake-qemu");
+        std::fs::write(&script, format!("#!/bin/sh\nprintf '{console}'\n{then}\n")).unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let qemu = Qemu::start(script.to_str().unwrap(), &[], &dir.0).unwrap();
+        let start = Instant::now();
+        let (_, ended) = watch(&qemu, find("pingpong").unwrap(), start + Duration::from_secs(20));
+        (ended, start.elapsed())
+    }
+
+    const PINGPONG_OK: &str = "tally: hello (passive)\\ntally: call 3 sums to 153\\nping: PASS\\n";
+
+    #[test]
+    fn a_complete_console_ends_the_run_after_the_settle_time() {
+        let (ended, took) = watch_fake("complete", PINGPONG_OK, "exec sleep 30");
+        assert!(matches!(ended, Ended::Complete));
+        assert!(took >= SETTLE && took < SETTLE * 4, "{took:?}");
+    }
+
+    #[test]
+    fn a_late_fail_within_the_settle_time_still_fails() {
+        let console = format!("{PINGPONG_OK}pong: FAIL: late\\n");
+        let (ended, _) = watch_fake("late-fail", &console, "exec sleep 30");
+        assert!(matches!(ended, Ended::Failed(ref why) if why == "pong: FAIL: late"));
+    }
+
+    #[test]
+    fn qemu_exiting_early_names_what_is_missing() {
+        let (ended, took) = watch_fake("exited", "tally: hello (passive)\\n", "exit 1");
+        match ended {
+            Ended::Exited(missing) => {
+                assert_eq!(missing, "0 of 1 PASS lines (no PASS named ping); no line with `tally: call 3 sums to 153`")
+            }
+            _ => panic!("not Exited"),
+        }
+        assert!(took < SETTLE * 4, "{took:?}");
+    }
+
     #[test]
     fn disks_are_substituted_and_the_loader_comes_last() {
         let mmio_pci = find("mmio-pci").unwrap();
