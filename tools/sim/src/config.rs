@@ -48,6 +48,14 @@ pub struct Device {
     pub properties: BTreeMap<String, toml::Value>,
 }
 
+impl Device {
+    /// Whether QEMU puts this device on PCI: it has a PCIe address, or its
+    /// driver is a `*-pci` one (placed by QEMU or behind a root port).
+    pub fn is_pci(&self) -> bool {
+        self.pci_addr.is_some() || self.driver.ends_with("-pci")
+    }
+}
+
 /// A `drive` table: an image file, or a scratch image of `size` bytes that
 /// sim creates for the run and deletes afterwards.
 #[derive(Debug, Deserialize)]
