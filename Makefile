@@ -3,8 +3,8 @@
 #   make run    the reference system: on QEMU with MICROKIT_SDK set, else in sim
 #   make test   everything CI checks (installs what it needs first)
 #
-# Other targets: build (aarch64 PD ELFs), image, qemu (need MICROKIT_SDK),
-# sim, bench, fuzz, deps, clean.
+# Other targets: build (aarch64 PD ELFs), image, qemu, qemu-test (need
+# MICROKIT_SDK), sim, bench, fuzz, readme-table, deps, clean.
 
 MICROKIT_BOARD  ?= qemu_virt_aarch64
 MICROKIT_CONFIG ?= debug
@@ -35,7 +35,7 @@ QEMU_DEVICES ?= -drive file=$(DISK_IMG),if=none,format=raw,id=hd0 -device virtio
 	-device virtio-serial-device -chardev null,id=con0 -device virtconsole,chardev=con0 \
 	-device virtio-rng-device
 
-.PHONY: run test test-cargo test-loom test-images build image qemu qemu-fault sim bench fuzz deps clean check-sdk host-pds
+.PHONY: run test test-cargo test-loom test-images build image qemu qemu-fault qemu-test readme-table sim bench fuzz deps clean check-sdk host-pds
 
 run:
 ifdef MICROKIT_SDK
@@ -110,6 +110,21 @@ qemu-fault:
 	sed '/<protection_domain name="blk"/,/<\/protection_domain>/ s|\(<map mr="blk_request" .*\) perms="rw"|\1 perms="r"|' \
 		$(SYSTEM) > build/fault-system.xml
 	$(MAKE) qemu SYSTEM=build/fault-system.xml
+
+# The seL4 counterpart of the end-to-end tests: boot every system the
+# README says runs on seL4 (tools/qemu-test/src/systems.rs), one after
+# another under QEMU, check every client's verdict, faults and the disks
+# from the host, one line per system and `N passed, M failed`; then the
+# deliberately broken variants, which must fail. QEMU_TEST_ARGS adds
+# options (e.g. --only pci-modern, --no-self-test, --timeout 300).
+qemu-test: check-sdk build
+	$(CARGO) run -q -p sevio-qemu-test -- run --sdk $(MICROKIT_SDK) --board $(MICROKIT_BOARD) \
+		--config $(MICROKIT_CONFIG) --images $(BUILD_DIR) $(QEMU_TEST_ARGS)
+
+# The README's "what works" table, from the e2e tests and qemu-test's
+# systems (make test fails when the committed one is stale).
+readme-table:
+	$(CARGO) run -q -p sevio-qemu-test -- readme-table --write README.md
 
 host-pds:
 	$(CARGO) build $(addprefix -p ,$(PD_PACKAGES)) -p sevio-sim
