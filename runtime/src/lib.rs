@@ -27,6 +27,7 @@ pub mod kernel;
 mod message;
 pub mod mmio;
 pub mod print;
+pub mod section;
 pub mod stats;
 pub mod time;
 pub mod var;
