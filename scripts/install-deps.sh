@@ -18,4 +18,16 @@ if ! command -v qemu-system-aarch64 >/dev/null 2>&1; then
     $SUDO apt-get install -y -qq --no-install-recommends qemu-system-arm >/dev/null
 fi
 
+# sdfgen (PyPI), the generator sDDF/LionsOS systems are built with:
+# tools/sdfgen (sevio's helper for it) and the sDDF config tests use it.
+# Pinned, in a venv under build/ so nothing is installed system-wide;
+# SEVIO_SDFGEN_PYTHON elsewhere points the tests at another interpreter.
+SDFGEN_VERSION=0.35.1
+SDFGEN_VENV="$(cd "$(dirname "$0")/.." && pwd)/build/sdfgen-venv"
+if ! "$SDFGEN_VENV/bin/python3" -c "import importlib.metadata as m, sys; sys.exit(m.version('sdfgen') != '$SDFGEN_VERSION')" 2>/dev/null; then
+    echo "install-deps: installing sdfgen $SDFGEN_VERSION (pip, in $SDFGEN_VENV)"
+    python3 -m venv "$SDFGEN_VENV" || { echo "install-deps: python3 -m venv failed (Debian: apt-get install python3-venv)"; exit 1; }
+    "$SDFGEN_VENV/bin/pip" install -q "sdfgen==$SDFGEN_VERSION"
+fi
+
 qemu-system-aarch64 --version | head -1
