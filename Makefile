@@ -19,6 +19,8 @@ BUILD_DIR    := build/$(MICROKIT_CONFIG)
 # Every crate that is a protection domain (its binary is a program image).
 PD_PACKAGES  := $(shell sed -n 's/^name = "\(sevio-[a-z0-9-]*\)"/\1/p' pds/*/Cargo.toml pds/*/*/Cargo.toml transports/*/Cargo.toml)
 HOST_PD_DIR  := target/debug
+# The interpreter scripts/install-deps.sh installs sdfgen for.
+SDFGEN_PYTHON ?= build/sdfgen-venv/bin/python3
 
 QEMU_ARGS := -machine virt,virtualization=on -cpu cortex-a53 -m size=2G -nographic \
 	-serial mon:stdio -global virtio-mmio.force-legacy=false
@@ -49,6 +51,8 @@ deps:
 # images for aarch64 and the check that the microkit tool will accept them.
 test: deps
 	$(CARGO) test --workspace
+	@# sevio's sdfgen helper, in sdfgen systems with sDDF's virtualisers.
+	$(SDFGEN_PYTHON) tools/sdfgen/run_tests.py
 	@# The client queues' signalling protocols, model-checked (no lost
 	@# wake-up) with loom; its own target dir, as --cfg loom rebuilds all.
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --release -p sevio-queue --test loom

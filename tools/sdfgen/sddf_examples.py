@@ -19,7 +19,7 @@ from sdfgen import Sddf, SystemDescription
 
 PD = SystemDescription.ProtectionDomain
 # sDDF's board table: qemu_virt_aarch64's top of physical memory.
-PADDR_TOP = 0x6_0000_0000
+PADDR_TOP = 0x6000_0000
 
 
 def new_system():
