@@ -16,6 +16,7 @@ mod qemu;
 mod qtest;
 mod router;
 mod run;
+mod sections;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -164,13 +164,14 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
     })?;
     let desc = load_description(opts, &system)?;
     let layout = layout::lay_out(&system)?;
-    let images = find_images(&system, &opts.pd_dir)?;
+    let mut images = find_images(&system, &opts.pd_dir)?;
     let needs_qemu = layout.uses_devices || !desc.devices.is_empty() || !desc.qemu_args.is_empty();
 
     let mut res = Resources::default();
     let run_dir = std::env::temp_dir().join(unique_name());
     std::fs::DirBuilder::new().mode(0o700).create(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
     res.dirs.push(run_dir.clone());
+    crate::sections::apply(&mut images, &system, &desc, &run_dir)?;
     let shm = Path::new("/dev/shm");
     let ram_path = if shm.is_dir() { shm.join(unique_name()) } else { run_dir.join("ram") };
     let ram = std::fs::OpenOptions::new()
