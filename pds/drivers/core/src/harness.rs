@@ -126,6 +126,17 @@ where
     /// The driver PD named `name` with the regions `regions` makes, the
     /// transport holding `device` at [`SLOT`], no binding yet.
     pub fn new(name: &'static str, device: MockDevice, regions: impl FnOnce(&mut Memory) -> D::Setvars) -> Self {
+        Self::new_at(name, device, Location::Mmio { slot: SLOT }, regions)
+    }
+
+    /// [`new`](Self::new) with the device at `location` (e.g. a PCI
+    /// function: a legacy one fixes its queue sizes).
+    pub fn new_at(
+        name: &'static str,
+        device: MockDevice,
+        location: Location,
+        regions: impl FnOnce(&mut Memory) -> D::Setvars,
+    ) -> Self {
         let mut memory = Memory { regions: Vec::new(), device: Some(device.clone()) };
         let dma = memory.region("test_dma", DMA_WINDOW_SIZE as usize, 0);
         device.map(DMA_PADDR, memory.memory(dma));
@@ -133,7 +144,6 @@ where
         let bindings = memory.region("bus_bindings", PAGE_SIZE as usize, 0);
         let vars = regions(&mut memory);
         let table = TableWriter::init(memory.memory(bindings), 8).expect("a page holds a table");
-        let location = Location::Mmio { slot: SLOT };
         let mut core = TransportCore::new();
         assert!(core.insert(SLOT as usize, location, device.clone()).is_ok());
         let port_doorbell = TransportDoorbell::init(memory.memory(doorbell)).expect("a page");

@@ -139,9 +139,10 @@ pub trait VirtioDriver: Sized {
     /// The client notified: requests or room to look at.
     fn client_notified(&mut self, ctx: &mut Ctx<'_, Self>);
 
-    /// A bind attempt settled (device up, failed, or waiting for the
-    /// transport): serve or refuse what waited. Default: as if the client
-    /// had notified.
+    /// The binding changed: a bind attempt settled (device up, failed, or
+    /// waiting for the transport) or the device was unbound (after
+    /// [`remove`](Self::remove)): serve, refuse or answer what waited.
+    /// Default: as if the client had notified.
     fn after_bind(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.client_notified(ctx);
     }

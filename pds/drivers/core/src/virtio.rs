@@ -179,7 +179,8 @@ impl<D: VirtioDriver, T: Transport + TransportNotify> Driver for Virtio<D, T> {
     /// waited.
     fn bind(&mut self) -> Result<(), D::Error> {
         if self.state.holds_device() {
-            Driver::unbind(self);
+            self.state.unbind();
+            self.forget_if_gone();
         }
         let result = match self.bring_up() {
             Ok(device) => {
@@ -200,10 +201,13 @@ impl<D: VirtioDriver, T: Transport + TransportNotify> Driver for Virtio<D, T> {
         result
     }
 
-    /// The device is gone: the driver forgets it.
+    /// The device is gone: the driver forgets it, then hears of the
+    /// change ([`VirtioDriver::after_bind`]) so that what `remove`
+    /// answered reaches its client in this event.
     fn unbind(&mut self) {
         self.state.unbind();
         self.forget_if_gone();
+        self.event(|driver, ctx| driver.after_bind(ctx));
     }
 
     fn status(&self) -> DriverStatus {
