@@ -1,15 +1,15 @@
 //! The console driver's channels and variables (see the crate README and
 //! tools/e2e/systems/console.xml).
 use sevio_bus_protocol::DriverId;
-use sevio_driver_core::{DmaSetvars, DriverPdConfig};
+use sevio_driver_console::{ConsoleDriver, ConsoleSetvars, SerialSetvars};
+use sevio_driver_core::{DmaSetvars, DriverPdConfig, PdSetvars, RegionSetvars, VirtioDriver, setvars::PAGE_SIZE};
 use sevio_runtime::Channel;
-use sevio_virtio::DeviceId;
 
 /// The bus PD (PPC: RegisterDriver; notifications: the binding table
 /// changed). Bus-side channel 8 + 2.
 pub const BUS: Channel = Channel::new(0);
-/// The transport PD (PPC: driver requests and kicks; notifications: the
-/// device interrupted). mmio-side channel 40 + 2.
+/// The transport PD (PPC: driver requests; notifications: kicks one way,
+/// the device interrupted the other). mmio-side channel 40 + 2.
 pub const TRANSPORT: Channel = Channel::new(1);
 /// The client (notifications both ways).
 pub const CLIENT: Channel = Channel::new(2);
@@ -22,23 +22,33 @@ pub const DRIVER_ID: DriverId = DriverId(2);
 /// The PD shell's view: name, device, fallback id, channels.
 pub const PD: DriverPdConfig = DriverPdConfig {
     name: "console",
-    device: DeviceId::CONSOLE,
+    device: ConsoleDriver::DEVICE,
     fallback_id: DRIVER_ID,
     bus: BUS,
     transport: TRANSPORT,
     client: CLIENT,
 };
 
-/// `bus_bindings` (mapped read-only).
-pub const BUS_BINDINGS_SIZE: usize = 0x1000;
-/// `console_doorbell`.
-pub const DOORBELL_SIZE: usize = 0x1000;
-/// Each serial queue header region (`console_rx_queue`, `console_tx_queue`).
-pub const QUEUE_REGION_SIZE: usize = 0x1000;
-
-/// The DMA region `console_dma` as its setvars describe it.
-pub fn dma() -> DmaSetvars {
-    DmaSetvars { region: "console_dma", vaddr: dma_vaddr(), size: dma_size(), paddr: dma_paddr() }
+/// Every region system.xml gives the PD, as its setvars describe them
+/// (the binding table, the doorbell page and each serial queue header
+/// are one page each; each character region's size is its capacity).
+pub fn setvars() -> PdSetvars<ConsoleSetvars> {
+    let page = |region, vaddr| RegionSetvars { region, vaddr, size: PAGE_SIZE };
+    PdSetvars {
+        bindings: page("bus_bindings", bus_bindings_vaddr()),
+        doorbell: page("console_doorbell", doorbell_vaddr()),
+        dma: DmaSetvars { region: "console_dma", vaddr: dma_vaddr(), size: dma_size(), paddr: dma_paddr() },
+        driver: ConsoleSetvars {
+            rx: SerialSetvars {
+                queue: page("console_rx_queue", rx_queue_vaddr()),
+                data: RegionSetvars { region: "console_rx_data", vaddr: rx_data_vaddr(), size: rx_data_size() },
+            },
+            tx: SerialSetvars {
+                queue: page("console_tx_queue", tx_queue_vaddr()),
+                data: RegionSetvars { region: "console_tx_data", vaddr: tx_data_vaddr(), size: tx_data_size() },
+            },
+        },
+    }
 }
 
 sevio_runtime::setvar!(
