@@ -26,7 +26,7 @@ pub const PD: DriverPdConfig = DriverPdConfig {
     fallback_id: DRIVER_ID,
     bus: BUS,
     transport: TRANSPORT,
-    client: CLIENT,
+    client: Some(CLIENT),
 };
 
 /// Entries of the request and of the response queue (agreed with the

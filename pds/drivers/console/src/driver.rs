@@ -36,9 +36,12 @@ use crate::rx::Rx;
 use crate::tx::{Tx, TxError};
 use crate::{BUFFER_SIZE, QUEUE_SIZE, RECEIVEQ, RX_BUFFERS, TRANSMITQ, TX_BUFFERS};
 use sevio_driver_core::{
-    Ctx, DmaCarver, DriverError, DriverQueue, QueueParams, QueueSpec, RegionSetvars, SystemMaps, Unusable, VirtioDriver,
+    Ctx, DmaCarver, DriverError, DriverPdConfig, DriverQueue, QueueParams, QueueSpec, RegionSetvars, SystemMaps,
+    Unusable, VirtioDriver, client_channels,
 };
 use sevio_queue::{QueueError, SerialConsumer, SerialProducer};
+use sevio_runtime::{Channel, ChannelSet};
+use sevio_sddf::{SerialConnection, SerialDriverConfig};
 use sevio_sharedmem::SharedMemory;
 use sevio_virtio::features::general;
 use sevio_virtio::{DeviceId, Features};
@@ -47,24 +50,60 @@ use sevio_virtio::{DeviceId, Features};
 /// driver shares.
 pub type ConsoleError = DriverError;
 
-/// One sDDF serial queue as system.xml gives it: its header page and its
-/// character region (the capacity is the character region's size, a
-/// power of two).
+/// One sDDF serial connection: its queue header, its character region
+/// (whose size is the queue's capacity, a power of two) and the channel
+/// to the peer at its other end.
 #[derive(Copy, Clone, Debug)]
-pub struct SerialSetvars {
-    /// The queue header (`tail`, `head`, `producer_signalled`), one page.
+pub struct SerialLink {
+    /// The queue header (`tail`, `head`, `producer_signalled`).
     pub queue: RegionSetvars,
     /// The characters.
     pub data: RegionSetvars,
+    /// The peer: sDDF's rx or tx virtualiser, or a client wired directly.
+    pub channel: Channel,
 }
 
-/// The regions system.xml gives the driver besides the framework's.
+/// The driver's client side, as sDDF's `serial_driver_config_t` has it:
+/// input to the rx peer (when wired), output from the tx peer.
 #[derive(Copy, Clone, Debug)]
-pub struct ConsoleSetvars {
-    /// Input to the client (the driver produces).
-    pub rx: SerialSetvars,
-    /// Output from the client (the driver consumes).
-    pub tx: SerialSetvars,
+pub struct ConsoleConfig {
+    /// Input (the driver produces); `None`: input is not wired
+    /// (`rx_enabled` false), the device gets no receive buffers.
+    pub rx: Option<SerialLink>,
+    /// Output (the driver consumes).
+    pub tx: SerialLink,
+}
+
+impl ConsoleConfig {
+    /// The client side an sDDF config describes (region names in the log
+    /// are its fields: `rx.queue`, `tx.data`, ...); its channel ids are
+    /// checked against the PD's own (`pd`).
+    pub fn from_sddf(config: &SerialDriverConfig, pd: &DriverPdConfig) -> Result<ConsoleConfig, Unusable> {
+        let region = |region, r: sevio_sddf::Region| RegionSetvars { region, vaddr: r.vaddr, size: r.size };
+        let link = |c: &SerialConnection, [queue, data]: [&'static str; 2], channel| SerialLink {
+            queue: region(queue, c.queue),
+            data: region(data, c.data),
+            channel,
+        };
+        Ok(match &config.rx {
+            Some(rx) => {
+                let [rx_ch, tx_ch] = client_channels(pd, [("rx.id", rx.id), ("tx.id", config.tx.id)])?;
+                ConsoleConfig {
+                    rx: Some(link(rx, ["rx.queue", "rx.data"], rx_ch)),
+                    tx: link(&config.tx, ["tx.queue", "tx.data"], tx_ch),
+                }
+            }
+            None => {
+                let [tx_ch] = client_channels(pd, [("tx.id", config.tx.id)])?;
+                ConsoleConfig { rx: None, tx: link(&config.tx, ["tx.queue", "tx.data"], tx_ch) }
+            }
+        })
+    }
+
+    fn channels(&self) -> ChannelSet {
+        let rx = self.rx.map_or(0, |l| 1 << l.channel.index());
+        ChannelSet::from_badge(rx | 1 << self.tx.channel.index())
+    }
 }
 
 /// Counters for tests.
@@ -79,7 +118,8 @@ pub struct Stats {
 }
 
 struct Client {
-    rx: SerialProducer,
+    /// `None` when input is not wired.
+    rx: Option<SerialProducer>,
     tx: SerialConsumer,
 }
 
@@ -88,6 +128,7 @@ pub struct ConsoleDriver {
     /// `None` once the client wrote impossible indices.
     client: Option<Client>,
     client_error: Option<QueueError>,
+    config: ConsoleConfig,
     rx: Rx,
     tx: Tx,
     stats: Stats,
@@ -103,7 +144,7 @@ const fn port0_queue(index: u16) -> QueueSpec {
 /// Open one of the client's serial queues over the regions `vars` names;
 /// a region that cannot hold the queue is unusable.
 fn serial<Q>(
-    vars: SerialSetvars,
+    vars: SerialLink,
     maps: &SystemMaps,
     open: impl FnOnce(SharedMemory, SharedMemory, u32) -> Result<Q, QueueError>,
 ) -> Result<Q, Unusable> {
@@ -121,17 +162,23 @@ impl VirtioDriver for ConsoleDriver {
     type Queues = Queues;
     const QUEUES: [QueueSpec; 2] = [port0_queue(RECEIVEQ), port0_queue(TRANSMITQ)];
     type Error = ConsoleError;
-    type Setvars = ConsoleSetvars;
+    type Setvars = ConsoleConfig;
 
-    /// The RX then the TX buffers come first in the DMA region.
-    fn new(vars: ConsoleSetvars, maps: &SystemMaps, dma: &mut DmaCarver) -> Result<Self, Unusable> {
+    /// The RX then the TX buffers come first in the DMA region. Queue
+    /// capacities are the character regions' sizes, from the
+    /// configuration, never from shared memory.
+    fn new(config: ConsoleConfig, maps: &SystemMaps, dma: &mut DmaCarver) -> Result<Self, Unusable> {
         let rx_bufs = dma.slots(RX_BUFFERS, BUFFER_SIZE, 64).map_err(Unusable::DmaRoom)?;
         let tx_bufs = dma.slots(TX_BUFFERS, BUFFER_SIZE, 64).map_err(Unusable::DmaRoom)?;
-        let client =
-            Client { rx: serial(vars.rx, maps, SerialProducer::new)?, tx: serial(vars.tx, maps, SerialConsumer::new)? };
+        let rx = match config.rx {
+            Some(link) => Some(serial(link, maps, SerialProducer::new)?),
+            None => None,
+        };
+        let client = Client { rx, tx: serial(config.tx, maps, SerialConsumer::new)? };
         Ok(ConsoleDriver {
             client: Some(client),
             client_error: None,
+            config,
             rx: Rx::new(rx_bufs),
             tx: Tx::new(tx_bufs),
             stats: Stats::default(),
@@ -165,6 +212,11 @@ impl VirtioDriver for ConsoleDriver {
     /// A new device has nothing used yet: post and serve.
     fn after_bind(&mut self, ctx: &mut ConsoleCtx<'_>) {
         self.pump(ctx, false);
+    }
+
+    /// The rx peer (if input is wired) and the tx peer.
+    fn client_channels(&self) -> ChannelSet {
+        self.config.channels()
     }
 }
 
@@ -253,8 +305,10 @@ impl ConsoleDriver {
         match self.tx.settle(self.client.as_mut().map(|c| &mut c.tx)) {
             Ok((bytes, notify)) => {
                 self.stats.tx_bytes += u64::from(bytes);
+                // sDDF serial: the consumer tells the producer that asked
+                // (`producer_signalled` clear) once it has consumed.
                 if notify {
-                    ctx.notify_client();
+                    ctx.notify(self.config.tx.channel);
                 }
             }
             Err(e) => self.drop_client(e),
@@ -262,21 +316,26 @@ impl ConsoleDriver {
     }
 
     fn drain_rx(&mut self, ctx: &mut ConsoleCtx<'_>) {
-        let Some(client) = &mut self.client else { return };
-        match self.rx.drain(&mut client.rx) {
+        let (Some(Client { rx: Some(queue), .. }), Some(link)) = (&mut self.client, self.config.rx) else { return };
+        match self.rx.drain(queue) {
             Ok(d) => {
                 self.stats.rx_bytes += u64::from(d.bytes);
                 self.stats.rx_pauses += u64::from(d.paused);
                 // sDDF serial: the producer notifies after every batch.
                 if d.bytes > 0 {
-                    ctx.notify_client();
+                    ctx.notify(link.channel);
                 }
             }
             Err(e) => self.drop_client(e),
         }
     }
 
+    /// Input is taken from the device only when it is wired (as sDDF's
+    /// driver does without `rx_enabled`): otherwise the device keeps it.
     fn post_rx(&mut self, ctx: &mut ConsoleCtx<'_>) {
+        if self.config.rx.is_none() {
+            return;
+        }
         let Some(device) = ctx.device() else { return };
         if let Err(e) = self.rx.post(&mut device.queues.0) {
             ctx.fail(ConsoleError::Queue(e));

@@ -32,7 +32,7 @@ pub mod fifo;
 pub mod rx;
 pub mod tx;
 
-pub use driver::{ConsoleDriver, ConsoleError, ConsoleSetvars, SerialSetvars, Stats};
+pub use driver::{ConsoleConfig, ConsoleDriver, ConsoleError, SerialLink, Stats};
 
 /// The largest virtqueue the driver sets up (and its private state's size).
 pub const QUEUE_SIZE: usize = 16;

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use sevio_driver_console::{ConsoleDriver, ConsoleError, ConsoleSetvars, RX_BUFFERS, SerialSetvars};
+use sevio_driver_console::{ConsoleConfig, ConsoleDriver, ConsoleError, RX_BUFFERS, SerialLink};
 use sevio_driver_core::{
     DmaError, DmaRegion, DriverStatus, InitError, RegionSetvars, SystemMaps, Unusable, VirtioDriver,
 };
@@ -98,7 +98,7 @@ fn transport_not_bound_yet_is_retried_on_the_next_event() {
     assert_eq!(rig.h.status(), DriverStatus::Unbound, "the retry is refused too");
     rig.h.transport_sees_binding();
     assert_eq!(rig.h.device.state().resets, 0, "no event reached the driver yet");
-    rig.h.client_notifies();
+    rig.h.peer_notifies(TX);
     assert_eq!(rig.h.status(), DriverStatus::Ready);
     rig.device_output();
     assert_eq!(rig.output, b"early\n", "output written before the device came is sent");
@@ -118,7 +118,7 @@ fn impossible_client_indices_stop_serving_the_client_only() {
     let mut rig = Rig::ready();
     // The client claims 5000 characters in a 4096-character queue.
     rig.tx_header.store_u32(0, 5000, Relaxed).unwrap();
-    rig.h.client_notifies();
+    rig.h.peer_notifies(TX);
     assert!(!rig.h.driver().serving_client());
     assert!(matches!(rig.h.driver().client_error(), Some(QueueError::PeerIndex { .. })));
     assert_eq!(rig.h.last_error(), None, "the device did nothing wrong");
@@ -126,7 +126,7 @@ fn impossible_client_indices_stop_serving_the_client_only() {
     assert_eq!(rig.avail_waiting(TRANSMITQ), 0, "nothing sent on the client's word");
     rig.device_input(b"ignored");
     rig.maybe_interrupt();
-    assert!(!rig.h.take_client_notify());
+    assert!(rig.notified().is_empty());
 }
 
 /// Whether the driver's constructor accepts these regions (the driver
@@ -138,9 +138,10 @@ fn construct(dma: &HeapRegion, rx_data: &HeapRegion, tx_data: &HeapRegion) -> Re
         vaddr: heap.memory().addr() as u64,
         size: heap.memory().len() as u64,
     };
-    let setvars = ConsoleSetvars {
-        rx: SerialSetvars { queue: vars("console_rx_queue", &page), data: vars("console_rx_data", rx_data) },
-        tx: SerialSetvars { queue: vars("console_tx_queue", &page), data: vars("console_tx_data", tx_data) },
+    let link = |queue, data, heap, channel| SerialLink { queue: vars(queue, &page), data: vars(data, heap), channel };
+    let setvars = ConsoleConfig {
+        rx: Some(link("console_rx_queue", "console_rx_data", rx_data, RX)),
+        tx: link("console_tx_queue", "console_tx_data", tx_data, TX),
     };
     // SAFETY: every region named is a heap region that outlives the
     // token and the driver, both dropped before this returns.

@@ -40,7 +40,7 @@ fn a_line_longer_than_a_buffer_arrives_whole_and_in_order() {
     line.push(b'\n');
     assert_eq!(rig.device_input(&line), line.len());
     assert!(rig.maybe_interrupt(), "the device interrupts for used RX buffers");
-    assert!(rig.h.take_client_notify(), "the client is told");
+    assert_eq!(rig.notified(), only(RX), "the rx peer is told, on its channel");
     assert_same(&rig.client_read(), &line, "the long line");
     assert_eq!(rig.h.driver().rx_posted(), RX_BUFFERS, "the three buffers are posted again");
     assert_eq!(rig.h.driver().stats().rx_bytes, line.len() as u64);
@@ -69,7 +69,7 @@ fn pump_input(rig: &mut Rig, input: &[u8], got: &mut Vec<u8>, per_read: usize) -
             read = rig.rx.read(&mut buf).unwrap();
             got.extend_from_slice(&buf[..read]);
             if read > 0 && rig.rx.require_signal().unwrap() {
-                rig.h.client_notifies();
+                rig.h.peer_notifies(RX);
             }
         }
         if n == 0 && !irq && read == 0 {
@@ -119,7 +119,7 @@ fn output_head_moves_only_when_the_device_has_consumed_it() {
     assert!(rig.maybe_interrupt(), "interrupt once the last chain in flight is used");
     assert_same(&rig.output, &data, "2500 bytes of output");
     assert_eq!(rig.tx.free().unwrap(), 4096, "head published after the device used every chain");
-    assert!(!rig.h.take_client_notify(), "the client did not ask to be told");
+    assert!(rig.notified().is_empty(), "the tx peer did not ask to be told");
     assert_eq!(rig.h.driver().stats().tx_bytes, 2500);
 
     // The client waits for its output to leave: it clears the flag.
@@ -127,7 +127,7 @@ fn output_head_moves_only_when_the_device_has_consumed_it() {
     rig.client_write(b"banner\n");
     rig.device_output();
     assert!(rig.maybe_interrupt());
-    assert!(rig.h.take_client_notify(), "told once the device consumed it");
+    assert_eq!(rig.notified(), only(TX), "the tx peer is told once the device consumed it");
     assert_eq!(rig.tx.free().unwrap(), 4096);
     assert_eq!(&rig.output[2500..], b"banner\n");
 }

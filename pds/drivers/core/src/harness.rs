@@ -44,7 +44,7 @@ pub const fn config(name: &'static str, device: sevio_virtio::DeviceId) -> Drive
         fallback_id: DRIVER,
         bus: Channel::new(0),
         transport: Channel::new(1),
-        client: Channel::new(2),
+        client: Some(Channel::new(2)),
     }
 }
 
@@ -218,9 +218,14 @@ where
         self.notify(self.config.bus);
     }
 
-    /// The client notifies the driver.
+    /// The client (of the fixed wiring, channel 2) notifies the driver.
     pub fn client_notifies(&mut self) {
-        self.notify(self.config.client);
+        self.notify(self.config.client.expect("the harness wires a client"));
+    }
+
+    /// A peer notifies the driver on `channel` (one its config names).
+    pub fn peer_notifies(&mut self, channel: Channel) {
+        self.notify(channel);
     }
 
     /// The device interrupts if the used elements it published on queue
@@ -240,10 +245,16 @@ where
         driver.is_some()
     }
 
-    /// Whether the driver notified its client since the last call.
+    /// Whether the driver notified its client (of the fixed wiring)
+    /// since the last call.
     pub fn take_client_notify(&mut self) -> bool {
-        let client = self.config.client;
+        let client = self.config.client.expect("the harness wires a client");
         self.pd.take_deferred_action() == Some(DeferredAction::Notify(client))
+    }
+
+    /// The channels the driver notified since the last call.
+    pub fn take_notifications(&mut self) -> ChannelSet {
+        self.pd.take_notifications()
     }
 
     fn virtio(&mut self) -> &mut Virtio<D, InProcess> {

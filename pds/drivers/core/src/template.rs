@@ -13,7 +13,9 @@
 //!
 //! At run time the driver sees the device through a [`Ctx`]: the
 //! [`Device`] (its queues) while one is up, [`Ctx::fail`] for a device
-//! that broke a rule, [`Ctx::notify_client`]. It never kicks: the
+//! that broke a rule, [`Ctx::notify_client`] (the client of a fixed
+//! wiring) and [`Ctx::notify`] (a channel its configuration names). It
+//! never kicks: the
 //! framework asks every queue after each event whether the device wants
 //! to hear about new buffers (see `Virtio::end_of_event`).
 //!
@@ -32,6 +34,7 @@ use crate::setvars::{SystemMaps, Unusable};
 use crate::shell::DriverStatus;
 use crate::state::DeviceState;
 use crate::transport::Transport;
+use sevio_runtime::{Channel, ChannelSet};
 use sevio_transport_protocol::{DeviceInfo, DriverDoorbell, Request, Width};
 use sevio_virtio::{DeviceId, Features};
 
@@ -158,6 +161,16 @@ pub trait VirtioDriver: Sized {
     fn report(&mut self, name: &str) {
         let _ = name;
     }
+
+    /// The client channels the driver's configuration names (an sDDF
+    /// config gives them at run time, checked by
+    /// [`client_channels`](crate::sddf::client_channels)): a notification
+    /// on any of them reaches [`client_notified`](Self::client_notified),
+    /// and [`Ctx::notify`] signals them. Default: none (the PD's fixed
+    /// client channel only).
+    fn client_channels(&self) -> ChannelSet {
+        ChannelSet::default()
+    }
 }
 
 /// A live device: its queues and what was negotiated.
@@ -221,6 +234,7 @@ pub struct Ctx<'a, D: VirtioDriver> {
     pub(crate) transport: &'a mut (dyn Transport + 'a),
     pub(crate) last_error: &'a mut Option<D::Error>,
     pub(crate) notify_client: &'a mut bool,
+    pub(crate) notify: &'a mut ChannelSet,
 }
 
 impl<D: VirtioDriver> Ctx<'_, D> {
@@ -249,9 +263,16 @@ impl<D: VirtioDriver> Ctx<'_, D> {
         *self.state = DeviceState::Failed;
     }
 
-    /// Notify the client once this event is over.
+    /// Notify the client (of the PD's fixed wiring) once this event is
+    /// over.
     pub fn notify_client(&mut self) {
         *self.notify_client = true;
+    }
+
+    /// Notify `channel`, one of [`VirtioDriver::client_channels`], once
+    /// this event is over (each channel once per event).
+    pub fn notify(&mut self, channel: Channel) {
+        *self.notify = ChannelSet::from_badge(self.notify.bits() | 1 << channel.index());
     }
 
     /// The transport, for device-specific requests (e.g. a config write

@@ -33,7 +33,7 @@ pub const PD: DriverPdConfig = DriverPdConfig {
     fallback_id: DRIVER_ID,
     bus: BUS,
     transport: TRANSPORT,
-    client: CLIENT,
+    client: Some(CLIENT),
 };
 
 /// Entries in each of the four client queues (sDDF net queues).

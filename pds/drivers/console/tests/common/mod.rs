@@ -4,10 +4,11 @@
 //! all over host memory.
 #![allow(dead_code)]
 
-use sevio_driver_console::{ConsoleDriver, ConsoleSetvars, SerialSetvars};
+use sevio_driver_console::{ConsoleConfig, ConsoleDriver, SerialLink};
 use sevio_driver_core::harness::{Harness, Memory};
 use sevio_queue::serial::PRODUCER_SIGNALLED_OFFSET;
 use sevio_queue::{SerialConsumer, SerialProducer};
+use sevio_runtime::{Channel, ChannelSet};
 use sevio_sharedmem::SharedMemory;
 use sevio_transport_core::mock::MockDevice;
 use std::sync::atomic::Ordering::Relaxed;
@@ -21,6 +22,10 @@ pub const QEMU_LIKE: u64 = F_MULTIPORT | F_EMERG_WRITE | F_EVENT_IDX | F_VERSION
 
 pub const RECEIVEQ: u16 = 0;
 pub const TRANSMITQ: u16 = 1;
+
+/// The rx and tx peers' channels (as an sDDF config would name them).
+pub const RX: Channel = Channel::new(4);
+pub const TX: Channel = Channel::new(5);
 
 /// A virtio-console device (4 queues: port 0 and the control pair).
 pub fn device(version: u32, offered: u64) -> MockDevice {
@@ -41,21 +46,21 @@ pub struct Rig {
     pub interrupts: usize,
 }
 
-/// The serial queue `name` (header page `<name>_queue`, characters
-/// `<name>_data`) of `capacity` characters.
-fn serial(mem: &mut Memory, queue: &'static str, data: &'static str, capacity: usize) -> SerialSetvars {
-    SerialSetvars { queue: mem.region(queue, 4096, 0), data: mem.region(data, capacity, 0) }
+/// A serial queue (header page `queue`, characters `data`) of
+/// `capacity` characters, its peer on `channel`.
+fn serial(mem: &mut Memory, [queue, data]: [&'static str; 2], capacity: usize, channel: Channel) -> SerialLink {
+    SerialLink { queue: mem.region(queue, 4096, 0), data: mem.region(data, capacity, 0), channel }
 }
 
 impl Rig {
     /// Everything set up, the device not bound yet; client queues of
     /// `rx_cap` and `tx_cap` characters.
     pub fn with_queues(dev: MockDevice, rx_cap: usize, tx_cap: usize) -> Rig {
-        let h = Harness::<ConsoleDriver>::new("console", dev, |mem| ConsoleSetvars {
-            rx: serial(mem, "console_rx_queue", "console_rx_data", rx_cap),
-            tx: serial(mem, "console_tx_queue", "console_tx_data", tx_cap),
+        let h = Harness::<ConsoleDriver>::new("console", dev, |mem| ConsoleConfig {
+            rx: Some(serial(mem, ["rx.queue", "rx.data"], rx_cap, RX)),
+            tx: serial(mem, ["tx.queue", "tx.data"], tx_cap, TX),
         });
-        let (rx, tx) = (h.vars.rx, h.vars.tx);
+        let (rx, tx) = (h.vars.rx.expect("wired"), h.vars.tx);
         let (rx_header, tx_header) = (h.memory(rx.queue), h.memory(tx.queue));
         Rig {
             rx: SerialConsumer::new(rx_header, h.memory(rx.data), rx_cap as u32).unwrap(),
@@ -141,7 +146,7 @@ impl Rig {
             out.extend_from_slice(&buf[..n]);
         }
         if !out.is_empty() && self.rx.require_signal().unwrap() {
-            self.h.client_notifies();
+            self.h.peer_notifies(RX);
         }
         out
     }
@@ -149,8 +154,13 @@ impl Rig {
     /// The client writes as much of `data` as fits and notifies.
     pub fn client_write(&mut self, data: &[u8]) -> usize {
         let n = self.tx.write(data).unwrap();
-        self.h.client_notifies();
+        self.h.peer_notifies(TX);
         n
+    }
+
+    /// The channels the driver notified since the last look.
+    pub fn notified(&mut self) -> ChannelSet {
+        self.h.take_notifications()
     }
 
     /// `producer_signalled` of the rx queue (0: the driver waits for a
@@ -176,6 +186,11 @@ impl Rig {
     pub fn kicks(&self, q: u16) -> usize {
         self.h.device.state().notifies.iter().filter(|k| **k == q).count()
     }
+}
+
+/// The set of one channel.
+pub fn only(channel: Channel) -> ChannelSet {
+    ChannelSet::from_badge(1 << channel.index())
 }
 
 /// `n` bytes of printable text, different at every position modulo 61.
