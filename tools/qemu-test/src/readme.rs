@@ -92,6 +92,17 @@ pub const ROWS: &[Row] = &[
         clients: &["console_client"],
     },
     Row {
+        what: "console configured the sDDF way: `.serial_driver_config` alone (no queue setvars), rx and tx peers \
+               on channels of their own; a config naming the transport's channel refused (on seL4: sDDF 0.7.0's \
+               `examples/serial`, built outside the repo, see `pds/drivers/console/README.md`)",
+        sim: &[
+            "console::a_config_section_alone_wires_the_console",
+            "console::a_config_naming_the_transports_channel_is_refused",
+        ],
+        sel4: &[],
+        clients: &["console_client"],
+    },
+    Row {
         what: "rng: exact lengths, large requests in pieces, refusals",
         sim: &["rng::modern_device_in_slot_5_serves_exact_lengths", "rng::legacy_device_where_qemu_puts_it_works_too"],
         sel4: &["reference", "reference-legacy"],

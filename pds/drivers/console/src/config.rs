@@ -9,7 +9,7 @@ use sevio_driver_console::{ConsoleConfig, ConsoleDriver, SerialLink};
 use sevio_driver_core::{
     DmaSetvars, DriverPdConfig, PdSetvars, RegionSetvars, Unusable, VirtioDriver, sddf_section, setvars::PAGE_SIZE,
 };
-use sevio_runtime::Channel;
+use sevio_runtime::{Channel, debug_println};
 use sevio_sddf::SerialDriverConfig;
 
 /// The bus PD (PPC: RegisterDriver; notifications: the binding table
@@ -48,10 +48,21 @@ sevio_runtime::config_section!(
 /// client side from the sDDF section or sevio's own wiring.
 pub fn setvars() -> Result<PdSetvars<ConsoleConfig>, Unusable> {
     let page = |region, vaddr| RegionSetvars { region, vaddr, size: PAGE_SIZE };
-    let driver = match sddf_section(&serial_driver_config(), SerialDriverConfig::parse)? {
-        Some(sddf) => ConsoleConfig::from_sddf(&sddf, &PD)?,
-        None => own_wiring(),
+    let (driver, source) = match sddf_section(&serial_driver_config(), SerialDriverConfig::parse)? {
+        Some(sddf) => (ConsoleConfig::from_sddf(&sddf, &PD)?, SerialDriverConfig::SECTION),
+        None => (own_wiring(), "setvars"),
     };
+    let tx = driver.tx.channel.index();
+    match driver.rx {
+        Some(rx) => debug_println!(
+            "{}: client side from {}: rx on channel {}, tx on {}",
+            PD.name,
+            source,
+            rx.channel.index(),
+            tx
+        ),
+        None => debug_println!("{}: client side from {}: no rx, tx on channel {}", PD.name, source, tx),
+    }
     Ok(PdSetvars {
         bindings: page("bus_bindings", bus_bindings_vaddr()),
         doorbell: page("console_doorbell", doorbell_vaddr()),
