@@ -139,9 +139,11 @@ pub trait VirtioDriver: Sized {
     /// The client notified: requests or room to look at.
     fn client_notified(&mut self, ctx: &mut Ctx<'_, Self>);
 
-    /// A bind attempt settled (device up, failed, or waiting for the
-    /// transport): serve or refuse what waited. Default: as if the client
-    /// had notified.
+    /// The binding changed: a bind attempt settled (device up, failed,
+    /// or waiting for the transport), or the device was unbound (after
+    /// [`remove`](Self::remove): e.g. tell the client about buffers given
+    /// back). Serve or refuse what waited. Default: as if the client had
+    /// notified.
     fn after_bind(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.client_notified(ctx);
     }
@@ -246,6 +248,13 @@ impl<D: VirtioDriver> Ctx<'_, D> {
         *self.last_error = Some(e);
         let _ = self.transport.call(Request::Reset);
         *self.state = DeviceState::Failed;
+    }
+
+    /// Record `e` for the log without touching the device: a failure
+    /// that is the driver's own (e.g. a client that broke its queue),
+    /// logged when [`VirtioDriver::status`] says `Failed`.
+    pub fn record_error(&mut self, e: D::Error) {
+        *self.last_error = Some(e);
     }
 
     /// Notify the client once this event is over.
