@@ -33,6 +33,16 @@ pub const ROWS: &[Row] = &[
         clients: &[],
     },
     Row {
+        what: "output: every line whole and named after its PD (`blk_client: PASS`), on debug and release kernels \
+               (the `uart` PD; every PD of every seL4 system wired to it)",
+        sim: &[
+            "output::every_pd_of_every_sel4_system_has_the_log_channel_to_a_uart_above_it",
+            "output::every_line_of_the_reference_system_is_whole_and_names_its_pd",
+        ],
+        sel4: &["reference", "pingpong"],
+        clients: &[],
+    },
+    Row {
         what: "reference system (`system.xml`): blk, net, console, rng and their clients on virtio-mmio, devices on any slot",
         sim: &["reference::every_device_is_bound_and_every_client_passes"],
         sel4: &["reference", "reference-legacy"],

@@ -263,6 +263,13 @@ impl<D: VirtioDriver> Ctx<'_, D> {
         *self.state = DeviceState::Failed;
     }
 
+    /// Record `e` for the log without touching the device: a failure
+    /// that is the driver's own (e.g. a client that broke its queue),
+    /// logged when [`VirtioDriver::status`] says `Failed`.
+    pub fn record_error(&mut self, e: D::Error) {
+        *self.last_error = Some(e);
+    }
+
     /// Notify the client (of the PD's fixed wiring) once this event is
     /// over.
     pub fn notify_client(&mut self) {

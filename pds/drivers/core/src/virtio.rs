@@ -132,6 +132,13 @@ impl<D: VirtioDriver, T: Transport + TransportNotify> Virtio<D, T> {
         }
     }
 
+    /// Forget the device (unbound, nothing to retry); the driver forgets
+    /// it too.
+    fn let_go(&mut self) {
+        self.state.unbind();
+        self.forget_if_gone();
+    }
+
     fn retry_bind(&mut self) {
         if self.state.retry_due() {
             // Still not bound: retried at the next event; any other
@@ -183,8 +190,7 @@ impl<D: VirtioDriver, T: Transport + TransportNotify> Driver for Virtio<D, T> {
     /// waited.
     fn bind(&mut self) -> Result<(), D::Error> {
         if self.state.holds_device() {
-            self.state.unbind();
-            self.forget_if_gone();
+            self.let_go();
         }
         let result = match self.bring_up() {
             Ok(device) => {
@@ -209,8 +215,7 @@ impl<D: VirtioDriver, T: Transport + TransportNotify> Driver for Virtio<D, T> {
     /// change ([`VirtioDriver::after_bind`]) so that what `remove`
     /// answered reaches its client in this event.
     fn unbind(&mut self) {
-        self.state.unbind();
-        self.forget_if_gone();
+        self.let_go();
         self.event(|driver, ctx| driver.after_bind(ctx));
     }
 
