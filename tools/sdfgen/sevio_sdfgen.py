@@ -24,8 +24,10 @@ address, both also mapped by (doorbell) or known to (DMA) its transport.
 
 Priorities: PPC goes only to a higher priority, and sDDF's blk virtualiser
 (199 in sDDF's examples) busy-waits in init for its driver to publish the
-storage information. So the driver sits above the virtualisers (200),
-the transports above it (252), the bus above them (254).
+storage information; its serial tx virtualiser (199), in a debug build with
+input, busy-waits in init until the driver has sent its "Begin input". So
+the driver sits above the virtualisers (200), the transports above it
+(252), the bus above them (254).
 """
 
 from __future__ import annotations

@@ -196,6 +196,48 @@ class NetAndConsoleOnTwoTransports(unittest.TestCase):
         self.assertEqual((data[:5], data[48 + 32]), (b"sDDF\x03", id_of(s.channel("console", "serial_virt_tx")[0])))
 
 
+class ConsoleInSddfSerialExample(unittest.TestCase):
+    """sDDF 0.7.0's examples/serial (meta.py) with sevio's console as its
+    driver: rx and tx virtualisers at 199, two clients, colour."""
+
+    def test_driver_config_names_both_virtualisers_on_channels_of_their_own(self):
+        sdf = SystemDescription(SystemDescription.Arch.AARCH64, PADDR_TOP)
+        sevio = Sevio(sdf)
+        console = sevio.add_driver("console")
+        virt_tx = PD("serial_virt_tx", "serial_virt_tx.elf", priority=199)
+        virt_rx = PD("serial_virt_rx", "serial_virt_rx.elf", priority=199)
+        clients = [PD(f"client{i}", f"client{i}.elf", priority=1) for i in range(2)]
+        serial = Sddf.Serial(sdf, None, console, virt_tx, virt_rx=virt_rx, enable_color=True)
+        for client in clients:
+            serial.add_client(client)
+        for pd in [virt_tx, virt_rx] + clients:
+            sdf.add_pd(pd)
+        out = tempfile.TemporaryDirectory()
+        self.assertTrue(serial.connect() and serial.serialise_config(out.name))
+        xml = sevio.render()
+        code, text = sdf_check(xml)
+        self.assertEqual(code, 0, text)
+
+        s = System(xml)
+        # In debug builds sDDF's tx virtualiser busy-waits in init until the
+        # driver has sent its "Begin input": the driver must be above it.
+        self.assertGreater(s.priority("console"), s.priority("serial_virt_tx"))
+        with open(os.path.join(out.name, "serial_driver_config.data"), "rb") as f:
+            data = f.read()
+        self.assertEqual((len(data), data[:5], data[96]), (104, b"sDDF\x03", 1))  # rx_enabled
+        rx_queue, _, rx_data, rx_size, rx_id = struct.unpack_from("<4QB", data, 8)
+        tx_queue, _, tx_data, tx_size, tx_id = struct.unpack_from("<4QB", data, 48)
+        self.assertEqual(rx_id, id_of(s.channel("console", "serial_virt_rx")[0]))
+        self.assertEqual(tx_id, id_of(s.channel("console", "serial_virt_tx")[0]))
+        self.assertEqual(len({rx_id, tx_id, 0, 1, 61}), 5, "not the bus's, the transport's or the log's")
+        vaddrs = {int(m.get("vaddr"), 16): m for m in s.maps("console").values()}
+        for vaddr, size in ((rx_data, rx_size), (tx_data, tx_size)):
+            self.assertEqual(int(s.region(vaddrs[vaddr].get("mr")).get("size"), 16), size)
+            self.assertEqual(size & (size - 1), 0, "the driver's queues need a power-of-two capacity")
+        self.assertIn(rx_queue, vaddrs)
+        self.assertIn(tx_queue, vaddrs)
+
+
 class Refusals(unittest.TestCase):
     def setUp(self):
         self.sdf = SystemDescription(SystemDescription.Arch.AARCH64, PADDR_TOP)

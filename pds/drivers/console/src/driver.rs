@@ -13,15 +13,20 @@
 //!   populated with one or more receive buffers"), post TX buffers still
 //!   pending from an earlier device, serve the client's output;
 //! - [`interrupt`](VirtioDriver::interrupt) and
-//!   [`client_notified`](VirtioDriver::client_notified): harvest both
-//!   queues, drain input to the client, repost drained RX buffers, take
-//!   the client's output, arm the interrupts again (the framework kicks
-//!   the queues whose device asks for it once the event is over);
+//!   [`client_notified`](VirtioDriver::client_notified) (a notification
+//!   from the rx or the tx peer): harvest both queues, drain input to the
+//!   rx peer, repost drained RX buffers, take the tx peer's output, arm
+//!   the interrupts again (the framework kicks the queues whose device
+//!   asks for it once the event is over);
 //! - [`remove`](VirtioDriver::remove): the device is gone.
 //!
 //! Interrupts: the receiveq is armed for the next used buffer, the
 //! transmitq for the last one in flight (EVENT_IDX `used_event`); if the
 //! device got there first the driver harvests again.
+//!
+//! The client side is sDDF's (`serial_driver_config_t`, see
+//! [`ConsoleConfig`]): an rx peer (optional) and a tx peer, each with its
+//! queue and channel; sevio's own systems wire a client directly to both.
 //!
 //! Choices:
 //! - not bound, or failed: the client's output stays in its queue (its
@@ -29,8 +34,9 @@
 //! - a used-ring violation fails the device (reset); a new binding starts
 //!   afresh and reposts the output it held;
 //! - a client queue with impossible indices: the driver stops serving
-//!   that client (and says why in
-//!   [`client_error`](ConsoleDriver::client_error)); the device is kept.
+//!   both peers (and says why in
+//!   [`client_error`](ConsoleDriver::client_error) and, once, in the
+//!   log); the device is kept.
 
 use crate::rx::Rx;
 use crate::tx::{Tx, TxError};
@@ -128,6 +134,7 @@ pub struct ConsoleDriver {
     /// `None` once the client wrote impossible indices.
     client: Option<Client>,
     client_error: Option<QueueError>,
+    client_error_logged: bool,
     config: ConsoleConfig,
     rx: Rx,
     tx: Tx,
@@ -178,6 +185,7 @@ impl VirtioDriver for ConsoleDriver {
         Ok(ConsoleDriver {
             client: Some(client),
             client_error: None,
+            client_error_logged: false,
             config,
             rx: Rx::new(rx_bufs),
             tx: Tx::new(tx_bufs),
@@ -212,6 +220,14 @@ impl VirtioDriver for ConsoleDriver {
     /// A new device has nothing used yet: post and serve.
     fn after_bind(&mut self, ctx: &mut ConsoleCtx<'_>) {
         self.pump(ctx, false);
+    }
+
+    /// Why the peers are no longer served, once.
+    fn report(&mut self, name: &str) {
+        if let (Some(e), false) = (self.client_error, self.client_error_logged) {
+            self.client_error_logged = true;
+            sevio_runtime::debug_println!("{}: serial queues unusable, peers no longer served: {:?}", name, e);
+        }
     }
 
     /// The rx peer (if input is wired) and the tx peer.
