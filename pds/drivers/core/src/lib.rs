@@ -14,7 +14,7 @@
 //! - [`setvars`]: what system.xml gives a PD, [`SystemMaps`] (the one
 //!   unsafe step: the setvars describe mappings) and [`Unusable`] (the
 //!   one way to say a setvar is missing);
-//! - [`client`]: [`ClientRegion`], the one check of a client's buffer
+//! - [`client`]: [`ClientRegion`] and [`DataRegions`], the one check of a client's buffer
 //!   (inside its region; where the device sees it);
 //! - [`transport`]: the [`Transport`] trait (one request, one reply), its
 //!   PPC implementation [`PpcTransport`], and [`CallError`] for replies
@@ -88,7 +88,7 @@ pub enum DriverError {
 }
 
 pub use bus::{BindingChange, BindingWatch, BusCall, PpcBus, RegisterError};
-pub use client::{ClientRangeError, ClientRegion, ClientSpan};
+pub use client::{ClientRangeError, ClientRegion, ClientSpan, DataRegions, MAX_DATA_REGIONS, TooManyDataRegions};
 pub use dma::{DmaCarver, DmaError, DmaRegion, DmaSlice, DmaSlots};
 pub use init::{Bringup, Configuring, InitError, Negotiated, QueueParams};
 pub use pd::{DriverEvents, DriverPd, DriverPdConfig};

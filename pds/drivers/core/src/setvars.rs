@@ -33,6 +33,14 @@ pub enum Unusable {
     Layout(&'static str),
     /// The DMA region has no room for the driver's own buffers.
     DmaRoom(DmaError),
+    /// An sDDF config section (sdfgen's output, objcopied into the image)
+    /// is malformed: the system was built wrong.
+    Sddf {
+        /// The section (`.blk_driver_config`).
+        section: &'static str,
+        /// What is wrong with it, naming the field.
+        error: sevio_sddf::ConfigError,
+    },
 }
 
 impl From<&'static str> for Unusable {
@@ -53,6 +61,7 @@ impl fmt::Display for Unusable {
             Unusable::DmaOverflow(r) => write!(f, "{}: address overflow", r),
             Unusable::Layout(r) => write!(f, "{}: too small or misaligned for its layout", r),
             Unusable::DmaRoom(e) => write!(f, "the DMA region has no room for the driver's buffers: {:?}", e),
+            Unusable::Sddf { section, error } => write!(f, "sDDF config {}: {}", section, error),
         }
     }
 }
