@@ -106,7 +106,7 @@ class DriverClass:
 
 # The drivers' current setvar names (pds/drivers/*/src/config.rs).
 DRIVER_CLASSES: Dict[str, DriverClass] = {
-    "blk": DriverClass("blk", "blk_doorbell_vaddr", "blk_virtqueue_vaddr", None, "blk_virtqueue_paddr"),
+    "blk": DriverClass("blk", "blk_doorbell_vaddr", "blk_virtqueue_vaddr", "blk_virtqueue_size", "blk_virtqueue_paddr"),
     "net": DriverClass("net", "doorbell_vaddr", "dma_vaddr", "dma_size", "dma_paddr", stack_size=NET_STACK_SIZE),
     "console": DriverClass("console", "console_doorbell_vaddr", "console_dma_vaddr", "console_dma_size",
                            "console_dma_paddr"),

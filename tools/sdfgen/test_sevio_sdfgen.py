@@ -129,6 +129,8 @@ class BlkWithSddfVirtualiser(unittest.TestCase):
         self.assertEqual(s.setvars("blk"), {"blk_virtqueue_paddr": "blk_dma"})
         self.assertEqual(s.maps("mmio")["blk_doorbell"].get("setvar_vaddr"), "driver0_doorbell_vaddr")
         self.assertEqual(s.maps("blk")["blk_doorbell"].get("setvar_vaddr"), "blk_doorbell_vaddr")
+        # The driver checks its DMA region's size against the transport's window.
+        self.assertEqual(s.maps("blk")["blk_dma"].get("setvar_size"), "blk_virtqueue_size")
         self.assertEqual(s.maps("bus")["bus_bindings"].get("perms"), "rw")
         for pd in ("blk", "mmio"):
             self.assertEqual(s.maps(pd)["bus_bindings"].get("perms"), "r")
