@@ -7,7 +7,7 @@
 //! - [`sddf_section`]: a section nobody filled (all zeros: the image was
 //!   not objcopied, as in sevio's own hand-written systems) means "no
 //!   sDDF config, use the PD's own wiring"; any other content must parse,
-//!   or the PD is [`Unusable::Config`];
+//!   or the PD is [`Unusable::Sddf`], naming the section;
 //! - [`client_channels`]: the channel ids a config names are ids of this
 //!   PD (at most 61), none of them the bus's, the transport's or the log
 //!   channel's, and no two alike, or the PD is [`Unusable::Channel`].
@@ -29,16 +29,17 @@ pub enum ChannelRefusal {
     Repeated,
 }
 
-/// The config in `bytes` (a config section's contents), parsed by
-/// `parse`; `Ok(None)` if the section was never filled (all zeros).
+/// The config in `bytes` (the contents of `section`), parsed by `parse`;
+/// `Ok(None)` if the section was never filled (all zeros).
 pub fn sddf_section<C>(
+    section: &'static str,
     bytes: &[u8],
     parse: impl FnOnce(&[u8]) -> Result<C, ConfigError>,
 ) -> Result<Option<C>, Unusable> {
     if bytes.iter().all(|b| *b == 0) {
         return Ok(None);
     }
-    parse(bytes).map(Some).map_err(Unusable::Config)
+    parse(bytes).map(Some).map_err(|error| Unusable::Sddf { section, error })
 }
 
 /// The channels `ids` name (`(field, id)`, the field for the log), each
@@ -82,13 +83,14 @@ mod tests {
     #[test]
     fn an_unfilled_section_is_no_config_and_anything_else_must_parse() {
         let zeros = [0u8; SerialDriverConfig::SIZE];
-        assert_eq!(sddf_section(&zeros, SerialDriverConfig::parse), Ok(None));
+        let section = SerialDriverConfig::SECTION;
+        assert_eq!(sddf_section(section, &zeros, SerialDriverConfig::parse), Ok(None));
         let mut junk = zeros;
         junk[90] = 1;
-        let expected = ConfigError::BadMagic { expected: Magic::Serial, found: [0; 5] };
-        assert_eq!(sddf_section(&junk, SerialDriverConfig::parse), Err(Unusable::Config(expected)));
-        let text = std::format!("{}", Unusable::Config(expected));
-        assert!(text.starts_with("sDDF config: bad magic"), "{text}");
+        let error = ConfigError::BadMagic { expected: Magic::Serial, found: [0; 5] };
+        assert_eq!(sddf_section(section, &junk, SerialDriverConfig::parse), Err(Unusable::Sddf { section, error }));
+        let text = std::format!("{}", Unusable::Sddf { section, error });
+        assert!(text.starts_with("sDDF config .serial_driver_config: bad magic"), "{text}");
     }
 
     #[test]
