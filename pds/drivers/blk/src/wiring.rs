@@ -21,16 +21,13 @@
 //! or no data region at all is an [`Unusable`]: the PD logs it and serves
 //! nothing.
 
-use sevio_driver_core::{DataRegions, Unusable};
+pub use sevio_driver_core::DataRegionSetvars;
+use sevio_driver_core::{DataRegions, Unusable, data_regions_from_setvars, data_regions_section};
 use sevio_runtime::Channel;
-use sevio_sddf::resources::{RawDeviceRegion, RawRegion};
-use sevio_sddf::{BlkConnection, BlkDriverConfig, DeviceRegion, DeviceResources, Field, MAGIC_LEN, Region};
+use sevio_sddf::{BlkConnection, BlkDriverConfig, MAGIC_LEN, Region};
 
 /// The section sdfgen's blk driver config goes into.
 pub const BLK_SECTION: &str = BlkDriverConfig::SECTION;
-/// The section the data regions go into (sevio's; `device_resources_t`
-/// layout).
-pub const DATA_REGIONS_SECTION: &str = ".sevio_data_regions";
 
 /// Channels the driver's own wiring takes: the bus (0), the transport (1)
 /// and the log (61, the uart PD). A client id equal to one of them is a
@@ -58,19 +55,6 @@ pub struct BlkConfig {
     pub data: DataRegions,
 }
 
-/// A data region as a hand-written system describes it to the driver.
-#[derive(Copy, Clone, Debug)]
-pub struct DataRegionSetvars {
-    /// Its name in system.xml, for errors.
-    pub region: &'static str,
-    /// Its size (`setvar_size` of the driver's read-only map of it; 0:
-    /// the system has no such region).
-    pub size: u64,
-    /// Its physical address (`region_paddr`): where devices reach it, the
-    /// address clients name its bytes by.
-    pub paddr: u64,
-}
-
 /// What a hand-written system gives the driver by setvar.
 #[derive(Copy, Clone, Debug)]
 pub struct BlkSetvars {
@@ -80,7 +64,7 @@ pub struct BlkSetvars {
     pub request_vaddr: u64,
     /// `blk_response_vaddr`.
     pub response_vaddr: u64,
-    /// The data regions (the first required, the others optional).
+    /// The data regions (the first required, the second optional).
     pub data: [DataRegionSetvars; 2],
 }
 
@@ -91,10 +75,8 @@ impl BlkConfig {
         if blk.iter().take(MAGIC_LEN).all(|&b| b == 0) {
             return Ok(None);
         }
-        let sddf = |section| move |error| Unusable::Sddf { section, error };
-        let cfg = BlkDriverConfig::parse(blk).map_err(sddf(BLK_SECTION))?;
-        let resources = DeviceResources::parse(data_regions).map_err(sddf(DATA_REGIONS_SECTION))?;
-        Self::checked(cfg.virt, DataRegions::from_resources(&resources)).map(Some)
+        let cfg = BlkDriverConfig::parse(blk).map_err(|error| Unusable::Sddf { section: BLK_SECTION, error })?;
+        Self::checked(cfg.virt, data_regions_section(data_regions)?).map(Some)
     }
 
     /// The configuration of a hand-written system.
@@ -107,28 +89,10 @@ impl BlkConfig {
             num_buffers: SEVIO_QUEUE_CAPACITY,
             id: SEVIO_CLIENT_CHANNEL,
         };
-        let mut data = DataRegions::new();
-        for (k, d) in vars.data.iter().enumerate() {
-            match (k, d.size, d.paddr) {
-                (0, 0, _) => return Err(Unusable::Size(d.region)),
-                (_, 0, _) => continue,
-                (_, _, 0) => return Err(Unusable::Setvar("a blk data region has no region_paddr")),
-                _ => {}
-            }
-            // The same checks a region from sdfgen's output gets.
-            let raw =
-                RawDeviceRegion { region: RawRegion { vaddr: 0.into(), size: d.size.into() }, io_addr: d.paddr.into() };
-            let parsed = DeviceRegion::parse(&raw, Field::named(d.region), Field::named(d.region))
-                .map_err(|error| Unusable::Sddf { section: "setvars", error })?;
-            data.push(parsed).map_err(|_| Unusable::Setvar("too many blk data regions"))?;
-        }
-        Self::checked(virt, data)
+        Self::checked(virt, data_regions_from_setvars(&vars.data)?)
     }
 
     fn checked(virt: BlkConnection, data: DataRegions) -> Result<BlkConfig, Unusable> {
-        if data.is_empty() {
-            return Err(Unusable::Setvar("no blk data regions: no request could reach the device"));
-        }
         client_channel(virt.id)?;
         Ok(BlkConfig { virt, data })
     }
@@ -151,9 +115,9 @@ pub fn client_channel(id: u8) -> Result<Channel, Unusable> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sevio_sddf::Magic;
     use sevio_sddf::blk::{RawBlkConnection, RawBlkDriverConfig};
-    use sevio_sddf::resources::RawDeviceResources;
+    use sevio_sddf::resources::{RawDeviceResources, RawRegion};
+    use sevio_sddf::{DeviceResources, Magic};
     use zerocopy::{FromZeros, IntoBytes};
 
     /// What sdfgen writes for sDDF's examples/blk (the layout of its
@@ -221,7 +185,7 @@ mod tests {
 
     #[test]
     fn setvars_give_sevio_systems_the_same_shape() {
-        let d = |region, size, paddr| DataRegionSetvars { region, size, paddr };
+        let d = |region, size, paddr| DataRegionSetvars { region, size, paddr, required: region == "blk_client_data" };
         let vars = BlkSetvars {
             storage_info_vaddr: 0x240_0000,
             request_vaddr: 0x240_1000,
