@@ -118,7 +118,7 @@ mod tests {
     use sevio_sddf::blk::{RawBlkConnection, RawBlkDriverConfig};
     use sevio_sddf::resources::{RawDeviceResources, RawRegion};
     use sevio_sddf::{DeviceResources, Magic};
-    use zerocopy::{FromZeros, IntoBytes};
+    use zerocopy::IntoBytes;
 
     /// What sdfgen writes for sDDF's examples/blk (the layout of its
     /// `blk_driver.data`), with `id` and `num_buffers` to vary.
@@ -139,14 +139,7 @@ mod tests {
     }
 
     fn data_section(regions: &[(u64, u64)]) -> RawDeviceResources {
-        let mut raw = RawDeviceResources::new_zeroed();
-        raw.magic = Magic::DeviceResources.bytes();
-        raw.num_regions = regions.len() as u8;
-        for (out, &(io_addr, size)) in raw.regions.iter_mut().zip(regions) {
-            out.region.size = size.into();
-            out.io_addr = io_addr.into();
-        }
-        raw
+        RawDeviceResources::unmapped(regions).unwrap()
     }
 
     #[test]
