@@ -84,6 +84,12 @@ impl RawPackedDevice {
         let r = |o| u16::from_le(self.mem.read::<u16>(o).expect("in queue"));
         (r(off), r(off + 2))
     }
+    /// The device event suppression structure: (desc word, flags).
+    pub fn device_event(&self) -> (u16, u16) {
+        let off = self.layout.device_event_offset();
+        let r = |o| u16::from_le(self.mem.read::<u16>(o).expect("in queue"));
+        (r(off), r(off + 2))
+    }
     /// Write the device event suppression structure.
     pub fn set_device_event(&self, desc: u16, flags: u16) {
         let off = self.layout.device_event_offset();
