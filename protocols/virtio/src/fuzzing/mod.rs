@@ -23,13 +23,15 @@ pub struct RawDevice {
     mem: SharedMemory,
     layout: SplitLayout,
     used_idx: u16,
+    /// The next available-ring entry [`take_available`](Self::take_available) reads.
+    next_avail: u16,
 }
 
 impl RawDevice {
     /// The device view of the queue at `mem` (the same region the driver
     /// was given) with `layout`.
     pub fn new(mem: SharedMemory, layout: SplitLayout) -> Self {
-        RawDevice { mem, layout, used_idx: 0 }
+        RawDevice { mem, layout, used_idx: 0, next_avail: 0 }
     }
     fn n(&self) -> usize {
         self.layout.size() as usize
@@ -91,6 +93,29 @@ impl RawDevice {
     /// Set avail_event (end of the used ring).
     pub fn set_avail_event(&self, v: u16) {
         self.w16(self.layout.used_offset() + 4 + 8 * self.n(), v);
+    }
+    /// Read the next chain the driver made available (direct descriptors
+    /// only), as the packed device's `take_available` does, so both
+    /// formats can be driven by the same device-side workload. `None` if
+    /// avail.idx shows nothing new or a chain is longer than the queue.
+    pub fn take_available(&mut self) -> Option<AvailableChain> {
+        if self.avail_idx() == self.next_avail {
+            return None;
+        }
+        let head = self.avail_entry(self.next_avail);
+        let mut bufs = Vec::new();
+        let mut cur = head;
+        for _ in 0..self.n() {
+            let (addr, len, flags, next) = self.desc(cur % self.n() as u16);
+            bufs.push(Buffer { addr, len, writable: flags & crate::queue::DESC_F_WRITE != 0 });
+            if flags & crate::queue::DESC_F_NEXT == 0 {
+                self.next_avail = self.next_avail.wrapping_add(1);
+                let ndesc = bufs.len() as u16;
+                return Some(AvailableChain { id: head, ndesc, bufs, indirect: false });
+            }
+            cur = next;
+        }
+        None
     }
     /// Overwrite the used ring (flags, idx, ring, avail_event) with `bytes`
     /// (at most its 6 + 8n bytes are used).
