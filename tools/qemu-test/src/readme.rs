@@ -49,7 +49,7 @@ pub const ROWS: &[Row] = &[
         clients: &[],
     },
     Row {
-        what: "blk over virtio-mmio, modern and legacy, any slot; bad requests refused; read-only disk; no disk",
+        what: "blk over virtio-mmio, modern and legacy, any slot, spoken to as sDDF's virtualiser does (I/O addresses, two data regions, 128-entry queues, 100 reads outstanding); bad requests refused (one straddling the two regions); read-only disk; no disk",
         sim: &[
             "blk::modern_device_in_slot_31_holds_exactly_the_pattern_afterwards",
             "blk::modern_device_in_slot_0_works_too",

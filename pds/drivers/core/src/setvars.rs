@@ -46,6 +46,14 @@ pub enum Unusable {
         /// Why not.
         why: ChannelRefusal,
     },
+    /// An sDDF config section (sdfgen's output, objcopied into the image)
+    /// is malformed: the system was built wrong.
+    Sddf {
+        /// The section (`.blk_driver_config`).
+        section: &'static str,
+        /// What is wrong with it, naming the field.
+        error: sevio_sddf::ConfigError,
+    },
 }
 
 impl From<&'static str> for Unusable {
@@ -75,6 +83,7 @@ impl fmt::Display for Unusable {
                 };
                 write!(f, "{} = {}: {}", field, id, why)
             }
+            Unusable::Sddf { section, error } => write!(f, "sDDF config {}: {}", section, error),
         }
     }
 }
