@@ -33,7 +33,7 @@ QEMU_DEVICES ?= -drive file=$(DISK_IMG),if=none,format=raw,id=hd0 -device virtio
 	-device virtio-serial-device -chardev null,id=con0 -device virtconsole,chardev=con0 \
 	-device virtio-rng-device
 
-.PHONY: run test build image qemu qemu-fault sim bench fuzz deps clean check-sdk host-pds
+.PHONY: run test build image qemu qemu-fault qemu-test sim bench fuzz deps clean check-sdk host-pds
 
 run:
 ifdef MICROKIT_SDK
@@ -99,6 +99,12 @@ qemu-fault:
 	sed '/<protection_domain name="blk"/,/<\/protection_domain>/ s|\(<map mr="blk_request" .*\) perms="rw"|\1 perms="r"|' \
 		$(SYSTEM) > build/fault-system.xml
 	$(MAKE) qemu SYSTEM=build/fault-system.xml
+
+# Boot test systems on seL4 and check their clients' verdicts on the
+# debug console (each PASS line is one client): the timer driver with
+# three clients setting 1, 10 and 100 ms timeouts at once.
+qemu-test: check-sdk
+	scripts/qemu-test.sh systems/timer.xml 3 120
 
 host-pds:
 	$(CARGO) build $(addprefix -p ,$(PD_PACKAGES)) -p sevio-sim
