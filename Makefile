@@ -3,8 +3,8 @@
 #   make run    the reference system: on QEMU with MICROKIT_SDK set, else in sim
 #   make test   everything CI checks (installs what it needs first)
 #
-# Other targets: build (aarch64 PD ELFs), image, qemu (need MICROKIT_SDK),
-# sim, bench, fuzz, deps, clean.
+# Other targets: build (aarch64 PD ELFs), image, qemu, qemu-test (need
+# MICROKIT_SDK), sim, bench, fuzz, readme-table, deps, clean.
 
 MICROKIT_BOARD  ?= qemu_virt_aarch64
 MICROKIT_CONFIG ?= debug
@@ -19,9 +19,13 @@ BUILD_DIR    := build/$(MICROKIT_CONFIG)
 # Every crate that is a protection domain (its binary is a program image).
 PD_PACKAGES  := $(shell sed -n 's/^name = "\(sevio-[a-z0-9-]*\)"/\1/p' pds/*/Cargo.toml pds/*/*/Cargo.toml transports/*/Cargo.toml)
 HOST_PD_DIR  := target/debug
+# The interpreter scripts/install-deps.sh installs sdfgen for.
+SDFGEN_PYTHON ?= build/sdfgen-venv/bin/python3
 
+# -nic none: no default NIC (on arm virt a virtio-net-pci whose option ROM
+# comes from the ipxe-qemu package); systems that use a NIC name theirs.
 QEMU_ARGS := -machine virt,virtualization=on -cpu cortex-a53 -m size=2G -nographic \
-	-serial mon:stdio -global virtio-mmio.force-legacy=false
+	-serial mon:stdio -nic none -global virtio-mmio.force-legacy=false
 # The reference system's devices, on virtio-mmio slots QEMU picks (from 31
 # down; the bus finds each wherever it is): a 16 MiB scratch disk, a NIC on
 # user networking restricted to the guest network (the client pings the
@@ -33,7 +37,7 @@ QEMU_DEVICES ?= -drive file=$(DISK_IMG),if=none,format=raw,id=hd0 -device virtio
 	-device virtio-serial-device -chardev null,id=con0 -device virtconsole,chardev=con0 \
 	-device virtio-rng-device
 
-.PHONY: run test build image qemu qemu-fault qemu-test sim bench fuzz deps clean check-sdk host-pds
+.PHONY: run test test-cargo test-loom test-images build image qemu qemu-fault qemu-test readme-table sim bench fuzz deps clean check-sdk host-pds
 
 run:
 ifdef MICROKIT_SDK
@@ -45,16 +49,27 @@ endif
 deps:
 	@scripts/install-deps.sh
 
-# Unit, property, loom-free model and sim end-to-end tests, then the PD
+# Unit, property, model-checked and sim end-to-end tests, then the PD
 # images for aarch64 and the check that the microkit tool will accept them.
+# The three steps run even when one fails (make -k), and cargo runs every
+# test binary (--no-fail-fast): a failure names itself, nothing is skipped.
 test: deps
-	$(CARGO) test --workspace
-	@# The client queues' signalling protocols, model-checked (no lost
-	@# wake-up) with loom; its own target dir, as --cfg loom rebuilds all.
+	@$(MAKE) -k test-cargo test-loom test-images
+
+test-cargo:
+	$(CARGO) test --workspace --no-fail-fast
+	@# sevio's sdfgen helper, in sdfgen systems with sDDF's virtualisers.
+	$(SDFGEN_PYTHON) tools/sdfgen/run_tests.py
+
+# The client queues' signalling protocols, model-checked (no lost wake-up)
+# with loom; its own target dir, as --cfg loom rebuilds all.
+test-loom:
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --release -p sevio-queue --test loom
-	$(MAKE) build
-	@for sys in $(SYSTEM) systems/*.xml; do \
-		$(CARGO) run -q -p sevio-elfcheck -- --system $$sys $(BUILD_DIR) || exit 1; done
+
+test-images: build
+	@status=0; for sys in $(SYSTEM) systems/*.xml; do \
+		$(CARGO) run -q -p sevio-elfcheck -- --system $$sys $(BUILD_DIR) || { echo "elfcheck: $$sys failed"; status=1; }; \
+	done; exit $$status
 	@# The check must also fail: a real image with one patched symbol renamed.
 	@perl -pe 's/microkit_irqs\0/microkit_irqz\0/g' $(BUILD_DIR)/ping > $(BUILD_DIR)/ping.broken
 	@if $(CARGO) run -q -p sevio-elfcheck -- $(BUILD_DIR)/ping.broken 2>/dev/null; then \
@@ -100,11 +115,20 @@ qemu-fault:
 		$(SYSTEM) > build/fault-system.xml
 	$(MAKE) qemu SYSTEM=build/fault-system.xml
 
-# Boot test systems on seL4 and check their clients' verdicts on the
-# debug console (each PASS line is one client): the timer driver with
-# three clients setting 1, 10 and 100 ms timeouts at once.
-qemu-test: check-sdk
-	scripts/qemu-test.sh systems/timer.xml 3 120
+# The seL4 counterpart of the end-to-end tests: boot every system the
+# README says runs on seL4 (tools/qemu-test/src/systems.rs), one after
+# another under QEMU, check every client's verdict, faults and the disks
+# from the host, one line per system and `N passed, M failed`; then the
+# deliberately broken variants, which must fail. QEMU_TEST_ARGS adds
+# options (e.g. --only pci-modern, --no-self-test, --timeout 300).
+qemu-test: check-sdk build
+	$(CARGO) run -q -p sevio-qemu-test -- run --sdk $(MICROKIT_SDK) --board $(MICROKIT_BOARD) \
+		--config $(MICROKIT_CONFIG) --images $(BUILD_DIR) $(QEMU_TEST_ARGS)
+
+# The README's "what works" table, from the e2e tests and qemu-test's
+# systems (make test fails when the committed one is stale).
+readme-table:
+	$(CARGO) run -q -p sevio-qemu-test -- readme-table --write README.md
 
 host-pds:
 	$(CARGO) build $(addprefix -p ,$(PD_PACKAGES)) -p sevio-sim

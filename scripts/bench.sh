@@ -29,6 +29,6 @@ for system in systems/*-bench.xml; do
     # blk-pci-bench.xml reports as blk_pci_*: the client names its lines
     # after the device class, the system file says which transport.
     tag=$(basename "$system" -bench.xml | tr - _)
-    echo "$out" | sed -n 's/^\[[^]]*\] \(\(BENCH\|RATIO\) .*\)/\1/p' | sed "s/^BENCH blk_/BENCH ${tag}_/"
+    echo "$out" | sed -n 's/^[a-z0-9_]*: \(\(BENCH\|RATIO\) .*\)/\1/p' | sed "s/^BENCH blk_/BENCH ${tag}_/"
 done
 exit $status

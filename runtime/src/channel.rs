@@ -44,7 +44,8 @@ impl Channel {
     }
 
     /// Call the (higher-priority) PD at the other end and wait for its
-    /// reply. Message registers travel through [`crate::MessageRegisters`].
+    /// reply. The message itself travels through [`crate::PpcMessage`]
+    /// ([`PpcMessage::call`](crate::PpcMessage::call) does both).
     pub fn pp_call(self, info: MessageInfo) -> MessageInfo {
         platform_pp_call(self, info)
     }

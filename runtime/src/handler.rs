@@ -26,20 +26,20 @@ impl DeferredAction {
 pub trait Handler {
     /// Some channels (or IRQs) were signalled. Several may come at once.
     fn notified(&mut self, channels: ChannelSet) {
-        crate::debug_println!("{}: unexpected notification {:?}", crate::pd_name(), channels);
+        crate::debug_println!("unexpected notification {:?}", channels);
     }
 
     /// A PPC arrived on `channel`; the returned message is the reply. The
     /// caller stays blocked until then, so keep this short.
     fn protected(&mut self, channel: Channel, info: MessageInfo) -> MessageInfo {
-        crate::debug_println!("{}: unexpected PPC on {:?} label {}", crate::pd_name(), channel, info.label());
+        crate::debug_println!("unexpected PPC on {:?} label {}", channel, info.label());
         MessageInfo::new(u64::MAX >> 12, 0)
     }
 
     /// A child PD faulted. Returning a message replies to the fault and so
     /// resumes the child; `None` leaves it stopped.
     fn fault(&mut self, child: Child, info: MessageInfo) -> Option<MessageInfo> {
-        crate::debug_println!("{}: child {} faulted (label {})", crate::pd_name(), child.index(), info.label());
+        crate::debug_println!("child {} faulted (label {})", child.index(), info.label());
         None
     }
 

@@ -3,8 +3,8 @@
 //! [`Kernel`] is what the event loop needs from seL4 (or from sim): perform
 //! an action now, and wait for the next event while replying and/or
 //! performing a deferred action. The `platform_*` functions are what
-//! [`crate::Channel`] and [`crate::MessageRegisters`] call; they go to the
-//! backend this build runs on.
+//! [`crate::Channel`] and the message registers behind
+//! [`crate::PpcMessage`] call; they go to the backend this build runs on.
 
 use crate::{Channel, DeferredAction, MessageInfo};
 

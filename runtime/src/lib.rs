@@ -25,9 +25,11 @@ mod event_loop;
 pub mod generic_timer;
 mod handler;
 pub mod kernel;
+pub mod line;
 mod message;
 pub mod mmio;
 pub mod print;
+pub mod section;
 pub mod stats;
 pub mod time;
 pub mod var;
@@ -41,7 +43,7 @@ pub mod sel4;
 pub use channel::{Channel, ChannelSet, ChannelSetIter, Child};
 pub use event_loop::{Event, run_event_loop};
 pub use handler::{DeferredAction, Handler};
-pub use message::{MAX_MESSAGE_REGISTERS, MessageInfo, MessageRegisters};
+pub use message::{MAX_MESSAGE_REGISTERS, MessageInfo, PpcMessage, TooLong};
 
 /// The backend this build runs on.
 #[cfg(not(target_os = "none"))]

@@ -1,7 +1,7 @@
 //! The seL4 backend: Microkit 2.3.0 ABI on seL4 16.0.0 (aarch64, MCS).
 //!
 //! The facts this relies on (all from the Microkit tool and libmicrokit's
-//! ABI, checked on QEMU with a real SDK; docs/ARCHITECTURE.md has the map):
+//! ABI, checked on QEMU with a real SDK):
 //! - the tool patches six symbols, which therefore must exist;
 //! - cap slots: INPUT 1, REPLY 4, MONITOR_EP 5, notifications 10+ch,
 //!   PPC endpoints 74+ch, IRQ handlers 138+ch;
@@ -151,6 +151,12 @@ pub fn pd_name() -> &'static str {
     core::str::from_utf8(&bytes[..len]).unwrap_or("?")
 }
 
+/// Whether system.xml gives this PD a PPC channel `channel` (the
+/// microkit tool patches the set into `microkit_pps`).
+pub(crate) fn has_pp(channel: Channel) -> bool {
+    patched(addr_of!(microkit_pps)) & (1 << channel.index()) != 0
+}
+
 fn patched(word: *const u64) -> u64 {
     // SAFETY: `word` points at one of the patched statics above, which are
     // valid, aligned and never written at run time.
@@ -295,7 +301,7 @@ pub(crate) fn put_byte(byte: u8) {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    crate::debug_println!("{}: panic: {}", pd_name(), info);
+    crate::debug_println!("panic: {}", info);
     // Fault on purpose so the monitor (or this PD's parent) learns of it.
     loop {
         // SAFETY: `udf` raises an undefined-instruction exception; the

@@ -36,7 +36,7 @@ pub static DRIVERS: [DriverPort; 16] = {
     ports
 };
 
-sevio_runtime::setvar!(
-    /// vaddr of the binding table page (rw here, read-only elsewhere).
-    pub fn bindings_vaddr() = "bus_bindings_vaddr"
+sevio_runtime::shared_region!(
+    /// The binding table page (rw here, read-only elsewhere).
+    pub fn binding_table() = "bus_bindings_vaddr", 4096
 );

@@ -10,7 +10,9 @@
 //!
 //! - [`blk`]: request/response queues and the storage information page;
 //! - [`net`]: free/active queues with the `consumer_signalled` protocol;
-//! - [`serial`]: character queues with the `producer_signalled` protocol.
+//! - [`serial`]: character queues with the `producer_signalled` protocol;
+//! - [`rng`]: sevio's entropy mailbox (sDDF has no entropy class): one
+//!   request and one response on a control page.
 //!
 //! The peer is untrusted: its index is checked before use and an
 //! impossible one is [`QueueError::PeerIndex`]; entries are copies the
@@ -29,6 +31,7 @@ pub mod blk;
 pub mod mem;
 pub mod net;
 pub mod ring;
+pub mod rng;
 pub mod serial;
 
 #[cfg(any(test, feature = "fuzzing"))]
@@ -41,6 +44,7 @@ pub use blk::{
 pub use mem::QueueMemory;
 pub use net::{NetBuffer, NetConsumer, NetProducer};
 pub use ring::{Consumer, Producer};
+pub use rng::{RngRequest, RngResponse, RngStatus};
 pub use serial::{SerialConsumer, SerialProducer};
 
 /// Everything that can go wrong with a queue.

@@ -1,8 +1,8 @@
 //! The client side: [`Timer`], what a PD's logic asks of the time, and
 //! [`TimerClient`], the PPCs to the timer driver that implement it.
 
-use crate::wire::{LABEL_GET_TIME, LABEL_SET_TIMEOUT};
-use sevio_runtime::{Channel, MessageInfo, MessageRegisters};
+use crate::wire::{MAX_WORDS, Reply, Request};
+use sevio_runtime::{Channel, PpcMessage};
 
 /// The time services a PD's logic uses. PD logic takes `&mut impl Timer`
 /// so host tests can drive it with [`crate::fake::FakeTimer`].
@@ -32,16 +32,29 @@ impl TimerClient {
     }
 }
 
+impl TimerClient {
+    /// PPC the driver with `request`; its reply as it came, or `None` for
+    /// a reply that does not decode.
+    fn call(&self, request: Request) -> Option<Reply> {
+        let reply =
+            PpcMessage::<MAX_WORDS>::encode(|words| request.encode(words)).and_then(|m| m.call(self.channel)).ok()?;
+        Reply::decode(reply.words()).ok()
+    }
+}
+
 impl Timer for TimerClient {
     fn now_ns(&mut self) -> u64 {
-        let reply = self.channel.pp_call(MessageInfo::new(LABEL_GET_TIME, 0));
-        // A reply without MR0 (a driver that refused, or a dead one under
-        // sim) would leave our own stale MR0; read it only when sent.
-        if reply.length() >= 1 { MessageRegisters::get(0) } else { 0 }
+        // A reply without a time (a driver that refused, or a dead one
+        // under sim) reads as 0: the start of the clock, which makes any
+        // deadline computed from it come early rather than never.
+        match self.call(Request::GetTime) {
+            Some(Reply::Time(ns)) => ns,
+            Some(Reply::Empty) | None => 0,
+        }
     }
 
     fn set_timeout(&mut self, relative_ns: u64) {
-        MessageRegisters::set(0, relative_ns);
-        self.channel.pp_call(MessageInfo::new(LABEL_SET_TIMEOUT, 1));
+        // The reply is empty by the protocol: nothing in it to act on.
+        let _ = self.call(Request::SetTimeout { relative_ns });
     }
 }

@@ -31,7 +31,7 @@ pub mod wire;
 
 pub use client::{Timer, TimerClient};
 pub use deadlines::{Deadlines, DeadlinesFull};
-pub use wire::{LABEL_GET_TIME, LABEL_SET_TIMEOUT, Request, RequestError};
+pub use wire::{LABEL_GET_TIME, LABEL_SET_TIMEOUT, Reply, Request, RequestError};
 
 /// Nanoseconds in a microsecond.
 pub const NS_PER_US: u64 = 1_000;

@@ -12,7 +12,8 @@
 //! - [`pci`]: virtio PCI capabilities (checked parser) and the legacy I/O
 //!   register layout.
 //! - [`queue`]: the [`VirtQueue`] trait and [`SplitQueue`], which trusts
-//!   nothing the device writes.
+//!   nothing the device writes; [`RingPlacement`], the one check of where
+//!   a driver put a queue, which every transport makes.
 //!
 //! Panic contract: no function in this crate panics on any input, from the
 //! device or from the caller; bad input is an [`Error`].
@@ -33,7 +34,10 @@ pub mod queue;
 
 pub use device::DeviceId;
 pub use features::{FeatureBit, Features};
-pub use queue::{Buffer, IndirectPool, QueueMemory, SplitLayout, SplitQueue, Token, Used, VirtQueue};
+pub use queue::{
+    Buffer, IndirectPool, PlacementError, QueueMemory, RingInterface, RingPart, RingPlacement, SplitLayout, SplitQueue,
+    Token, Used, VirtQueue,
+};
 
 /// A rule the device broke on a virtqueue. The queue is failed from then
 /// on; the driver should report an I/O error and reset the device.

@@ -32,17 +32,6 @@ pub use wire::PEER_DEAD_LABEL;
 
 std::thread_local! {
     static MRS: RefCell<[u64; MAX_MESSAGE_REGISTERS]> = const { RefCell::new([0; MAX_MESSAGE_REGISTERS]) };
-    /// Output not yet sent: the start of an unfinished line.
-    static PENDING_OUTPUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Send whatever output is buffered (before blocking, a verdict, a panic).
-fn flush_output(s: &Session) {
-    // try_borrow: the panic hook flushes too, and must not panic itself.
-    let bytes = PENDING_OUTPUT.with(|p| p.try_borrow_mut().map(|mut b| core::mem::take(&mut *b)).unwrap_or_default());
-    if !bytes.is_empty() {
-        s.send(PdMsg::Output(bytes));
-    }
 }
 
 /// The connection to sim and what it told this PD at startup.
@@ -134,7 +123,6 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
     let text = format!("{}: panic at {place}: {msg}", pd_name());
     match session() {
         Some(s) => {
-            flush_output(s);
             let _ = s.link.send(&PdMsg::Panic(text).encode());
         }
         None => std::eprintln!("{text}"),
@@ -175,7 +163,6 @@ fn incoming(msg: &Message) -> MessageInfo {
 
 pub(crate) fn pp_call(channel: Channel, info: MessageInfo) -> MessageInfo {
     let Some(s) = session() else { panic!("pp_call outside sim") };
-    flush_output(s);
     s.send(PdMsg::PpCall(channel.index(), outgoing(info)));
     match s.recv() {
         SimMsg::Reply(m) => incoming(&m),
@@ -202,7 +189,6 @@ pub fn setvar(symbol: &str) -> u64 {
 /// [`crate::stats::system_counters`]. `None` outside sim.
 pub fn system_counters() -> Option<(u64, u64)> {
     let s = session()?;
-    flush_output(s);
     s.send(PdMsg::Counters);
     match s.recv() {
         SimMsg::Counters { notifications, irqs } => Some((notifications, irqs)),
@@ -210,36 +196,23 @@ pub fn system_counters() -> Option<(u64, u64)> {
     }
 }
 
-/// Output travels a line at a time (a formatted print arrives here in
-/// pieces); what follows the last newline waits for more, or for a flush.
-pub(crate) fn write_output(text: &str) {
+/// One whole line (the print module makes them), as one message to sim;
+/// outside sim, to stdout.
+pub(crate) fn write_line(line: &[u8]) {
+    let mut bytes = Vec::with_capacity(line.len() + 1);
+    bytes.extend_from_slice(line);
+    bytes.push(b'\n');
     match session() {
-        Some(s) => {
-            let complete = PENDING_OUTPUT.with(|p| {
-                let mut p = p.borrow_mut();
-                p.extend_from_slice(text.as_bytes());
-                match p.iter().rposition(|b| *b == b'\n') {
-                    Some(nl) => {
-                        let rest = p.split_off(nl + 1);
-                        Some(core::mem::replace(&mut *p, rest))
-                    }
-                    None => None,
-                }
-            });
-            if let Some(bytes) = complete {
-                s.send(PdMsg::Output(bytes));
-            }
-        }
+        Some(s) => s.send(PdMsg::Output(bytes)),
         None => {
             use std::io::Write;
-            let _ = std::io::stdout().write_all(text.as_bytes());
+            let _ = std::io::stdout().lock().write_all(&bytes);
         }
     }
 }
 
 pub(crate) fn report_verdict(pass: bool, reason: &str) {
     if let Some(s) = session() {
-        flush_output(s);
         s.send(PdMsg::Verdict { pass, reason: reason.into() })
     }
 }
@@ -254,7 +227,6 @@ pub(crate) fn timer_set(compare: u64, control: u64) {
 
 pub(crate) fn mmio_read(addr: usize, width: usize) -> u64 {
     let Some(s) = session() else { return u64::MAX };
-    flush_output(s);
     s.send(PdMsg::MmioRead { vaddr: addr as u64, width: width as u8 });
     match s.recv() {
         SimMsg::MmioValue(v) => v,
@@ -294,7 +266,6 @@ impl Kernel for HostedKernel {
 
     fn wait(&mut self, reply: Option<MessageInfo>, action: Option<DeferredAction>) -> (u64, MessageInfo) {
         let Some(s) = session() else { panic!("event wait outside sim") };
-        flush_output(s);
         if let Some(action) = action {
             self.perform(action);
         }

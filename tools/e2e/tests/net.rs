@@ -481,13 +481,13 @@ fn a_peer_on_a_socket_gets_every_answer_and_nothing_else() {
     assert!(run.out.contains("net-client: no answer: sending again (try 1)"), "{}", run.out);
     run.assert_lines(&[
         "bus: net",
-        "[net] net: bound to Mmio { slot: 31 }",
-        "[net] net: mac 52:54:00:12:34:56",
-        "[net] net: modern device, link up, 12-byte header",
-        "[net] net: device ready",
-        "[net_client] net-client: gateway 10.0.2.2 is at 52:55:0a:00:02:02",
+        "net: bound to Mmio { slot: 31 }",
+        "net: mac 52:54:00:12:34:56",
+        "net: modern device, link up, 12-byte header",
+        "net: device ready",
+        "net_client: net-client: gateway 10.0.2.2 is at 52:55:0a:00:02:02",
         "net-client: gateway 10.0.2.2 answered the ping",
-        "[net_client] PASS",
+        "net_client: PASS",
         "sim: PASS",
     ]);
     assert!(run.lines_with("net: device failed").is_empty(), "the driver stopped:\n{}", run.out);
@@ -504,7 +504,7 @@ fn user_networking(desc: &str, legacy: bool) -> Run {
         "net: device ready",
         "net-client: gateway 10.0.2.2 is at 52:55:0a:00:02:02",
         "net-client: gateway 10.0.2.2 answered the ping",
-        "[net_client] PASS",
+        "net_client: PASS",
         "sim: PASS",
     ]);
     run
@@ -541,13 +541,13 @@ fn net_bench() {
         "datagrams echoed",
         "BENCH net_timed_udp_echo_fps",
         "BENCH net_timed_udp_echo_mbps",
-        "[net_bench] PASS",
+        "net_bench: PASS",
     ]);
     let timed = run.lines_with("datagrams echoed")[1];
     let ms: f64 = timed.split(" in ").nth(1).and_then(|t| t.split(' ').next()).and_then(|t| t.parse().ok()).unwrap();
     assert!((2000.0..4000.0).contains(&ms), "the timed phase lasts its 2 s (plus draining): {timed}");
     assert!(run.lines_with("datagrams echoed").iter().all(|l| l.ends_with(", 0 wrong")), "{}", run.out);
-    for line in run.lines_with("] BENCH ") {
+    for line in run.lines_with(": BENCH ") {
         println!("{}", &line[line.find("BENCH").unwrap()..]);
     }
 }
@@ -570,7 +570,7 @@ fn an_unanswered_client_gives_up_with_a_clear_fail() {
         "net-client: no answer: sending again (try 1)",
         "net-client: no answer: sending again (try 8)",
         "net-client: no ARP reply from the target after 9 tries: giving up",
-        "[net_client] FAIL: no answer after retransmitting",
+        "net_client: FAIL: no answer after retransmitting",
         "sim: FAIL: net_client reported FAIL",
     ]);
 }

@@ -31,7 +31,7 @@ fn modern_pci_device_holds_exactly_the_pattern_afterwards() {
     r.assert_lines(&[
         "pci: 00:02.0: virtio-blk (modern)",
         "bus: blk0 <- virtio-blk at pci 00:02.0",
-        "[blk_client] PASS",
+        "blk_client: PASS",
     ]);
     assert_disk_holds_the_pattern(&disk);
 }
@@ -49,7 +49,7 @@ fn transitional_device_in_legacy_mode_works() {
     r.assert_lines(&[
         "pci: 00:04.0: virtio-blk (legacy)",
         "bus: blk0 <- virtio-blk at pci 00:04.0",
-        "[blk_client] PASS",
+        "blk_client: PASS",
     ]);
     assert_disk_holds_the_pattern(&disk);
 }
@@ -63,7 +63,7 @@ fn device_behind_a_root_port_is_found_and_works() {
         [[device]]\ndriver = \"virtio-blk-pci\"\ndrive = { file = \"disk.img\" }\nproperties = { bus = \"rp0\" }\n";
     let r = run("systems/pci.xml", &dir, desc);
     r.assert_code(0);
-    r.assert_lines(&["pci: 1 bridge(s)", "bus: blk0 <- virtio-blk at pci 01:00.0", "[blk_client] PASS"]);
+    r.assert_lines(&["pci: 1 bridge(s)", "bus: blk0 <- virtio-blk at pci 01:00.0", "blk_client: PASS"]);
     assert_disk_holds_the_pattern(&disk);
 }
 
@@ -80,8 +80,8 @@ fn one_disk_on_mmio_and_one_on_pci_bind_two_instances_of_one_driver() {
     // Each transport serves only the driver it has a channel to.
     r.assert_lines(&["bus: blk0 <- virtio-blk at mmio slot 31"]);
     r.assert_lines(&["bus: blk1 <- virtio-blk at pci 00:02.0"]);
-    r.assert_lines(&["[client0] PASS"]);
-    r.assert_lines(&["[client1] PASS"]);
+    r.assert_lines(&["client0: PASS"]);
+    r.assert_lines(&["client1: PASS"]);
     assert_disk_holds_the_pattern(&mmio_disk);
     assert_disk_holds_the_pattern(&pci_disk);
 }
@@ -95,7 +95,7 @@ fn net_over_pci(desc: &str, bdf: &str) {
     );
     r.assert_code(0);
     let bound = format!("bus: net0 <- virtio-net at pci {bdf}");
-    r.assert_lines(&[&bound, "gateway 10.0.2.2 answered the ping", "[net_client] PASS"]);
+    r.assert_lines(&[&bound, "gateway 10.0.2.2 answered the ping", "net_client: PASS"]);
 }
 
 #[test]

@@ -14,7 +14,7 @@ fn every_device_is_bound_and_every_client_passes() {
         assert_eq!(run.lines_with(&line).len(), 1, "{driver} not bound exactly once:\n{}", run.out);
     }
     for client in ["blk_client", "net_client", "console_client", "rng_client"] {
-        run.assert_lines(&[&format!("[{client}] PASS")]);
+        run.assert_lines(&[&format!("{client}: PASS")]);
     }
     run.assert_lines(&["sim: PASS: blk_client, net_client, console_client, rng_client passed"]);
 }
@@ -47,9 +47,9 @@ fn a_faulting_driver_is_unbound_its_device_reset_and_the_rest_runs_on() {
         "mmio: driver 0 unbound; device at Mmio",
     ]);
     for client in ["net_client", "console_client", "rng_client"] {
-        run.assert_lines(&[&format!("[{client}] PASS")]);
+        run.assert_lines(&[&format!("{client}: PASS")]);
     }
-    assert!(run.lines_with("[blk_client] PASS").is_empty(), "the blk client cannot have passed without its driver");
+    assert!(run.lines_with("blk_client: PASS").is_empty(), "the blk client cannot have passed without its driver");
 }
 
 /// The same without injection: a real fault. blk's request queue is mapped
@@ -83,6 +83,6 @@ fn a_driver_writing_a_read_only_map_faults_and_nothing_else_stops() {
         "mmio: driver 0 unbound; device at Mmio",
     ]);
     for client in ["net_client", "console_client", "rng_client"] {
-        run.assert_lines(&[&format!("[{client}] PASS")]);
+        run.assert_lines(&[&format!("{client}: PASS")]);
     }
 }

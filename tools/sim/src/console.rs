@@ -1,6 +1,9 @@
-//! sim's output: PD lines prefixed `[name] `, its own lines `sim: `. Each
-//! line is written whole under stdout's lock, so lines of different PDs
-//! never mix.
+//! sim's output: a PD's runtime lines as the PD wrote them (the runtime
+//! starts each with `<pd name>: `, as on seL4), anything else from a
+//! source prefixed `[source] ` (QEMU's stderr, a PD's own stdio, a line
+//! that does not carry its PD's name), sim's own lines `sim: `. Each line
+//! is written whole under stdout's lock, so lines of different PDs never
+//! mix.
 
 use std::io::Write;
 
@@ -9,6 +12,23 @@ pub fn line(source: &str, text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "[{source}] {text}");
     let _ = out.flush();
+}
+
+/// Print a line the runtime of PD `pd` sent: as it is when it begins with
+/// the PD's name, else marked with the name sim knows (so no PD's line
+/// passes for another's).
+pub fn pd_line(pd: &str, text: &str) {
+    if named_by(pd, text) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    } else {
+        line(pd, text);
+    }
+}
+
+fn named_by(pd: &str, text: &str) -> bool {
+    text.strip_prefix(pd).is_some_and(|rest| rest.starts_with(": "))
 }
 
 /// Print one line of sim's own.
@@ -45,6 +65,15 @@ impl LineBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pd_line_counts_as_named_only_with_its_own_name_and_colon() {
+        assert!(named_by("blk_client", "blk_client: PASS"));
+        assert!(!named_by("blk_client", "blk_client2: PASS"));
+        assert!(!named_by("rng_client", "blk_client: PASS"));
+        assert!(!named_by("blk", "blk:PASS"));
+        assert!(!named_by("blk", "blk"));
+    }
 
     #[test]
     fn lines_split_across_pushes() {

@@ -17,6 +17,7 @@ mod qemu;
 mod qtest;
 mod router;
 mod run;
+mod sections;
 mod timer;
 
 use std::path::PathBuf;

@@ -127,6 +127,12 @@ pub fn command_line(l: &Launch) -> Vec<String> {
         for (k, v) in &d.properties {
             dev.push_str(&format!(",{k}={}", option_value(v)));
         }
+        // No guest firmware ever runs an option ROM here, and a PCI NIC's
+        // default one (efi-virtio.rom, efi-e1000e.rom) lives in a package
+        // a fresh machine may lack (ipxe-qemu): QEMU then refuses to start.
+        if d.is_pci() && !d.properties.contains_key("romfile") {
+            dev.push_str(",romfile=");
+        }
         args.extend(["-device".to_string(), dev]);
     }
     args.extend(l.desc.qemu_args.iter().cloned());
@@ -348,12 +354,45 @@ mod tests {
             "-device virtio-blk-device,bus=virtio-mmio-bus.31,drive=sevio-drive0",
             "-device virtio-rng-device,bus=virtio-mmio-bus.30",
             "-netdev user,id=sevio-net2,hostfwd=tcp::5555-:22",
-            "-device virtio-net-pci,bus=pcie.0,addr=3.0,netdev=sevio-net2,mac=52:54:00:12:34:56",
+            "-device virtio-net-pci,bus=pcie.0,addr=3.0,netdev=sevio-net2,mac=52:54:00:12:34:56,romfile=",
             "-drive if=none,id=sevio-drive3,file=/tmp/run/disk3.img,format=raw",
             "-device virtio-blk-device,drive=sevio-drive3",
         ] {
             assert!(joined.contains(want), "missing `{want}` in `{joined}`");
         }
         assert_eq!(args[args.len() - 2..], ["-trace", "virtio_blk*"]);
+    }
+
+    #[test]
+    fn pci_devices_get_no_option_rom_unless_asked() {
+        let desc = crate::config::parse(
+            r#"
+            [[device]]
+            driver = "e1000e"
+            pci_addr = "5"
+            [[device]]
+            driver = "virtio-rng-pci"
+            properties = { romfile = "mine.rom" }
+            [[device]]
+            driver = "virtio-rng-device"
+            "#,
+            &[],
+        )
+        .unwrap();
+        let args = command_line(&Launch {
+            qemu: Path::new("qemu-system-aarch64"),
+            ram_file: Path::new("/dev/shm/ram"),
+            run_dir: Path::new("/tmp/run"),
+            desc: &desc,
+        });
+        let devices: Vec<&str> = args
+            .windows(2)
+            .filter(|w| w[0] == "-device" && !w[1].starts_with("loader"))
+            .map(|w| w[1].as_str())
+            .collect();
+        assert_eq!(
+            devices,
+            ["e1000e,bus=pcie.0,addr=5,romfile=", "virtio-rng-pci,romfile=mine.rom", "virtio-rng-device"]
+        );
     }
 }

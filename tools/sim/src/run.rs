@@ -166,13 +166,14 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
     })?;
     let desc = load_description(opts, &system)?;
     let layout = layout::lay_out(&system)?;
-    let images = find_images(&system, &opts.pd_dir)?;
+    let mut images = find_images(&system, &opts.pd_dir)?;
     let needs_qemu = layout.uses_devices || !desc.devices.is_empty() || !desc.qemu_args.is_empty();
 
     let mut res = Resources::default();
     let run_dir = std::env::temp_dir().join(unique_name());
     std::fs::DirBuilder::new().mode(0o700).create(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
     res.dirs.push(run_dir.clone());
+    crate::sections::apply(&mut images, &system, &desc, &run_dir)?;
     let shm = Path::new("/dev/shm");
     let ram_path = if shm.is_dir() { shm.join(unique_name()) } else { run_dir.join("ram") };
     let ram = std::fs::OpenOptions::new()
@@ -471,7 +472,7 @@ impl Session {
     fn output(&mut self, pd: PdId, bytes: &[u8]) -> bool {
         let mut fault = false;
         for line in self.lines[pd].push(bytes) {
-            console::line(&self.system.pds[pd].name, &line);
+            console::pd_line(&self.system.pds[pd].name, &line);
             fault |= self.faults.iter().any(|(p, text)| *p == pd && line.contains(text.as_str()));
         }
         fault
@@ -479,7 +480,7 @@ impl Session {
 
     fn flush_output(&mut self, pd: PdId) {
         if let Some(rest) = self.lines[pd].take_rest() {
-            console::line(&self.system.pds[pd].name, &rest);
+            console::pd_line(&self.system.pds[pd].name, &rest);
         }
     }
 

@@ -1,6 +1,8 @@
 //! The operations a transport provides for one device (VIRTIO 1.2 §3.1,
 //! expressed over whatever registers the transport has).
 
+use sevio_virtio::{PlacementError, RingPlacement};
+
 /// Why a device operation was refused.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum DeviceError {
@@ -17,6 +19,20 @@ pub enum DeviceError {
     BadConfigAccess,
     /// The config generation kept changing during a read.
     ConfigUnstable,
+}
+
+impl From<PlacementError> for DeviceError {
+    fn from(e: PlacementError) -> Self {
+        match e {
+            PlacementError::NoSuchQueue => DeviceError::NoSuchQueue,
+            PlacementError::BadSize { .. } => DeviceError::BadQueueSize,
+            PlacementError::Misaligned { .. }
+            | PlacementError::NotContiguous { .. }
+            | PlacementError::Wraps { .. }
+            | PlacementError::OutsideWindow { .. }
+            | PlacementError::BadPageFrame { .. } => DeviceError::BadQueueAddress,
+        }
+    }
 }
 
 /// One device's register-level operations.
@@ -38,8 +54,10 @@ pub trait VirtioDevice {
     fn set_driver_features(&mut self, wanted: u64) -> bool;
     /// The maximum size of queue `index`; 0 when it does not exist.
     fn queue_max(&mut self, index: u16) -> u16;
-    /// Give queue `index` its size and addresses and make it live.
-    fn setup_queue(&mut self, index: u16, size: u16, desc: u64, avail: u64, used: u64) -> Result<(), DeviceError>;
+    /// Give queue `index` its size and addresses and make it live, after
+    /// checking them with [`RingPlacement::check`] for this device's
+    /// maximum and register interface.
+    fn setup_queue(&mut self, index: u16, ring: RingPlacement) -> Result<(), DeviceError>;
     /// Read `width` bytes of config space with the generation they belong to.
     fn config_read(&mut self, offset: usize, width: usize) -> Result<(u64, u32), DeviceError>;
     /// Write `width` bytes of config space.

@@ -1,13 +1,14 @@
 //! A device that records what the transport asked of it.
 
 use crate::device::{DeviceError, VirtioDevice};
+use sevio_virtio::RingPlacement;
 use std::vec::Vec;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Call {
     Reset,
     DriverOk,
-    SetupQueue(u16, u16, u64, u64, u64),
+    SetupQueue(u16, RingPlacement),
     Notify(u16),
     TakeInterrupt,
 }
@@ -49,8 +50,8 @@ impl VirtioDevice for FakeDevice {
     fn queue_max(&mut self, _index: u16) -> u16 {
         256
     }
-    fn setup_queue(&mut self, index: u16, size: u16, desc: u64, avail: u64, used: u64) -> Result<(), DeviceError> {
-        self.calls.push(Call::SetupQueue(index, size, desc, avail, used));
+    fn setup_queue(&mut self, index: u16, ring: RingPlacement) -> Result<(), DeviceError> {
+        self.calls.push(Call::SetupQueue(index, ring));
         Ok(())
     }
     fn config_read(&mut self, _offset: usize, _width: usize) -> Result<(u64, u32), DeviceError> {

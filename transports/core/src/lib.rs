@@ -10,15 +10,19 @@
 //!   for one device;
 //! - [`Transport`]: devices, driver ports and bindings, and request service;
 //! - `shell` (feature `pd`): the PD side every transport shares: the bus
-//!   conversation, following the binding table, serving driver PPCs.
+//!   conversation, following the binding table, serving driver PPCs;
+//! - `mock` (feature `test-utils`): a mock device to put into the real
+//!   [`Transport`] in tests (the device side of registers and queues).
 #![no_std]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(test)]
+#[cfg(any(test, feature = "test-utils"))]
 extern crate std;
 
 mod device;
+#[cfg(feature = "test-utils")]
+pub mod mock;
 #[cfg(feature = "pd")]
 pub mod shell;
 mod transport;

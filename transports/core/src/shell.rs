@@ -4,9 +4,9 @@
 //! `main.rs` keeps only what is its own: finding devices, and its IRQs.
 
 use crate::{DriverPort, MAX_DRIVERS, Transport, VirtioDevice};
-use core::ptr::NonNull;
 use sevio_bus_protocol::{BusReply, BusRequest, DriverId, TableReader, TransportId};
-use sevio_runtime::{Channel, MessageInfo, MessageRegisters, debug_println};
+use sevio_runtime::var::{MapError, MapProblem};
+use sevio_runtime::{Channel, MessageInfo, PpcMessage, debug_println};
 use sevio_sharedmem::SharedMemory;
 use sevio_transport_protocol::{DMA_WINDOW_SIZE, MAX_WORDS, Reply, Request, TransportDoorbell, TransportError};
 
@@ -28,24 +28,28 @@ pub struct Wiring {
     pub id: TransportId,
 }
 
-sevio_runtime::setvar!(
-    /// vaddr of the bus's binding table (read-only in a transport).
-    pub fn bindings_vaddr() = "bus_bindings_vaddr"
+/// Bytes system.xml maps of the binding table and of each doorbell page.
+const PAGE: u64 = 4096;
+
+sevio_runtime::shared_region!(
+    /// The bus's binding table (read-only in a transport).
+    pub fn binding_table() = "bus_bindings_vaddr", PAGE
 );
 
 macro_rules! driver_vars {
     ($($k:literal: $doorbell:literal, $dma:literal;)*) => {
-        /// `(doorbell vaddr, DMA region paddr)` of driver k, as system.xml
-        /// gives a transport every driver it has a channel to; zeros when
-        /// the system has no driver k.
-        pub fn driver_vars(k: usize) -> (u64, u64) {
+        /// Driver k's doorbell page and DMA region paddr, as system.xml
+        /// gives a transport every driver it has a channel to; `None` past
+        /// the drivers a transport can have. When the system has no
+        /// driver k, the doorbell is unset and the paddr 0.
+        pub fn driver_vars(k: usize) -> Option<(Result<SharedMemory, MapError>, u64)> {
             match k {
                 $($k => {
-                    sevio_runtime::setvar!(fn doorbell() = $doorbell);
+                    sevio_runtime::shared_region!(fn doorbell() = $doorbell, PAGE);
                     sevio_runtime::setvar!(fn dma() = $dma);
-                    (doorbell(), dma())
+                    Some((doorbell(), dma()))
                 })*
-                _ => (0, 0),
+                _ => None,
             }
         }
     };
@@ -62,28 +66,17 @@ driver_vars! {
     7: "driver7_doorbell_vaddr", "driver7_dma_paddr";
 }
 
-/// The 4 KiB page system.xml maps at `vaddr`, if it is set.
-pub fn shared_page(vaddr: u64) -> Option<SharedMemory> {
-    let base = NonNull::new(vaddr as usize as *mut u8)?;
-    // SAFETY: every vaddr passed here is the setvar_vaddr of a 4 KiB page
-    // system.xml maps into this PD for its whole life (a doorbell page or
-    // the binding table); it is only reached through SharedMemory.
-    #[allow(unsafe_code)]
-    Some(unsafe { SharedMemory::new(base, 4096) })
+/// PPC `request` to the bus; `None` for a reply that is too long or does
+/// not decode.
+pub fn call_bus(bus: Channel, request: &BusRequest) -> Option<BusReply> {
+    let reply = BusMessage::encode(|words| request.encode(words)).ok()?.call(bus).ok()?;
+    BusReply::decode(reply.label(), reply.words()).ok()
 }
 
-/// PPC `request` to the bus.
-pub fn call_bus(bus: Channel, request: &BusRequest) -> Option<BusReply> {
-    let mut words = [0u64; 8];
-    let (label, len) = request.encode(&mut words);
-    for (i, w) in words.iter().take(len).enumerate() {
-        MessageRegisters::set(i, *w);
-    }
-    let info = bus.pp_call(MessageInfo::new(label, len));
-    let n = info.length().min(words.len());
-    let reply: [u64; 8] = core::array::from_fn(|i| if i < n { MessageRegisters::get(i) } else { 0 });
-    BusReply::decode(info.label(), &reply[..n]).ok()
-}
+/// A message to or from the bus.
+type BusMessage = PpcMessage<{ sevio_bus_protocol::wire::MAX_WORDS }>;
+/// A message to or from a driver.
+type DriverMessage = PpcMessage<MAX_WORDS>;
 
 /// The PD state every transport has: the shared transport logic and the
 /// binding table it follows.
@@ -101,8 +94,15 @@ impl<D: VirtioDevice, const N: usize> TransportPd<D, N> {
     pub fn start(mut transport: Transport<D, N>, wiring: Wiring) -> Self {
         let mut served = 0u64;
         for k in 0..MAX_DRIVERS {
-            let (doorbell_vaddr, dma_paddr) = driver_vars(k);
-            let Some(page) = shared_page(doorbell_vaddr) else { continue };
+            let (page, dma_paddr) = match driver_vars(k) {
+                Some((Ok(page), dma_paddr)) => (page, dma_paddr),
+                // No driver k in this system.
+                None | Some((Err(MapError { problem: MapProblem::Unset, .. }), _)) => continue,
+                Some((Err(e), _)) => {
+                    debug_println!("{}: {e}", wiring.name);
+                    continue;
+                }
+            };
             match TransportDoorbell::init(page) {
                 Ok(doorbell) => {
                     transport.attach_driver(k, DriverPort { doorbell, dma_window: (dma_paddr, DMA_WINDOW_SIZE) });
@@ -132,7 +132,7 @@ impl<D: VirtioDevice, const N: usize> TransportPd<D, N> {
             }
         }
         debug_println!("{}: {found} virtio device(s)", wiring.name);
-        let table = shared_page(bindings_vaddr()).and_then(|m| TableReader::open(m).ok());
+        let table = binding_table().ok().and_then(|m| TableReader::open(m).ok());
         if table.is_none() {
             debug_println!("{}: no binding table: no driver will be served", wiring.name);
         }
@@ -203,24 +203,24 @@ impl<D: VirtioDevice, const N: usize> TransportPd<D, N> {
     /// Serve a PPC: a driver's request, decoded strictly; anything else
     /// is refused.
     pub fn protected(&mut self, channel: Channel, info: MessageInfo) -> MessageInfo {
-        let reply = match self.driver_index(channel) {
-            None => Reply::Error(TransportError::NotBound),
-            Some(_) if info.length() > MAX_WORDS => Reply::Error(TransportError::Malformed),
-            Some(k) => {
-                let len = info.length();
-                let words: [u64; MAX_WORDS] =
-                    core::array::from_fn(|i| if i < len { MessageRegisters::get(i) } else { 0 });
-                match Request::decode(info.label(), &words[..len]) {
-                    Ok(request) => self.transport.handle(k, request),
-                    Err(_) => Reply::Error(TransportError::Malformed),
-                }
-            }
+        let reply = match (self.driver_index(channel), DriverMessage::receive(info)) {
+            (None, _) => Reply::Error(TransportError::NotBound),
+            (Some(k), Ok(message)) => match Request::decode(message.label(), message.words()) {
+                Ok(request) => self.transport.handle(k, request),
+                Err(_) => Reply::Error(TransportError::Malformed),
+            },
+            (Some(_), Err(_)) => Reply::Error(TransportError::Malformed),
         };
-        let mut out = [0u64; MAX_WORDS];
-        let (label, n) = reply.encode(&mut out);
-        for (i, w) in out.iter().take(n).enumerate() {
-            MessageRegisters::set(i, *w);
-        }
-        MessageInfo::new(label, n)
+        send_reply(&reply)
+    }
+}
+
+/// Put `reply` in the message registers. Every reply of the transport
+/// protocol fits its [`MAX_WORDS`]; one that did not would be a bug here,
+/// answered as a malformed exchange rather than cut short.
+fn send_reply(reply: &Reply) -> MessageInfo {
+    match DriverMessage::encode(|words| reply.encode(words)) {
+        Ok(message) => message.send(),
+        Err(_) => send_reply(&Reply::Error(TransportError::Malformed)),
     }
 }

@@ -4,25 +4,18 @@
 
 use crate::device::{DeviceError, VirtioDevice};
 use sevio_transport_protocol::{DeviceInfo, Location, Reply, Request, TransportDoorbell, TransportError};
+use sevio_virtio::RingPlacement;
 
 /// Driver channels a transport serves.
 pub const MAX_DRIVERS: usize = 8;
 /// Queues per device a transport keeps setup state for.
 pub const MAX_QUEUES: usize = 8;
 
-/// A queue's addresses, given by QueueSetup and applied by QueueReady.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-struct QueueParams {
-    size: u16,
-    desc: u64,
-    avail: u64,
-    used: u64,
-}
-
 struct Entry<D> {
     device: D,
     location: Location,
-    pending: [Option<QueueParams>; MAX_QUEUES],
+    /// Each queue's ring, given by QueueSetup and applied by QueueReady.
+    pending: [Option<RingPlacement>; MAX_QUEUES],
 }
 
 /// What the transport knows about one driver channel.
@@ -154,24 +147,18 @@ impl<D: VirtioDevice, const N: usize> Transport<D, N> {
                 let Some(pending) = entry.pending.get_mut(queue as usize) else {
                     return Reply::Error(TransportError::InvalidQueue);
                 };
-                // No IOMMU: the device can reach all of RAM, so the one
-                // thing a transport can hold a driver to is that its rings
-                // (which the device writes) lie in the driver's own region.
-                let inside = |addr: u64, len: u64| {
-                    addr >= window.0 && addr.checked_add(len).is_some_and(|end| end <= window.0 + window.1)
-                };
-                let n = size as u64;
-                if !(inside(desc, 16 * n) && inside(avail, 6 + 2 * n) && inside(used, 6 + 8 * n)) {
+                let ring = RingPlacement { size, desc, avail, used };
+                if ring.check_inside(window.0, window.1).is_err() {
                     return Reply::Error(TransportError::InvalidAddress);
                 }
-                *pending = Some(QueueParams { size, desc, avail, used });
+                *pending = Some(ring);
                 Reply::Ok
             }
             Request::QueueReady { queue } => {
-                let Some(Some(p)) = entry.pending.get(queue as usize).copied() else {
+                let Some(Some(ring)) = entry.pending.get(queue as usize).copied() else {
                     return Reply::Error(TransportError::WrongState);
                 };
-                match device.setup_queue(queue, p.size, p.desc, p.avail, p.used) {
+                match device.setup_queue(queue, ring) {
                     Ok(()) => Reply::Ok,
                     Err(e) => Reply::Error(device_error(e)),
                 }
@@ -341,7 +328,8 @@ mod tests {
         let good = Request::QueueSetup { queue: 0, size: 128, desc: base, avail: base + 0x800, used: base + 0x1000 };
         assert_eq!(t.handle(0, good), Reply::Ok);
         assert_eq!(t.handle(0, Request::QueueReady { queue: 0 }), Reply::Ok);
-        assert_eq!(calls(&t, 31), [Call::SetupQueue(0, 128, base, base + 0x800, base + 0x1000)]);
+        let ring = RingPlacement::new(128, base, base + 0x800, base + 0x1000);
+        assert_eq!(calls(&t, 31), [Call::SetupQueue(0, ring)]);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! device mapping) and under sim (registers proxied to QEMU).
 
 use sevio_virtio::mmio::{DeviceStatus, MAGIC_VALUE, Version, reg};
+use sevio_virtio::{RingInterface, RingPlacement};
 
 /// A 32-bit register file (one slot's 0x200 bytes).
 pub trait Registers {
@@ -156,54 +157,38 @@ impl<R: Registers> Slot<R> {
     /// Give queue `index` its size and addresses and make it live.
     ///
     /// Version 2 takes three addresses (§4.2.3.2). Version 1 takes one page
-    /// frame: the queue must be in the legacy contiguous layout (§2.7 legacy
-    /// interfaces: avail right after the descriptors, used at the next
-    /// page boundary), which is checked, not assumed.
-    pub fn setup_queue(&self, index: u16, size: u16, desc: u64, avail: u64, used: u64) -> Result<(), SlotError> {
+    /// frame, so the queue must be in the legacy contiguous layout with
+    /// [`LEGACY_PAGE`] as Queue Align. Both are checked by
+    /// [`RingPlacement::check`], not assumed.
+    pub fn setup_queue(&self, index: u16, ring: RingPlacement) -> Result<(), SlotError> {
         let max = self.queue_max(index);
-        if max == 0 {
-            return Err(SlotError::NoSuchQueue);
-        }
-        if size == 0 || !size.is_power_of_two() || size > max {
-            return Err(SlotError::BadQueueSize);
-        }
-        // §2.7: descriptor table 16-aligned, driver area 2, device area 4.
-        if !desc.is_multiple_of(16) || !avail.is_multiple_of(2) || !used.is_multiple_of(4) {
-            return Err(SlotError::BadQueueAddress);
-        }
         match self.version {
             Version::Modern => {
+                ring.check(max, RingInterface::Modern)?;
                 if self.regs.read32(reg::QUEUE_READY) != 0 {
                     return Err(SlotError::QueueInUse);
                 }
-                self.regs.write32(reg::QUEUE_NUM, size as u32);
-                for (low, value) in
-                    [(reg::QUEUE_DESC_LOW, desc), (reg::QUEUE_DRIVER_LOW, avail), (reg::QUEUE_DEVICE_LOW, used)]
-                {
+                self.regs.write32(reg::QUEUE_NUM, ring.size as u32);
+                for (low, value) in [
+                    (reg::QUEUE_DESC_LOW, ring.desc),
+                    (reg::QUEUE_DRIVER_LOW, ring.avail),
+                    (reg::QUEUE_DEVICE_LOW, ring.used),
+                ] {
                     self.regs.write32(low, value as u32);
                     self.regs.write32(low + 4, (value >> 32) as u32);
                 }
                 self.regs.write32(reg::QUEUE_READY, 1);
             }
             Version::Legacy => {
+                ring.check(max, RingInterface::Legacy { queue_align: LEGACY_PAGE })?;
+                let pfn = ring.legacy_page_frame(LEGACY_PAGE)?;
                 if self.regs.read32(reg::QUEUE_PFN) != 0 {
                     return Err(SlotError::QueueInUse);
                 }
-                let n = size as u64;
-                let avail_end = avail + 6 + 2 * n;
-                let used_expected = avail_end.div_ceil(LEGACY_PAGE) * LEGACY_PAGE;
-                let pfn = desc / LEGACY_PAGE;
-                if !desc.is_multiple_of(LEGACY_PAGE)
-                    || avail != desc + 16 * n
-                    || used != used_expected
-                    || pfn > u32::MAX as u64
-                {
-                    return Err(SlotError::BadQueueAddress);
-                }
                 self.regs.write32(reg::GUEST_PAGE_SIZE, LEGACY_PAGE as u32);
-                self.regs.write32(reg::QUEUE_NUM, size as u32);
+                self.regs.write32(reg::QUEUE_NUM, ring.size as u32);
                 self.regs.write32(reg::QUEUE_ALIGN, LEGACY_PAGE as u32);
-                self.regs.write32(reg::QUEUE_PFN, pfn as u32);
+                self.regs.write32(reg::QUEUE_PFN, pfn);
             }
         }
         Ok(())
@@ -299,8 +284,8 @@ impl<R: Registers> sevio_transport_core::VirtioDevice for Slot<R> {
     fn queue_max(&mut self, index: u16) -> u16 {
         Slot::queue_max(self, index)
     }
-    fn setup_queue(&mut self, index: u16, size: u16, desc: u64, avail: u64, used: u64) -> Result<(), SlotError> {
-        Slot::setup_queue(self, index, size, desc, avail, used)
+    fn setup_queue(&mut self, index: u16, ring: RingPlacement) -> Result<(), SlotError> {
+        Slot::setup_queue(self, index, ring)
     }
     fn config_read(&mut self, offset: usize, width: usize) -> Result<(u64, u32), SlotError> {
         Slot::config_read(self, offset, width)
@@ -447,27 +432,33 @@ mod tests {
     fn modern_queue_setup_writes_all_three_addresses() {
         let dev = FakeSlot::new(2, 2);
         let (slot, _) = Slot::probe(&dev).unwrap();
-        slot.setup_queue(0, 128, 0x4000_0000_1000, 0x5000, 0x6000).unwrap();
+        slot.setup_queue(0, RingPlacement::new(128, 0x4000_0000_1000, 0x5000, 0x6000)).unwrap();
         assert_eq!(dev.written(reg::QUEUE_DESC_LOW), [0x1000]);
         assert_eq!(dev.written(reg::QUEUE_DESC_HIGH), [0x4000]);
         assert_eq!(dev.written(reg::QUEUE_DRIVER_LOW), [0x5000]);
         assert_eq!(dev.written(reg::QUEUE_DEVICE_LOW), [0x6000]);
         assert_eq!(dev.written(reg::QUEUE_READY), [1]);
-        assert_eq!(slot.setup_queue(0, 128, 0x1000, 0x5000, 0x6000), Err(SlotError::QueueInUse));
+        assert_eq!(slot.setup_queue(0, RingPlacement::new(128, 0x1000, 0x5000, 0x6000)), Err(SlotError::QueueInUse));
     }
 
     #[test]
     fn queue_setup_refuses_bad_sizes_and_addresses() {
         let dev = FakeSlot::new(2, 2);
         let (slot, _) = Slot::probe(&dev).unwrap();
-        assert_eq!(slot.setup_queue(0, 100, 0x1000, 0x2000, 0x3000), Err(SlotError::BadQueueSize));
-        assert_eq!(slot.setup_queue(0, 512, 0x1000, 0x2000, 0x3000), Err(SlotError::BadQueueSize));
-        assert_eq!(slot.setup_queue(0, 0, 0x1000, 0x2000, 0x3000), Err(SlotError::BadQueueSize));
-        assert_eq!(slot.setup_queue(0, 128, 0x1008, 0x2000, 0x3000), Err(SlotError::BadQueueAddress));
-        assert_eq!(slot.setup_queue(0, 128, 0x1000, 0x2001, 0x3000), Err(SlotError::BadQueueAddress));
+        assert_eq!(slot.setup_queue(0, RingPlacement::new(100, 0x1000, 0x2000, 0x3000)), Err(SlotError::BadQueueSize));
+        assert_eq!(slot.setup_queue(0, RingPlacement::new(512, 0x1000, 0x2000, 0x3000)), Err(SlotError::BadQueueSize));
+        assert_eq!(slot.setup_queue(0, RingPlacement::new(0, 0x1000, 0x2000, 0x3000)), Err(SlotError::BadQueueSize));
+        assert_eq!(
+            slot.setup_queue(0, RingPlacement::new(128, 0x1008, 0x2000, 0x3000)),
+            Err(SlotError::BadQueueAddress)
+        );
+        assert_eq!(
+            slot.setup_queue(0, RingPlacement::new(128, 0x1000, 0x2001, 0x3000)),
+            Err(SlotError::BadQueueAddress)
+        );
         let none = FakeSlot { queue_max: 0, ..FakeSlot::new(2, 2) };
         let (slot, _) = Slot::probe(&none).unwrap();
-        assert_eq!(slot.setup_queue(3, 128, 0x1000, 0x2000, 0x3000), Err(SlotError::NoSuchQueue));
+        assert_eq!(slot.setup_queue(3, RingPlacement::new(128, 0x1000, 0x2000, 0x3000)), Err(SlotError::NoSuchQueue));
         assert!(dev.written(reg::QUEUE_READY).is_empty(), "nothing went live");
     }
 
@@ -476,8 +467,11 @@ mod tests {
         let dev = FakeSlot::new(1, 2);
         let (slot, _) = Slot::probe(&dev).unwrap();
         // size 128: desc 2048 B, avail 6+256 B -> used at the next page.
-        assert_eq!(slot.setup_queue(0, 128, 0x8000, 0x8800, 0xa000), Err(SlotError::BadQueueAddress));
-        slot.setup_queue(0, 128, 0x8000, 0x8800, 0x9000).unwrap();
+        assert_eq!(
+            slot.setup_queue(0, RingPlacement::new(128, 0x8000, 0x8800, 0xa000)),
+            Err(SlotError::BadQueueAddress)
+        );
+        slot.setup_queue(0, RingPlacement::new(128, 0x8000, 0x8800, 0x9000)).unwrap();
         assert_eq!(dev.written(reg::QUEUE_PFN), [8]);
         assert_eq!(dev.written(reg::GUEST_PAGE_SIZE), [4096]);
         assert_eq!(dev.written(reg::QUEUE_ALIGN), [4096]);

@@ -10,6 +10,7 @@ use crate::problem::Problem;
 use crate::regs::Registers;
 use sevio_transport_core::{DeviceError, VirtioDevice};
 use sevio_transport_protocol::Bdf;
+use sevio_virtio::RingPlacement;
 use sevio_virtio::mmio::DeviceStatus;
 use sevio_virtio::pci::VENDOR_ID;
 
@@ -54,22 +55,6 @@ pub(crate) trait StatusByte {
             && !s.contains(DeviceStatus::FAILED)
             && !s.contains(DeviceStatus::DEVICE_NEEDS_RESET)
     }
-}
-
-/// The checks every queue setup makes: the queue exists (`max` > 0), the
-/// size is a power of two no larger than `max`, and VIRTIO 1.2 §2.7's
-/// alignments (descriptor table 16, driver area 2, device area 4).
-pub(crate) fn check_queue(max: u16, size: u16, desc: u64, avail: u64, used: u64) -> Result<(), DeviceError> {
-    if max == 0 {
-        return Err(DeviceError::NoSuchQueue);
-    }
-    if size == 0 || !size.is_power_of_two() || size > max {
-        return Err(DeviceError::BadQueueSize);
-    }
-    if desc % 16 != 0 || avail % 2 != 0 || used % 4 != 0 {
-        return Err(DeviceError::BadQueueAddress);
-    }
-    Ok(())
 }
 
 /// The register interface a function is driven through.
@@ -174,8 +159,8 @@ impl<R: Registers> VirtioDevice for PciDevice<R> {
     fn queue_max(&mut self, index: u16) -> u16 {
         either!(self, d => d.queue_max(index))
     }
-    fn setup_queue(&mut self, index: u16, size: u16, desc: u64, avail: u64, used: u64) -> Result<(), DeviceError> {
-        either!(self, d => d.setup_queue(index, size, desc, avail, used))
+    fn setup_queue(&mut self, index: u16, ring: RingPlacement) -> Result<(), DeviceError> {
+        either!(self, d => d.setup_queue(index, ring))
     }
     fn config_read(&mut self, offset: usize, width: usize) -> Result<(u64, u32), DeviceError> {
         either!(self, d => d.config_read(offset, width))

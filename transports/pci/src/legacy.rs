@@ -2,10 +2,11 @@
 //! transitional device (VIRTIO 1.2 §4.1.4.10 and §4.1.5.1.4, legacy
 //! interfaces), reached through the PCI I/O window.
 
-use crate::device::{StatusByte, check_queue};
+use crate::device::StatusByte;
 use crate::regs::{Registers, read_field, write_field};
 use sevio_transport_core::DeviceError;
 use sevio_virtio::pci::legacy;
+use sevio_virtio::{RingInterface, RingPlacement};
 
 /// One legacy function's I/O BAR.
 pub struct Legacy<R> {
@@ -55,23 +56,21 @@ impl<R: Registers> Legacy<R> {
     /// Place queue `index`. The legacy layout is one contiguous region
     /// of the device's own size (the Queue Size register is read-only):
     /// descriptors at a page boundary, the available ring right after,
-    /// the used ring at the next page boundary. Checked, not assumed.
-    pub fn setup_queue(&self, index: u16, size: u16, desc: u64, avail: u64, used: u64) -> Result<(), DeviceError> {
+    /// the used ring at the next page boundary. Checked by
+    /// [`RingPlacement::check`], not assumed.
+    pub fn setup_queue(&self, index: u16, ring: RingPlacement) -> Result<(), DeviceError> {
         let max = self.queue_max(index);
-        check_queue(max, size, desc, avail, used)?;
-        if size != max {
+        ring.check(max, RingInterface::Legacy { queue_align: PAGE })?;
+        // The one rule of this interface alone: the driver cannot write
+        // Queue Size, so the ring is as big as the device says.
+        if ring.size != max {
             return Err(DeviceError::BadQueueSize);
         }
+        let pfn = ring.legacy_page_frame(PAGE)?;
         if self.io.read32(legacy::QUEUE_ADDRESS) != 0 {
             return Err(DeviceError::QueueInUse);
         }
-        let n = size as u64;
-        let used_at = (avail + 6 + 2 * n).div_ceil(PAGE) * PAGE;
-        let pfn = desc / PAGE;
-        if desc % PAGE != 0 || avail != desc + 16 * n || used != used_at || pfn == 0 || pfn > u32::MAX as u64 {
-            return Err(DeviceError::BadQueueAddress);
-        }
-        self.io.write32(legacy::QUEUE_ADDRESS, pfn as u32);
+        self.io.write32(legacy::QUEUE_ADDRESS, pfn);
         Ok(())
     }
 
@@ -146,15 +145,28 @@ mod tests {
         let d = Legacy::new(fake.registers());
         assert_eq!(d.queue_max(0), 128);
         assert_eq!(d.queue_max(1), 0);
-        assert_eq!(d.setup_queue(0, 64, 0x8000, 0x8400, 0x9000), Err(DeviceError::BadQueueSize), "fixed size");
-        assert_eq!(d.setup_queue(0, 128, 0x8000, 0x8800, 0xa000), Err(DeviceError::BadQueueAddress));
-        assert_eq!(d.setup_queue(0, 128, 0x8000, 0x8900, 0x9000), Err(DeviceError::BadQueueAddress));
-        assert_eq!(d.setup_queue(0, 128, 0x8100, 0x8900, 0xa000), Err(DeviceError::BadQueueAddress));
-        assert_eq!(d.setup_queue(1, 128, 0x8000, 0x8800, 0x9000), Err(DeviceError::NoSuchQueue));
+        assert_eq!(
+            d.setup_queue(0, RingPlacement::new(64, 0x8000, 0x8400, 0x9000)),
+            Err(DeviceError::BadQueueSize),
+            "fixed size"
+        );
+        assert_eq!(
+            d.setup_queue(0, RingPlacement::new(128, 0x8000, 0x8800, 0xa000)),
+            Err(DeviceError::BadQueueAddress)
+        );
+        assert_eq!(
+            d.setup_queue(0, RingPlacement::new(128, 0x8000, 0x8900, 0x9000)),
+            Err(DeviceError::BadQueueAddress)
+        );
+        assert_eq!(
+            d.setup_queue(0, RingPlacement::new(128, 0x8100, 0x8900, 0xa000)),
+            Err(DeviceError::BadQueueAddress)
+        );
+        assert_eq!(d.setup_queue(1, RingPlacement::new(128, 0x8000, 0x8800, 0x9000)), Err(DeviceError::NoSuchQueue));
         assert_eq!(fake.read32(legacy::QUEUE_ADDRESS), 0);
-        d.setup_queue(0, 128, 0x8000, 0x8800, 0x9000).unwrap();
+        d.setup_queue(0, RingPlacement::new(128, 0x8000, 0x8800, 0x9000)).unwrap();
         assert_eq!(fake.read32(legacy::QUEUE_ADDRESS), 8);
-        assert_eq!(d.setup_queue(0, 128, 0x8000, 0x8800, 0x9000), Err(DeviceError::QueueInUse));
+        assert_eq!(d.setup_queue(0, RingPlacement::new(128, 0x8000, 0x8800, 0x9000)), Err(DeviceError::QueueInUse));
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //!   structure checked against its BAR;
 //! - [`modern`], [`legacy`]: the two register interfaces;
 //! - [`device`]: [`PciDevice`], either interface as a `VirtioDevice`;
+//! - [`bring_up`]: probe, reset, then enable each function found, into
+//!   a transport;
 //! - [`problem`]: [`Problem`], why a function was skipped.
 //!
 //! Panic contract: nothing here panics on anything the hardware returns;
@@ -27,6 +29,7 @@
 extern crate std;
 
 pub mod bars;
+pub mod bring_up;
 pub mod config_space;
 pub mod device;
 pub mod enumerate;
@@ -42,6 +45,7 @@ mod fake;
 mod tests;
 
 pub use bars::{AddressWindow, Bar, Space, Windows};
+pub use bring_up::{Devices, bring_up};
 pub use config_space::{ConfigSpace, Ecam};
 pub use device::PciDevice;
 pub use enumerate::{Function, Scan, enumerate};

@@ -10,16 +10,10 @@
 
 mod config;
 
-use sevio_bus_protocol::Location;
-use sevio_pci::enumerate::{disable, enable};
-use sevio_pci::{Apertures, BdfText, Ecam, PciDevice, Windows, enumerate, probe::is_virtio};
+use sevio_pci::{Apertures, BdfText, Ecam, PciDevice, Windows, bring_up, enumerate, probe::is_virtio};
 use sevio_runtime::mmio::DeviceRegion;
 use sevio_runtime::{Channel, ChannelSet, Handler, MessageInfo, debug_println};
 use sevio_transport_core::shell::{TransportPd, Wiring};
-use sevio_transport_core::{Transport, VirtioDevice};
-
-/// The transport over the virtio functions found.
-type PciTransport = Transport<PciDevice<DeviceRegion>, { config::MAX_DEVICES }>;
 
 sevio_runtime::protection_domain!(init);
 
@@ -51,43 +45,16 @@ fn init() -> PciPd {
         debug_println!("pci: {}: skipped: {p}", BdfText(f));
     });
     debug_println!("pci: {} bridge(s), buses 0..={}", scan.bridges, scan.last_bus);
+    let intid = config::INTX_INTID_BASE;
+    debug_println!(
+        "pci: INTx lines 0..{} are GIC INTIDs {intid}..{}",
+        config::INTX_LINES,
+        intid + config::INTX_LINES as u32
+    );
 
-    let mut transport = PciTransport::new();
-    let mut lines = [None; config::MAX_DEVICES];
-    for (i, f) in scan.functions.iter().enumerate() {
-        let mut device = match PciDevice::probe(&ecam, f, &apertures) {
-            Ok(d) => d,
-            Err(p) => {
-                disable(&ecam, f);
-                debug_println!("pci: {}: skipped: {p}", BdfText(f.bdf));
-                continue;
-            }
-        };
-        // Decoding first (the reset is a register write), the bus only
-        // once the device is reset and can no longer be mid-DMA.
-        enable(&ecam, f, false);
-        device.reset();
-        enable(&ecam, f, true);
-        let name = sevio_virtio::DeviceId(device.device_id()).name();
-        let interface = if device.is_legacy() { "legacy" } else { "modern" };
-        debug_println!("pci: {}: virtio-{name} ({interface})", BdfText(f.bdf));
-        for (n, bar) in f.bars.iter().enumerate() {
-            if let Some(b) = bar {
-                debug_println!("pci: {}:   BAR{n} {:?} {:#x} ({:#x} bytes)", BdfText(f.bdf), b.space, b.addr, b.size);
-            }
-        }
-        if let Some(line) = f.line {
-            debug_println!(
-                "pci: {}:   INTx line {line} (INTID {})",
-                BdfText(f.bdf),
-                config::INTX_INTID_BASE + line as u32
-            );
-        }
-        lines[i] = f.line;
-        let _ = transport.insert(i, Location::Pci(f.bdf), device);
-    }
+    let devices = bring_up(&ecam, &scan, &apertures, |bdf, p| debug_println!("pci: {}: skipped: {p}", BdfText(bdf)));
     let wiring = Wiring { name: "pci", id: config::TRANSPORT_ID };
-    PciPd { pd: TransportPd::start(transport, wiring), lines }
+    PciPd { pd: TransportPd::start(devices.transport, wiring), lines: devices.lines }
 }
 
 struct PciPd {

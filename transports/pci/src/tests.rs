@@ -3,9 +3,10 @@
 //! functions.
 
 use crate::bars::{BarError, Space, Windows};
+use crate::bring_up::bring_up;
 use crate::config_space::{ConfigSpace, command, reg};
 use crate::device::PciDevice;
-use crate::enumerate::{Function, Scan, enable, enumerate};
+use crate::enumerate::{Function, Scan, enumerate};
 use crate::fake::{
     Backend, FakeBar, FakeBus, FakeConfig, FakeFunction, FakeLegacy, FakeModern, FakeRegisters, MODERN_BAR_SIZE,
 };
@@ -14,7 +15,9 @@ use crate::problem::Problem;
 use sevio_sharedmem::HeapRegion;
 use sevio_transport_core::{DriverPort, Transport, VirtioDevice};
 use sevio_transport_protocol::{Bdf, DriverDoorbell, Location, Reply, Request, TransportDoorbell, Width};
-use sevio_virtio::pci::{CapKind, cfg_type};
+use sevio_virtio::RingPlacement;
+use sevio_virtio::pci::{CapKind, cfg_type, common};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::vec::Vec;
 
@@ -297,12 +300,7 @@ fn stack() -> Stack {
         io: FakeRegisters::over(io_bus, 0x1_0000),
         io_base: 0,
     };
-    let mut transport = Transport::new();
-    for (i, f) in scan.functions.iter().enumerate() {
-        let Ok(device) = PciDevice::probe(&m.cfg, f, &apertures) else { continue };
-        enable(&m.cfg, f, true);
-        assert!(transport.insert(i, Location::Pci(f.bdf), device).is_ok());
-    }
+    let mut transport = bring_up(&m.cfg, &scan, &apertures, |_, _| {}).transport;
     let doorbells = std::vec![HeapRegion::new(4096), HeapRegion::new(4096)];
     for (k, page) in doorbells.iter().enumerate() {
         let doorbell = TransportDoorbell::init(page.memory()).unwrap();
@@ -388,6 +386,126 @@ fn a_device_is_reset_when_its_driver_goes_away() {
     assert_eq!(s.rng.status(), 0);
     assert!(!s.rng.queue(0).enabled);
     let _ = &s.scan;
+}
+
+/// What bring-up did, in order: config-space COMMAND writes and device
+/// status writes, each with the function it went to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Step {
+    Command(Bdf, u16),
+    Status(Bdf, u8),
+}
+
+type Steps = Rc<RefCell<Vec<Step>>>;
+
+/// The fake config space, recording COMMAND writes.
+struct RecordingConfig<'a> {
+    inner: &'a FakeConfig,
+    steps: Steps,
+}
+
+impl ConfigSpace for RecordingConfig<'_> {
+    fn read8(&self, f: Bdf, offset: u16) -> u8 {
+        self.inner.read8(f, offset)
+    }
+    fn read16(&self, f: Bdf, offset: u16) -> u16 {
+        self.inner.read16(f, offset)
+    }
+    fn read32(&self, f: Bdf, offset: u16) -> u32 {
+        self.inner.read32(f, offset)
+    }
+    fn write8(&self, f: Bdf, offset: u16, value: u8) {
+        self.inner.write8(f, offset, value)
+    }
+    fn write16(&self, f: Bdf, offset: u16, value: u16) {
+        if offset == reg::COMMAND {
+            self.steps.borrow_mut().push(Step::Command(f, value));
+        }
+        self.inner.write16(f, offset, value)
+    }
+    fn write32(&self, f: Bdf, offset: u16, value: u32) {
+        self.inner.write32(f, offset, value)
+    }
+}
+
+/// A device's registers, recording writes of its status byte.
+struct RecordingDevice {
+    inner: Rc<dyn Backend>,
+    bdf: Bdf,
+    status_at: usize,
+    steps: Steps,
+}
+
+impl Backend for RecordingDevice {
+    fn read(&self, offset: usize, width: usize) -> u64 {
+        self.inner.read(offset, width)
+    }
+    fn write(&self, offset: usize, width: usize, value: u64) {
+        if offset == self.status_at {
+            self.steps.borrow_mut().push(Step::Status(self.bdf, value as u8));
+        }
+        self.inner.write(offset, width, value)
+    }
+}
+
+#[test]
+fn bring_up_resets_each_device_before_it_may_master_the_bus() {
+    let m = machine();
+    let (scan, _, _) = scan(&m);
+    let steps = Steps::default();
+    let (mem_bus, io_bus) = (Rc::new(FakeBus::default()), Rc::new(FakeBus::default()));
+    let (net, blk) = (FakeModern::new(4), FakeLegacy::new(2, 0x40));
+    let recorded = |inner, bdf, status_at| -> Rc<dyn Backend> {
+        Rc::new(RecordingDevice { inner, bdf, status_at, steps: steps.clone() })
+    };
+    let (net_at, blk_at) = (bdf(0, 1, 0), bdf(0, 2, 0));
+    let net_bar = find(&scan, net_at).bars[4].unwrap();
+    mem_bus.claim(
+        (net_bar.addr - MEM.0) as usize,
+        net_bar.size as usize,
+        recorded(net.backend(), net_at, common::DEVICE_STATUS),
+    );
+    let blk_bar = find(&scan, blk_at).bars[0].unwrap();
+    let status = sevio_virtio::pci::legacy::DEVICE_STATUS;
+    io_bus.claim(blk_bar.addr as usize, blk_bar.size as usize, recorded(blk.backend(), blk_at, status));
+    let apertures = Apertures {
+        mem: FakeRegisters::over(mem_bus, MEM.1 as usize),
+        mem_base: MEM.0,
+        io: FakeRegisters::over(io_bus, 0x1_0000),
+        io_base: 0,
+    };
+    let cfg = RecordingConfig { inner: &m.cfg, steps: steps.clone() };
+    let mut skipped = Vec::new();
+    let devices = bring_up::<_, _, 16>(&cfg, &scan, &apertures, |at, p| skipped.push((at, p)));
+
+    let of = |at: Bdf| -> Vec<Step> {
+        steps
+            .borrow()
+            .iter()
+            .filter(|s| matches!(s, Step::Command(b, _) | Step::Status(b, _) if *b == at))
+            .cloned()
+            .collect()
+    };
+    let (mem, io, master) = (command::MEMORY, command::IO, command::BUS_MASTER);
+    assert_eq!(
+        of(net_at),
+        [Step::Command(net_at, mem), Step::Status(net_at, 0), Step::Command(net_at, mem | master)],
+        "decoding on, reset, then bus mastering"
+    );
+    assert_eq!(
+        of(blk_at),
+        [Step::Command(blk_at, io | mem), Step::Status(blk_at, 0), Step::Command(blk_at, io | mem | master)]
+    );
+    // The console's notify capability lies past its BAR: probed, found
+    // unusable, turned off; never reset, never a bus master.
+    let console = bdf(0, 7, 0);
+    assert_eq!(of(console), [Step::Command(console, command::INTX_DISABLE)]);
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0].0, console);
+    let found: Vec<Location> = devices.transport.devices().map(|(_, at, _)| at).collect();
+    assert_eq!(found.len(), 4, "net, blk, rng, blk at 07.2: {found:?}");
+    let net_index = devices.transport.devices().find(|d| d.1 == Location::Pci(net_at)).unwrap().0;
+    assert_eq!(devices.lines[net_index], Some(1), "net's INTx line kept at its transport index");
 }
 
 #[test]
@@ -513,7 +631,7 @@ fn garbage_config_spaces_never_escape_the_windows() {
                 // panics, whatever the device then reads back.
                 device.reset_and_acknowledge();
                 let _ = device.device_features();
-                let _ = device.setup_queue(0, 4, 0x1000, 0x1040, 0x1080);
+                let _ = device.setup_queue(0, RingPlacement::new(4, 0x1000, 0x1040, 0x1080));
                 let _ = device.config_read(0, 8);
                 device.notify(0);
                 let _ = device.take_interrupt();

@@ -15,9 +15,8 @@ use crate::text::LineBuf;
 use crate::{BenchConfig, Failure, TestConfig};
 use core::fmt;
 use core::fmt::Write;
-use core::ptr::NonNull;
+use sevio_runtime::var::MapError;
 use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler, debug_println, verdict};
-use sevio_sharedmem::SharedMemory;
 
 /// The blk driver.
 pub const DRIVER: Channel = Channel::new(0);
@@ -25,25 +24,25 @@ pub const DRIVER: Channel = Channel::new(0);
 /// Size of each queue region and of the storage information region.
 pub const QUEUE_REGION_SIZE: usize = 0x1000;
 
-sevio_runtime::setvar!(
-    /// vaddr of the request queue region.
-    pub fn blk_request_vaddr() = "blk_request_vaddr"
+sevio_runtime::shared_region!(
+    /// The request queue region.
+    pub fn request_region() = "blk_request_vaddr", QUEUE_REGION_SIZE as u64
 );
-sevio_runtime::setvar!(
-    /// vaddr of the response queue region.
-    pub fn blk_response_vaddr() = "blk_response_vaddr"
+sevio_runtime::shared_region!(
+    /// The response queue region.
+    pub fn response_region() = "blk_response_vaddr", QUEUE_REGION_SIZE as u64
 );
-sevio_runtime::setvar!(
-    /// vaddr of the storage information page.
-    pub fn blk_storage_info_vaddr() = "blk_storage_info_vaddr"
-);
-sevio_runtime::setvar!(
-    /// vaddr of the client data region.
-    pub fn client_data_vaddr() = "client_data_vaddr"
+sevio_runtime::shared_region!(
+    /// The storage information page.
+    pub fn storage_info_region() = "blk_storage_info_vaddr", QUEUE_REGION_SIZE as u64
 );
 sevio_runtime::setvar!(
     /// Size of the client data region in bytes.
     pub fn client_data_size() = "client_data_size"
+);
+sevio_runtime::shared_region!(
+    /// The client data region.
+    pub fn data_region() = "client_data_vaddr", client_data_size()
 );
 sevio_runtime::setvar!(
     /// Pattern seed override (0: default).
@@ -76,26 +75,14 @@ pub fn bench_config() -> BenchConfig {
     cfg
 }
 
-fn region(vaddr: u64, len: usize, name: &'static str) -> Result<SharedMemory, Failure> {
-    let base = NonNull::new(vaddr as usize as *mut u8).ok_or(Failure::Unset(name))?;
-    if len == 0 {
-        return Err(Failure::Unset("client_data_size"));
-    }
-    #[allow(unsafe_code)]
-    // SAFETY: system.xml maps `len` bytes read-write at this vaddr into
-    // this PD for its whole life (the setvar names the mapping; sim maps
-    // the same), and the client reaches it only through SharedMemory.
-    let mem = unsafe { SharedMemory::new(base, len) };
-    Ok(mem)
-}
-
 /// The regions named by the setvars.
 pub fn regions_from_setvars() -> Result<Regions, Failure> {
+    let unset = |e: MapError| Failure::Unset(e.setvar);
     Ok(Regions {
-        request: region(blk_request_vaddr(), QUEUE_REGION_SIZE, "blk_request_vaddr")?,
-        response: region(blk_response_vaddr(), QUEUE_REGION_SIZE, "blk_response_vaddr")?,
-        storage_info: region(blk_storage_info_vaddr(), QUEUE_REGION_SIZE, "blk_storage_info_vaddr")?,
-        data: region(client_data_vaddr(), client_data_size() as usize, "client_data_vaddr")?,
+        request: request_region().map_err(unset)?,
+        response: response_region().map_err(unset)?,
+        storage_info: storage_info_region().map_err(unset)?,
+        data: data_region().map_err(unset)?,
     })
 }
 

@@ -32,8 +32,8 @@ use crate::client::{Data, NetClient, Queues};
 use crate::stack::{Config, Event, Flood, Retransmit, Stack, Target, Traffic};
 use core::fmt;
 use sevio_queue::{NetConsumer, NetProducer};
+use sevio_runtime::var::MapError;
 use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler, debug_println, verdict};
-use sevio_sharedmem::SharedMemory;
 use sevio_timer_protocol::{Deadlines, NS_PER_MS, NS_PER_S, Timer, TimerClient};
 
 /// The net driver.
@@ -73,37 +73,37 @@ pub const ECHO_PORT: u16 = 1234;
 /// timed phase stops it), 32 in flight, 1 KiB each.
 pub const FLOOD: Flood = Flood { count: u16::MAX, depth: 32, size: 1024, port: ECHO_PORT };
 
-sevio_runtime::setvar!(
-    /// vaddr of the rx free queue.
-    pub fn rx_free_vaddr() = "rx_free_vaddr"
+sevio_runtime::shared_region!(
+    /// The rx free queue.
+    pub fn rx_free_region() = "rx_free_vaddr", QUEUE_REGION_SIZE as u64
 );
-sevio_runtime::setvar!(
-    /// vaddr of the rx active queue.
-    pub fn rx_active_vaddr() = "rx_active_vaddr"
+sevio_runtime::shared_region!(
+    /// The rx active queue.
+    pub fn rx_active_region() = "rx_active_vaddr", QUEUE_REGION_SIZE as u64
 );
-sevio_runtime::setvar!(
-    /// vaddr of the tx free queue.
-    pub fn tx_free_vaddr() = "tx_free_vaddr"
+sevio_runtime::shared_region!(
+    /// The tx free queue.
+    pub fn tx_free_region() = "tx_free_vaddr", QUEUE_REGION_SIZE as u64
 );
-sevio_runtime::setvar!(
-    /// vaddr of the tx active queue.
-    pub fn tx_active_vaddr() = "tx_active_vaddr"
-);
-sevio_runtime::setvar!(
-    /// vaddr of the rx data region.
-    pub fn rx_data_vaddr() = "rx_data_vaddr"
+sevio_runtime::shared_region!(
+    /// The tx active queue.
+    pub fn tx_active_region() = "tx_active_vaddr", QUEUE_REGION_SIZE as u64
 );
 sevio_runtime::setvar!(
     /// Size of the rx data region.
     pub fn rx_data_size() = "rx_data_size"
 );
-sevio_runtime::setvar!(
-    /// vaddr of the tx data region.
-    pub fn tx_data_vaddr() = "tx_data_vaddr"
+sevio_runtime::shared_region!(
+    /// The rx data region.
+    pub fn rx_data_region() = "rx_data_vaddr", rx_data_size()
 );
 sevio_runtime::setvar!(
     /// Size of the tx data region.
     pub fn tx_data_size() = "tx_data_size"
+);
+sevio_runtime::shared_region!(
+    /// The tx data region.
+    pub fn tx_data_region() = "tx_data_vaddr", tx_data_size()
 );
 
 /// Which client this is.
@@ -146,38 +146,17 @@ impl Mode {
     }
 }
 
-fn region(vaddr: u64, len: u64, name: &'static str) -> Result<SharedMemory, &'static str> {
-    let len = usize::try_from(len).map_err(|_| name)?;
-    let base = core::ptr::NonNull::new(vaddr as usize as *mut u8).ok_or(name)?;
-    if len == 0 {
-        return Err(name);
-    }
-    #[allow(unsafe_code)]
-    // SAFETY: system.xml maps `len` bytes read-write at this vaddr into
-    // this PD for its whole life (the setvar names that mapping, its size
-    // the matching setvar_size or the fixed queue size), and the client
-    // reaches it only through SharedMemory.
-    let mem = unsafe { SharedMemory::new(base, len) };
-    Ok(mem)
-}
-
 fn setup(mode: Mode) -> Result<NetClient, &'static str> {
-    let qsize = QUEUE_REGION_SIZE as u64;
     let cap = QUEUE_CAPACITY;
+    // An unusable region is reported by the setvar that names it.
+    let named = |e: MapError| e.setvar;
     let q = Queues {
-        rx_free: NetProducer::new(region(rx_free_vaddr(), qsize, "rx_free_vaddr")?, cap)
-            .map_err(|_| "rx free queue")?,
-        rx_active: NetConsumer::new(region(rx_active_vaddr(), qsize, "rx_active_vaddr")?, cap)
-            .map_err(|_| "rx active queue")?,
-        tx_free: NetConsumer::new(region(tx_free_vaddr(), qsize, "tx_free_vaddr")?, cap)
-            .map_err(|_| "tx free queue")?,
-        tx_active: NetProducer::new(region(tx_active_vaddr(), qsize, "tx_active_vaddr")?, cap)
-            .map_err(|_| "tx active queue")?,
+        rx_free: NetProducer::new(rx_free_region().map_err(named)?, cap).map_err(|_| "rx free queue")?,
+        rx_active: NetConsumer::new(rx_active_region().map_err(named)?, cap).map_err(|_| "rx active queue")?,
+        tx_free: NetConsumer::new(tx_free_region().map_err(named)?, cap).map_err(|_| "tx free queue")?,
+        tx_active: NetProducer::new(tx_active_region().map_err(named)?, cap).map_err(|_| "tx active queue")?,
     };
-    let data = Data {
-        rx: region(rx_data_vaddr(), rx_data_size(), "rx_data_vaddr/rx_data_size")?,
-        tx: region(tx_data_vaddr(), tx_data_size(), "tx_data_vaddr/tx_data_size")?,
-    };
+    let data = Data { rx: rx_data_region().map_err(named)?, tx: tx_data_region().map_err(named)? };
     Ok(NetClient::new(q, data, Stack::new(mode.config())))
 }
 

@@ -1,7 +1,7 @@
 //! The rng test client: a plain `no_std` type ([`RngClient`]) the PD
 //! shell ([`pd`]) and host tests drive alike.
 //!
-//! It asks the rng driver (through `sevio_driver_rng::mailbox`) for the ranges of
+//! It asks the rng driver (through `sevio_queue::rng`) for the ranges of
 //! [`PLAN`], one after the other: 16, 100, 4096 and 10000 bytes (the last
 //! larger than one device buffer, so served in pieces), then two requests
 //! the driver must refuse (a range past the end of the data region, and
@@ -30,7 +30,7 @@ extern crate std;
 pub mod pd;
 
 use core::fmt::Write;
-use sevio_driver_rng::{ClientPort, RngResponse, RngStatus};
+use sevio_queue::rng::{ClientPort, RngResponse, RngStatus};
 use sevio_sharedmem::SharedMemory;
 
 /// Byte the ranges are filled with before a request.

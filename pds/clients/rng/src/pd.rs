@@ -6,7 +6,7 @@
 //! region, rw, at least [`crate::DATA_NEEDED`] bytes).
 
 use crate::RngClient;
-use sevio_driver_rng::ClientPort;
+use sevio_queue::rng::ClientPort;
 use sevio_runtime::print::DebugWriter;
 use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler, debug_println, verdict};
 use sevio_sharedmem::SharedMemory;
@@ -47,7 +47,7 @@ impl ClientPd {
         let control = region(control_vaddr(), CONTROL_SIZE).map(ClientPort::new);
         let (Some(Ok(port)), Some(data)) = (control, region(data_vaddr(), data_size())) else {
             debug_println!("rng-client: rng_control_vaddr / rng_data_vaddr / rng_data_size missing or unusable");
-            verdict::fail("rng-client: bad configuration");
+            verdict::fail("bad configuration");
             return ClientPd(None);
         };
         let mut client = RngClient::new(port, data);
@@ -60,7 +60,7 @@ impl Handler for ClientPd {
     fn notified(&mut self, channels: ChannelSet) {
         let Some(client) = &mut self.0 else { return };
         if channels.contains(DRIVER) {
-            client.notified(&mut DebugWriter).report();
+            client.notified(&mut DebugWriter::for_this_pd()).report();
         }
     }
 

@@ -1,7 +1,8 @@
 //! The client against a hand-written driver side of the mailbox.
 
 use super::*;
-use sevio_driver_rng::{DriverPort, RngRequest};
+use sevio_driver_core::ClientRegion;
+use sevio_queue::rng::{DriverPort, RngRequest};
 use sevio_sharedmem::HeapRegion;
 use std::format;
 use std::string::String;
@@ -45,7 +46,8 @@ impl Rig {
     }
 
     fn answer(&mut self, r: RngRequest, how: Driver) {
-        let valid = r.is_valid(self.data.len());
+        // The driver's check, as the rng driver makes it.
+        let valid = ClientRegion::driver_only(self.data).span(u64::from(r.offset), u64::from(r.len)).is_ok();
         if !valid && how != Driver::AcceptsEverything {
             return self.port.respond(r.seq, RngStatus::Invalid, 0, 0);
         }

@@ -21,7 +21,7 @@ impl ClientPd {
     /// Set the first timeout.
     pub fn start() -> ClientPd {
         let mut pd = ClientPd { test: TimerTest::new(sevio_runtime::pd_name()), timer: TimerClient::new(TIMER) };
-        pd.test.start(&mut pd.timer, &mut DebugWriter).report();
+        pd.test.start(&mut pd.timer, &mut DebugWriter::for_this_pd()).report();
         pd
     }
 }
@@ -29,7 +29,7 @@ impl ClientPd {
 impl Handler for ClientPd {
     fn notified(&mut self, channels: ChannelSet) {
         if channels.contains(TIMER) {
-            self.test.notified(&mut self.timer, &mut DebugWriter).report();
+            self.test.notified(&mut self.timer, &mut DebugWriter::for_this_pd()).report();
         }
     }
 }

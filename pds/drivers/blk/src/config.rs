@@ -1,51 +1,66 @@
-//! The blk driver's channels, variables and sizes (see system.xml and the
-//! README's "Wiring a driver into a system").
+//! The blk driver's channels and variables (see the crate README and
+//! system.xml).
 use sevio_bus_protocol::DriverId;
-use sevio_driver_core::DriverPdConfig;
+use sevio_driver_blk::{BlkDriver, BlkSetvars};
+use sevio_driver_core::{DmaSetvars, DriverPdConfig, PdSetvars, RegionSetvars, VirtioDriver, setvars::PAGE_SIZE};
 use sevio_runtime::Channel;
-use sevio_virtio::DeviceId;
 
 /// The bus PD (PPC: RegisterDriver; notifications: the binding table
-/// changed).
+/// changed). Bus-side channel 8 + 0.
 pub const BUS: Channel = Channel::new(0);
-/// The transport PD (PPC: driver requests and kicks; notifications: the
-/// device interrupted, causes in the doorbell page).
+/// The transport PD (PPC: driver requests; notifications: kicks one way,
+/// the device interrupted the other). mmio-side channel 40 + 0.
 pub const TRANSPORT: Channel = Channel::new(1);
 /// The client (notifications both ways).
 pub const CLIENT: Channel = Channel::new(2);
 
-/// This driver's id at the bus: driver k = 0 (the bus's end of our bus
-/// channel is 8 + k, the mmio transport's end of ours is 40 + k).
+/// This driver's id at the bus (blk 0, net 1, console 2, rng 3): the bus
+/// derives it from the channel and answers it at registration; this is
+/// the fallback if registration fails.
 pub const DRIVER_ID: DriverId = DriverId(0);
 
 /// The PD shell's view: name, device, fallback id, channels.
 pub const PD: DriverPdConfig = DriverPdConfig {
     name: "blk",
-    device: DeviceId::BLK,
+    device: BlkDriver::DEVICE,
     fallback_id: DRIVER_ID,
     bus: BUS,
     transport: TRANSPORT,
-    client: CLIENT,
+    client: Some(CLIENT),
 };
 
 /// Entries of the request and of the response queue (agreed with the
 /// client: 16 + 64 * 32 bytes fit the 4 KiB request page).
 pub const BLK_QUEUE_CAPACITY: u32 = 64;
 
-/// `bus_bindings` (mapped read-only).
-pub const BUS_BINDINGS_SIZE: usize = 0x1000;
-/// `blk_doorbell`.
-pub const DOORBELL_SIZE: usize = 0x1000;
-/// `blk_virtqueue`: the DMA region.
-pub const VIRTQUEUE_SIZE: usize = 0x10000;
-/// `blk_storage_info`.
-pub const STORAGE_INFO_SIZE: usize = 0x1000;
-/// `blk_request`.
-pub const REQUEST_SIZE: usize = 0x1000;
-/// `blk_response`.
-pub const RESPONSE_SIZE: usize = 0x1000;
-/// `blk_client_data`: not mapped here; its size bounds client offsets.
-pub const CLIENT_DATA_SIZE: u64 = 0x20_0000;
+/// Every region system.xml gives the PD, as its setvars describe them
+/// (the binding table, the doorbell page, the storage information page
+/// and the two client queues are one page each).
+pub fn setvars() -> PdSetvars<BlkSetvars> {
+    let page = |region, vaddr| RegionSetvars { region, vaddr, size: PAGE_SIZE };
+    PdSetvars {
+        bindings: page("bus_bindings", bus_bindings_vaddr()),
+        doorbell: page("blk_doorbell", blk_doorbell_vaddr()),
+        dma: DmaSetvars {
+            region: "blk_virtqueue",
+            vaddr: blk_virtqueue_vaddr(),
+            size: blk_virtqueue_size(),
+            paddr: blk_virtqueue_paddr(),
+        },
+        driver: BlkSetvars {
+            storage_info: page("blk_storage_info", blk_storage_info_vaddr()),
+            requests: page("blk_request", blk_request_vaddr()),
+            responses: page("blk_response", blk_response_vaddr()),
+            queue_capacity: BLK_QUEUE_CAPACITY,
+            data: RegionSetvars {
+                region: "blk_client_data",
+                vaddr: blk_client_data_vaddr(),
+                size: blk_client_data_size(),
+            },
+            data_paddr: blk_client_data_paddr(),
+        },
+    }
+}
 
 sevio_runtime::setvar!(
     /// vaddr of the binding table page (`bus_bindings`).
@@ -58,6 +73,10 @@ sevio_runtime::setvar!(
 sevio_runtime::setvar!(
     /// vaddr of the DMA region (`blk_virtqueue`).
     pub fn blk_virtqueue_vaddr() = "blk_virtqueue_vaddr"
+);
+sevio_runtime::setvar!(
+    /// Size of the DMA region (setvar_size of `blk_virtqueue`).
+    pub fn blk_virtqueue_size() = "blk_virtqueue_size"
 );
 sevio_runtime::setvar!(
     /// paddr of the DMA region (`region_paddr` of `blk_virtqueue`).
@@ -74,6 +93,16 @@ sevio_runtime::setvar!(
 sevio_runtime::setvar!(
     /// vaddr of the response queue (`blk_response`).
     pub fn blk_response_vaddr() = "blk_response_vaddr"
+);
+sevio_runtime::setvar!(
+    /// vaddr of the client's data region (`blk_client_data`, mapped
+    /// read-only: the driver never touches it, the device does).
+    pub fn blk_client_data_vaddr() = "blk_client_data_vaddr"
+);
+sevio_runtime::setvar!(
+    /// Size of the client's data region (setvar_size of
+    /// `blk_client_data`): it bounds client offsets.
+    pub fn blk_client_data_size() = "blk_client_data_size"
 );
 sevio_runtime::setvar!(
     /// paddr of the client data region (`region_paddr` of `blk_client_data`).

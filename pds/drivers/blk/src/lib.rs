@@ -1,15 +1,16 @@
-//! The virtio-blk driver, as a plain `no_std` type the PD shell and host
-//! tests drive alike.
+//! The virtio-blk driver: the device logic of a template driver
+//! (`sevio_driver_core::VirtioDriver`), a plain `no_std` type the PD and
+//! host tests drive alike.
 //!
-//! - [`driver`]: [`BlkDriver`], its events (bind, unbind, interrupt,
+//! - [`driver`]: [`BlkDriver`], its reactions (probe, remove, interrupt,
 //!   client notification) and its choices (documented there);
 //! - [`request`]: checks on client requests and the virtio-blk chains
 //!   they become;
 //! - [`info`]: config space in, the sDDF storage information out.
 //!
 //! It serves one sDDF-compatible client (protocols/queue `blk`) and one
-//! virtio-blk device reached through a transport PD
-//! (`sevio_driver_core::Transport`).
+//! virtio-blk device. Bring-up, bus registration, binding, kicks and the
+//! status log are the framework's.
 //!
 //! Panic contract: nothing the client, the device or the transport does
 //! makes this crate panic; a misbehaving peer is an error response, a
@@ -22,5 +23,13 @@ pub mod driver;
 pub mod info;
 pub mod request;
 
-pub use driver::{BlkDriver, BlkError, BlkResources, QUEUE_SIZE, SLOTS, Status, wanted_features};
-pub use request::ClientRegion;
+pub use driver::{BlkDriver, BlkError, BlkSetvars};
+
+/// The largest queue the driver sets up (and its private state's size):
+/// 256, the size QEMU's legacy virtio-blk-pci fixes.
+pub const QUEUE_SIZE: usize = 256;
+/// Request slots (header + status) in the DMA region: the most requests
+/// in flight, GET_ID included.
+pub const SLOTS: usize = 64;
+/// The requestq (VIRTIO 1.2 §5.2.2: queue 0 without VIRTIO_BLK_F_MQ).
+pub const REQUESTQ: u16 = 0;

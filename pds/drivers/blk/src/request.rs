@@ -1,13 +1,16 @@
 //! Client requests: checked, then turned into virtio-blk chains.
 //!
 //! Every field of a [`BlkRequest`] comes from the client and is checked
-//! here before anything reaches the device (DESIGN: "a bad one gets an
-//! error response, never a DMA"):
+//! here before anything reaches the device (a bad one gets an error
+//! response, never a DMA):
 //! - the code names READ, WRITE, FLUSH or BARRIER;
-//! - READ/WRITE: `count > 0`; `block_number + count <= capacity`;
-//!   `io_or_offset + count * 4096 <= client data region size`; the data
-//!   fits the device's segment limits; no WRITE to a read-only device.
-//!   All arithmetic is checked; an overflow is an invalid request.
+//! - READ/WRITE: `count > 0`; `block_number + count <= capacity`; the
+//!   data fits the device's segment limits; no WRITE to a read-only
+//!   device; and `io_or_offset .. + count * 4096` lies inside the
+//!   client's data region, which the framework's
+//!   [`ClientRegion::span`] decides (the one client-range check of every
+//!   driver). All arithmetic is checked; an overflow is an invalid
+//!   request.
 //!
 //! A chain is `header (16 B, device-readable) | data segments | status
 //! (1 B, device-writable)` (VIRTIO 1.2 §5.2.6), data device-writable for
@@ -15,6 +18,7 @@
 //! per-request slot of the DMA region; data is the client's region at
 //! its physical address plus the checked offset.
 
+use sevio_driver_core::ClientRegion;
 use sevio_queue::blk::BLK_TRANSFER_SIZE;
 use sevio_queue::{BlkOp, BlkRequest, BlkStatus};
 use sevio_virtio::Buffer;
@@ -41,16 +45,6 @@ pub struct Limits {
     /// Most data segments per request (`seg_max`, capped at
     /// [`MAX_SEGMENTS`]).
     pub segments: usize,
-}
-
-/// The client's data region as the driver knows it: where the device
-/// finds it and how big it is (it is not mapped in the driver).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct ClientRegion {
-    /// Physical address of its first byte.
-    pub paddr: u64,
-    /// Size in bytes.
-    pub size: u64,
 }
 
 /// A checked request.
@@ -84,7 +78,8 @@ pub enum Plan {
     Barrier,
 }
 
-/// Check `req` against the device and the client's region.
+/// Check `req` against the device and the client's data region (one the
+/// device reaches: [`ClientRegion::device_visible`]).
 pub fn plan(req: &BlkRequest, limits: &Limits, data: &ClientRegion) -> Result<Plan, BlkStatus> {
     let invalid = BlkStatus::InvalidParam;
     let op = req.op().ok_or(invalid)?;
@@ -107,12 +102,10 @@ pub fn plan(req: &BlkRequest, limits: &Limits, data: &ClientRegion) -> Result<Pl
         return Err(invalid);
     }
     let len = u64::from(req.count) * BLK_TRANSFER_SIZE as u64;
-    let end = req.io_or_offset.checked_add(len).ok_or(invalid)?;
-    if end > data.size {
-        return Err(invalid);
-    }
-    let addr = data.paddr.checked_add(req.io_or_offset).ok_or(invalid)?;
-    addr.checked_add(len).ok_or(invalid)?;
+    let span = data.span(req.io_or_offset, len).map_err(|_| invalid)?;
+    // A region the driver only copies to has no device address: nothing
+    // of it may go to the device.
+    let addr = span.device_addr.ok_or(invalid)?;
     let sector = req.block_number.checked_mul(BLK_TRANSFER_SIZE as u64 / SECTOR_SIZE).ok_or(invalid)?;
     // count <= 65535, so len < 2^28: fits u32.
     let len = u32::try_from(len).map_err(|_| invalid)?;
@@ -168,8 +161,10 @@ pub fn id_chain(header: u64, id: u64, status: u64) -> [Buffer; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sevio_sharedmem::HeapRegion;
 
-    const DATA: ClientRegion = ClientRegion { paddr: 0x5000_0000, size: 0x20_0000 };
+    const DATA_PADDR: u64 = 0x5000_0000;
+    const DATA_SIZE: usize = 0x20_0000;
     const LIMITS: Limits =
         Limits { capacity: 1000, read_only: false, flush: true, segment_max: u32::MAX, segments: MAX_SEGMENTS };
 
@@ -177,23 +172,33 @@ mod tests {
         BlkRequest { code, io_or_offset: offset, block_number: block, count, id: 9 }
     }
 
+    /// The client's data region, as the device sees it at [`DATA_PADDR`]
+    /// (the heap region must outlive the `ClientRegion`).
+    fn data_region() -> (HeapRegion, ClientRegion) {
+        let heap = HeapRegion::new(DATA_SIZE);
+        let region = ClientRegion::device_visible(heap.memory(), DATA_PADDR).unwrap();
+        (heap, region)
+    }
+
     #[test]
     fn good_requests_become_plans() {
+        let (_heap, data) = data_region();
         assert_eq!(
-            plan(&req(0, 0x1000, 10, 2), &LIMITS, &DATA),
+            plan(&req(0, 0x1000, 10, 2), &LIMITS, &data),
             Ok(Plan::Read { sector: 80, addr: 0x5000_1000, len: 8192, count: 2 })
         );
         assert_eq!(
-            plan(&req(1, 0x20_0000 - 4096, 999, 1), &LIMITS, &DATA),
+            plan(&req(1, 0x20_0000 - 4096, 999, 1), &LIMITS, &data),
             Ok(Plan::Write { sector: 7992, addr: 0x5020_0000 - 4096, len: 4096, count: 1 }),
             "last block, last page of the region"
         );
-        assert_eq!(plan(&req(2, u64::MAX, u64::MAX, 0), &LIMITS, &DATA), Ok(Plan::Flush), "flush ignores the range");
-        assert_eq!(plan(&req(3, 0, 0, 0), &LIMITS, &DATA), Ok(Plan::Barrier));
+        assert_eq!(plan(&req(2, u64::MAX, u64::MAX, 0), &LIMITS, &data), Ok(Plan::Flush), "flush ignores the range");
+        assert_eq!(plan(&req(3, 0, 0, 0), &LIMITS, &data), Ok(Plan::Barrier));
     }
 
     #[test]
     fn bad_requests_are_invalid() {
+        let (heap, data) = data_region();
         let bad = [
             req(4, 0, 0, 1),                // unknown code
             req(0, 0, 0, 0),                // no blocks
@@ -205,29 +210,30 @@ mod tests {
             req(0, 0, 0, u16::MAX),         // more than the region
         ];
         for r in bad {
-            assert_eq!(plan(&r, &LIMITS, &DATA), Err(BlkStatus::InvalidParam), "{r:?}");
+            assert_eq!(plan(&r, &LIMITS, &data), Err(BlkStatus::InvalidParam), "{r:?}");
         }
         let huge = Limits { capacity: u64::MAX, ..LIMITS };
-        let wide = ClientRegion { paddr: 0x5000_0000, size: u64::MAX };
-        assert_eq!(plan(&req(0, 0, u64::MAX - 2, 1), &huge, &wide), Err(BlkStatus::InvalidParam), "sector overflow");
-        assert_eq!(
-            plan(&req(0, u64::MAX - 0x5000_0000, 0, 1), &huge, &wide),
-            Err(BlkStatus::InvalidParam),
-            "paddr overflow"
-        );
+        assert_eq!(plan(&req(0, 0, u64::MAX - 2, 1), &huge, &data), Err(BlkStatus::InvalidParam), "sector overflow");
+        // A paddr + offset that would wrap cannot happen: ClientRegion
+        // refuses such a region when it is made. A region the device
+        // does not reach gives no address, so nothing goes to the device.
+        let copied = ClientRegion::driver_only(heap.memory());
+        assert_eq!(plan(&req(0, 0, 0, 1), &LIMITS, &copied), Err(BlkStatus::InvalidParam), "no device address");
     }
 
     #[test]
     fn read_only_refuses_writes_only() {
+        let (_heap, data) = data_region();
         let ro = Limits { read_only: true, ..LIMITS };
-        assert_eq!(plan(&req(1, 0, 0, 1), &ro, &DATA), Err(BlkStatus::InvalidParam));
-        assert!(plan(&req(0, 0, 0, 1), &ro, &DATA).is_ok());
+        assert_eq!(plan(&req(1, 0, 0, 1), &ro, &data), Err(BlkStatus::InvalidParam));
+        assert!(plan(&req(0, 0, 0, 1), &ro, &data).is_ok());
     }
 
     #[test]
     fn chains_split_data_at_the_segment_limit() {
+        let (_heap, data) = data_region();
         let small = Limits { segment_max: 4096, segments: 3, ..LIMITS };
-        let p = plan(&req(0, 0, 0, 3), &small, &DATA).unwrap();
+        let p = plan(&req(0, 0, 0, 3), &small, &data).unwrap();
         let mut out = [Buffer::readable(0, 0); MAX_CHAIN];
         let n = chain(&p, &small, 0x100, 0x110, &mut out);
         assert_eq!(
@@ -240,8 +246,8 @@ mod tests {
                 Buffer::writable(0x110, 1),
             ]
         );
-        assert_eq!(plan(&req(0, 0, 0, 4), &small, &DATA), Err(BlkStatus::InvalidParam), "4 segments > seg_max 3");
-        let w = plan(&req(1, 0, 0, 1), &LIMITS, &DATA).unwrap();
+        assert_eq!(plan(&req(0, 0, 0, 4), &small, &data), Err(BlkStatus::InvalidParam), "4 segments > seg_max 3");
+        let w = plan(&req(1, 0, 0, 1), &LIMITS, &data).unwrap();
         let n = chain(&w, &LIMITS, 0x100, 0x110, &mut out);
         assert_eq!(
             &out[..n],

@@ -11,7 +11,7 @@
 use sevio_bus_protocol::table::TableReader;
 use sevio_bus_protocol::wire::MAX_WORDS;
 use sevio_bus_protocol::{Binding, BusError, BusReply, BusRequest, DecodeError, DeviceIds, DriverId, TableError};
-use sevio_runtime::{Channel, MessageInfo, MessageRegisters};
+use sevio_runtime::{Channel, PpcMessage, TooLong};
 use sevio_sharedmem::SharedMemory;
 
 /// Reads of a torn table before giving up until the next notification.
@@ -38,21 +38,11 @@ impl PpcBus {
 
 impl BusCall for PpcBus {
     fn call(&mut self, request: &BusRequest) -> Result<BusReply, DecodeError> {
-        let mut words = [0u64; MAX_WORDS];
-        let (label, len) = request.encode(&mut words);
-        for (i, w) in words.iter().enumerate().take(len) {
-            MessageRegisters::set(i, *w);
-        }
-        let info = self.channel.pp_call(MessageInfo::new(label, len));
-        let n = info.length();
-        if n > MAX_WORDS {
-            return Err(DecodeError::WrongLength { label: info.label(), expected: MAX_WORDS, got: n });
-        }
-        let mut reply = [0u64; MAX_WORDS];
-        for (i, slot) in reply.iter_mut().enumerate().take(n) {
-            *slot = MessageRegisters::get(i);
-        }
-        BusReply::decode(info.label(), &reply[..n])
+        let too_long = |e: TooLong| DecodeError::WrongLength { label: e.label, expected: e.max, got: e.len };
+        let reply = PpcMessage::<MAX_WORDS>::encode(|words| request.encode(words))
+            .and_then(|message| message.call(self.channel))
+            .map_err(too_long)?;
+        BusReply::decode(reply.label(), reply.words())
     }
 }
 

@@ -10,7 +10,6 @@
 //! Alignment is checked on both addresses: a piece aligned to `a` has
 //! `vaddr % a == 0` and `paddr % a == 0`, or carving fails.
 
-use core::ptr::NonNull;
 use sevio_sharedmem::SharedMemory;
 use sevio_virtio::{IndirectPool, QueueMemory, SplitLayout};
 
@@ -221,21 +220,18 @@ impl DmaSlots {
     }
 }
 
-/// The `len` bytes system.xml maps at `vaddr`, as shared memory. `None`
-/// for a null address (an unset setvar).
+/// The `len` bytes system.xml maps at `vaddr`, as shared memory: the
+/// runtime's [`map_region`](sevio_runtime::var::map_region). `None` for a
+/// null address (an unset setvar) or an empty or wrapping region.
 ///
 /// # Safety
-/// `vaddr..vaddr + len` must be a mapping this PD keeps for its whole
-/// life (a `<map>` of system.xml, or sim's equivalent), and no Rust
-/// reference may ever point into it.
+/// As for `map_region`: `vaddr..vaddr + len` must be a mapping this PD
+/// keeps for its whole life (a `<map>` of system.xml, or sim's
+/// equivalent), and no Rust reference may ever point into it.
 #[allow(unsafe_code)]
 pub unsafe fn mapped(vaddr: u64, len: usize) -> Option<SharedMemory> {
-    let base = NonNull::new(usize::try_from(vaddr).ok()? as *mut u8)?;
-    vaddr.checked_add(len as u64)?;
-    // SAFETY: the caller guarantees the mapping and the absence of
-    // references; SharedMemory only does bounds-checked volatile/atomic
-    // accesses inside it.
-    Some(unsafe { SharedMemory::new(base, len) })
+    // SAFETY: the caller's guarantee is map_region's contract.
+    unsafe { sevio_runtime::var::map_region(vaddr, len as u64, "a setvar_vaddr") }.ok()
 }
 
 #[cfg(test)]

@@ -1,7 +1,23 @@
-//! What every sevio virtio driver PD shares (blk now; net, console, rng
-//! next). A driver PD never maps device registers: it talks to its
-//! transport PD by PPC, and owns only its DMA region.
+//! The sevio driver framework: what every virtio driver PD shares. A
+//! driver PD never maps device registers: it talks to its transport PD
+//! by PPC and its doorbell page, and owns only its DMA region.
 //!
+//! A device driver is a type implementing [`VirtioDriver`] (the
+//! template: device id, features, queues; `probe`, `remove`, interrupt
+//! and client events); [`Virtio`] is everything else, and a driver PD's
+//! `main.rs` is `Virtio::<MyDriver, _>::start(...)`.
+//!
+//! - [`template`]: [`VirtioDriver`], [`QueueSpec`], and what the driver
+//!   sees of the device ([`Probe`], [`Ctx`], [`Device`]);
+//! - [`virtio`]: [`Virtio`], the framework's half: device state,
+//!   bring-up, queues, the one kick path, failure, client notify;
+//! - [`setvars`]: what system.xml gives a PD, [`SystemMaps`] (the one
+//!   unsafe step: the setvars describe mappings) and [`Unusable`] (the
+//!   one way to say a setvar is missing);
+//! - [`sddf`]: a driver configured by sdfgen's config sections: an
+//!   unfilled section, and the one check of configured channel ids;
+//! - [`client`]: [`ClientRegion`], the one check of a client's buffer
+//!   (inside its region; where the device sees it);
 //! - [`transport`]: the [`Transport`] trait (one request, one reply), its
 //!   PPC implementation [`PpcTransport`], and [`CallError`] for replies
 //!   that are refusals or of the wrong kind;
@@ -21,8 +37,11 @@
 //!   sequence and `Handler` dispatch, generic over [`DriverEvents`]);
 //! - [`state`]: [`DeviceState`], unbound / up / failed, with the retry of
 //!   a bring-up the transport was not ready for;
-//! - `fake` (feature `test-utils`): a fake transport and device side over
-//!   host memory, for host tests of driver PDs.
+//! - `harness` (feature `test-utils`): host tests of template drivers
+//!   against the real transport core (`transports/core`) and its mock
+//!   device;
+//! - `fake` (feature `test-utils`, to be removed once blk, net and
+//!   console use the harness): a second, fake transport.
 //!
 //! Panic contract: nothing here panics on anything a transport, device,
 //! bus or binding table says; bad input is an error value.
@@ -34,16 +53,23 @@
 extern crate std;
 
 pub mod bus;
+pub mod client;
 pub mod dma;
 pub mod init;
 pub mod pd;
 pub mod queue;
+pub mod sddf;
+pub mod setvars;
 pub mod shell;
 pub mod state;
+pub mod template;
 pub mod transport;
+pub mod virtio;
 
 #[cfg(feature = "test-utils")]
 pub mod fake;
+#[cfg(feature = "test-utils")]
+pub mod harness;
 
 /// Why a driver PD could not bring its device up or serve it: the
 /// errors every driver shares (kept for the PD's log; a device-specific
@@ -65,10 +91,15 @@ pub enum DriverError {
 }
 
 pub use bus::{BindingChange, BindingWatch, BusCall, PpcBus, RegisterError};
+pub use client::{ClientRangeError, ClientRegion, ClientSpan};
 pub use dma::{DmaCarver, DmaError, DmaRegion, DmaSlice, DmaSlots};
 pub use init::{Bringup, Configuring, InitError, Negotiated, QueueParams};
-pub use pd::{DmaSetvars, DriverEvents, DriverPd, DriverPdConfig, Unusable, map_dma};
+pub use pd::{DriverEvents, DriverPd, DriverPdConfig};
 pub use queue::DriverQueue;
+pub use sddf::{ChannelRefusal, client_channels, sddf_section};
+pub use setvars::{DmaSetvars, PdSetvars, RegionSetvars, SystemMaps, Unusable, map_dma};
 pub use shell::{Driver, DriverStatus, Shell, register_with_bus};
 pub use state::DeviceState;
-pub use transport::{CallError, PpcTransport, Transport};
+pub use template::{Ctx, Device, Probe, QueueSet, QueueSpec, VirtioDriver};
+pub use transport::{CallError, PpcTransport, Transport, TransportNotify};
+pub use virtio::Virtio;

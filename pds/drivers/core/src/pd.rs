@@ -1,19 +1,20 @@
 //! The whole event side of a driver PD, the same for every device: at
 //! init register with the bus and follow the binding table; then turn the
-//! three channels' notifications into driver events and the client
-//! notification the driver asks for into the event's deferred action.
+//! channels' notifications into driver events, and the notifications the
+//! driver asks for into one deferred action (plus a direct notify for
+//! each further channel: a driver with an rx and a tx peer, as sDDF's
+//! serial and net drivers have, tells both in one event).
 //!
-//! A driver PD's `main.rs` maps its regions (the DMA region through
-//! [`map_dma`]), builds its driver, and hands both to
-//! [`DriverPd::start`]; `protection_domain!` runs the result. What
-//! differs per device is the [`DriverEvents`] implementation.
+//! A template driver's events come from [`Virtio`](crate::Virtio), so
+//! its PD is `DriverPd<Virtio<D, T>>` ([`Virtio::start`](crate::Virtio::start)).
+//! blk, net and console still implement [`DriverEvents`] themselves and
+//! start with [`DriverPd::start`] (both to be removed once they are
+//! ported to the template).
 
 use crate::bus::BindingWatch;
-use crate::dma::{DmaRegion, mapped};
 use crate::shell::{Driver, Shell, register_with_bus};
-use core::fmt;
 use sevio_bus_protocol::DriverId;
-use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler, debug_println};
+use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler};
 use sevio_sharedmem::SharedMemory;
 use sevio_virtio::DeviceId;
 
@@ -24,12 +25,25 @@ pub trait DriverEvents: Driver {
     fn interrupt(&mut self);
     /// The client notified: requests or room to look at.
     fn client_notified(&mut self);
-    /// Whether the client should be notified (clears the flag); the PD
-    /// turns it into one deferred notify per event.
+    /// Whether the client of [`DriverPdConfig::client`] should be
+    /// notified (clears the flag).
     fn take_client_notify(&mut self) -> bool;
+    /// The channels the driver's own configuration names for its clients
+    /// (sDDF's configs give them at run time): a notification on any of
+    /// them is a client notification too. Default: none.
+    fn client_channels(&self) -> ChannelSet {
+        ChannelSet::default()
+    }
+    /// The client channels to notify (clears them). Default: none.
+    fn take_notifications(&mut self) -> ChannelSet {
+        ChannelSet::default()
+    }
     /// The event is over (init included): perform what was collected
     /// during it, before the status is logged. Default: nothing.
     fn end_of_event(&mut self) {}
+    /// A notification was handled and the status logged: the driver's
+    /// own log lines. Default: nothing.
+    fn after_status_log(&mut self) {}
 }
 
 /// Who a driver PD is and where its peers are (from its `config.rs`).
@@ -46,14 +60,18 @@ pub struct DriverPdConfig {
     pub bus: Channel,
     /// The transport PD (notifications: the device interrupted).
     pub transport: Channel,
-    /// The client (notifications both ways).
-    pub client: Channel,
+    /// The client (notifications both ways), for drivers whose wiring
+    /// fixes it; `None` when the driver's configuration names its client
+    /// channels ([`DriverEvents::client_channels`]).
+    pub client: Option<Channel>,
 }
 
 struct Serving<D: Driver> {
     shell: Shell<D>,
     transport: Channel,
-    client: Channel,
+    client: Option<Channel>,
+    /// `client` and the driver's own client channels.
+    clients: ChannelSet,
     bus: Channel,
 }
 
@@ -84,12 +102,25 @@ impl<D: DriverEvents> DriverPd<D> {
         shell.check_binding();
         shell.driver.end_of_event();
         shell.log_status();
-        DriverPd(Some(Serving { shell, transport: config.transport, client: config.client, bus: config.bus }))
+        let fixed = config.client.map_or(0, |c| 1 << c.index());
+        let clients = ChannelSet::from_badge(fixed | shell.driver.client_channels().bits());
+        DriverPd(Some(Serving { shell, transport: config.transport, client: config.client, clients, bus: config.bus }))
     }
 
     /// The shell, unless the PD is idle.
     pub fn shell(&mut self) -> Option<&mut Shell<D>> {
         self.0.as_mut().map(|s| &mut s.shell)
+    }
+
+    /// Every channel the driver asked to notify since the last call
+    /// (clears them): the fixed client's and the driver's own.
+    pub fn take_notifications(&mut self) -> ChannelSet {
+        let Some(s) = &mut self.0 else { return ChannelSet::default() };
+        let fixed = match s.client {
+            Some(c) if s.shell.driver.take_client_notify() => 1 << c.index(),
+            _ => 0,
+        };
+        ChannelSet::from_badge(fixed | s.shell.driver.take_notifications().bits())
     }
 }
 
@@ -102,95 +133,22 @@ impl<D: DriverEvents> Handler for DriverPd<D> {
         if channels.contains(s.transport) {
             s.shell.driver.interrupt();
         }
-        if channels.contains(s.client) {
+        if channels.bits() & s.clients.bits() != 0 {
             s.shell.driver.client_notified();
         }
         s.shell.driver.end_of_event();
         s.shell.log_status();
+        s.shell.driver.after_status_log();
     }
 
+    /// The lowest channel to notify is the deferred action; any further
+    /// one is notified now (Microkit defers one action per wait).
     fn take_deferred_action(&mut self) -> Option<DeferredAction> {
-        let s = self.0.as_mut()?;
-        s.shell.driver.take_client_notify().then_some(DeferredAction::Notify(s.client))
+        let mut channels = self.take_notifications().into_iter();
+        let deferred = channels.next()?;
+        channels.for_each(Channel::notify);
+        Some(DeferredAction::Notify(deferred))
     }
-}
-
-/// Why a driver PD's configuration is unusable (the PD then logs it and
-/// does nothing). `Display` names the setvar or region.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Unusable {
-    /// A setvar is missing or unusable; the text says which.
-    Setvar(&'static str),
-    /// This DMA region's size (setvar_size) is missing or over the
-    /// transport's window, or it has no region_paddr.
-    DmaSize(&'static str),
-    /// This DMA region's vaddr is missing.
-    DmaVaddr(&'static str),
-    /// This DMA region's paddr + size overflows.
-    DmaOverflow(&'static str),
-}
-
-impl From<&'static str> for Unusable {
-    fn from(why: &'static str) -> Self {
-        Unusable::Setvar(why)
-    }
-}
-
-impl fmt::Display for Unusable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Unusable::Setvar(why) => f.write_str(why),
-            Unusable::DmaSize(r) => {
-                write!(f, "{}: size (setvar_size) missing or over the transport's window, or no region_paddr", r)
-            }
-            Unusable::DmaVaddr(r) => write!(f, "{}_vaddr missing", r),
-            Unusable::DmaOverflow(r) => write!(f, "{}: address overflow", r),
-        }
-    }
-}
-
-/// A driver's DMA region as system.xml describes it.
-#[derive(Copy, Clone, Debug)]
-pub struct DmaSetvars {
-    /// The memory region's name (e.g. `rng_dma`), for the log.
-    pub region: &'static str,
-    /// Its vaddr (setvar_vaddr).
-    pub vaddr: u64,
-    /// Its size (setvar_size).
-    pub size: u64,
-    /// Its physical address (region_paddr).
-    pub paddr: u64,
-}
-
-/// The DMA region `dma` describes, if its size is set and at most
-/// `window` (the transport's DMA window: it accepts queue addresses
-/// anywhere in it) and its addresses are set. A region smaller than the
-/// window is used, with a warning under `pd`'s name: whatever else lies
-/// inside the window is within this driver's reach.
-///
-/// # Safety
-/// If `dma.size` passes those checks, `dma.vaddr..dma.vaddr + dma.size`
-/// must be as [`mapped`] requires: mapped for the PD's whole life, never
-/// the target of a Rust reference.
-#[allow(unsafe_code)]
-pub unsafe fn map_dma(pd: &str, dma: DmaSetvars, window: u64) -> Result<DmaRegion, Unusable> {
-    if dma.size == 0 || dma.size > window || dma.paddr == 0 {
-        return Err(Unusable::DmaSize(dma.region));
-    }
-    if dma.size != window {
-        debug_println!(
-            "{}: warning: {} is {:#x} bytes, not the transport's window of {:#x}",
-            pd,
-            dma.region,
-            dma.size,
-            window
-        );
-    }
-    let len = usize::try_from(dma.size).map_err(|_| Unusable::DmaSize(dma.region))?;
-    // SAFETY: the caller vouches for this range (its size was checked
-    // above).
-    let mem = unsafe { mapped(dma.vaddr, len) }.ok_or(Unusable::DmaVaddr(dma.region))?;
-    DmaRegion::new(mem, dma.paddr).map_err(|_| Unusable::DmaOverflow(dma.region))
 }
 
 #[cfg(test)]
@@ -208,6 +166,10 @@ mod tests {
         calls: Vec<&'static str>,
         notify: bool,
         up: bool,
+        /// Its own client channels (as an sDDF config names them), and
+        /// the ones it notifies after every client event.
+        own: ChannelSet,
+        pending: ChannelSet,
     }
 
     impl Driver for Recorder {
@@ -236,9 +198,16 @@ mod tests {
         fn client_notified(&mut self) {
             self.calls.push("client");
             self.notify = true;
+            self.pending = self.own;
         }
         fn take_client_notify(&mut self) -> bool {
             core::mem::take(&mut self.notify)
+        }
+        fn client_channels(&self) -> ChannelSet {
+            self.own
+        }
+        fn take_notifications(&mut self) -> ChannelSet {
+            core::mem::take(&mut self.pending)
         }
         fn end_of_event(&mut self) {
             self.calls.push("end");
@@ -251,7 +220,7 @@ mod tests {
         fallback_id: DriverId(1),
         bus: Channel::new(3),
         transport: Channel::new(4),
-        client: Channel::new(5),
+        client: Some(Channel::new(5)),
     };
 
     /// An rng device bound to driver 1.
@@ -286,7 +255,7 @@ mod tests {
         let mut pd = DriverPd::with_shell(&CONFIG, shell);
         pd.notified(set(&[4]));
         pd.notified(set(&[5, 4]));
-        assert_eq!(pd.take_deferred_action(), Some(DeferredAction::Notify(CONFIG.client)));
+        assert_eq!(pd.take_deferred_action(), Some(DeferredAction::Notify(Channel::new(5))));
         assert_eq!(pd.take_deferred_action(), None, "one notify per request");
         table.write([].into_iter()).unwrap();
         pd.notified(set(&[0, 1, 2]));
@@ -299,30 +268,23 @@ mod tests {
         assert_eq!(pd.shell().unwrap().driver.status(), DriverStatus::Ready);
     }
 
-    #[allow(unsafe_code)]
-    fn map(region: &HeapRegion, size: u64, paddr: u64) -> Result<DmaRegion, Unusable> {
-        let vaddr = region.memory().addr() as u64;
-        let dma = DmaSetvars { region: "x_dma", vaddr, size, paddr };
-        // SAFETY: the heap region outlives the test and is 0x4000 bytes;
-        // the sizes that pass the checks are at most that.
-        unsafe { map_dma("t", dma, 0x4000) }
-    }
-
     #[test]
-    #[allow(unsafe_code)]
-    fn the_dma_region_is_checked_against_its_setvars() {
-        let heap = HeapRegion::new(0x4000);
-        assert_eq!(map(&heap, 0x4000, 0x4000_0000).map(|r| r.len()), Ok(0x4000));
-        assert_eq!(map(&heap, 0x1000, 0x4000_0000).map(|r| r.len()), Ok(0x1000), "smaller: a warning");
-        for (size, paddr) in [(0, 0x4000_0000), (0x4001, 0x4000_0000), (0x4000, 0)] {
-            assert_eq!(map(&heap, size, paddr).err(), Some(Unusable::DmaSize("x_dma")));
+    fn channels_the_driver_names_are_client_channels_both_ways() {
+        let page = HeapRegion::new(4096);
+        // Like sDDF's serial driver: rx and tx peers on channels 7 and 9,
+        // no fixed client.
+        let own = set(&[7, 9]);
+        let recorder = Recorder { own, ..Recorder::default() };
+        let shell = Shell::new("t", recorder, BindingWatch::new(page.memory(), DriverId(1)));
+        let mut pd = DriverPd::with_shell(&DriverPdConfig { client: None, ..CONFIG }, shell);
+        pd.notified(set(&[5, 8]));
+        assert_eq!(pd.shell().unwrap().driver.calls, ["end", "end"], "5 and 8 are nobody's");
+        for peer in [7, 9] {
+            pd.notified(set(&[peer]));
+            assert_eq!(pd.shell().unwrap().driver.calls.last_chunk(), Some(&["client", "end"]));
+            assert_eq!(pd.take_notifications(), own, "both peers, and not the fixed client's flag");
+            assert_eq!(pd.take_notifications(), ChannelSet::default(), "taken once");
         }
-        assert_eq!(map(&heap, 0x4000, u64::MAX - 0x100).err(), Some(Unusable::DmaOverflow("x_dma")));
-        let unset = DmaSetvars { region: "x_dma", vaddr: 0, size: 0x4000, paddr: 0x4000_0000 };
-        // SAFETY: a null vaddr is refused before anything is mapped.
-        assert_eq!(unsafe { map_dma("t", unset, 0x4000) }.err(), Some(Unusable::DmaVaddr("x_dma")));
-        let text = std::format!("{}", Unusable::DmaVaddr("x_dma"));
-        assert_eq!(text, "x_dma_vaddr missing");
     }
 
     #[test]

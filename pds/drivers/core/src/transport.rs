@@ -5,7 +5,7 @@
 //! `Reply::Error(TransportError::Malformed)`: a driver treats it like any
 //! other refusal, never panics on it.
 
-use sevio_runtime::{Channel, MessageInfo, MessageRegisters};
+use sevio_runtime::{Channel, PpcMessage};
 use sevio_transport_protocol::{MAX_WORDS, Reply, Request, TransportError};
 
 /// A driver's line to its transport.
@@ -18,6 +18,23 @@ impl<T: Transport + ?Sized> Transport for &mut T {
     fn call(&mut self, request: Request) -> Reply {
         (**self).call(request)
     }
+}
+
+/// The kick path every template driver uses: after ringing its doorbell
+/// page (a bit per queue with new buffers), the driver notifies the
+/// transport, which takes the bits and notifies the device of each queue
+/// (`transports/core` `Transport::kick`).
+///
+/// Why the doorbell and not the `QueueNotify` PPC: one notification
+/// carries every queue kicked during an event (net kicks receive and
+/// transmit together), it is a signal rather than a call with a reply, so
+/// the driver never waits on the transport to kick, and the transport
+/// already drops kicks of a driver it has not bound. Kicks are sent after
+/// the event, so never before DRIVER_OK (VIRTIO 1.2 §3.1.1: the device
+/// is live only after step 8).
+pub trait TransportNotify {
+    /// Tell the transport the doorbell page has kicks.
+    fn notify(&mut self);
 }
 
 /// Why a call did not get the answer it needed.
@@ -82,16 +99,22 @@ impl Transport for PpcTransport {
     fn call(&mut self, request: Request) -> Reply {
         let channel = self.channel;
         exchange(request, |label, words, reply| {
-            for (i, w) in words.iter().enumerate() {
-                MessageRegisters::set(i, *w);
+            // A message of more than MAX_WORDS is refused, not cut: its
+            // length goes back so `exchange` answers Malformed.
+            match PpcMessage::<MAX_WORDS>::new(label, words).and_then(|message| message.call(channel)) {
+                Ok(answer) => {
+                    reply[..answer.words().len()].copy_from_slice(answer.words());
+                    (answer.label(), answer.words().len())
+                }
+                Err(too_long) => (too_long.label, too_long.len),
             }
-            let info = channel.pp_call(MessageInfo::new(label, words.len()));
-            let len = info.length();
-            for (i, slot) in reply.iter_mut().enumerate().take(len) {
-                *slot = MessageRegisters::get(i);
-            }
-            (info.label(), len)
         })
+    }
+}
+
+impl TransportNotify for PpcTransport {
+    fn notify(&mut self) {
+        self.channel.notify();
     }
 }
 

@@ -1,15 +1,15 @@
 //! The rng driver's channels and variables (see the crate README and
 //! tools/e2e/systems/rng.xml).
 use sevio_bus_protocol::DriverId;
-use sevio_driver_core::{DmaSetvars, DriverPdConfig};
+use sevio_driver_core::{DmaSetvars, DriverPdConfig, PdSetvars, RegionSetvars, VirtioDriver, setvars::PAGE_SIZE};
+use sevio_driver_rng::{RngDriver, RngSetvars};
 use sevio_runtime::Channel;
-use sevio_virtio::DeviceId;
 
 /// The bus PD (PPC: RegisterDriver; notifications: the binding table
 /// changed). Bus-side channel 8 + 3.
 pub const BUS: Channel = Channel::new(0);
-/// The transport PD (PPC: driver requests and kicks; notifications: the
-/// device interrupted). mmio-side channel 40 + 3.
+/// The transport PD (PPC: driver requests; notifications: kicks one way,
+/// the device interrupted the other). mmio-side channel 40 + 3.
 pub const TRANSPORT: Channel = Channel::new(1);
 /// The client (notifications both ways).
 pub const CLIENT: Channel = Channel::new(2);
@@ -22,23 +22,26 @@ pub const DRIVER_ID: DriverId = DriverId(3);
 /// The PD shell's view: name, device, fallback id, channels.
 pub const PD: DriverPdConfig = DriverPdConfig {
     name: "rng",
-    device: DeviceId::RNG,
+    device: RngDriver::DEVICE,
     fallback_id: DRIVER_ID,
     bus: BUS,
     transport: TRANSPORT,
-    client: CLIENT,
+    client: Some(CLIENT),
 };
 
-/// `bus_bindings` (mapped read-only).
-pub const BUS_BINDINGS_SIZE: u64 = 0x1000;
-/// `rng_doorbell`.
-pub const DOORBELL_SIZE: u64 = 0x1000;
-/// `rng_control`.
-pub const CONTROL_SIZE: u64 = 0x1000;
-
-/// The DMA region `rng_dma` as its setvars describe it.
-pub fn dma() -> DmaSetvars {
-    DmaSetvars { region: "rng_dma", vaddr: dma_vaddr(), size: dma_size(), paddr: dma_paddr() }
+/// Every region system.xml gives the PD, as its setvars describe them
+/// (the binding table, the doorbell page and the control page are one
+/// page each).
+pub fn setvars() -> PdSetvars<RngSetvars> {
+    PdSetvars {
+        bindings: RegionSetvars { region: "bus_bindings", vaddr: bus_bindings_vaddr(), size: PAGE_SIZE },
+        doorbell: RegionSetvars { region: "rng_doorbell", vaddr: doorbell_vaddr(), size: PAGE_SIZE },
+        dma: DmaSetvars { region: "rng_dma", vaddr: dma_vaddr(), size: dma_size(), paddr: dma_paddr() },
+        driver: RngSetvars {
+            control: RegionSetvars { region: "rng_control", vaddr: control_vaddr(), size: PAGE_SIZE },
+            data: RegionSetvars { region: "rng_data", vaddr: data_vaddr(), size: data_size() },
+        },
+    }
 }
 
 sevio_runtime::setvar!(

@@ -1,10 +1,12 @@
-//! The virtio-rng driver, as a plain `no_std` type the PD shell and host
-//! tests drive alike.
+//! The virtio-rng driver: the device logic of a template driver
+//! (`sevio_driver_core::VirtioDriver`), a plain `no_std` type the PD and
+//! host tests drive alike.
 //!
-//! - [`mailbox`]: the client interface (a control page with one request
-//!   and one response, the client's data region, notifications);
 //! - [`driver`]: [`RngDriver`]: fills the requested range with entropy
 //!   from the device, in pieces, through bounce buffers in its DMA region.
+//!
+//! The client protocol is `sevio_queue::rng`. Bring-up, bus registration,
+//! binding, kicks and the status log are the framework's.
 //!
 //! Panic contract: nothing the client, the device or the transport does
 //! makes this crate panic; a bad request is refused, a misbehaving device
@@ -13,14 +15,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(test)]
-extern crate std;
-
 pub mod driver;
-pub mod mailbox;
 
-pub use driver::{RngDriver, RngError, RngResources, SetupError, Stats, wanted_features};
-pub use mailbox::{CONTROL_SIZE, ClientPort, DriverPort, RngRequest, RngResponse, RngStatus};
+pub use driver::{RngDriver, RngError, RngSetvars, Stats};
 
 /// The largest virtqueue the driver sets up.
 pub const QUEUE_SIZE: usize = 8;

@@ -27,7 +27,7 @@ pub use counter::Counter;
 use counter::{ns_to_ticks_ceil, ticks_to_ns};
 use sevio_runtime::generic_timer::CTL_ENABLE;
 use sevio_runtime::{Channel, ChannelSet};
-use sevio_timer_protocol::Request;
+use sevio_timer_protocol::{Reply, Request};
 
 /// Channel ids a client may use (every Microkit channel id).
 pub const CLIENT_SLOTS: usize = Channel::MAX_ID as usize + 1;
@@ -38,15 +38,6 @@ pub enum InitError {
     /// `CNTFRQ_EL0` reads 0: firmware never set the counter's frequency,
     /// so no tick count can be turned into time.
     NoFrequency,
-}
-
-/// What the driver answers a request with.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Reply {
-    /// MR0 = the time in nanoseconds ([`Request::GetTime`]).
-    Time(u64),
-    /// No words ([`Request::SetTimeout`], and every refused request).
-    Empty,
 }
 
 /// Counts, for the log.

@@ -1,16 +1,21 @@
 //! The PD shell: channels and the runtime [`Handler`].
 //!
 //! system.xml gives the timer PD the physical timer's interrupt, INTID 30,
-//! as id 0 ([`IRQ`]), and each client a channel with any other id (the
-//! client's end `pp="true"`; the timer's priority above every client's).
+//! as id 0 ([`IRQ`]), channel 61 to `uart` for its log lines (its end
+//! `pp="true"`, the timer's priority below uart's), and each client a
+//! channel with any other id (the client's end `pp="true"`; the timer's
+//! priority above every client's).
 //! A client's channel id is its slot: the deadline it sets is kept under
 //! that id and the notification goes back on it.
 
+use crate::TimerDriver;
 use crate::counter::GenericTimer;
-use crate::{Reply, TimerDriver};
-use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler, MessageInfo, MessageRegisters, debug_println};
-use sevio_timer_protocol::wire::{GET_TIME_REPLY_WORDS, REPLY_LABEL};
-use sevio_timer_protocol::{Request, RequestError};
+use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler, MessageInfo, PpcMessage, debug_println};
+use sevio_timer_protocol::wire::{MAX_WORDS, REPLY_LABEL};
+use sevio_timer_protocol::{Reply, Request, RequestError};
+
+/// A timer protocol message, either way.
+type TimerMessage = PpcMessage<MAX_WORDS>;
 
 /// The physical timer's interrupt (`<irq irq="30" id="0"/>`).
 pub const IRQ: Channel = Channel::new(0);
@@ -57,21 +62,18 @@ impl Handler for TimerPd {
     }
 
     fn protected(&mut self, channel: Channel, info: MessageInfo) -> MessageInfo {
-        let empty = MessageInfo::new(REPLY_LABEL, 0);
-        let Some(driver) = &mut self.driver else { return empty };
-        let request = match Request::decode(info.label(), info.length(), || MessageRegisters::get(0)) {
-            Ok(request) => request,
+        let Some(driver) = &mut self.driver else { return send_reply(Reply::Empty) };
+        // A message longer than any request is refused whole (its words
+        // are never read), like one that does not decode.
+        let request = TimerMessage::receive(info)
+            .map_err(|e| RequestError::WrongLength { label: e.label, expected: e.max, got: e.len })
+            .and_then(|message| Request::decode(message.label(), message.words()));
+        match request {
+            Ok(request) => send_reply(driver.request(channel, request)),
             Err(e) => {
                 log_refusal(channel, e);
-                return empty;
+                send_reply(Reply::Empty)
             }
-        };
-        match driver.request(channel, request) {
-            Reply::Time(ns) => {
-                MessageRegisters::set(0, ns);
-                MessageInfo::new(REPLY_LABEL, GET_TIME_REPLY_WORDS)
-            }
-            Reply::Empty => empty,
         }
     }
 
@@ -82,4 +84,10 @@ impl Handler for TimerPd {
 
 fn log_refusal(channel: Channel, e: RequestError) {
     debug_println!("timer: refused a request from channel {}: {e:?}", channel.index());
+}
+
+/// Put `reply` in the message registers; its tag.
+fn send_reply(reply: Reply) -> MessageInfo {
+    // Both replies fit MAX_WORDS; the fallback is the empty reply.
+    TimerMessage::encode(|words| reply.encode(words)).map_or(MessageInfo::new(REPLY_LABEL, 0), |message| message.send())
 }

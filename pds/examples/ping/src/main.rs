@@ -9,7 +9,10 @@
 
 mod config;
 
-use sevio_runtime::{ChannelSet, Handler, MessageInfo, MessageRegisters, debug_println, verdict};
+use sevio_runtime::{ChannelSet, Handler, PpcMessage, debug_println, verdict};
+
+/// A call to tally and its reply: six words each way.
+type TallyMessage = PpcMessage<6>;
 
 const ROUNDS: u64 = 3;
 
@@ -47,15 +50,13 @@ impl Ping {
 
     fn call_tally(&mut self) -> Result<(), &'static str> {
         let words = [self.round, 10, 20, 30, 40, 50];
-        for (i, w) in words.iter().enumerate() {
-            MessageRegisters::set(i, *w);
-        }
-        let reply = config::TALLY.pp_call(MessageInfo::new(1, words.len()));
+        let call = TallyMessage::new(1, &words).map_err(|_| "the call does not fit six words")?;
+        let reply = call.call(config::TALLY).map_err(|_| "tally replied with more than six words")?;
         let sum: u64 = words.iter().sum();
-        if reply.label() != 0 || reply.length() != 6 {
+        if reply.label() != 0 || reply.words().len() != 6 {
             return Err("tally replied with a wrong label or length");
         }
-        if MessageRegisters::get(0) != sum || MessageRegisters::get(5) != self.round * 1000 {
+        if reply.words()[0] != sum || reply.words()[5] != self.round * 1000 {
             return Err("tally's reply words are wrong");
         }
         Ok(())

@@ -7,7 +7,7 @@
 
 mod config;
 
-use sevio_runtime::{Channel, Handler, MessageInfo, MessageRegisters, debug_println};
+use sevio_runtime::{Channel, Handler, MessageInfo, PpcMessage, debug_println};
 
 sevio_runtime::protection_domain!(init);
 
@@ -23,17 +23,17 @@ const ERROR_LABEL: u64 = 1;
 
 impl Handler for Tally {
     fn protected(&mut self, channel: Channel, info: MessageInfo) -> MessageInfo {
-        if channel != config::PING || info.label() != 1 || info.length() != 6 {
-            return MessageInfo::new(ERROR_LABEL, 0);
-        }
-        let words: [u64; 6] = core::array::from_fn(MessageRegisters::get);
+        let call = match PpcMessage::<6>::receive(info) {
+            Ok(call) if channel == config::PING && call.label() == 1 && call.words().len() == 6 => call,
+            _ => return MessageInfo::new(ERROR_LABEL, 0),
+        };
+        let words = call.words();
         let sum = words.iter().fold(0u64, |a, w| a.wrapping_add(*w));
         debug_println!("tally: call {} sums to {sum}", words[0]);
-        for i in 1..5 {
-            MessageRegisters::set(i, 0);
+        let reply = [sum, 0, 0, 0, 0, words[0].wrapping_mul(1000)];
+        match PpcMessage::<6>::new(0, &reply) {
+            Ok(reply) => reply.send(),
+            Err(_) => MessageInfo::new(ERROR_LABEL, 0),
         }
-        MessageRegisters::set(0, sum);
-        MessageRegisters::set(5, words[0].wrapping_mul(1000));
-        MessageInfo::new(0, 6)
     }
 }

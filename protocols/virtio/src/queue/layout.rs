@@ -41,7 +41,7 @@ fn align_up(x: usize, align: usize) -> usize {
     (x + align - 1) & !(align - 1)
 }
 
-fn check_size(size: u16) -> Result<(), Error> {
+pub(super) fn check_size(size: u16) -> Result<(), Error> {
     // VIRTIO 1.2 §2.7: split queue sizes are powers of two, at most
     // 32768; we never offer the device anything else.
     if size == 0 || !size.is_power_of_two() || size > MAX_QUEUE_SIZE {

@@ -19,9 +19,11 @@
 //! when one is given). Buffers themselves are never touched.
 
 mod layout;
+mod placement;
 mod split;
 
 pub use layout::{AVAIL_ALIGN, DESC_ALIGN, LEGACY_ALIGN, SplitLayout, USED_ALIGN};
+pub use placement::{PlacementError, RingInterface, RingPart, RingPlacement};
 pub use split::vring_need_event;
 pub use split::{IndirectPool, QueueMemory, SplitQueue};
 

@@ -31,7 +31,13 @@ pub fn build_pds() {
         let target_dir = profile_dir.parent().unwrap();
         let mut cmd = Command::new(env!("CARGO"));
         cmd.current_dir(workspace()).args(["build", "--quiet", "--target-dir"]).arg(target_dir);
-        for p in ["sevio-example-ping", "sevio-example-pong", "sevio-example-tally", "sevio-sim-test-pds"] {
+        for p in [
+            "sevio-example-ping",
+            "sevio-example-pong",
+            "sevio-example-tally",
+            "sevio-driver-uart",
+            "sevio-sim-test-pds",
+        ] {
             cmd.args(["-p", p]);
         }
         if profile_dir.file_name().is_some_and(|n| n == "release") {

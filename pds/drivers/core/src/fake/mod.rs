@@ -2,6 +2,11 @@
 //! (feature `test-utils`). Test code: it panics where a real device would
 //! misbehave in ways a test did not ask for.
 //!
+//! To be removed: this is a second implementation of the transport
+//! (`transports/core`), kept only until the blk, net and console tests
+//! move to [`crate::harness`], which drives the real one. New tests use
+//! the harness.
+//!
 //! [`FakeDevice`] answers every [`Request`] roughly as the mmio transport
 //! does for a virtio-mmio device (status bits, feature negotiation,
 //! queue setup with the legacy layout check and an optional DMA window,
@@ -13,9 +18,7 @@
 //! [`FakeTransport`] shares one device between the driver under test
 //! (which owns the transport) and the test.
 
-mod memory;
-
-pub use memory::{Chain, FakeQueue, PhysMap};
+pub use sevio_transport_core::mock::{Chain, MockQueue as FakeQueue, PhysMap};
 
 use crate::transport::Transport;
 use sevio_transport_protocol::{DeviceInfo, Location, Reply, Request, TransportError};

@@ -6,7 +6,7 @@
 #![no_std]
 
 use sevio_runtime::hosted::PEER_DEAD_LABEL;
-use sevio_runtime::{Channel, Child, Handler, MessageInfo, MessageRegisters, debug_println, verdict};
+use sevio_runtime::{Channel, Child, Handler, MessageInfo, PpcMessage, debug_println, verdict};
 
 const CRASH: Channel = Channel::new(0);
 const EXPECTED: [(u8, u64); 2] = [(3, 3), (4, 6)];
@@ -20,10 +20,12 @@ struct Parent {
 }
 
 fn init() -> Parent {
-    MessageRegisters::set(0, 42);
-    let reply = CRASH.pp_call(MessageInfo::new(7, 1));
-    let dead = reply.label() == PEER_DEAD_LABEL;
-    debug_println!("parent: call to crash came back with label {:#x} (dead peer: {dead})", reply.label());
+    let label = match PpcMessage::<1>::new(7, &[42]).and_then(|call| call.call(CRASH)) {
+        Ok(reply) => reply.label(),
+        Err(too_long) => too_long.label,
+    };
+    let dead = label == PEER_DEAD_LABEL;
+    debug_println!("parent: call to crash came back with label {label:#x} (dead peer: {dead})");
     Parent { call_answered_dead: dead, faults: [None; 2], done: false }
 }
 

@@ -1,4 +1,4 @@
-//! Physical memory as a fake device sees it: device addresses mapped to
+//! Physical memory as a mock device sees it: device addresses mapped to
 //! host regions, and the device side of split virtqueues in it.
 
 use sevio_sharedmem::SharedMemory;
@@ -112,7 +112,7 @@ impl Chain {
 
 /// The device's state of one queue.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct FakeQueue {
+pub struct MockQueue {
     /// Size.
     pub size: u16,
     /// Descriptor table address.
@@ -131,10 +131,10 @@ pub struct FakeQueue {
     pub signalled: u16,
 }
 
-impl FakeQueue {
+impl MockQueue {
     /// A queue at these addresses, not ready yet.
     pub fn new(size: u16, desc: u64, avail: u64, used: u64) -> Self {
-        FakeQueue { size, desc, avail, used, ready: false, next_avail: 0, used_idx: 0, signalled: 0 }
+        MockQueue { size, desc, avail, used, ready: false, next_avail: 0, used_idx: 0, signalled: 0 }
     }
 
     fn desc_at(mem: &PhysMap, table: u64, i: u16) -> (u64, u32, u16, u16) {

@@ -1,0 +1,26 @@
+//! The bus PD: transports report the devices they find, drivers register
+//! the device ids they serve, and the bus binds them in whatever order
+//! they come, publishing each binding in a table every transport and
+//! driver maps read-only and notifying both ends.
+//!
+//! - [`broker`]: [`Broker`], the bus's logic with no syscalls (who may
+//!   say what, the matcher, the binding table, the log);
+//! - [`pd`]: [`BusPd`], the PD around it: PPCs in, replies and
+//!   notifications out, a faulted driver unbound;
+//! - [`config`]: the system's transports and drivers, and the table's
+//!   mapping.
+//!
+//! `main.rs` only names [`init`] as the PD's entry point.
+#![no_std]
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod broker;
+pub mod config;
+pub mod pd;
+
+pub use broker::Broker;
+pub use pd::{BusPd, StartError, init};

@@ -1,0 +1,203 @@
+//! The bus as a PD: the [`Broker`] behind the runtime's [`Handler`].
+//!
+//! A PPC is read with the runtime's [`PpcMessage`] (a message longer than
+//! any bus request is refused as malformed, never cut short), decoded
+//! strictly, handled by the broker, and answered; the channels the
+//! broker names are notified.
+
+use crate::broker::{Broker, DriverPort, TransportPort};
+use crate::config;
+use sevio_bus_protocol::wire::MAX_WORDS;
+use sevio_bus_protocol::{BusError, BusReply, BusRequest, DriverId, MatchError, TableError, TableWriter};
+use sevio_runtime::print::DebugWriter;
+use sevio_runtime::var::MapError;
+use sevio_runtime::{Channel, ChannelSet, Child, Handler, MessageInfo, PpcMessage, debug_println};
+use sevio_sharedmem::SharedMemory;
+
+/// A message to or from the bus.
+type BusMessage = PpcMessage<MAX_WORDS>;
+
+/// Why the bus cannot start.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StartError {
+    /// The binding table is not mapped.
+    Map(MapError),
+    /// The binding table page cannot hold a table.
+    Table(TableError),
+    /// The matcher refused the configuration.
+    Matcher(MatchError),
+}
+
+/// The bus PD.
+pub struct BusPd {
+    broker: Broker,
+}
+
+/// The PD's entry point: map the binding table, start the bus. A bus
+/// that cannot start stops the PD with the reason.
+pub fn init() -> BusPd {
+    let pd = config::binding_table()
+        .map_err(StartError::Map)
+        .and_then(|table| BusPd::new(table, &config::TRANSPORTS, &config::DRIVERS));
+    match pd {
+        Ok(pd) => {
+            debug_println!("bus: ready");
+            pd
+        }
+        Err(e) => panic!("bus: cannot start: {e:?}"),
+    }
+}
+
+impl BusPd {
+    /// The bus writing its bindings into `table`, for these transports
+    /// and drivers.
+    pub fn new(
+        table: SharedMemory,
+        transports: &'static [TransportPort],
+        drivers: &'static [DriverPort],
+    ) -> Result<Self, StartError> {
+        let table =
+            TableWriter::init(table, sevio_bus_protocol::table::TABLE_PAGE_CAPACITY).map_err(StartError::Table)?;
+        let broker = Broker::new(table, transports, drivers).map_err(StartError::Matcher)?;
+        Ok(BusPd { broker })
+    }
+}
+
+fn notify(channels: u64) {
+    for ch in ChannelSet::from_badge(channels) {
+        ch.notify();
+    }
+}
+
+/// Put `reply` in the message registers. Every bus reply fits
+/// [`MAX_WORDS`]; one that did not would be a bug here, answered as a
+/// malformed exchange (one word) rather than cut short.
+fn send_reply(reply: &BusReply) -> MessageInfo {
+    match BusMessage::encode(|words| reply.encode(words)) {
+        Ok(message) => message.send(),
+        Err(_) => send_reply(&BusReply::Error(BusError::Malformed)),
+    }
+}
+
+impl Handler for BusPd {
+    fn protected(&mut self, channel: Channel, info: MessageInfo) -> MessageInfo {
+        let request = BusMessage::receive(info)
+            .ok()
+            .and_then(|message| BusRequest::decode(message.label(), message.words()).ok());
+        let reply = match request {
+            Some(request) => {
+                let outcome = self.broker.handle(channel.index(), &request, &mut DebugWriter::for_this_pd());
+                notify(outcome.notify);
+                outcome.reply
+            }
+            None => BusReply::Error(BusError::Malformed),
+        };
+        send_reply(&reply)
+    }
+
+    fn notified(&mut self, _channels: ChannelSet) {}
+
+    /// A driver nested under the bus in system.xml faulted (its child id
+    /// is its driver id): unbind it, so its transport resets the device
+    /// and stops serving it. The driver stays stopped.
+    fn fault(&mut self, child: Child, info: MessageInfo) -> Option<MessageInfo> {
+        debug_println!("bus: driver {} faulted (seL4 fault label {})", child.index(), info.label());
+        notify(self.broker.driver_fault(DriverId(child.index()), &mut DebugWriter::for_this_pd()));
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The PD on the hosted backend: requests go in through the message
+    //! registers exactly as a PPC delivers them, the reply is read back
+    //! from them, and the binding table is checked.
+    use super::*;
+    use crate::config::{DRIVERS, MMIO, TRANSPORTS};
+    use sevio_bus_protocol::{Binding, DeviceIds, Location, TableReader};
+    use sevio_sharedmem::HeapRegion;
+    use std::vec::Vec;
+
+    /// PPC `request` into `pd` on bus-side channel `channel`.
+    fn call(pd: &mut BusPd, channel: u8, request: &BusRequest) -> BusReply {
+        let info = BusMessage::encode(|words| request.encode(words)).unwrap().send();
+        reply(pd.protected(Channel::new(channel), info))
+    }
+
+    fn reply(info: MessageInfo) -> BusReply {
+        let message = BusMessage::receive(info).unwrap();
+        BusReply::decode(message.label(), message.words()).unwrap()
+    }
+
+    fn bindings(page: &HeapRegion) -> Vec<Binding> {
+        let mut out = Vec::new();
+        TableReader::open(page.memory()).unwrap().for_each(|b| out.push(b)).unwrap();
+        out
+    }
+
+    const BLK_DRIVER: u8 = 8;
+    const MMIO_CHANNEL: u8 = 0;
+
+    fn started(page: &HeapRegion) -> BusPd {
+        let mut pd = BusPd::new(page.memory(), &TRANSPORTS, &DRIVERS).unwrap();
+        let serves = BusRequest::ServesDrivers { transport: MMIO, drivers: 0b1 };
+        assert_eq!(call(&mut pd, MMIO_CHANNEL, &serves), BusReply::Ok);
+        pd
+    }
+
+    #[test]
+    fn registration_and_a_device_make_a_binding_and_a_fault_undoes_it() {
+        let page = HeapRegion::new(4096);
+        let mut pd = started(&page);
+        let register = BusRequest::RegisterDriver { device_ids: DeviceIds::from_slice(&[2]).unwrap() };
+        assert_eq!(call(&mut pd, BLK_DRIVER, &register), BusReply::Registered { driver: DriverId(0) });
+        assert!(bindings(&page).is_empty(), "no device yet");
+        let found = BusRequest::DeviceFound {
+            transport: MMIO,
+            location: Location::Mmio { slot: 31 },
+            device_id: 2,
+            vendor_id: 0x554d4551,
+        };
+        assert_eq!(call(&mut pd, MMIO_CHANNEL, &found), BusReply::Ok);
+        let bound = bindings(&page);
+        assert_eq!(bound.len(), 1);
+        assert_eq!((bound[0].driver, bound[0].location), (DriverId(0), Location::Mmio { slot: 31 }));
+        assert_eq!(pd.fault(Child::new(0), MessageInfo::new(6, 0)), None, "a faulted driver gets no reply");
+        assert!(bindings(&page).is_empty(), "unbound after the fault");
+    }
+
+    #[test]
+    fn a_driver_cannot_speak_for_a_transport() {
+        let page = HeapRegion::new(4096);
+        let mut pd = started(&page);
+        let found = BusRequest::DeviceFound {
+            transport: MMIO,
+            location: Location::Mmio { slot: 3 },
+            device_id: 2,
+            vendor_id: 0,
+        };
+        assert_eq!(call(&mut pd, BLK_DRIVER, &found), BusReply::Error(BusError::NotPermitted));
+    }
+
+    #[test]
+    fn oversized_and_undecodable_messages_are_refused_as_malformed() {
+        let page = HeapRegion::new(4096);
+        let mut pd = started(&page);
+        let malformed = BusReply::Error(BusError::Malformed);
+        // A register request with one word too many: refused whole, not
+        // decoded from its first MAX_WORDS words.
+        let register = BusRequest::RegisterDriver { device_ids: DeviceIds::from_slice(&[2]).unwrap() };
+        let message = BusMessage::encode(|words| register.encode(words)).unwrap();
+        let sent = message.send();
+        let oversized = MessageInfo::new(sent.label(), MAX_WORDS + 1);
+        assert_eq!(reply(pd.protected(Channel::new(BLK_DRIVER), oversized)), malformed);
+        assert_eq!(reply(pd.protected(Channel::new(BLK_DRIVER), MessageInfo::new(999, 0))), malformed);
+        assert_eq!(call(&mut pd, BLK_DRIVER, &register), BusReply::Registered { driver: DriverId(0) });
+    }
+
+    #[test]
+    fn a_table_page_too_small_is_a_start_error() {
+        let page = HeapRegion::new(8);
+        assert!(matches!(BusPd::new(page.memory(), &TRANSPORTS, &DRIVERS), Err(StartError::Table(_))));
+    }
+}

@@ -1,0 +1,28 @@
+//! `make qemu-test`: the seL4 counterpart of the end-to-end tests.
+//!
+//! Every system the README says runs on seL4 is built into a Microkit
+//! image, booted on QEMU (arm virt) with its devices, and checked the way
+//! the simulator's end-to-end tests check it: every client's `PASS`, no
+//! `FAIL`, no fault line the system does not expect, the lines that show
+//! each device was found and bound, and the disks read back from the host
+//! afterwards. Deliberately broken variants must fail, for the reason
+//! given, so that a check that cannot fail is noticed.
+//!
+//! - [`systems`]: the table of systems and the table of broken variants;
+//! - [`output`]: reading a console (verdicts, faults, expected lines);
+//! - [`disk`]: what a disk must hold afterwards;
+//! - [`qemu`]: one QEMU under control (serial pipe, QMP quit, kill on drop);
+//! - [`run`]: one system start to finish;
+//! - [`readme`]: the README's "what works" table, made from the tables.
+//!
+//! Errors are `String`s that name what went wrong: they are printed, one
+//! line per system, and nothing acts on them otherwise.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod disk;
+pub mod output;
+pub mod qemu;
+pub mod readme;
+pub mod run;
+pub mod systems;

@@ -1,0 +1,335 @@
+//! The README's "What works, and where it was checked" table, made from
+//! what is checked: each row names the tests of `make test` (the e2e and
+//! simulator tests, found in their source) and the systems of
+//! `make qemu-test` ([`SYSTEMS`]) that check it, and the cells say what
+//! those check. `make readme-table` writes it; a unit test fails when the
+//! committed table differs, when a row names a test or system that does
+//! not exist, or when an e2e test or seL4 system is in no row.
+
+use crate::disk::DiskCheck;
+use crate::systems::{SYSTEMS, System};
+use std::path::Path;
+
+/// One row: a capability and what checks it.
+pub struct Row {
+    /// The capability.
+    pub what: &'static str,
+    /// Tests of `make test`: `<file>::<fn>` for `tools/e2e/tests/<file>.rs`,
+    /// `sim/<file>::<fn>` for `tools/sim/tests/it/<file>.rs`.
+    pub sim: &'static [&'static str],
+    /// Systems of `make qemu-test`.
+    pub sel4: &'static [&'static str],
+    /// The client PDs whose verdicts check this row on seL4 (all of the
+    /// systems' clients if empty).
+    pub clients: &'static [&'static str],
+}
+
+/// The table's rows.
+pub const ROWS: &[Row] = &[
+    Row {
+        what: "runtime: notifications both ways, 6-word PPC, setvars, passive PD (`systems/pingpong.xml`)",
+        sim: &["sim/systems::reference_system_prints_every_round_and_passes"],
+        sel4: &["pingpong"],
+        clients: &[],
+    },
+    Row {
+        what: "output: every line whole and named after its PD (`blk_client: PASS`), on debug and release kernels \
+               (the `uart` PD; every PD of every seL4 system wired to it)",
+        sim: &[
+            "output::every_pd_of_every_sel4_system_has_the_log_channel_to_a_uart_above_it",
+            "output::every_line_of_the_reference_system_is_whole_and_names_its_pd",
+        ],
+        sel4: &["reference", "pingpong"],
+        clients: &[],
+    },
+    Row {
+        what: "reference system (`system.xml`): blk, net, console, rng and their clients on virtio-mmio, devices on any slot; \
+               the timer PD (the net client retransmits on it)",
+        sim: &["reference::every_device_is_bound_and_every_client_passes"],
+        sel4: &["reference", "reference-legacy"],
+        clients: &[],
+    },
+    Row {
+        what: "blk over virtio-mmio, modern and legacy, any slot; bad requests refused; read-only disk; no disk",
+        sim: &[
+            "blk::modern_device_in_slot_31_holds_exactly_the_pattern_afterwards",
+            "blk::modern_device_in_slot_0_works_too",
+            "blk::legacy_device_works",
+            "blk::bad_requests_are_refused_and_touch_nothing",
+            "blk::read_only_drive_refuses_writes_and_serves_reads",
+            "blk::without_a_disk_the_bus_says_so_and_nothing_crashes",
+        ],
+        sel4: &["reference", "reference-legacy"],
+        clients: &["blk_client"],
+    },
+    Row {
+        what: "blk over virtio-pci: modern, transitional in legacy mode, behind a root port (`systems/pci.xml`)",
+        sim: &[
+            "pci::modern_pci_device_holds_exactly_the_pattern_afterwards",
+            "pci::transitional_device_in_legacy_mode_works",
+            "pci::device_behind_a_root_port_is_found_and_works",
+        ],
+        sel4: &["pci-modern", "pci-legacy", "pci-root-port"],
+        clients: &[],
+    },
+    Row {
+        what: "one blk on mmio + one on PCI, one driver image twice (`systems/mmio-pci.xml`)",
+        sim: &["pci::one_disk_on_mmio_and_one_on_pci_bind_two_instances_of_one_driver"],
+        sel4: &["mmio-pci"],
+        clients: &[],
+    },
+    Row {
+        what: "net: ARP, ping, UDP echo against a peer that counts every frame; the user-networking gateway ping; \
+               over mmio and PCI (`systems/net-pci.xml`), modern and legacy; what goes unanswered resent on the \
+               timer PD's deadlines, a clear FAIL after 8 unanswered resends",
+        sim: &[
+            "net::a_peer_on_a_socket_gets_every_answer_and_nothing_else",
+            "net::an_unanswered_client_gives_up_with_a_clear_fail",
+            "net::the_client_pings_the_user_networking_gateway_on_its_own",
+            "net::a_legacy_device_in_another_slot_works_too",
+            "pci::net_passes_over_a_modern_pci_device",
+            "pci::net_passes_over_a_transitional_pci_device_in_legacy_mode",
+        ],
+        sel4: &["reference", "reference-legacy", "net-pci-modern", "net-pci-legacy"],
+        clients: &["net_client"],
+    },
+    Row {
+        what: "net bench (`systems/net-bench.xml`): two hosts on one QEMU hub, 1000 UDP datagrams of 1 KiB echoed, \
+               then as many as go in 2 s (timed on the timer PD), every echo checked; BENCH lines",
+        sim: &["net::net_bench"],
+        sel4: &[],
+        clients: &[],
+    },
+    Row {
+        what: "console: typed lines (a 3 KiB one, a burst of 500) come back upper-cased, nothing lost \
+               (on seL4: the device consumes the banner)",
+        sim: &[
+            "console::typed_lines_come_back_upper_cased_with_nothing_lost_or_reordered",
+            "console::the_standalone_client_passes_once_its_banner_is_out",
+            "console::a_legacy_device_carries_the_banner_too",
+        ],
+        sel4: &["reference", "reference-legacy"],
+        clients: &["console_client"],
+    },
+    Row {
+        what: "console configured the sDDF way: `.serial_driver_config` alone (no queue setvars), rx and tx peers \
+               on channels of their own; a config naming the transport's channel refused (on seL4: sDDF 0.7.0's \
+               `examples/serial`, built outside the repo, see `pds/drivers/console/README.md`)",
+        sim: &[
+            "console::a_config_section_alone_wires_the_console",
+            "console::a_config_naming_the_transports_channel_is_refused",
+        ],
+        sel4: &[],
+        clients: &["console_client"],
+    },
+    Row {
+        what: "rng: exact lengths, large requests in pieces, refusals",
+        sim: &["rng::modern_device_in_slot_5_serves_exact_lengths", "rng::legacy_device_where_qemu_puts_it_works_too"],
+        sel4: &["reference", "reference-legacy"],
+        clients: &["rng_client"],
+    },
+    Row {
+        what: "timer: sDDF's timer protocol on the Arm generic timer (EL0 physical, INTID 30), three clients with \
+               1/10/100 ms timeouts at once, replaced timeouts never notified, a deadline list (`systems/timer.xml`)",
+        sim: &["timer::three_clients_get_their_timeouts_on_time_and_replaced_ones_never"],
+        sel4: &["timer"],
+        clients: &[],
+    },
+    Row {
+        what: "a driver that faults: unbound by the bus, device reset, the rest runs on",
+        sim: &[
+            "reference::a_faulting_driver_is_unbound_its_device_reset_and_the_rest_runs_on",
+            "reference::a_driver_writing_a_read_only_map_faults_and_nothing_else_stops",
+            "sim/systems::faults_are_reported_and_reach_the_parent",
+        ],
+        sel4: &["fault"],
+        clients: &[],
+    },
+];
+
+/// Where the generated table starts and ends in the README.
+pub const BEGIN: &str = "<!-- generated by `make readme-table` from tools/qemu-test/src/readme.rs: do not edit -->";
+/// See [`BEGIN`].
+pub const END: &str = "<!-- end of generated table -->";
+
+/// A test function found in the source.
+#[derive(Clone, Debug)]
+pub struct TestFn {
+    /// `<file>::<fn>` or `sim/<file>::<fn>`.
+    pub id: String,
+    /// The file's name (`blk.rs`).
+    pub file: String,
+    /// Its body reads a disk back from the host.
+    pub reads_disk: bool,
+}
+
+/// Every `#[test]` of the e2e tests and the simulator's system tests that
+/// `make test` runs (not `#[ignore]`d).
+pub fn tests(workspace: &Path) -> Result<Vec<TestFn>, String> {
+    let mut out = Vec::new();
+    for (dir, prefix) in [("tools/e2e/tests", ""), ("tools/sim/tests/it", "sim/")] {
+        let mut files: Vec<_> = std::fs::read_dir(workspace.join(dir))
+            .map_err(|e| format!("{dir}: {e}"))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+            .collect();
+        files.sort();
+        for path in files {
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let file = path.file_name().unwrap().to_string_lossy().into_owned();
+            let stem = file.trim_end_matches(".rs");
+            out.extend(test_fns(&text).into_iter().map(|(name, body)| TestFn {
+                id: format!("{prefix}{stem}::{name}"),
+                file: format!("{prefix}{file}"),
+                reads_disk: body.contains("assert_disk_holds_the_pattern") || body.contains("std::fs::read(&disk)"),
+            }));
+        }
+    }
+    Ok(out)
+}
+
+/// `(name, body)` of each non-ignored `#[test]` fn in `text`; a body runs
+/// to the next attribute-led item.
+fn test_fns(text: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim() != "#[test]" {
+            continue;
+        }
+        let mut j = i + 1;
+        let mut ignored = false;
+        while j < lines.len() && lines[j].trim_start().starts_with("#[") {
+            ignored |= lines[j].contains("#[ignore");
+            j += 1;
+        }
+        // An #[ignore] above #[test] counts too.
+        ignored |= i > 0 && lines[i - 1].contains("#[ignore");
+        let Some(name) = lines.get(j).and_then(|l| l.trim().strip_prefix("fn ")).and_then(|l| l.split('(').next())
+        else {
+            continue;
+        };
+        let end = (j + 1..lines.len())
+            .find(|&k| lines[k].starts_with("#[") || lines[k].starts_with("///"))
+            .unwrap_or(lines.len());
+        if !ignored {
+            out.push((name.to_string(), lines[j..end].join("\n")));
+        }
+    }
+    out
+}
+
+/// The table, from [`ROWS`], the tests found and [`SYSTEMS`].
+pub fn table(tests: &[TestFn]) -> Result<String, String> {
+    let mut out = String::from("| | sim (`make test`) | seL4 on QEMU (`make qemu-test`) |\n|---|---|---|\n");
+    for row in ROWS {
+        let found: Vec<&TestFn> = row
+            .sim
+            .iter()
+            .map(|id| tests.iter().find(|t| t.id == *id).ok_or(format!("no test {id} (row: {})", row.what)))
+            .collect::<Result<_, _>>()?;
+        let systems: Vec<&System> = row
+            .sel4
+            .iter()
+            .map(|name| SYSTEMS.iter().find(|s| s.name == *name).ok_or(format!("no system {name} (row: {})", row.what)))
+            .collect::<Result<_, _>>()?;
+        out.push_str(&format!("| {} | {} | {} |\n", row.what, sim_cell(&found), sel4_cell(&systems, row.clients)));
+    }
+    Ok(out)
+}
+
+/// "yes: 3 tests (`blk.rs`), disk read back".
+fn sim_cell(tests: &[&TestFn]) -> String {
+    if tests.is_empty() {
+        return "no".into();
+    }
+    let mut files: Vec<&str> = tests.iter().map(|t| t.file.as_str()).collect();
+    files.dedup();
+    let files: Vec<String> = files.iter().map(|f| format!("`{f}`")).collect();
+    let plural = if tests.len() == 1 { "" } else { "s" };
+    let disk = if tests.iter().any(|t| t.reads_disk) { ", disk read back" } else { "" };
+    format!("yes: {} test{plural} ({}){disk}", tests.len(), files.join(", "))
+}
+
+/// "yes: `pci-modern`, `pci-legacy`: blk_client PASS; disk read back",
+/// about `clients` (all the systems' clients if empty).
+fn sel4_cell(systems: &[&System], clients: &[&str]) -> String {
+    if systems.is_empty() {
+        return "no".into();
+    }
+    let shown = |pd: &str| clients.is_empty() || clients.contains(&pd);
+    let names: Vec<String> = systems.iter().map(|s| format!("`{}`", s.name)).collect();
+    let mut passing: Vec<&str> =
+        systems.iter().flat_map(|s| s.expect.pass.iter().copied()).filter(|pd| shown(pd)).collect();
+    passing.sort();
+    passing.dedup();
+    let mut checks = vec![format!("{} PASS", passing.join(", "))];
+    let disks = systems.iter().flat_map(|s| s.disks);
+    if disks.into_iter().any(|d| matches!(d, DiskCheck::Pattern(writer) if shown(writer))) {
+        checks.push("disk read back".into());
+    }
+    let faults: Vec<String> = systems.iter().flat_map(|s| s.expect.faults).map(|f| format!("`{f}`")).collect();
+    if !faults.is_empty() {
+        checks.push(format!("expects the fault {}", faults.join(", ")));
+    }
+    format!("yes: {}: {}", names.join(", "), checks.join("; "))
+}
+
+/// `readme` with the text between [`BEGIN`] and [`END`] replaced by
+/// `table`.
+pub fn splice(readme: &str, table: &str) -> Result<String, String> {
+    let begin = readme.find(BEGIN).ok_or("the README has no generated-table marker")?;
+    let end = readme[begin..].find(END).ok_or("the README's generated table has no end marker")? + begin;
+    Ok(format!("{}{BEGIN}\n{table}{}", &readme[..begin], &readme[end..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    #[test]
+    fn the_committed_table_is_what_the_checks_say() {
+        let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+        let table = table(&tests(&workspace()).unwrap()).unwrap();
+        assert!(splice(&readme, &table).unwrap() == readme, "README table is stale: run `make readme-table`");
+    }
+
+    #[test]
+    fn every_e2e_test_and_every_sel4_system_is_in_a_row() {
+        for t in tests(&workspace()).unwrap().iter().filter(|t| !t.id.starts_with("sim/")) {
+            assert!(ROWS.iter().any(|r| r.sim.contains(&t.id.as_str())), "{} is in no row", t.id);
+        }
+        for s in SYSTEMS {
+            assert!(ROWS.iter().any(|r| r.sel4.contains(&s.name)), "{} is in no row", s.name);
+        }
+    }
+
+    #[test]
+    fn test_functions_are_found_and_ignored_ones_left_out() {
+        let src = "#[test]\nfn one() {\n    assert_disk_holds_the_pattern(&d);\n}\n\n\
+                   /// doc\n#[test]\n#[ignore = \"bench\"]\nfn two() {}\n#[ignore]\n#[test]\nfn three() {}\n\
+                   #[test]\nfn four() {}\n";
+        let found = test_fns(src);
+        let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["one", "four"]);
+        assert!(found[0].1.contains("assert_disk_holds_the_pattern"));
+        assert!(!found[1].1.contains("assert_disk"));
+    }
+
+    #[test]
+    fn a_row_naming_a_missing_test_is_an_error() {
+        assert!(table(&[]).unwrap_err().starts_with("no test sim/systems::reference_system"));
+    }
+
+    #[test]
+    fn splice_replaces_only_between_the_markers() {
+        let readme = format!("a\n{BEGIN}\nold\n{END}\nb\n");
+        assert_eq!(splice(&readme, "new\n").unwrap(), format!("a\n{BEGIN}\nnew\n{END}\nb\n"));
+        assert!(splice("no markers", "x").is_err());
+    }
+}

@@ -1,0 +1,255 @@
+//! One system, start to finish: its image made with the SDK's `microkit`
+//! tool, fresh disks, QEMU booted and its console watched until every
+//! verdict is in (or something fails, or time runs out), QEMU quit, the
+//! disks checked from the host.
+
+use crate::disk::{DISK_BYTES, DiskCheck, check_pattern};
+use crate::output::{State, Watcher};
+use crate::qemu::{Next, Qemu};
+use crate::systems::{System, apply};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// After the last expected line: keep reading this long, so that a late
+/// FAIL or fault still counts.
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// Where things are and how long a run may take.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    /// The workspace root (system files are relative to it).
+    pub workspace: PathBuf,
+    /// The Microkit SDK.
+    pub sdk: PathBuf,
+    /// Microkit board.
+    pub board: String,
+    /// Kernel configuration: `debug` or `release`.
+    pub config: String,
+    /// The PD images (`make build`'s `build/<config>`).
+    pub images: PathBuf,
+    /// Where each run's console log is kept.
+    pub logs: PathBuf,
+    /// The QEMU binary.
+    pub qemu: String,
+    /// Longest a system may take to produce every verdict.
+    pub timeout: Duration,
+}
+
+/// A scratch directory, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Result<Scratch, String> {
+        let dir = std::env::temp_dir().join(format!("sevio-qemu-test.{}.{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        Ok(Scratch(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Boot `system` and check it. `Ok` is how long the boot took.
+pub fn run(setup: &Setup, system: &System) -> Result<Duration, String> {
+    let scratch = Scratch::new(system.name)?;
+    let image = make_image(setup, system, &scratch.0)?;
+    let disks: Vec<PathBuf> = (0..system.disks.len()).map(|i| scratch.0.join(format!("disk{i}.img"))).collect();
+    for disk in &disks {
+        std::fs::write(disk, vec![0u8; DISK_BYTES]).map_err(|e| format!("cannot write {}: {e}", disk.display()))?;
+    }
+    let args = qemu_args(system, &image, &disks);
+    let start = Instant::now();
+    let qemu = Qemu::start(&setup.qemu, &args, &scratch.0)?;
+    let (console, state) = watch(&qemu, system, start + setup.timeout);
+    let stderr = qemu.quit();
+    let took = start.elapsed();
+    std::fs::create_dir_all(&setup.logs).map_err(|e| format!("cannot create {}: {e}", setup.logs.display()))?;
+    let log = setup.logs.join(format!("{}.log", system.name));
+    let _ = std::fs::write(&log, format!("{console}--- qemu stderr\n{stderr}"));
+    match state {
+        Ended::Complete => {}
+        Ended::Failed(why) => return Err(why),
+        Ended::Exited(missing) => {
+            let said = stderr.lines().last().unwrap_or("nothing on stderr");
+            return Err(format!("QEMU exited ({said}); missing: {missing} (log: {})", log.display()));
+        }
+        Ended::TimedOut(missing) => {
+            return Err(format!("timed out after {:?}; missing: {missing} (log: {})", setup.timeout, log.display()));
+        }
+    }
+    if let Some(at) = system.broken.and_then(|b| b.flip_after_run) {
+        flip_byte(&disks[0], at)?;
+    }
+    for (i, (disk, check)) in disks.iter().zip(system.disks).enumerate() {
+        if let DiskCheck::Pattern(writer) = check {
+            let image = std::fs::read(disk).map_err(|e| format!("cannot read {}: {e}", disk.display()))?;
+            check_pattern(&image).map_err(|why| format!("disk{i} (written by {writer}): {why}"))?;
+        }
+    }
+    Ok(took)
+}
+
+/// How watching the console ended.
+enum Ended {
+    Complete,
+    Failed(String),
+    /// QEMU exited; what was still missing.
+    Exited(String),
+    /// The deadline passed; what was still missing.
+    TimedOut(String),
+}
+
+/// Read the console until the outcome is known: every verdict in (then
+/// [`SETTLE`] more), a failure, QEMU gone, or `deadline`. Returns the
+/// console text read.
+fn watch(qemu: &Qemu, system: &System, deadline: Instant) -> (String, Ended) {
+    let mut watcher = Watcher::new(system.expect);
+    let mut console = String::new();
+    let mut settle_until: Option<Instant> = None;
+    loop {
+        let until = settle_until.map_or(deadline, |s| s.min(deadline));
+        match qemu.next_line(until) {
+            Next::Line(line) => {
+                watcher.feed(&line);
+                console.push_str(&line);
+                console.push('\n');
+            }
+            Next::Exited => break (console, ended_early(&watcher, Ended::Exited)),
+            Next::TimedOut if settle_until.is_some() => break (console, Ended::Complete),
+            Next::TimedOut => break (console, ended_early(&watcher, Ended::TimedOut)),
+        }
+        match watcher.state() {
+            State::Failed(why) => break (console, Ended::Failed(why)),
+            State::Complete if settle_until.is_none() => settle_until = Some(Instant::now() + SETTLE),
+            _ => {}
+        }
+    }
+}
+
+/// The console stopped before the settle time: complete if it was.
+fn ended_early(watcher: &Watcher, how: fn(String) -> Ended) -> Ended {
+    match watcher.state() {
+        State::Complete => Ended::Complete,
+        State::Failed(why) => Ended::Failed(why),
+        State::Running => how(watcher.missing()),
+    }
+}
+
+/// Write the (perhaps changed) system file and run `microkit` on it.
+fn make_image(setup: &Setup, system: &System, dir: &Path) -> Result<PathBuf, String> {
+    let source = setup.workspace.join(system.file);
+    let text = std::fs::read_to_string(&source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+    let text = apply(system.variant, &text).map_err(|why| format!("{}: {why}", source.display()))?;
+    let file = dir.join("system.xml");
+    std::fs::write(&file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    let image = dir.join("loader.img");
+    let out = Command::new(setup.sdk.join("bin/microkit"))
+        .arg(&file)
+        .arg("--search-path")
+        .arg(&setup.images)
+        .args(["--board", &setup.board, "--config", &setup.config, "-o"])
+        .arg(&image)
+        .arg("-r")
+        .arg(dir.join("report.txt"))
+        .output()
+        .map_err(|e| format!("cannot run microkit: {e}"))?;
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stderr);
+        let said = if said.trim().is_empty() { String::from_utf8_lossy(&out.stdout) } else { said };
+        return Err(format!("microkit refused {}: {}", system.file, said.trim()));
+    }
+    Ok(image)
+}
+
+/// QEMU's arguments for `system` (console and QMP come from [`Qemu`]).
+pub fn qemu_args(system: &System, image: &Path, disks: &[PathBuf]) -> Vec<String> {
+    let mut args: Vec<String> =
+        ["-machine", "virt,virtualization=on", "-cpu", "cortex-a53", "-m", "size=2G", "-nic", "none", "-global"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    args.push(format!("virtio-mmio.force-legacy={}", system.legacy_mmio));
+    for word in system.devices.split_whitespace() {
+        let mut word = word.to_string();
+        for (i, disk) in disks.iter().enumerate() {
+            word = word.replace(&format!("{{disk{i}}}"), &disk.display().to_string());
+        }
+        args.push(word);
+    }
+    args.push("-device".into());
+    args.push(format!("loader,file={},addr=0x70000000,cpu-num=0", image.display()));
+    args
+}
+
+fn flip_byte(disk: &Path, at: usize) -> Result<(), String> {
+    let mut image = std::fs::read(disk).map_err(|e| format!("cannot read {}: {e}", disk.display()))?;
+    let byte = image.get_mut(at).ok_or_else(|| format!("{} has no byte {at}", disk.display()))?;
+    *byte ^= 0xff;
+    std::fs::write(disk, image).map_err(|e| format!("cannot write {}: {e}", disk.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::systems::find;
+
+    /// `watch` over a stand-in QEMU (a script printing `console`, then
+    /// sleeping or exiting).
+    fn watch_fake(name: &str, console: &str, then: &str) -> (Ended, Duration) {
+        let dir = Scratch::new(name).unwrap();
+        let script = dir.0.join("fake-qemu");
+        std::fs::write(&script, format!("#!/bin/sh\nprintf '{console}'\n{then}\n")).unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let qemu = Qemu::start(script.to_str().unwrap(), &[], &dir.0).unwrap();
+        let start = Instant::now();
+        let (_, ended) = watch(&qemu, find("pingpong").unwrap(), start + Duration::from_secs(20));
+        (ended, start.elapsed())
+    }
+
+    const PINGPONG_OK: &str = "tally: hello (passive)\\ntally: call 3 sums to 153\\nping: PASS\\n";
+
+    #[test]
+    fn a_complete_console_ends_the_run_after_the_settle_time() {
+        let (ended, took) = watch_fake("complete", PINGPONG_OK, "exec sleep 30");
+        assert!(matches!(ended, Ended::Complete));
+        assert!(took >= SETTLE && took < SETTLE * 4, "{took:?}");
+    }
+
+    #[test]
+    fn a_late_fail_within_the_settle_time_still_fails() {
+        let console = format!("{PINGPONG_OK}pong: FAIL: late\\n");
+        let (ended, _) = watch_fake("late-fail", &console, "exec sleep 30");
+        assert!(matches!(ended, Ended::Failed(ref why) if why == "pong: FAIL: late"));
+    }
+
+    #[test]
+    fn qemu_exiting_early_names_what_is_missing() {
+        let (ended, took) = watch_fake("exited", "tally: hello (passive)\\n", "exit 1");
+        match ended {
+            Ended::Exited(missing) => {
+                assert_eq!(missing, "0 of 1 PASS lines (no PASS named ping); no line with `tally: call 3 sums to 153`")
+            }
+            _ => panic!("not Exited"),
+        }
+        assert!(took < SETTLE * 4, "{took:?}");
+    }
+
+    #[test]
+    fn disks_are_substituted_and_the_loader_comes_last() {
+        let mmio_pci = find("mmio-pci").unwrap();
+        let disks = [PathBuf::from("/t/disk0.img"), PathBuf::from("/t/disk1.img")];
+        let args = qemu_args(mmio_pci, Path::new("/t/loader.img"), &disks);
+        assert!(args.contains(&"file=/t/disk0.img,if=none,format=raw,id=hd0".to_string()), "{args:?}");
+        assert!(args.contains(&"file=/t/disk1.img,if=none,format=raw,id=hd1".to_string()), "{args:?}");
+        assert!(!args.iter().any(|a| a.contains("{disk")), "{args:?}");
+        assert_eq!(args.last().unwrap(), "loader,file=/t/loader.img,addr=0x70000000,cpu-num=0");
+        assert!(args.contains(&"virtio-mmio.force-legacy=false".to_string()));
+        let legacy = qemu_args(find("reference-legacy").unwrap(), Path::new("/t/l.img"), &disks[..1]);
+        assert!(legacy.contains(&"virtio-mmio.force-legacy=true".to_string()));
+    }
+}

@@ -1,0 +1,334 @@
+//! The seL4 systems `make qemu-test` boots, and the deliberately broken
+//! variants it must refuse: one table each.
+//!
+//! A system is a system file (perhaps changed, see [`Variant`]), the QEMU
+//! devices it runs against, what its console must show, and what the host
+//! checks on its disks afterwards. Device arguments name their disk images
+//! `{disk0}`, `{disk1}`...: one fresh, zeroed 16 MiB image per entry of
+//! [`System::disks`], made for each run.
+
+use crate::disk::DiskCheck;
+use crate::output::Expect;
+
+/// A system file as it is, or changed for a variant.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// The file as written.
+    AsWritten,
+    /// The blk driver's request queue mapped read-only: blk faults at its
+    /// first request (what `make qemu-fault` boots).
+    BlkRequestReadOnly,
+}
+
+/// How a broken variant breaks, and the failure it must be reported with.
+#[derive(Copy, Clone, Debug)]
+pub struct Broken {
+    /// What was broken, for the report.
+    pub how: &'static str,
+    /// Flip the byte at this offset of disk 0 after the run, before the
+    /// host checks it.
+    pub flip_after_run: Option<usize>,
+    /// Text the failure's reason must contain.
+    pub reason: &'static str,
+}
+
+/// One system booted on QEMU.
+#[derive(Copy, Clone, Debug)]
+pub struct System {
+    /// Short name, unique in the tables.
+    pub name: &'static str,
+    /// The system file, relative to the workspace.
+    pub file: &'static str,
+    /// The file as written or changed.
+    pub variant: Variant,
+    /// virtio-mmio devices in legacy (version 1) register mode.
+    pub legacy_mmio: bool,
+    /// QEMU device arguments, whitespace-separated, disks as `{diskN}`.
+    pub devices: &'static str,
+    /// One scratch disk per entry and what it must hold afterwards.
+    pub disks: &'static [DiskCheck],
+    /// What the console must show.
+    pub expect: Expect<'static>,
+    /// Set for a deliberately broken variant.
+    pub broken: Option<Broken>,
+}
+
+const ALL_CLIENTS: &[&str] = &["blk_client", "net_client", "console_client", "rng_client"];
+
+/// The reference system's devices, as `make qemu` attaches them, with
+/// `$rng` as the entropy device.
+macro_rules! reference_devices {
+    ($rng:literal) => {
+        concat!(
+            "-drive file={disk0},if=none,format=raw,id=hd0 -device virtio-blk-device,drive=hd0 ",
+            "-netdev user,id=net0,net=10.0.2.0/24,restrict=on ",
+            "-device virtio-net-device,netdev=net0,mac=52:54:00:12:34:56 ",
+            "-device virtio-serial-device -chardev null,id=con0 -device virtconsole,chardev=con0 ",
+            $rng
+        )
+    };
+}
+
+const REFERENCE: System = System {
+    name: "reference",
+    file: "system.xml",
+    variant: Variant::AsWritten,
+    legacy_mmio: false,
+    devices: reference_devices!("-device virtio-rng-device"),
+    disks: &[DiskCheck::Pattern("blk_client")],
+    expect: Expect {
+        pass: ALL_CLIENTS,
+        lines: &[
+            "bus: blk0 <- virtio-blk at mmio slot",
+            "bus: net0 <- virtio-net at mmio slot",
+            "bus: console0 <- virtio-console at mmio slot",
+            "bus: rng0 <- virtio-rng at mmio slot",
+        ],
+        faults: &[],
+    },
+    broken: None,
+};
+
+const PCI_MODERN: System = System {
+    name: "pci-modern",
+    file: "systems/pci.xml",
+    devices: "-drive file={disk0},if=none,format=raw,id=hd0 \
+              -device virtio-blk-pci,drive=hd0,addr=2,disable-legacy=on",
+    expect: Expect {
+        pass: &["blk_client"],
+        lines: &["pci: 00:02.0: virtio-blk (modern)", "bus: blk0 <- virtio-blk at pci 00:02.0"],
+        faults: &[],
+    },
+    ..REFERENCE
+};
+
+const NET_PCI_MODERN: System = System {
+    name: "net-pci-modern",
+    file: "systems/net-pci.xml",
+    // romfile=: no option ROM (the guest has no firmware to run it).
+    devices: "-netdev user,id=net0,net=10.0.2.0/24,restrict=on \
+              -device virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,addr=1,disable-legacy=on,romfile=",
+    disks: &[],
+    expect: Expect { pass: &["net_client"], lines: &["bus: net0 <- virtio-net at pci 00:01.0"], faults: &[] },
+    ..REFERENCE
+};
+
+/// Every system the README says runs on seL4.
+pub const SYSTEMS: &[System] = &[
+    System {
+        name: "pingpong",
+        file: "systems/pingpong.xml",
+        devices: "",
+        disks: &[],
+        expect: Expect {
+            pass: &["ping"],
+            lines: &["tally: hello (passive)", "tally: call 3 sums to 153"],
+            faults: &[],
+        },
+        ..REFERENCE
+    },
+    REFERENCE,
+    System {
+        name: "reference-legacy",
+        legacy_mmio: true,
+        expect: Expect {
+            lines: &[
+                "mmio: slot 31: virtio-blk (register version 1)",
+                "bus: blk0 <- virtio-blk at mmio slot",
+                "bus: net0 <- virtio-net at mmio slot",
+                "bus: console0 <- virtio-console at mmio slot",
+                "bus: rng0 <- virtio-rng at mmio slot",
+            ],
+            ..REFERENCE.expect
+        },
+        ..REFERENCE
+    },
+    PCI_MODERN,
+    System {
+        name: "pci-legacy",
+        devices: "-drive file={disk0},if=none,format=raw,id=hd0 \
+                  -device virtio-blk-pci,drive=hd0,addr=4,disable-modern=on,disable-legacy=off",
+        expect: Expect {
+            pass: &["blk_client"],
+            lines: &["pci: 00:04.0: virtio-blk (legacy)", "bus: blk0 <- virtio-blk at pci 00:04.0"],
+            faults: &[],
+        },
+        ..PCI_MODERN
+    },
+    System {
+        name: "pci-root-port",
+        devices: "-device pcie-root-port,id=rp0,chassis=1,slot=1,addr=6 \
+                  -drive file={disk0},if=none,format=raw,id=hd0 -device virtio-blk-pci,drive=hd0,bus=rp0",
+        expect: Expect {
+            pass: &["blk_client"],
+            lines: &["pci: 1 bridge(s)", "bus: blk0 <- virtio-blk at pci 01:00.0"],
+            faults: &[],
+        },
+        ..PCI_MODERN
+    },
+    System {
+        name: "mmio-pci",
+        file: "systems/mmio-pci.xml",
+        devices: "-drive file={disk0},if=none,format=raw,id=hd0 -device virtio-blk-device,drive=hd0 \
+                  -drive file={disk1},if=none,format=raw,id=hd1 -device virtio-blk-pci,drive=hd1,addr=2",
+        disks: &[DiskCheck::Pattern("client0"), DiskCheck::Pattern("client1")],
+        expect: Expect {
+            pass: &["client0", "client1"],
+            // Not the bus's names for the drivers: it numbers them in the
+            // order they register, which differs between runs on seL4.
+            lines: &["<- virtio-blk at mmio slot 31", "<- virtio-blk at pci 00:02.0"],
+            faults: &[],
+        },
+        ..REFERENCE
+    },
+    NET_PCI_MODERN,
+    System {
+        name: "net-pci-legacy",
+        devices: "-netdev user,id=net0,net=10.0.2.0/24,restrict=on \
+                  -device virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,addr=5,disable-modern=on,romfile=",
+        expect: Expect { lines: &["bus: net0 <- virtio-net at pci 00:05.0"], ..NET_PCI_MODERN.expect },
+        ..NET_PCI_MODERN
+    },
+    System {
+        name: "timer",
+        file: "systems/timer.xml",
+        // No devices: the timer PD drives the CPU's own generic timer.
+        devices: "",
+        disks: &[],
+        expect: Expect {
+            // Each client checks its own deadlines (none early, none for a
+            // replaced timeout, lateness within its limit) and passes.
+            pass: &["timer_client0", "timer_client1", "timer_client2"],
+            lines: &[
+                "timer: Arm generic timer (EL0 physical) at",
+                "timer_client0: lateness 1 ms",
+                "timer_client1: lateness 1 ms",
+                "timer_client2: lateness 1 ms",
+            ],
+            faults: &[],
+        },
+        ..REFERENCE
+    },
+    System {
+        name: "fault",
+        variant: Variant::BlkRequestReadOnly,
+        // blk faults mid-run: what reached the disk is not checked.
+        disks: &[DiskCheck::Scratch],
+        expect: Expect {
+            pass: &["net_client", "console_client", "rng_client"],
+            lines: &[
+                "bus: driver 0 faulted",
+                "bus: blk0 </- virtio-blk at mmio slot",
+                "mmio: driver 0 unbound; device at",
+            ],
+            faults: &["bus: driver 0 faulted"],
+        },
+        ..REFERENCE
+    },
+];
+
+/// Broken variants: each must be reported as failed, for its reason.
+pub const BROKEN: &[System] = &[
+    System {
+        name: "broken-rng-zeros",
+        // The entropy device reads /dev/zero: the rng client must FAIL.
+        devices: reference_devices!(
+            "-object rng-random,id=zeros,filename=/dev/zero -device virtio-rng-device,rng=zeros"
+        ),
+        broken: Some(Broken {
+            how: "the entropy device returns zeros",
+            flip_after_run: None,
+            // With named verdicts: `rng_client: FAIL: the bytes are
+            // (nearly) constant`. A debug console that interleaves
+            // characters may cut the bare `FAIL: ...` anywhere after FAIL.
+            reason: "FAIL",
+        }),
+        ..REFERENCE
+    },
+    System {
+        name: "broken-disk-flipped",
+        broken: Some(Broken {
+            how: "one byte of the disk flipped after the run",
+            // Byte 17 of the last block, one the client wrote.
+            flip_after_run: Some(crate::disk::DISK_BYTES - 4096 + 17),
+            reason: "block 4095 byte 17 is",
+        }),
+        ..PCI_MODERN
+    },
+    System {
+        name: "broken-disk-read-only",
+        // The client passes (it checks that writes are refused), but the
+        // disk does not hold what it was asked to write.
+        devices: "-drive file={disk0},if=none,format=raw,id=hd0,readonly=on \
+                  -device virtio-blk-pci,drive=hd0,addr=2,disable-legacy=on",
+        broken: Some(Broken {
+            how: "the disk is read-only",
+            flip_after_run: None,
+            reason: "block 0 byte 0 is 0x00, the client wrote",
+        }),
+        ..PCI_MODERN
+    },
+];
+
+/// The system named `name`, in either table.
+pub fn find(name: &str) -> Option<&'static System> {
+    SYSTEMS.iter().chain(BROKEN).find(|s| s.name == name)
+}
+
+/// The system file's text for `variant`: `Err` if the file no longer has
+/// what the variant changes.
+pub fn apply(variant: Variant, text: &str) -> Result<String, String> {
+    match variant {
+        Variant::AsWritten => Ok(text.to_string()),
+        Variant::BlkRequestReadOnly => {
+            let start = text.find(r#"<protection_domain name="blk""#).ok_or("no protection domain named blk")?;
+            let end = start + text[start..].find("</protection_domain>").ok_or("blk's protection domain never ends")?;
+            let blk = &text[start..end];
+            let map = blk.find(r#"<map mr="blk_request""#).ok_or("blk maps no blk_request")?;
+            let perms = map + blk[map..].find(r#"perms="rw""#).ok_or("blk's blk_request map is not rw")?;
+            let rest = &text[start + perms + r#"perms="rw""#.len()..];
+            Ok(format!("{}perms=\"r\"{rest}", &text[..start + perms]))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_disks_are_numbered_as_declared() {
+        let all: Vec<&System> = SYSTEMS.iter().chain(BROKEN).collect();
+        for (i, s) in all.iter().enumerate() {
+            assert!(all[..i].iter().all(|t| t.name != s.name), "{} twice", s.name);
+            for n in 0..4 {
+                let named = s.devices.contains(&format!("{{disk{n}}}"));
+                assert_eq!(named, n < s.disks.len(), "{}: disk{n}", s.name);
+            }
+            assert_eq!(s.broken.is_some(), BROKEN.iter().any(|b| b.name == s.name), "{}", s.name);
+        }
+    }
+
+    #[test]
+    fn every_expected_pd_is_in_its_system_file() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for s in SYSTEMS.iter().chain(BROKEN) {
+            let text = std::fs::read_to_string(root.join(s.file)).unwrap();
+            for pd in s.expect.pass {
+                assert!(text.contains(&format!("<protection_domain name=\"{pd}\"")), "{}: no PD {pd}", s.name);
+            }
+        }
+    }
+
+    #[test]
+    fn the_fault_variant_makes_only_blks_request_map_read_only() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let text = std::fs::read_to_string(root.join("system.xml")).unwrap();
+        let changed = apply(Variant::BlkRequestReadOnly, &text).unwrap();
+        assert_eq!(changed.len(), text.len() - 1);
+        let diff: Vec<(&str, &str)> = text.lines().zip(changed.lines()).filter(|(a, b)| a != b).collect();
+        assert_eq!(diff.len(), 1, "{diff:?}");
+        assert!(diff[0].1.contains(r#"<map mr="blk_request""#) && diff[0].1.contains(r#"perms="r""#), "{diff:?}");
+        assert!(apply(Variant::BlkRequestReadOnly, "<system/>").is_err());
+    }
+}
