@@ -43,7 +43,8 @@ pub const ROWS: &[Row] = &[
         clients: &[],
     },
     Row {
-        what: "reference system (`system.xml`): blk, net, console, rng and their clients on virtio-mmio, devices on any slot",
+        what: "reference system (`system.xml`): blk, net, console, rng and their clients on virtio-mmio, devices on any slot; \
+               the timer PD (the net client retransmits on it)",
         sim: &["reference::every_device_is_bound_and_every_client_passes"],
         sel4: &["reference", "reference-legacy"],
         clients: &[],
@@ -80,9 +81,11 @@ pub const ROWS: &[Row] = &[
     Row {
         what: "net: ARP, ping, UDP echo against a peer that counts every frame; the user-networking gateway ping; \
                over mmio and PCI (`systems/net-pci.xml`), modern and legacy; the client plays sDDF's rx and tx \
-               virtualisers (I/O addresses in two data regions, 512 rx and 1024 tx entries, a channel each)",
+               virtualisers (I/O addresses in two data regions, 512 rx and 1024 tx entries, a channel each); what \
+               goes unanswered resent on the timer PD's deadlines, a clear FAIL after 8 unanswered resends",
         sim: &[
             "net::a_peer_on_a_socket_gets_every_answer_and_nothing_else",
+            "net::an_unanswered_client_gives_up_with_a_clear_fail",
             "net::the_client_pings_the_user_networking_gateway_on_its_own",
             "net::a_legacy_device_in_another_slot_works_too",
             "pci::net_passes_over_a_modern_pci_device",
@@ -101,6 +104,13 @@ pub const ROWS: &[Row] = &[
         ],
         sel4: &[],
         clients: &["net_client"],
+    },
+    Row {
+        what: "net bench (`systems/net-bench.xml`): two hosts on one QEMU hub, 1000 UDP datagrams of 1 KiB echoed, \
+               then as many as go in 2 s (timed on the timer PD), every echo checked; BENCH lines",
+        sim: &["net::net_bench"],
+        sel4: &[],
+        clients: &[],
     },
     Row {
         what: "console: typed lines (a 3 KiB one, a burst of 500) come back upper-cased, nothing lost \
@@ -129,6 +139,13 @@ pub const ROWS: &[Row] = &[
         sim: &["rng::modern_device_in_slot_5_serves_exact_lengths", "rng::legacy_device_where_qemu_puts_it_works_too"],
         sel4: &["reference", "reference-legacy"],
         clients: &["rng_client"],
+    },
+    Row {
+        what: "timer: sDDF's timer protocol on the Arm generic timer (EL0 physical, INTID 30), three clients with \
+               1/10/100 ms timeouts at once, replaced timeouts never notified, a deadline list (`systems/timer.xml`)",
+        sim: &["timer::three_clients_get_their_timeouts_on_time_and_replaced_ones_never"],
+        sel4: &["timer"],
+        clients: &[],
     },
     Row {
         what: "a driver that faults: unbound by the bus, device reset, the rest runs on",

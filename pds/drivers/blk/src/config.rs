@@ -37,14 +37,15 @@ pub fn wiring() -> Result<(DriverPdConfig, PdSetvars<BlkConfig>), Unusable> {
         Some(sddf) => sddf,
         None => BlkConfig::from_setvars(&blk_setvars())?,
     };
-    let pd = DriverPdConfig {
+    let mut pd = DriverPdConfig {
         name: "blk",
         device: BlkDriver::DEVICE,
         fallback_id: DRIVER_ID,
         bus: BUS,
         transport: TRANSPORT,
-        client: Some(driver.client()?),
+        client: None,
     };
+    pd.client = Some(driver.client(&pd)?);
     let page = |region, vaddr| RegionSetvars { region, vaddr, size: PAGE_SIZE };
     let vars = PdSetvars {
         bindings: page("bus_bindings", bus_bindings_vaddr()),

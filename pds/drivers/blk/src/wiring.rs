@@ -22,17 +22,14 @@
 //! nothing.
 
 pub use sevio_driver_core::DataRegionSetvars;
-use sevio_driver_core::{DataRegions, Unusable, data_regions_from_setvars, data_regions_section};
+use sevio_driver_core::{
+    DataRegions, DriverPdConfig, Unusable, client_channels, data_regions_from_setvars, data_regions_section,
+};
 use sevio_runtime::Channel;
 use sevio_sddf::{BlkConnection, BlkDriverConfig, MAGIC_LEN, Region};
 
 /// The section sdfgen's blk driver config goes into.
 pub const BLK_SECTION: &str = BlkDriverConfig::SECTION;
-
-/// Channels the driver's own wiring takes: the bus (0), the transport (1)
-/// and the log (61, the uart PD). A client id equal to one of them is a
-/// wiring error.
-pub const RESERVED_CHANNELS: [u8; 3] = [0, 1, 61];
 
 /// Entries per queue in sevio's hand-written systems (as many as sdfgen
 /// gives a driver's queues; 16 + 128 * 32 bytes fit their 8 KiB request
@@ -76,7 +73,7 @@ impl BlkConfig {
             return Ok(None);
         }
         let cfg = BlkDriverConfig::parse(blk).map_err(|error| Unusable::Sddf { section: BLK_SECTION, error })?;
-        Self::checked(cfg.virt, data_regions_section(data_regions)?).map(Some)
+        Ok(Some(BlkConfig { virt: cfg.virt, data: data_regions_section(data_regions)? }))
     }
 
     /// The configuration of a hand-written system.
@@ -89,35 +86,36 @@ impl BlkConfig {
             num_buffers: SEVIO_QUEUE_CAPACITY,
             id: SEVIO_CLIENT_CHANNEL,
         };
-        Self::checked(virt, data_regions_from_setvars(&vars.data)?)
+        Ok(BlkConfig { virt, data: data_regions_from_setvars(&vars.data)? })
     }
 
-    fn checked(virt: BlkConnection, data: DataRegions) -> Result<BlkConfig, Unusable> {
-        client_channel(virt.id)?;
-        Ok(BlkConfig { virt, data })
+    /// The channel to the virtualiser or client, checked against the
+    /// PD's own wiring `pd` (the framework's one channel-id rule: not the
+    /// bus's, the transport's or the log's, and a channel at all).
+    pub fn client(&self, pd: &DriverPdConfig) -> Result<Channel, Unusable> {
+        let [channel] = client_channels(pd, [("virt.id", self.virt.id)])?;
+        Ok(channel)
     }
-
-    /// The channel to the virtualiser or client.
-    pub fn client(&self) -> Result<Channel, Unusable> {
-        client_channel(self.virt.id)
-    }
-}
-
-/// The client channel `id`, unless it is no channel or one the driver's
-/// own wiring takes.
-pub fn client_channel(id: u8) -> Result<Channel, Unusable> {
-    if RESERVED_CHANNELS.contains(&id) {
-        return Err(Unusable::Setvar("blk client channel id is the bus's, the transport's or the log's"));
-    }
-    Channel::try_new(u64::from(id)).ok_or(Unusable::Setvar("blk client channel id out of range"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sevio_bus_protocol::DriverId;
+    use sevio_sddf::{DeviceResources, Magic};
+    use sevio_virtio::DeviceId;
+
+    /// The blk PD's own wiring: bus 0, transport 1 (the log is 61).
+    const PD: DriverPdConfig = DriverPdConfig {
+        name: "blk",
+        device: DeviceId::BLK,
+        fallback_id: DriverId(0),
+        bus: Channel::new(0),
+        transport: Channel::new(1),
+        client: None,
+    };
     use sevio_sddf::blk::{RawBlkConnection, RawBlkDriverConfig};
     use sevio_sddf::resources::{RawDeviceResources, RawRegion};
-    use sevio_sddf::{DeviceResources, Magic};
     use zerocopy::IntoBytes;
 
     /// What sdfgen writes for sDDF's examples/blk (the layout of its
@@ -148,7 +146,7 @@ mod tests {
         let cfg = BlkConfig::from_sections(blk_section(2, 128).as_bytes(), data.as_bytes()).unwrap().unwrap();
         assert_eq!(cfg.virt.num_buffers, 128);
         assert_eq!(cfg.virt.req_queue, Region { vaddr: 0x2040_1000, size: 0x4000 });
-        assert_eq!(cfg.client().unwrap(), Channel::new(2));
+        assert_eq!(cfg.client(&PD).unwrap(), Channel::new(2));
         assert_eq!(cfg.data.regions().len(), 2);
         assert_eq!(cfg.data.span(0x5fbe_6000 + 0x1000, 0x1000), Ok(0x5fbe_7000));
     }
@@ -172,7 +170,8 @@ mod tests {
         let none = data_section(&[]);
         assert!(BlkConfig::from_sections(blk_section(2, 128).as_bytes(), none.as_bytes()).is_err(), "no regions");
         for id in [0, 1, 61, 62, 255] {
-            assert!(BlkConfig::from_sections(blk_section(id, 128).as_bytes(), data.as_bytes()).is_err(), "id {id}");
+            let cfg = BlkConfig::from_sections(blk_section(id, 128).as_bytes(), data.as_bytes()).unwrap().unwrap();
+            assert!(cfg.client(&PD).is_err(), "id {id}");
         }
     }
 
