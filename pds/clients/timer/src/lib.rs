@@ -138,6 +138,11 @@ pub struct TimerTest {
     step: usize,
     /// What the current step waits for (absolute ns), if anything.
     due: Option<u64>,
+    /// A replacement reached the driver only after the replaced deadline
+    /// had passed (a loaded host can delay a PPC that long), so one
+    /// notification for the replaced timeout is legitimate: it is taken
+    /// once, before `due`, without failing.
+    stray_allowed: bool,
     list: Deadlines<ListTimer, 3>,
     list_popped: usize,
     lateness: [Lateness; LENGTHS_MS.len()],
@@ -153,6 +158,7 @@ impl TimerTest {
             name,
             step: 0,
             due: None,
+            stray_allowed: false,
             list: Deadlines::new(),
             list_popped: 0,
             lateness: [Lateness::default(); LENGTHS_MS.len()],
@@ -185,6 +191,10 @@ impl TimerTest {
                 timer.set_timeout(first * NS_PER_MS);
                 timer.set_timeout(then * NS_PER_MS);
                 self.due = Some(now.saturating_add(then * NS_PER_MS));
+                // The driver's first deadline is at least `now + first`: a
+                // replacement done before that instant certainly replaced
+                // it; one done later may have come after it fired.
+                self.stray_allowed = timer.now_ns() >= now.saturating_add(first * NS_PER_MS);
             }
             Step::List => {
                 for (key, ms) in LIST_TIMERS {
@@ -214,6 +224,15 @@ impl TimerTest {
         let Some(due) = self.due else {
             return self.fail(log, "a notification with no timeout pending", format_args!("at {now} ns"));
         };
+        if now < due && core::mem::take(&mut self.stray_allowed) {
+            let _ = writeln!(
+                log,
+                "{}: step {}: the replaced timeout fired before its replacement arrived (host load); taken once",
+                self.name,
+                self.step + 1
+            );
+            return Progress::Waiting;
+        }
         if now < due {
             return self.fail(
                 log,
@@ -252,6 +271,7 @@ impl TimerTest {
                 }
             }
         }
+        self.stray_allowed = false;
         self.step += 1;
         if self.step == PLAN.len() {
             return self.finish(log);

@@ -95,3 +95,79 @@ fn a_list_popping_out_of_order_cannot_happen_and_nothing_comes_unasked() {
     let mut idle = TimerTest::new("t");
     assert_eq!(idle.notified(&mut timer, &mut log), Progress::Failed("a notification with no timeout pending"));
 }
+
+/// A timer each of whose timeout requests reaches the driver `delay` ns
+/// after it was made (a loaded host delaying the PPC); a timeout that
+/// expires meanwhile is owed to the client as a notification.
+struct SlowTimer {
+    inner: FakeTimer,
+    delay: u64,
+    owed: u32,
+}
+
+impl Timer for SlowTimer {
+    fn now_ns(&mut self) -> u64 {
+        self.inner.now
+    }
+    fn set_timeout(&mut self, relative_ns: u64) {
+        let arrives = self.inner.now + self.delay;
+        if self.inner.advance_to(arrives) {
+            self.owed += 1;
+        }
+        self.inner.set_timeout(relative_ns);
+    }
+}
+
+#[test]
+fn a_replacement_that_arrives_after_the_replaced_deadline_allows_one_stray_notification() {
+    let mut timer = SlowTimer { inner: FakeTimer::at(0), delay: 0, owed: 0 };
+    let mut log = String::new();
+    let mut t = TimerTest::new("t");
+    t.start(&mut timer, &mut log);
+    let replace_step = PLAN.iter().position(|s| matches!(s, Step::Replace { first: 10, then: 60 })).unwrap();
+    while t.step + 1 < replace_step {
+        let at = timer.inner.pending.unwrap();
+        timer.inner.advance_to(at);
+        assert_eq!(t.notified(&mut timer, &mut log), Progress::Waiting, "{log}");
+    }
+    // The step before the replacement ends; its successor's two requests
+    // each take 15 ms to arrive, so the 10 ms timeout fires before the
+    // 60 ms one replaces it.
+    timer.delay = 15 * MS;
+    let at = timer.inner.pending.unwrap();
+    timer.inner.advance_to(at);
+    assert_eq!(t.notified(&mut timer, &mut log), Progress::Waiting, "{log}");
+    assert_eq!((t.step, timer.owed), (replace_step, 1), "{log}");
+    timer.delay = 0;
+    // The owed notification: taken once, before the step's deadline.
+    assert_eq!(t.notified(&mut timer, &mut log), Progress::Waiting, "{log}");
+    assert!(log.contains("fired before its replacement arrived"), "{log}");
+    // A second one before the deadline is a real fault.
+    assert_eq!(t.notified(&mut timer, &mut log), Progress::Failed("notified before the deadline"), "{log}");
+}
+
+#[test]
+fn after_a_stray_the_run_still_passes() {
+    let mut timer = SlowTimer { inner: FakeTimer::at(0), delay: 0, owed: 0 };
+    let mut log = String::new();
+    let mut t = TimerTest::new("t");
+    t.start(&mut timer, &mut log);
+    let replace_step = PLAN.iter().position(|s| matches!(s, Step::Replace { first: 10, then: 60 })).unwrap();
+    for _ in 0..100 {
+        timer.delay = if t.step + 1 == replace_step { 15 * MS } else { 0 };
+        if timer.owed > 0 {
+            timer.owed -= 1;
+        } else {
+            let at = timer.inner.pending.expect("a timeout is pending");
+            timer.inner.advance_to(at);
+        }
+        match t.notified(&mut timer, &mut log) {
+            Progress::Waiting => {}
+            done => {
+                assert_eq!(done, Progress::Passed, "{log}");
+                return;
+            }
+        }
+    }
+    panic!("no verdict:\n{log}");
+}
