@@ -10,7 +10,8 @@
 # The guest's /init mounts proc, sys and dev, loads the virtio modules
 # (Debian builds virtio-mmio, virtio-blk and virtio-net as modules), runs
 # the fio jobs named on the kernel command line (`sevio.jobs=`) against
-# /dev/vda with O_DIRECT and libaio, prints one `FIO <job> <terse line>`
+# /dev/vda with O_DIRECT and libaio (latency percentiles of the whole
+# latency, submission to completion, as blk-bench measures), prints one `FIO <job> <terse line>`
 # per job (fio's terse format version 3; the host turns it into BENCH
 # lines) and `LINUX-GUEST DONE`, then powers off.
 set -euo pipefail
@@ -138,7 +139,8 @@ else
     for job in $(echo "$jobs" | sed 's/:/ /g'); do
         set -- $(echo "$job" | sed 's/,/ /g')
         line=$(fio --name="$1" --filename=/dev/vda --direct=1 --ioengine=libaio --rw="$2" --bs="$3" \
-            --iodepth="$4" --number_ios="$5" --output-format=terse --terse-version=3 2>&1 | grep '^3;')
+            --iodepth="$4" --number_ios="$5" --lat_percentiles=1 \
+            --output-format=terse --terse-version=3 2>&1 | grep '^3;')
         echo "FIO $1 $line"
     done
 fi
