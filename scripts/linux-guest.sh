@@ -135,6 +135,11 @@ while [ ! -b /dev/vda ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
 if [ ! -b /dev/vda ]; then
     echo "LINUX-GUEST FAIL: no /dev/vda"
 else
+    # Linux at its best for this: no I/O scheduler (sevio has none), no
+    # merging of adjacent requests (blk-bench's requests reach the device
+    # as issued).
+    echo none >/sys/block/vda/queue/scheduler
+    echo 2 >/sys/block/vda/queue/nomerges
     # A job: name,rw,bs,iodepth,number_ios (comma-separated; jobs by ':').
     for job in $(echo "$jobs" | sed 's/:/ /g'); do
         set -- $(echo "$job" | sed 's/,/ /g')
