@@ -5,7 +5,8 @@
 # compiled). Output in build/linux-guest/: `Image` (the kernel),
 # `initrd.gz` (cpio newc, gzip). Idempotent: packages already downloaded
 # are reused, and nothing is done when both outputs are newer than this
-# script. The downloaded packages stay under build/ (not committed).
+# script. The downloaded packages stay under build/ (not committed); the
+# trees unpacked from them are removed once the initramfs is made.
 #
 # The guest's /init mounts proc, sys and dev, loads the virtio modules
 # (Debian builds virtio-mmio, virtio-blk and virtio-net as modules), runs
@@ -156,4 +157,6 @@ chmod +x $TREE/init
 
 (cd $TREE && find . | cpio -o -H newc --quiet | gzip -1) >$OUT/initrd.gz.tmp
 mv $OUT/initrd.gz.tmp $OUT/initrd.gz
+# The unpacked packages take about 600 MB; the .debs stay for next time.
+rm -rf $ROOT $TREE
 say "kernel $OUT/Image ($KERNEL_PACKAGE), initramfs $OUT/initrd.gz ($(du -h $OUT/initrd.gz | cut -f1))"
