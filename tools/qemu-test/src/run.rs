@@ -37,10 +37,10 @@ pub struct Setup {
 }
 
 /// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
+pub(crate) struct Scratch(pub(crate) PathBuf);
 
 impl Scratch {
-    fn new(name: &str) -> Result<Scratch, String> {
+    pub(crate) fn new(name: &str) -> Result<Scratch, String> {
         let dir = std::env::temp_dir().join(format!("sevio-qemu-test.{}.{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -95,7 +95,7 @@ pub fn run(setup: &Setup, system: &System) -> Result<Duration, String> {
 }
 
 /// How watching the console ended.
-enum Ended {
+pub(crate) enum Ended {
     Complete,
     Failed(String),
     /// QEMU exited; what was still missing.
@@ -107,7 +107,7 @@ enum Ended {
 /// Read the console until the outcome is known: every verdict in (then
 /// [`SETTLE`] more), a failure, QEMU gone, or `deadline`. Returns the
 /// console text read.
-fn watch(qemu: &Qemu, system: &System, deadline: Instant) -> (String, Ended) {
+pub(crate) fn watch(qemu: &Qemu, system: &System, deadline: Instant) -> (String, Ended) {
     let mut watcher = Watcher::new(system.expect);
     let mut console = String::new();
     let mut settle_until: Option<Instant> = None;
@@ -141,7 +141,7 @@ fn ended_early(watcher: &Watcher, how: fn(String) -> Ended) -> Ended {
 }
 
 /// Write the (perhaps changed) system file and run `microkit` on it.
-fn make_image(setup: &Setup, system: &System, dir: &Path) -> Result<PathBuf, String> {
+pub(crate) fn make_image(setup: &Setup, system: &System, dir: &Path) -> Result<PathBuf, String> {
     let source = setup.workspace.join(system.file);
     let text = std::fs::read_to_string(&source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
     let text = apply(system.variant, &text).map_err(|why| format!("{}: {why}", source.display()))?;
@@ -168,12 +168,7 @@ fn make_image(setup: &Setup, system: &System, dir: &Path) -> Result<PathBuf, Str
 
 /// QEMU's arguments for `system` (console and QMP come from [`Qemu`]).
 pub fn qemu_args(system: &System, image: &Path, disks: &[PathBuf]) -> Vec<String> {
-    let mut args: Vec<String> =
-        ["-machine", "virt,virtualization=on", "-cpu", "cortex-a53", "-m", "size=2G", "-nic", "none", "-global"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-    args.push(format!("virtio-mmio.force-legacy={}", system.legacy_mmio));
+    let mut args = machine_args(system.legacy_mmio);
     for word in system.devices.split_whitespace() {
         let mut word = word.to_string();
         for (i, disk) in disks.iter().enumerate() {
@@ -183,6 +178,19 @@ pub fn qemu_args(system: &System, image: &Path, disks: &[PathBuf]) -> Vec<String
     }
     args.push("-device".into());
     args.push(format!("loader,file={},addr=0x70000000,cpu-num=0", image.display()));
+    args
+}
+
+/// The machine every run boots on (`make qemu`'s): arm virt with EL2,
+/// a Cortex-A53, 2 GiB, no default NIC, virtio-mmio in modern or legacy
+/// register mode. `make bench-qemu` gives the Linux guest the same.
+pub fn machine_args(legacy_mmio: bool) -> Vec<String> {
+    let mut args: Vec<String> =
+        ["-machine", "virt,virtualization=on", "-cpu", "cortex-a53", "-m", "size=2G", "-nic", "none", "-global"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    args.push(format!("virtio-mmio.force-legacy={legacy_mmio}"));
     args
 }
 

@@ -13,7 +13,8 @@
 //!   is refused and that reads work.
 //! - `blk-bench` ([`Mode::Bench`], [`bench`]): 4 KiB random reads and
 //!   sequential reads and writes at queue depth 1 and 32, printing `BENCH`
-//!   lines (IOPS, MB/s, notifications and IRQs per request).
+//!   lines (IOPS, MB/s, median latency, notifications and IRQs per
+//!   request).
 //!
 //! [`pd`] is the runtime shell (channels, setvars, the `Handler`);
 //! [`fake`] (feature `test-utils`) a host-memory driver for tests.
@@ -32,6 +33,7 @@ extern crate std;
 pub mod bench;
 mod client;
 pub mod engine;
+pub mod latency;
 pub mod pattern;
 pub mod pd;
 pub mod test_mode;
