@@ -18,10 +18,12 @@
 //! writes; nothing writes outside the queue memory (and the indirect pool,
 //! when one is given). Buffers themselves are never touched.
 
+mod device;
 mod layout;
 mod placement;
 mod split;
 
+pub use device::{ChainBuffer, DescChain, DeviceQueue, DriverFault, DriverMemory, MAX_CHAIN};
 pub use layout::{AVAIL_ALIGN, DESC_ALIGN, LEGACY_ALIGN, SplitLayout, USED_ALIGN};
 pub use placement::{PlacementError, RingInterface, RingPart, RingPlacement};
 pub use split::vring_need_event;

@@ -320,13 +320,8 @@ fn legacy_layout_queue_works() {
 #[test]
 fn fuzz_body_survives_random_inputs() {
     // Deterministic xorshift; ~5,000 inputs of up to 400 bytes.
-    let mut s = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
-    };
+    let mut rng = crate::fuzzing::Xorshift(0x9e37_79b9_7f4a_7c15u64);
+    let mut next = || rng.next_u64();
     let mut buf = [0u8; 400];
     for i in 0..5000 {
         let len = (next() % 400) as usize;
