@@ -98,6 +98,14 @@ pub const ROWS: &[Row] = &[
         clients: &["rng_client"],
     },
     Row {
+        what: "remoteproc (`systems/rproc.xml`): a device-side PD publishes a resource table; rpmsg echo (12 and \
+               496 bytes, 497 refused, a burst of 100), name service both ways; the unchanged rng driver over rproc \
+               gets the device's exact bytes",
+        sim: &["rproc::messages_come_back_from_the_remote_echo_and_entropy_arrives_over_rproc"],
+        sel4: &["rproc"],
+        clients: &[],
+    },
+    Row {
         what: "a driver that faults: unbound by the bus, device reset, the rest runs on",
         sim: &[
             "reference::a_faulting_driver_is_unbound_its_device_reset_and_the_rest_runs_on",

@@ -129,6 +129,24 @@ pub const SYSTEMS: &[System] = &[
     },
     REFERENCE,
     System {
+        name: "rproc",
+        file: "systems/rproc.xml",
+        devices: "",
+        disks: &[],
+        expect: Expect {
+            pass: &["rpmsg_client", "rng_client"],
+            lines: &[
+                "bus: rpmsg0 <- virtio-rpmsg at rproc entry 0",
+                "bus: rng0 <- virtio-rng at rproc entry 1",
+                "rpmsg-client: remote endpoint rpmsg-echo at 1024",
+                "vhost: rpmsg: the driver announced 'echo-client' at 1024 (Create)",
+                "rpmsg-client: burst of 100 echoed in order",
+            ],
+            faults: &[],
+        },
+        ..REFERENCE
+    },
+    System {
         name: "reference-legacy",
         legacy_mmio: true,
         expect: Expect {

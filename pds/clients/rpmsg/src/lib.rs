@@ -150,6 +150,9 @@ impl RpmsgClient {
                 Err(_) => return self.fail("the event ring is unusable"),
             };
             self.event(event)?;
+            // Room in the event ring: the driver may be holding messages
+            // for it (it harvests the device only while there is room).
+            self.notify = true;
         }
         self.send_more()
     }
