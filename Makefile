@@ -19,6 +19,8 @@ BUILD_DIR    := build/$(MICROKIT_CONFIG)
 # Every crate that is a protection domain (its binary is a program image).
 PD_PACKAGES  := $(shell sed -n 's/^name = "\(sevio-[a-z0-9-]*\)"/\1/p' pds/*/Cargo.toml pds/*/*/Cargo.toml transports/*/Cargo.toml)
 HOST_PD_DIR  := target/debug
+# The interpreter scripts/install-deps.sh installs sdfgen for.
+SDFGEN_PYTHON ?= build/sdfgen-venv/bin/python3
 
 # -nic none: no default NIC (on arm virt a virtio-net-pci whose option ROM
 # comes from the ipxe-qemu package); systems that use a NIC name theirs.
@@ -56,6 +58,8 @@ test: deps
 
 test-cargo:
 	$(CARGO) test --workspace --no-fail-fast
+	@# sevio's sdfgen helper, in sdfgen systems with sDDF's virtualisers.
+	$(SDFGEN_PYTHON) tools/sdfgen/run_tests.py
 
 # The client queues' signalling protocols, model-checked (no lost wake-up)
 # with loom; its own target dir, as --cfg loom rebuilds all.

@@ -4,7 +4,11 @@
 #
 # 1. Micro-benchmarks (cargo bench): the split virtqueue against the
 #    virtio-drivers crate's, both driven by rust-vmm's device side; the
-#    sDDF client queues against rtrb, two threads.
+#    packed virtqueue against the split one in the same run (same raw
+#    device work, batches of 1 and 32: RATIO packed_vs_split); the sDDF
+#    client queues against rtrb, two threads, like with like (per item:
+#    RATIO queue_vs_rtrb_per_item; batched against rtrb's chunk API:
+#    RATIO queue_vs_rtrb_chunks).
 # 2. Whole systems under sim, PDs built with --release, against QEMU's
 #    devices: every systems/*-bench.xml. sim counts every notification and
 #    every IRQ, so the clients report signals per request. Throughput in

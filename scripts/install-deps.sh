@@ -66,6 +66,10 @@ packages=()
 command -v cc >/dev/null 2>&1 || packages+=(gcc libc6-dev)
 command -v make >/dev/null 2>&1 || packages+=(make)
 command -v perl >/dev/null 2>&1 || packages+=(perl-base)
+# objcopy: sim writes sdfgen's config sections into PD images as sDDF's
+# build does.
+command -v objcopy >/dev/null 2>&1 || packages+=(binutils)
+command -v python3 >/dev/null 2>&1 || packages+=(python3 python3-venv)
 if [ ${#packages[@]} -gt 0 ]; then
     apt_install "${packages[@]}"
 fi
@@ -112,6 +116,24 @@ if [ -z "$have" ] || [ "$have" -lt "$QEMU_MAJOR_WANTED" ]; then
     if [ "$have" -lt "$QEMU_MAJOR_WANTED" ]; then
         say "warning: qemu-system-aarch64 is still $have.x"
     fi
+fi
+
+# sdfgen (PyPI), the generator sDDF/LionsOS systems are built with:
+# tools/sdfgen (sevio's helper for it) and the sDDF config tests use it.
+# Pinned, in a venv under build/ so nothing is installed system-wide;
+# SEVIO_SDFGEN_PYTHON elsewhere points the tests at another interpreter.
+SDFGEN_VERSION=0.35.1
+SDFGEN_VENV="$(cd "$(dirname "$0")/.." && pwd)/build/sdfgen-venv"
+if ! "$SDFGEN_VENV/bin/python3" -c "import importlib.metadata as m, sys; sys.exit(m.version('sdfgen') != '$SDFGEN_VERSION')" 2>/dev/null; then
+    echo "install-deps: installing sdfgen $SDFGEN_VERSION (pip, in $SDFGEN_VENV)"
+    if ! python3 -m venv "$SDFGEN_VENV" 2>/dev/null; then
+        # Debian's python3 keeps venv (ensurepip) in its own package.
+        echo "install-deps: python3 -m venv failed; installing python3-venv (apt)"
+        rm -rf "$SDFGEN_VENV"
+        apt_install python3-venv
+        python3 -m venv "$SDFGEN_VENV"
+    fi
+    "$SDFGEN_VENV/bin/pip" install -q "sdfgen==$SDFGEN_VERSION"
 fi
 
 qemu-system-aarch64 --version | head -1

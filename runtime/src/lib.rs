@@ -22,12 +22,14 @@ extern crate std;
 
 mod channel;
 mod event_loop;
+pub mod generic_timer;
 mod handler;
 pub mod kernel;
 pub mod line;
 mod message;
 pub mod mmio;
 pub mod print;
+pub mod section;
 pub mod stats;
 pub mod time;
 pub mod var;

@@ -93,15 +93,18 @@ fn concurrent_reader_never_sees_a_mixed_snapshot() {
             w.write((0..8).map(|i| b(d, i)).collect::<Vec<_>>().into_iter()).unwrap();
         }
     });
-    let mut whole = 0;
     for _ in 0..20_000 {
         let mut drivers = vec![];
         if rd.for_each(|x| drivers.push(x.driver)).is_ok() {
-            whole += 1;
             assert_eq!(drivers.len(), 8);
             assert!(drivers.iter().all(|d| *d == drivers[0]), "mixed snapshot {drivers:?}");
         }
     }
     writer.join().unwrap();
-    assert!(whole > 0);
+    // On a loaded machine the writer may hold the table odd through every
+    // read above (each is then refused, which is right); once it is done
+    // a read must succeed and show its last round whole.
+    let mut drivers = vec![];
+    rd.for_each(|x| drivers.push(x.driver)).expect("a quiet table reads whole");
+    assert_eq!(drivers, vec![b((1999 % 200) as u8, 0).driver; 8], "the last round, whole");
 }

@@ -1,92 +1,219 @@
-//! Two threads pass N entries through a queue: our net and blk queues
-//! (over shared memory, with batched index publication) against the
-//! `rtrb` crate's SPSC ring of the same capacity, in the same run.
+//! Two threads pass N entries through a queue: our net queue (sDDF layout,
+//! over shared memory) against the `rtrb` crate's SPSC ring, like with
+//! like, in the same run:
 //!
-//! Prints `BENCH <name> <Mops> Mops/s` lines and
-//! `RATIO queue_vs_rtrb <ours/theirs>` (above 1.0: sevio ahead). The
-//! headline compares our batched net queue with rtrb's per-item
-//! push/pop; the unbatched and chunked variants are printed too, so the
-//! comparison can be read either way. Best of a few interleaved rounds.
+//! - per item: our [`Producer::enqueue`] / [`Consumer::dequeue`] (publish
+//!   every entry) against rtrb's `push` / `pop`;
+//! - chunks: our `stage`/`take` of up to BATCH entries then one `publish`
+//!   against rtrb's `write_chunk_uninit` / `read_chunk` of up to BATCH.
+//!
+//! Same entry (the 16-byte net buffer descriptor), same capacity (512),
+//! same batch, same placement: the consumer runs on the main thread
+//! pinned to CPU 0, the producer on a scoped thread pinned to CPU 1,
+//! whoever's queue it is. Waiting sides spin. Each contender runs ROUNDS
+//! times, interleaved; the median is printed.
+//!
+//! Prints `BENCH queue_<contender> <Mops> Mops/s` lines,
+//! `RATIO queue_vs_rtrb_per_item` and `RATIO queue_vs_rtrb_chunks`
+//! (ours/theirs: above 1.0 sevio is ahead), and the blk request queue's
+//! batched throughput for reference (32-byte entries; no rtrb twin).
 
 use sevio_queue::*;
 use sevio_sharedmem::HeapRegion;
-use std::hint::{black_box, spin_loop};
+use std::hint::spin_loop;
 use std::time::Instant;
 
 const N: u64 = 2_000_000;
 const CAP: u32 = 512;
 const BATCH: u32 = 64;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 fn buf(i: u64) -> NetBuffer {
     NetBuffer { io_or_offset: i, len: i as u16, oid: 0 }
 }
 
-fn mops(secs: f64) -> f64 {
+/// Pin the calling thread to `cpu` (if the machine has it): both
+/// contenders get the same two CPUs, so neither wins by placement.
+fn pin(cpu: usize) {
+    // SAFETY: cpu_set_t is plain data; CPU_ZERO/CPU_SET only write inside
+    // `set`; sched_setaffinity(0, ..) affects this thread only and reads
+    // `set` for the size given. A failure (fewer CPUs) leaves the thread
+    // where it was.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// Run `producer` on CPU 1 and `consumer` on CPU 0; Mops/s over both.
+fn two_threads(producer: impl FnOnce() + Send, consumer: impl FnOnce() -> u64) -> f64 {
+    pin(0);
+    let start = Instant::now();
+    let sum = std::thread::scope(|s| {
+        s.spawn(|| {
+            pin(1);
+            producer()
+        });
+        consumer()
+    });
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(sum, N * (N - 1) / 2, "every entry arrived once");
     N as f64 / secs / 1e6
 }
 
-/// Producer stages up to BATCH entries before publishing `tail`; the
-/// consumer publishes `head` every BATCH entries or when it runs dry.
-fn sevio_net(batch: u32) -> f64 {
+fn net_queue() -> (HeapRegion, NetProducer, NetConsumer) {
     let region = HeapRegion::new(8 + CAP as usize * 16);
     let m = region.memory();
-    let mut p = NetProducer::new(m, CAP).unwrap();
-    let mut c = NetConsumer::new(m, CAP).unwrap();
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        s.spawn(move || {
+    let p = NetProducer::new(m, CAP).unwrap();
+    let c = NetConsumer::new(m, CAP).unwrap();
+    (region, p, c)
+}
+
+fn sevio_per_item() -> f64 {
+    let (_region, mut p, mut c) = net_queue();
+    two_threads(
+        move || {
             for i in 0..N {
-                loop {
-                    match p.stage(buf(i)) {
-                        Ok(()) => break,
-                        Err(QueueError::Full) => {
-                            p.publish().unwrap();
-                            spin_loop();
-                        }
-                        Err(e) => panic!("{e:?}"),
-                    }
-                }
-                if p.staged() >= batch {
-                    p.publish().unwrap();
-                }
-            }
-            p.publish().unwrap();
-        });
-        let mut sum = 0u64;
-        let mut got = 0u64;
-        let mut unpublished = 0;
-        while got < N {
-            match c.take().unwrap() {
-                Some(b) => {
-                    sum = sum.wrapping_add(b.io_or_offset);
-                    got += 1;
-                    unpublished += 1;
-                    if unpublished >= batch {
-                        c.publish().unwrap();
-                        unpublished = 0;
-                    }
-                }
-                None => {
-                    c.publish().unwrap();
-                    unpublished = 0;
+                while let Err(e) = p.enqueue(buf(i)) {
+                    assert_eq!(e, QueueError::Full);
                     spin_loop();
                 }
             }
-        }
-        assert_eq!(sum, N * (N - 1) / 2);
-    });
-    mops(start.elapsed().as_secs_f64())
+        },
+        move || {
+            let (mut sum, mut got) = (0u64, 0u64);
+            while got < N {
+                match c.dequeue().unwrap() {
+                    Some(b) => {
+                        sum = sum.wrapping_add(b.io_or_offset);
+                        got += 1;
+                    }
+                    None => spin_loop(),
+                }
+            }
+            sum
+        },
+    )
 }
 
-fn sevio_blk() -> f64 {
+fn rtrb_per_item() -> f64 {
+    let (mut p, mut c) = rtrb::RingBuffer::<NetBuffer>::new(CAP as usize);
+    two_threads(
+        move || {
+            for i in 0..N {
+                let mut v = buf(i);
+                while let Err(rtrb::PushError::Full(back)) = p.push(v) {
+                    v = back;
+                    spin_loop();
+                }
+            }
+        },
+        move || {
+            let (mut sum, mut got) = (0u64, 0u64);
+            while got < N {
+                match c.pop() {
+                    Ok(b) => {
+                        sum = sum.wrapping_add(b.io_or_offset);
+                        got += 1;
+                    }
+                    Err(_) => spin_loop(),
+                }
+            }
+            sum
+        },
+    )
+}
+
+/// Producer stages up to BATCH entries (fewer if the queue fills) and
+/// publishes `tail` once; the consumer takes up to BATCH and publishes
+/// `head` once: rtrb's chunk pattern on our queue.
+fn sevio_chunks() -> f64 {
+    let (_region, mut p, mut c) = net_queue();
+    two_threads(
+        move || {
+            let mut i = 0;
+            while i < N {
+                let end = (i + u64::from(BATCH)).min(N);
+                while i < end {
+                    match p.stage(buf(i)) {
+                        Ok(()) => i += 1,
+                        Err(QueueError::Full) => break,
+                        Err(e) => panic!("{e:?}"),
+                    }
+                }
+                if p.staged() == 0 {
+                    spin_loop();
+                }
+                p.publish().unwrap();
+            }
+        },
+        move || {
+            let (mut sum, mut got) = (0u64, 0u64);
+            while got < N {
+                let mut n = 0;
+                while n < BATCH {
+                    match c.take().unwrap() {
+                        Some(b) => {
+                            sum = sum.wrapping_add(b.io_or_offset);
+                            n += 1;
+                        }
+                        None => break,
+                    }
+                }
+                if n == 0 {
+                    spin_loop();
+                }
+                c.publish().unwrap();
+                got += u64::from(n);
+            }
+            sum
+        },
+    )
+}
+
+fn rtrb_chunks() -> f64 {
+    let (mut p, mut c) = rtrb::RingBuffer::<NetBuffer>::new(CAP as usize);
+    two_threads(
+        move || {
+            let mut i = 0;
+            while i < N {
+                let want = (N - i).min(u64::from(BATCH)) as usize;
+                let n = p.slots().min(want);
+                if n == 0 {
+                    spin_loop();
+                    continue;
+                }
+                let chunk = p.write_chunk_uninit(n).unwrap();
+                i += chunk.fill_from_iter((i..i + n as u64).map(buf)) as u64;
+            }
+        },
+        move || {
+            let (mut sum, mut got) = (0u64, 0u64);
+            while got < N {
+                let n = c.slots().min(BATCH as usize);
+                if n == 0 {
+                    spin_loop();
+                    continue;
+                }
+                for b in c.read_chunk(n).unwrap() {
+                    sum = sum.wrapping_add(b.io_or_offset);
+                    got += 1;
+                }
+            }
+            sum
+        },
+    )
+}
+
+fn sevio_blk_chunks() -> f64 {
     let region = HeapRegion::new(16 + CAP as usize * 32);
     let m = region.memory();
     let mut p = BlkRequestProducer::new(m, CAP).unwrap();
     let mut c = BlkRequestConsumer::new(m, CAP).unwrap();
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        s.spawn(move || {
+    two_threads(
+        move || {
             for i in 0..N {
                 let r = BlkRequest { code: 0, io_or_offset: i * 4096, block_number: i, count: 1, id: i as u32 };
                 while let Err(e) = p.stage(r) {
@@ -99,110 +226,55 @@ fn sevio_blk() -> f64 {
                 }
             }
             p.publish().unwrap();
-        });
-        let mut sum = 0u64;
-        let mut got = 0u64;
-        while got < N {
-            match c.take().unwrap() {
-                Some(r) => {
-                    sum = sum.wrapping_add(r.block_number);
-                    got += 1;
-                    if got.is_multiple_of(u64::from(BATCH)) {
+        },
+        move || {
+            let (mut sum, mut got) = (0u64, 0u64);
+            while got < N {
+                match c.take().unwrap() {
+                    Some(r) => {
+                        sum = sum.wrapping_add(r.block_number);
+                        got += 1;
+                        if got.is_multiple_of(u64::from(BATCH)) {
+                            c.publish().unwrap();
+                        }
+                    }
+                    None => {
                         c.publish().unwrap();
+                        spin_loop();
                     }
                 }
-                None => {
-                    c.publish().unwrap();
-                    spin_loop();
-                }
             }
-        }
-        assert_eq!(sum, N * (N - 1) / 2);
-    });
-    mops(start.elapsed().as_secs_f64())
+            sum
+        },
+    )
 }
 
-fn rtrb_items() -> f64 {
-    let (mut p, mut c) = rtrb::RingBuffer::<NetBuffer>::new(CAP as usize);
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            for i in 0..N {
-                let mut v = buf(i);
-                while let Err(rtrb::PushError::Full(back)) = p.push(v) {
-                    v = back;
-                    spin_loop();
-                }
-            }
-        });
-        let mut sum = 0u64;
-        let mut got = 0u64;
-        while got < N {
-            match c.pop() {
-                Ok(b) => {
-                    sum = sum.wrapping_add(b.io_or_offset);
-                    got += 1;
-                }
-                Err(_) => spin_loop(),
-            }
-        }
-        assert_eq!(sum, N * (N - 1) / 2);
-    });
-    mops(start.elapsed().as_secs_f64())
-}
+/// A named run returning Mops/s.
+type Contender = (&'static str, fn() -> f64);
 
-fn rtrb_chunks() -> f64 {
-    let (mut p, mut c) = rtrb::RingBuffer::<NetBuffer>::new(CAP as usize);
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            let mut i = 0;
-            while i < N {
-                let want = (N - i).min(u64::from(BATCH)) as usize;
-                let n = p.slots().min(want);
-                if n == 0 {
-                    spin_loop();
-                    continue;
-                }
-                let chunk = p.write_chunk_uninit(n).unwrap();
-                let written = chunk.fill_from_iter((i..i + n as u64).map(buf));
-                i += written as u64;
-            }
-        });
-        let mut sum = 0u64;
-        let mut got = 0u64;
-        while got < N {
-            let n = c.slots().min(BATCH as usize);
-            if n == 0 {
-                spin_loop();
-                continue;
-            }
-            let chunk = c.read_chunk(n).unwrap();
-            for b in chunk {
-                sum = sum.wrapping_add(b.io_or_offset);
-                got += 1;
-            }
-        }
-        assert_eq!(sum, N * (N - 1) / 2);
-    });
-    mops(start.elapsed().as_secs_f64())
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 fn main() {
-    let (mut net, mut net1, mut blk, mut rt, mut rtc) = (0f64, 0f64, 0f64, 0f64, 0f64);
+    let contenders: [Contender; 5] = [
+        ("net_sevio_per_item", sevio_per_item),
+        ("rtrb_per_item", rtrb_per_item),
+        ("net_sevio_chunks", sevio_chunks),
+        ("rtrb_chunks", rtrb_chunks),
+        ("blk_sevio_chunks", sevio_blk_chunks),
+    ];
+    let mut runs = vec![Vec::new(); contenders.len()];
     for _ in 0..ROUNDS {
-        net = net.max(black_box(sevio_net(BATCH)));
-        rt = rt.max(black_box(rtrb_items()));
-        net1 = net1.max(black_box(sevio_net(1)));
-        blk = blk.max(black_box(sevio_blk()));
-        rtc = rtc.max(black_box(rtrb_chunks()));
+        for (k, (_, run)) in contenders.iter().enumerate() {
+            runs[k].push(run());
+        }
     }
-    println!("BENCH queue_net_sevio {net:.2} Mops/s");
-    println!("BENCH queue_net_sevio_unbatched {net1:.2} Mops/s");
-    println!("BENCH queue_blk_sevio {blk:.2} Mops/s");
-    println!("BENCH queue_rtrb {rt:.2} Mops/s");
-    println!("BENCH queue_rtrb_chunked {rtc:.2} Mops/s");
-    println!("RATIO queue_vs_rtrb {:.2}", net / rt);
-    println!("RATIO queue_unbatched_vs_rtrb {:.2}", net1 / rt);
-    println!("RATIO queue_vs_rtrb_chunked {:.2}", net / rtc);
+    let m: Vec<f64> = runs.into_iter().map(median).collect();
+    for ((name, _), mops) in contenders.iter().zip(&m) {
+        println!("BENCH queue_{name} {mops:.2} Mops/s");
+    }
+    println!("RATIO queue_vs_rtrb_per_item {:.2}", m[0] / m[1]);
+    println!("RATIO queue_vs_rtrb_chunks {:.2}", m[2] / m[3]);
 }

@@ -71,6 +71,7 @@ impl SharedMemory {
     }
 
     /// The region's length in bytes.
+    #[inline]
     pub const fn len(&self) -> usize {
         self.len
     }
@@ -81,6 +82,7 @@ impl SharedMemory {
     }
 
     /// The region's address (for diagnostics and vaddr-to-paddr arithmetic).
+    #[inline]
     pub fn addr(&self) -> usize {
         self.base.as_ptr() as usize
     }
@@ -97,6 +99,7 @@ impl SharedMemory {
         Some(SharedMemory { base, len })
     }
 
+    #[inline]
     fn ptr<T>(&self, offset: usize) -> Option<*mut T> {
         let size = core::mem::size_of::<T>();
         let end = offset.checked_add(size)?;
@@ -111,6 +114,7 @@ impl SharedMemory {
     }
 
     /// Volatile read of a `T` at `offset`.
+    #[inline]
     pub fn read<T: Scalar>(&self, offset: usize) -> Option<T> {
         let p = self.ptr::<T>(offset)?;
         // SAFETY: `ptr` checked that p..p+size_of::<T>() lies in the region,
@@ -120,6 +124,7 @@ impl SharedMemory {
     }
 
     /// Volatile write of a `T` at `offset`.
+    #[inline]
     pub fn write<T: Scalar>(&self, offset: usize, value: T) -> Result<(), OutOfBounds> {
         let p = self.ptr::<T>(offset).ok_or(OutOfBounds)?;
         // SAFETY: as in `read`; the region is writable by contract.
@@ -127,6 +132,7 @@ impl SharedMemory {
         Ok(())
     }
 
+    #[inline]
     fn atomic_u16(&self, offset: usize) -> Option<&AtomicU16> {
         let p = self.ptr::<u16>(offset)?;
         // SAFETY: p is in bounds and aligned (checked by `ptr`); atomics
@@ -135,12 +141,14 @@ impl SharedMemory {
         Some(unsafe { AtomicU16::from_ptr(p) })
     }
 
+    #[inline]
     fn atomic_u32(&self, offset: usize) -> Option<&AtomicU32> {
         let p = self.ptr::<u32>(offset)?;
         // SAFETY: as in `atomic_u16`.
         Some(unsafe { AtomicU32::from_ptr(p) })
     }
 
+    #[inline]
     fn atomic_u64(&self, offset: usize) -> Option<&AtomicU64> {
         let p = self.ptr::<u64>(offset)?;
         // SAFETY: as in `atomic_u16`.
@@ -148,36 +156,44 @@ impl SharedMemory {
     }
 
     /// Atomic load of a u16 with `order`.
+    #[inline]
     pub fn load_u16(&self, offset: usize, order: Ordering) -> Option<u16> {
         Some(self.atomic_u16(offset)?.load(order))
     }
     /// Atomic store of a u16 with `order`.
+    #[inline]
     pub fn store_u16(&self, offset: usize, value: u16, order: Ordering) -> Result<(), OutOfBounds> {
         self.atomic_u16(offset).ok_or(OutOfBounds)?.store(value, order);
         Ok(())
     }
     /// Atomic load of a u32 with `order`.
+    #[inline]
     pub fn load_u32(&self, offset: usize, order: Ordering) -> Option<u32> {
         Some(self.atomic_u32(offset)?.load(order))
     }
     /// Atomic store of a u32 with `order`.
+    #[inline]
     pub fn store_u32(&self, offset: usize, value: u32, order: Ordering) -> Result<(), OutOfBounds> {
         self.atomic_u32(offset).ok_or(OutOfBounds)?.store(value, order);
         Ok(())
     }
     /// Atomic swap of a u32 with `order`; returns the old value.
+    #[inline]
     pub fn swap_u32(&self, offset: usize, value: u32, order: Ordering) -> Option<u32> {
         Some(self.atomic_u32(offset)?.swap(value, order))
     }
     /// Atomic fetch-or of a u32 with `order`; returns the old value.
+    #[inline]
     pub fn fetch_or_u32(&self, offset: usize, bits: u32, order: Ordering) -> Option<u32> {
         Some(self.atomic_u32(offset)?.fetch_or(bits, order))
     }
     /// Atomic load of a u64 with `order`.
+    #[inline]
     pub fn load_u64(&self, offset: usize, order: Ordering) -> Option<u64> {
         Some(self.atomic_u64(offset)?.load(order))
     }
     /// Atomic store of a u64 with `order`.
+    #[inline]
     pub fn store_u64(&self, offset: usize, value: u64, order: Ordering) -> Result<(), OutOfBounds> {
         self.atomic_u64(offset).ok_or(OutOfBounds)?.store(value, order);
         Ok(())

@@ -11,10 +11,22 @@
 //! Prints `BENCH virtqueue_roundtrip_sevio <ns> ns`,
 //! `BENCH virtqueue_roundtrip_virtio_drivers <ns> ns` and
 //! `RATIO virtqueue_vs_virtio_drivers <theirs/ours>` (> 1: sevio faster).
+//!
+//! Then packed against split, in the same run: `PackedQueue` and
+//! `SplitQueue` (both size 256, EVENT_IDX) each driven by a raw device of
+//! its format from `sevio_virtio::fuzzing` that does the same work (read
+//! each available chain into a list, write one used element per chain, in
+//! order). One round: add a batch of B chains (the same two buffers as
+//! above), one notify decision, the device takes and completes them all,
+//! the driver harvests until empty. Prints
+//! `BENCH virtqueue_{split,packed}_batch<B> <ns> ns` per chain and
+//! `RATIO packed_vs_split <split/packed>` (> 1: packed faster) for B = 1
+//! and `RATIO packed_vs_split_batch32` for B = 32.
 
 use sevio_sharedmem::SharedMemory;
 use sevio_virtio::features::{Features, general};
-use sevio_virtio::{Buffer, QueueMemory, SplitLayout, SplitQueue, VirtQueue};
+use sevio_virtio::fuzzing::{RawDevice, RawPackedDevice};
+use sevio_virtio::{Buffer, PackedLayout, PackedQueue, QueueMemory, SplitLayout, SplitQueue, VirtQueue};
 use std::alloc::{Layout, alloc_zeroed};
 use std::hint::black_box;
 use std::ptr::NonNull;
@@ -240,6 +252,123 @@ impl Theirs {
     }
 }
 
+// ---- packed against split, the same device-side work ----
+
+/// One format's driver and raw device over one arena queue.
+struct FormatRig<Q, D> {
+    q: Q,
+    dev: D,
+    chain: [Buffer; 2],
+}
+
+/// The device's half of a round, written once per format over the raw
+/// devices (which both read a chain into a list the same way).
+trait BenchDevice {
+    /// The next available chain's (id, descriptors), if any.
+    fn take(&mut self) -> Option<(u16, u16)>;
+    /// Publish a used element for it.
+    fn complete(&mut self, id: u16, len: u32, ndesc: u16);
+}
+
+impl BenchDevice for RawDevice {
+    fn take(&mut self) -> Option<(u16, u16)> {
+        self.take_available().map(|c| (c.id, c.ndesc))
+    }
+    fn complete(&mut self, id: u16, len: u32, _ndesc: u16) {
+        self.push_used(id as u32, len);
+    }
+}
+
+impl BenchDevice for RawPackedDevice {
+    fn take(&mut self) -> Option<(u16, u16)> {
+        self.take_available().map(|c| (c.id, c.ndesc))
+    }
+    fn complete(&mut self, id: u16, len: u32, ndesc: u16) {
+        self.push_used(id, len, ndesc);
+    }
+}
+
+fn arena_queue(len: usize) -> QueueMemory {
+    let at = arena_alloc(len);
+    // SAFETY: arena memory, live for the process, accessed only through
+    // SharedMemory (volatile / atomic).
+    let mem = unsafe { SharedMemory::new(NonNull::new(at as *mut u8).unwrap(), len) };
+    QueueMemory { mem, device_addr: at as u64 }
+}
+
+fn bench_chain() -> [Buffer; 2] {
+    let bufs = arena_alloc(PAGE) as u64;
+    [Buffer::readable(bufs, 16), Buffer::writable(bufs + 64, WRITE_LEN)]
+}
+
+fn event_idx_features() -> Features {
+    Features::EMPTY.with(general::EVENT_IDX)
+}
+
+fn split_rig() -> FormatRig<SplitQueue<{ QSIZE as usize }>, RawDevice> {
+    let layout = SplitLayout::new(QSIZE).unwrap();
+    let qmem = arena_queue(layout.total_size());
+    let q = SplitQueue::new(qmem, layout, event_idx_features(), None).unwrap();
+    FormatRig { q, dev: RawDevice::new(qmem.mem, layout), chain: bench_chain() }
+}
+
+fn packed_rig() -> FormatRig<PackedQueue<{ QSIZE as usize }>, RawPackedDevice> {
+    let layout = PackedLayout::new(QSIZE).unwrap();
+    let qmem = arena_queue(layout.total_size());
+    let q = PackedQueue::new(qmem, layout, event_idx_features(), None).unwrap();
+    FormatRig { q, dev: RawPackedDevice::new(qmem.mem, layout), chain: bench_chain() }
+}
+
+impl<Q: VirtQueue, D: BenchDevice> FormatRig<Q, D> {
+    /// One round of `batch` chains; returns the chains harvested.
+    fn round(&mut self, batch: usize) -> usize {
+        for _ in 0..batch {
+            self.q.add(&self.chain).unwrap();
+        }
+        black_box(self.q.should_notify().unwrap());
+        let mut taken = [(0u16, 0u16); 64];
+        let mut n = 0;
+        while let Some(c) = self.dev.take() {
+            taken[n] = c;
+            n += 1;
+        }
+        for &(id, ndesc) in &taken[..n] {
+            self.dev.complete(id, WRITE_LEN, ndesc);
+        }
+        let mut got = 0;
+        while let Some(u) = self.q.pop_used().unwrap() {
+            black_box(u.len);
+            got += 1;
+        }
+        got
+    }
+}
+
+/// Nanoseconds per chain, best of REPS interleaved runs, for split and
+/// packed at one batch size.
+fn packed_vs_split(batch: usize) -> (f64, f64) {
+    let mut split = split_rig();
+    let mut packed = packed_rig();
+    let rounds = ROUNDS / batch;
+    let run = |round: &mut dyn FnMut() -> usize| {
+        let start = Instant::now();
+        let mut chains = 0;
+        for _ in 0..rounds {
+            chains += round();
+        }
+        assert_eq!(chains, rounds * batch, "every chain came back");
+        start.elapsed().as_nanos() as f64 / chains as f64
+    };
+    run(&mut || split.round(batch));
+    run(&mut || packed.round(batch));
+    let (mut best_split, mut best_packed) = (f64::MAX, f64::MAX);
+    for _ in 0..REPS {
+        best_split = best_split.min(run(&mut || split.round(batch)));
+        best_packed = best_packed.min(run(&mut || packed.round(batch)));
+    }
+    (best_split, best_packed)
+}
+
 /// Nanoseconds per round of one run of ROUNDS rounds.
 fn time_once(mut round: impl FnMut()) -> f64 {
     let start = Instant::now();
@@ -267,4 +396,12 @@ fn main() {
     println!("BENCH virtqueue_roundtrip_sevio {best_ours:.1} ns");
     println!("BENCH virtqueue_roundtrip_virtio_drivers {best_theirs:.1} ns");
     println!("RATIO virtqueue_vs_virtio_drivers {:.3}", best_theirs / best_ours);
+
+    for batch in [1, 32] {
+        let (split, packed) = packed_vs_split(batch);
+        println!("BENCH virtqueue_split_batch{batch} {split:.1} ns");
+        println!("BENCH virtqueue_packed_batch{batch} {packed:.1} ns");
+        let suffix = if batch == 1 { String::new() } else { format!("_batch{batch}") };
+        println!("RATIO packed_vs_split{suffix} {:.3}", split / packed);
+    }
 }

@@ -1,6 +1,6 @@
 //! The VirtIO specification as `no_std` Rust: device ids, feature bits,
 //! transport register maps, config-space layouts, and the driver side of
-//! the split virtqueue.
+//! the split and packed virtqueues.
 //!
 //! References are to VIRTIO 1.2 (OASIS, 2022) as "VIRTIO 1.2 §x.y".
 //!
@@ -11,11 +11,11 @@
 //!   interrupt bits.
 //! - [`pci`]: virtio PCI capabilities (checked parser) and the legacy I/O
 //!   register layout.
-//! - [`queue`]: the [`VirtQueue`] trait and [`SplitQueue`], which trusts
-//!   nothing the device writes; [`RingPlacement`], the one check of where
-//!   a driver put a queue, which every transport makes; [`DeviceQueue`],
-//!   the device side of a split queue, which trusts nothing the driver
-//!   writes.
+//! - [`queue`]: the [`VirtQueue`] trait, [`SplitQueue`] and [`PackedQueue`],
+//!   which trust nothing the device writes; [`RingPlacement`], the one
+//!   check of where a driver put a queue, which every transport makes;
+//!   [`DeviceQueue`], the device side of a split queue, which trusts
+//!   nothing the driver writes.
 //! - [`rproc`]: the remoteproc resource table (checked parser, writer)
 //!   and the doorbell mailbox beside it.
 //!
@@ -40,8 +40,8 @@ pub mod rproc;
 pub use device::DeviceId;
 pub use features::{FeatureBit, Features};
 pub use queue::{
-    Buffer, DeviceQueue, DriverFault, DriverMemory, IndirectPool, PlacementError, QueueMemory, RingInterface, RingPart,
-    RingPlacement, SplitLayout, SplitQueue, Token, Used, VirtQueue,
+    Buffer, DeviceQueue, DriverFault, DriverMemory, IndirectPool, PackedLayout, PackedQueue, PlacementError,
+    QueueMemory, RingFormat, RingInterface, RingPart, RingPlacement, SplitLayout, SplitQueue, Token, Used, VirtQueue,
 };
 
 /// A rule the device broke on a virtqueue. The queue is failed from then
@@ -75,6 +75,23 @@ pub enum DeviceFault {
         /// The id read.
         id: u16,
     },
+    /// Packed: a descriptor marked used in the current lap while no
+    /// buffer was in flight.
+    UsedWithoutAvailable {
+        /// Ring position of the descriptor.
+        position: u16,
+        /// Its flags.
+        flags: u16,
+    },
+    /// Packed: with chains in flight, a descriptor at the next used
+    /// position whose AVAIL/USED bits are neither the driver's available
+    /// ones nor a used descriptor's of this lap.
+    UsedFlagsInconsistent {
+        /// Ring position of the descriptor.
+        position: u16,
+        /// Its flags.
+        flags: u16,
+    },
     /// A used length beyond the chain's device-writable bytes.
     UsedLenTooLarge {
         /// The chain.
@@ -89,8 +106,8 @@ pub enum DeviceFault {
 /// Everything that can go wrong in this crate.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Error {
-    /// Queue size zero, not a power of two, above 32768, or above the
-    /// queue type's capacity.
+    /// Queue size zero, above 32768, above the queue type's capacity, or
+    /// (split) not a power of two.
     BadQueueSize(u16),
     /// The memory given for a queue is smaller than its layout.
     RegionTooSmall {

@@ -169,3 +169,90 @@ fn the_standalone_client_passes_once_its_banner_is_out() {
 fn a_legacy_device_carries_the_banner_too() {
     banner_to_file(true, "console-banner-legacy");
 }
+
+/// `.serial_driver_config` as sdfgen writes it for console-banner.xml's
+/// queues (the maps of its console PD), rx on channel `rx_id`, tx on 3.
+fn serial_driver_config(rx_id: u8) -> Vec<u8> {
+    use sevio_sddf::serial::{RawSerialConnection, RawSerialDriverConfig};
+    use sevio_sddf::{Magic, resources::RawRegion};
+    use zerocopy::IntoBytes;
+    use zerocopy::little_endian::U64;
+    let region = |vaddr, size| RawRegion { vaddr: U64::new(vaddr), size: U64::new(size) };
+    let connection = |queue, data, id| RawSerialConnection {
+        queue: region(queue, 0x1000),
+        data: region(data, 0x1000),
+        id,
+        _pad: [0; 7],
+    };
+    let config = RawSerialDriverConfig {
+        magic: Magic::Serial.bytes(),
+        rx: connection(0x240_0000, 0x240_1000, rx_id),
+        tx: connection(0x240_2000, 0x240_3000, 3),
+        default_baud: U64::new(115_200),
+        rx_enabled: 1,
+        ..RawSerialDriverConfig::default()
+    };
+    config.as_bytes().to_vec()
+}
+
+/// console-banner.xml without the console driver's client-side setvars
+/// (only a config section can wire it), and its sim description with the
+/// section `config` for the console PD, in `dir`.
+fn sddf_configured(dir: &TempDir, name: &str, config: &[u8]) -> (PathBuf, PathBuf) {
+    let xml = std::fs::read_to_string(systems().join("console-banner.xml")).unwrap();
+    let start = xml.find(r#"<protection_domain name="console" "#).expect("the console PD");
+    let end = start + xml[start..].find("</protection_domain>").unwrap();
+    let mut pd = xml[start..end].to_string();
+    for queue in ["rx", "tx"] {
+        for var in [
+            format!(r#" setvar_vaddr="console_{queue}_queue_vaddr""#),
+            format!(r#" setvar_vaddr="console_{queue}_data_vaddr""#),
+            format!(r#" setvar_size="console_{queue}_data_size""#),
+        ] {
+            assert!(pd.contains(&var), "{var}");
+            pd = pd.replace(&var, "");
+        }
+    }
+    let system = dir.file("console-sddf.xml", &format!("{}{pd}{}", &xml[..start], &xml[end..]));
+    std::fs::write(dir.0.join("serial_driver_config.data"), config).unwrap();
+    let out = dir.0.join(format!("{name}.out"));
+    let desc = description(dir, "console-banner.sim.toml", "/tmp/sevio-console.out", &out);
+    let text = std::fs::read_to_string(&desc).unwrap();
+    let section =
+        "\n[[section]]\npd = \"console\"\nname = \".serial_driver_config\"\nfile = \"serial_driver_config.data\"\n";
+    std::fs::write(&desc, format!("{text}{section}")).unwrap();
+    (system, desc)
+}
+
+/// The client side the sDDF way: the console driver has no queue
+/// setvars, only `.serial_driver_config` (objcopied in by sim, as an sDDF
+/// build does with sdfgen's output), and serves the client through it.
+#[test]
+fn a_config_section_alone_wires_the_console() {
+    build();
+    let dir = TempDir::new("console-sddf");
+    let (system, desc) = sddf_configured(&dir, "console-sddf", &serial_driver_config(2));
+    let run = sim(system.to_str().unwrap(), &["--sim", desc.to_str().unwrap(), "--timeout", "60"]);
+    run.assert_code(0);
+    run.assert_lines(&[
+        "console: client side from .serial_driver_config: rx on channel 2, tx on 3",
+        "console: device ready",
+        "console-client: the device consumed the banner",
+        "console_client: PASS",
+        "sim: PASS",
+    ]);
+    assert_eq!(std::fs::read_to_string(dir.0.join("console-sddf.out")).unwrap(), BANNER);
+}
+
+/// A config naming the transport's channel for rx is refused: the
+/// driver says why and serves nothing, so the client never passes.
+#[test]
+fn a_config_naming_the_transports_channel_is_refused() {
+    build();
+    let dir = TempDir::new("console-sddf-bad");
+    let (system, desc) = sddf_configured(&dir, "console-sddf-bad", &serial_driver_config(1));
+    let run = sim(system.to_str().unwrap(), &["--sim", desc.to_str().unwrap(), "--timeout", "10"]);
+    assert_ne!(run.lines_with("rx.id = 1: the bus's, the transport's or the log's channel; not serving").len(), 0);
+    assert!(run.lines_with("console_client: PASS").is_empty());
+    assert!(run.lines_with("console: device ready").is_empty());
+}

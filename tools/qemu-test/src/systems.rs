@@ -210,6 +210,26 @@ pub const SYSTEMS: &[System] = &[
         ..NET_PCI_MODERN
     },
     System {
+        name: "timer",
+        file: "systems/timer.xml",
+        // No devices: the timer PD drives the CPU's own generic timer.
+        devices: "",
+        disks: &[],
+        expect: Expect {
+            // Each client checks its own deadlines (none early, none for a
+            // replaced timeout, lateness within its limit) and passes.
+            pass: &["timer_client0", "timer_client1", "timer_client2"],
+            lines: &[
+                "timer: Arm generic timer (EL0 physical) at",
+                "timer_client0: lateness 1 ms",
+                "timer_client1: lateness 1 ms",
+                "timer_client2: lateness 1 ms",
+            ],
+            faults: &[],
+        },
+        ..REFERENCE
+    },
+    System {
         name: "fault",
         variant: Variant::BlkRequestReadOnly,
         // blk faults mid-run: what reached the disk is not checked.

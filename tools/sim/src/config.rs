@@ -22,6 +22,9 @@ pub struct SimDescription {
     /// Devices to attach, in order.
     #[serde(default, rename = "device")]
     pub devices: Vec<Device>,
+    /// ELF sections to write into PD images before they start.
+    #[serde(default, rename = "section")]
+    pub sections: Vec<Section>,
     /// Directory relative paths are resolved against (the file's own).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -54,6 +57,20 @@ impl Device {
     pub fn is_pci(&self) -> bool {
         self.pci_addr.is_some() || self.driver.ends_with("-pci")
     }
+}
+
+/// One `[[section]]`: what an sDDF build does with sdfgen's output,
+/// `objcopy --update-section NAME=FILE` on PD `pd`'s image (sim does it on
+/// a copy of the host executable; see `src/sections.rs`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    /// The PD whose image gets the section.
+    pub pd: String,
+    /// The section's name, e.g. `.blk_driver_config`.
+    pub name: String,
+    /// The bytes (relative to the description's directory).
+    pub file: PathBuf,
 }
 
 /// A `drive` table: an image file, or a scratch image of `size` bytes that
@@ -92,6 +109,18 @@ pub fn parse(text: &str, pd_names: &[&str]) -> Result<SimDescription, String> {
     for name in desc.expect_pass.iter().flatten() {
         if !pd_names.contains(&name.as_str()) {
             return Err(format!("expect_pass names '{name}', which is not a PD of the system"));
+        }
+    }
+    for (i, s) in desc.sections.iter().enumerate() {
+        if !pd_names.contains(&s.pd.as_str()) {
+            return Err(format!("section {}: pd '{}' is not a PD of the system", i + 1, s.pd));
+        }
+        if !s.name.starts_with('.') || s.name.len() < 2 || s.name.contains(['=', ' ']) {
+            return Err(format!(
+                "section {}: name '{}' must be an ELF section name like .blk_driver_config",
+                i + 1,
+                s.name
+            ));
         }
     }
     let mut slots = BTreeMap::new();
@@ -214,6 +243,8 @@ mod tests {
             ("[[device]]\ndriver = \"virtio-blk-device\"\ndrive = { size = \"1X\" }", "unit must be"),
             ("[[device]]\ndriver = \"virtio-net-device\"\nnetdev = { id = \"x\" }", "netdev needs a string `type`"),
             ("colour = 1", "unknown field `colour`"),
+            ("[[section]]\npd = \"nobody\"\nname = \".x\"\nfile = \"x\"", "pd 'nobody' is not a PD"),
+            ("[[section]]\npd = \"probe\"\nname = \"x=y\"\nfile = \"x\"", "must be an ELF section name"),
         ];
         for (text, want) in cases {
             let err = parse(text, &PDS).unwrap_err();

@@ -8,7 +8,9 @@ use crate::procs::{self, PdProc};
 use crate::qemu::{self, Launch};
 use crate::qtest::{Qtest, QtestEvent};
 use crate::router::{Effect, PdId, Router, fault_label};
-use sevio_runtime::hosted::wire::{PdMsg, RAM_SIZE, SimMsg};
+use crate::timer::SimTimer;
+use sevio_runtime::generic_timer::PHYSICAL_TIMER_INTID;
+use sevio_runtime::hosted::wire::{PdMsg, RAM_SIZE, SimMsg, monotonic_ns};
 use sevio_sdf::System;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::DirBuilderExt;
@@ -164,13 +166,14 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
     })?;
     let desc = load_description(opts, &system)?;
     let layout = layout::lay_out(&system)?;
-    let images = find_images(&system, &opts.pd_dir)?;
+    let mut images = find_images(&system, &opts.pd_dir)?;
     let needs_qemu = layout.uses_devices || !desc.devices.is_empty() || !desc.qemu_args.is_empty();
 
     let mut res = Resources::default();
     let run_dir = std::env::temp_dir().join(unique_name());
     std::fs::DirBuilder::new().mode(0o700).create(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
     res.dirs.push(run_dir.clone());
+    crate::sections::apply(&mut images, &system, &desc, &run_dir)?;
     let shm = Path::new("/dev/shm");
     let ram_path = if shm.is_dir() { shm.join(unique_name()) } else { run_dir.join("ram") };
     let ram = std::fs::OpenOptions::new()
@@ -234,6 +237,7 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
         expect,
         outcome: None,
         faults: Vec::new(),
+        timer: SimTimer::default(),
         res,
     };
     for (name, text) in &opts.faults {
@@ -279,6 +283,8 @@ struct Session {
     outcome: Option<Outcome>,
     /// Fault injection rules: (pd, text).
     faults: Vec<(PdId, String)>,
+    /// The machine's generic timer (INTID 30).
+    timer: SimTimer,
     res: Resources,
 }
 
@@ -302,9 +308,18 @@ impl Session {
                 }
                 None => {}
             }
-            let left = deadline.saturating_duration_since(Instant::now());
+            self.sync_timer();
+            let mut left = deadline.saturating_duration_since(Instant::now());
+            let timer_rise =
+                self.timer.next_rise_ns().map(|at| Duration::from_nanos(at.saturating_sub(monotonic_ns())));
+            let timer_first = timer_rise.is_some_and(|rise| rise < left);
+            if let Some(rise) = timer_rise.filter(|_| timer_first) {
+                left = rise;
+            }
             match rx.recv_timeout(left) {
                 Ok(input) => self.handle(input),
+                // The timer line rises: the next sync_timer delivers it.
+                Err(RecvTimeoutError::Timeout) if timer_first => {}
                 Err(RecvTimeoutError::Timeout) if held.is_some() => self.outcome = held.take(),
                 Err(RecvTimeoutError::Timeout) => {
                     self.outcome =
@@ -326,6 +341,17 @@ impl Session {
             self.flush_output(pd);
         }
         self.outcome.take().unwrap_or(Outcome::Fail("no outcome".into()))
+    }
+
+    /// Drive the timer's interrupt line to the level its registers and the
+    /// clock give now (before every input, so a PD's reprogramming lowers
+    /// the line before its ack of the interrupt is routed).
+    fn sync_timer(&mut self) {
+        if let Some(high) = self.timer.level_change(monotonic_ns()) {
+            let mut out = Vec::new();
+            self.router.line_level(PHYSICAL_TIMER_INTID, high, &mut out);
+            self.apply(out);
+        }
     }
 
     fn name(&self, pd: PdId) -> &str {
@@ -412,6 +438,7 @@ impl Session {
                 }
             }
             PdMsg::Verdict { pass, reason } => self.verdict(pd, pass, &reason),
+            PdMsg::TimerSet { compare, control } => self.timer.program(compare, control),
             PdMsg::Panic(text) => self.panics[pd] = Some(text),
         }
     }

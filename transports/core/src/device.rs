@@ -30,7 +30,8 @@ impl From<PlacementError> for DeviceError {
             | PlacementError::NotContiguous { .. }
             | PlacementError::Wraps { .. }
             | PlacementError::OutsideWindow { .. }
-            | PlacementError::BadPageFrame { .. } => DeviceError::BadQueueAddress,
+            | PlacementError::BadPageFrame { .. }
+            | PlacementError::PackedNeedsModern => DeviceError::BadQueueAddress,
         }
     }
 }

@@ -156,7 +156,7 @@ impl BenchRun {
         ((u128::from(x) * u128::from(self.capacity)) >> 64) as u64
     }
 
-    fn request(&mut self, kind: Kind, slot: usize) -> BlkRequest {
+    fn request(&mut self, kind: Kind, slot: usize, data_io: u64) -> BlkRequest {
         let (code, block, count, unit) = match kind {
             Kind::RandRead => (BlkOp::Read, self.random_block(), 1, BLK_TRANSFER_SIZE),
             Kind::SeqRead | Kind::SeqWrite => {
@@ -170,7 +170,8 @@ impl BenchRun {
                 (op, block, count, self.seq_bytes())
             }
         };
-        BlkRequest { code: code as u32, io_or_offset: (slot * unit) as u64, block_number: block, count, id: 0 }
+        let io_or_offset = data_io.wrapping_add((slot * unit) as u64);
+        BlkRequest { code: code as u32, io_or_offset, block_number: block, count, id: 0 }
     }
 
     pub(crate) fn advance<P: Platform>(&mut self, _info: &StorageInfo, ctx: &mut Ctx<'_, P>) -> Result<bool, Failure> {
@@ -190,7 +191,7 @@ impl BenchRun {
             if ctx.engine.in_flight() <= depth / 2 {
                 while self.issued < total {
                     let Some(slot) = ctx.engine.free_slot(depth) else { break };
-                    let request = self.request(kind, slot);
+                    let request = self.request(kind, slot, ctx.data_io);
                     ctx.engine.submit(slot, request, 0).map_err(Failure::Engine)?;
                     self.issued += 1;
                 }

@@ -21,6 +21,10 @@
 //! again; the driver notifies it when it finds the flag clear after
 //! publishing `head`.
 //!
+//! Two channels, as an sDDF serial client has ([`Notify`]): rx (input
+//! arrived; the client tells the driver of room it freed, if asked) and
+//! tx (output published; the driver tells of output consumed, if asked).
+//!
 //! `unsafe` only in [`pd`], where a mapping becomes shared memory.
 //!
 //! Panic contract: nothing the driver writes into the queues makes this
@@ -62,6 +66,15 @@ pub struct QueueRegions {
     pub header: SharedMemory,
     /// The characters; its size is the capacity (a power of two).
     pub data: SharedMemory,
+}
+
+/// Which of its two peers the client should notify.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Notify {
+    /// The rx producer asked for room and the client freed some.
+    pub rx: bool,
+    /// The client published output.
+    pub tx: bool,
 }
 
 /// Lines and bytes answered.
@@ -109,7 +122,7 @@ pub struct ConsoleClient {
     totals: Totals,
     /// The tx queue was full and the client asked to be told of room.
     waiting_room: bool,
-    notify: bool,
+    notify: Notify,
     passed: bool,
     failed: bool,
 }
@@ -129,7 +142,7 @@ impl ConsoleClient {
             line: LineStart::default(),
             totals: Totals::default(),
             waiting_room: false,
-            notify: false,
+            notify: Notify::default(),
             passed: false,
             failed: false,
         })
@@ -140,8 +153,8 @@ impl ConsoleClient {
         self.totals
     }
 
-    /// Whether the driver should be notified (clears the flag).
-    pub fn take_notify(&mut self) -> bool {
+    /// Which peers should be notified (clears them).
+    pub fn take_notify(&mut self) -> Notify {
         core::mem::take(&mut self.notify)
     }
 
@@ -155,11 +168,11 @@ impl ConsoleClient {
         }
         self.written = BANNER.len() as u64;
         self.banner_end = self.written;
-        self.notify = true;
+        self.notify.tx = true;
         self.notified(log)
     }
 
-    /// The driver notified: input to answer, room for output, or output
+    /// A peer notified: input to answer, room for output, or output
     /// consumed.
     pub fn notified(&mut self, log: &mut dyn Write) -> Progress {
         if self.failed {
@@ -212,9 +225,9 @@ impl ConsoleClient {
             self.tx.publish()?;
             self.written += moved;
             self.totals.bytes += moved;
-            self.notify = true;
-            // Room appeared in rx: tell the driver if it waits for it.
-            self.notify |= self.rx.require_signal()?;
+            self.notify.tx = true;
+            // Room appeared in rx: tell its producer if it waits for it.
+            self.notify.rx |= self.rx.require_signal()?;
         }
         Ok(())
     }

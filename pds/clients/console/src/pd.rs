@@ -1,7 +1,10 @@
 //! The PD shell: channels, setvars, the runtime [`Handler`].
 //!
-//! system.xml gives the client:
-//! - channel 0: the console driver ([`DRIVER`]), notifications both ways;
+//! system.xml gives the client, as sDDF gives a serial client:
+//! - channel 0: the rx peer ([`RX`]: the console driver, or sDDF's rx
+//!   virtualiser): input arrived one way, room freed the other;
+//! - channel 1: the tx peer ([`TX`]: the driver, or the tx virtualiser):
+//!   output published one way, output consumed the other;
 //! - `console_rx_queue_vaddr`, `console_tx_queue_vaddr`: the two queue
 //!   headers (setvar_vaddr, 0x1000 each);
 //! - `console_rx_data_vaddr` + `console_rx_data_size`,
@@ -13,8 +16,10 @@ use sevio_runtime::print::DebugWriter;
 use sevio_runtime::var::MapError;
 use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler, debug_println, verdict};
 
-/// The console driver.
-pub const DRIVER: Channel = Channel::new(0);
+/// The rx peer (input).
+pub const RX: Channel = Channel::new(0);
+/// The tx peer (output).
+pub const TX: Channel = Channel::new(1);
 /// Size of each queue header region.
 pub const QUEUE_REGION_SIZE: u64 = 0x1000;
 
@@ -80,13 +85,23 @@ impl ClientPd {
 impl Handler for ClientPd {
     fn notified(&mut self, channels: ChannelSet) {
         let Some(client) = &mut self.0 else { return };
-        if channels.contains(DRIVER) {
+        if channels.contains(RX) || channels.contains(TX) {
             client.notified(&mut DebugWriter::for_this_pd()).report();
         }
     }
 
+    /// Output is the deferred notification; room in rx, rarer, is told
+    /// at once when both are due (Microkit defers one action per wait).
     fn take_deferred_action(&mut self) -> Option<DeferredAction> {
-        let client = self.0.as_mut()?;
-        client.take_notify().then_some(DeferredAction::Notify(DRIVER))
+        let notify = self.0.as_mut()?.take_notify();
+        match (notify.rx, notify.tx) {
+            (true, true) => {
+                RX.notify();
+                Some(DeferredAction::Notify(TX))
+            }
+            (true, false) => Some(DeferredAction::Notify(RX)),
+            (false, true) => Some(DeferredAction::Notify(TX)),
+            (false, false) => None,
+        }
     }
 }

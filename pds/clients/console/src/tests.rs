@@ -79,7 +79,7 @@ impl Rig {
 fn passes_once_the_device_has_consumed_the_banner() {
     let mut rig = Rig::new(Mode::Standalone, 4096, 4096);
     assert_eq!(rig.start(), Progress::Waiting);
-    assert!(rig.client.take_notify(), "the driver is told about the banner");
+    assert_eq!(rig.client.take_notify(), Notify { rx: false, tx: true }, "the tx peer is told about the banner");
     assert_eq!(rig.tx_flag(), 0, "the client asked to hear when the head moves");
     assert_eq!(rig.notify(), Progress::Waiting, "nothing consumed yet");
     assert!(rig.consume(), "the driver must notify: the flag was clear");
@@ -172,4 +172,20 @@ fn impossible_indices_and_small_queues_fail() {
     let tx = regions(&mut mem, 32);
     let mut small = ConsoleClient::new(rx, tx, Mode::Standalone).unwrap();
     assert_eq!(small.start(&mut log), Progress::Failed("the tx queue cannot hold the banner"));
+}
+
+#[test]
+fn the_rx_producer_hears_of_room_only_when_it_asked() {
+    let mut rig = Rig::new(Mode::Standalone, 64, 4096);
+    rig.start();
+    rig.client.take_notify();
+    // The driver fills rx and, finding it full, asks to be told of room.
+    assert_eq!(rig.type_in(&[b'a'; 100]), 64);
+    assert!(!rig.input.request_signal().unwrap(), "full: the producer waits");
+    rig.notify();
+    assert_eq!(rig.client.take_notify(), Notify { rx: true, tx: true }, "room in rx, answers in tx");
+    // Not asked: room freed silently.
+    rig.type_in(b"bc");
+    rig.notify();
+    assert_eq!(rig.client.take_notify(), Notify { rx: false, tx: true });
 }

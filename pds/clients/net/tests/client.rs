@@ -3,7 +3,8 @@
 
 use sevio_client_net::client::{Data, NetClient, Queues};
 use sevio_client_net::stack::{
-    Config, Event, FLOOD_PORT, Flood, Handled, PING_DATA, PING_IDENT, Stack, Target, Traffic, flood_byte,
+    Config, Event, FLOOD_PORT, Flood, Handled, MAX_TRIES, PING_DATA, PING_IDENT, Retransmit, Stack, Target, Traffic,
+    flood_byte,
 };
 use sevio_client_net::wire;
 use sevio_queue::{NetBuffer, NetConsumer, NetProducer};
@@ -220,8 +221,9 @@ fn a_flood_keeps_its_depth_and_checks_every_echo() {
     assert_eq!(handle(&mut s, &echo(0)).0.event, Some(Event::FloodReply(10)));
     send_all(&mut s, &mut sent);
     assert_eq!(sent.len(), 4);
-    // Wrong echoes: a duplicate, one never sent, one with other data, one
-    // from another host: none counts.
+    // Echoes that do not count: a duplicate (of a datagram answered
+    // already: counted as such, not as wrong), one never sent, one with
+    // other data, one from another host.
     let mut wrong_data = payload(2);
     wrong_data[5] ^= 1;
     for f in [
@@ -239,9 +241,10 @@ fn a_flood_keeps_its_depth_and_checks_every_echo() {
     assert_eq!(sent.len(), 5, "all five sent, never more");
     assert_eq!(
         handle(&mut s, &echo(4)).0.event,
-        Some(Event::FloodDone { bad: 3 }),
-        "the other host's echo is not ours to judge"
+        Some(Event::FloodDone { bad: 2 }),
+        "the other host's echo is not ours to judge; a duplicate is not wrong"
     );
+    assert_eq!(s.flood_counts(), (5, 5, 1));
     send_all(&mut s, &mut sent);
     assert_eq!(sent.len(), 5);
 }
@@ -375,4 +378,82 @@ fn out_of_tx_buffers_it_asks_for_tx_free_signals() {
     // must notify when it returns one.
     d.tx_free.stage(drain(&mut d.tx_active)[0]).unwrap();
     assert_eq!(d.tx_free.require_signal(), Ok(true));
+}
+
+#[test]
+fn an_unanswered_arp_request_is_resent_until_the_stack_gives_up() {
+    let cfg = Config { target: Some(Target { ip: GW, traffic: Traffic::Ping }), ..config(false) };
+    let mut s = Stack::new(cfg);
+    let mut out = [0u8; 2048];
+    assert!(s.poll_send(&mut out).is_some(), "the ARP request");
+    assert!(s.poll_send(&mut out).is_none());
+    for try_no in 1..=MAX_TRIES {
+        assert_eq!(s.retransmit_due(), Retransmit::Resent(try_no));
+        let n = s.poll_send(&mut out).expect("the ARP request again");
+        assert_eq!(&out[12..14], &[0x08, 0x06]);
+        assert!(n >= 42);
+        assert!(s.poll_send(&mut out).is_none(), "once per try");
+    }
+    assert_eq!(s.retransmit_due(), Retransmit::GaveUp("ARP reply from the target"));
+}
+
+#[test]
+fn a_lost_flood_datagram_is_resent_and_an_answer_in_between_is_progress() {
+    let flood = Flood { count: 3, depth: 2, size: 10, port: 1234 };
+    let cfg = Config { target: Some(Target { ip: PEER_IP, traffic: Traffic::Flood(flood) }), ..config(false) };
+    let mut s = Stack::new(cfg);
+    let mut out = [0u8; 2048];
+    s.poll_send(&mut out).unwrap();
+    assert_eq!(s.retransmit_due(), Retransmit::Resent(1), "no ARP reply yet");
+    s.poll_send(&mut out).unwrap();
+    handle(&mut s, &arp_reply_from(PEER_MAC, PEER_IP));
+    assert_eq!(s.retransmit_due(), Retransmit::Progressed, "the ARP reply was progress");
+    let mut seqs = |s: &mut Stack| {
+        let mut v = Vec::new();
+        while let Some(n) = s.poll_send(&mut out) {
+            let ip = wire::parse_ipv4(&out[14..n]).unwrap();
+            let u = wire::parse_udp(&ip).unwrap();
+            v.push(u16::from_be_bytes([u.payload[0], u.payload[1]]));
+        }
+        v
+    };
+    assert_eq!(seqs(&mut s), [0, 1]);
+    let payload = |seq: u16| (0..10).map(|i| flood_byte(seq, i)).collect::<Vec<u8>>();
+    let echo = |seq: u16| udp_from(PEER_IP, 1234, FLOOD_PORT, &payload(seq));
+    // 0 is lost; 1 comes back (progress), then nothing.
+    assert_eq!(handle(&mut s, &echo(1)).0.event, Some(Event::FloodReply(10)));
+    assert_eq!(seqs(&mut s), [] as [u16; 0], "0 still in flight: the window is full");
+    assert_eq!(s.retransmit_due(), Retransmit::Progressed);
+    assert_eq!(s.retransmit_due(), Retransmit::Resent(1));
+    assert_eq!(seqs(&mut s), [0], "only the datagram still outstanding");
+    assert_eq!(handle(&mut s, &echo(0)).0.event, Some(Event::FloodReply(10)));
+    assert_eq!(seqs(&mut s), [2]);
+    // The original 0 turns up late: a duplicate.
+    assert_eq!(handle(&mut s, &echo(0)).0.event, None);
+    assert_eq!(handle(&mut s, &echo(2)).0.event, Some(Event::FloodDone { bad: 0 }));
+    assert_eq!(s.flood_counts(), (3, 3, 1));
+    assert_eq!(s.retransmit_due(), Retransmit::Idle, "done: nothing awaited");
+}
+
+#[test]
+fn a_stopped_flood_ends_when_the_last_in_flight_is_back() {
+    let flood = Flood { count: 100, depth: 4, size: 10, port: 1234 };
+    let cfg = Config { target: Some(Target { ip: PEER_IP, traffic: Traffic::Flood(flood) }), ..config(false) };
+    let mut s = Stack::new(cfg);
+    let mut out = [0u8; 2048];
+    s.poll_send(&mut out).unwrap();
+    handle(&mut s, &arp_reply_from(PEER_MAC, PEER_IP));
+    let mut sent = 0;
+    while s.poll_send(&mut out).is_some() {
+        sent += 1;
+    }
+    assert_eq!(sent, 4, "up to the depth");
+    let payload = |seq: u16| (0..10).map(|i| flood_byte(seq, i)).collect::<Vec<u8>>();
+    let echo = |seq: u16| udp_from(PEER_IP, 1234, FLOOD_PORT, &payload(seq));
+    handle(&mut s, &echo(0));
+    assert_eq!(s.stop_flood(), None, "three still in flight");
+    assert!(s.poll_send(&mut out).is_none(), "stopped: nothing new");
+    handle(&mut s, &echo(1));
+    handle(&mut s, &echo(2));
+    assert_eq!(handle(&mut s, &echo(3)).0.event, Some(Event::FloodDone { bad: 0 }));
 }

@@ -1,62 +1,63 @@
-//! [`BlkDriver`]: the virtio-blk driver as a plain type. The PD shell
-//! (`main.rs`) feeds it events; tests feed it the same events with a fake
-//! transport and device.
+//! [`BlkDriver`]: the virtio-blk driver, a [`VirtioDriver`]. The driver
+//! framework (`sevio_driver_core::Virtio`) registers with the bus, brings
+//! the device up, sets up the requestq, kicks and keeps the device state;
+//! this is the device logic.
 //!
-//! Events and what each does:
-//! - [`bind`](BlkDriver::bind) (the bus bound us): bring the device up
-//!   (VERSION_1 on modern devices, FLUSH, BLK_SIZE, RO, SEG_MAX,
-//!   SIZE_MAX, EVENT_IDX, INDIRECT_DESC when offered), read config, set
-//!   up queue 0, send GET_ID; the storage information is published when
-//!   GET_ID completes;
-//! - [`client_notified`](BlkDriver::client_notified): take every queued
-//!   client request that can go in flight, check it, add its chain; kick
-//!   once (QueueNotify PPC, only if the device asks for it);
-//! - [`interrupt`](BlkDriver::interrupt): harvest every used chain,
-//!   answer each request, then serve more;
-//! - [`unbind`](BlkDriver::unbind): the device is gone (the transport
-//!   resets it): in-flight requests fail.
+//! Reactions:
+//! - [`probe`](VirtioDriver::probe) (features negotiated: FLUSH,
+//!   BLK_SIZE, RO, SEG_MAX, SIZE_MAX, EVENT_IDX, INDIRECT_DESC when
+//!   offered; requestq set up): read the config space;
+//! - `after_bind`: send GET_ID (the storage information is published
+//!   when it completes), then serve what waited; after a failed bring-up
+//!   or an unbind, answer or leave what waited;
+//! - `client_notified`: take every queued client request that can go in
+//!   flight, check it, add its chain;
+//! - `interrupt`: re-read the config on a config change, harvest every
+//!   used chain, answer each request, then serve more;
+//! - [`remove`](VirtioDriver::remove) (unbound, replaced, failed): the
+//!   requests the device held are answered ERR_IO, the storage
+//!   information is withdrawn.
 //!
 //! After each event the queue is armed to interrupt once, when the last
 //! request in flight completes (EVENT_IDX `used_event`); if the device
 //! got there first the driver harvests again, so no completion is lost.
-//! Responses are published once per event, and the client notified once
-//! (through [`take_client_notify`](BlkDriver::take_client_notify)).
+//! Responses are published once per event, and the client notified once.
 //!
 //! Choices:
 //! - not bound yet: requests wait in the request queue (a device may
 //!   still come; the bus decides);
-//! - device failed (bring-up failed, a used-ring violation, a refused
-//!   kick): every request in flight and every later one is answered
-//!   ERR_IO, the device is reset; a new binding starts afresh;
+//! - device failed (bring-up failed, a used-ring violation): every
+//!   request in flight and every later one is answered ERR_IO, the device
+//!   is reset; a new binding starts afresh;
 //! - status byte != OK from the device: ERR_IO;
 //! - WRITE to a read-only device: ERR_INVALID_PARAM, no DMA;
 //! - FLUSH without VIRTIO_BLK_F_FLUSH: OK at once (no writeback cache);
 //! - BARRIER: later requests wait until every earlier one completed, then
 //!   a device flush (if FLUSH) runs; the BARRIER is answered with its
-//!   status.
+//!   status;
+//! - a client that breaks its queue protocol (impossible indices, a full
+//!   response queue) is no longer served; the device is kept.
 
 use crate::info::{BlkFacts, CONFIG_BYTES};
-use crate::request::{self, ClientRegion, Limits, MAX_CHAIN, Plan, chain, header_of, id_chain};
+use crate::request::{self, Limits, MAX_CHAIN, Plan, chain, header_of, id_chain};
+use crate::wiring::BlkConfig;
+use crate::{QUEUE_SIZE, REQUESTQ, SLOTS};
 use sevio_driver_core::init::CONFIG_ATTEMPTS;
-use sevio_driver_core::transport::call_ok;
 use sevio_driver_core::{
-    Bringup, CallError, DmaRegion, DmaSlice, DmaSlots, Driver, DriverEvents, DriverQueue, InitError, QueueParams,
-    Transport,
+    Ctx, DataRegions, DmaCarver, DmaSlice, DmaSlots, DriverError, DriverQueue, DriverStatus, Probe, QueueParams,
+    QueueSpec, RegionSetvars, SystemMaps, Unusable, VirtioDriver,
 };
-use sevio_queue::{BlkRequest, BlkRequestConsumer, BlkResponse, BlkResponseProducer, BlkStatus, StorageInfo};
+use sevio_queue::{
+    BlkRequest, BlkRequestConsumer, BlkResponse, BlkResponseProducer, BlkStatus, QueueError, StorageInfo,
+};
+use sevio_sddf::Region;
 use sevio_sharedmem::SharedMemory;
 use sevio_transport_protocol::doorbell::INT_CONFIG_CHANGE;
-use sevio_transport_protocol::{DriverDoorbell, Request, TransportError, read_config};
+use sevio_transport_protocol::read_config;
 use sevio_virtio::device::blk::{ID_BYTES, features as blk};
 use sevio_virtio::features::general;
 use sevio_virtio::{Buffer, DeviceId, Features, Used};
 
-/// The largest queue the driver sets up (and its private state's size):
-/// 256, the size QEMU's legacy virtio-blk-pci fixes.
-pub const QUEUE_SIZE: usize = 256;
-/// Request slots (header + status) in the DMA region: the most requests
-/// in flight, GET_ID included.
-pub const SLOTS: usize = 64;
 /// Bytes per slot: the 16-byte header, then the status byte.
 const SLOT_BYTES: usize = 32;
 const STATUS_AT: usize = 16;
@@ -68,46 +69,9 @@ const NO_SLOT: u8 = u8::MAX;
 /// handful).
 const MAX_ROUNDS: usize = 256;
 
-/// The features the driver accepts when offered (VERSION_1 is added for
-/// modern devices by the bring-up).
-pub fn wanted_features() -> Features {
-    Features::EMPTY
-        .with(blk::FLUSH)
-        .with(blk::BLK_SIZE)
-        .with(blk::RO)
-        .with(blk::SEG_MAX)
-        .with(blk::SIZE_MAX)
-        .with(general::EVENT_IDX)
-        .with(general::INDIRECT_DESC)
-}
-
-/// The memory the driver works with, from system.xml.
-#[derive(Copy, Clone, Debug)]
-pub struct BlkResources {
-    /// The DMA region (queue, indirect tables, request slots).
-    pub dma: DmaRegion,
-    /// The doorbell page shared with the transport.
-    pub doorbell: SharedMemory,
-    /// The storage information page shared with the client.
-    pub storage_info: SharedMemory,
-    /// The request queue region.
-    pub requests: SharedMemory,
-    /// The response queue region.
-    pub responses: SharedMemory,
-    /// Entries of each client queue (agreed with the client).
-    pub queue_capacity: u32,
-    /// The client's data region (physical address and size only).
-    pub client_data: ClientRegion,
-}
-
-/// Why something failed (kept for the PD's log): the errors every
+/// Why the device failed (kept for the PD's log): the errors every
 /// driver shares.
-pub type BlkError = sevio_driver_core::DriverError;
-
-/// Where the driver is: `Unbound` (requests wait), `Starting` (device
-/// up, storage information not published yet), `Ready`, `Failed`
-/// (requests get ERR_IO).
-pub use sevio_driver_core::DriverStatus as Status;
+pub type BlkError = DriverError;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Kind {
@@ -132,29 +96,16 @@ struct Barrier {
     flushing: bool,
 }
 
-struct Device {
-    queue: DriverQueue<QUEUE_SIZE>,
-    doorbell: DriverDoorbell,
+/// What the driver learnt of the device it probed.
+#[derive(Copy, Clone, Debug)]
+struct Disk {
     features: Features,
     facts: BlkFacts,
-    serial: [u8; ID_BYTES],
     limits: Limits,
-    slots: DmaSlots,
-    id_buf: DmaSlice,
+    serial: [u8; ID_BYTES],
     queue_depth: u16,
+    /// The storage information is published (GET_ID answered).
     info_ready: bool,
-}
-
-// No heap: the device (with its queue's private state) lives inline.
-#[allow(clippy::large_enum_variant)]
-enum State {
-    /// `retry`: bring-up found the transport not bound yet (it has not
-    /// seen the bus's binding); try again at the next event.
-    Unbound {
-        retry: bool,
-    },
-    Up(Device),
-    Failed,
 }
 
 /// The client's two queues.
@@ -163,271 +114,261 @@ struct Client {
     responses: BlkResponseProducer,
 }
 
+type BlkCtx<'a> = Ctx<'a, BlkDriver>;
+
 /// The virtio-blk driver.
-pub struct BlkDriver<T: Transport> {
-    transport: T,
-    res: BlkResources,
+pub struct BlkDriver {
+    /// `None` once the client broke its queue protocol.
     client: Option<Client>,
-    state: State,
+    /// Why the client is no longer served, until logged.
+    client_error: Option<QueueError>,
+    client_error_logged: bool,
+    storage_info: SharedMemory,
+    data: DataRegions,
+    slots: DmaSlots,
+    id_buf: DmaSlice,
+    /// The probed device, until it is removed.
+    disk: Option<Disk>,
     inflight: [Option<InFlight>; SLOTS],
     by_token: [u8; QUEUE_SIZE],
     /// A request taken from the client that did not fit the queue yet.
     stash: Option<BlkRequest>,
     barrier: Option<Barrier>,
-    notify_client: bool,
-    last_error: Option<BlkError>,
+    /// Responses were published and the client has not been told yet.
+    notify_owed: bool,
 }
 
-impl<T: Transport> BlkDriver<T> {
-    /// A driver with no device yet. The client queues are opened now; if
-    /// they are unusable the driver never serves (see [`last_error`](Self::last_error)).
-    pub fn new(transport: T, res: BlkResources) -> Self {
-        let client = BlkRequestConsumer::new(res.requests, res.queue_capacity).and_then(|requests| {
-            Ok(Client { requests, responses: BlkResponseProducer::new(res.responses, res.queue_capacity)? })
-        });
-        let (client, last_error) = match client {
-            Ok(c) => (Some(c), None),
-            Err(e) => (None, Some(BlkError::Client(e))),
+impl VirtioDriver for BlkDriver {
+    const DEVICE: DeviceId = DeviceId::BLK;
+    type Queues = DriverQueue<QUEUE_SIZE>;
+    const QUEUES: QueueSpec = QueueSpec {
+        index: REQUESTQ,
+        params: QueueParams { max_size: QUEUE_SIZE as u16, min_size: 4, indirect_descs: MAX_CHAIN as u16 },
+    };
+    type Error = BlkError;
+    type Setvars = BlkConfig;
+
+    /// The request slots and the GET_ID buffer come first in the DMA
+    /// region. The queues hold `num_buffers` entries each, as configured.
+    fn new(cfg: BlkConfig, maps: &SystemMaps, dma: &mut DmaCarver) -> Result<Self, Unusable> {
+        let map = |region, r: Region| maps.region(RegionSetvars { region, vaddr: r.vaddr, size: r.size });
+        let capacity = u32::from(cfg.virt.num_buffers);
+        let queue_error = |region| {
+            move |e| match e {
+                QueueError::BadCapacity { .. } => {
+                    Unusable::Setvar("blk queue capacity (num_buffers) is not a power of two >= 2")
+                }
+                _ => Unusable::Layout(region),
+            }
         };
-        BlkDriver {
-            transport,
-            res,
-            client,
-            state: State::Unbound { retry: false },
+        let requests = BlkRequestConsumer::new(map("blk_request", cfg.virt.req_queue)?, capacity)
+            .map_err(queue_error("blk_request"))?;
+        let responses = BlkResponseProducer::new(map("blk_response", cfg.virt.resp_queue)?, capacity)
+            .map_err(queue_error("blk_response"))?;
+        let storage_info = map("blk_storage_info", cfg.virt.storage_info)?;
+        let slots = dma.slots(SLOTS, SLOT_BYTES, 16).map_err(Unusable::DmaRoom)?;
+        let id_buf = dma.take(ID_BYTES, 16).map_err(Unusable::DmaRoom)?;
+        Ok(BlkDriver {
+            client: Some(Client { requests, responses }),
+            client_error: None,
+            client_error_logged: false,
+            storage_info,
+            data: cfg.data,
+            slots,
+            id_buf,
+            disk: None,
             inflight: [None; SLOTS],
             by_token: [NO_SLOT; QUEUE_SIZE],
             stash: None,
             barrier: None,
-            notify_client: false,
-            last_error,
+            notify_owed: false,
+        })
+    }
+
+    /// Nothing is required: a device without any of these is still a disk.
+    fn features(&self) -> (Features, Features) {
+        let wanted = Features::EMPTY
+            .with(blk::FLUSH)
+            .with(blk::BLK_SIZE)
+            .with(blk::GEOMETRY)
+            .with(blk::RO)
+            .with(blk::SEG_MAX)
+            .with(blk::SIZE_MAX)
+            .with(general::EVENT_IDX)
+            .with(general::INDIRECT_DESC);
+        (wanted, Features::EMPTY)
+    }
+
+    /// Read the config space (§5.2.4) and size the client's queue depth:
+    /// a request of one data segment takes 3 descriptors, or 1 with an
+    /// indirect table; one slot stays for GET_ID or a barrier's flush.
+    fn probe(&mut self, device: &mut Probe<'_, '_, Self>) -> Result<(), BlkError> {
+        let mut config = [0u8; CONFIG_BYTES];
+        device.read_config(0, &mut config)?;
+        let features = device.features();
+        let facts = BlkFacts::parse(&config, features);
+        let queue = &device.queues;
+        let chains = if queue.uses_indirect() { queue.size() } else { queue.size() / 3 };
+        self.disk = Some(Disk {
+            features,
+            limits: facts.limits(),
+            facts,
+            serial: [0; ID_BYTES],
+            queue_depth: chains.min(SLOTS as u16 - 1),
+            info_ready: false,
+        });
+        Ok(())
+    }
+
+    /// Answer what the device held with ERR_IO, withdraw the storage
+    /// information.
+    fn remove(&mut self) {
+        self.forget_disk();
+    }
+
+    fn interrupt(&mut self, ctx: &mut BlkCtx<'_>, causes: u32) {
+        if causes & INT_CONFIG_CHANGE != 0 {
+            self.refresh_config(ctx);
+        }
+        self.pump(ctx, true);
+    }
+
+    fn client_notified(&mut self, ctx: &mut BlkCtx<'_>) {
+        self.pump(ctx, true);
+    }
+
+    /// A new device asks for its id first; then (or with no device) the
+    /// waiting requests are served, answered or left waiting.
+    fn after_bind(&mut self, ctx: &mut BlkCtx<'_>) {
+        if ctx.device().is_some() {
+            self.start_get_id(ctx);
+        }
+        self.pump(ctx, false);
+    }
+
+    /// `Starting` until the storage information is published.
+    fn status(&self, device: DriverStatus) -> DriverStatus {
+        match device {
+            DriverStatus::Ready if !self.disk.is_some_and(|d| d.info_ready) => DriverStatus::Starting,
+            other => other,
         }
     }
 
-    /// Where the driver is.
-    pub fn status(&self) -> Status {
-        match &self.state {
-            State::Unbound { .. } => Status::Unbound,
-            State::Up(d) if d.info_ready => Status::Ready,
-            State::Up(_) => Status::Starting,
-            State::Failed => Status::Failed,
+    /// Why the client is no longer served, once.
+    fn report(&mut self, name: &str) {
+        if let (Some(e), false) = (self.client_error, self.client_error_logged) {
+            self.client_error_logged = true;
+            sevio_runtime::debug_println!("{}: client queues unusable, client no longer served: {:?}", name, e);
         }
     }
+}
 
-    /// The last error seen (for the log).
-    pub fn last_error(&self) -> Option<BlkError> {
-        self.last_error
-    }
-
-    /// The transport (tests reach the fake device through it).
-    pub fn transport(&mut self) -> &mut T {
-        &mut self.transport
-    }
-
+impl BlkDriver {
     /// Requests the device holds for the client (GET_ID not counted).
     pub fn client_in_flight(&self) -> usize {
         self.inflight.iter().flatten().filter(|r| r.kind != Kind::GetId).count()
     }
 
-    /// Whether the client should be notified (clears the flag). The PD
-    /// shell turns it into one deferred notify per event.
-    pub fn take_client_notify(&mut self) -> bool {
-        core::mem::take(&mut self.notify_client)
+    /// Why the client is no longer served, if it broke its queue protocol.
+    pub fn client_error(&self) -> Option<QueueError> {
+        self.client_error
     }
 
-    fn fail(&mut self, e: BlkError) {
-        self.last_error = Some(e);
+    /// The device broke a rule: the framework resets it and holds it
+    /// failed; what it held is answered now, in this event.
+    fn fail(&mut self, ctx: &mut BlkCtx<'_>, e: BlkError) {
+        ctx.fail(e);
+        self.forget_disk();
     }
 
-    /// The bus bound a device to this driver: bring it up. Called again
-    /// for a new binding (the old device is let go first).
-    pub fn bind(&mut self) -> Result<(), BlkError> {
-        if matches!(self.state, State::Up(_) | State::Failed) {
-            self.unbind();
-        }
-        let result = self.bring_up();
-        match result {
-            Ok(device) => {
-                self.state = State::Up(device);
-                self.start_get_id();
-                self.pump(false, true);
-                Ok(())
-            }
-            Err(BlkError::Init(InitError::DeviceInfo(CallError::Refused(TransportError::NotBound)))) => {
-                self.state = State::Unbound { retry: true };
-                result.map(|_| ())
-            }
-            Err(e) => {
-                self.fail(e);
-                self.state = State::Failed;
-                self.pump(false, false);
-                Err(e)
-            }
-        }
-    }
-
-    fn bring_up(&mut self) -> Result<Device, BlkError> {
-        let doorbell = DriverDoorbell::open(self.res.doorbell).map_err(BlkError::Doorbell)?;
-        let mut carver = self.res.dma.carver();
-        let slots = carver.slots(SLOTS, SLOT_BYTES, 16).map_err(BlkError::Dma)?;
-        let id_buf = carver.take(ID_BYTES, 16).map_err(BlkError::Dma)?;
-        let init = BlkError::Init;
-        let mut c = Bringup::start(&mut self.transport, DeviceId::BLK)
-            .map_err(init)?
-            .negotiate(wanted_features(), Features::EMPTY)
-            .map_err(init)?;
-        let mut config = [0u8; CONFIG_BYTES];
-        c.read_config(0, &mut config).map_err(init)?;
-        let facts = BlkFacts::parse(&config, c.features());
-        let params = QueueParams { max_size: QUEUE_SIZE as u16, min_size: 4, indirect_descs: MAX_CHAIN as u16 };
-        let queue = c.queue::<QUEUE_SIZE>(0, params, &mut carver).map_err(init)?;
-        let features = c.features();
-        c.driver_ok().map_err(init)?;
-        // A request of one data segment takes 3 descriptors, or 1 with an
-        // indirect table; one slot stays for GET_ID / a barrier's flush.
-        let chains = if queue.uses_indirect() { queue.size() } else { queue.size() / 3 };
-        let queue_depth = chains.min(SLOTS as u16 - 1);
-        Ok(Device {
-            queue,
-            doorbell,
-            features,
-            limits: facts.limits(),
-            facts,
-            serial: [0; ID_BYTES],
-            slots,
-            id_buf,
-            queue_depth,
-            info_ready: false,
-        })
-    }
-
-    /// The device is gone (unbound by the bus, or replaced): answer what
-    /// it held with ERR_IO, withdraw the storage information.
-    pub fn unbind(&mut self) {
-        self.drop_device();
-        self.state = State::Unbound { retry: false };
-        self.publish_responses();
-    }
-
-    fn drop_device(&mut self) {
+    /// The device is gone: answer what it held, withdraw the storage
+    /// information. Idempotent (a failure forgets at once, `remove`
+    /// follows).
+    fn forget_disk(&mut self) {
         for slot in 0..SLOTS {
             if let Some(r) = self.inflight[slot].take() {
                 self.answer(r, BlkStatus::Io);
             }
         }
         self.by_token = [NO_SLOT; QUEUE_SIZE];
-        if matches!(self.state, State::Up(_)) {
-            let _ = StorageInfo::retract(&self.res.storage_info);
-        }
-    }
-
-    /// The device misbehaved or the transport refused: stop using the
-    /// queue, reset the device, fail what it held.
-    fn fail_device(&mut self, e: BlkError) {
-        self.fail(e);
-        self.drop_device();
-        let _ = self.transport.call(Request::Reset);
-        self.state = State::Failed;
-    }
-
-    /// The transport notified us: the device interrupted.
-    pub fn interrupt(&mut self) {
-        self.retry_bind();
-        let State::Up(dev) = &mut self.state else { return };
-        if dev.doorbell.take_interrupts() & INT_CONFIG_CHANGE != 0 {
-            self.refresh_config();
-        }
-        self.pump(true, false);
-    }
-
-    /// The client notified us: new requests.
-    pub fn client_notified(&mut self) {
-        self.retry_bind();
-        self.pump(true, false);
-    }
-
-    fn retry_bind(&mut self) {
-        if matches!(self.state, State::Unbound { retry: true }) {
-            let _ = self.bind();
-        }
-    }
-
-    /// Re-read config after a config-change interrupt (capacity can
-    /// change) and republish the storage information.
-    fn refresh_config(&mut self) {
-        let State::Up(dev) = &mut self.state else { return };
-        let mut config = [0u8; CONFIG_BYTES];
-        let t = &mut self.transport;
-        if read_config(&mut |r| Ok::<_, core::convert::Infallible>(t.call(r)), 0, &mut config, CONFIG_ATTEMPTS).is_err()
-        {
-            return;
-        }
-        dev.facts = BlkFacts::parse(&config, dev.features);
-        dev.limits = dev.facts.limits();
-        if dev.info_ready {
-            let _ = dev.facts.storage_info(&dev.serial, dev.queue_depth).publish(&self.res.storage_info);
-            self.notify_client = true;
-        }
-    }
-
-    /// Harvest (if asked), serve, kick, arm; repeat while the device got
-    /// ahead of the arming. Then publish responses.
-    fn pump(&mut self, mut harvest: bool, mut added: bool) {
-        // Each round harvests what the device did meanwhile; a device that
-        // toggles used.idx could keep this going, so it is bounded.
-        for _ in 0..MAX_ROUNDS {
-            if harvest {
-                self.harvest();
-            }
-            added |= self.serve();
-            let State::Up(dev) = &mut self.state else { break };
-            if added {
-                let kick = match dev.queue.needs_kick() {
-                    Ok(k) => k,
-                    Err(e) => {
-                        self.fail_device(BlkError::Queue(e));
-                        continue;
-                    }
-                };
-                if kick {
-                    if let Err(e) = call_ok(&mut self.transport, Request::QueueNotify { queue: dev.queue.index() }) {
-                        self.fail_device(BlkError::Transport(e));
-                        continue;
-                    }
-                }
-            }
-            added = false;
-            let in_flight = dev.queue.in_flight();
-            match dev.queue.arm(in_flight) {
-                Ok(false) => break,
-                Ok(true) => harvest = true,
-                Err(e) => self.fail_device(BlkError::Queue(e)),
-            }
+        if self.disk.take().is_some() {
+            let _ = StorageInfo::retract(&self.storage_info);
         }
         self.publish_responses();
     }
 
+    fn client_failed(&mut self, e: QueueError) {
+        self.client = None;
+        self.client_error = Some(e);
+    }
+
+    /// Re-read config after a config-change interrupt (capacity can
+    /// change) and republish the storage information.
+    fn refresh_config(&mut self, ctx: &mut BlkCtx<'_>) {
+        let Some(disk) = &mut self.disk else { return };
+        let mut config = [0u8; CONFIG_BYTES];
+        let t = ctx.transport();
+        if read_config(&mut |r| Ok::<_, core::convert::Infallible>(t.call(r)), 0, &mut config, CONFIG_ATTEMPTS).is_err()
+        {
+            return;
+        }
+        disk.facts = BlkFacts::parse(&config, disk.features);
+        disk.limits = disk.facts.limits();
+        // Republished without a notification: sDDF's peers read the page
+        // when they need it and take every notification for responses.
+        if disk.info_ready {
+            let _ = disk.facts.storage_info(&disk.serial, disk.queue_depth).publish(&self.storage_info);
+        }
+    }
+
+    /// Harvest (if asked), serve, arm; repeat while the device got ahead
+    /// of the arming. Then publish responses and tell the client. The
+    /// framework kicks.
+    fn pump(&mut self, ctx: &mut BlkCtx<'_>, mut harvest: bool) {
+        // Each round harvests what the device did meanwhile; a device that
+        // toggles used.idx could keep this going, so it is bounded.
+        for _ in 0..MAX_ROUNDS {
+            if harvest {
+                self.harvest(ctx);
+            }
+            self.serve(ctx);
+            let Some(device) = ctx.device() else { break };
+            let in_flight = device.queues.in_flight();
+            match device.queues.arm(in_flight) {
+                Ok(false) => break,
+                Ok(true) => harvest = true,
+                Err(e) => self.fail(ctx, BlkError::Queue(e)),
+            }
+        }
+        self.publish_responses();
+        if core::mem::take(&mut self.notify_owed) {
+            ctx.notify_client();
+        }
+    }
+
     /// Answer every used chain.
-    fn harvest(&mut self) {
+    fn harvest(&mut self, ctx: &mut BlkCtx<'_>) {
         loop {
-            let State::Up(dev) = &mut self.state else { return };
-            match dev.queue.pop_used() {
+            let Some(device) = ctx.device() else { return };
+            match device.queues.pop_used() {
                 Ok(Some(used)) => self.complete(used),
                 Ok(None) => return,
-                Err(e) => return self.fail_device(BlkError::Queue(e)),
+                Err(e) => return self.fail(ctx, BlkError::Queue(e)),
             }
         }
     }
 
     fn complete(&mut self, used: Used) {
-        let State::Up(dev) = &mut self.state else { return };
         let token = used.token.index() as usize;
         let slot = core::mem::replace(&mut self.by_token[token % QUEUE_SIZE], NO_SLOT) as usize;
         let Some(r) = self.inflight.get_mut(slot).and_then(Option::take) else { return };
-        let status = dev.slots.get(slot).and_then(|s| s.mem.read::<u8>(STATUS_AT)).unwrap_or(STATUS_UNWRITTEN);
+        let status = self.slots.get(slot).and_then(|s| s.mem.read::<u8>(STATUS_AT)).unwrap_or(STATUS_UNWRITTEN);
         let ok = status == sevio_virtio::device::blk::status::OK;
         if r.kind == Kind::GetId {
-            if !ok || dev.id_buf.mem.copy_out(0, &mut dev.serial).is_err() {
-                dev.serial = [0; ID_BYTES];
+            if let Some(disk) = &mut self.disk {
+                if !ok || self.id_buf.mem.copy_out(0, &mut disk.serial).is_err() {
+                    disk.serial = [0; ID_BYTES];
+                }
             }
             self.publish_info();
             return;
@@ -456,8 +397,7 @@ impl<T: Transport> BlkDriver<T> {
         // Room was checked before the request was taken; a full queue now
         // means the client broke the protocol.
         if let Err(e) = client.responses.stage(BlkResponse::new(status, count, id)) {
-            self.client = None;
-            self.fail(BlkError::Client(e));
+            self.client_failed(e);
         }
     }
 
@@ -467,40 +407,39 @@ impl<T: Transport> BlkDriver<T> {
             return;
         }
         match client.responses.publish() {
-            Ok(()) => self.notify_client = true,
-            Err(e) => {
-                self.client = None;
-                self.fail(BlkError::Client(e));
-            }
+            Ok(()) => self.notify_owed = true,
+            Err(e) => self.client_failed(e),
         }
     }
 
-    /// Publish the storage information (ready, with release) and tell
-    /// the client.
+    /// Publish the storage information (`ready` set with release), as
+    /// sDDF's drivers do: without a notification. sDDF's virtualiser spins
+    /// on `ready` in its init and has sent its first request by the time a
+    /// notification could come; one it takes with an empty response queue
+    /// is an error to it ("Notified by driver but queue is empty").
     fn publish_info(&mut self) {
-        let State::Up(dev) = &mut self.state else { return };
-        if dev.facts.storage_info(&dev.serial, dev.queue_depth).publish(&self.res.storage_info).is_ok() {
-            dev.info_ready = true;
-            self.notify_client = true;
+        let Some(disk) = &mut self.disk else { return };
+        if disk.facts.storage_info(&disk.serial, disk.queue_depth).publish(&self.storage_info).is_ok() {
+            disk.info_ready = true;
         }
     }
 
     /// Ask the device for its id string (VIRTIO_BLK_T_GET_ID, 20 bytes);
     /// the storage information is published when it completes. With no
     /// room for it, publish at once without a serial.
-    fn start_get_id(&mut self) {
-        let State::Up(dev) = &mut self.state else { return };
+    fn start_get_id(&mut self, ctx: &mut BlkCtx<'_>) {
+        let Some(device) = ctx.device() else { return };
         let slot = free_slot(&self.inflight);
-        let Some((slot, mem)) = slot.and_then(|i| Some((i, dev.slots.get(i)?))) else {
+        let Some((slot, mem)) = slot.and_then(|i| Some((i, self.slots.get(i)?))) else {
             return self.publish_info();
         };
         let header = write_header(&mem, sevio_virtio::device::blk::req::GET_ID, 0);
-        let _ = dev.id_buf.mem.fill(0, dev.id_buf.len(), 0);
-        let bufs = id_chain(header, dev.id_buf.paddr, mem.paddr + STATUS_AT as u64);
-        if header == 0 || !dev.queue.can_add(bufs.len()) {
+        let _ = self.id_buf.mem.fill(0, self.id_buf.len(), 0);
+        let bufs = id_chain(header, self.id_buf.paddr, mem.paddr + STATUS_AT as u64);
+        if header == 0 || !device.queues.can_add(bufs.len()) {
             return self.publish_info();
         }
-        match dev.queue.add(&bufs) {
+        match device.queues.add(&bufs) {
             Ok(token) => {
                 self.by_token[token.index() as usize % QUEUE_SIZE] = slot as u8;
                 self.inflight[slot] = Some(InFlight { id: 0, kind: Kind::GetId, count: 0 });
@@ -535,39 +474,31 @@ impl<T: Transport> BlkDriver<T> {
         match taken {
             Ok(r) => r,
             Err(e) => {
-                self.client = None;
-                self.fail(BlkError::Client(e));
+                self.client_failed(e);
                 None
             }
         }
     }
 
-    /// Serve client requests; returns whether chains were added.
-    fn serve(&mut self) -> bool {
-        let mut added = false;
+    /// Serve client requests: into the queue while the device is up,
+    /// ERR_IO once it failed, left waiting while there is none.
+    fn serve(&mut self, ctx: &mut BlkCtx<'_>) {
         loop {
-            match self.state {
-                State::Unbound { .. } => return false,
-                State::Failed => {
-                    if let Some(b) = self.barrier.take() {
-                        self.respond(BlkStatus::Io, 0, b.id);
-                    }
-                    while let Some(r) = self.next_request() {
-                        self.respond(BlkStatus::Io, 0, r.id);
-                    }
-                    break;
+            if ctx.failed() {
+                if let Some(b) = self.barrier.take() {
+                    self.respond(BlkStatus::Io, 0, b.id);
                 }
-                State::Up(_) => {}
+                while let Some(r) = self.next_request() {
+                    self.respond(BlkStatus::Io, 0, r.id);
+                }
+                break;
             }
+            let Some(device) = ctx.device() else { return };
             while self.barrier.is_none() {
                 let Some(r) = self.next_request() else { break };
-                match self.submit(r) {
-                    Submit::Added => added = true,
-                    Submit::Answered => {}
-                    Submit::Full => {
-                        self.stash = Some(r);
-                        break;
-                    }
+                if let Submit::Full = self.submit(&mut device.queues, r) {
+                    self.stash = Some(r);
+                    break;
                 }
             }
             // A barrier waits for everything before it.
@@ -575,40 +506,27 @@ impl<T: Transport> BlkDriver<T> {
             if b.flushing || self.client_in_flight() > 0 {
                 break;
             }
-            if !self.device_limits().is_some_and(|l| l.flush) {
+            if !self.disk.is_some_and(|d| d.limits.flush) {
                 self.barrier = None;
                 self.respond(BlkStatus::Ok, 0, b.id);
                 continue;
             }
-            match self.add_chain(Plan::Flush, Kind::Barrier, b.id, 0) {
-                Submit::Added => {
-                    added = true;
-                    self.barrier = Some(Barrier { flushing: true, ..b });
-                }
-                Submit::Answered | Submit::Full => {}
+            if let Submit::Added = self.add_chain(&mut device.queues, Plan::Flush, Kind::Barrier, b.id, 0) {
+                self.barrier = Some(Barrier { flushing: true, ..b });
             }
             break;
         }
         if let Some(client) = &mut self.client {
             if let Err(e) = client.requests.publish() {
-                self.client = None;
-                self.fail(BlkError::Client(e));
+                self.client_failed(e);
             }
-        }
-        added
-    }
-
-    fn device_limits(&self) -> Option<Limits> {
-        match &self.state {
-            State::Up(d) => Some(d.limits),
-            _ => None,
         }
     }
 
     /// Check one request and put it in flight (or answer it).
-    fn submit(&mut self, r: BlkRequest) -> Submit {
-        let Some(limits) = self.device_limits() else { return Submit::Full };
-        match request::plan(&r, &limits, &self.res.client_data) {
+    fn submit(&mut self, queue: &mut DriverQueue<QUEUE_SIZE>, r: BlkRequest) -> Submit {
+        let Some(limits) = self.disk.map(|d| d.limits) else { return Submit::Full };
+        match request::plan(&r, &limits, &self.data) {
             Err(status) => {
                 self.respond(status, 0, r.id);
                 Submit::Answered
@@ -622,34 +540,34 @@ impl<T: Transport> BlkDriver<T> {
                 Submit::Answered
             }
             Ok(plan) => {
-                let kind = match plan {
-                    Plan::Read { .. } => Kind::Read,
-                    Plan::Write { .. } => Kind::Write,
-                    _ => Kind::Flush,
+                let (kind, count) = match plan {
+                    Plan::Read { count, .. } => (Kind::Read, count),
+                    Plan::Write { count, .. } => (Kind::Write, count),
+                    _ => (Kind::Flush, 0),
                 };
-                let count = match plan {
-                    Plan::Read { count, .. } | Plan::Write { count, .. } => count,
-                    _ => 0,
-                };
-                self.add_chain(plan, kind, r.id, count)
+                self.add_chain(queue, plan, kind, r.id, count)
             }
         }
     }
 
-    fn add_chain(&mut self, plan: Plan, kind: Kind, id: u32, count: u16) -> Submit {
-        let State::Up(dev) = &mut self.state else { return Submit::Full };
+    fn add_chain(
+        &mut self,
+        queue: &mut DriverQueue<QUEUE_SIZE>,
+        plan: Plan,
+        kind: Kind,
+        id: u32,
+        count: u16,
+    ) -> Submit {
+        let Some(limits) = self.disk.map(|d| d.limits) else { return Submit::Full };
         let Some(slot) = free_slot(&self.inflight) else { return Submit::Full };
-        let Some(mem) = dev.slots.get(slot) else { return Submit::Full };
+        let Some(mem) = self.slots.get(slot) else { return Submit::Full };
         let (type_, sector) = header_of(&plan);
         let mut bufs = [Buffer::readable(0, 0); MAX_CHAIN];
-        let n = chain(&plan, &dev.limits, mem.paddr, mem.paddr + STATUS_AT as u64, &mut bufs);
-        if !dev.queue.can_add(n) {
+        let n = chain(&plan, &limits, mem.paddr, mem.paddr + STATUS_AT as u64, &mut bufs);
+        if !queue.can_add(n) || write_header(&mem, type_, sector) == 0 {
             return Submit::Full;
         }
-        if write_header(&mem, type_, sector) == 0 {
-            return Submit::Full;
-        }
-        match dev.queue.add(&bufs[..n]) {
+        match queue.add(&bufs[..n]) {
             Ok(token) => {
                 self.by_token[token.index() as usize % QUEUE_SIZE] = slot as u8;
                 self.inflight[slot] = Some(InFlight { id, kind, count });
@@ -657,36 +575,6 @@ impl<T: Transport> BlkDriver<T> {
             }
             Err(_) => Submit::Full,
         }
-    }
-}
-
-impl<T: Transport> DriverEvents for BlkDriver<T> {
-    fn interrupt(&mut self) {
-        BlkDriver::interrupt(self)
-    }
-
-    fn client_notified(&mut self) {
-        BlkDriver::client_notified(self)
-    }
-
-    fn take_client_notify(&mut self) -> bool {
-        BlkDriver::take_client_notify(self)
-    }
-}
-
-impl<T: Transport> Driver for BlkDriver<T> {
-    type Error = BlkError;
-    fn bind(&mut self) -> Result<(), BlkError> {
-        BlkDriver::bind(self)
-    }
-    fn unbind(&mut self) {
-        BlkDriver::unbind(self)
-    }
-    fn status(&self) -> Status {
-        BlkDriver::status(self)
-    }
-    fn last_error(&self) -> Option<BlkError> {
-        BlkDriver::last_error(self)
     }
 }
 

@@ -1,20 +1,25 @@
 //! Client requests: checked, then turned into virtio-blk chains.
 //!
 //! Every field of a [`BlkRequest`] comes from the client and is checked
-//! here before anything reaches the device (DESIGN: "a bad one gets an
-//! error response, never a DMA"):
+//! here before anything reaches the device (a bad one gets an error
+//! response, never a DMA):
 //! - the code names READ, WRITE, FLUSH or BARRIER;
-//! - READ/WRITE: `count > 0`; `block_number + count <= capacity`;
-//!   `io_or_offset + count * 4096 <= client data region size`; the data
-//!   fits the device's segment limits; no WRITE to a read-only device.
-//!   All arithmetic is checked; an overflow is an invalid request.
+//! - READ/WRITE: `count > 0`; `block_number + count <= capacity`; the
+//!   data fits the device's segment limits; no WRITE to a read-only
+//!   device; and `io_or_offset .. + count * 4096`, an I/O address range
+//!   as sDDF's virtualisers name buffers, lies entirely inside one of the
+//!   data regions the driver is configured with, which the framework's
+//!   [`DataRegions::span`] decides (the one client-range check of every
+//!   driver). All arithmetic is checked; an overflow is an invalid
+//!   request.
 //!
 //! A chain is `header (16 B, device-readable) | data segments | status
 //! (1 B, device-writable)` (VIRTIO 1.2 §5.2.6), data device-writable for
 //! READ and device-readable for WRITE. Header and status live in a
-//! per-request slot of the DMA region; data is the client's region at
-//! its physical address plus the checked offset.
+//! per-request slot of the DMA region; data is the checked I/O address
+//! itself (the address devices use).
 
+use sevio_driver_core::DataRegions;
 use sevio_queue::blk::BLK_TRANSFER_SIZE;
 use sevio_queue::{BlkOp, BlkRequest, BlkStatus};
 use sevio_virtio::Buffer;
@@ -41,16 +46,6 @@ pub struct Limits {
     /// Most data segments per request (`seg_max`, capped at
     /// [`MAX_SEGMENTS`]).
     pub segments: usize,
-}
-
-/// The client's data region as the driver knows it: where the device
-/// finds it and how big it is (it is not mapped in the driver).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct ClientRegion {
-    /// Physical address of its first byte.
-    pub paddr: u64,
-    /// Size in bytes.
-    pub size: u64,
 }
 
 /// A checked request.
@@ -84,8 +79,8 @@ pub enum Plan {
     Barrier,
 }
 
-/// Check `req` against the device and the client's region.
-pub fn plan(req: &BlkRequest, limits: &Limits, data: &ClientRegion) -> Result<Plan, BlkStatus> {
+/// Check `req` against the device and the data regions.
+pub fn plan(req: &BlkRequest, limits: &Limits, data: &DataRegions) -> Result<Plan, BlkStatus> {
     let invalid = BlkStatus::InvalidParam;
     let op = req.op().ok_or(invalid)?;
     let write = match op {
@@ -107,12 +102,9 @@ pub fn plan(req: &BlkRequest, limits: &Limits, data: &ClientRegion) -> Result<Pl
         return Err(invalid);
     }
     let len = u64::from(req.count) * BLK_TRANSFER_SIZE as u64;
-    let end = req.io_or_offset.checked_add(len).ok_or(invalid)?;
-    if end > data.size {
-        return Err(invalid);
-    }
-    let addr = data.paddr.checked_add(req.io_or_offset).ok_or(invalid)?;
-    addr.checked_add(len).ok_or(invalid)?;
+    // Without an IOMMU the device reaches all of RAM: an address outside
+    // the data regions is answered here and never reaches it.
+    let addr = data.span(req.io_or_offset, len).map_err(|_| invalid)?;
     let sector = req.block_number.checked_mul(BLK_TRANSFER_SIZE as u64 / SECTOR_SIZE).ok_or(invalid)?;
     // count <= 65535, so len < 2^28: fits u32.
     let len = u32::try_from(len).map_err(|_| invalid)?;
@@ -168,66 +160,91 @@ pub fn id_chain(header: u64, id: u64, status: u64) -> [Buffer; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sevio_sddf::{DeviceRegion, Region};
 
-    const DATA: ClientRegion = ClientRegion { paddr: 0x5000_0000, size: 0x20_0000 };
+    const DATA_PADDR: u64 = 0x5000_0000;
+    const DATA_SIZE: u64 = 0x20_0000;
+    /// A second region right after the first, as a virtualiser's metadata
+    /// buffer may lie next to a client's data.
+    const META_PADDR: u64 = DATA_PADDR + DATA_SIZE;
+    const META_SIZE: u64 = 0x1_0000;
     const LIMITS: Limits =
         Limits { capacity: 1000, read_only: false, flush: true, segment_max: u32::MAX, segments: MAX_SEGMENTS };
 
+    /// A request naming its buffer at `offset` into the data region (an
+    /// I/O address, as sDDF's virtualisers send).
     fn req(code: u32, offset: u64, block: u64, count: u16) -> BlkRequest {
-        BlkRequest { code, io_or_offset: offset, block_number: block, count, id: 9 }
+        BlkRequest { code, io_or_offset: DATA_PADDR.wrapping_add(offset), block_number: block, count, id: 9 }
+    }
+
+    /// The data region at [`DATA_PADDR`] and the metadata region after it.
+    fn data_region() -> DataRegions {
+        let mut list = DataRegions::new();
+        for (io_addr, size) in [(DATA_PADDR, DATA_SIZE), (META_PADDR, META_SIZE)] {
+            list.push(DeviceRegion { region: Region { vaddr: 0, size }, io_addr }).unwrap();
+        }
+        list
     }
 
     #[test]
     fn good_requests_become_plans() {
+        let data = data_region();
         assert_eq!(
-            plan(&req(0, 0x1000, 10, 2), &LIMITS, &DATA),
+            plan(&req(0, 0x1000, 10, 2), &LIMITS, &data),
             Ok(Plan::Read { sector: 80, addr: 0x5000_1000, len: 8192, count: 2 })
         );
         assert_eq!(
-            plan(&req(1, 0x20_0000 - 4096, 999, 1), &LIMITS, &DATA),
+            plan(&req(1, 0x20_0000 - 4096, 999, 1), &LIMITS, &data),
             Ok(Plan::Write { sector: 7992, addr: 0x5020_0000 - 4096, len: 4096, count: 1 }),
             "last block, last page of the region"
         );
-        assert_eq!(plan(&req(2, u64::MAX, u64::MAX, 0), &LIMITS, &DATA), Ok(Plan::Flush), "flush ignores the range");
-        assert_eq!(plan(&req(3, 0, 0, 0), &LIMITS, &DATA), Ok(Plan::Barrier));
+        assert_eq!(plan(&req(2, u64::MAX, u64::MAX, 0), &LIMITS, &data), Ok(Plan::Flush), "flush ignores the range");
+        assert_eq!(plan(&req(3, 0, 0, 0), &LIMITS, &data), Ok(Plan::Barrier));
     }
 
     #[test]
     fn bad_requests_are_invalid() {
+        let data = data_region();
         let bad = [
-            req(4, 0, 0, 1),                // unknown code
-            req(0, 0, 0, 0),                // no blocks
-            req(0, 0, 999, 2),              // past capacity
-            req(0, 0, u64::MAX, 1),         // block overflow
-            req(0, 0x20_0000 - 4095, 0, 1), // past the data region
-            req(0, 0x20_0000, 0, 1),        // at its end
-            req(1, u64::MAX - 100, 0, 1),   // offset overflow
-            req(0, 0, 0, u16::MAX),         // more than the region
+            req(4, 0, 0, 1),                       // unknown code
+            req(0, 0, 0, 0),                       // no blocks
+            req(0, 0, 999, 2),                     // past capacity
+            req(0, 0, u64::MAX, 1),                // block overflow
+            req(0, 0x20_0000 - 4095, 0, 1),        // across into the next region
+            req(0, 0x20_0000 - 4096, 0, 2),        // a whole block in each region
+            req(0, 0x21_0000, 0, 1),               // past both regions
+            req(0, u64::MAX - DATA_PADDR, 0, 1),   // I/O address 0
+            req(0, 0u64.wrapping_sub(4096), 0, 1), // just below the region
+            req(1, u64::MAX - 100, 0, 1),          // address overflow
+            req(0, 0, 0, u16::MAX),                // more than the region
         ];
         for r in bad {
-            assert_eq!(plan(&r, &LIMITS, &DATA), Err(BlkStatus::InvalidParam), "{r:?}");
+            assert_eq!(plan(&r, &LIMITS, &data), Err(BlkStatus::InvalidParam), "{r:?}");
         }
         let huge = Limits { capacity: u64::MAX, ..LIMITS };
-        let wide = ClientRegion { paddr: 0x5000_0000, size: u64::MAX };
-        assert_eq!(plan(&req(0, 0, u64::MAX - 2, 1), &huge, &wide), Err(BlkStatus::InvalidParam), "sector overflow");
+        assert_eq!(plan(&req(0, 0, u64::MAX - 2, 1), &huge, &data), Err(BlkStatus::InvalidParam), "sector overflow");
+        assert_eq!(plan(&req(0, 0, 0, 1), &LIMITS, &DataRegions::new()), Err(BlkStatus::InvalidParam), "no regions");
+        let meta = plan(&req(0, DATA_SIZE, 0, 16), &LIMITS, &data);
         assert_eq!(
-            plan(&req(0, u64::MAX - 0x5000_0000, 0, 1), &huge, &wide),
-            Err(BlkStatus::InvalidParam),
-            "paddr overflow"
+            meta,
+            Ok(Plan::Read { sector: 0, addr: META_PADDR, len: 16 * 4096, count: 16 }),
+            "all of the second"
         );
     }
 
     #[test]
     fn read_only_refuses_writes_only() {
+        let data = data_region();
         let ro = Limits { read_only: true, ..LIMITS };
-        assert_eq!(plan(&req(1, 0, 0, 1), &ro, &DATA), Err(BlkStatus::InvalidParam));
-        assert!(plan(&req(0, 0, 0, 1), &ro, &DATA).is_ok());
+        assert_eq!(plan(&req(1, 0, 0, 1), &ro, &data), Err(BlkStatus::InvalidParam));
+        assert!(plan(&req(0, 0, 0, 1), &ro, &data).is_ok());
     }
 
     #[test]
     fn chains_split_data_at_the_segment_limit() {
+        let data = data_region();
         let small = Limits { segment_max: 4096, segments: 3, ..LIMITS };
-        let p = plan(&req(0, 0, 0, 3), &small, &DATA).unwrap();
+        let p = plan(&req(0, 0, 0, 3), &small, &data).unwrap();
         let mut out = [Buffer::readable(0, 0); MAX_CHAIN];
         let n = chain(&p, &small, 0x100, 0x110, &mut out);
         assert_eq!(
@@ -240,8 +257,8 @@ mod tests {
                 Buffer::writable(0x110, 1),
             ]
         );
-        assert_eq!(plan(&req(0, 0, 0, 4), &small, &DATA), Err(BlkStatus::InvalidParam), "4 segments > seg_max 3");
-        let w = plan(&req(1, 0, 0, 1), &LIMITS, &DATA).unwrap();
+        assert_eq!(plan(&req(0, 0, 0, 4), &small, &data), Err(BlkStatus::InvalidParam), "4 segments > seg_max 3");
+        let w = plan(&req(1, 0, 0, 1), &LIMITS, &data).unwrap();
         let n = chain(&w, &LIMITS, 0x100, 0x110, &mut out);
         assert_eq!(
             &out[..n],

@@ -4,11 +4,10 @@
 mod common;
 
 use common::*;
-use sevio_driver_blk::{BlkError, Status};
-use sevio_driver_core::{CallError, InitError};
-use sevio_queue::BlkStatus;
-use sevio_transport_protocol::wire::label;
-use sevio_transport_protocol::{Request, TransportError};
+use sevio_driver_blk::BlkError;
+use sevio_driver_core::DriverStatus;
+use sevio_driver_core::InitError;
+use sevio_queue::{BlkRequest, BlkStatus};
 use sevio_virtio::DeviceFault;
 use sevio_virtio::device::blk::status;
 
@@ -17,20 +16,20 @@ fn bad_requests_get_invalid_param_and_no_dma() {
     let mut rig = Rig::ready(QEMU_LIKE);
     let (avail, kicks) = (rig.avail_idx(), rig.kicks());
     let bad = [
-        read(1, DATA_SIZE as u64, 0, 1),                         // offset at the region's end
-        read(2, DATA_SIZE as u64 - 4095, 0, 1),                  // runs past it
-        write(3, u64::MAX - 4095, 0, 1),                         // offset + length overflows
-        read(4, 0, CAPACITY_BLOCKS, 1),                          // past the capacity
-        read(5, 0, CAPACITY_BLOCKS - 1, 2),                      // straddles the end
-        read(6, 0, u64::MAX, 1),                                 // block overflow
-        read(7, 0, 0, 0),                                        // no blocks
-        sevio_queue::BlkRequest { code: 9, ..read(8, 0, 0, 1) }, // unknown code
+        read(1, (DATA_SIZE + META_SIZE) as u64, 0, 1), // just past the last data region
+        read(2, DATA_SIZE as u64 - 4096, 0, 2),        // straddles the data and metadata regions
+        write(3, u64::MAX - 4095, 0, 1),               // I/O address + length overflows
+        read(4, 0, CAPACITY_BLOCKS, 1),                // past the capacity
+        read(5, 0, CAPACITY_BLOCKS - 1, 2),            // straddles the end
+        read(6, 0, u64::MAX, 1),                       // block overflow
+        read(7, 0, 0, 0),                              // no blocks
+        BlkRequest { code: 9, ..read(8, 0, 0, 1) },    // unknown code
     ];
     rig.submit(&bad);
     let resp = rig.take_responses();
     let want: Vec<_> = bad.iter().map(|r| status_of(BlkStatus::InvalidParam, r.id)).collect();
     assert_eq!(resp, want);
-    assert!(rig.driver.take_client_notify());
+    assert!(rig.h.take_client_notify());
     assert_eq!(rig.avail_idx(), avail, "no descriptor made available");
     assert_eq!(rig.kicks(), kicks, "no kick");
     assert_eq!(rig.pop(), 0);
@@ -38,13 +37,19 @@ fn bad_requests_get_invalid_param_and_no_dma() {
     rig.submit(&[read(9, DATA_SIZE as u64 - 4096, CAPACITY_BLOCKS - 1, 1)]);
     rig.run_device();
     assert_eq!(rig.take_responses(), [ok(9, 1)]);
+    // Below the first region, and I/O address 0.
+    let below = BlkRequest { io_or_offset: DATA_PADDR - 4096, ..read(10, 0, 0, 1) };
+    let zero = BlkRequest { io_or_offset: 0, ..read(11, 0, 0, 1) };
+    rig.submit(&[below, zero]);
+    assert_eq!(rig.take_responses(), [status_of(BlkStatus::InvalidParam, 10), status_of(BlkStatus::InvalidParam, 11)]);
+    assert_eq!(rig.pop(), 0, "neither reached the device");
 }
 
 #[test]
 fn read_only_device_refuses_writes_and_serves_reads() {
     let mut rig = Rig::ready(QEMU_LIKE | F_RO);
     assert!(rig.info().unwrap().read_only);
-    rig.disk.borrow_mut().bytes[..4096].copy_from_slice(&pattern(9, 4096));
+    rig.bytes[..4096].copy_from_slice(&pattern(9, 4096));
     let avail = rig.avail_idx();
     rig.submit(&[write(1, 0, 0, 1)]);
     assert_eq!(rig.take_responses(), [status_of(BlkStatus::InvalidParam, 1)]);
@@ -59,15 +64,15 @@ fn read_only_device_refuses_writes_and_serves_reads() {
 fn device_errors_become_err_io() {
     for (st, what) in [(status::IOERR, "IOERR"), (status::UNSUPP, "UNSUPP"), (0xff, "no status written")] {
         let mut rig = Rig::ready(QEMU_LIKE);
-        rig.disk.borrow_mut().status_override = Some(st);
+        rig.status_override = Some(st);
         rig.submit(&[read(1, 0, 0, 2), write(2, 0, 0, 1), flush(3)]);
         rig.run_device();
         let mut resp = rig.take_responses();
         resp.sort_by_key(|r| r.id);
         let want: Vec<_> = (1..=3).map(|id| status_of(BlkStatus::Io, id)).collect();
         assert_eq!(resp, want, "{what}: ERR_IO, success_count 0");
-        assert_eq!(rig.driver.status(), Status::Ready, "{what}: a request error does not fail the device");
-        rig.disk.borrow_mut().status_override = None;
+        assert_eq!(rig.h.status(), DriverStatus::Ready, "{what}: a request error does not fail the device");
+        rig.status_override = None;
         rig.submit(&[read(4, 0, 0, 1)]);
         rig.run_device();
         assert_eq!(rig.take_responses(), [ok(4, 1)]);
@@ -79,28 +84,29 @@ fn used_ring_violation_fails_the_queue() {
     let mut rig = Rig::ready(QEMU_LIKE);
     rig.submit(&[read(1, 0, 0, 1), read(2, 0, 1, 1), read(3, 0, 2, 1)]);
     assert_eq!(rig.pop(), 3);
-    let head = rig.disk.borrow().pending[0].head;
+    let head = rig.pending[0].head;
     rig.complete(1);
     // The device repeats a used id it already returned.
-    rig.fake.device().push_used(0, head as u32, 0);
-    rig.disk.borrow_mut().irq_pending = true;
-    let resets = rig.fake.device().resets();
-    rig.deliver_interrupt();
+    rig.h.device.push_used(0, head as u32, 0);
+    let resets = rig.h.device.state().resets;
+    rig.force_interrupt();
     let mut resp = rig.take_responses();
     resp.sort_by_key(|r| r.id);
     assert_eq!(resp, [ok(1, 1), status_of(BlkStatus::Io, 2), status_of(BlkStatus::Io, 3)]);
-    assert_eq!(rig.driver.status(), Status::Failed);
+    assert_eq!(rig.h.status(), DriverStatus::Failed);
     assert!(matches!(
-        rig.driver.last_error(),
+        rig.h.last_error(),
         Some(BlkError::Queue(sevio_virtio::Error::Device(DeviceFault::UsedIdNotInFlight { .. })))
     ));
-    assert_eq!(rig.fake.device().resets(), resets + 1, "the device is reset");
+    assert_eq!(rig.h.device.state().resets, resets + 1, "the device is reset");
     assert_eq!(rig.info(), None, "storage info withdrawn");
-    // Later requests: ERR_IO, nothing more on the (reset) queue.
-    let calls = rig.fake.device().requests.len();
+    assert!(rig.h.take_client_notify(), "the client hears of the ERR_IO answers");
+    // Later requests: ERR_IO, nothing more for the (reset) device.
+    let (kicks, resets) = (rig.kicks(), rig.h.device.state().resets);
     rig.submit(&[read(4, 0, 0, 1)]);
     assert_eq!(rig.take_responses(), [status_of(BlkStatus::Io, 4)]);
-    assert_eq!(rig.fake.device().requests.len(), calls, "no transport call for a failed device");
+    assert_eq!((rig.kicks(), rig.h.device.state().resets), (kicks, resets), "nothing reaches a failed device");
+    assert!(rig.h.device.state().queues[0].is_none(), "its queue stays reset");
 }
 
 #[test]
@@ -108,23 +114,23 @@ fn used_index_running_ahead_fails_the_queue() {
     let mut rig = Rig::ready(QEMU_LIKE);
     rig.submit(&[read(1, 0, 0, 1)]);
     rig.pop();
-    let q = rig.fake.device().queues[0].unwrap();
-    rig.fake.device().memory.write_u16(q.used + 2, 40);
-    rig.disk.borrow_mut().irq_pending = true;
-    rig.deliver_interrupt();
+    let used = rig.h.device.state().queues[0].unwrap().used;
+    rig.h.device.state().memory.write_u16(used + 2, 40);
+    rig.force_interrupt();
     assert_eq!(rig.take_responses(), [status_of(BlkStatus::Io, 1)]);
-    assert_eq!(rig.driver.status(), Status::Failed);
+    assert_eq!(rig.h.status(), DriverStatus::Failed);
 }
 
 #[test]
 fn failed_bring_up_answers_err_io() {
-    let mut dev = device(2, QEMU_LIKE, 256);
-    dev.keep_features_ok = false;
+    let dev = device(2, QEMU_LIKE, 256);
+    dev.state().keep_features_ok = false;
     let mut rig = Rig::new(dev);
     rig.submit(&[read(1, 0, 0, 1)]);
     assert_eq!(rig.waiting(), 1);
-    assert!(matches!(rig.driver.bind(), Err(BlkError::Init(InitError::FeatureNegotiationFailed { .. }))));
-    assert_eq!(rig.driver.status(), Status::Failed);
+    rig.h.bind();
+    assert!(matches!(rig.h.last_error(), Some(BlkError::Init(InitError::FeatureNegotiationFailed { .. }))));
+    assert_eq!(rig.h.status(), DriverStatus::Failed);
     assert_eq!(rig.take_responses(), [status_of(BlkStatus::Io, 1)], "the waiting request is answered");
     assert_eq!(rig.info(), None);
 }
@@ -132,29 +138,28 @@ fn failed_bring_up_answers_err_io() {
 #[test]
 fn modern_device_without_version_1_is_not_driven() {
     let mut rig = Rig::new(device(2, QEMU_LIKE & !F_VERSION_1, 256));
-    assert!(matches!(rig.driver.bind(), Err(BlkError::Init(InitError::RequiredFeaturesMissing { .. }))));
-    assert!(!rig.fake.device().live());
+    rig.h.bind();
+    assert!(matches!(rig.h.last_error(), Some(BlkError::Init(InitError::RequiredFeaturesMissing { .. }))));
+    assert!(!rig.h.device.live());
 }
 
 #[test]
 fn transport_not_bound_yet_is_retried_on_the_next_event() {
-    let mut dev = device(2, QEMU_LIKE, 256);
-    dev.refuse = Some((label::DEVICE_INFO, TransportError::NotBound));
-    let mut rig = Rig::new(dev);
-    assert_eq!(
-        rig.driver.bind(),
-        Err(BlkError::Init(InitError::DeviceInfo(CallError::Refused(TransportError::NotBound))))
-    );
-    assert_eq!(rig.driver.status(), Status::Unbound);
+    let mut rig = Rig::new(device(2, QEMU_LIKE, 256));
+    // The bus wrote the table; the transport has not caught up.
+    rig.h.publish_binding();
+    // DeviceInfo was refused NotBound: not a failure, a retry later.
+    assert_eq!((rig.h.status(), rig.h.last_error()), (DriverStatus::Unbound, None));
+    assert_eq!(rig.h.device.state().resets, 0, "the device was not touched");
     rig.submit(&[read(1, 0, 0, 1)]);
     assert_eq!(rig.waiting(), 1, "still waiting");
-    rig.fake.device().refuse = None;
-    rig.driver.client_notified();
-    assert_eq!(rig.driver.status(), Status::Starting, "bound on retry");
+    rig.h.transport_sees_binding();
+    rig.h.client_notifies();
+    assert_eq!(rig.h.status(), DriverStatus::Starting, "bound on retry");
     rig.run_device();
     rig.run_device();
     assert_eq!(rig.take_responses(), [ok(1, 1)]);
-    assert_eq!(rig.driver.status(), Status::Ready);
+    assert_eq!(rig.h.status(), DriverStatus::Ready);
 }
 
 #[test]
@@ -162,15 +167,16 @@ fn unbind_fails_in_flight_requests_and_rebind_starts_afresh() {
     let mut rig = Rig::ready(QEMU_LIKE);
     rig.submit(&[read(1, 0, 0, 1), read(2, 0, 1, 1)]);
     rig.pop();
-    rig.driver.unbind();
+    rig.h.unbind();
     assert_eq!(rig.take_responses(), [status_of(BlkStatus::Io, 1), status_of(BlkStatus::Io, 2)]);
-    assert_eq!(rig.driver.status(), Status::Unbound);
+    assert!(rig.h.take_client_notify(), "the client hears of them in the unbind's event");
+    assert_eq!(rig.h.status(), DriverStatus::Unbound);
     assert_eq!(rig.info(), None);
     rig.submit(&[read(3, 0, 0, 1)]);
     assert_eq!(rig.waiting(), 1, "waits for the next device");
-    // The transport resets the device on unbind; a new bring-up follows.
-    rig.fake.device().handle(Request::Reset);
-    rig.disk.borrow_mut().pending.clear();
+    // The transport reset the device on unbind; a new bring-up follows.
+    assert!(rig.h.device.state().queues[0].is_none());
+    rig.pending.clear();
     rig.bind_and_settle();
     rig.run_device();
     assert_eq!(rig.take_responses(), [ok(3, 1)]);
@@ -180,9 +186,10 @@ fn unbind_fails_in_flight_requests_and_rebind_starts_afresh() {
 fn a_client_with_impossible_indices_is_no_longer_served() {
     let mut rig = Rig::ready(QEMU_LIKE);
     // The client claims 1000 requests in a queue of 64.
-    rig.req_page.memory().write::<u32>(4, 1000).unwrap();
-    rig.driver.client_notified();
-    assert!(matches!(rig.driver.last_error(), Some(BlkError::Client(_))));
+    rig.req_page.write::<u32>(4, 1000).unwrap();
+    rig.h.client_notifies();
+    assert!(rig.h.driver().client_error().is_some());
+    assert_eq!(rig.h.last_error(), None, "the client's fault, not the device's");
     assert_eq!(rig.pop(), 0, "nothing reached the device");
-    assert_eq!(rig.driver.status(), Status::Ready, "the device is fine");
+    assert_eq!(rig.h.status(), DriverStatus::Ready, "the device is fine");
 }

@@ -1,44 +1,93 @@
-//! The console driver's channels and variables (see the crate README and
-//! tools/e2e/systems/console.xml).
+//! The console driver's channels and configuration: its transport and
+//! bus wiring from setvars; its client side from sDDF's
+//! `.serial_driver_config` section (sdfgen's output, objcopied into the
+//! image), or, when that section was never filled, from sevio's own
+//! wiring (setvars and the fixed channels below; see the crate README
+//! and tools/e2e/systems/console.xml).
 use sevio_bus_protocol::DriverId;
-use sevio_driver_core::{DmaSetvars, DriverPdConfig};
-use sevio_runtime::Channel;
-use sevio_virtio::DeviceId;
+use sevio_driver_console::{ConsoleConfig, ConsoleDriver, SerialLink};
+use sevio_driver_core::{
+    DmaSetvars, DriverPdConfig, PdSetvars, RegionSetvars, Unusable, VirtioDriver, sddf_section, setvars::PAGE_SIZE,
+};
+use sevio_runtime::{Channel, debug_println};
+use sevio_sddf::SerialDriverConfig;
 
 /// The bus PD (PPC: RegisterDriver; notifications: the binding table
 /// changed). Bus-side channel 8 + 2.
 pub const BUS: Channel = Channel::new(0);
-/// The transport PD (PPC: driver requests and kicks; notifications: the
-/// device interrupted). mmio-side channel 40 + 2.
+/// The transport PD (PPC: driver requests; notifications: kicks one way,
+/// the device interrupted the other). mmio-side channel 40 + 2.
 pub const TRANSPORT: Channel = Channel::new(1);
-/// The client (notifications both ways).
-pub const CLIENT: Channel = Channel::new(2);
+/// sevio's own wiring: the rx peer (input).
+pub const OWN_RX: Channel = Channel::new(2);
+/// sevio's own wiring: the tx peer (output).
+pub const OWN_TX: Channel = Channel::new(3);
 
 /// This driver's id at the bus (blk 0, net 1, console 2, rng 3): the bus
 /// derives it from the channel and answers it at registration; this is
 /// the fallback if registration fails.
 pub const DRIVER_ID: DriverId = DriverId(2);
 
-/// The PD shell's view: name, device, fallback id, channels.
+/// The PD shell's view: name, device, fallback id, channels (the client
+/// channels are the configuration's).
 pub const PD: DriverPdConfig = DriverPdConfig {
     name: "console",
-    device: DeviceId::CONSOLE,
+    device: ConsoleDriver::DEVICE,
     fallback_id: DRIVER_ID,
     bus: BUS,
     transport: TRANSPORT,
-    client: CLIENT,
+    client: None,
 };
 
-/// `bus_bindings` (mapped read-only).
-pub const BUS_BINDINGS_SIZE: usize = 0x1000;
-/// `console_doorbell`.
-pub const DOORBELL_SIZE: usize = 0x1000;
-/// Each serial queue header region (`console_rx_queue`, `console_tx_queue`).
-pub const QUEUE_REGION_SIZE: usize = 0x1000;
+sevio_runtime::config_section!(
+    /// sDDF's `serial_driver_config_t`, as sdfgen writes it.
+    fn serial_driver_config() -> [u8; SerialDriverConfig::SIZE] = ".serial_driver_config"
+);
 
-/// The DMA region `console_dma` as its setvars describe it.
-pub fn dma() -> DmaSetvars {
-    DmaSetvars { region: "console_dma", vaddr: dma_vaddr(), size: dma_size(), paddr: dma_paddr() }
+/// Every region the PD is given: the framework's from setvars, the
+/// client side from the sDDF section or sevio's own wiring.
+pub fn setvars() -> Result<PdSetvars<ConsoleConfig>, Unusable> {
+    let page = |region, vaddr| RegionSetvars { region, vaddr, size: PAGE_SIZE };
+    let (driver, source) = match sddf_section(&serial_driver_config(), SerialDriverConfig::parse)? {
+        Some(sddf) => (ConsoleConfig::from_sddf(&sddf, &PD)?, SerialDriverConfig::SECTION),
+        None => (own_wiring(), "setvars"),
+    };
+    let tx = driver.tx.channel.index();
+    match driver.rx {
+        Some(rx) => debug_println!(
+            "{}: client side from {}: rx on channel {}, tx on {}",
+            PD.name,
+            source,
+            rx.channel.index(),
+            tx
+        ),
+        None => debug_println!("{}: client side from {}: no rx, tx on channel {}", PD.name, source, tx),
+    }
+    Ok(PdSetvars {
+        bindings: page("bus_bindings", bus_bindings_vaddr()),
+        doorbell: page("console_doorbell", doorbell_vaddr()),
+        dma: DmaSetvars { region: "console_dma", vaddr: dma_vaddr(), size: dma_size(), paddr: dma_paddr() },
+        driver,
+    })
+}
+
+/// sevio's hand-written systems: the queues by setvars (each header one
+/// page, each character region's size its capacity), rx on channel 2, tx
+/// on 3.
+fn own_wiring() -> ConsoleConfig {
+    let page = |region, vaddr| RegionSetvars { region, vaddr, size: PAGE_SIZE };
+    ConsoleConfig {
+        rx: Some(SerialLink {
+            queue: page("console_rx_queue", rx_queue_vaddr()),
+            data: RegionSetvars { region: "console_rx_data", vaddr: rx_data_vaddr(), size: rx_data_size() },
+            channel: OWN_RX,
+        }),
+        tx: SerialLink {
+            queue: page("console_tx_queue", tx_queue_vaddr()),
+            data: RegionSetvars { region: "console_tx_data", vaddr: tx_data_vaddr(), size: tx_data_size() },
+            channel: OWN_TX,
+        },
+    }
 }
 
 sevio_runtime::setvar!(
@@ -62,26 +111,28 @@ sevio_runtime::setvar!(
     pub fn dma_paddr() = "console_dma_paddr"
 );
 sevio_runtime::setvar!(
-    /// vaddr of the rx queue header (`console_rx_queue`).
+    /// Own wiring: vaddr of the rx queue header (`console_rx_queue`).
     pub fn rx_queue_vaddr() = "console_rx_queue_vaddr"
 );
 sevio_runtime::setvar!(
-    /// vaddr of the rx characters (`console_rx_data`).
+    /// Own wiring: vaddr of the rx characters (`console_rx_data`).
     pub fn rx_data_vaddr() = "console_rx_data_vaddr"
 );
 sevio_runtime::setvar!(
-    /// Size of the rx characters region = the rx queue's capacity.
+    /// Own wiring: size of the rx characters region = the rx queue's
+    /// capacity.
     pub fn rx_data_size() = "console_rx_data_size"
 );
 sevio_runtime::setvar!(
-    /// vaddr of the tx queue header (`console_tx_queue`).
+    /// Own wiring: vaddr of the tx queue header (`console_tx_queue`).
     pub fn tx_queue_vaddr() = "console_tx_queue_vaddr"
 );
 sevio_runtime::setvar!(
-    /// vaddr of the tx characters (`console_tx_data`).
+    /// Own wiring: vaddr of the tx characters (`console_tx_data`).
     pub fn tx_data_vaddr() = "console_tx_data_vaddr"
 );
 sevio_runtime::setvar!(
-    /// Size of the tx characters region = the tx queue's capacity.
+    /// Own wiring: size of the tx characters region = the tx queue's
+    /// capacity.
     pub fn tx_data_size() = "console_tx_data_size"
 );

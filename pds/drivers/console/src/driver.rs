@@ -1,90 +1,118 @@
-//! [`ConsoleDriver`]: the virtio-console driver as a plain type. The PD
-//! shell (`main.rs`) feeds it events; tests feed it the same events with
-//! a fake transport and device.
+//! [`ConsoleDriver`]: the virtio-console driver, a [`VirtioDriver`]. The
+//! driver framework (`sevio_driver_core::Virtio`) registers it with the
+//! bus, brings the device up, sets up the two queues, kicks and keeps
+//! the device state; this is the device logic.
 //!
 //! One port, port 0, without VIRTIO_CONSOLE_F_MULTIPORT: receiveq 0 and
 //! transmitq 1 (VIRTIO 1.2 §5.3.2). Features accepted: EVENT_IDX (and
-//! VERSION_1 on a modern device); no SIZE, MULTIPORT or EMERG_WRITE.
+//! VERSION_1, the framework's); no SIZE, MULTIPORT or EMERG_WRITE.
 //!
 //! Events:
-//! - [`bind`](ConsoleDriver::bind): bring the device up, post the free RX
-//!   buffers (§5.3.5: "The receiveq for each port is populated with one
-//!   or more receive buffers"), post TX buffers still pending from an
-//!   earlier device, serve the client's output;
-//! - [`interrupt`](ConsoleDriver::interrupt) and
-//!   [`client_notified`](ConsoleDriver::client_notified): harvest both
-//!   queues, drain input to the client, repost drained RX buffers, take
-//!   the client's output, kick (QueueNotify PPC, only when the device
-//!   asks), arm the interrupts again;
-//! - [`unbind`](ConsoleDriver::unbind): the device is gone.
+//! - a device came up ([`after_bind`](VirtioDriver::after_bind)): post
+//!   the free RX buffers (§5.3.5: "The receiveq for each port is
+//!   populated with one or more receive buffers"), post TX buffers still
+//!   pending from an earlier device, serve the client's output;
+//! - [`interrupt`](VirtioDriver::interrupt) and
+//!   [`client_notified`](VirtioDriver::client_notified) (a notification
+//!   from the rx or the tx peer): harvest both queues, drain input to the
+//!   rx peer, repost drained RX buffers, take the tx peer's output, arm
+//!   the interrupts again (the framework kicks the queues whose device
+//!   asks for it once the event is over);
+//! - [`remove`](VirtioDriver::remove): the device is gone.
 //!
 //! Interrupts: the receiveq is armed for the next used buffer, the
 //! transmitq for the last one in flight (EVENT_IDX `used_event`); if the
 //! device got there first the driver harvests again.
 //!
+//! The client side is sDDF's (`serial_driver_config_t`, see
+//! [`ConsoleConfig`]): an rx peer (optional) and a tx peer, each with its
+//! queue and channel; sevio's own systems wire a client directly to both.
+//!
 //! Choices:
 //! - not bound, or failed: the client's output stays in its queue (its
 //!   head does not move); input already received still drains to it;
-//! - a used-ring violation or a refused kick fails the device (reset);
-//!   a new binding starts afresh and reposts the output it held;
+//! - a used-ring violation fails the device (reset); a new binding starts
+//!   afresh and reposts the output it held;
 //! - a client queue with impossible indices: the driver stops serving
-//!   that client (and says why in [`last_error`](ConsoleDriver::last_error)).
+//!   both peers (and says why in
+//!   [`client_error`](ConsoleDriver::client_error) and, once, in the
+//!   log); the device is kept.
 
 use crate::rx::Rx;
 use crate::tx::{Tx, TxError};
 use crate::{BUFFER_SIZE, QUEUE_SIZE, RECEIVEQ, RX_BUFFERS, TRANSMITQ, TX_BUFFERS};
-use sevio_driver_core::transport::call_ok;
 use sevio_driver_core::{
-    Bringup, DeviceState, DmaCarver, DmaRegion, Driver, DriverError, DriverEvents, DriverQueue, DriverStatus,
-    QueueParams, Transport,
+    Ctx, DmaCarver, DriverError, DriverPdConfig, DriverQueue, QueueParams, QueueSpec, RegionSetvars, SystemMaps,
+    Unusable, VirtioDriver, client_channels,
 };
 use sevio_queue::{QueueError, SerialConsumer, SerialProducer};
+use sevio_runtime::{Channel, ChannelSet};
+use sevio_sddf::{SerialConnection, SerialDriverConfig};
 use sevio_sharedmem::SharedMemory;
-use sevio_transport_protocol::{DriverDoorbell, Request};
 use sevio_virtio::features::general;
 use sevio_virtio::{DeviceId, Features};
 
-/// The features the driver accepts when offered (VERSION_1 is added for
-/// modern devices by the bring-up).
-pub fn wanted_features() -> Features {
-    Features::EMPTY.with(general::EVENT_IDX)
-}
-
-/// One sDDF serial queue: its header page and its character region (the
-/// capacity is the character region's size, a power of two).
-#[derive(Copy, Clone, Debug)]
-pub struct SerialRegions {
-    /// The queue header (`tail`, `head`, `producer_signalled`).
-    pub queue: SharedMemory,
-    /// The characters.
-    pub data: SharedMemory,
-}
-
-/// The memory the driver works with, from system.xml.
-#[derive(Copy, Clone, Debug)]
-pub struct ConsoleResources {
-    /// The DMA region: RX and TX buffers, then the two virtqueues.
-    pub dma: DmaRegion,
-    /// The doorbell page shared with the transport.
-    pub doorbell: SharedMemory,
-    /// Input to the client (the driver produces).
-    pub rx: SerialRegions,
-    /// Output from the client (the driver consumes).
-    pub tx: SerialRegions,
-}
-
-/// Why something failed (kept for the PD's log): the errors every
+/// Why the device failed (kept for the PD's log): the errors every
 /// driver shares.
 pub type ConsoleError = DriverError;
 
-fn tx_error(e: TxError) -> ConsoleError {
-    match e {
-        TxError::Queue(e) => ConsoleError::Queue(e),
-        TxError::Client(e) => ConsoleError::Client(e),
+/// One sDDF serial connection: its queue header, its character region
+/// (whose size is the queue's capacity, a power of two) and the channel
+/// to the peer at its other end.
+#[derive(Copy, Clone, Debug)]
+pub struct SerialLink {
+    /// The queue header (`tail`, `head`, `producer_signalled`).
+    pub queue: RegionSetvars,
+    /// The characters.
+    pub data: RegionSetvars,
+    /// The peer: sDDF's rx or tx virtualiser, or a client wired directly.
+    pub channel: Channel,
+}
+
+/// The driver's client side, as sDDF's `serial_driver_config_t` has it:
+/// input to the rx peer (when wired), output from the tx peer.
+#[derive(Copy, Clone, Debug)]
+pub struct ConsoleConfig {
+    /// Input (the driver produces); `None`: input is not wired
+    /// (`rx_enabled` false), the device gets no receive buffers.
+    pub rx: Option<SerialLink>,
+    /// Output (the driver consumes).
+    pub tx: SerialLink,
+}
+
+impl ConsoleConfig {
+    /// The client side an sDDF config describes (region names in the log
+    /// are its fields: `rx.queue`, `tx.data`, ...); its channel ids are
+    /// checked against the PD's own (`pd`).
+    pub fn from_sddf(config: &SerialDriverConfig, pd: &DriverPdConfig) -> Result<ConsoleConfig, Unusable> {
+        let region = |region, r: sevio_sddf::Region| RegionSetvars { region, vaddr: r.vaddr, size: r.size };
+        let link = |c: &SerialConnection, [queue, data]: [&'static str; 2], channel| SerialLink {
+            queue: region(queue, c.queue),
+            data: region(data, c.data),
+            channel,
+        };
+        Ok(match &config.rx {
+            Some(rx) => {
+                let [rx_ch, tx_ch] = client_channels(pd, [("rx.id", rx.id), ("tx.id", config.tx.id)])?;
+                ConsoleConfig {
+                    rx: Some(link(rx, ["rx.queue", "rx.data"], rx_ch)),
+                    tx: link(&config.tx, ["tx.queue", "tx.data"], tx_ch),
+                }
+            }
+            None => {
+                let [tx_ch] = client_channels(pd, [("tx.id", config.tx.id)])?;
+                ConsoleConfig { rx: None, tx: link(&config.tx, ["tx.queue", "tx.data"], tx_ch) }
+            }
+        })
+    }
+
+    fn channels(&self) -> ChannelSet {
+        let rx = self.rx.map_or(0, |l| 1 << l.channel.index());
+        ChannelSet::from_badge(rx | 1 << self.tx.channel.index())
     }
 }
 
-/// Counters for the log and for tests.
+/// Counters for tests.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Bytes of input handed to the client.
@@ -95,60 +123,120 @@ pub struct Stats {
     pub rx_pauses: u64,
 }
 
-struct Device {
-    rx: DriverQueue<QUEUE_SIZE>,
-    tx: DriverQueue<QUEUE_SIZE>,
-    doorbell: DriverDoorbell,
-}
-
 struct Client {
-    rx: SerialProducer,
+    /// `None` when input is not wired.
+    rx: Option<SerialProducer>,
     tx: SerialConsumer,
 }
 
 /// The virtio-console driver.
-pub struct ConsoleDriver<T: Transport> {
-    transport: T,
-    res: ConsoleResources,
-    /// Carves the queues, after the buffers.
-    queue_memory: DmaCarver,
+pub struct ConsoleDriver {
+    /// `None` once the client wrote impossible indices.
     client: Option<Client>,
-    // No heap: the device (with its queues' private state) lives inline.
-    state: DeviceState<Device>,
+    client_error: Option<QueueError>,
+    client_error_logged: bool,
+    config: ConsoleConfig,
     rx: Rx,
     tx: Tx,
     stats: Stats,
-    notify_client: bool,
-    last_error: Option<ConsoleError>,
 }
 
-impl<T: Transport> ConsoleDriver<T> {
-    /// A driver with no device yet: carves the RX and TX buffers from the
-    /// DMA region and opens the client's queues. Fails if either is
-    /// unusable.
-    pub fn new(transport: T, res: ConsoleResources) -> Result<Self, ConsoleError> {
-        let mut carver = res.dma.carver();
-        let rx_bufs = carver.slots(RX_BUFFERS, BUFFER_SIZE, 64).map_err(ConsoleError::Dma)?;
-        let tx_bufs = carver.slots(TX_BUFFERS, BUFFER_SIZE, 64).map_err(ConsoleError::Dma)?;
-        let capacity = |r: &SerialRegions| u32::try_from(r.data.len()).unwrap_or(0);
-        let client = Client {
-            rx: SerialProducer::new(res.rx.queue, res.rx.data, capacity(&res.rx)).map_err(ConsoleError::Client)?,
-            tx: SerialConsumer::new(res.tx.queue, res.tx.data, capacity(&res.tx)).map_err(ConsoleError::Client)?,
+type Queues = (DriverQueue<QUEUE_SIZE>, DriverQueue<QUEUE_SIZE>);
+type ConsoleCtx<'a> = Ctx<'a, ConsoleDriver>;
+
+const fn port0_queue(index: u16) -> QueueSpec {
+    QueueSpec { index, params: QueueParams { max_size: QUEUE_SIZE as u16, min_size: 2, indirect_descs: 0 } }
+}
+
+/// Open one of the client's serial queues over the regions `vars` names;
+/// a region that cannot hold the queue is unusable.
+fn serial<Q>(
+    vars: SerialLink,
+    maps: &SystemMaps,
+    open: impl FnOnce(SharedMemory, SharedMemory, u32) -> Result<Q, QueueError>,
+) -> Result<Q, Unusable> {
+    let (queue, data) = (maps.region(vars.queue)?, maps.region(vars.data)?);
+    // A capacity past u32 is refused as BadCapacity by the queue.
+    let capacity = u32::try_from(data.len()).unwrap_or(0);
+    open(queue, data, capacity).map_err(|e| match e {
+        QueueError::BadCapacity { .. } => Unusable::Layout(vars.data.region),
+        _ => Unusable::Layout(vars.queue.region),
+    })
+}
+
+impl VirtioDriver for ConsoleDriver {
+    const DEVICE: DeviceId = DeviceId::CONSOLE;
+    type Queues = Queues;
+    const QUEUES: [QueueSpec; 2] = [port0_queue(RECEIVEQ), port0_queue(TRANSMITQ)];
+    type Error = ConsoleError;
+    type Setvars = ConsoleConfig;
+
+    /// The RX then the TX buffers come first in the DMA region. Queue
+    /// capacities are the character regions' sizes, from the
+    /// configuration, never from shared memory.
+    fn new(config: ConsoleConfig, maps: &SystemMaps, dma: &mut DmaCarver) -> Result<Self, Unusable> {
+        let rx_bufs = dma.slots(RX_BUFFERS, BUFFER_SIZE, 64).map_err(Unusable::DmaRoom)?;
+        let tx_bufs = dma.slots(TX_BUFFERS, BUFFER_SIZE, 64).map_err(Unusable::DmaRoom)?;
+        let rx = match config.rx {
+            Some(link) => Some(serial(link, maps, SerialProducer::new)?),
+            None => None,
         };
+        let client = Client { rx, tx: serial(config.tx, maps, SerialConsumer::new)? };
         Ok(ConsoleDriver {
-            transport,
-            res,
-            queue_memory: carver,
             client: Some(client),
-            state: DeviceState::default(),
+            client_error: None,
+            client_error_logged: false,
+            config,
             rx: Rx::new(rx_bufs),
             tx: Tx::new(tx_bufs),
             stats: Stats::default(),
-            notify_client: false,
-            last_error: None,
         })
     }
 
+    /// EVENT_IDX when offered; nothing required (MULTIPORT, SIZE and
+    /// EMERG_WRITE are left out: port 0 only).
+    fn features(&self) -> (Features, Features) {
+        (Features::EMPTY.with(general::EVENT_IDX), Features::EMPTY)
+    }
+
+    /// What the device held is ours again: posted RX buffers are free,
+    /// TX buffers in flight are pending (sent first to the next device).
+    fn remove(&mut self) {
+        self.rx.device_gone();
+        self.tx.device_gone();
+    }
+
+    /// The driver reads no config, so every cause means "look at both
+    /// queues".
+    fn interrupt(&mut self, ctx: &mut ConsoleCtx<'_>, _causes: u32) {
+        self.pump(ctx, true);
+    }
+
+    /// Output to send, or room for input.
+    fn client_notified(&mut self, ctx: &mut ConsoleCtx<'_>) {
+        self.pump(ctx, true);
+    }
+
+    /// A new device has nothing used yet: post and serve.
+    fn after_bind(&mut self, ctx: &mut ConsoleCtx<'_>) {
+        self.pump(ctx, false);
+    }
+
+    /// Why the peers are no longer served, once.
+    fn report(&mut self, name: &str) {
+        if let (Some(e), false) = (self.client_error, self.client_error_logged) {
+            self.client_error_logged = true;
+            sevio_runtime::debug_println!("{}: serial queues unusable, peers no longer served: {:?}", name, e);
+        }
+    }
+
+    /// The rx peer (if input is wired) and the tx peer.
+    fn client_channels(&self) -> ChannelSet {
+        self.config.channels()
+    }
+}
+
+impl ConsoleDriver {
     /// The counters.
     pub fn stats(&self) -> Stats {
         self.stats
@@ -174,94 +262,42 @@ impl<T: Transport> ConsoleDriver<T> {
         self.client.is_some()
     }
 
-    /// The transport (tests reach the fake device through it).
-    pub fn transport(&mut self) -> &mut T {
-        &mut self.transport
-    }
-
-    /// Whether the client should be notified (clears the flag). The PD
-    /// shell turns it into one deferred notify per event.
-    pub fn take_client_notify(&mut self) -> bool {
-        core::mem::take(&mut self.notify_client)
-    }
-
-    fn bring_up(&mut self) -> Result<Device, ConsoleError> {
-        let doorbell = DriverDoorbell::open(self.res.doorbell).map_err(ConsoleError::Doorbell)?;
-        let mut carver = self.queue_memory.clone();
-        let init = ConsoleError::Init;
-        let mut c = Bringup::start(&mut self.transport, DeviceId::CONSOLE)
-            .map_err(init)?
-            .negotiate(wanted_features(), Features::EMPTY)
-            .map_err(init)?;
-        let params = QueueParams { max_size: QUEUE_SIZE as u16, min_size: 2, indirect_descs: 0 };
-        let rx = c.queue::<QUEUE_SIZE>(RECEIVEQ, params, &mut carver).map_err(init)?;
-        let tx = c.queue::<QUEUE_SIZE>(TRANSMITQ, params, &mut carver).map_err(init)?;
-        c.driver_ok().map_err(init)?;
-        Ok(Device { rx, tx, doorbell })
-    }
-
-    /// The device misbehaved or the transport refused: stop using the
-    /// queues and reset the device.
-    fn fail_device(&mut self, e: ConsoleError) {
-        self.last_error = Some(e);
-        self.rx.device_gone();
-        self.tx.device_gone();
-        let _ = self.transport.call(Request::Reset);
-        self.state = DeviceState::Failed;
+    /// Why the driver stopped serving its client, if it did.
+    pub fn client_error(&self) -> Option<QueueError> {
+        self.client_error
     }
 
     fn drop_client(&mut self, e: QueueError) {
-        self.last_error = Some(ConsoleError::Client(e));
+        self.client_error = Some(e);
         self.client = None;
     }
 
-    /// The transport notified us: the device interrupted.
-    pub fn interrupt(&mut self) {
-        self.retry_bind();
-        if let Some(dev) = self.state.device() {
-            // Used-buffer and config-change causes alike: the driver
-            // reads no config, so it just looks at both queues.
-            dev.doorbell.take_interrupts();
-        }
-        self.pump(true);
-    }
-
-    /// The client notified us: output to send, or room for input.
-    pub fn client_notified(&mut self) {
-        self.retry_bind();
-        self.pump(true);
-    }
-
-    fn retry_bind(&mut self) {
-        if self.state.retry_due() {
-            let _ = self.bind();
-        }
-    }
-
-    /// Harvest (if asked), drain input, post buffers, take output, kick,
-    /// arm; repeat while the device got ahead of the arming.
-    fn pump(&mut self, mut harvest: bool) {
+    /// Harvest (if asked), drain input, post buffers, take output, arm;
+    /// repeat while the device got ahead of the arming. The framework
+    /// kicks.
+    fn pump(&mut self, ctx: &mut ConsoleCtx<'_>, mut harvest: bool) {
         loop {
             if harvest {
-                self.harvest();
+                self.harvest(ctx);
             }
-            self.settle_tx();
-            self.drain_rx();
-            let rx_added = self.post_rx();
-            let tx_added = self.serve_tx();
-            let Some(dev) = self.state.device() else { break };
-            match kick_and_arm(&mut self.transport, dev, rx_added, tx_added) {
+            self.settle_tx(ctx);
+            self.drain_rx(ctx);
+            self.post_rx(ctx);
+            self.serve_tx(ctx);
+            let Some(device) = ctx.device() else { break };
+            match arm(&mut device.queues) {
                 Ok(false) => break,
                 Ok(true) => harvest = true,
-                Err(e) => self.fail_device(e),
+                Err(e) => ctx.fail(ConsoleError::Queue(e)),
             }
         }
     }
 
-    fn harvest(&mut self) {
-        let Some(dev) = self.state.device() else { return };
+    fn harvest(&mut self, ctx: &mut ConsoleCtx<'_>) {
+        let Some(device) = ctx.device() else { return };
+        let (rxq, txq) = &mut device.queues;
         let result = loop {
-            match dev.rx.pop_used() {
+            match rxq.pop_used() {
                 Ok(Some(used)) => self.rx.used(used),
                 Ok(None) => break Ok(()),
                 Err(e) => break Err(e),
@@ -269,7 +305,7 @@ impl<T: Transport> ConsoleDriver<T> {
         };
         let result = result.and_then(|()| {
             loop {
-                match dev.tx.pop_used() {
+                match txq.pop_used() {
                     Ok(Some(used)) => self.tx.used(used),
                     Ok(None) => break Ok(()),
                     Err(e) => break Err(e),
@@ -277,127 +313,67 @@ impl<T: Transport> ConsoleDriver<T> {
             }
         });
         if let Err(e) = result {
-            self.fail_device(ConsoleError::Queue(e));
+            ctx.fail(ConsoleError::Queue(e));
         }
     }
 
-    fn settle_tx(&mut self) {
+    fn settle_tx(&mut self, ctx: &mut ConsoleCtx<'_>) {
         match self.tx.settle(self.client.as_mut().map(|c| &mut c.tx)) {
             Ok((bytes, notify)) => {
                 self.stats.tx_bytes += u64::from(bytes);
-                self.notify_client |= notify;
+                // sDDF serial: the consumer tells the producer that asked
+                // (`producer_signalled` clear) once it has consumed.
+                if notify {
+                    ctx.notify(self.config.tx.channel);
+                }
             }
             Err(e) => self.drop_client(e),
         }
     }
 
-    fn drain_rx(&mut self) {
-        let Some(client) = &mut self.client else { return };
-        match self.rx.drain(&mut client.rx) {
+    fn drain_rx(&mut self, ctx: &mut ConsoleCtx<'_>) {
+        let (Some(Client { rx: Some(queue), .. }), Some(link)) = (&mut self.client, self.config.rx) else { return };
+        match self.rx.drain(queue) {
             Ok(d) => {
                 self.stats.rx_bytes += u64::from(d.bytes);
                 self.stats.rx_pauses += u64::from(d.paused);
                 // sDDF serial: the producer notifies after every batch.
-                self.notify_client |= d.bytes > 0;
+                if d.bytes > 0 {
+                    ctx.notify(link.channel);
+                }
             }
             Err(e) => self.drop_client(e),
         }
     }
 
-    fn post_rx(&mut self) -> bool {
-        let Some(dev) = self.state.device() else { return false };
-        match self.rx.post(&mut dev.rx) {
-            Ok(added) => added,
-            Err(e) => {
-                self.fail_device(ConsoleError::Queue(e));
-                false
-            }
+    /// Input is taken from the device only when it is wired (as sDDF's
+    /// driver does without `rx_enabled`): otherwise the device keeps it.
+    fn post_rx(&mut self, ctx: &mut ConsoleCtx<'_>) {
+        if self.config.rx.is_none() {
+            return;
+        }
+        let Some(device) = ctx.device() else { return };
+        if let Err(e) = self.rx.post(&mut device.queues.0) {
+            ctx.fail(ConsoleError::Queue(e));
         }
     }
 
-    fn serve_tx(&mut self) -> bool {
-        let Some(dev) = self.state.device() else { return false };
-        match self.tx.serve(&mut dev.tx, self.client.as_mut().map(|c| &mut c.tx)) {
-            Ok(added) => added,
-            Err(TxError::Client(e)) => {
-                self.drop_client(e);
-                true
-            }
-            Err(e @ TxError::Queue(_)) => {
-                self.fail_device(tx_error(e));
-                false
-            }
+    fn serve_tx(&mut self, ctx: &mut ConsoleCtx<'_>) {
+        let Some(device) = ctx.device() else { return };
+        match self.tx.serve(&mut device.queues.1, self.client.as_mut().map(|c| &mut c.tx)) {
+            Ok(()) => {}
+            Err(TxError::Client(e)) => self.drop_client(e),
+            Err(TxError::Queue(e)) => ctx.fail(ConsoleError::Queue(e)),
         }
     }
 }
 
-impl<T: Transport> DriverEvents for ConsoleDriver<T> {
-    fn interrupt(&mut self) {
-        ConsoleDriver::interrupt(self)
-    }
-
-    fn client_notified(&mut self) {
-        ConsoleDriver::client_notified(self)
-    }
-
-    fn take_client_notify(&mut self) -> bool {
-        ConsoleDriver::take_client_notify(self)
-    }
-}
-
-impl<T: Transport> Driver for ConsoleDriver<T> {
-    type Error = ConsoleError;
-
-    /// The bus bound a device to this driver: bring it up. Called again
-    /// for a new binding (the old device is let go first).
-    fn bind(&mut self) -> Result<(), ConsoleError> {
-        if self.state.holds_device() {
-            self.unbind();
-        }
-        let outcome = self.bring_up();
-        let result = self.state.settle(outcome);
-        match result {
-            Ok(()) => self.pump(false),
-            Err(e) if !self.state.retry_due() => self.last_error = Some(e),
-            Err(_) => {}
-        }
-        result
-    }
-
-    /// The device is gone (unbound by the bus, or replaced).
-    fn unbind(&mut self) {
-        self.rx.device_gone();
-        self.tx.device_gone();
-        self.state.unbind();
-    }
-
-    /// Where the driver is.
-    fn status(&self) -> DriverStatus {
-        self.state.status()
-    }
-
-    /// The last error seen (for the log).
-    fn last_error(&self) -> Option<ConsoleError> {
-        self.last_error
-    }
-}
-
-/// Kick the queues that got chains (if the device wants a kick), arm
-/// both; `Ok(true)`: used buffers may be waiting that no interrupt will
-/// announce (harvest again).
-fn kick_and_arm<T: Transport>(
-    t: &mut T,
-    dev: &mut Device,
-    rx_added: bool,
-    tx_added: bool,
-) -> Result<bool, ConsoleError> {
-    for (queue, added) in [(&mut dev.rx, rx_added), (&mut dev.tx, tx_added)] {
-        if added && queue.needs_kick().map_err(ConsoleError::Queue)? {
-            call_ok(t, Request::QueueNotify { queue: queue.index() }).map_err(ConsoleError::Transport)?;
-        }
-    }
-    let rx_again = dev.rx.arm(1).map_err(ConsoleError::Queue)?;
-    let in_flight = dev.tx.in_flight();
-    let tx_again = dev.tx.arm(in_flight).map_err(ConsoleError::Queue)?;
+/// Arm both queues: the receiveq for the next used buffer, the transmitq
+/// for the last chain in flight. `Ok(true)`: used buffers may be waiting
+/// that no interrupt will announce (harvest again).
+fn arm((rxq, txq): &mut Queues) -> Result<bool, sevio_virtio::Error> {
+    let rx_again = rxq.arm(1)?;
+    let in_flight = txq.in_flight();
+    let tx_again = txq.arm(in_flight)?;
     Ok(rx_again || tx_again)
 }

@@ -1,8 +1,10 @@
-//! The virtio-console driver, as a plain `no_std` type the PD shell and
+//! The virtio-console driver: the device logic of a template driver
+//! (`sevio_driver_core::VirtioDriver`), a plain `no_std` type the PD and
 //! host tests drive alike.
 //!
-//! - [`driver`]: [`ConsoleDriver`], its events (bind, unbind, interrupt,
-//!   client notification) and its choices (documented there);
+//! - [`driver`]: [`ConsoleDriver`], its reactions (device up, interrupt,
+//!   client notification, device gone) and its choices (documented
+//!   there);
 //! - [`rx`]: input buffers, posted, filled, drained into the client's
 //!   queue, paused while that queue is full;
 //! - [`tx`]: output buffers, taken from the client's queue, whose head
@@ -12,7 +14,8 @@
 //! It serves one client over two sDDF-compatible serial queues
 //! (protocols/queue `serial`): rx (driver to client) and tx (client to
 //! driver), and port 0 of one virtio-console device reached through a
-//! transport PD (`sevio_driver_core::Transport`).
+//! transport PD. Bring-up, bus registration, binding, kicks and the
+//! status log are the framework's.
 //!
 //! Panic contract: nothing the client, the device or the transport does
 //! makes this crate panic; a misbehaving device is a failed device, a
@@ -29,7 +32,7 @@ pub mod fifo;
 pub mod rx;
 pub mod tx;
 
-pub use driver::{ConsoleDriver, ConsoleError, ConsoleResources, SerialRegions, Stats, wanted_features};
+pub use driver::{ConsoleConfig, ConsoleDriver, ConsoleError, SerialLink, Stats};
 
 /// The largest virtqueue the driver sets up (and its private state's size).
 pub const QUEUE_SIZE: usize = 16;

@@ -69,13 +69,12 @@ impl Rx {
         self.slots.iter().filter(|s| **s == Slot::Posted).count()
     }
 
-    /// Post every free buffer the queue has room for; returns whether any
-    /// was added.
+    /// Post every free buffer the queue has room for (the framework kicks
+    /// if the device asks for it).
     ///
     /// VIRTIO 1.2 §5.3.6.1: "The driver MUST NOT put a device-readable
     /// [buffer] in a receiveq": each chain is one device-writable buffer.
-    pub fn post(&mut self, queue: &mut DriverQueue<QUEUE_SIZE>) -> Result<bool, sevio_virtio::Error> {
-        let mut added = false;
+    pub fn post(&mut self, queue: &mut DriverQueue<QUEUE_SIZE>) -> Result<(), sevio_virtio::Error> {
         for (i, slot) in self.slots.iter_mut().enumerate() {
             if *slot != Slot::Free || !queue.can_add(1) {
                 continue;
@@ -84,9 +83,8 @@ impl Rx {
             let token = queue.add(&[Buffer::writable(buf.paddr, BUFFER_SIZE as u32)])?;
             self.by_token[token.index() as usize % QUEUE_SIZE] = i as u8;
             *slot = Slot::Posted;
-            added = true;
         }
-        Ok(added)
+        Ok(())
     }
 
     /// The device used a chain. Its length is at most [`BUFFER_SIZE`]:

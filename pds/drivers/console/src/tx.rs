@@ -70,7 +70,7 @@ impl Tx {
 
     /// Post pending buffers (in order), then take new characters from
     /// `client` into free buffers and post them, while the queue has
-    /// room. Returns whether any chain was added.
+    /// room (the framework kicks if the device asks for it).
     ///
     /// VIRTIO 1.2 §5.3.6.1: "The driver MUST NOT put a device-writable
     /// buffer in a transmitq": each chain is one device-readable buffer.
@@ -78,8 +78,7 @@ impl Tx {
         &mut self,
         queue: &mut DriverQueue<QUEUE_SIZE>,
         client: Option<&mut SerialConsumer>,
-    ) -> Result<bool, TxError> {
-        let mut added = false;
+    ) -> Result<(), TxError> {
         let mut order = [NO_SLOT; TX_BUFFERS];
         for (k, slot) in self.order.iter().enumerate() {
             order[k] = slot;
@@ -87,12 +86,11 @@ impl Tx {
         for slot in order.into_iter().take(self.order.len()) {
             let Some(Slot::Pending { len }) = self.slots.get(slot as usize).copied() else { continue };
             if !queue.can_add(1) {
-                return Ok(added);
+                return Ok(());
             }
             self.post(queue, slot as usize, len)?;
-            added = true;
         }
-        let Some(client) = client else { return Ok(added) };
+        let Some(client) = client else { return Ok(()) };
         while queue.can_add(1) {
             let Some(i) = self.slots.iter().position(|s| *s == Slot::Free) else { break };
             let len = self.take(i, client).map_err(TxError::Client)?;
@@ -101,9 +99,8 @@ impl Tx {
             }
             self.order.push(i as u8);
             self.post(queue, i, len)?;
-            added = true;
         }
-        Ok(added)
+        Ok(())
     }
 
     fn post(&mut self, queue: &mut DriverQueue<QUEUE_SIZE>, i: usize, len: u32) -> Result<(), TxError> {

@@ -44,7 +44,7 @@ pub const fn config(name: &'static str, device: sevio_virtio::DeviceId) -> Drive
         fallback_id: DRIVER,
         bus: Channel::new(0),
         transport: Channel::new(1),
-        client: Channel::new(2),
+        client: Some(Channel::new(2)),
     }
 }
 
@@ -126,6 +126,17 @@ where
     /// The driver PD named `name` with the regions `regions` makes, the
     /// transport holding `device` at [`SLOT`], no binding yet.
     pub fn new(name: &'static str, device: MockDevice, regions: impl FnOnce(&mut Memory) -> D::Setvars) -> Self {
+        Self::new_at(name, device, Location::Mmio { slot: SLOT }, regions)
+    }
+
+    /// [`new`](Self::new) with the device at `location` (e.g. a PCI
+    /// function: a legacy one fixes its queue sizes).
+    pub fn new_at(
+        name: &'static str,
+        device: MockDevice,
+        location: Location,
+        regions: impl FnOnce(&mut Memory) -> D::Setvars,
+    ) -> Self {
         let mut memory = Memory { regions: Vec::new(), device: Some(device.clone()) };
         let dma = memory.region("test_dma", DMA_WINDOW_SIZE as usize, 0);
         device.map(DMA_PADDR, memory.memory(dma));
@@ -133,7 +144,6 @@ where
         let bindings = memory.region("bus_bindings", PAGE_SIZE as usize, 0);
         let vars = regions(&mut memory);
         let table = TableWriter::init(memory.memory(bindings), 8).expect("a page holds a table");
-        let location = Location::Mmio { slot: SLOT };
         let mut core = TransportCore::new();
         assert!(core.insert(SLOT as usize, location, device.clone()).is_ok());
         let port_doorbell = TransportDoorbell::init(memory.memory(doorbell)).expect("a page");
@@ -208,9 +218,14 @@ where
         self.notify(self.config.bus);
     }
 
-    /// The client notifies the driver.
+    /// The client (of the fixed wiring, channel 2) notifies the driver.
     pub fn client_notifies(&mut self) {
-        self.notify(self.config.client);
+        self.notify(self.config.client.expect("the harness wires a client"));
+    }
+
+    /// A peer notifies the driver on `channel` (one its config names).
+    pub fn peer_notifies(&mut self, channel: Channel) {
+        self.notify(channel);
     }
 
     /// The device interrupts if the used elements it published on queue
@@ -230,10 +245,16 @@ where
         driver.is_some()
     }
 
-    /// Whether the driver notified its client since the last call.
+    /// Whether the driver notified its client (of the fixed wiring)
+    /// since the last call.
     pub fn take_client_notify(&mut self) -> bool {
-        let client = self.config.client;
+        let client = self.config.client.expect("the harness wires a client");
         self.pd.take_deferred_action() == Some(DeferredAction::Notify(client))
+    }
+
+    /// The channels the driver notified since the last call.
+    pub fn take_notifications(&mut self) -> ChannelSet {
+        self.pd.take_notifications()
     }
 
     fn virtio(&mut self) -> &mut Virtio<D, InProcess> {

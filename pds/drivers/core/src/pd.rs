@@ -1,7 +1,9 @@
 //! The whole event side of a driver PD, the same for every device: at
 //! init register with the bus and follow the binding table; then turn the
-//! three channels' notifications into driver events and the client
-//! notification the driver asks for into the event's deferred action.
+//! channels' notifications into driver events, and the notifications the
+//! driver asks for into one deferred action (plus a direct notify for
+//! each further channel: a driver with an rx and a tx peer, as sDDF's
+//! serial and net drivers have, tells both in one event).
 //!
 //! A template driver's events come from [`Virtio`](crate::Virtio), so
 //! its PD is `DriverPd<Virtio<D, T>>` ([`Virtio::start`](crate::Virtio::start)).
@@ -23,9 +25,19 @@ pub trait DriverEvents: Driver {
     fn interrupt(&mut self);
     /// The client notified: requests or room to look at.
     fn client_notified(&mut self);
-    /// Whether the client should be notified (clears the flag); the PD
-    /// turns it into one deferred notify per event.
+    /// Whether the client of [`DriverPdConfig::client`] should be
+    /// notified (clears the flag).
     fn take_client_notify(&mut self) -> bool;
+    /// The channels the driver's own configuration names for its clients
+    /// (sDDF's configs give them at run time): a notification on any of
+    /// them is a client notification too. Default: none.
+    fn client_channels(&self) -> ChannelSet {
+        ChannelSet::default()
+    }
+    /// The client channels to notify (clears them). Default: none.
+    fn take_notifications(&mut self) -> ChannelSet {
+        ChannelSet::default()
+    }
     /// The event is over (init included): perform what was collected
     /// during it, before the status is logged. Default: nothing.
     fn end_of_event(&mut self) {}
@@ -48,14 +60,18 @@ pub struct DriverPdConfig {
     pub bus: Channel,
     /// The transport PD (notifications: the device interrupted).
     pub transport: Channel,
-    /// The client (notifications both ways).
-    pub client: Channel,
+    /// The client (notifications both ways), for drivers whose wiring
+    /// fixes it; `None` when the driver's configuration names its client
+    /// channels ([`DriverEvents::client_channels`]).
+    pub client: Option<Channel>,
 }
 
 struct Serving<D: Driver> {
     shell: Shell<D>,
     transport: Channel,
-    client: Channel,
+    client: Option<Channel>,
+    /// `client` and the driver's own client channels.
+    clients: ChannelSet,
     bus: Channel,
 }
 
@@ -86,12 +102,25 @@ impl<D: DriverEvents> DriverPd<D> {
         shell.check_binding();
         shell.driver.end_of_event();
         shell.log_status();
-        DriverPd(Some(Serving { shell, transport: config.transport, client: config.client, bus: config.bus }))
+        let fixed = config.client.map_or(0, |c| 1 << c.index());
+        let clients = ChannelSet::from_badge(fixed | shell.driver.client_channels().bits());
+        DriverPd(Some(Serving { shell, transport: config.transport, client: config.client, clients, bus: config.bus }))
     }
 
     /// The shell, unless the PD is idle.
     pub fn shell(&mut self) -> Option<&mut Shell<D>> {
         self.0.as_mut().map(|s| &mut s.shell)
+    }
+
+    /// Every channel the driver asked to notify since the last call
+    /// (clears them): the fixed client's and the driver's own.
+    pub fn take_notifications(&mut self) -> ChannelSet {
+        let Some(s) = &mut self.0 else { return ChannelSet::default() };
+        let fixed = match s.client {
+            Some(c) if s.shell.driver.take_client_notify() => 1 << c.index(),
+            _ => 0,
+        };
+        ChannelSet::from_badge(fixed | s.shell.driver.take_notifications().bits())
     }
 }
 
@@ -104,7 +133,7 @@ impl<D: DriverEvents> Handler for DriverPd<D> {
         if channels.contains(s.transport) {
             s.shell.driver.interrupt();
         }
-        if channels.contains(s.client) {
+        if channels.bits() & s.clients.bits() != 0 {
             s.shell.driver.client_notified();
         }
         s.shell.driver.end_of_event();
@@ -112,9 +141,13 @@ impl<D: DriverEvents> Handler for DriverPd<D> {
         s.shell.driver.after_status_log();
     }
 
+    /// The lowest channel to notify is the deferred action; any further
+    /// one is notified now (Microkit defers one action per wait).
     fn take_deferred_action(&mut self) -> Option<DeferredAction> {
-        let s = self.0.as_mut()?;
-        s.shell.driver.take_client_notify().then_some(DeferredAction::Notify(s.client))
+        let mut channels = self.take_notifications().into_iter();
+        let deferred = channels.next()?;
+        channels.for_each(Channel::notify);
+        Some(DeferredAction::Notify(deferred))
     }
 }
 
@@ -133,6 +166,10 @@ mod tests {
         calls: Vec<&'static str>,
         notify: bool,
         up: bool,
+        /// Its own client channels (as an sDDF config names them), and
+        /// the ones it notifies after every client event.
+        own: ChannelSet,
+        pending: ChannelSet,
     }
 
     impl Driver for Recorder {
@@ -161,9 +198,16 @@ mod tests {
         fn client_notified(&mut self) {
             self.calls.push("client");
             self.notify = true;
+            self.pending = self.own;
         }
         fn take_client_notify(&mut self) -> bool {
             core::mem::take(&mut self.notify)
+        }
+        fn client_channels(&self) -> ChannelSet {
+            self.own
+        }
+        fn take_notifications(&mut self) -> ChannelSet {
+            core::mem::take(&mut self.pending)
         }
         fn end_of_event(&mut self) {
             self.calls.push("end");
@@ -176,7 +220,7 @@ mod tests {
         fallback_id: DriverId(1),
         bus: Channel::new(3),
         transport: Channel::new(4),
-        client: Channel::new(5),
+        client: Some(Channel::new(5)),
     };
 
     /// An rng device bound to driver 1.
@@ -211,7 +255,7 @@ mod tests {
         let mut pd = DriverPd::with_shell(&CONFIG, shell);
         pd.notified(set(&[4]));
         pd.notified(set(&[5, 4]));
-        assert_eq!(pd.take_deferred_action(), Some(DeferredAction::Notify(CONFIG.client)));
+        assert_eq!(pd.take_deferred_action(), Some(DeferredAction::Notify(Channel::new(5))));
         assert_eq!(pd.take_deferred_action(), None, "one notify per request");
         table.write([].into_iter()).unwrap();
         pd.notified(set(&[0, 1, 2]));
@@ -222,6 +266,25 @@ mod tests {
         pd.notified(set(&[3]));
         assert_eq!(pd.shell().unwrap().driver.calls.last_chunk(), Some(&["bind", "end"]));
         assert_eq!(pd.shell().unwrap().driver.status(), DriverStatus::Ready);
+    }
+
+    #[test]
+    fn channels_the_driver_names_are_client_channels_both_ways() {
+        let page = HeapRegion::new(4096);
+        // Like sDDF's serial driver: rx and tx peers on channels 7 and 9,
+        // no fixed client.
+        let own = set(&[7, 9]);
+        let recorder = Recorder { own, ..Recorder::default() };
+        let shell = Shell::new("t", recorder, BindingWatch::new(page.memory(), DriverId(1)));
+        let mut pd = DriverPd::with_shell(&DriverPdConfig { client: None, ..CONFIG }, shell);
+        pd.notified(set(&[5, 8]));
+        assert_eq!(pd.shell().unwrap().driver.calls, ["end", "end"], "5 and 8 are nobody's");
+        for peer in [7, 9] {
+            pd.notified(set(&[peer]));
+            assert_eq!(pd.shell().unwrap().driver.calls.last_chunk(), Some(&["client", "end"]));
+            assert_eq!(pd.take_notifications(), own, "both peers, and not the fixed client's flag");
+            assert_eq!(pd.take_notifications(), ChannelSet::default(), "taken once");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! mapped through it.
 
 use crate::dma::{DmaError, DmaRegion, mapped};
+use crate::sddf::ChannelRefusal;
 use core::fmt;
 use sevio_runtime::debug_println;
 use sevio_sharedmem::SharedMemory;
@@ -33,6 +34,26 @@ pub enum Unusable {
     Layout(&'static str),
     /// The DMA region has no room for the driver's own buffers.
     DmaRoom(DmaError),
+    /// The sDDF config section holds something that is not a valid config
+    /// (see [`crate::sddf`]).
+    Config(sevio_sddf::ConfigError),
+    /// A channel id the config names is not one this driver can use.
+    Channel {
+        /// The config field (`tx.id`).
+        field: &'static str,
+        /// The id.
+        id: u8,
+        /// Why not.
+        why: ChannelRefusal,
+    },
+    /// An sDDF config section (sdfgen's output, objcopied into the image)
+    /// is malformed: the system was built wrong.
+    Sddf {
+        /// The section (`.blk_driver_config`).
+        section: &'static str,
+        /// What is wrong with it, naming the field.
+        error: sevio_sddf::ConfigError,
+    },
 }
 
 impl From<&'static str> for Unusable {
@@ -53,6 +74,16 @@ impl fmt::Display for Unusable {
             Unusable::DmaOverflow(r) => write!(f, "{}: address overflow", r),
             Unusable::Layout(r) => write!(f, "{}: too small or misaligned for its layout", r),
             Unusable::DmaRoom(e) => write!(f, "the DMA region has no room for the driver's buffers: {:?}", e),
+            Unusable::Config(e) => write!(f, "sDDF config: {}", e),
+            Unusable::Channel { field, id, why } => {
+                let why = match why {
+                    ChannelRefusal::OutOfRange => "not a channel id",
+                    ChannelRefusal::Reserved => "the bus's, the transport's or the log's channel",
+                    ChannelRefusal::Repeated => "named twice",
+                };
+                write!(f, "{} = {}: {}", field, id, why)
+            }
+            Unusable::Sddf { section, error } => write!(f, "sDDF config {}: {}", section, error),
         }
     }
 }

@@ -13,7 +13,9 @@
 //!
 //! At run time the driver sees the device through a [`Ctx`]: the
 //! [`Device`] (its queues) while one is up, [`Ctx::fail`] for a device
-//! that broke a rule, [`Ctx::notify_client`]. It never kicks: the
+//! that broke a rule, [`Ctx::notify_client`] (the client of a fixed
+//! wiring) and [`Ctx::notify`] (a channel its configuration names). It
+//! never kicks: the
 //! framework asks every queue after each event whether the device wants
 //! to hear about new buffers (see `Virtio::end_of_event`).
 //!
@@ -32,6 +34,7 @@ use crate::setvars::{SystemMaps, Unusable};
 use crate::shell::DriverStatus;
 use crate::state::DeviceState;
 use crate::transport::Transport;
+use sevio_runtime::{Channel, ChannelSet};
 use sevio_transport_protocol::{DeviceInfo, DriverDoorbell, Request, Width};
 use sevio_virtio::{DeviceId, Features};
 
@@ -139,9 +142,10 @@ pub trait VirtioDriver: Sized {
     /// The client notified: requests or room to look at.
     fn client_notified(&mut self, ctx: &mut Ctx<'_, Self>);
 
-    /// A bind attempt settled (device up, failed, or waiting for the
-    /// transport): serve or refuse what waited. Default: as if the client
-    /// had notified.
+    /// The binding changed: a bind attempt settled (device up, failed, or
+    /// waiting for the transport) or the device was unbound (after
+    /// [`remove`](Self::remove)): serve, refuse or answer what waited.
+    /// Default: as if the client had notified.
     fn after_bind(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.client_notified(ctx);
     }
@@ -156,6 +160,16 @@ pub trait VirtioDriver: Sized {
     /// log lines (e.g. counters), under `name`. Default: none.
     fn report(&mut self, name: &str) {
         let _ = name;
+    }
+
+    /// The client channels the driver's configuration names (an sDDF
+    /// config gives them at run time, checked by
+    /// [`client_channels`](crate::sddf::client_channels)): a notification
+    /// on any of them reaches [`client_notified`](Self::client_notified),
+    /// and [`Ctx::notify`] signals them. Default: none (the PD's fixed
+    /// client channel only).
+    fn client_channels(&self) -> ChannelSet {
+        ChannelSet::default()
     }
 }
 
@@ -220,6 +234,7 @@ pub struct Ctx<'a, D: VirtioDriver> {
     pub(crate) transport: &'a mut (dyn Transport + 'a),
     pub(crate) last_error: &'a mut Option<D::Error>,
     pub(crate) notify_client: &'a mut bool,
+    pub(crate) notify: &'a mut ChannelSet,
 }
 
 impl<D: VirtioDriver> Ctx<'_, D> {
@@ -248,9 +263,23 @@ impl<D: VirtioDriver> Ctx<'_, D> {
         *self.state = DeviceState::Failed;
     }
 
-    /// Notify the client once this event is over.
+    /// Record `e` for the log without touching the device: a failure
+    /// that is the driver's own (e.g. a client that broke its queue),
+    /// logged when [`VirtioDriver::status`] says `Failed`.
+    pub fn record_error(&mut self, e: D::Error) {
+        *self.last_error = Some(e);
+    }
+
+    /// Notify the client (of the PD's fixed wiring) once this event is
+    /// over.
     pub fn notify_client(&mut self) {
         *self.notify_client = true;
+    }
+
+    /// Notify `channel`, one of [`VirtioDriver::client_channels`], once
+    /// this event is over (each channel once per event).
+    pub fn notify(&mut self, channel: Channel) {
+        *self.notify = ChannelSet::from_badge(self.notify.bits() | 1 << channel.index());
     }
 
     /// The transport, for device-specific requests (e.g. a config write

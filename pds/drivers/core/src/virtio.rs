@@ -21,7 +21,7 @@ use crate::shell::{Driver, DriverStatus, Shell, register_with_bus};
 use crate::state::{DeviceState, not_bound_yet};
 use crate::template::{Ctx, Device, Probe, QueueSet, VirtioDriver};
 use crate::transport::{PpcTransport, Transport, TransportNotify};
-use sevio_runtime::debug_println;
+use sevio_runtime::{ChannelSet, debug_println};
 use sevio_sharedmem::SharedMemory;
 use sevio_transport_protocol::{DMA_WINDOW_SIZE, DriverDoorbell, Request};
 
@@ -47,6 +47,8 @@ pub struct Virtio<D: VirtioDriver, T> {
     probed: bool,
     last_error: Option<D::Error>,
     notify_client: bool,
+    /// The driver's own client channels to notify.
+    notify: ChannelSet,
     name: &'static str,
 }
 
@@ -93,6 +95,7 @@ impl<D: VirtioDriver, T: Transport + TransportNotify> Virtio<D, T> {
             probed: false,
             last_error: None,
             notify_client: false,
+            notify: ChannelSet::default(),
             name,
         };
         Ok((virtio, bindings))
@@ -116,6 +119,7 @@ impl<D: VirtioDriver, T: Transport + TransportNotify> Virtio<D, T> {
             transport: &mut self.transport,
             last_error: &mut self.last_error,
             notify_client: &mut self.notify_client,
+            notify: &mut self.notify,
         };
         reaction(&mut self.driver, &mut ctx);
         self.forget_if_gone();
@@ -126,6 +130,13 @@ impl<D: VirtioDriver, T: Transport + TransportNotify> Virtio<D, T> {
             self.probed = false;
             self.driver.remove();
         }
+    }
+
+    /// Forget the device (unbound, nothing to retry); the driver forgets
+    /// it too.
+    fn let_go(&mut self) {
+        self.state.unbind();
+        self.forget_if_gone();
     }
 
     fn retry_bind(&mut self) {
@@ -179,7 +190,7 @@ impl<D: VirtioDriver, T: Transport + TransportNotify> Driver for Virtio<D, T> {
     /// waited.
     fn bind(&mut self) -> Result<(), D::Error> {
         if self.state.holds_device() {
-            Driver::unbind(self);
+            self.let_go();
         }
         let result = match self.bring_up() {
             Ok(device) => {
@@ -200,10 +211,12 @@ impl<D: VirtioDriver, T: Transport + TransportNotify> Driver for Virtio<D, T> {
         result
     }
 
-    /// The device is gone: the driver forgets it.
+    /// The device is gone: the driver forgets it, then hears of the
+    /// change ([`VirtioDriver::after_bind`]) so that what `remove`
+    /// answered reaches its client in this event.
     fn unbind(&mut self) {
-        self.state.unbind();
-        self.forget_if_gone();
+        self.let_go();
+        self.event(|driver, ctx| driver.after_bind(ctx));
     }
 
     fn status(&self) -> DriverStatus {
@@ -229,6 +242,14 @@ impl<D: VirtioDriver, T: Transport + TransportNotify> DriverEvents for Virtio<D,
 
     fn take_client_notify(&mut self) -> bool {
         core::mem::take(&mut self.notify_client)
+    }
+
+    fn client_channels(&self) -> ChannelSet {
+        self.driver.client_channels()
+    }
+
+    fn take_notifications(&mut self) -> ChannelSet {
+        core::mem::take(&mut self.notify)
     }
 
     /// The one kick path: every queue the device wants to hear about gets

@@ -1,59 +1,41 @@
-//! Client buffers: checked before they become device addresses, and the
-//! small fixed-size pools the driver keeps them in.
+//! Client buffers: the net rules checked before they become device
+//! addresses, and the small fixed-size pools the driver keeps them in.
 //!
 //! A client hands the driver [`NetBuffer`]s whose `io_or_offset` is an
 //! offset into one of its data regions (rx buffers into the rx region, tx
-//! frames into the tx region). The driver does not map those regions; it
-//! knows their physical address and size ([`ClientRegion`]) and checks
-//! every buffer against the size, with checked arithmetic, before the
-//! device ever sees `paddr + offset` (DESIGN: "a bad one gets an error
-//! response, never a DMA"):
+//! frames into the tx region). Whether a range lies inside its region,
+//! and where the device sees it, is the framework's one check
+//! ([`ClientRegion::span`]: checked arithmetic against the region's size
+//! from the driver's own setvars). On top of it, before the device ever
+//! sees an address (a bad buffer gets an error, never a DMA):
 //!
-//! - an rx buffer must hold a whole [`NET_BUFFER_SIZE`] buffer:
-//!   `offset + 2048 <= size`;
-//! - a tx frame must be at least an Ethernet header and at most a buffer
-//!   (`14 <= len <= 2048`) and lie inside: `offset + len <= size`.
+//! - an rx buffer is a whole [`NET_BUFFER_SIZE`] buffer the device may
+//!   fill: `offset + 2048 <= size`;
+//! - a tx frame is at least an Ethernet header and at most a buffer
+//!   (`14 <= len <= 2048`), inside the region: `offset + len <= size`.
 
+use sevio_driver_core::{ClientRangeError, ClientRegion};
 use sevio_queue::NetBuffer;
 use sevio_queue::net::NET_BUFFER_SIZE;
 
 /// Bytes of an Ethernet header: the shortest frame the driver sends.
 pub const MIN_FRAME: u16 = 14;
 
-/// A client data region as the driver knows it (not mapped here).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct ClientRegion {
-    /// Physical address of its first byte.
-    pub paddr: u64,
-    /// Size in bytes.
-    pub size: u64,
-}
-
 /// Why a client buffer was refused.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum BufferError {
     /// The buffer (or frame) does not lie inside the client's region.
-    OutOfRegion {
-        /// The offset given.
-        offset: u64,
-        /// Bytes it would cover.
-        len: u64,
-        /// The region's size.
-        size: u64,
-    },
+    Range(ClientRangeError),
     /// A tx frame shorter than an Ethernet header or longer than a buffer.
     BadLength(u16),
+    /// The region is not one the device reaches (a setup mistake: the
+    /// driver builds its data regions device-visible).
+    NotDeviceVisible,
 }
 
 fn device_addr(region: &ClientRegion, offset: u64, len: u64) -> Result<u64, BufferError> {
-    let bad = BufferError::OutOfRegion { offset, len, size: region.size };
-    let end = offset.checked_add(len).ok_or(bad)?;
-    if end > region.size {
-        return Err(bad);
-    }
-    let addr = region.paddr.checked_add(offset).ok_or(bad)?;
-    addr.checked_add(len).ok_or(bad)?;
-    Ok(addr)
+    let span = region.span(offset, len).map_err(BufferError::Range)?;
+    span.device_addr.ok_or(BufferError::NotDeviceVisible)
 }
 
 /// The device address of a free rx buffer (a whole [`NET_BUFFER_SIZE`]
@@ -165,41 +147,44 @@ impl<const N: usize> Stash<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sevio_sharedmem::HeapRegion;
 
-    const RX: ClientRegion = ClientRegion { paddr: 0x5000_0000, size: 0x8000 };
+    const PADDR: u64 = 0x5000_0000;
+    const SIZE: u64 = 0x8000;
 
     fn buf(offset: u64, len: u16) -> NetBuffer {
         NetBuffer { io_or_offset: offset, len, oid: 3 }
     }
 
+    fn out_of_region(offset: u64, len: u64) -> BufferError {
+        BufferError::Range(ClientRangeError::OutOfRegion { offset, len, size: SIZE })
+    }
+
     #[test]
     fn rx_buffers_must_fit_whole() {
-        assert_eq!(rx_buffer_addr(&buf(0, 0), &RX), Ok(0x5000_0000));
-        assert_eq!(rx_buffer_addr(&buf(0x8000 - 2048, 0), &RX), Ok(0x5000_0000 + 0x8000 - 2048), "last buffer");
-        for offset in [0x8000 - 2047, 0x8000, u64::MAX - 100, u64::MAX] {
-            assert!(
-                matches!(rx_buffer_addr(&buf(offset, 0), &RX), Err(BufferError::OutOfRegion { .. })),
-                "{offset:#x}"
-            );
+        let heap = HeapRegion::new(SIZE as usize);
+        let rx = ClientRegion::device_visible(heap.memory(), PADDR).unwrap();
+        assert_eq!(rx_buffer_addr(&buf(0, 0), &rx), Ok(PADDR));
+        assert_eq!(rx_buffer_addr(&buf(SIZE - 2048, 0), &rx), Ok(PADDR + SIZE - 2048), "last buffer");
+        for offset in [SIZE - 2047, SIZE, u64::MAX - 100, u64::MAX] {
+            assert_eq!(rx_buffer_addr(&buf(offset, 0), &rx), Err(out_of_region(offset, 2048)), "{offset:#x}");
         }
-        let high = ClientRegion { paddr: u64::MAX - 0x1000, size: u64::MAX };
-        assert_eq!(rx_buffer_addr(&buf(0x800, 0), &high), Ok(u64::MAX - 0x800), "ends at the top of the address space");
-        assert!(rx_buffer_addr(&buf(0x801, 0), &high).is_err(), "paddr + offset + len overflows");
+        let copied = ClientRegion::driver_only(heap.memory());
+        assert_eq!(rx_buffer_addr(&buf(0, 0), &copied), Err(BufferError::NotDeviceVisible));
     }
 
     #[test]
     fn tx_frames_are_length_and_range_checked() {
-        assert_eq!(tx_frame_addr(&buf(0x100, 60), &RX), Ok(0x5000_0100));
-        assert_eq!(tx_frame_addr(&buf(0x8000 - 14, 14), &RX), Ok(0x5000_0000 + 0x8000 - 14));
-        assert_eq!(tx_frame_addr(&buf(0, 13), &RX), Err(BufferError::BadLength(13)));
-        assert_eq!(tx_frame_addr(&buf(0, 0), &RX), Err(BufferError::BadLength(0)));
-        assert_eq!(tx_frame_addr(&buf(0, 2049), &RX), Err(BufferError::BadLength(2049)));
-        assert!(tx_frame_addr(&buf(0, 2048), &RX).is_ok());
-        assert_eq!(
-            tx_frame_addr(&buf(0x8000 - 59, 60), &RX),
-            Err(BufferError::OutOfRegion { offset: 0x8000 - 59, len: 60, size: 0x8000 })
-        );
-        assert!(tx_frame_addr(&buf(u64::MAX - 10, 60), &RX).is_err());
+        let heap = HeapRegion::new(SIZE as usize);
+        let tx = ClientRegion::device_visible(heap.memory(), PADDR).unwrap();
+        assert_eq!(tx_frame_addr(&buf(0x100, 60), &tx), Ok(PADDR + 0x100));
+        assert_eq!(tx_frame_addr(&buf(SIZE - 14, 14), &tx), Ok(PADDR + SIZE - 14));
+        assert_eq!(tx_frame_addr(&buf(0, 13), &tx), Err(BufferError::BadLength(13)));
+        assert_eq!(tx_frame_addr(&buf(0, 0), &tx), Err(BufferError::BadLength(0)));
+        assert_eq!(tx_frame_addr(&buf(0, 2049), &tx), Err(BufferError::BadLength(2049)));
+        assert!(tx_frame_addr(&buf(0, 2048), &tx).is_ok());
+        assert_eq!(tx_frame_addr(&buf(SIZE - 59, 60), &tx), Err(out_of_region(SIZE - 59, 60)));
+        assert_eq!(tx_frame_addr(&buf(u64::MAX - 10, 60), &tx), Err(out_of_region(u64::MAX - 10, 60)));
     }
 
     #[test]

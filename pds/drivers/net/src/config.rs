@@ -1,58 +1,68 @@
-//! The net driver's channels, variables and sizes (see system.xml).
+//! The net driver's channels and variables (see the crate README and
+//! tools/e2e/systems/net.xml).
 //!
-//! Channels: 0 the bus (PPC), 1 the transport (PPC; notifications both
-//! ways: kicks and interrupts), 2 the client (notifications both ways).
 //! The driver is driver k on the bus and the transport, k fixed by
 //! system.xml: the bus end of channel 0 is bus channel 8 + k, the
 //! transport end of channel 1 is transport channel 40 + k, and the
 //! transport's variables `driver<k>_doorbell_vaddr` /
 //! `driver<k>_dma_paddr` name this driver's doorbell page and DMA region.
-//! The bus tells the driver its k when it registers; [`DRIVER_ID`] (1,
-//! as in the reference system) is used only if registration fails.
+//! Region names here are the setvar prefixes, so a missing one is logged
+//! by its setvar's name.
 
 use sevio_bus_protocol::DriverId;
-use sevio_driver_core::DriverPdConfig;
+use sevio_driver_core::{DmaSetvars, DriverPdConfig, PdSetvars, RegionSetvars, VirtioDriver, setvars::PAGE_SIZE};
+use sevio_driver_net::{DataSetvars, NetDriver, NetSetvars, QUEUE_REGION_SIZE};
 use sevio_runtime::Channel;
-use sevio_virtio::DeviceId;
 
-/// The bus PD (this end `pp="true"`).
+/// The bus PD (PPC: RegisterDriver; notifications: the binding table
+/// changed). This end `pp="true"`.
 pub const BUS: Channel = Channel::new(0);
-/// The transport PD (this end `pp="true"`).
+/// The transport PD (PPC: driver requests; notifications: kicks one way,
+/// the device interrupted the other). This end `pp="true"`.
 pub const TRANSPORT: Channel = Channel::new(1);
-/// The client PD.
+/// The client (notifications both ways).
 pub const CLIENT: Channel = Channel::new(2);
 
-/// This driver's id if the bus does not say (blk is 0, net 1, console 2,
-/// rng 3 in the reference system).
+/// This driver's id at the bus (blk 0, net 1, console 2, rng 3 in the
+/// reference system): the bus derives it from the channel and answers it
+/// at registration; this is the fallback if registration fails.
 pub const DRIVER_ID: DriverId = DriverId(1);
 
 /// The PD shell's view: name, device, fallback id, channels.
 pub const PD: DriverPdConfig = DriverPdConfig {
     name: "net",
-    device: DeviceId::NET,
+    device: NetDriver::DEVICE,
     fallback_id: DRIVER_ID,
     bus: BUS,
     transport: TRANSPORT,
-    client: CLIENT,
+    client: Some(CLIENT),
 };
 
-/// Entries in each of the four client queues (sDDF net queues).
-pub const QUEUE_CAPACITY: u32 = 256;
-/// Bytes of each client queue region: 8-byte header + 256 × 16 B.
-pub const QUEUE_REGION_SIZE: usize = 0x2000;
-/// Bytes of each client data region (rx, tx): 256 buffers of 2048 B.
-/// The driver does not map them, so it cannot ask; system.xml must give
-/// both regions at least this size.
-pub const DATA_REGION_SIZE: u64 = 0x8_0000;
-/// Bytes of the DMA region (rings, indirect tables, headers) if
-/// `dma_size` is not set: what the driver needs. Give the region the
-/// transport's whole DMA window (0x4_0000) so the window covers nothing
-/// else, and say so with `setvar_size="dma_size"`.
-pub const DMA_REGION_SIZE: usize = 0x1_0000;
-/// Bytes of the doorbell page.
-pub const DOORBELL_SIZE: usize = 0x1000;
-/// Bytes of the bus's binding table page.
-pub const BINDINGS_SIZE: usize = 0x1000;
+/// Every region system.xml gives the PD, as its setvars describe them
+/// (the binding table and the doorbell page are one page each, the
+/// client queues [`QUEUE_REGION_SIZE`] each).
+pub fn setvars() -> PdSetvars<NetSetvars> {
+    let queue = |region, vaddr| RegionSetvars { region, vaddr, size: QUEUE_REGION_SIZE };
+    PdSetvars {
+        bindings: RegionSetvars { region: "bus_bindings", vaddr: bus_bindings_vaddr(), size: PAGE_SIZE },
+        doorbell: RegionSetvars { region: "doorbell", vaddr: doorbell_vaddr(), size: PAGE_SIZE },
+        dma: DmaSetvars { region: "dma", vaddr: dma_vaddr(), size: dma_size(), paddr: dma_paddr() },
+        driver: NetSetvars {
+            rx_free: queue("rx_free", rx_free_vaddr()),
+            rx_active: queue("rx_active", rx_active_vaddr()),
+            tx_free: queue("tx_free", tx_free_vaddr()),
+            tx_active: queue("tx_active", tx_active_vaddr()),
+            rx_data: DataSetvars {
+                map: RegionSetvars { region: "rx_data", vaddr: rx_data_vaddr(), size: rx_data_size() },
+                paddr: rx_data_paddr(),
+            },
+            tx_data: DataSetvars {
+                map: RegionSetvars { region: "tx_data", vaddr: tx_data_vaddr(), size: tx_data_size() },
+                paddr: tx_data_paddr(),
+            },
+        },
+    }
+}
 
 sevio_runtime::setvar!(
     /// vaddr of the binding table (read-only).
@@ -67,7 +77,7 @@ sevio_runtime::setvar!(
     pub fn dma_vaddr() = "dma_vaddr"
 );
 sevio_runtime::setvar!(
-    /// Size of the DMA region (setvar_size; 0: [`DMA_REGION_SIZE`]).
+    /// Size of the DMA region (setvar_size): the transport's DMA window.
     pub fn dma_size() = "dma_size"
 );
 sevio_runtime::setvar!(
@@ -91,8 +101,26 @@ sevio_runtime::setvar!(
     pub fn tx_active_vaddr() = "tx_active_vaddr"
 );
 sevio_runtime::setvar!(
+    /// vaddr of the client's rx data region (mapped read-only: its size
+    /// bounds every rx buffer).
+    pub fn rx_data_vaddr() = "rx_data_vaddr"
+);
+sevio_runtime::setvar!(
+    /// Size of the client's rx data region (setvar_size).
+    pub fn rx_data_size() = "rx_data_size"
+);
+sevio_runtime::setvar!(
     /// Physical address of the client's rx data region (region_paddr).
     pub fn rx_data_paddr() = "rx_data_paddr"
+);
+sevio_runtime::setvar!(
+    /// vaddr of the client's tx data region (mapped read-only: its size
+    /// bounds every tx frame).
+    pub fn tx_data_vaddr() = "tx_data_vaddr"
+);
+sevio_runtime::setvar!(
+    /// Size of the client's tx data region (setvar_size).
+    pub fn tx_data_size() = "tx_data_size"
 );
 sevio_runtime::setvar!(
     /// Physical address of the client's tx data region (region_paddr).

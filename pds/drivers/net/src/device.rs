@@ -1,5 +1,6 @@
-//! Bringing a virtio-net device up (VIRTIO 1.2 §5.1) and what its config
-//! space says.
+//! What the driver asks of a virtio-net device (VIRTIO 1.2 §5.1) and
+//! what its config space says. The framework brings the device up with
+//! these features and queues.
 //!
 //! Features asked for: MAC and STATUS (config fields), EVENT_IDX
 //! (interrupt and kick suppression) and INDIRECT_DESC (so every
@@ -16,13 +17,11 @@
 //! VIRTIO_F_ANY_LAYOUT accepts (§5.1.6.6, legacy framing).
 
 use sevio_driver_core::init::CONFIG_ATTEMPTS;
-use sevio_driver_core::{
-    Bringup, DmaError, DmaRegion, DmaSlice, DmaSlots, DriverError, DriverQueue, Negotiated, QueueParams, Transport,
-};
+use sevio_driver_core::{QueueParams, QueueSpec, Transport};
 use sevio_transport_protocol::config::read_config;
+use sevio_virtio::Features;
 use sevio_virtio::device::net::{NET_HDR_SIZE, features as net, link};
 use sevio_virtio::features::general;
-use sevio_virtio::{DeviceId, Features};
 
 /// The receive queue's index.
 pub const RX_QUEUE: u16 = 0;
@@ -40,8 +39,13 @@ pub const HDR_STRIDE: usize = 16;
 /// Queue sizing: up to 256, at least 8, two descriptors per indirect table.
 pub const QUEUE_PARAMS: QueueParams = QueueParams { max_size: VQ_SIZE as u16, min_size: 8, indirect_descs: 2 };
 
-/// The feature bits the driver asks for (VERSION_1 is added for a modern
-/// device by the bring-up).
+/// The two queues, in the order the framework sets them up (VIRTIO 1.2
+/// §5.1.2: receiveq1 0, transmitq1 1).
+pub const QUEUES: [QueueSpec; 2] =
+    [QueueSpec { index: RX_QUEUE, params: QUEUE_PARAMS }, QueueSpec { index: TX_QUEUE, params: QUEUE_PARAMS }];
+
+/// The feature bits the driver asks for (VERSION_1 is the framework's:
+/// required of a modern device, never asked of a legacy one).
 pub fn wanted() -> Features {
     Features::EMPTY.with(net::MAC).with(net::STATUS).with(general::EVENT_IDX).with(general::INDIRECT_DESC)
 }
@@ -86,6 +90,17 @@ impl NetFacts {
     }
 }
 
+impl Link {
+    /// As the log says it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Link::Up => "up",
+            Link::Down => "down",
+            Link::Unknown => "unknown (assumed up)",
+        }
+    }
+}
+
 /// A MAC address as `52:54:00:12:34:56`.
 pub struct MacDisplay(pub [u8; 6]);
 
@@ -96,55 +111,13 @@ impl core::fmt::Display for MacDisplay {
     }
 }
 
-/// A live device: its queues, header memory and facts.
-pub struct Live {
-    /// The receive queue.
-    pub rx: DriverQueue<VQ_SIZE>,
-    /// The transmit queue.
-    pub tx: DriverQueue<VQ_SIZE>,
-    /// One header slot per rx chain ([`HDR_STRIDE`] apart).
-    pub rx_headers: DmaSlots,
-    /// The one transmit header, all zeros (no offloads), read by the
-    /// device for every frame.
-    pub tx_header: DmaSlice,
-    /// Header bytes in front of every frame.
-    pub hdr_len: u32,
-    /// Config space.
-    pub facts: NetFacts,
-    /// The outcome of negotiation.
-    pub negotiated: Negotiated,
-}
-
-/// Read the config fields the driver uses from a live device.
+/// Read the config fields the driver uses from a live device, as one
+/// generation-consistent snapshot; `None` if the transport or device
+/// would not give one.
 pub fn read_facts<T: Transport + ?Sized>(t: &mut T, features: Features) -> Option<NetFacts> {
     let mut bytes = [0u8; CONFIG_BYTES];
     read_config(&mut |r| Ok::<_, core::convert::Infallible>(t.call(r)), 0, &mut bytes, CONFIG_ATTEMPTS).ok()?;
     Some(NetFacts::parse(&bytes, features))
-}
-
-/// Bring the device behind `t` up (VIRTIO 1.2 §3.1.1) with its queues and
-/// headers carved from `dma` (front to back: rx header slots, the tx
-/// header, the rx queue, the tx queue). Errors are
-/// [`DriverError::Dma`] (no room for the headers) or
-/// [`DriverError::Init`]; any failure after the reset leaves the device
-/// reset.
-pub fn bring_up<T: Transport + ?Sized>(t: &mut T, dma: &DmaRegion) -> Result<Live, DriverError> {
-    let mut carver = dma.carver();
-    let rx_headers = carver.slots(VQ_SIZE, HDR_STRIDE, HDR_STRIDE).map_err(DriverError::Dma)?;
-    let tx_header = carver.take(HDR_STRIDE, HDR_STRIDE).map_err(DriverError::Dma)?;
-    // The device reads the tx header for every frame: no offloads, no GSO.
-    tx_header.mem.fill(0, HDR_STRIDE, 0).map_err(|_| DriverError::Dma(DmaError::BadRequest))?;
-    let init = DriverError::Init;
-    let b = Bringup::start(t, DeviceId::NET).map_err(init)?;
-    let mut c = b.negotiate(wanted(), Features::EMPTY).map_err(init)?;
-    let features = c.features();
-    let mut bytes = [0u8; CONFIG_BYTES];
-    c.read_config(0, &mut bytes).map_err(init)?;
-    let facts = NetFacts::parse(&bytes, features);
-    let rx = c.queue::<VQ_SIZE>(RX_QUEUE, QUEUE_PARAMS, &mut carver).map_err(init)?;
-    let tx = c.queue::<VQ_SIZE>(TX_QUEUE, QUEUE_PARAMS, &mut carver).map_err(init)?;
-    let negotiated = c.driver_ok().map_err(init)?;
-    Ok(Live { rx, tx, rx_headers, tx_header, hdr_len: header_len(features), facts, negotiated })
 }
 
 #[cfg(test)]

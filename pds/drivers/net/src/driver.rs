@@ -28,50 +28,73 @@
 //!   notifications on rx free / tx active only while it has room in the
 //!   matching virtqueue; a full virtqueue means an interrupt will come.
 //!
-//! [`NetDriver::service`] runs the whole pump until nothing is left to
-//! do and returns what the PD must signal ([`Actions`]).
+//! Every event runs the whole pump until nothing is left to do; the
+//! framework then kicks the queues the device asked about.
+//!
+//! The device going away (unbound, failed) takes nothing from the
+//! client: rx buffers are kept and posted to the next device, tx frames
+//! go back on tx free with `len` 0 (sent or not: the device never said).
 
-use crate::buffers::{ClientRegion, IndexPool, Stash, rx_buffer_addr, tx_frame_addr};
-use crate::device::{self, Link, Live, NetFacts, RX_QUEUE, TX_QUEUE, VQ_SIZE};
-use sevio_driver_core::{DmaRegion, DriverError, DriverStatus, Transport};
+use crate::QUEUE_CAPACITY;
+use crate::buffers::{IndexPool, Stash, rx_buffer_addr, tx_frame_addr};
+use crate::device::{self, CONFIG_BYTES, HDR_STRIDE, MacDisplay, NetFacts, VQ_SIZE};
+use sevio_driver_core::{
+    ClientRegion, Ctx, Device, DmaCarver, DmaError, DmaSlice, DmaSlots, DriverError, DriverQueue, DriverStatus, Probe,
+    QueueSpec, RegionSetvars, SystemMaps, Unusable, VirtioDriver,
+};
 use sevio_queue::net::NET_BUFFER_SIZE;
 use sevio_queue::{NetBuffer, NetConsumer, NetProducer, QueueError};
+use sevio_runtime::debug_println;
 use sevio_transport_protocol::doorbell::INT_CONFIG_CHANGE;
-use sevio_transport_protocol::{DriverDoorbell, Request};
-use sevio_virtio::{Buffer, Features};
+use sevio_virtio::features::general;
+use sevio_virtio::{Buffer, DeviceId, Features};
 
-/// The client's four queues.
-pub struct ClientQueues {
-    /// Empty buffers from the client.
-    pub rx_free: NetConsumer,
+/// What stopped the driver (the errors every sevio driver shares):
+/// - [`DriverError::Init`]: bring-up failed (the device is reset);
+/// - [`DriverError::Queue`]: the device broke a virtqueue rule; it is
+///   reset and its buffers taken back;
+/// - [`DriverError::Client`]: the client wrote an impossible queue
+///   index; the driver stops serving it (the device stays up).
+pub type NetError = DriverError;
+
+/// A client data region the device reads or writes: its mapping here
+/// (only for the range check: the driver never touches the bytes) and
+/// the address the device sees it at.
+#[derive(Copy, Clone, Debug)]
+pub struct DataSetvars {
+    /// The mapping (setvar_vaddr, setvar_size).
+    pub map: RegionSetvars,
+    /// Its physical address (region_paddr).
+    pub paddr: u64,
+}
+
+impl DataSetvars {
+    fn client_region(self, maps: &SystemMaps, no_paddr: &'static str) -> Result<ClientRegion, Unusable> {
+        if self.paddr == 0 {
+            return Err(Unusable::Setvar(no_paddr));
+        }
+        ClientRegion::device_visible(maps.region(self.map)?, self.paddr).ok_or(Unusable::DmaOverflow(self.map.region))
+    }
+}
+
+/// The regions system.xml gives the driver besides the framework's.
+#[derive(Copy, Clone, Debug)]
+pub struct NetSetvars {
+    /// Empty buffers from the client ([`QUEUE_REGION_SIZE`](crate::QUEUE_REGION_SIZE)).
+    pub rx_free: RegionSetvars,
     /// Received frames to the client.
-    pub rx_active: NetProducer,
+    pub rx_active: RegionSetvars,
     /// Sent frames back to the client.
-    pub tx_free: NetProducer,
+    pub tx_free: RegionSetvars,
     /// Frames to send from the client.
-    pub tx_active: NetConsumer,
-}
-
-/// The client's data regions (rx buffers, tx frames).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct ClientRegions {
+    pub tx_active: RegionSetvars,
     /// Where rx buffers live.
-    pub rx: ClientRegion,
+    pub rx_data: DataSetvars,
     /// Where tx frames live.
-    pub tx: ClientRegion,
+    pub tx_data: DataSetvars,
 }
 
-/// What the PD must do after a call into the driver.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct Actions {
-    /// Queues to kick (bit q = queue q): ring the doorbell, notify the
-    /// transport.
-    pub kick: u32,
-    /// Notify the client.
-    pub notify_client: bool,
-}
-
-/// Counters, for logs and tests.
+/// Counters, for tests.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Frames delivered to the client.
@@ -99,100 +122,201 @@ pub struct Stats {
     pub lost_buffers: u64,
     /// Interrupts taken.
     pub interrupts: u64,
-    /// Kicks asked for.
-    pub kicks: u64,
     /// Notifications to the client asked for.
     pub client_notifications: u64,
 }
 
-/// What stopped the driver (the errors every sevio driver shares):
-/// - [`DriverError::Init`] / [`DriverError::Dma`]: bring-up failed (the
-///   device is reset);
-/// - [`DriverError::Queue`]: the device broke a virtqueue rule; it is
-///   reset and its buffers taken back;
-/// - [`DriverError::Client`]: the client wrote an impossible queue
-///   index; the driver stops serving it.
-pub type NetError = DriverError;
-
-/// What a bound device looks like, for the bind message.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Summary {
-    /// Config space.
-    pub facts: NetFacts,
-    /// Header bytes per frame.
-    pub hdr_len: u32,
-    /// Receive queue size.
-    pub rx_size: u16,
-    /// Transmit queue size.
-    pub tx_size: u16,
-    /// A legacy device.
-    pub legacy: bool,
-    /// Negotiated features.
-    pub features: Features,
+/// The client's four queues.
+struct ClientQueues {
+    rx_free: NetConsumer,
+    rx_active: NetProducer,
+    tx_free: NetProducer,
+    tx_active: NetConsumer,
 }
 
-/// A live device and the client buffers it holds.
-struct Active {
-    live: Live,
+/// What the driver keeps about the device it probed.
+struct Held {
     /// rx chain (by token) → the client buffer and its header slot.
     rx_slots: [Option<(NetBuffer, u16)>; VQ_SIZE],
     /// tx chain (by token) → the client frame.
     tx_slots: [Option<NetBuffer>; VQ_SIZE],
     /// Free rx header slots.
     headers: IndexPool<VQ_SIZE>,
+    /// Header bytes in front of every frame.
+    hdr_len: u32,
+    /// Config space, as last read.
+    facts: NetFacts,
+    /// The bind message is still to be printed.
+    announce: bool,
 }
 
-/// The virtio-net driver over transport `T`.
-pub struct NetDriver<T: Transport> {
-    transport: T,
-    dma: DmaRegion,
+/// The virtio-net driver.
+pub struct NetDriver {
     queues: ClientQueues,
-    regions: ClientRegions,
-    active: Option<Active>,
+    rx_data: ClientRegion,
+    tx_data: ClientRegion,
+    /// One header slot per rx chain ([`HDR_STRIDE`] apart).
+    rx_headers: DmaSlots,
+    /// The one transmit header, all zeros (no offloads), read by the
+    /// device for every frame.
+    tx_header: DmaSlice,
+    held: Option<Held>,
     stash: Stash<VQ_SIZE>,
+    /// Frames were put on rx active / tx free since the client was last
+    /// asked about a signal.
+    rx_delivered: bool,
+    tx_returned: bool,
     client_failed: Option<QueueError>,
-    last_error: Option<NetError>,
-    /// Counters.
-    pub stats: Stats,
+    stats: Stats,
 }
 
-impl<T: Transport> NetDriver<T> {
-    /// A driver for the client with `queues` and `regions`, with `dma` as
-    /// its DMA region, reaching the device through `transport`. Nothing
-    /// happens until [`start`](Self::start).
-    pub fn new(transport: T, dma: DmaRegion, queues: ClientQueues, regions: ClientRegions) -> Self {
-        NetDriver {
-            transport,
-            dma,
+type NetCtx<'a> = Ctx<'a, NetDriver>;
+
+impl VirtioDriver for NetDriver {
+    const DEVICE: DeviceId = DeviceId::NET;
+    type Queues = (DriverQueue<VQ_SIZE>, DriverQueue<VQ_SIZE>);
+    const QUEUES: [QueueSpec; 2] = device::QUEUES;
+    type Error = NetError;
+    type Setvars = NetSetvars;
+
+    /// The rx header slots and the tx header come first in the DMA
+    /// region.
+    fn new(vars: NetSetvars, maps: &SystemMaps, dma: &mut DmaCarver) -> Result<Self, Unusable> {
+        let consumer = |r: RegionSetvars| -> Result<NetConsumer, Unusable> {
+            NetConsumer::new(maps.region(r)?, QUEUE_CAPACITY).map_err(|_| Unusable::Layout(r.region))
+        };
+        let producer = |r: RegionSetvars| -> Result<NetProducer, Unusable> {
+            NetProducer::new(maps.region(r)?, QUEUE_CAPACITY).map_err(|_| Unusable::Layout(r.region))
+        };
+        let queues = ClientQueues {
+            rx_free: consumer(vars.rx_free)?,
+            rx_active: producer(vars.rx_active)?,
+            tx_free: producer(vars.tx_free)?,
+            tx_active: consumer(vars.tx_active)?,
+        };
+        let rx_headers = dma.slots(VQ_SIZE, HDR_STRIDE, HDR_STRIDE).map_err(Unusable::DmaRoom)?;
+        let tx_header = dma.take(HDR_STRIDE, HDR_STRIDE).map_err(Unusable::DmaRoom)?;
+        // The device reads the tx header for every frame: no offloads, no GSO.
+        tx_header.mem.fill(0, HDR_STRIDE, 0).map_err(|_| Unusable::DmaRoom(DmaError::BadRequest))?;
+        Ok(NetDriver {
             queues,
-            regions,
-            active: None,
+            rx_data: vars.rx_data.client_region(maps, "rx_data_paddr missing")?,
+            tx_data: vars.tx_data.client_region(maps, "tx_data_paddr missing")?,
+            rx_headers,
+            tx_header,
+            held: None,
             stash: Stash::default(),
+            rx_delivered: false,
+            tx_returned: false,
             client_failed: None,
-            last_error: None,
             stats: Stats::default(),
+        })
+    }
+
+    /// MAC, STATUS, EVENT_IDX, INDIRECT_DESC when offered; nothing
+    /// required.
+    fn features(&self) -> (Features, Features) {
+        (device::wanted(), Features::EMPTY)
+    }
+
+    /// Read MAC and link; the header length follows the features.
+    fn probe(&mut self, device: &mut Probe<'_, '_, Self>) -> Result<(), NetError> {
+        let features = device.features();
+        let mut bytes = [0u8; CONFIG_BYTES];
+        device.read_config(0, &mut bytes)?;
+        self.held = Some(Held {
+            rx_slots: [None; VQ_SIZE],
+            tx_slots: [None; VQ_SIZE],
+            headers: IndexPool::new(VQ_SIZE),
+            hdr_len: device::header_len(features),
+            facts: NetFacts::parse(&bytes, features),
+            announce: true,
+        });
+        Ok(())
+    }
+
+    /// Take back every client buffer the device held (the device is
+    /// already reset, so it no longer touches them): rx buffers are kept
+    /// for the next device, tx frames go back with len 0; the client
+    /// hears of them at the next event.
+    fn remove(&mut self) {
+        let Some(held) = self.held.take() else { return };
+        for (buf, _) in held.rx_slots.iter().flatten() {
+            keep(&mut self.stash, &mut self.stats, *buf);
+        }
+        for buf in held.tx_slots.iter().flatten() {
+            match self.queues.tx_free.stage(NetBuffer { len: 0, ..*buf }) {
+                Ok(()) => self.tx_returned = true,
+                Err(_) => self.stats.lost_buffers += 1,
+            }
         }
     }
 
-    /// Whether a device is live.
-    pub fn is_live(&self) -> bool {
-        self.active.is_some()
-    }
-
-    /// What stopped the driver last, if anything did (cleared by a
-    /// successful [`start`](Self::start)).
-    pub fn last_error(&self) -> Option<NetError> {
-        self.last_error
-    }
-
-    /// Where the driver is: serving, stopped by an error, or without a
-    /// device.
-    pub fn status(&self) -> DriverStatus {
-        match (self.active.is_some(), self.client_failed.is_some() || self.last_error.is_some()) {
-            (true, false) => DriverStatus::Ready,
-            (_, true) => DriverStatus::Failed,
-            (false, false) => DriverStatus::Unbound,
+    /// Config changes re-read the link; then the queues are serviced.
+    /// No causes (spurious, or no device): nothing.
+    fn interrupt(&mut self, ctx: &mut NetCtx<'_>, causes: u32) {
+        if causes == 0 {
+            return;
         }
+        self.stats.interrupts += 1;
+        if causes & INT_CONFIG_CHANGE != 0 {
+            self.reread_config(ctx);
+        }
+        self.serve(ctx);
+    }
+
+    /// Buffers or frames may be waiting.
+    fn client_notified(&mut self, ctx: &mut NetCtx<'_>) {
+        self.serve(ctx);
+    }
+
+    /// A new device says what it is, then gets the rx buffers and the
+    /// frames that waited; with the device gone, the client hears of the
+    /// frames given back.
+    fn after_bind(&mut self, ctx: &mut NetCtx<'_>) {
+        if let (Some(held), Some(device)) = (self.held.as_mut(), ctx.device())
+            && core::mem::take(&mut held.announce)
+        {
+            announce(&held.facts, held.hdr_len, device);
+        }
+        self.serve(ctx);
+    }
+
+    /// A client that broke its queues is not served, device or not.
+    fn status(&self, device: DriverStatus) -> DriverStatus {
+        if self.client_failed.is_some() { DriverStatus::Failed } else { device }
+    }
+}
+
+/// The bind message: MAC, then the device in one line.
+fn announce(facts: &NetFacts, hdr_len: u32, device: &mut Device<(DriverQueue<VQ_SIZE>, DriverQueue<VQ_SIZE>)>) {
+    let negotiated = device.negotiated();
+    let kind = if negotiated.legacy() { "legacy" } else { "modern" };
+    let on = |b| if negotiated.features.has(b) { "on" } else { "off" };
+    match facts.mac {
+        Some(mac) => debug_println!("net: mac {}", MacDisplay(mac)),
+        None => debug_println!("net: no mac in config space"),
+    }
+    debug_println!(
+        "net: {kind} device, link {}, {}-byte header, rx queue {}, tx queue {}, event_idx {}, indirect {}",
+        facts.link.name(),
+        hdr_len,
+        device.queues.0.size(),
+        device.queues.1.size(),
+        on(general::EVENT_IDX),
+        on(general::INDIRECT_DESC),
+    );
+}
+
+impl NetDriver {
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// What config space said when last read (`None` without a device).
+    pub fn facts(&self) -> Option<NetFacts> {
+        self.held.as_ref().map(|h| h.facts)
     }
 
     /// rx buffers held for posting (taken back from a device).
@@ -200,152 +324,86 @@ impl<T: Transport> NetDriver<T> {
         self.stash.len()
     }
 
-    /// The transport (for tests and device-specific requests).
-    pub fn transport(&mut self) -> &mut T {
-        &mut self.transport
-    }
-
-    /// Bring the bound device up, post the client's rx buffers and send
-    /// what the client queued meanwhile. On failure the device is reset.
-    pub fn start(&mut self, actions: &mut Actions) -> Result<Summary, NetError> {
-        self.stop(actions);
-        let live = device::bring_up(&mut self.transport, &self.dma).map_err(|e| self.note(e))?;
-        // A client that broke its queues stays unserved, device or not.
-        self.last_error = self.client_failed.map(DriverError::Client);
-        let summary = Summary {
-            facts: live.facts,
-            hdr_len: live.hdr_len,
-            rx_size: live.rx.size(),
-            tx_size: live.tx.size(),
-            legacy: live.negotiated.legacy(),
-            features: live.negotiated.features,
-        };
-        self.active = Some(Active {
-            live,
-            rx_slots: [None; VQ_SIZE],
-            tx_slots: [None; VQ_SIZE],
-            headers: IndexPool::new(VQ_SIZE),
-        });
-        self.service(actions);
-        Ok(summary)
-    }
-
-    fn note(&mut self, e: NetError) -> NetError {
-        self.last_error = Some(e);
-        e
-    }
-
-    /// The device went away (unbound) or failed: take back every client
-    /// buffer it held. rx buffers are kept and posted to the next device;
-    /// tx frames go back to the client with len 0 (sent or not: the device
-    /// never said). The device must already be reset (the transport
-    /// resets it at unbind; [`service`](Self::service) before calling
-    /// this after a fault), so it no longer touches them.
-    pub fn stop(&mut self, actions: &mut Actions) {
-        let Some(dev) = self.active.take() else { return };
-        let mut returned = false;
-        for (buf, _) in dev.rx_slots.iter().flatten() {
-            if !self.stash.push(*buf) {
-                self.stats.lost_buffers += 1;
-            }
+    /// Re-read the config fields; log the link if it changed.
+    fn reread_config(&mut self, ctx: &mut NetCtx<'_>) {
+        let Some(features) = ctx.device().map(|d| d.negotiated().features) else { return };
+        let Some(facts) = device::read_facts(ctx.transport(), features) else { return };
+        let Some(held) = &mut self.held else { return };
+        if facts != held.facts {
+            held.facts = facts;
+            debug_println!("net: link {}", facts.link.name());
         }
-        for buf in dev.tx_slots.iter().flatten() {
-            match self.queues.tx_free.stage(NetBuffer { len: 0, ..*buf }) {
-                Ok(()) => returned = true,
-                Err(_) => self.stats.lost_buffers += 1,
-            }
-        }
-        if returned && self.client_failed.is_none() {
-            match self.queues.tx_free.require_signal() {
-                Ok(true) => self.notify_client(actions),
-                Ok(false) => {}
-                Err(e) => self.client_failed = Some(e),
-            }
-        }
-    }
-
-    fn notify_client(&mut self, actions: &mut Actions) {
-        actions.notify_client = true;
-        self.stats.client_notifications += 1;
-    }
-
-    /// The transport signalled: `doorbell` holds the causes. Config
-    /// changes re-read the link (returned if it changed); then the queues
-    /// are serviced.
-    pub fn interrupt(&mut self, doorbell: &DriverDoorbell, actions: &mut Actions) -> Option<NetFacts> {
-        let causes = doorbell.take_interrupts();
-        if causes == 0 {
-            return None;
-        }
-        self.stats.interrupts += 1;
-        let changed = if causes & INT_CONFIG_CHANGE != 0 { self.reread_config() } else { None };
-        self.service(actions);
-        changed
-    }
-
-    /// Re-read the config fields; the new facts if they changed.
-    pub fn reread_config(&mut self) -> Option<NetFacts> {
-        let dev = self.active.as_mut()?;
-        let facts = device::read_facts(&mut self.transport, dev.live.negotiated.features)?;
-        if facts == dev.live.facts {
-            return None;
-        }
-        dev.live.facts = facts;
-        Some(facts)
-    }
-
-    /// The link as last read (Unknown without a device).
-    pub fn link(&self) -> Link {
-        self.active.as_ref().map_or(Link::Unknown, |d| d.live.facts.link)
     }
 
     /// Move everything that can move, until nothing can: completions to
-    /// the client, client buffers to the device. Collects the kicks and
-    /// the client notification in `actions`. A device that breaks a rule
-    /// is reset and its buffers taken back; a client that breaks its
-    /// queue is no longer served.
-    pub fn service(&mut self, actions: &mut Actions) {
+    /// the client, client buffers to the device. A device that breaks a
+    /// rule is failed (reset) and its buffers taken back at once; a
+    /// client that breaks its queue is no longer served.
+    fn serve(&mut self, ctx: &mut NetCtx<'_>) {
         if self.client_failed.is_some() {
             return;
         }
+        let outcome = match self.pump_all(ctx) {
+            Err(DriverError::Client(e)) => Err(e),
+            Err(device_fault) => {
+                ctx.fail(device_fault);
+                self.remove();
+                self.signal_client(ctx)
+            }
+            Ok(()) => Ok(()),
+        };
+        if let Err(e) = outcome {
+            self.client_failed = Some(e);
+            ctx.record_error(DriverError::Client(e));
+        }
+    }
+
+    fn pump_all(&mut self, ctx: &mut NetCtx<'_>) -> Result<(), NetError> {
         loop {
-            match self.pump(actions) {
-                Ok(true) => continue,
-                Ok(false) => break,
-                Err(DriverError::Client(e)) => {
-                    self.client_failed = Some(e);
-                    self.note(DriverError::Client(e));
-                    break;
-                }
-                Err(e) => {
-                    self.note(e);
-                    let _ = self.transport.call(Request::Reset);
-                    self.stop(actions);
-                    break;
-                }
+            let again = self.pump(ctx)?;
+            self.signal_client(ctx).map_err(DriverError::Client)?;
+            if !again {
+                return Ok(());
             }
         }
     }
 
+    /// Tell the client about frames on rx active and buffers on tx free,
+    /// if it asked.
+    fn signal_client(&mut self, ctx: &mut NetCtx<'_>) -> Result<(), QueueError> {
+        let mut notify = false;
+        if core::mem::take(&mut self.rx_delivered) {
+            notify |= self.queues.rx_active.require_signal()?;
+        }
+        if core::mem::take(&mut self.tx_returned) {
+            notify |= self.queues.tx_free.require_signal()?;
+        }
+        if notify {
+            ctx.notify_client();
+            self.stats.client_notifications += 1;
+        }
+        Ok(())
+    }
+
     /// One round of the pump; true if another round may find work.
-    fn pump(&mut self, actions: &mut Actions) -> Result<bool, NetError> {
-        let Some(dev) = self.active.as_mut() else { return Ok(false) };
+    fn pump(&mut self, ctx: &mut NetCtx<'_>) -> Result<bool, NetError> {
+        let (Some(device), Some(held)) = (ctx.device(), self.held.as_mut()) else { return Ok(false) };
+        let (rx, tx) = &mut device.queues;
         let q = &mut self.queues;
         let stats = &mut self.stats;
         let stash = &mut self.stash;
-        let hdr_len = dev.live.hdr_len;
+        let hdr_len = held.hdr_len;
         let client = DriverError::Client;
         let device = DriverError::Queue;
 
         // 1. Received frames to the client.
-        let mut delivered = false;
-        while let Some(used) = dev.live.rx.pop_used().map_err(device)? {
+        while let Some(used) = rx.pop_used().map_err(device)? {
             // Every token the split queue hands back is a chain in flight,
             // and every chain in flight has its slot.
-            let Some((buf, hdr)) = dev.rx_slots.get_mut(used.token.index() as usize).and_then(Option::take) else {
+            let Some((buf, hdr)) = held.rx_slots.get_mut(used.token.index() as usize).and_then(Option::take) else {
                 continue;
             };
-            dev.headers.put(hdr);
+            held.headers.put(hdr);
             // The used length counts the header; the split queue already
             // checked it against the chain's writable bytes, so the frame
             // is at most NET_BUFFER_SIZE.
@@ -357,7 +415,7 @@ impl<T: Transport> NetDriver<T> {
             };
             match q.rx_active.stage(NetBuffer { len: frame as u16, ..buf }) {
                 Ok(()) => {
-                    delivered = true;
+                    self.rx_delivered = true;
                     stats.rx_frames += 1;
                     stats.rx_bytes += u64::from(frame);
                 }
@@ -370,8 +428,7 @@ impl<T: Transport> NetDriver<T> {
         }
 
         // 2. Empty buffers to the device: stashed ones first.
-        let mut posted = false;
-        while dev.live.rx.can_add(2) {
+        while rx.can_add(2) {
             let buf = match stash.pop() {
                 Some(b) => b,
                 None => match q.rx_free.take().map_err(client)? {
@@ -379,96 +436,74 @@ impl<T: Transport> NetDriver<T> {
                     None => break,
                 },
             };
-            let Ok(addr) = rx_buffer_addr(&buf, &self.regions.rx) else {
+            let Ok(addr) = rx_buffer_addr(&buf, &self.rx_data) else {
                 stats.rx_bad_buffers += 1;
                 continue;
             };
-            let Some(hdr) = dev.headers.take() else {
-                // Cannot happen (as many slots as the queue is long);
-                // keep the buffer rather than lose it.
-                keep(stash, stats, buf);
-                break;
-            };
-            let Some(slot) = dev.live.rx_headers.get(usize::from(hdr)) else {
+            // As many header slots as the queue is long: one is free
+            // whenever the queue has room; keep the buffer if not.
+            let Some((hdr, slot)) = held.headers.take().and_then(|h| Some((h, self.rx_headers.get(usize::from(h))?)))
+            else {
                 keep(stash, stats, buf);
                 break;
             };
             let chain = [Buffer::writable(slot.paddr, hdr_len), Buffer::writable(addr, NET_BUFFER_SIZE as u32)];
-            let token = dev.live.rx.add(&chain).map_err(device)?;
-            if let Some(s) = dev.rx_slots.get_mut(token.index() as usize) {
+            let token = rx.add(&chain).inspect_err(|_| keep(stash, stats, buf)).map_err(device)?;
+            if let Some(s) = held.rx_slots.get_mut(token.index() as usize) {
                 *s = Some((buf, hdr));
             }
-            posted = true;
         }
 
         // 3. Sent frames back to the client.
-        let mut returned = false;
-        while let Some(used) = dev.live.tx.pop_used().map_err(device)? {
-            let Some(buf) = dev.tx_slots.get_mut(used.token.index() as usize).and_then(Option::take) else {
+        while let Some(used) = tx.pop_used().map_err(device)? {
+            let Some(buf) = held.tx_slots.get_mut(used.token.index() as usize).and_then(Option::take) else {
                 continue;
             };
-            give_back(q, stats, buf, &mut returned)?;
+            give_back(&mut q.tx_free, stats, buf, &mut self.tx_returned)?;
         }
 
         // 4. Frames to the device.
-        let mut sent = false;
-        while dev.live.tx.can_add(2) {
+        while tx.can_add(2) {
             let Some(buf) = q.tx_active.take().map_err(client)? else { break };
-            let Ok(addr) = tx_frame_addr(&buf, &self.regions.tx) else {
+            let Ok(addr) = tx_frame_addr(&buf, &self.tx_data) else {
                 stats.tx_bad_frames += 1;
-                give_back(q, stats, NetBuffer { len: 0, ..buf }, &mut returned)?;
+                give_back(&mut q.tx_free, stats, NetBuffer { len: 0, ..buf }, &mut self.tx_returned)?;
                 continue;
             };
-            let header = Buffer::readable(dev.live.tx_header.paddr, hdr_len);
-            let token = dev.live.tx.add(&[header, Buffer::readable(addr, u32::from(buf.len))]).map_err(device)?;
-            if let Some(s) = dev.tx_slots.get_mut(token.index() as usize) {
+            let header = Buffer::readable(self.tx_header.paddr, hdr_len);
+            let token = match tx.add(&[header, Buffer::readable(addr, u32::from(buf.len))]) {
+                Ok(token) => token,
+                Err(e) => {
+                    // Refused (the device is failed for it): not sent.
+                    give_back(&mut q.tx_free, stats, NetBuffer { len: 0, ..buf }, &mut self.tx_returned)?;
+                    return Err(device(e));
+                }
+            };
+            if let Some(s) = held.tx_slots.get_mut(token.index() as usize) {
                 *s = Some(buf);
             }
             stats.tx_frames += 1;
             stats.tx_bytes += u64::from(buf.len);
-            sent = true;
         }
 
-        // 5. Tell the client, if it asked.
-        let mut notify = false;
-        if delivered {
-            notify |= q.rx_active.require_signal().map_err(client)?;
-        }
-        if returned {
-            notify |= q.tx_free.require_signal().map_err(client)?;
-        }
-
-        // 6. Kick, if the device asked.
-        if posted && dev.live.rx.needs_kick().map_err(device)? {
-            actions.kick |= DriverDoorbell::queue_bit(RX_QUEUE);
-            stats.kicks += 1;
-        }
-        if sent && dev.live.tx.needs_kick().map_err(device)? {
-            actions.kick |= DriverDoorbell::queue_bit(TX_QUEUE);
-            stats.kicks += 1;
-        }
-
-        // 7. Ask for the next events: an interrupt at the next received
+        // 5. Ask for the next events: an interrupt at the next received
         //    frame and when all sent frames are done; client signals only
         //    where there is room to act on them. Any "true" means work
         //    may have slipped in meanwhile: go round again.
-        let mut again = dev.live.rx.arm(1).map_err(device)?;
-        let in_flight = dev.live.tx.in_flight();
-        again |= dev.live.tx.arm(in_flight).map_err(device)?;
-        if dev.live.rx.can_add(2) {
+        let mut again = rx.arm(1).map_err(device)?;
+        let in_flight = tx.in_flight();
+        again |= tx.arm(in_flight).map_err(device)?;
+        if rx.can_add(2) {
             again |= q.rx_free.request_signal().map_err(client)?;
         } else {
             q.rx_free.publish().map_err(client)?;
             q.rx_free.cancel_signal().map_err(client)?;
         }
-        if dev.live.tx.can_add(2) {
+        if tx.can_add(2) {
             again |= q.tx_active.request_signal().map_err(client)?;
         } else {
             q.tx_active.publish().map_err(client)?;
             q.tx_active.cancel_signal().map_err(client)?;
-        }
-        if notify {
-            self.notify_client(actions);
         }
         Ok(again)
     }
@@ -483,8 +518,13 @@ fn keep(stash: &mut Stash<VQ_SIZE>, stats: &mut Stats, buf: NetBuffer) {
 }
 
 /// Stage a tx buffer on tx free.
-fn give_back(q: &mut ClientQueues, stats: &mut Stats, buf: NetBuffer, returned: &mut bool) -> Result<(), NetError> {
-    match q.tx_free.stage(buf) {
+fn give_back(
+    tx_free: &mut NetProducer,
+    stats: &mut Stats,
+    buf: NetBuffer,
+    returned: &mut bool,
+) -> Result<(), NetError> {
+    match tx_free.stage(buf) {
         Ok(()) => {
             *returned = true;
             Ok(())

@@ -1,5 +1,18 @@
-//! The virtio-net driver PD (logic in the `sevio_driver_net` library).
+//! The virtio-net driver PD: [`NetDriver`] in the driver framework.
 #![no_std]
 #![cfg_attr(target_os = "none", no_main)]
 
-sevio_runtime::protection_domain!(sevio_driver_net::pd::init);
+mod config;
+
+use sevio_driver_core::{DriverPd, PpcTransport, SystemMaps, Virtio};
+use sevio_driver_net::NetDriver;
+
+sevio_runtime::protection_domain!(init);
+
+fn init() -> DriverPd<Virtio<NetDriver, PpcTransport>> {
+    // SAFETY: every region config::setvars() names is a <map> of
+    // system.xml (sim maps the same) of the size stated there, present
+    // for the PD's whole life; the PD makes no Rust reference into one.
+    let maps = unsafe { SystemMaps::vouched() };
+    Virtio::start(&config::PD, &maps, config::setvars())
+}

@@ -23,7 +23,7 @@ pub const PD: DriverPdConfig = DriverPdConfig {
     fallback_id: DRIVER_ID,
     bus: BUS,
     transport: TRANSPORT,
-    client: CLIENT,
+    client: Some(CLIENT),
 };
 
 /// Every region system.xml gives the PD, as its setvars describe them.

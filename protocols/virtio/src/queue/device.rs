@@ -20,6 +20,7 @@
 //!
 //! Panic contract: nothing here panics, whatever the driver writes.
 
+use super::chain::ReadableFirst;
 use super::{DESC_F_INDIRECT, DESC_F_NEXT, DESC_F_WRITE, DESC_SIZE, RingPart, RingPlacement};
 use core::sync::atomic::Ordering::{Acquire, Release};
 use sevio_sharedmem::SharedMemory;
@@ -239,7 +240,7 @@ impl<const N: usize> DeviceQueue<N> {
         }
         let mut chain = DescChain { head, bufs: [None; MAX_CHAIN] };
         let mut index = head;
-        let mut seen_writable = false;
+        let mut order = ReadableFirst::default();
         // VIRTIO 1.2 §2.7.5.1: "Drivers MUST NOT add a descriptor chain
         // longer than 2^32 bytes in total; this implies that loops in the
         // descriptor chain are forbidden!" and "A driver MUST NOT create a
@@ -258,12 +259,11 @@ impl<const N: usize> DeviceQueue<N> {
                 return Err(DriverFault::IndirectNotNegotiated { desc: index });
             }
             let writable = flags & DESC_F_WRITE != 0;
-            // §2.7.4: the driver places "any device-writable descriptor
-            // elements after any device-readable descriptor elements".
-            if seen_writable && !writable {
+            // §2.7.4: readable buffers first (the rule's one home is
+            // `ReadableFirst`).
+            if !order.admits(writable) {
                 return Err(DriverFault::ReadableAfterWritable { desc: index });
             }
-            seen_writable |= writable;
             let mem =
                 memory.window(addr, u64::from(len)).ok_or(DriverFault::BufferOutside { desc: index, addr, len })?;
             let slot = chain.bufs.get_mut(n).ok_or(DriverFault::ChainTooLong { head })?;

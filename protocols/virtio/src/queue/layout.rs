@@ -1,4 +1,7 @@
-//! Where the three parts of a split virtqueue live (VIRTIO 1.2 §2.7).
+//! Where the three parts of a virtqueue live inside one region: split
+//! (VIRTIO 1.2 §2.7, [`SplitLayout`]) and packed (§2.8, [`PackedLayout`]).
+//!
+//! Split:
 //!
 //! | part            | size      | alignment |
 //! |-----------------|-----------|-----------|
@@ -12,6 +15,17 @@
 //! Legacy interfaces (virtio-mmio version 1, legacy PCI) need the three
 //! parts contiguous, with the used ring at the next multiple of the queue
 //! alignment (4096 for legacy PCI; QueueAlign for mmio v1) (§2.7.2).
+//!
+//! Packed (§2.8.10.1), any size from 1 to 32768:
+//!
+//! | part                     | size   | alignment |
+//! |--------------------------|--------|-----------|
+//! | descriptor ring          | 16 * n | 16        |
+//! | driver event suppression | 4      | 4         |
+//! | device event suppression | 4      | 4         |
+//!
+//! Packed rings exist only on modern interfaces (VIRTIO_F_RING_PACKED is
+//! a VIRTIO 1.x feature), so there is no legacy packed layout.
 
 use super::{DESC_SIZE, MAX_QUEUE_SIZE};
 use crate::Error;
@@ -22,6 +36,10 @@ pub const DESC_ALIGN: usize = 16;
 pub const AVAIL_ALIGN: usize = 2;
 /// Alignment of the used ring.
 pub const USED_ALIGN: usize = 4;
+/// Alignment of each packed event suppression structure (VIRTIO 1.2 §2.8.10.1).
+pub const EVENT_SUPPRESSION_ALIGN: usize = 4;
+/// Size of a packed event suppression structure (`struct pvirtq_event_suppress`).
+pub const EVENT_SUPPRESSION_SIZE: usize = 4;
 /// Queue alignment of the legacy PCI interface (and the usual mmio v1 one).
 pub const LEGACY_ALIGN: usize = 4096;
 
@@ -48,6 +66,57 @@ pub(super) fn check_size(size: u16) -> Result<(), Error> {
         return Err(Error::BadQueueSize(size));
     }
     Ok(())
+}
+
+pub(super) fn check_packed_size(size: u16) -> Result<(), Error> {
+    // VIRTIO 1.2 §2.8: "Packed virtqueues support up to 2^15 entries
+    // each." §2.8.10.1: "The Queue Size value does not have to be a power
+    // of 2."
+    if size == 0 || size > MAX_QUEUE_SIZE {
+        return Err(Error::BadQueueSize(size));
+    }
+    Ok(())
+}
+
+/// Byte offsets of the packed ring's three parts inside one region:
+/// descriptor ring at 0, driver event suppression right after it, device
+/// event suppression after that (16 n + 8 bytes in all). The region must
+/// start 16-byte aligned.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PackedLayout {
+    size: u16,
+}
+
+impl PackedLayout {
+    /// The layout for `size` descriptors (1..=32768, any value).
+    pub fn new(size: u16) -> Result<Self, Error> {
+        check_packed_size(size)?;
+        Ok(PackedLayout { size })
+    }
+    /// Queue size.
+    pub const fn size(&self) -> u16 {
+        self.size
+    }
+    /// Offset of the descriptor ring (descriptor area; always 0).
+    pub const fn desc_offset(&self) -> usize {
+        0
+    }
+    /// Offset of the driver event suppression structure (driver area).
+    pub const fn driver_event_offset(&self) -> usize {
+        DESC_SIZE * self.size as usize
+    }
+    /// Offset of the device event suppression structure (device area).
+    pub const fn device_event_offset(&self) -> usize {
+        self.driver_event_offset() + EVENT_SUPPRESSION_SIZE
+    }
+    /// Bytes the region must have.
+    pub const fn total_size(&self) -> usize {
+        self.device_event_offset() + EVENT_SUPPRESSION_SIZE
+    }
+    /// Alignment the region's start must have.
+    pub const fn alignment(&self) -> usize {
+        DESC_ALIGN
+    }
 }
 
 impl SplitLayout {
@@ -133,6 +202,21 @@ mod tests {
         let l = SplitLayout::legacy(1024, LEGACY_ALIGN).unwrap();
         assert_eq!(l.used_offset(), 16384 + 4096);
         assert_eq!(l.total_size(), 16384 + 4096 + 12288);
+    }
+
+    #[test]
+    fn packed_layout_matches_the_spec_table() {
+        let l = PackedLayout::new(256).unwrap();
+        assert_eq!((l.desc_offset(), l.driver_event_offset(), l.device_event_offset()), (0, 4096, 4100));
+        assert_eq!(l.total_size(), 4104);
+        // Not a power of two: fine for packed.
+        let l = PackedLayout::new(100).unwrap();
+        assert_eq!((l.driver_event_offset(), l.total_size()), (1600, 1608));
+        assert_eq!(l.driver_event_offset() % EVENT_SUPPRESSION_ALIGN, 0);
+        assert!(PackedLayout::new(32768).is_ok());
+        for s in [0u16, 32769, 65535] {
+            assert_eq!(PackedLayout::new(s), Err(Error::BadQueueSize(s)));
+        }
     }
 
     #[test]

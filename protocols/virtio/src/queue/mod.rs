@@ -3,13 +3,15 @@
 //! [`VirtQueue`] is the surface a device driver programs against: add a
 //! chain of [`Buffer`]s, ask whether the device needs a notification,
 //! harvest [`Used`] elements. [`SplitQueue`] implements it for the split
-//! virtqueue of VIRTIO 1.2 §2.7; a packed queue (§2.8) can sit behind the
-//! same trait later.
+//! virtqueue of VIRTIO 1.2 §2.7, [`PackedQueue`] for the packed one of
+//! §2.8 (negotiated with VIRTIO_F_RING_PACKED); a driver written against
+//! the trait runs on either.
 //!
 //! Trust model: the queue memory and every buffer are shared with the
 //! device, which may write anything at any time. The driver keeps the
 //! shape of every chain in private state and never reads a descriptor
-//! back; every value the device writes (used index, used id, used length)
+//! back; every value the device writes (split: used index, used id, used
+//! length; packed: the used flags and wrap bit, buffer id, used length)
 //! is checked before it is believed. A device that breaks a rule puts the
 //! queue into a failed state: that call and every later call return
 //! [`Error::Device`] with the same [`DeviceFault`](crate::DeviceFault).
@@ -18,16 +20,22 @@
 //! writes; nothing writes outside the queue memory (and the indirect pool,
 //! when one is given). Buffers themselves are never touched.
 
+mod chain;
 mod device;
 mod layout;
+mod packed;
 mod placement;
 mod split;
 
+pub use chain::{IndirectPool, QueueMemory};
 pub use device::{ChainBuffer, DescChain, DeviceQueue, DriverFault, DriverMemory, MAX_CHAIN};
-pub use layout::{AVAIL_ALIGN, DESC_ALIGN, LEGACY_ALIGN, SplitLayout, USED_ALIGN};
-pub use placement::{PlacementError, RingInterface, RingPart, RingPlacement};
+pub use layout::{
+    AVAIL_ALIGN, DESC_ALIGN, EVENT_SUPPRESSION_ALIGN, LEGACY_ALIGN, PackedLayout, SplitLayout, USED_ALIGN,
+};
+pub use packed::PackedQueue;
+pub use placement::{PlacementError, RingFormat, RingInterface, RingPart, RingPlacement};
+pub use split::SplitQueue;
 pub use split::vring_need_event;
-pub use split::{IndirectPool, QueueMemory, SplitQueue};
 
 use crate::Error;
 
@@ -41,8 +49,20 @@ pub const DESC_F_INDIRECT: u16 = 4;
 pub const AVAIL_F_NO_INTERRUPT: u16 = 1;
 /// Used-ring flag: no available-buffer notification wanted (VIRTQ_USED_F_NO_NOTIFY).
 pub const USED_F_NO_NOTIFY: u16 = 1;
-/// The largest queue size a split virtqueue may have (VIRTIO 1.2 §2.7).
+/// The largest queue size a split virtqueue may have (VIRTIO 1.2 §2.7);
+/// a packed one too ("Packed virtqueues support up to 2^15 entries", §2.8).
 pub const MAX_QUEUE_SIZE: u16 = 32768;
+/// Packed descriptor flag: the driver's availability bit (VIRTQ_DESC_F_AVAIL, §2.8.1).
+pub const DESC_F_AVAIL: u16 = 1 << 7;
+/// Packed descriptor flag: the device's used bit (VIRTQ_DESC_F_USED, §2.8.1).
+pub const DESC_F_USED: u16 = 1 << 15;
+/// Packed event suppression flags: notifications wanted (RING_EVENT_FLAGS_ENABLE, §2.8.10).
+pub const RING_EVENT_FLAGS_ENABLE: u16 = 0;
+/// Packed event suppression flags: no notifications (RING_EVENT_FLAGS_DISABLE).
+pub const RING_EVENT_FLAGS_DISABLE: u16 = 1;
+/// Packed event suppression flags: a notification at one descriptor only
+/// (RING_EVENT_FLAGS_DESC; needs VIRTIO_F_RING_EVENT_IDX).
+pub const RING_EVENT_FLAGS_DESC: u16 = 2;
 
 /// Size in bytes of one descriptor (`struct virtq_desc`).
 pub const DESC_SIZE: usize = 16;
@@ -95,7 +115,7 @@ pub struct Used {
     pub len: u32,
 }
 
-/// The driver side of a virtqueue (split today, packed later).
+/// The driver side of a virtqueue, split or packed.
 ///
 /// Caller: the one driver that owns the queue; nothing here is shared
 /// between threads.
@@ -116,8 +136,9 @@ pub trait VirtQueue {
     fn add(&mut self, bufs: &[Buffer]) -> Result<Token, Error>;
 
     /// Whether the device wants an available-buffer notification for what
-    /// was added since the last call (EVENT_IDX `avail_event` or
-    /// VIRTQ_USED_F_NO_NOTIFY). Call after one or more `add`s.
+    /// was added since the last call (split: EVENT_IDX `avail_event` or
+    /// VIRTQ_USED_F_NO_NOTIFY; packed: the device event suppression
+    /// structure). Call after one or more `add`s.
     fn should_notify(&mut self) -> Result<bool, Error>;
 
     /// Harvest the next used element, if the device has published one.
@@ -135,5 +156,7 @@ pub trait VirtQueue {
     fn enable_interrupts(&mut self) -> Result<bool, Error>;
 }
 
+#[cfg(test)]
+mod packed_tests;
 #[cfg(test)]
 mod tests;

@@ -1,30 +1,47 @@
-//! Where a driver asks a transport to put a split virtqueue, checked
-//! against VIRTIO 1.2 §2.7 before any address reaches a device.
+//! Where a driver asks a transport to put a virtqueue, checked against
+//! VIRTIO 1.2 §2.7 (split) or §2.8 (packed) before any address reaches a
+//! device.
 //!
 //! A transport programs a device with the ring addresses a driver PD
 //! sends it. With no IOMMU the device then reads and writes those
 //! addresses in all of RAM, so every transport checks the same things,
 //! here and nowhere else:
 //!
-//! - the size: a power of two, at most the device's maximum;
-//! - each part aligned as §2.7's table says (modern interfaces), or the
-//!   three parts in the one contiguous layout of §2.7.2 (legacy ones);
+//! - the size: at most the device's maximum, and a power of two for a
+//!   split ring (a packed ring may have any size, §2.8.10.1);
+//! - each part aligned as §2.7's (or §2.8.10.1's) table says (modern
+//!   interfaces), or the three parts of a split ring in the one contiguous
+//!   layout of §2.7.2 (legacy ones; a packed ring needs a modern one);
 //! - no part wraps past the end of the address space;
 //! - every part inside the driver's DMA window
 //!   ([`RingPlacement::check_inside`]).
 
-use super::layout::{AVAIL_ALIGN, DESC_ALIGN, USED_ALIGN, check_size};
+use super::layout::{
+    AVAIL_ALIGN, DESC_ALIGN, EVENT_SUPPRESSION_ALIGN, EVENT_SUPPRESSION_SIZE, USED_ALIGN, check_packed_size, check_size,
+};
 use super::{DESC_SIZE, MAX_QUEUE_SIZE};
 
-/// One of the three parts of a split virtqueue (VIRTIO 1.2 §2.7).
+/// One of the three parts of a virtqueue, named after the split ring's
+/// (VIRTIO 1.2 §2.7); for a packed ring (§2.8) they are the descriptor
+/// ring, the driver and the device event suppression structures.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum RingPart {
-    /// The descriptor table (descriptor area).
+    /// The descriptor table / ring (descriptor area).
     Descriptors,
-    /// The available ring (driver area).
+    /// The available ring / driver event suppression (driver area).
     Available,
-    /// The used ring (device area).
+    /// The used ring / device event suppression (device area).
     Used,
+}
+
+/// Which virtqueue format the three addresses describe (VIRTIO_F_RING_PACKED
+/// negotiated or not).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RingFormat {
+    /// The split virtqueue (VIRTIO 1.2 §2.7).
+    Split,
+    /// The packed virtqueue (VIRTIO 1.2 §2.8).
+    Packed,
 }
 
 /// A rule of VIRTIO 1.2 §2.7 a ring placement breaks.
@@ -32,7 +49,8 @@ pub enum RingPart {
 pub enum PlacementError {
     /// The device has no such queue (its maximum size is 0).
     NoSuchQueue,
-    /// Size zero, not a power of two, or above the device's maximum.
+    /// Size zero, above the device's maximum or 32768, or (split) not a
+    /// power of two.
     BadSize {
         /// The size asked for.
         size: u16,
@@ -65,6 +83,9 @@ pub enum PlacementError {
         /// The part.
         part: RingPart,
     },
+    /// A packed ring through a legacy interface, which has no way to
+    /// program one (VIRTIO_F_RING_PACKED is a VIRTIO 1.x feature).
+    PackedNeedsModern,
     /// Legacy: the descriptor table's page frame number is 0 (which the
     /// legacy registers read as "no queue") or does not fit 32 bits.
     BadPageFrame {
@@ -107,45 +128,71 @@ impl RingPlacement {
         RingPlacement { size, desc, avail, used }
     }
 
-    /// The address and byte length of `part` (§2.7's table: 16n, 6 + 2n,
-    /// 6 + 8n; the event words are always counted).
+    /// The address and byte length of a split ring's `part` (§2.7's
+    /// table: 16n, 6 + 2n, 6 + 8n; the event words are always counted).
     pub const fn part(&self, part: RingPart) -> (u64, u64) {
+        self.part_of(RingFormat::Split, part)
+    }
+
+    /// The address and byte length of `part` in a ring of `format`
+    /// (packed, §2.8.10.1's table: 16n, 4, 4).
+    pub const fn part_of(&self, format: RingFormat, part: RingPart) -> (u64, u64) {
         let n = self.size as u64;
-        match part {
-            RingPart::Descriptors => (self.desc, DESC_SIZE as u64 * n),
-            RingPart::Available => (self.avail, 6 + 2 * n),
-            RingPart::Used => (self.used, 6 + 8 * n),
+        match (format, part) {
+            (_, RingPart::Descriptors) => (self.desc, DESC_SIZE as u64 * n),
+            (RingFormat::Split, RingPart::Available) => (self.avail, 6 + 2 * n),
+            (RingFormat::Split, RingPart::Used) => (self.used, 6 + 8 * n),
+            (RingFormat::Packed, RingPart::Available) => (self.avail, EVENT_SUPPRESSION_SIZE as u64),
+            (RingFormat::Packed, RingPart::Used) => (self.used, EVENT_SUPPRESSION_SIZE as u64),
         }
     }
 
     /// The parts with their alignments, in memory order of the legacy
     /// layout.
-    const PARTS: [(RingPart, u64); 3] = [
-        (RingPart::Descriptors, DESC_ALIGN as u64),
-        (RingPart::Available, AVAIL_ALIGN as u64),
-        (RingPart::Used, USED_ALIGN as u64),
-    ];
+    const fn parts(format: RingFormat) -> [(RingPart, u64); 3] {
+        let (avail, used) = match format {
+            RingFormat::Split => (AVAIL_ALIGN as u64, USED_ALIGN as u64),
+            RingFormat::Packed => (EVENT_SUPPRESSION_ALIGN as u64, EVENT_SUPPRESSION_ALIGN as u64),
+        };
+        [(RingPart::Descriptors, DESC_ALIGN as u64), (RingPart::Available, avail), (RingPart::Used, used)]
+    }
 
-    /// Check the placement for a device whose queue takes at most `max`
-    /// entries, programmed through `interface`.
+    /// Check the placement of a split ring for a device whose queue takes
+    /// at most `max` entries, programmed through `interface`.
     pub fn check(&self, max: u16, interface: RingInterface) -> Result<(), PlacementError> {
+        self.check_format(RingFormat::Split, max, interface)
+    }
+
+    /// Check the placement of a ring of `format` for a device whose queue
+    /// takes at most `max` entries, programmed through `interface`.
+    pub fn check_format(&self, format: RingFormat, max: u16, interface: RingInterface) -> Result<(), PlacementError> {
         if max == 0 {
             return Err(PlacementError::NoSuchQueue);
         }
-        // VIRTIO 1.2 §2.7: "Queue Size value is always a power of 2. The
-        // maximum Queue Size value is 32768." §4.2.2.2 (and likewise the
-        // PCI queue_size): "The driver MUST write a value to QueueNum
-        // which is less than or equal to the value presented by the
-        // device in QueueNumMax."
-        if check_size(self.size).is_err() || self.size > max.min(MAX_QUEUE_SIZE) {
+        // §4.2.2.2 (and likewise the PCI queue_size): "The driver MUST
+        // write a value to QueueNum which is less than or equal to the
+        // value presented by the device in QueueNumMax."
+        let size_ok = match format {
+            // VIRTIO 1.2 §2.7: "Queue Size value is always a power of 2.
+            // The maximum Queue Size value is 32768."
+            RingFormat::Split => check_size(self.size),
+            // §2.8: "Packed virtqueues support up to 2^15 entries each";
+            // §2.8.10.1: "The Queue Size value does not have to be a power
+            // of 2".
+            RingFormat::Packed => check_packed_size(self.size),
+        };
+        if size_ok.is_err() || self.size > max.min(MAX_QUEUE_SIZE) {
             return Err(PlacementError::BadSize { size: self.size, max });
         }
-        for (part, align) in Self::PARTS {
-            let (addr, len) = self.part(part);
-            // VIRTIO 1.2 §2.7.1: "The driver MUST ensure that the physical
-            // address of the first byte of each virtqueue part is a
-            // multiple of the specified alignment value in the above
-            // table."
+        if format == RingFormat::Packed && interface != RingInterface::Modern {
+            return Err(PlacementError::PackedNeedsModern);
+        }
+        for (part, align) in Self::parts(format) {
+            let (addr, len) = self.part_of(format, part);
+            // VIRTIO 1.2 §2.7.1 and §2.8.11: "The driver MUST ensure that
+            // the physical address of the first byte of each virtqueue
+            // part is a multiple of the specified alignment value in the
+            // above table."
             if addr % align != 0 {
                 return Err(PlacementError::Misaligned { part, addr });
             }
@@ -208,11 +255,16 @@ impl RingPlacement {
     /// transport can hold a driver to is that its rings (which the device
     /// writes) are in the driver's own DMA region.
     pub fn check_inside(&self, base: u64, len: u64) -> Result<(), PlacementError> {
+        self.check_inside_format(RingFormat::Split, base, len)
+    }
+
+    /// [`check_inside`](Self::check_inside) for a ring of `format`.
+    pub fn check_inside_format(&self, format: RingFormat, base: u64, len: u64) -> Result<(), PlacementError> {
         // The window is the transport's own configuration; one that
         // reaches past the address space simply ends there.
         let end = base.saturating_add(len);
-        for (part, _) in Self::PARTS {
-            let (addr, part_len) = self.part(part);
+        for (part, _) in Self::parts(format) {
+            let (addr, part_len) = self.part_of(format, part);
             let part_end = addr.checked_add(part_len).ok_or(PlacementError::Wraps { part })?;
             if addr < base || part_end > end {
                 return Err(PlacementError::OutsideWindow { part });
@@ -225,7 +277,7 @@ impl RingPlacement {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::queue::{LEGACY_ALIGN, SplitLayout};
+    use crate::queue::{LEGACY_ALIGN, PackedLayout, SplitLayout};
 
     /// The modern compact layout of `size` entries at `base`.
     fn modern(size: u16, base: u64) -> RingPlacement {
@@ -346,5 +398,78 @@ mod tests {
         // A window that itself reaches the end of the address space.
         let top = u64::MAX - 0xffff;
         assert_eq!(modern(8, top).check_inside(top, u64::MAX), Ok(()));
+    }
+
+    /// The packed layout of `size` entries at `base`, as `PackedQueue` lays it out.
+    fn packed(size: u16, base: u64) -> RingPlacement {
+        let l = PackedLayout::new(size).unwrap();
+        RingPlacement {
+            size,
+            desc: base,
+            avail: base + l.driver_event_offset() as u64,
+            used: base + l.device_event_offset() as u64,
+        }
+    }
+
+    const PACKED: RingFormat = RingFormat::Packed;
+
+    #[test]
+    fn packed_rings_may_have_any_size_up_to_the_maximum() {
+        assert_eq!(packed(100, 0x4000).check_format(PACKED, 256, RingInterface::Modern), Ok(()));
+        assert_eq!(packed(1, 0x4000).check_format(PACKED, 1, RingInterface::Modern), Ok(()));
+        // The same size is not a split ring.
+        let split_100 = RingPlacement { size: 100, desc: 0x4000, avail: 0x5000, used: 0x6000 };
+        assert_eq!(split_100.check(256, RingInterface::Modern), Err(PlacementError::BadSize { size: 100, max: 256 }));
+        for (size, max) in [(0u16, 256u16), (257, 256), (32769, u16::MAX)] {
+            let p = RingPlacement { size, desc: 0x1000, avail: 0x2000, used: 0x3000 };
+            assert_eq!(p.check_format(PACKED, max, RingInterface::Modern), Err(PlacementError::BadSize { size, max }));
+        }
+        assert_eq!(packed(8, 0x4000).check_format(PACKED, 0, RingInterface::Modern), Err(PlacementError::NoSuchQueue));
+    }
+
+    #[test]
+    fn packed_parts_are_16_4_4_aligned() {
+        let good = RingPlacement { size: 8, desc: 0x1000, avail: 0x2004, used: 0x3008 };
+        assert_eq!(good.check_format(PACKED, 8, RingInterface::Modern), Ok(()));
+        let cases = [
+            (RingPlacement { desc: 0x1008, ..good }, RingPart::Descriptors, 0x1008),
+            // 2-byte aligned is enough for a split available ring, not for
+            // a packed driver area.
+            (RingPlacement { avail: 0x2002, ..good }, RingPart::Available, 0x2002),
+            (RingPlacement { used: 0x3002, ..good }, RingPart::Used, 0x3002),
+        ];
+        for (p, part, addr) in cases {
+            assert_eq!(
+                p.check_format(PACKED, 8, RingInterface::Modern),
+                Err(PlacementError::Misaligned { part, addr })
+            );
+        }
+        let wraps = RingPlacement { used: u64::MAX - 3, ..good };
+        assert_eq!(
+            wraps.check_format(PACKED, 8, RingInterface::Modern),
+            Err(PlacementError::Wraps { part: RingPart::Used })
+        );
+    }
+
+    #[test]
+    fn packed_rings_need_a_modern_interface() {
+        assert_eq!(packed(8, 0x8000).check_format(PACKED, 8, LEGACY), Err(PlacementError::PackedNeedsModern));
+    }
+
+    #[test]
+    fn packed_parts_must_lie_in_the_window_by_their_own_sizes() {
+        let (base, len) = (0x5000_0000u64, 0x1000u64);
+        let p = packed(8, base);
+        assert_eq!(p.check_inside_format(PACKED, base, len), Ok(()));
+        // The device area is 4 bytes for packed: ending exactly at the
+        // window's end is inside, though a split used ring there is not.
+        let at_end = RingPlacement { used: base + len - 4, ..p };
+        assert_eq!(at_end.check_inside_format(PACKED, base, len), Ok(()));
+        assert_eq!(at_end.check_inside(base, len), Err(PlacementError::OutsideWindow { part: RingPart::Used }));
+        let past = RingPlacement { avail: base + len - 2, ..p };
+        assert_eq!(
+            past.check_inside_format(PACKED, base, len),
+            Err(PlacementError::OutsideWindow { part: RingPart::Available })
+        );
     }
 }

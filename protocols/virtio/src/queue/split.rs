@@ -10,6 +10,10 @@
 //! shape of each chain in flight (last descriptor, descriptor count,
 //! writable length), the available index, and the last used index seen.
 
+use super::chain::{
+    Chain, FaultLatch, IndirectPool, QueueMemory, read_le16, read_le32, validate_chain, write_le16, write_le32,
+    write_le64,
+};
 use super::{
     AVAIL_F_NO_INTERRUPT, Buffer, DESC_F_INDIRECT, DESC_F_NEXT, DESC_F_WRITE, DESC_SIZE, SplitLayout, Token,
     USED_F_NO_NOTIFY, Used, VirtQueue,
@@ -17,44 +21,6 @@ use super::{
 use crate::features::{Features, general};
 use crate::{DeviceFault, Error};
 use sevio_sharedmem::{SharedMemory, dma_mb, dma_rmb, dma_wmb};
-
-/// The region holding a queue: memory the driver maps, and the address the
-/// device uses for its first byte.
-#[derive(Copy, Clone, Debug)]
-pub struct QueueMemory {
-    /// The driver's mapping.
-    pub mem: SharedMemory,
-    /// The same memory's device (physical / bus) address.
-    pub device_addr: u64,
-}
-
-/// Driver-provided memory for indirect descriptor tables (VIRTIO 1.2
-/// §2.7.5.3): one table of `max_descs` descriptors per queue slot, the
-/// table for the chain with head `h` at byte `h * max_descs * 16`. Needs
-/// `size * max_descs * 16` bytes, 16-byte aligned.
-#[derive(Copy, Clone, Debug)]
-pub struct IndirectPool {
-    /// The driver's mapping.
-    pub mem: SharedMemory,
-    /// The same memory's device address.
-    pub device_addr: u64,
-    /// Descriptors per table (at least 2; capped at the queue size).
-    pub max_descs: u16,
-}
-
-/// The private shape of a chain, kept at its head's index (8 bytes).
-#[derive(Copy, Clone, Debug, Default)]
-struct Chain {
-    /// Last descriptor of the chain in the main table (the head itself
-    /// for an indirect chain).
-    tail: u16,
-    /// Descriptors it holds in the main table; 0 = no chain in flight
-    /// starts here (never added, not a head, or already harvested).
-    ndesc: u16,
-    /// Device-writable bytes posted, saturated at u32::MAX (exact for
-    /// comparing against a u32 used length).
-    writable: u32,
-}
 
 /// Offsets (from the region start) of everything the queue touches.
 #[derive(Copy, Clone, Debug)]
@@ -99,7 +65,7 @@ pub struct SplitQueue<const N: usize> {
     /// used_event was written since used.idx was last read.
     event_dirty: bool,
     interrupts: bool,
-    fault: Option<DeviceFault>,
+    fault: FaultLatch,
 }
 
 /// VIRTIO 1.2 §2.7.10: with EVENT_IDX, notify iff the device's
@@ -129,34 +95,11 @@ impl<const N: usize> SplitQueue<N> {
         if size as usize > N {
             return Err(Error::BadQueueSize(size));
         }
-        if mem.mem.len() < layout.total_size() {
-            return Err(Error::RegionTooSmall { need: layout.total_size(), have: mem.mem.len() });
-        }
-        let align = layout.alignment();
         // VIRTIO 1.2 §2.7: "The driver MUST ensure that the physical
         // address of the first byte of each virtqueue part is a multiple of
-        // the specified alignment value". The mapping must be aligned too,
-        // for our atomic accesses.
-        if mem.device_addr % align as u64 != 0 || mem.mem.addr() % align != 0 {
-            return Err(Error::Misaligned);
-        }
-        let indirect = match indirect {
-            Some(pool) if negotiated.has(general::INDIRECT_DESC) => {
-                let max = pool.max_descs.min(size);
-                if max < 2 {
-                    return Err(Error::IndirectPoolTooSmall);
-                }
-                let need = size as usize * max as usize * DESC_SIZE;
-                if pool.mem.len() < need {
-                    return Err(Error::IndirectPoolTooSmall);
-                }
-                if pool.device_addr % 16 != 0 || pool.mem.addr() % 16 != 0 {
-                    return Err(Error::Misaligned);
-                }
-                Some(IndirectPool { max_descs: max, ..pool })
-            }
-            _ => None,
-        };
+        // the specified alignment value".
+        mem.check(layout.total_size(), layout.alignment())?;
+        let indirect = IndirectPool::for_queue(indirect, size, negotiated)?;
         let n = size as usize;
         let (a, u) = (layout.avail_offset(), layout.used_offset());
         let off = Offsets {
@@ -194,7 +137,7 @@ impl<const N: usize> SplitQueue<N> {
             seen_used: 0,
             event_dirty: false,
             interrupts: true,
-            fault: None,
+            fault: FaultLatch::default(),
         })
     }
 
@@ -224,81 +167,37 @@ impl<const N: usize> SplitQueue<N> {
     }
     /// The device fault that failed this queue, if any.
     pub fn fault(&self) -> Option<DeviceFault> {
-        self.fault
+        self.fault.get()
     }
     /// Whether a chain of `bufs` buffers can be added now.
     pub fn can_add(&self, bufs: usize) -> bool {
-        let need = match self.indirect {
-            Some(p) if bufs > 1 && bufs <= p.max_descs as usize => 1,
-            _ => bufs,
-        };
-        self.fault.is_none() && bufs >= 1 && need <= self.num_free as usize
+        let need = IndirectPool::descriptors_for(self.indirect, bufs);
+        self.fault.get().is_none() && bufs >= 1 && need <= self.num_free as usize
     }
 
     fn check(&self) -> Result<(), Error> {
-        match self.fault {
-            Some(f) => Err(Error::Device(f)),
-            None => Ok(()),
-        }
+        self.fault.check()
     }
 
     fn fail(&mut self, f: DeviceFault) -> Error {
-        self.fault = Some(f);
-        Error::Device(f)
+        self.fault.fail(f)
     }
 
     fn w16(&self, off: usize, v: u16) -> Result<(), Error> {
-        self.mem.write::<u16>(off, v.to_le()).map_err(|_| Error::OutOfBounds)
+        write_le16(&self.mem, off, v)
     }
 
     fn r16(&self, off: usize) -> Result<u16, Error> {
-        self.mem.read::<u16>(off).map(u16::from_le).ok_or(Error::OutOfBounds)
-    }
-
-    fn r32(&self, off: usize) -> Result<u32, Error> {
-        self.mem.read::<u32>(off).map(u32::from_le).ok_or(Error::OutOfBounds)
-    }
-
-    /// Check a chain against the driver-side rules; returns the total
-    /// writable length.
-    fn validate_chain(&self, bufs: &[Buffer]) -> Result<u64, Error> {
-        if bufs.is_empty() {
-            return Err(Error::EmptyChain);
-        }
-        // VIRTIO 1.2 §2.7.5.3: "A driver MUST NOT create a descriptor
-        // chain longer than the Queue Size of the device."
-        if bufs.len() > self.size as usize {
-            return Err(Error::ChainTooLong { len: bufs.len(), max: self.size });
-        }
-        let (mut total, mut writable, mut seen_writable) = (0u64, 0u64, false);
-        for b in bufs {
-            // VIRTIO 1.2 §2.7.4: "The driver MUST place any device-writable
-            // descriptor elements after any device-readable descriptor
-            // elements."
-            if seen_writable && !b.writable {
-                return Err(Error::WritableBeforeReadable);
-            }
-            seen_writable |= b.writable;
-            total += b.len as u64;
-            if b.writable {
-                writable += b.len as u64;
-            }
-        }
-        // VIRTIO 1.2 §2.7.5: "Drivers MUST NOT add a descriptor chain
-        // longer than 2^32 bytes in total".
-        if total > 1 << 32 {
-            return Err(Error::ChainTooLarge);
-        }
-        Ok(writable)
+        read_le16(&self.mem, off)
     }
 
     fn write_desc(mem: &SharedMemory, at: usize, b: &Buffer, flags: u16, next: u16) -> Result<(), Error> {
         let flags = flags | if b.writable { DESC_F_WRITE } else { 0 };
-        mem.write::<u64>(at, b.addr.to_le()).map_err(|_| Error::OutOfBounds)?;
-        mem.write::<u32>(at + 8, b.len.to_le()).map_err(|_| Error::OutOfBounds)?;
+        write_le64(mem, at, b.addr)?;
+        write_le32(mem, at + 8, b.len)?;
         // flags (low half) and next (high half) as one little-endian word.
         let word = flags as u32 | (next as u32) << 16;
-        mem.write::<u32>(at + 12, word.to_le()).map_err(|_| Error::OutOfBounds)
+        write_le32(mem, at + 12, word)
     }
 
     fn add_direct(&mut self, bufs: &[Buffer]) -> Result<(u16, u16), Error> {
@@ -319,7 +218,7 @@ impl<const N: usize> SplitQueue<N> {
 
     fn add_indirect(&mut self, pool: IndirectPool, bufs: &[Buffer]) -> Result<u16, Error> {
         let head = self.free_head;
-        let table = head as usize * pool.max_descs as usize * DESC_SIZE;
+        let table = pool.table_offset(head);
         let n = bufs.len();
         for (i, b) in bufs.iter().enumerate() {
             let (flags, link) = if i + 1 < n { (DESC_F_NEXT, i as u16 + 1) } else { (0, 0) };
@@ -350,11 +249,8 @@ impl<const N: usize> VirtQueue for SplitQueue<N> {
 
     fn add(&mut self, bufs: &[Buffer]) -> Result<Token, Error> {
         self.check()?;
-        let writable = self.validate_chain(bufs)?;
-        let pool = match self.indirect {
-            Some(p) if bufs.len() > 1 && bufs.len() <= p.max_descs as usize => Some(p),
-            _ => None,
-        };
+        let writable = validate_chain(bufs, self.size)?;
+        let pool = IndirectPool::takes(self.indirect, bufs.len());
         let need = if pool.is_some() { 1 } else { bufs.len() as u16 };
         if need > self.num_free {
             return Err(Error::QueueFull);
@@ -366,7 +262,7 @@ impl<const N: usize> VirtQueue for SplitQueue<N> {
             }
             None => self.add_direct(bufs)?,
         };
-        self.chains[head as usize] = Chain { tail, ndesc: need, writable: u32::try_from(writable).unwrap_or(u32::MAX) };
+        self.chains[head as usize] = Chain { tail, ndesc: need, writable };
         self.num_free -= need;
         self.in_flight += 1;
         // §2.7.13.2: put the head in the next available-ring slot, then
@@ -439,8 +335,8 @@ impl<const N: usize> VirtQueue for SplitQueue<N> {
         }
         let slot = self.last_used as usize & self.mask;
         let at = self.off.used_ring + 8 * slot;
-        let id = self.r32(at)?;
-        let len = self.r32(at + 4)?;
+        let id = read_le32(&self.mem, at)?;
+        let len = read_le32(&self.mem, at + 4)?;
         // §2.7.8: "id indicates the head entry of the descriptor chain
         // describing the buffer (this matches an entry placed in the
         // available ring by the guest earlier)". An id outside the table,

@@ -319,21 +319,11 @@ fn legacy_layout_queue_works() {
 
 #[test]
 fn fuzz_body_survives_random_inputs() {
-    // Deterministic xorshift; ~5,000 inputs of up to 400 bytes.
-    let mut rng = crate::fuzzing::Xorshift(0x9e37_79b9_7f4a_7c15u64);
-    let mut next = || rng.next_u64();
-    let mut buf = [0u8; 400];
-    for i in 0..5000 {
-        let len = (next() % 400) as usize;
-        for b in buf[..len].iter_mut() {
-            *b = next() as u8;
-        }
+    crate::fuzzing::random_inputs(0x9e37_79b9_7f4a_7c15, 5000, |i, input| {
         // Bias some inputs towards plausible used rings: small ids/lengths.
         if i % 2 == 0 {
-            for b in buf[..len].iter_mut().skip(1) {
-                *b &= 0x0f;
-            }
+            input.iter_mut().skip(1).for_each(|b| *b &= 0x0f);
         }
-        crate::fuzzing::fuzz_used_ring(&buf[..len]);
-    }
+        crate::fuzzing::fuzz_used_ring(input);
+    });
 }

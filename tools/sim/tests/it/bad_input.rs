@@ -105,3 +105,20 @@ fn qemu_refusing_a_device_is_reported() {
         .assert_stderr("QEMU exited during startup")
         .assert_stderr("no-such-device");
 }
+
+#[test]
+fn section_the_pd_does_not_declare() {
+    let dir = TempDir::new("undeclared_section_data");
+    let data = dir.file("x.data", "sDDF\u{2}");
+    let toml = format!("[[section]]\npd = \"a\"\nname = \".not_declared\"\nfile = \"{}\"\n", data.display());
+    run_bad("undeclared_section", &format!("<system>{ECHO_PD}</system>"), Some(&toml))
+        .assert_stderr("PD 'a': objcopy refused its sections");
+}
+
+#[test]
+fn section_file_missing() {
+    let toml = "[[section]]\npd = \"a\"\nname = \".blk_driver_config\"\nfile = \"nowhere.data\"\n";
+    run_bad("missing_section_file", &format!("<system>{ECHO_PD}</system>"), Some(toml))
+        .assert_stderr("section .blk_driver_config of PD 'a':")
+        .assert_stderr("nowhere.data not found");
+}

@@ -91,3 +91,36 @@ fn faults_are_reported_and_reach_the_parent() {
     run.assert_lines(&["parent: child 3 faulted with label 3"]);
     run.assert_lines(&["sim: PASS: parent passed"]);
 }
+
+#[test]
+fn sddf_config_sections_reach_the_pd_as_sdfgen_wrote_them() {
+    let run = sim(&["sddf-config.xml", "--timeout", "20"]);
+    run.assert_code(0);
+    // The values of sDDF 0.7.0's blk, echo_server and serial examples,
+    // as their system files (protocols/sddf/tests/sdfgen/*/*.system) say.
+    run.assert_lines(&[
+        "config: device_resources: 3 regions, irqs [0]",
+        "config: device_resources: region 0 0x20000200+0x1000 io 0xa000000",
+        "config: device_resources: region 1 0x20001000+0x10000 io 0x5fff0000",
+        "config: device_resources: region 2 0x20200000+0x200000 io 0x5fdf0000",
+        "config: blk_driver_config: storage_info 0x20400000+0x1000 req 0x20401000+0x4000 resp 0x20405000+0x4000 buffers 128 id 1",
+        "config: net_driver_config: rx free 0x20011000+0x3000 active 0x20014000+0x3000 buffers 512 id 1",
+        "config: net_driver_config: tx free 0x20017000+0x5000 active 0x2001c000+0x5000 buffers 1024 id 2",
+        "config: serial_driver_config: rx queue 0x20001000+0x1000 data 0x20002000+0x10000 id 1",
+        "config: serial_driver_config: tx queue 0x20012000+0x1000 data 0x20013000+0x20000 id 2",
+        "config: serial_driver_config: baud 115200",
+        "config: timer_client_config: driver_id 5",
+        "sim: PASS: config passed",
+    ]);
+}
+
+#[test]
+fn sddf_config_sections_left_empty_are_refused_by_the_pd() {
+    let dir = crate::common::TempDir::new("sddf-empty");
+    let empty = dir.file("none.sim.toml", "expect_pass = [\"config\"]\n");
+    let run = sim(&["sddf-config.xml", "--sim", empty.to_str().unwrap(), "--timeout", "20"]);
+    run.assert_code(1);
+    run.assert_lines(&[
+        "config: device_resources: bad magic [00, 00, 00, 00, 00], expected [73, 44, 44, 46, 01] (DeviceResources)",
+    ]);
+}

@@ -1,19 +1,17 @@
-//! A test rig: the driver, a fake transport with a virtio-console device
-//! behind it (a byte stream in each direction), and the client's ends of
-//! the two serial queues, all over host memory.
+//! A test rig: the console driver PD, the real transport core and a mock
+//! virtio-console (`sevio_driver_core::harness`), playing a byte stream
+//! in each direction, and the client's ends of the two serial queues,
+//! all over host memory.
 #![allow(dead_code)]
 
-use sevio_driver_console::{ConsoleDriver, ConsoleResources, SerialRegions};
-use sevio_driver_core::fake::{FakeDevice, FakeTransport};
-use sevio_driver_core::{DmaRegion, Driver};
+use sevio_driver_console::{ConsoleConfig, ConsoleDriver, SerialLink};
+use sevio_driver_core::harness::{Harness, Memory};
 use sevio_queue::serial::PRODUCER_SIGNALLED_OFFSET;
 use sevio_queue::{SerialConsumer, SerialProducer};
-use sevio_sharedmem::{HeapRegion, SharedMemory};
-use sevio_transport_protocol::TransportDoorbell;
+use sevio_runtime::{Channel, ChannelSet};
+use sevio_sharedmem::SharedMemory;
+use sevio_transport_core::mock::MockDevice;
 use std::sync::atomic::Ordering::Relaxed;
-
-pub const DMA_PADDR: u64 = 0x4100_0000;
-pub const DMA_SIZE: usize = 0x1_0000;
 
 pub const F_MULTIPORT: u64 = 1 << 1;
 pub const F_EMERG_WRITE: u64 = 1 << 2;
@@ -25,15 +23,17 @@ pub const QEMU_LIKE: u64 = F_MULTIPORT | F_EMERG_WRITE | F_EVENT_IDX | F_VERSION
 pub const RECEIVEQ: u16 = 0;
 pub const TRANSMITQ: u16 = 1;
 
+/// The rx and tx peers' channels (as an sDDF config would name them).
+pub const RX: Channel = Channel::new(4);
+pub const TX: Channel = Channel::new(5);
+
 /// A virtio-console device (4 queues: port 0 and the control pair).
-pub fn device(version: u32, offered: u64) -> FakeDevice {
-    FakeDevice::new(3, version, offered, 4, 128)
+pub fn device(version: u32, offered: u64) -> MockDevice {
+    MockDevice::new(3, version, offered, 4, 128)
 }
 
 pub struct Rig {
-    _mem: Vec<HeapRegion>,
-    pub fake: FakeTransport,
-    pub driver: ConsoleDriver<FakeTransport>,
+    pub h: Harness<ConsoleDriver>,
     /// The client's end of rx (it consumes).
     pub rx: SerialConsumer,
     /// The client's end of tx (it produces).
@@ -46,50 +46,41 @@ pub struct Rig {
     pub interrupts: usize,
 }
 
-fn region(mem: &mut Vec<HeapRegion>, len: usize) -> SharedMemory {
-    let r = HeapRegion::new(len);
-    let m = r.memory();
-    mem.push(r);
-    m
+/// A serial queue (header page `queue`, characters `data`) of
+/// `capacity` characters, its peer on `channel`.
+fn serial(mem: &mut Memory, [queue, data]: [&'static str; 2], capacity: usize, channel: Channel) -> SerialLink {
+    SerialLink { queue: mem.region(queue, 4096, 0), data: mem.region(data, capacity, 0), channel }
 }
 
 impl Rig {
     /// Everything set up, the device not bound yet; client queues of
     /// `rx_cap` and `tx_cap` characters.
-    pub fn with_queues(dev: FakeDevice, rx_cap: usize, tx_cap: usize) -> Rig {
-        let mut mem = Vec::new();
-        let dma = region(&mut mem, DMA_SIZE);
-        let doorbell = region(&mut mem, 4096);
-        TransportDoorbell::init(doorbell).unwrap();
-        let rx = SerialRegions { queue: region(&mut mem, 4096), data: region(&mut mem, rx_cap) };
-        let tx = SerialRegions { queue: region(&mut mem, 4096), data: region(&mut mem, tx_cap) };
-        let mut dev = dev;
-        dev.memory.add(DMA_PADDR, dma);
-        dev.dma_window = Some((DMA_PADDR, DMA_SIZE as u64));
-        let fake = FakeTransport::new(dev);
-        let res = ConsoleResources { dma: DmaRegion::new(dma, DMA_PADDR).unwrap(), doorbell, rx, tx };
-        let driver = ConsoleDriver::new(fake.clone(), res).expect("usable resources");
+    pub fn with_queues(dev: MockDevice, rx_cap: usize, tx_cap: usize) -> Rig {
+        let h = Harness::<ConsoleDriver>::new("console", dev, |mem| ConsoleConfig {
+            rx: Some(serial(mem, ["rx.queue", "rx.data"], rx_cap, RX)),
+            tx: serial(mem, ["tx.queue", "tx.data"], tx_cap, TX),
+        });
+        let (rx, tx) = (h.vars.rx.expect("wired"), h.vars.tx);
+        let (rx_header, tx_header) = (h.memory(rx.queue), h.memory(tx.queue));
         Rig {
-            _mem: mem,
-            fake,
-            driver,
-            rx: SerialConsumer::new(rx.queue, rx.data, rx_cap as u32).unwrap(),
-            tx: SerialProducer::new(tx.queue, tx.data, tx_cap as u32).unwrap(),
-            rx_header: rx.queue,
-            tx_header: tx.queue,
+            rx: SerialConsumer::new(rx_header, h.memory(rx.data), rx_cap as u32).unwrap(),
+            tx: SerialProducer::new(tx_header, h.memory(tx.data), tx_cap as u32).unwrap(),
+            h,
+            rx_header,
+            tx_header,
             output: Vec::new(),
             interrupts: 0,
         }
     }
 
-    pub fn new(dev: FakeDevice) -> Rig {
+    pub fn new(dev: MockDevice) -> Rig {
         Rig::with_queues(dev, 4096, 4096)
     }
 
     /// Bound and up, on a QEMU-like modern device.
     pub fn ready() -> Rig {
         let mut rig = Rig::new(device(2, QEMU_LIKE));
-        rig.driver.bind().expect("bring-up");
+        rig.h.bind();
         rig
     }
 
@@ -97,19 +88,17 @@ impl Rig {
     /// buffers it holds (each filled as far as it goes, like QEMU);
     /// returns how many it took.
     pub fn device_input(&mut self, data: &[u8]) -> usize {
+        let dev = &self.h.device;
         let mut at = 0;
-        {
-            let mut dev = self.fake.device();
-            while at < data.len() {
-                let Some(chain) = dev.pop_avail(RECEIVEQ) else { break };
-                assert_eq!(chain.bufs.len(), 1, "one buffer per RX chain");
-                let buf = chain.bufs[0];
-                assert!(buf.writable, "RX buffers are device-writable");
-                let n = (buf.len as usize).min(data.len() - at);
-                dev.memory.write(buf.addr, &data[at..at + n]);
-                dev.push_used(RECEIVEQ, chain.head as u32, n as u32);
-                at += n;
-            }
+        while at < data.len() {
+            let Some(chain) = dev.pop_avail(RECEIVEQ) else { break };
+            assert_eq!(chain.bufs.len(), 1, "one buffer per RX chain");
+            let buf = chain.bufs[0];
+            assert!(buf.writable, "RX buffers are device-writable");
+            let n = (buf.len as usize).min(data.len() - at);
+            dev.write(buf.addr, &data[at..at + n]);
+            dev.push_used(RECEIVEQ, chain.head as u32, n as u32);
+            at += n;
         }
         at
     }
@@ -117,34 +106,31 @@ impl Rig {
     /// The device sends out everything on the transmitq.
     pub fn device_output(&mut self) -> usize {
         let mut n = 0;
-        let mut dev = self.fake.device();
-        while let Some(chain) = dev.pop_avail(TRANSMITQ) {
+        while let Some(chain) = self.h.device.pop_avail(TRANSMITQ) {
             for buf in &chain.bufs {
                 assert!(!buf.writable, "TX buffers are device-readable");
                 let mut bytes = vec![0u8; buf.len as usize];
-                dev.memory.read(buf.addr, &mut bytes);
+                self.h.device.read(buf.addr, &mut bytes);
                 self.output.extend_from_slice(&bytes);
                 n += bytes.len();
             }
-            dev.push_used(TRANSMITQ, chain.head as u32, 0);
+            self.h.device.push_used(TRANSMITQ, chain.head as u32, 0);
         }
         n
     }
 
-    /// Deliver an interrupt if the device would raise one now (for what
-    /// it published on either queue since it last decided).
+    /// Deliver an interrupt, through the transport, if the device would
+    /// raise one now (for what it published on either queue since it
+    /// last decided).
     pub fn maybe_interrupt(&mut self) -> bool {
-        let due = {
-            let mut dev = self.fake.device();
-            let rx = dev.interrupt_due(RECEIVEQ);
-            let tx = dev.interrupt_due(TRANSMITQ);
-            rx || tx
-        };
-        if due {
-            self.interrupts += 1;
-            self.driver.interrupt();
+        if !self.h.device.live() {
+            return false;
         }
-        due
+        let rx = self.h.device.interrupt_if_due(RECEIVEQ);
+        let tx = self.h.device.interrupt_if_due(TRANSMITQ);
+        let delivered = (rx || tx) && self.h.deliver_interrupt();
+        self.interrupts += usize::from(delivered);
+        delivered
     }
 
     /// The client reads everything in its rx queue and tells the driver
@@ -160,7 +146,7 @@ impl Rig {
             out.extend_from_slice(&buf[..n]);
         }
         if !out.is_empty() && self.rx.require_signal().unwrap() {
-            self.driver.client_notified();
+            self.h.peer_notifies(RX);
         }
         out
     }
@@ -168,8 +154,13 @@ impl Rig {
     /// The client writes as much of `data` as fits and notifies.
     pub fn client_write(&mut self, data: &[u8]) -> usize {
         let n = self.tx.write(data).unwrap();
-        self.driver.client_notified();
+        self.h.peer_notifies(TX);
         n
+    }
+
+    /// The channels the driver notified since the last look.
+    pub fn notified(&mut self) -> ChannelSet {
+        self.h.take_notifications()
     }
 
     /// `producer_signalled` of the rx queue (0: the driver waits for a
@@ -186,15 +177,20 @@ impl Rig {
 
     /// Chains available on queue `q` that the device has not taken.
     pub fn avail_waiting(&self, q: u16) -> u16 {
-        let dev = self.fake.device();
-        let queue = dev.queues[q as usize].expect("queue set up");
-        dev.memory.read_u16(queue.avail + 2).wrapping_sub(queue.next_avail)
+        let next = self.h.device.state().queues[q as usize].expect("queue set up").next_avail;
+        self.h.device.avail_idx(q).wrapping_sub(next)
     }
 
-    /// QueueNotify kicks for queue `q` so far.
+    /// Notifications the device got for queue `q` so far (doorbell bit,
+    /// then the transport's kick).
     pub fn kicks(&self, q: u16) -> usize {
-        self.fake.device().kicks.iter().filter(|k| **k == q).count()
+        self.h.device.state().notifies.iter().filter(|k| **k == q).count()
     }
+}
+
+/// The set of one channel.
+pub fn only(channel: Channel) -> ChannelSet {
+    ChannelSet::from_badge(1 << channel.index())
 }
 
 /// `n` bytes of printable text, different at every position modulo 61.
