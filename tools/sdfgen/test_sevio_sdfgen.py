@@ -209,6 +209,17 @@ class NetAndConsoleOnTwoTransports(unittest.TestCase):
         rx_id, tx_id = data[8 + 34], data[48 + 34]
         self.assertEqual(rx_id, id_of(s.channel("net", "net_virt_rx")[0]))
         self.assertEqual(tx_id, id_of(s.channel("net", "net_virt_tx")[0]))
+        self.assertNotEqual(rx_id, tx_id, "a channel for each virtualiser")
+        # The memory the net driver may hand its device: what its
+        # virtualisers map at a fixed physical address, the rx buffers
+        # (virt_rx) and the client's tx data (virt_tx), nothing else.
+        fixed = {name: (int(mr.get("phys_addr"), 16), int(mr.get("size"), 16))
+                 for name, mr in ((mr.get("name"), mr) for mr in s.root.iter("memory_region"))
+                 if mr.get("phys_addr") is not None}
+        want = sorted(region for name, region in fixed.items()
+                      if name in s.maps("net_virt_rx") or name in s.maps("net_virt_tx"))
+        self.assertEqual(len(want), 2, fixed)
+        self.assertEqual(sorted(sevio.data_regions(xml)["net"]), want)
         with open(os.path.join(out.name, "serial_driver_config.data"), "rb") as f:
             data = f.read()
         self.assertEqual((data[:5], data[48 + 32]), (b"sDDF\x03", id_of(s.channel("console", "serial_virt_tx")[0])))

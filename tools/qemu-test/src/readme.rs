@@ -80,8 +80,9 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         what: "net: ARP, ping, UDP echo against a peer that counts every frame; the user-networking gateway ping; \
-               over mmio and PCI (`systems/net-pci.xml`), modern and legacy; what goes unanswered resent on the \
-               timer PD's deadlines, a clear FAIL after 8 unanswered resends",
+               over mmio and PCI (`systems/net-pci.xml`), modern and legacy; the client plays sDDF's rx and tx \
+               virtualisers (I/O addresses in two data regions, 512 rx and 1024 tx entries, a channel each); what \
+               goes unanswered resent on the timer PD's deadlines, a clear FAIL after 8 unanswered resends",
         sim: &[
             "net::a_peer_on_a_socket_gets_every_answer_and_nothing_else",
             "net::an_unanswered_client_gives_up_with_a_clear_fail",
@@ -91,6 +92,17 @@ pub const ROWS: &[Row] = &[
             "pci::net_passes_over_a_transitional_pci_device_in_legacy_mode",
         ],
         sel4: &["reference", "reference-legacy", "net-pci-modern", "net-pci-legacy"],
+        clients: &["net_client"],
+    },
+    Row {
+        what: "net configured the sDDF way: `.net_driver_config` and `.sevio_data_regions` alone (no queue or data \
+               setvars), rx and tx peers on the config's channels; one channel for both peers refused (on seL4: \
+               sDDF 0.7.0's `examples/echo_server`, built outside the repo, see `pds/drivers/net/README.md`)",
+        sim: &[
+            "net::config_sections_alone_wire_the_net_driver",
+            "net::a_config_naming_one_channel_for_both_peers_is_refused",
+        ],
+        sel4: &[],
         clients: &["net_client"],
     },
     Row {

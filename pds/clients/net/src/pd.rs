@@ -1,14 +1,19 @@
 //! The PD shell: setvars, the runtime [`Handler`], the two modes.
 //!
-//! system.xml gives the client:
-//! - channel 0: the net driver ([`DRIVER`]), notifications both ways;
+//! system.xml gives the client (the net driver's own wiring,
+//! `sevio_driver_net::wiring`, agreed here):
+//! - channel 0: the net driver's rx side ([`RX_DRIVER`], the driver's 2),
+//!   channel 2: its tx side ([`TX_DRIVER`], the driver's 3), as sDDF's
+//!   rx and tx virtualisers each have their own channel to the driver;
 //! - channel 1: the timer driver ([`TIMER`], this end `pp="true"`), for
 //!   retransmission and the bench's timed phase (`net-echo` needs none);
-//! - `rx_free_vaddr`, `rx_active_vaddr`, `tx_free_vaddr`,
-//!   `tx_active_vaddr`: the four queue regions ([`QUEUE_REGION_SIZE`]
-//!   each, capacity [`QUEUE_CAPACITY`]), shared with the driver;
-//! - `rx_data_vaddr` / `rx_data_size` and `tx_data_vaddr` /
-//!   `tx_data_size` (setvar_vaddr / setvar_size): its data regions.
+//! - `rx_free_vaddr`, `rx_active_vaddr` ([`RX_QUEUE_REGION_SIZE`] each,
+//!   capacity [`RX_CAPACITY`]) and `tx_free_vaddr`, `tx_active_vaddr`
+//!   ([`TX_QUEUE_REGION_SIZE`], [`TX_CAPACITY`]): the four queue regions,
+//!   shared with the driver;
+//! - `rx_data_vaddr` / `rx_data_size` / `rx_data_paddr` and the same for
+//!   tx (setvar_vaddr / setvar_size / region_paddr): its two data
+//!   regions, and the I/O addresses it names their buffers by.
 //!
 //! Modes: `net-client` ([`Mode::Echo`], 10.0.2.15) answers ARP, ping and
 //! UDP echo, pings the gateway 10.0.2.2 and passes on its answer;
@@ -28,7 +33,7 @@
 
 use crate::MacDisplay;
 use crate::bench::{Bench, Platform};
-use crate::client::{Data, NetClient, Queues};
+use crate::client::{Data, NetClient, Notify, Queues};
 use crate::stack::{Config, Event, Flood, Retransmit, Stack, Target, Traffic};
 use core::fmt;
 use sevio_queue::{NetConsumer, NetProducer};
@@ -36,8 +41,10 @@ use sevio_runtime::var::MapError;
 use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler, debug_println, verdict};
 use sevio_timer_protocol::{Deadlines, NS_PER_MS, NS_PER_S, Timer, TimerClient};
 
-/// The net driver.
-pub const DRIVER: Channel = Channel::new(0);
+/// The net driver's rx side (free buffers one way, frames the other).
+pub const RX_DRIVER: Channel = Channel::new(0);
+/// The net driver's tx side (frames one way, sent buffers the other).
+pub const TX_DRIVER: Channel = Channel::new(2);
 /// The timer driver.
 pub const TIMER: Channel = Channel::new(1);
 /// How long the host waits for an answer before sending again; doubled
@@ -50,10 +57,14 @@ pub const RETRANSMIT_MAX_NS: u64 = 2 * NS_PER_S;
 pub const COUNT_PHASE: u64 = 1000;
 /// Length of the bench's fixed-duration phase, which follows.
 pub const TIMED_PHASE_NS: u64 = 2 * NS_PER_S;
-/// Entries in each net queue.
-pub const QUEUE_CAPACITY: u32 = 256;
-/// Bytes of each queue region.
-pub const QUEUE_REGION_SIZE: usize = 0x2000;
+/// Entries in each rx queue (sdfgen's figure for a net driver).
+pub const RX_CAPACITY: u32 = 512;
+/// Entries in each tx queue (sdfgen's figure for two clients).
+pub const TX_CAPACITY: u32 = 1024;
+/// Bytes of each rx queue region: 8 + 512 × 16, in pages.
+pub const RX_QUEUE_REGION_SIZE: u64 = 0x3000;
+/// Bytes of each tx queue region: 8 + 1024 × 16, in pages.
+pub const TX_QUEUE_REGION_SIZE: u64 = 0x5000;
 
 /// net-client's MAC address (QEMU's default for a first NIC; give the
 /// device the same `mac=` so that the driver's and the client's agree,
@@ -75,19 +86,19 @@ pub const FLOOD: Flood = Flood { count: u16::MAX, depth: 32, size: 1024, port: E
 
 sevio_runtime::shared_region!(
     /// The rx free queue.
-    pub fn rx_free_region() = "rx_free_vaddr", QUEUE_REGION_SIZE as u64
+    pub fn rx_free_region() = "rx_free_vaddr", RX_QUEUE_REGION_SIZE
 );
 sevio_runtime::shared_region!(
     /// The rx active queue.
-    pub fn rx_active_region() = "rx_active_vaddr", QUEUE_REGION_SIZE as u64
+    pub fn rx_active_region() = "rx_active_vaddr", RX_QUEUE_REGION_SIZE
 );
 sevio_runtime::shared_region!(
     /// The tx free queue.
-    pub fn tx_free_region() = "tx_free_vaddr", QUEUE_REGION_SIZE as u64
+    pub fn tx_free_region() = "tx_free_vaddr", TX_QUEUE_REGION_SIZE
 );
 sevio_runtime::shared_region!(
     /// The tx active queue.
-    pub fn tx_active_region() = "tx_active_vaddr", QUEUE_REGION_SIZE as u64
+    pub fn tx_active_region() = "tx_active_vaddr", TX_QUEUE_REGION_SIZE
 );
 sevio_runtime::setvar!(
     /// Size of the rx data region.
@@ -98,12 +109,21 @@ sevio_runtime::shared_region!(
     pub fn rx_data_region() = "rx_data_vaddr", rx_data_size()
 );
 sevio_runtime::setvar!(
+    /// Physical address of the rx data region (region_paddr): the I/O
+    /// address of its first byte.
+    pub fn rx_data_paddr() = "rx_data_paddr"
+);
+sevio_runtime::setvar!(
     /// Size of the tx data region.
     pub fn tx_data_size() = "tx_data_size"
 );
 sevio_runtime::shared_region!(
     /// The tx data region.
     pub fn tx_data_region() = "tx_data_vaddr", tx_data_size()
+);
+sevio_runtime::setvar!(
+    /// Physical address of the tx data region (region_paddr).
+    pub fn tx_data_paddr() = "tx_data_paddr"
 );
 
 /// Which client this is.
@@ -147,16 +167,22 @@ impl Mode {
 }
 
 fn setup(mode: Mode) -> Result<NetClient, &'static str> {
-    let cap = QUEUE_CAPACITY;
+    let (rx, tx) = (RX_CAPACITY, TX_CAPACITY);
     // An unusable region is reported by the setvar that names it.
     let named = |e: MapError| e.setvar;
     let q = Queues {
-        rx_free: NetProducer::new(rx_free_region().map_err(named)?, cap).map_err(|_| "rx free queue")?,
-        rx_active: NetConsumer::new(rx_active_region().map_err(named)?, cap).map_err(|_| "rx active queue")?,
-        tx_free: NetConsumer::new(tx_free_region().map_err(named)?, cap).map_err(|_| "tx free queue")?,
-        tx_active: NetProducer::new(tx_active_region().map_err(named)?, cap).map_err(|_| "tx active queue")?,
+        rx_free: NetProducer::new(rx_free_region().map_err(named)?, rx).map_err(|_| "rx free queue")?,
+        rx_active: NetConsumer::new(rx_active_region().map_err(named)?, rx).map_err(|_| "rx active queue")?,
+        tx_free: NetConsumer::new(tx_free_region().map_err(named)?, tx).map_err(|_| "tx free queue")?,
+        tx_active: NetProducer::new(tx_active_region().map_err(named)?, tx).map_err(|_| "tx active queue")?,
     };
-    let data = Data { rx: rx_data_region().map_err(named)?, tx: tx_data_region().map_err(named)? };
+    let io = |paddr: u64, setvar| if paddr == 0 { Err(setvar) } else { Ok(paddr) };
+    let data = Data {
+        rx: rx_data_region().map_err(named)?,
+        rx_io: io(rx_data_paddr(), "rx_data_paddr")?,
+        tx: tx_data_region().map_err(named)?,
+        tx_io: io(tx_data_paddr(), "tx_data_paddr")?,
+    };
     Ok(NetClient::new(q, data, Stack::new(mode.config())))
 }
 
@@ -208,7 +234,8 @@ pub struct ClientPd {
     client: Option<NetClient>,
     bench: BenchRun,
     done: bool,
-    deferred: Option<DeferredAction>,
+    /// The driver's sides to notify after this event.
+    notify: Notify,
     timer: TimerClient,
     deadlines: Deadlines<NetTimer, 2>,
 }
@@ -223,7 +250,7 @@ pub fn init(mode: Mode) -> ClientPd {
         client: None,
         bench,
         done: false,
-        deferred: None,
+        notify: Notify::default(),
         timer: TimerClient::new(TIMER),
         deadlines: Deadlines::new(),
     };
@@ -239,10 +266,10 @@ pub fn init(mode: Mode) -> ClientPd {
                 c.ip[3],
                 MacDisplay(c.mac),
                 c.echo_port,
-                client.buffers(),
-                client.buffers()
+                client.buffers().0,
+                client.buffers().1
             );
-            if client.buffers() == 0 {
+            if client.buffers().0 == 0 || client.buffers().1 == 0 {
                 verdict::fail("no room for a single buffer in the data regions");
             }
             pd.client = Some(client);
@@ -271,9 +298,8 @@ impl ClientPd {
             }
             _ => {}
         }
-        if notify {
-            self.deferred = Some(DeferredAction::Notify(DRIVER));
-        }
+        self.notify.rx |= notify.rx;
+        self.notify.tx |= notify.tx;
     }
 
     /// Arm what the host now needs (a PPC to the timer only then): the
@@ -390,7 +416,7 @@ fn on_event(mode: Mode, bench: &mut BenchRun, done: &mut bool, e: Event, from_fr
 
 impl Handler for ClientPd {
     fn notified(&mut self, channels: ChannelSet) {
-        if channels.contains(DRIVER) {
+        if channels.contains(RX_DRIVER) || channels.contains(TX_DRIVER) {
             self.run(false);
             if self.bench.start_timed {
                 self.arm_timers();
@@ -401,7 +427,10 @@ impl Handler for ClientPd {
         }
     }
 
+    /// Both sides due: one is the deferred notify, the other is told now.
     fn take_deferred_action(&mut self) -> Option<DeferredAction> {
-        self.deferred.take()
+        let Notify { rx, tx } = core::mem::take(&mut self.notify);
+        let side = |due: bool, ch: Channel| if due { 1 << ch.index() } else { 0 };
+        DeferredAction::notify_each(ChannelSet::from_badge(side(rx, RX_DRIVER) | side(tx, TX_DRIVER)))
     }
 }

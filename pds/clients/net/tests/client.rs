@@ -1,7 +1,8 @@
 //! The host and the client against hand-made frames and a fake driver
-//! end of the four queues.
+//! end of the four queues (rx queues of 512, tx of 1024, as sdfgen sizes
+//! a net driver's; buffers by I/O address in two data regions).
 
-use sevio_client_net::client::{Data, NetClient, Queues};
+use sevio_client_net::client::{Data, NetClient, Notify, Queues};
 use sevio_client_net::stack::{
     Config, Event, FLOOD_PORT, Flood, Handled, MAX_TRIES, PING_DATA, PING_IDENT, Retransmit, Stack, Target, Traffic,
     flood_byte,
@@ -260,22 +261,34 @@ struct Driver {
     tx: SharedMemory,
 }
 
+/// I/O addresses of the client's rx and tx regions.
+const RX_IO: u64 = 0x4920_0000;
+const TX_IO: u64 = 0x4930_0000;
+const RX_CAP: u32 = 512;
+const TX_CAP: u32 = 1024;
+
+/// The offset in its region of a buffer the client named by I/O address.
+fn offset(io_addr: u64, base: u64) -> usize {
+    (io_addr - base) as usize
+}
+
 fn client(gateway: bool, data_size: usize) -> (NetClient, Driver) {
-    let heaps: Vec<HeapRegion> = (0..4).map(|_| HeapRegion::new(0x2000)).collect();
+    let heaps: Vec<HeapRegion> = [0x3000, 0x3000, 0x5000, 0x5000].map(HeapRegion::new).into();
     let (rx, tx) = (HeapRegion::new(data_size), HeapRegion::new(data_size));
     let m: Vec<SharedMemory> = heaps.iter().map(HeapRegion::memory).collect();
     let q = Queues {
-        rx_free: NetProducer::new(m[0], 256).unwrap(),
-        rx_active: NetConsumer::new(m[1], 256).unwrap(),
-        tx_free: NetConsumer::new(m[2], 256).unwrap(),
-        tx_active: NetProducer::new(m[3], 256).unwrap(),
+        rx_free: NetProducer::new(m[0], RX_CAP).unwrap(),
+        rx_active: NetConsumer::new(m[1], RX_CAP).unwrap(),
+        tx_free: NetConsumer::new(m[2], TX_CAP).unwrap(),
+        tx_active: NetProducer::new(m[3], TX_CAP).unwrap(),
     };
-    let c = NetClient::new(q, Data { rx: rx.memory(), tx: tx.memory() }, Stack::new(config(gateway)));
+    let data = Data { rx: rx.memory(), rx_io: RX_IO, tx: tx.memory(), tx_io: TX_IO };
+    let c = NetClient::new(q, data, Stack::new(config(gateway)));
     let d = Driver {
-        rx_free: NetConsumer::new(m[0], 256).unwrap(),
-        rx_active: NetProducer::new(m[1], 256).unwrap(),
-        tx_free: NetProducer::new(m[2], 256).unwrap(),
-        tx_active: NetConsumer::new(m[3], 256).unwrap(),
+        rx_free: NetConsumer::new(m[0], RX_CAP).unwrap(),
+        rx_active: NetProducer::new(m[1], RX_CAP).unwrap(),
+        tx_free: NetProducer::new(m[2], TX_CAP).unwrap(),
+        tx_active: NetConsumer::new(m[3], TX_CAP).unwrap(),
         rx: rx.memory(),
         tx: tx.memory(),
         _heaps: {
@@ -293,40 +306,44 @@ fn drain(c: &mut NetConsumer) -> Vec<NetBuffer> {
 
 #[test]
 fn start_posts_every_rx_buffer_and_the_gateway_arp() {
-    let (mut c, mut d) = client(true, 0x80000);
-    assert_eq!(c.buffers(), 255, "capacity - 1");
+    let (mut c, mut d) = client(true, 0x10_0000);
+    assert_eq!(c.buffers(), (512, 512), "rx: the whole queue, as sDDF's rx virtualiser; tx: what the region holds");
     let mut events = Vec::new();
-    assert!(c.start(&mut |e| events.push(e)), "the driver has not asked to be left alone");
+    let notify = c.start(&mut |e| events.push(e));
+    assert_eq!(notify, Notify { rx: true, tx: true }, "each side of the driver on its own channel");
+    assert_eq!(d.rx_free.len(), Ok(512), "rx free full: tail - head == capacity");
     let free = drain(&mut d.rx_free);
-    assert_eq!(free.len(), 255);
-    assert!(free.iter().enumerate().all(|(i, b)| b.io_or_offset == i as u64 * 2048 && b.len == 0));
+    assert!(free.iter().enumerate().all(|(i, b)| b.io_or_offset == RX_IO + i as u64 * 2048 && b.len == 0));
     let tx = drain(&mut d.tx_active);
     assert_eq!(tx.len(), 1);
     let mut frame = vec![0u8; tx[0].len as usize];
-    d.tx.copy_out(tx[0].io_or_offset as usize, &mut frame).unwrap();
+    d.tx.copy_out(offset(tx[0].io_or_offset, TX_IO), &mut frame).unwrap();
     assert_eq!(wire::parse_arp(&frame[14..]).unwrap().tpa, GW);
-    assert_eq!(c.tx_buffers_free(), 254);
+    assert_eq!(c.tx_buffers_free(), 511);
     assert!(events.is_empty());
 }
 
 #[test]
 fn a_received_frame_is_answered_and_its_buffer_reposted() {
     let (mut c, mut d) = client(false, 0x4000); // 8 buffers
-    assert_eq!(c.buffers(), 8);
+    assert_eq!(c.buffers(), (8, 8));
     c.start(&mut |_| {});
     let free = drain(&mut d.rx_free);
     assert_eq!(free.len(), 8);
     let frame = udp(1234, b"ping-pong");
     d.rx.copy_in(3 * 2048, &frame).unwrap();
-    d.rx_active.enqueue(NetBuffer { io_or_offset: 3 * 2048, len: frame.len() as u16, oid: 4 }).unwrap();
+    d.rx_active.enqueue(NetBuffer { io_or_offset: RX_IO + 3 * 2048, len: frame.len() as u16, oid: 4 }).unwrap();
     let mut events = Vec::new();
-    assert!(c.notified(&mut |e| events.push(e)));
+    // The rx side was told at start and has not asked again (its flag is
+    // still set); the tx side has never been told.
+    assert_eq!(c.notified(&mut |e| events.push(e)), Notify { rx: false, tx: true });
     assert_eq!(events, [Event::Echoed(9)]);
-    assert_eq!(drain(&mut d.rx_free), [NetBuffer { io_or_offset: 3 * 2048, len: 0, oid: 4 }]);
+    assert_eq!(drain(&mut d.rx_free), [NetBuffer { io_or_offset: RX_IO + 3 * 2048, len: 0, oid: 4 }]);
     let tx = drain(&mut d.tx_active);
     assert_eq!(tx.len(), 1);
+    assert!(tx[0].io_or_offset >= TX_IO, "a tx buffer, by its I/O address");
     let mut reply = vec![0u8; tx[0].len as usize];
-    d.tx.copy_out(tx[0].io_or_offset as usize, &mut reply).unwrap();
+    d.tx.copy_out(offset(tx[0].io_or_offset, TX_IO), &mut reply).unwrap();
     let ip = wire::parse_ipv4(&reply[14..]).unwrap();
     assert_eq!(wire::parse_udp(&ip).unwrap().payload, b"ping-pong");
     assert_eq!(c.tx_buffers_free(), 7);
@@ -343,18 +360,21 @@ fn bad_descriptors_from_the_driver_are_dropped() {
     c.start(&mut |_| {});
     drain(&mut d.rx_free);
     for b in [
-        NetBuffer { io_or_offset: 100, len: 60, oid: 0 }, // not a buffer start
-        NetBuffer { io_or_offset: 8 * 2048, len: 60, oid: 0 }, // not ours
-        NetBuffer { io_or_offset: 0, len: 2049, oid: 0 }, // longer than a buffer
+        NetBuffer { io_or_offset: RX_IO + 100, len: 60, oid: 0 }, // not a buffer start
+        NetBuffer { io_or_offset: RX_IO + 8 * 2048, len: 60, oid: 0 }, // not ours
+        NetBuffer { io_or_offset: RX_IO, len: 2049, oid: 0 },     // longer than a buffer
+        NetBuffer { io_or_offset: 2048, len: 60, oid: 0 },        // an offset, no I/O address
+        NetBuffer { io_or_offset: TX_IO, len: 60, oid: 0 },       // a tx buffer on rx
     ] {
         d.rx_active.enqueue(b).unwrap();
     }
-    d.rx_active.enqueue(NetBuffer { io_or_offset: 2048, len: 0, oid: 0 }).unwrap(); // unused: reposted
-    d.tx_free.enqueue(NetBuffer { io_or_offset: 0, len: 0, oid: 0 }).unwrap(); // we hold it already
+    d.rx_active.enqueue(NetBuffer { io_or_offset: RX_IO + 2048, len: 0, oid: 0 }).unwrap(); // unused: reposted
+    d.tx_free.enqueue(NetBuffer { io_or_offset: TX_IO, len: 0, oid: 0 }).unwrap(); // we hold it already
+    d.tx_free.enqueue(NetBuffer { io_or_offset: RX_IO, len: 0, oid: 0 }).unwrap(); // an rx buffer on tx
     c.notified(&mut |_| {});
-    assert_eq!(c.stats.bad_descriptors, 4);
+    assert_eq!(c.stats.bad_descriptors, 7);
     assert_eq!(c.stats.empty_frames, 1);
-    assert_eq!(drain(&mut d.rx_free), [NetBuffer { io_or_offset: 2048, len: 0, oid: 0 }]);
+    assert_eq!(drain(&mut d.rx_free), [NetBuffer { io_or_offset: RX_IO + 2048, len: 0, oid: 0 }]);
     assert_eq!(c.tx_buffers_free(), 8, "the duplicate did not add a buffer");
     assert!(drain(&mut d.tx_active).is_empty());
 }
@@ -368,7 +388,8 @@ fn out_of_tx_buffers_it_asks_for_tx_free_signals() {
         let frame = udp(1234, &[round as u8; 10]);
         let slot = round % 2;
         d.rx.copy_in(slot as usize * 2048, &frame).unwrap();
-        d.rx_active.enqueue(NetBuffer { io_or_offset: slot * 2048, len: frame.len() as u16, oid: 0 }).unwrap();
+        let io_or_offset = RX_IO + slot * 2048;
+        d.rx_active.enqueue(NetBuffer { io_or_offset, len: frame.len() as u16, oid: 0 }).unwrap();
         c.notified(&mut |_| {});
         drain(&mut d.rx_free);
     }

@@ -42,10 +42,12 @@ pub const ROUNDS: usize = 3;
 pub const LENGTHS_MS: [u64; 3] = [1, 10, 100];
 
 /// The most a notification may come after its deadline. Sim runs each PD
-/// as a process on a shared host, where a wake-up can take milliseconds;
-/// on seL4 the driver runs at the highest priority of the system.
+/// as a process on a shared host, where each hop is a process wake-up: on
+/// 2 loaded cores (CI builds beside the test) 51 ms has been seen. The
+/// limit here only catches a timeout that never really came; the lateness
+/// itself is measured and logged, and held to 20 ms on seL4.
 #[cfg(not(target_os = "none"))]
-pub const LATENESS_LIMIT_NS: u64 = 50 * NS_PER_MS;
+pub const LATENESS_LIMIT_NS: u64 = 250 * NS_PER_MS;
 /// The most a notification may come after its deadline. On seL4 the
 /// driver runs at the highest priority of the system, but under QEMU the
 /// first timeouts of a boot wait for code to be translated (8 ms seen;

@@ -72,11 +72,13 @@ fn blk_setvars() -> BlkSetvars {
                 region: "blk_client_data",
                 size: blk_client_data_size(),
                 paddr: blk_client_data_paddr(),
+                required: true,
             },
             DataRegionSetvars {
                 region: "blk_client_meta",
                 size: blk_client_meta_size(),
                 paddr: blk_client_meta_paddr(),
+                required: false,
             },
         ],
     }

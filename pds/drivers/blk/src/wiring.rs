@@ -21,16 +21,15 @@
 //! or no data region at all is an [`Unusable`]: the PD logs it and serves
 //! nothing.
 
-use sevio_driver_core::{DataRegions, DriverPdConfig, Unusable, client_channels};
+pub use sevio_driver_core::DataRegionSetvars;
+use sevio_driver_core::{
+    DataRegions, DriverPdConfig, Unusable, client_channels, data_regions_from_setvars, data_regions_section,
+};
 use sevio_runtime::Channel;
-use sevio_sddf::resources::{RawDeviceRegion, RawRegion};
-use sevio_sddf::{BlkConnection, BlkDriverConfig, DeviceRegion, DeviceResources, Field, MAGIC_LEN, Region};
+use sevio_sddf::{BlkConnection, BlkDriverConfig, MAGIC_LEN, Region};
 
 /// The section sdfgen's blk driver config goes into.
 pub const BLK_SECTION: &str = BlkDriverConfig::SECTION;
-/// The section the data regions go into (sevio's; `device_resources_t`
-/// layout).
-pub const DATA_REGIONS_SECTION: &str = ".sevio_data_regions";
 
 /// Entries per queue in sevio's hand-written systems (as many as sdfgen
 /// gives a driver's queues; 16 + 128 * 32 bytes fit their 8 KiB request
@@ -53,19 +52,6 @@ pub struct BlkConfig {
     pub data: DataRegions,
 }
 
-/// A data region as a hand-written system describes it to the driver.
-#[derive(Copy, Clone, Debug)]
-pub struct DataRegionSetvars {
-    /// Its name in system.xml, for errors.
-    pub region: &'static str,
-    /// Its size (`setvar_size` of the driver's read-only map of it; 0:
-    /// the system has no such region).
-    pub size: u64,
-    /// Its physical address (`region_paddr`): where devices reach it, the
-    /// address clients name its bytes by.
-    pub paddr: u64,
-}
-
 /// What a hand-written system gives the driver by setvar.
 #[derive(Copy, Clone, Debug)]
 pub struct BlkSetvars {
@@ -75,7 +61,7 @@ pub struct BlkSetvars {
     pub request_vaddr: u64,
     /// `blk_response_vaddr`.
     pub response_vaddr: u64,
-    /// The data regions (the first required, the others optional).
+    /// The data regions (the first required, the second optional).
     pub data: [DataRegionSetvars; 2],
 }
 
@@ -86,10 +72,8 @@ impl BlkConfig {
         if blk.iter().take(MAGIC_LEN).all(|&b| b == 0) {
             return Ok(None);
         }
-        let sddf = |section| move |error| Unusable::Sddf { section, error };
-        let cfg = BlkDriverConfig::parse(blk).map_err(sddf(BLK_SECTION))?;
-        let resources = DeviceResources::parse(data_regions).map_err(sddf(DATA_REGIONS_SECTION))?;
-        Self::checked(cfg.virt, DataRegions::from_resources(&resources)).map(Some)
+        let cfg = BlkDriverConfig::parse(blk).map_err(|error| Unusable::Sddf { section: BLK_SECTION, error })?;
+        Ok(Some(BlkConfig { virt: cfg.virt, data: data_regions_section(data_regions)? }))
     }
 
     /// The configuration of a hand-written system.
@@ -102,29 +86,7 @@ impl BlkConfig {
             num_buffers: SEVIO_QUEUE_CAPACITY,
             id: SEVIO_CLIENT_CHANNEL,
         };
-        let mut data = DataRegions::new();
-        for (k, d) in vars.data.iter().enumerate() {
-            match (k, d.size, d.paddr) {
-                (0, 0, _) => return Err(Unusable::Size(d.region)),
-                (_, 0, _) => continue,
-                (_, _, 0) => return Err(Unusable::Setvar("a blk data region has no region_paddr")),
-                _ => {}
-            }
-            // The same checks a region from sdfgen's output gets.
-            let raw =
-                RawDeviceRegion { region: RawRegion { vaddr: 0.into(), size: d.size.into() }, io_addr: d.paddr.into() };
-            let parsed = DeviceRegion::parse(&raw, Field::named(d.region), Field::named(d.region))
-                .map_err(|error| Unusable::Sddf { section: "setvars", error })?;
-            data.push(parsed).map_err(|_| Unusable::Setvar("too many blk data regions"))?;
-        }
-        Self::checked(virt, data)
-    }
-
-    fn checked(virt: BlkConnection, data: DataRegions) -> Result<BlkConfig, Unusable> {
-        if data.is_empty() {
-            return Err(Unusable::Setvar("no blk data regions: no request could reach the device"));
-        }
-        Ok(BlkConfig { virt, data })
+        Ok(BlkConfig { virt, data: data_regions_from_setvars(&vars.data)? })
     }
 
     /// The channel to the virtualiser or client, checked against the
@@ -140,7 +102,7 @@ impl BlkConfig {
 mod tests {
     use super::*;
     use sevio_bus_protocol::DriverId;
-    use sevio_sddf::Magic;
+    use sevio_sddf::{DeviceResources, Magic};
     use sevio_virtio::DeviceId;
 
     /// The blk PD's own wiring: bus 0, transport 1 (the log is 61).
@@ -153,8 +115,8 @@ mod tests {
         client: None,
     };
     use sevio_sddf::blk::{RawBlkConnection, RawBlkDriverConfig};
-    use sevio_sddf::resources::RawDeviceResources;
-    use zerocopy::{FromZeros, IntoBytes};
+    use sevio_sddf::resources::{RawDeviceResources, RawRegion};
+    use zerocopy::IntoBytes;
 
     /// What sdfgen writes for sDDF's examples/blk (the layout of its
     /// `blk_driver.data`), with `id` and `num_buffers` to vary.
@@ -175,14 +137,7 @@ mod tests {
     }
 
     fn data_section(regions: &[(u64, u64)]) -> RawDeviceResources {
-        let mut raw = RawDeviceResources::new_zeroed();
-        raw.magic = Magic::DeviceResources.bytes();
-        raw.num_regions = regions.len() as u8;
-        for (out, &(io_addr, size)) in raw.regions.iter_mut().zip(regions) {
-            out.region.size = size.into();
-            out.io_addr = io_addr.into();
-        }
-        raw
+        RawDeviceResources::unmapped(regions).unwrap()
     }
 
     #[test]
@@ -222,7 +177,7 @@ mod tests {
 
     #[test]
     fn setvars_give_sevio_systems_the_same_shape() {
-        let d = |region, size, paddr| DataRegionSetvars { region, size, paddr };
+        let d = |region, size, paddr| DataRegionSetvars { region, size, paddr, required: region == "blk_client_data" };
         let vars = BlkSetvars {
             storage_info_vaddr: 0x240_0000,
             request_vaddr: 0x240_1000,

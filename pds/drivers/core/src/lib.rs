@@ -96,7 +96,10 @@ pub use dma::{DmaCarver, DmaError, DmaRegion, DmaSlice, DmaSlots};
 pub use init::{Bringup, Configuring, InitError, Negotiated, QueueParams};
 pub use pd::{DriverEvents, DriverPd, DriverPdConfig};
 pub use queue::DriverQueue;
-pub use sddf::{ChannelRefusal, client_channels, sddf_section};
+pub use sddf::{
+    ChannelRefusal, DATA_REGIONS_SECTION, DataRegionSetvars, client_channels, data_regions_from_setvars,
+    data_regions_section, sddf_section,
+};
 pub use setvars::{DmaSetvars, PdSetvars, RegionSetvars, SystemMaps, Unusable, map_dma};
 pub use shell::{Driver, DriverStatus, Shell, register_with_bus};
 pub use state::DeviceState;
