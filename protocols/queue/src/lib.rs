@@ -12,7 +12,9 @@
 //! - [`net`]: free/active queues with the `consumer_signalled` protocol;
 //! - [`serial`]: character queues with the `producer_signalled` protocol;
 //! - [`rng`]: sevio's entropy mailbox (sDDF has no entropy class): one
-//!   request and one response on a control page.
+//!   request and one response on a control page;
+//! - [`rpmsg`]: sevio's rpmsg client protocol: endpoint requests and
+//!   messages one way, messages, announcements and refusals the other.
 //!
 //! The peer is untrusted: its index is checked before use and an
 //! impossible one is [`QueueError::PeerIndex`]; entries are copies the
@@ -32,6 +34,7 @@ pub mod mem;
 pub mod net;
 pub mod ring;
 pub mod rng;
+pub mod rpmsg;
 pub mod serial;
 
 #[cfg(any(test, feature = "fuzzing"))]

@@ -141,6 +141,14 @@ pub const ROWS: &[Row] = &[
         clients: &["rng_client"],
     },
     Row {
+        what: "remoteproc (`systems/rproc.xml`): a device-side PD publishes a resource table; rpmsg echo (12 and \
+               496 bytes, 497 refused, a burst of 100), name service both ways; the unchanged rng driver over rproc \
+               gets the device's exact bytes",
+        sim: &["rproc::messages_come_back_from_the_remote_echo_and_entropy_arrives_over_rproc"],
+        sel4: &["rproc"],
+        clients: &[],
+    },
+    Row {
         what: "timer: sDDF's timer protocol on the Arm generic timer (EL0 physical, INTID 30), three clients with \
                1/10/100 ms timeouts at once, replaced timeouts never notified, a deadline list (`systems/timer.xml`)",
         sim: &["timer::three_clients_get_their_timeouts_on_time_and_replaced_ones_never"],
