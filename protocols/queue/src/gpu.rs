@@ -37,6 +37,9 @@ use crate::ring::{Consumer, Entry, InlineKind, Producer, QueueKind};
 use core::sync::atomic::Ordering::{Acquire, Release};
 use sevio_sharedmem::{OutOfBounds, SharedMemory};
 
+/// Entries in each queue in sevio's systems (sDDF passes the capacity in
+/// its config; a request queue of 64 fits a 4 KiB page: 8 + 64 x 56).
+pub const SEVIO_CAPACITY: u32 = 64;
 /// Resource ids run 1..=this (sDDF `GPU_MAX_RESOURCES`).
 pub const MAX_RESOURCES: u32 = 1024;
 /// The resource id that turns a scanout off.

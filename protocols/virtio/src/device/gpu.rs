@@ -348,7 +348,7 @@ pub enum ResponseFault {
 }
 
 /// The success type a command calls for (VIRTIO 1.2 §5.7.6.8: each
-/// command names its response type).
+/// command's "Response type is ...").
 pub fn expected_response(command: u32) -> u32 {
     if command == ctrl::GET_DISPLAY_INFO { ctrl::RESP_OK_DISPLAY_INFO } else { ctrl::RESP_OK_NODATA }
 }
@@ -367,10 +367,13 @@ pub fn response_len(command: u32) -> u32 {
 /// against the buffer by the split queue), `command` the type of the
 /// command in flight on that chain.
 ///
-/// VIRTIO 1.2 §5.7.6.7: "the response [...] contains a \field{struct
-/// virtio_gpu_ctrl_hdr}" whose type is either the success type the
-/// command names or an error (`VIRTIO_GPU_RESP_ERR_*`). An error answer
-/// needs only the header; a success needs the whole response.
+/// VIRTIO 1.2 §5.7.6.7: "All requests and responses on the virtqueues
+/// have a fixed header", and each command names its response type
+/// ("Response type is VIRTIO_GPU_RESP_OK_NODATA", or
+/// `RESP_OK_DISPLAY_INFO` for GET_DISPLAY_INFO) or answers one of the
+/// `VIRTIO_GPU_RESP_ERR_*` types. An error answer needs only the header;
+/// a success needs the whole response. Anything else (no header, another
+/// success type, an unknown type) is a device that broke the protocol.
 pub fn check_response(command: u32, hdr: &CtrlHdr, used_len: u32) -> Result<Answer, ResponseFault> {
     let header = core::mem::size_of::<CtrlHdr>() as u32;
     if used_len < header {
