@@ -145,6 +145,13 @@ impl VirtioDriver for InputDriver {
         self.pump(ctx);
     }
 
+    /// A device came up (its identity is on the page) or went: tell the
+    /// client, then serve as usual.
+    fn after_bind(&mut self, ctx: &mut InputCtx<'_>) {
+        ctx.notify_client();
+        self.pump(ctx);
+    }
+
     /// The client made room: an owed marker may fit now.
     fn client_notified(&mut self, ctx: &mut InputCtx<'_>) {
         self.pump(ctx);
