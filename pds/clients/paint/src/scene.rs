@@ -5,8 +5,8 @@
 //! The screen: a test pattern of eight colour bars across the top, the
 //! title and a help line, a status line (colour, keys, clicks, moves,
 //! drops), and below it a canvas. Keys (any key press) step the colour;
-//! the left button paints a square at the pointer, on press and at every
-//! update while held. Relative axes move the pointer by their value;
+//! the left button paints a square at the pointer on press and strokes
+//! to the pointer at every update while held. Relative axes move the pointer by their value;
 //! absolute ones place it, scaled from the device's range to the screen.
 
 use crate::font;
@@ -137,6 +137,8 @@ pub struct Paint {
     pub drops: u32,
     button: bool,
     moved: bool,
+    /// Where the brush last painted (strokes join up from there).
+    last: (u32, u32),
 }
 
 /// What one event changed.
@@ -163,6 +165,7 @@ impl Paint {
             drops: 0,
             button: false,
             moved: false,
+            last: (width / 2, height / 2),
         }
     }
 
@@ -209,14 +212,38 @@ impl Paint {
         area
     }
 
-    fn stamp(&self, c: &mut impl Canvas) -> Option<GpuRect> {
-        let x = self.x.saturating_sub(BRUSH / 2).min(self.width.saturating_sub(BRUSH));
-        let y = self.y.saturating_sub(BRUSH / 2).max(CANVAS_TOP).min(self.height.saturating_sub(BRUSH));
+    fn stamp_at(&self, x: u32, y: u32, c: &mut impl Canvas) -> Option<GpuRect> {
+        let x = x.saturating_sub(BRUSH / 2).min(self.width.saturating_sub(BRUSH));
+        let y = y.saturating_sub(BRUSH / 2).max(CANVAS_TOP).min(self.height.saturating_sub(BRUSH));
         if y < CANVAS_TOP || self.width < BRUSH {
             return None;
         }
         c.fill(x, y, BRUSH, BRUSH, PALETTE[self.colour]);
         Some(GpuRect::new(x, y, BRUSH, BRUSH))
+    }
+
+    /// Paint at the pointer.
+    fn stamp(&mut self, c: &mut impl Canvas) -> Option<GpuRect> {
+        self.last = (self.x, self.y);
+        self.stamp_at(self.x, self.y, c)
+    }
+
+    /// Paint a stroke from where the brush last was to the pointer: a
+    /// square every BRUSH / 2 pixels along the way.
+    fn stroke(&mut self, c: &mut impl Canvas) -> Option<GpuRect> {
+        let (x0, y0) = (i64::from(self.last.0), i64::from(self.last.1));
+        let (x1, y1) = (i64::from(self.x), i64::from(self.y));
+        let steps = ((x1 - x0).abs().max((y1 - y0).abs()) / i64::from(BRUSH / 2)).max(1);
+        let mut dirty = None;
+        for i in 1..=steps {
+            let x = (x0 + (x1 - x0) * i / steps) as u32;
+            let y = (y0 + (y1 - y0) * i / steps) as u32;
+            if let Some(r) = self.stamp_at(x, y, c) {
+                dirty = Some(union(dirty, r));
+            }
+        }
+        self.last = (self.x, self.y);
+        dirty
     }
 
     fn scale(v: u32, range: AbsRange, size: u32) -> u32 {
@@ -275,7 +302,7 @@ impl Paint {
                 self.moves += 1;
                 u.pointer_moved = true;
                 let status = self.draw_status(c);
-                u.dirty = Some(match self.button.then(|| self.stamp(c)).flatten() {
+                u.dirty = Some(match self.button.then(|| self.stroke(c)).flatten() {
                     Some(s) => union(Some(s), status),
                     None => status,
                 });
