@@ -138,7 +138,7 @@ fn devices(lines: &[String]) -> BTreeMap<usize, (String, (AbsRange, AbsRange))> 
         let k: usize = l.split("paint: input").nth(1).unwrap()[..1].parse().unwrap();
         let name = l.split('"').nth(1).unwrap().to_string();
         let range = |axis: &str| -> AbsRange {
-            let r = l.split(axis).nth(1).unwrap().split([',', ' ']).nth(0).unwrap();
+            let r = l.split(axis).nth(1).unwrap().split([',', ' ']).next().unwrap();
             let (a, b) = r.split_once("..").unwrap();
             (a.parse().unwrap(), b.parse().unwrap())
         };

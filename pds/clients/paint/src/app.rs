@@ -268,8 +268,7 @@ impl App {
             return took;
         }
         for (k, flag) in took.iter_mut().enumerate() {
-            loop {
-                let Some(port) = &mut self.inputs[k] else { break };
+            while let Some(port) = &mut self.inputs[k] {
                 let ev = match port.queue.take() {
                     Ok(Some(ev)) => ev,
                     Ok(None) => break,
