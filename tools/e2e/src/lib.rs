@@ -9,6 +9,7 @@
 //! screens dumped through QMP ([`live`]).
 
 pub mod live;
+pub mod paint;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
