@@ -181,3 +181,74 @@ pub fn check(lines: &[String], ppm: &Path) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The console a correct run prints, given where the buttons went.
+    fn console(buttons_on_tablet: bool) -> Vec<String> {
+        let mut lines = vec![
+            "paint: input0 is \"QEMU Virtio Keyboard\": event types 0x120003, x 0..0, y 0..0".to_string(),
+            "paint: input1 is \"QEMU Virtio Mouse\": event types 0x7, x 0..0, y 0..0".to_string(),
+            "paint: input2 is \"QEMU Virtio Tablet\": event types 0xf, x 0..32767, y 0..32767".to_string(),
+        ];
+        let want = expected(if buttons_on_tablet { "QEMU Virtio Tablet" } else { "QEMU Virtio Mouse" });
+        for (k, name) in ["QEMU Virtio Keyboard", "QEMU Virtio Mouse", "QEMU Virtio Tablet"].iter().enumerate() {
+            for (t, c, v) in &want[*name] {
+                lines.push(format!("paint: input{k} event {t} {c} {v}"));
+            }
+        }
+        lines
+    }
+
+    /// Redraw `lines` and write the picture as a PPM; add the frame line.
+    fn screen(lines: &mut Vec<String>, path: &Path) -> Image {
+        let devs = devices(lines);
+        let (w, h) = SCREEN;
+        let mut img = Image { w, px: vec![0; (w * h) as usize] };
+        let mut paint = Paint::new(w, h);
+        paint.draw_all(&mut img);
+        for (k, (ty, code, value)) in events(lines) {
+            paint.apply(InputEvent { ty, code, value: value as u32 }, devs[&k].1, &mut img);
+        }
+        let mut fnv = Fnv::default();
+        img.px.iter().for_each(|p| fnv.pixel(*p));
+        lines.push(format!("{FRAME}{:016x} after 30 events", fnv.0));
+        let mut ppm = format!("P6\n{w} {h}\n255\n").into_bytes();
+        img.px.iter().for_each(|p| ppm.extend([(p >> 16) as u8, (p >> 8) as u8, *p as u8]));
+        std::fs::write(path, ppm).unwrap();
+        img
+    }
+
+    #[test]
+    fn a_correct_run_passes_and_each_kind_of_wrong_one_fails() {
+        let dir = crate::TempDir::new("paint-check");
+        let ppm = dir.0.join("s.ppm");
+        for on_tablet in [true, false] {
+            let mut lines = console(on_tablet);
+            screen(&mut lines, &ppm);
+            assert_eq!(check(&lines, &ppm), Ok(()));
+        }
+        // An event lost on the way.
+        let mut lines = console(true);
+        screen(&mut lines, &ppm);
+        let lost = lines.iter().position(|l| l.ends_with("event 2 0 40")).unwrap();
+        lines.remove(lost);
+        assert!(check(&lines, &ppm).unwrap_err().starts_with("events per device"));
+        // One pixel of the screen wrong.
+        let mut lines = console(false);
+        let img = screen(&mut lines, &ppm);
+        let mut bytes = std::fs::read(&ppm).unwrap();
+        let at = bytes.len() - 3 * img.px.len() + 3 * 1000;
+        bytes[at] ^= 1;
+        std::fs::write(&ppm, bytes).unwrap();
+        assert_eq!(check(&lines, &ppm), Err("1 pixels of the screendump differ from the picture paint drew".into()));
+        // A hash that is not the picture's.
+        let mut lines = console(false);
+        screen(&mut lines, &ppm);
+        let last = lines.len() - 1;
+        lines[last] = format!("{FRAME}0000000000000000 after 30 events");
+        assert!(check(&lines, &ppm).unwrap_err().contains("hash"));
+    }
+}
