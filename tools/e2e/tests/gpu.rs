@@ -92,3 +92,48 @@ fn mmio_events_arrive_exactly_and_the_screen_is_what_paint_drew() {
 fn pci_events_arrive_exactly_and_the_screen_is_what_paint_drew() {
     run("systems/gpu-pci.xml", PCI_DEVICES, None);
 }
+
+/// Input events per second end to end (`make bench`): QMP commands of
+/// ten relative moves each (QEMU adds an EV_SYN to each) into the mouse,
+/// through the mouse's input driver, to paint, which reports how many it
+/// took when Q comes; timed from the first command to that report.
+/// Every event must arrive and the driver must have dropped none.
+///
+/// Not in `make test`: a benchmark. Run it with
+/// `cargo test -p sevio-e2e --test gpu -- --ignored input_bench --nocapture`.
+#[test]
+#[ignore = "benchmark; make bench runs it"]
+fn input_bench() {
+    const COMMANDS: usize = 300;
+    let dir = TempDir::new("gpu-input-bench");
+    let qmp_path = dir.0.join("qmp.sock");
+    let desc = description(&dir, MMIO_DEVICES, &qmp_path);
+    let sys = workspace().join("systems/gpu.xml").display().to_string();
+    // Linger: the run passes at paint's PASS, long before the flood ends;
+    // the test ends it (drop) once paint has reported.
+    let mut live = Live::start(&sys, &["--sim", &desc, "--timeout", "300", "--linger", "200"]);
+    for line in READY {
+        live.wait_for(line, WAIT);
+    }
+    let mut qmp = Qmp::connect(&qmp_path);
+    let moves: Vec<String> =
+        (0..10).map(|i| sevio_e2e::live::event::rel("x", if i % 2 == 0 { 3 } else { -3 })).collect();
+    let start = std::time::Instant::now();
+    for _ in 0..COMMANDS {
+        qmp.input(&moves);
+    }
+    qmp.input(&[sevio_e2e::live::event::key("q", true)]);
+    let frame = live.wait_for(FRAME, Duration::from_secs(120));
+    let secs = start.elapsed().as_secs_f64();
+    let sent = COMMANDS * 11 + 2;
+    let took: usize = frame.split(" after ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert_eq!(took, sent, "every event arrived: {frame}");
+    assert!(
+        !live.seen.iter().any(|l| l.contains("input: ") && l.contains(" dropped") && !l.contains(" 0 dropped")),
+        "no driver dropped an event"
+    );
+    println!(
+        "BENCH input_events_per_s {:.0} events/s ({sent} events in {secs:.2} s, QMP to paint)",
+        sent as f64 / secs
+    );
+}

@@ -80,6 +80,14 @@ impl InputPort {
     }
 }
 
+/// The full-screen benchmark's progress.
+#[derive(Copy, Clone, Debug)]
+struct Bench {
+    frames: u32,
+    sent: u32,
+    start_ns: u64,
+}
+
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Phase {
     Display,
@@ -104,7 +112,11 @@ pub struct App {
     events: u64,
     report: bool,
     notify_gpu: bool,
-    /// Passed once set up (then it keeps running).
+    /// Benchmark: full-screen transfer+flush frames still to send (one
+    /// in flight at a time), and when the first went out.
+    bench: Option<Bench>,
+    /// Passed once set up (then it keeps running), or once the benchmark
+    /// is done.
     pub passed: bool,
     /// Why it failed, once it did.
     pub failed: Option<&'static str>,
@@ -133,11 +145,19 @@ impl App {
             events: 0,
             report: false,
             notify_gpu: false,
+            bench: None,
             passed: false,
             failed: None,
         };
         app.send(GpuCommand::GetDisplayInfo { mem_offset: INFO_AT as u64 });
         app
+    }
+
+    /// Once set up, show `frames` full-screen frames (transfer + flush,
+    /// one frame in flight) and report frames per second, then pass.
+    pub fn bench(mut self, frames: u32) -> App {
+        self.bench = Some(Bench { frames, sent: 0, start_ns: 0 });
+        self
     }
 
     fn fail(&mut self, why: &'static str) {
@@ -189,9 +209,13 @@ impl App {
                         p.y
                     );
                 }
+                if self.bench.is_some() {
+                    return self.bench_step();
+                }
                 self.passed = true;
                 self.input_notified();
             }
+            _ if self.bench.is_some() => self.bench_step(),
             _ => self.after_change(),
         }
     }
@@ -240,6 +264,37 @@ impl App {
         self.paint = Some(paint);
         self.fb = Some(fb);
         self.phase = Phase::Setup;
+    }
+
+    /// The next benchmark frame, or the result once all are shown.
+    fn bench_step(&mut self) {
+        let (Some(mut b), Some(p)) = (self.bench, &self.paint) else { return };
+        if self.outstanding > 0 {
+            return;
+        }
+        let full = GpuRect::new(0, 0, p.width, p.height);
+        if b.sent == 0 {
+            b.start_ns = sevio_runtime::time::now_ns();
+        }
+        if b.sent < b.frames {
+            self.send(GpuCommand::TransferTo2d { resource_id: FB, rect: full, mem_offset: 0 });
+            self.send(GpuCommand::Flush { resource_id: FB, rect: full });
+            b.sent += 1;
+            self.bench = Some(b);
+            return;
+        }
+        let ns = sevio_runtime::time::now_ns().saturating_sub(b.start_ns).max(1);
+        let milli_fps = u64::from(b.frames) * 1_000_000_000_000 / ns;
+        debug_println!(
+            "paint: BENCH gpu_fullscreen_fps {}.{:03} frames/s ({} frames of {}x{}, transfer + flush each)",
+            milli_fps / 1000,
+            milli_fps % 1000,
+            b.frames,
+            p.width,
+            p.height
+        );
+        self.bench = None;
+        self.passed = true;
     }
 
     /// Input may have arrived on any page.

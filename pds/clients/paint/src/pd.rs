@@ -68,6 +68,12 @@ pub struct PaintPd {
 impl PaintPd {
     /// Open the regions, ask for the display information.
     pub fn start() -> PaintPd {
+        Self::start_with(|app| app)
+    }
+
+    /// [`start`](Self::start), the app adjusted by `adjust` (the
+    /// benchmark's image sets a frame count).
+    pub fn start_with(adjust: impl FnOnce(App) -> App) -> PaintPd {
         let req = region(requests_vaddr(), PAGE).map(|m| GpuRequestProducer::new(m, SEVIO_CAPACITY));
         let resp = region(responses_vaddr(), PAGE).map(|m| GpuResponseConsumer::new(m, SEVIO_CAPACITY));
         let (Some(Ok(requests)), Some(Ok(responses)), Some(data)) = (req, resp, region(data_vaddr(), data_size()))
@@ -78,7 +84,7 @@ impl PaintPd {
         };
         let port = |vaddr| region(vaddr, PAGE).and_then(|p| InputPort::new(p, INPUT_CAPACITY).ok());
         let inputs = [port(input0_vaddr()), port(input1_vaddr()), port(input2_vaddr())];
-        PaintPd { app: Some(App::new(requests, responses, data, inputs)), verdict_given: false }
+        PaintPd { app: Some(adjust(App::new(requests, responses, data, inputs))), verdict_given: false }
     }
 }
 
