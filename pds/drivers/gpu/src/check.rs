@@ -408,6 +408,97 @@ mod tests {
         assert_eq!(&plan(flush, &mut res, 1, &data).unwrap().bytes[24..40], Rect::new(0, 0, 100, 50).as_bytes());
     }
 
+    /// Random requests, fields biased to edges: `plan` never panics, and
+    /// whatever it lets through stays inside the client's region, the
+    /// resource and its backing.
+    #[test]
+    fn nothing_a_client_sends_escapes_the_checks() {
+        let (_h, data, mut res) = setup();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        // Ids, sizes, offsets and lengths near every boundary the checks
+        // draw (64x64 x 4 = 16384 bytes; the region's end; u32's).
+        let pool = [0u32, 1, 2, 3, 4, 7, 63, 64, 65, 100, 16383, 16384, DATA as u32 - 1, DATA as u32, u32::MAX];
+        let mut accepted = [0u32; 4];
+        for _ in 0..200_000 {
+            let (kind, bits) = (next() % 9, next());
+            let mut v = || pool[next() as usize % pool.len()];
+            let rect = GpuRect::new(v(), v(), v(), v());
+            let offset = u64::from(v()) | if v() % 4 == 0 { u64::from(v()) << 32 } else { 0 };
+            let (id, scanout_id) = ((bits % 8) as u32, (bits >> 8) as u32 % 3);
+            let command = match kind {
+                0 => GpuCommand::GetDisplayInfo { mem_offset: offset },
+                1 => GpuCommand::Create2d { resource_id: id, width: v(), height: v(), format: v() % 10 },
+                // Sizes from the pool, and a pool of framebuffer-like ones.
+                2 => {
+                    let mem_size = if bits & (1 << 21) != 0 { v() } else { v().wrapping_mul(256) };
+                    GpuCommand::AttachBacking { resource_id: id, mem_offset: offset % 4096, mem_size }
+                }
+                3 => GpuCommand::DetachBacking { resource_id: id },
+                4 => GpuCommand::SetScanout { resource_id: id, scanout_id, rect },
+                // Half the transfers start near the backing's start.
+                5 | 6 => {
+                    let mem_offset = if bits & (1 << 20) != 0 { offset } else { offset % 512 };
+                    GpuCommand::TransferTo2d { resource_id: id, rect, mem_offset }
+                }
+                7 => GpuCommand::Flush { resource_id: id, rect },
+                _ => GpuCommand::Unref { resource_id: id },
+            };
+            let before = res;
+            let Ok(p) = plan(command, &mut res, 1, &data) else { continue };
+            assert!(p.len <= 64 && p.len >= 24);
+            let word = |at: usize| u32::from_le_bytes(p.bytes[at..at + 4].try_into().unwrap());
+            let rect_inside = |rid: u32| {
+                let r = res.get(rid).or(before.get(rid)).unwrap();
+                let (x, y, w, h) = (word(24), word(28), word(32), word(36));
+                w > 0
+                    && h > 0
+                    && u64::from(x) + u64::from(w) <= u64::from(r.width)
+                    && u64::from(y) + u64::from(h) <= u64::from(r.height)
+            };
+            match p.ty {
+                ctrl::RESOURCE_ATTACH_BACKING => {
+                    accepted[0] += 1;
+                    let addr = u64::from_le_bytes(p.bytes[32..40].try_into().unwrap());
+                    let len = u64::from(word(40));
+                    assert!(addr >= PADDR && addr + len <= PADDR + DATA as u64, "{addr:#x}+{len:#x}");
+                }
+                ctrl::TRANSFER_TO_HOST_2D => {
+                    accepted[1] += 1;
+                    let rid = word(48);
+                    assert!(rect_inside(rid));
+                    let r = res.get(rid).unwrap();
+                    let (_, blen) = r.backing.unwrap();
+                    let offset = u64::from_le_bytes(p.bytes[40..48].try_into().unwrap());
+                    let end = offset + u64::from(word(36) - 1) * u64::from(r.width) * 4 + u64::from(word(32)) * 4;
+                    assert!(end <= blen, "reads {end} of a {blen}-byte backing");
+                }
+                ctrl::RESOURCE_FLUSH => {
+                    accepted[2] += 1;
+                    assert!(rect_inside(word(40)));
+                }
+                ctrl::SET_SCANOUT if word(44) != 0 => {
+                    accepted[3] += 1;
+                    assert!(rect_inside(word(44)));
+                }
+                _ => {}
+            }
+            // Now and then the device refuses: the record is taken back.
+            if next() % 4 == 0 {
+                res.undo(p.undo);
+            }
+            if next() % 200 == 0 {
+                res.clear();
+            }
+        }
+        assert!(accepted.iter().all(|n| *n > 30), "each kind got through often enough to mean something: {accepted:?}");
+    }
+
     #[test]
     fn scanouts_cursors_and_display_info() {
         let (_h, data, mut res) = setup();
