@@ -43,7 +43,7 @@ QEMU_DEVICES ?= -drive file=$(DISK_IMG),if=none,format=raw,id=hd0 -device virtio
 	-device virtio-serial-device -chardev null,id=con0 -device virtconsole,chardev=con0 \
 	-device virtio-rng-device
 
-.PHONY: run test test-cargo test-loom test-images build image qemu qemu-fault qemu-test bench-qemu readme-table sim bench fuzz deps clean check-sdk host-pds
+.PHONY: run test test-cargo test-loom test-images build image qemu qemu-fault qemu-gpu qemu-test bench-qemu readme-table sim bench fuzz deps clean check-sdk host-pds
 
 run:
 ifdef MICROKIT_SDK
@@ -110,6 +110,14 @@ $(DISK_IMG):
 qemu: image $(DISK_IMG)
 	qemu-system-aarch64 $(QEMU_ARGS) $(QEMU_DEVICES) \
 		-device loader,file=$(BUILD_DIR)/loader.img,addr=0x70000000,cpu-num=0
+
+# The gpu + input demo on seL4 in a QEMU window (needs a display): paint
+# on a virtio-gpu, a keyboard, a mouse and a tablet; the serial console
+# stays on the terminal.
+GPU_DEVICES := -device virtio-gpu-device -device virtio-keyboard-device -device virtio-mouse-device \
+	-device virtio-tablet-device
+qemu-gpu:
+	$(MAKE) qemu SYSTEM=systems/gpu.xml QEMU_ARGS="$(subst -nographic,,$(QEMU_ARGS))" QEMU_DEVICES="$(GPU_DEVICES)"
 
 # Fault containment on seL4: the reference system with the blk driver's
 # request queue mapped read-only, so blk faults at its first request. The

@@ -33,6 +33,7 @@ pub const BLK_BENCH: System = System {
     disks: &[],
     expect: Expect { pass: &["blk_client"], lines: &[], faults: &[] },
     broken: None,
+    gpu_demo: false,
 };
 
 /// What the Linux guest prints when every job is done.
@@ -86,7 +87,7 @@ pub fn run_sel4(setup: &Setup, cache: &str, round: usize) -> Result<Vec<Figure>,
     args.push("-device".into());
     args.push(format!("loader,file={},addr=0x70000000,cpu-num=0", image.display()));
     let qemu = Qemu::start(&setup.qemu, &args, &scratch.0)?;
-    let (console, ended) = watch(&qemu, &BLK_BENCH, Instant::now() + setup.timeout);
+    let (console, ended) = watch(&qemu, &BLK_BENCH, Instant::now() + setup.timeout, &mut |_| {});
     let stderr = qemu.quit();
     let log = keep_log(setup, &format!("bench-sel4-{}-{round}", setup.config), &console, &stderr);
     match ended {

@@ -156,6 +156,18 @@ pub const ROWS: &[Row] = &[
         clients: &[],
     },
     Row {
+        what: "gpu (2D) and input: paint draws a test pattern and text, a hardware cursor follows the mouse or tablet, \
+               keys change colour; key presses, relative moves, absolute positions and clicks injected through QMP \
+               arrive exactly, and QEMU's screendump equals paint's picture pixel for pixel; over mmio and PCI \
+               (`systems/gpu.xml`, `systems/gpu-pci.xml`)",
+        sim: &[
+            "gpu::mmio_events_arrive_exactly_and_the_screen_is_what_paint_drew",
+            "gpu::pci_events_arrive_exactly_and_the_screen_is_what_paint_drew",
+        ],
+        sel4: &["gpu", "gpu-pci"],
+        clients: &["paint"],
+    },
+    Row {
         what: "a driver that faults: unbound by the bus, device reset, the rest runs on",
         sim: &[
             "reference::a_faulting_driver_is_unbound_its_device_reset_and_the_rest_runs_on",

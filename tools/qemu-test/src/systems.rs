@@ -51,6 +51,10 @@ pub struct System {
     pub expect: Expect<'static>,
     /// Set for a deliberately broken variant.
     pub broken: Option<Broken>,
+    /// The gpu + input demo: once paint is ready, inject
+    /// `sevio_e2e::paint`'s input script through QMP; after the run, take
+    /// a screendump and check events and picture (`sevio_e2e::paint::check`).
+    pub gpu_demo: bool,
 }
 
 const ALL_CLIENTS: &[&str] = &["blk_client", "net_client", "console_client", "rng_client"];
@@ -87,6 +91,7 @@ const REFERENCE: System = System {
         faults: &[],
     },
     broken: None,
+    gpu_demo: false,
 };
 
 const PCI_MODERN: System = System {
@@ -110,6 +115,21 @@ const NET_PCI_MODERN: System = System {
               -device virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,addr=1,disable-legacy=on,romfile=",
     disks: &[],
     expect: Expect { pass: &["net_client"], lines: &["bus: net0 <- virtio-net at pci 00:01.0"], faults: &[] },
+    ..REFERENCE
+};
+
+const GPU: System = System {
+    name: "gpu",
+    file: "systems/gpu.xml",
+    devices: "-device virtio-gpu-device -device virtio-keyboard-device -device virtio-mouse-device \
+              -device virtio-tablet-device",
+    disks: &[],
+    expect: Expect {
+        pass: &["paint"],
+        lines: &["bus: gpu0 <- virtio-gpu at mmio slot", "paint: frame fnv1a="],
+        faults: &[],
+    },
+    gpu_demo: true,
     ..REFERENCE
 };
 
@@ -200,6 +220,15 @@ pub const SYSTEMS: &[System] = &[
             faults: &[],
         },
         ..REFERENCE
+    },
+    GPU,
+    System {
+        name: "gpu-pci",
+        file: "systems/gpu-pci.xml",
+        devices: "-device virtio-gpu-pci,addr=2,disable-legacy=on,romfile= -device virtio-keyboard-pci,addr=3 \
+                  -device virtio-mouse-pci,addr=4 -device virtio-tablet-pci,addr=5",
+        expect: Expect { lines: &["bus: gpu0 <- virtio-gpu at pci 00:02.0", "paint: frame fnv1a="], ..GPU.expect },
+        ..GPU
     },
     NET_PCI_MODERN,
     System {

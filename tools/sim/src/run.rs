@@ -189,6 +189,7 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
     watch_signals(tx.clone())?;
 
     let mut qtest = None;
+    let mut qmp = None;
     if needs_qemu {
         let sink_tx = std::sync::Mutex::new(tx.clone());
         let sink = move |e: QtestEvent| {
@@ -203,6 +204,7 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
             Ok(q) => {
                 res.qemu = Some(q.child);
                 qtest = Some(q.qtest);
+                qmp = q.qmp;
             }
             Err((e, child)) => {
                 res.qemu = child;
@@ -230,6 +232,8 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
         system,
         maps: layout.maps,
         qtest,
+        qmp,
+        screendump: desc.screendump.as_ref().map(|f| desc.base_dir.join(f)),
         doomed: Vec::new(),
         panics: Vec::new(),
         lines: Vec::new(),
@@ -273,6 +277,10 @@ struct Session {
     router: Router,
     maps: Vec<Vec<PdMap>>,
     qtest: Option<Qtest>,
+    /// QMP, for the screendump at the end.
+    qmp: Option<std::os::unix::net::UnixStream>,
+    /// Where to write it (the sim description's `screendump`).
+    screendump: Option<PathBuf>,
     /// Why sim killed a PD (reported when its socket closes), with the fault label.
     doomed: Vec<Option<(String, u64)>>,
     /// A PD's own panic report.
@@ -328,6 +336,12 @@ impl Session {
                 Err(RecvTimeoutError::Disconnected) => {
                     self.outcome = held.take().or(Some(Outcome::Fail("every input closed".into())))
                 }
+            }
+        }
+        if let (Some(qmp), Some(file)) = (&self.qmp, &self.screendump) {
+            match qemu::screendump(qmp, file) {
+                Ok(()) => console::sim(&format!("screendump written to {}", file.display())),
+                Err(e) => console::sim(&format!("no screendump: {e}")),
             }
         }
         self.res.shut_down();

@@ -3,6 +3,8 @@
 
 pub mod blk;
 pub mod console;
+pub mod gpu;
+pub mod input;
 pub mod net;
 pub mod other;
 pub mod rpmsg;
