@@ -45,15 +45,19 @@ pub const LENGTHS_MS: [u64; 3] = [1, 10, 100];
 /// as a process on a shared host, where each hop is a process wake-up: on
 /// 2 loaded cores (CI builds beside the test) 51 ms has been seen. The
 /// limit here only catches a timeout that never really came; the lateness
-/// itself is measured and logged, and held to 20 ms on seL4.
+/// itself is measured and logged (on seL4 it stays well under 1 ms).
 #[cfg(not(target_os = "none"))]
 pub const LATENESS_LIMIT_NS: u64 = 250 * NS_PER_MS;
 /// The most a notification may come after its deadline. On seL4 the
-/// driver runs at the highest priority of the system, but under QEMU the
-/// first timeouts of a boot wait for code to be translated (8 ms seen;
-/// later ones come within 0.5 ms).
+/// driver runs above every PD but the uart, but under QEMU (TCG) the
+/// guest's counter follows the host's clock: whenever the host
+/// deschedules QEMU's vCPU thread the guest sees time jump, and a timeout
+/// looks late by that much (32 ms seen with other builds on the same two
+/// cores; the first timeouts of a boot also wait for code to be
+/// translated). Typical lateness, logged per length, is well under 1 ms;
+/// the limit only catches a timeout that never really came.
 #[cfg(target_os = "none")]
-pub const LATENESS_LIMIT_NS: u64 = 20 * NS_PER_MS;
+pub const LATENESS_LIMIT_NS: u64 = 100 * NS_PER_MS;
 
 /// One step of the plan.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
