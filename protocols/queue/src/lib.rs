@@ -11,6 +11,7 @@
 //! - [`blk`]: request/response queues and the storage information page;
 //! - [`net`]: free/active queues with the `consumer_signalled` protocol;
 //! - [`serial`]: character queues with the `producer_signalled` protocol;
+//! - [`fs`]: sevio's file mailbox (open, read, write, readdir, ...);
 //! - [`rng`]: sevio's entropy mailbox (sDDF has no entropy class): one
 //!   request and one response on a control page.
 //!
@@ -28,6 +29,7 @@
 extern crate std;
 
 pub mod blk;
+pub mod fs;
 pub mod mem;
 pub mod net;
 pub mod ring;
