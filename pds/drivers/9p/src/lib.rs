@@ -30,7 +30,7 @@ pub const QUEUE_SIZE: usize = 4;
 pub const REQUESTQ: u16 = 0;
 /// The largest 9P message: the msize offered in Tversion, and each
 /// bounce buffer's size.
-pub const MSIZE: usize = 8192;
+pub const MSIZE: usize = 16384;
 /// The fid of the attached root.
 pub const ROOT: u32 = 0;
 /// The fid stat, mkdir and remove walk to (clunked before they answer).
