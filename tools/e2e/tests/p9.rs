@@ -36,8 +36,13 @@ fn tree(root: &Path) -> Vec<String> {
     out
 }
 
-fn passes_over(device: &str, placement: &str, system: &str) {
+fn passes_over(device: &str, placement: &str, system: &str, bound: &str) {
     let dir = TempDir::new(&format!("9p-{device}"));
+    // mount_tag joins the placement's own properties, if any.
+    let (placement, props) = match placement.split_once("properties = { ") {
+        Some((before, rest)) => (before.to_string(), format!("properties = {{ mount_tag = \"sevio-e2e\", {rest}")),
+        None => (placement.to_string(), "properties = { mount_tag = \"sevio-e2e\" }".to_string()),
+    };
     let export = dir.0.join("export");
     std::fs::create_dir(&export).unwrap();
     let host_text: Vec<u8> = (0..3000u32).map(|i| b"the host wrote this\n"[(i % 20) as usize]).collect();
@@ -47,13 +52,14 @@ fn passes_over(device: &str, placement: &str, system: &str) {
         &format!(
             "expect_pass = [\"p9_client\"]\n[[device]]\ndriver = \"{device}\"\n{placement}\n\
              fsdev = {{ type = \"local\", path = \"export\", security_model = \"none\" }}\n\
-             properties = {{ mount_tag = \"sevio-e2e\" }}\n"
+             {props}\n"
         ),
     );
     let system = sevio_e2e::workspace().join("systems").join(system);
     let run = sim(system.to_str().unwrap(), &["--sim", desc.to_str().unwrap(), "--timeout", "60"]);
     run.assert_code(0);
     run.assert_lines(&[
+        &format!("bus: 9p0 <- virtio-9p at {bound}"),
         "p9: mount tag \"sevio-e2e\"",
         "p9: device ready",
         "listed 3 names, as made",
@@ -76,5 +82,16 @@ fn passes_over(device: &str, placement: &str, system: &str) {
 
 #[test]
 fn a_tree_written_over_mmio_is_on_the_host_exactly() {
-    passes_over("virtio-9p-device", "slot = 5", "9p.xml");
+    passes_over("virtio-9p-device", "slot = 5", "9p.xml", "mmio slot 5");
+}
+
+#[test]
+fn the_same_tree_over_pci_modern_and_transitional() {
+    passes_over(
+        "virtio-9p-pci",
+        "pci_addr = \"2\"\nproperties = { disable-legacy = \"on\" }",
+        "9p-pci.xml",
+        "pci 00:02.0",
+    );
+    passes_over("virtio-9p-pci-transitional", "pci_addr = \"3\"", "9p-pci.xml", "pci 00:03.0");
 }
