@@ -14,7 +14,7 @@
 //!   FNV-1a for the host to compare;
 //! - is refused a path that climbs out (`..`) and an fd it never opened.
 //!
-//! The host then finds exactly `out/a.txt` and `out/sub/big.bin` with
+//! The host ([`host`], feature `host`) then finds exactly `out/a.txt` and `out/sub/big.bin` with
 //! those bytes. Panic contract: nothing the driver writes makes this
 //! crate panic.
 #![no_std]
@@ -22,6 +22,9 @@
 #![deny(missing_docs)]
 
 pub mod pd;
+
+#[cfg(feature = "host")]
+pub mod host;
 
 use core::fmt::Write;
 use sevio_queue::fs::{ClientPort, DIRENT_HEADER, FsOp, FsRequest, FsResponse, FsStatus, OPEN_WRITE};
