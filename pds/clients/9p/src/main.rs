@@ -4,10 +4,11 @@
 #![no_std]
 #![cfg_attr(target_os = "none", no_main)]
 
+use sevio_client_9p::P9Client;
 use sevio_client_9p::pd::ClientPd;
 
 sevio_runtime::protection_domain!(init);
 
-fn init() -> ClientPd {
+fn init() -> ClientPd<P9Client> {
     ClientPd::start()
 }

@@ -5,7 +5,8 @@
 //! control page, rw) and `p9_data_vaddr` + `p9_data_size` (the data
 //! region, rw, at least [`crate::DATA_NEEDED`] bytes).
 
-use crate::P9Client;
+use crate::Progress;
+use core::fmt::Write;
 use sevio_queue::fs::ClientPort;
 use sevio_runtime::print::DebugWriter;
 use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler, debug_println, verdict};
@@ -38,25 +39,59 @@ fn region(vaddr: u64, size: u64) -> Option<SharedMemory> {
     unsafe { sevio_driver_core::dma::mapped(vaddr, usize::try_from(size).ok()?) }
 }
 
-/// The PD: `None` once it cannot go on.
-pub struct ClientPd(Option<P9Client>);
+/// What runs in the PD: the test ([`crate::P9Client`]) or the benchmark
+/// ([`crate::bench::P9Bench`]).
+pub trait FsRun: Sized {
+    /// Over the control page and the data region.
+    fn new(port: ClientPort, data: SharedMemory) -> Self;
+    /// Post the first request.
+    fn start(&mut self) -> Progress;
+    /// The driver notified.
+    fn notified(&mut self, log: &mut dyn Write) -> Progress;
+    /// Whether to notify the driver (clears the flag).
+    fn take_notify(&mut self) -> bool;
+}
 
-impl ClientPd {
+macro_rules! fs_run {
+    ($t:ty) => {
+        impl FsRun for $t {
+            fn new(port: ClientPort, data: SharedMemory) -> Self {
+                <$t>::new(port, data)
+            }
+            fn start(&mut self) -> Progress {
+                <$t>::start(self)
+            }
+            fn notified(&mut self, log: &mut dyn Write) -> Progress {
+                <$t>::notified(self, log)
+            }
+            fn take_notify(&mut self) -> bool {
+                <$t>::take_notify(self)
+            }
+        }
+    };
+}
+fs_run!(crate::P9Client);
+fs_run!(crate::bench::P9Bench);
+
+/// The PD: `None` once it cannot go on.
+pub struct ClientPd<R>(Option<R>);
+
+impl<R: FsRun> ClientPd<R> {
     /// Open the regions, post the first request.
-    pub fn start() -> ClientPd {
+    pub fn start() -> ClientPd<R> {
         let control = region(control_vaddr(), CONTROL_SIZE).map(ClientPort::new);
         let (Some(Ok(port)), Some(data)) = (control, region(data_vaddr(), data_size())) else {
             debug_println!("p9-client: p9_control_vaddr / p9_data_vaddr / p9_data_size missing or unusable");
             verdict::fail("bad configuration");
             return ClientPd(None);
         };
-        let mut client = P9Client::new(port, data);
+        let mut client = R::new(port, data);
         client.start().report();
         ClientPd(Some(client))
     }
 }
 
-impl Handler for ClientPd {
+impl<R: FsRun> Handler for ClientPd<R> {
     fn notified(&mut self, channels: ChannelSet) {
         let Some(client) = &mut self.0 else { return };
         if channels.contains(DRIVER) {

@@ -70,6 +70,8 @@ pub struct Stats {
     pub bytes: u64,
 }
 
+/// Answers between two count lines when all were OK.
+const REPORT_EVERY: u64 = 1000;
 /// Linux ENOENT: a walk that stopped short.
 const ENOENT: u64 = 2;
 /// 9P2000.L open flags (Linux numbering).
@@ -173,7 +175,9 @@ pub struct P9Driver {
     mount_tag: [u8; 32],
     mount_tag_len: usize,
     stats: Stats,
+    /// Answers, and answers other than OK, as last logged.
     logged: u64,
+    logged_refused: u64,
 }
 
 type P9Ctx<'a> = Ctx<'a, P9Driver>;
@@ -208,6 +212,7 @@ impl VirtioDriver for P9Driver {
             mount_tag_len: 0,
             stats: Stats::default(),
             logged: 0,
+            logged_refused: 0,
         })
     }
 
@@ -249,11 +254,15 @@ impl VirtioDriver for P9Driver {
         self.pump(ctx);
     }
 
+    /// The counters: whenever a request was not answered OK, and after
+    /// every [`REPORT_EVERY`] answers (a benchmark answers thousands).
     fn report(&mut self, name: &str) {
         let s = self.stats;
         let answered: u64 = s.answered.iter().sum();
-        if answered != self.logged {
+        let refused: u64 = s.answered[1..].iter().sum();
+        if answered != self.logged && (refused != self.logged_refused || answered - self.logged >= REPORT_EVERY) {
             self.logged = answered;
+            self.logged_refused = refused;
             let [ok, invalid, io, errno] = s.answered;
             sevio_runtime::debug_println!(
                 "{}: {} ok, {} invalid, {} io, {} errno; {} messages, {} bytes",
