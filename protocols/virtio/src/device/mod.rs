@@ -5,6 +5,7 @@ pub mod blk;
 pub mod console;
 pub mod net;
 pub mod other;
+pub mod sound;
 
 /// A VirtIO device id (VIRTIO 1.2 §5). Unknown ids are kept as they are so
 /// a bus can report them.
