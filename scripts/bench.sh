@@ -26,6 +26,8 @@ pds=$(sed -n 's/^name = "\(sevio-[a-z0-9-]*\)"/\1/p' pds/*/Cargo.toml pds/*/*/Ca
 # shellcheck disable=SC2086
 cargo build -q --release -p sevio-sim $pds
 status=0
+# systems/9p-bench.xml exports this directory; the benchmark removes its file.
+rm -rf build/9p-bench-export && mkdir -p build/9p-bench-export
 for system in systems/*-bench.xml; do
     out=$(target/release/sevio-sim run "$system" --pd-dir target/release --timeout 300 2>&1) || {
         echo "bench: $system failed:" >&2

@@ -15,6 +15,7 @@
 //!   information, plus sevio's two cursor requests;
 //! - [`input`]: sevio's input events (sDDF has no input class): device
 //!   info and an event queue per device, with counted drops and a marker;
+//! - [`fs`]: sevio's file mailbox (open, read, write, readdir, ...);
 //! - [`rng`]: sevio's entropy mailbox (sDDF has no entropy class): one
 //!   request and one response on a control page;
 //! - [`rpmsg`]: sevio's rpmsg client protocol: endpoint requests and
@@ -36,6 +37,7 @@ extern crate std;
 pub mod blk;
 pub mod gpu;
 pub mod input;
+pub mod fs;
 pub mod mem;
 pub mod net;
 pub mod ring;

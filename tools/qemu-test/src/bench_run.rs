@@ -34,6 +34,7 @@ pub const BLK_BENCH: System = System {
     expect: Expect { pass: &["blk_client"], lines: &[], faults: &[] },
     broken: None,
     gpu_demo: false,
+    export: false,
 };
 
 /// What the Linux guest prints when every job is done.

@@ -168,6 +168,15 @@ pub const ROWS: &[Row] = &[
         clients: &["paint"],
     },
     Row {
+        what: "9p (9P2000.L in the driver PD, `systems/9p.xml`, `systems/9p-pci.xml`): a tree of files written, read back, listed, partly removed; the host directory then holds exactly those files and bytes; a file the host prepared read back exactly; a path climbing out and an unknown fd refused; over mmio and PCI (modern, transitional)",
+        sim: &[
+            "p9::a_tree_written_over_mmio_is_on_the_host_exactly",
+            "p9::the_same_tree_over_pci_modern_and_transitional",
+        ],
+        sel4: &["9p", "9p-pci"],
+        clients: &["p9_client"],
+    },
+    Row {
         what: "a driver that faults: unbound by the bus, device reset, the rest runs on",
         sim: &[
             "reference::a_faulting_driver_is_unbound_its_device_reset_and_the_rest_runs_on",

@@ -62,7 +62,11 @@ pub fn run(setup: &Setup, system: &System) -> Result<Duration, String> {
     for disk in &disks {
         std::fs::write(disk, vec![0u8; DISK_BYTES]).map_err(|e| format!("cannot write {}: {e}", disk.display()))?;
     }
-    let args = qemu_args(system, &image, &disks);
+    let export = scratch.0.join("export");
+    if system.export {
+        sevio_client_9p::host::prepare(&export)?;
+    }
+    let args = qemu_args(system, &image, &disks, &export);
     let start = Instant::now();
     let qemu = Qemu::start(&setup.qemu, &args, &scratch.0)?;
     let mut demo = system.gpu_demo.then(Demo::default);
@@ -104,6 +108,9 @@ pub fn run(setup: &Setup, system: &System) -> Result<Duration, String> {
             let image = std::fs::read(disk).map_err(|e| format!("cannot read {}: {e}", disk.display()))?;
             check_pattern(&image).map_err(|why| format!("disk{i} (written by {writer}): {why}"))?;
         }
+    }
+    if system.export {
+        sevio_client_9p::host::check(&export).map_err(|why| format!("the exported directory: {why}"))?;
     }
     Ok(took)
 }
@@ -206,13 +213,14 @@ pub(crate) fn make_image(setup: &Setup, system: &System, dir: &Path) -> Result<P
 }
 
 /// QEMU's arguments for `system` (console and QMP come from [`Qemu`]).
-pub fn qemu_args(system: &System, image: &Path, disks: &[PathBuf]) -> Vec<String> {
+pub fn qemu_args(system: &System, image: &Path, disks: &[PathBuf], export: &Path) -> Vec<String> {
     let mut args = machine_args(system.legacy_mmio);
     for word in system.devices.split_whitespace() {
         let mut word = word.to_string();
         for (i, disk) in disks.iter().enumerate() {
             word = word.replace(&format!("{{disk{i}}}"), &disk.display().to_string());
         }
+        word = word.replace("{export}", &export.display().to_string());
         args.push(word);
     }
     args.push("-device".into());
@@ -290,13 +298,21 @@ mod tests {
     fn disks_are_substituted_and_the_loader_comes_last() {
         let mmio_pci = find("mmio-pci").unwrap();
         let disks = [PathBuf::from("/t/disk0.img"), PathBuf::from("/t/disk1.img")];
-        let args = qemu_args(mmio_pci, Path::new("/t/loader.img"), &disks);
+        let args = qemu_args(mmio_pci, Path::new("/t/loader.img"), &disks, Path::new("/t/export"));
         assert!(args.contains(&"file=/t/disk0.img,if=none,format=raw,id=hd0".to_string()), "{args:?}");
         assert!(args.contains(&"file=/t/disk1.img,if=none,format=raw,id=hd1".to_string()), "{args:?}");
         assert!(!args.iter().any(|a| a.contains("{disk")), "{args:?}");
         assert_eq!(args.last().unwrap(), "loader,file=/t/loader.img,addr=0x70000000,cpu-num=0");
         assert!(args.contains(&"virtio-mmio.force-legacy=false".to_string()));
-        let legacy = qemu_args(find("reference-legacy").unwrap(), Path::new("/t/l.img"), &disks[..1]);
+        let legacy =
+            qemu_args(find("reference-legacy").unwrap(), Path::new("/t/l.img"), &disks[..1], Path::new("/t/e"));
         assert!(legacy.contains(&"virtio-mmio.force-legacy=true".to_string()));
+        let p9 = qemu_args(find("9p").unwrap(), Path::new("/t/l.img"), &[], Path::new("/t/export"));
+        assert!(p9.contains(&"local,id=fs0,path=/t/export,security_model=none".to_string()), "{p9:?}");
+    }
+
+    #[test]
+    fn the_9p_line_expected_is_the_one_the_client_logs_for_the_hosts_file() {
+        assert_eq!(crate::systems::P9_HOST_READ, sevio_client_9p::host::host_read_line());
     }
 }

@@ -55,6 +55,10 @@ pub struct System {
     /// `sevio_e2e::paint`'s input script through QMP; after the run, take
     /// a screendump and check events and picture (`sevio_e2e::paint::check`).
     pub gpu_demo: bool,
+    /// A directory QEMU exports (virtio-9p), named `{export}` in
+    /// `devices`: made fresh for each run holding only the host's file,
+    /// and checked afterwards (`sevio_client_9p::host`).
+    pub export: bool,
 }
 
 const ALL_CLIENTS: &[&str] = &["blk_client", "net_client", "console_client", "rng_client"];
@@ -92,6 +96,7 @@ const REFERENCE: System = System {
     },
     broken: None,
     gpu_demo: false,
+    export: false,
 };
 
 const PCI_MODERN: System = System {
@@ -131,6 +136,48 @@ const GPU: System = System {
     },
     gpu_demo: true,
     ..REFERENCE
+};
+
+/// What p9-client logs when it read the host's file exactly
+/// (`sevio_client_9p::host::host_read_line`, checked by a test).
+pub const P9_HOST_READ: &str = "host.txt: 3000 bytes, fnv1a ea607c0ac59b21a5";
+
+const P9_MMIO: System = System {
+    name: "9p",
+    file: "systems/9p.xml",
+    devices: "-fsdev local,id=fs0,path={export},security_model=none \
+              -device virtio-9p-device,fsdev=fs0,mount_tag=sevio",
+    disks: &[],
+    expect: Expect {
+        pass: &["p9_client"],
+        lines: &[
+            "bus: 9p0 <- virtio-9p at mmio slot",
+            "p9: mount tag \"sevio\"",
+            "listed 3 names, as made",
+            P9_HOST_READ,
+        ],
+        faults: &[],
+    },
+    export: true,
+    ..REFERENCE
+};
+
+const P9_PCI: System = System {
+    name: "9p-pci",
+    file: "systems/9p-pci.xml",
+    devices: "-fsdev local,id=fs0,path={export},security_model=none \
+              -device virtio-9p-pci,fsdev=fs0,mount_tag=sevio,addr=2,disable-legacy=on,romfile=",
+    expect: Expect {
+        pass: &["p9_client"],
+        lines: &[
+            "bus: 9p0 <- virtio-9p at pci 00:02.0",
+            "p9: mount tag \"sevio\"",
+            "listed 3 names, as made",
+            P9_HOST_READ,
+        ],
+        faults: &[],
+    },
+    ..P9_MMIO
 };
 
 /// Every system the README says runs on seL4.
@@ -238,6 +285,8 @@ pub const SYSTEMS: &[System] = &[
         expect: Expect { lines: &["bus: net0 <- virtio-net at pci 00:05.0"], ..NET_PCI_MODERN.expect },
         ..NET_PCI_MODERN
     },
+    P9_MMIO,
+    P9_PCI,
     System {
         name: "timer",
         file: "systems/timer.xml",

@@ -49,6 +49,14 @@ pub struct Device {
     pub netdev: Option<BTreeMap<String, toml::Value>>,
     /// A character backend: `type` plus QEMU `-chardev` options.
     pub chardev: Option<BTreeMap<String, toml::Value>>,
+    /// A file-system backend (virtio-9p): `type` plus QEMU `-fsdev`
+    /// options; a relative `path` is taken from the description's
+    /// directory.
+    pub fsdev: Option<BTreeMap<String, toml::Value>>,
+    /// An audio backend (virtio-sound): `type` plus QEMU `-audiodev`
+    /// options; a relative `path` is taken from the description's
+    /// directory.
+    pub audiodev: Option<BTreeMap<String, toml::Value>>,
     /// More `-device` properties.
     #[serde(default)]
     pub properties: BTreeMap<String, toml::Value>,
@@ -152,7 +160,9 @@ pub fn parse(text: &str, pd_names: &[&str]) -> Result<SimDescription, String> {
                 _ => return Err(format!("{what}: a drive needs exactly one of file and size")),
             }
         }
-        for (kind, table) in [("netdev", &d.netdev), ("chardev", &d.chardev)] {
+        for (kind, table) in
+            [("netdev", &d.netdev), ("chardev", &d.chardev), ("fsdev", &d.fsdev), ("audiodev", &d.audiodev)]
+        {
             if table.as_ref().is_some_and(|t| !matches!(t.get("type"), Some(toml::Value::String(_)))) {
                 return Err(format!("{what}: {kind} needs a string `type`"));
             }

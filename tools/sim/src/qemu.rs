@@ -124,6 +124,26 @@ pub fn command_line(l: &Launch) -> Vec<String> {
             args.extend(["-chardev".to_string(), backend_arg(t, &id)]);
             dev.push_str(&format!(",chardev={id}"));
         }
+        // A file backend's path is relative to the description, like a
+        // drive's file.
+        let with_base = |t: &std::collections::BTreeMap<String, toml::Value>| {
+            let mut t = t.clone();
+            if let Some(toml::Value::String(p)) = t.get("path") {
+                let full = l.desc.base_dir.join(p);
+                t.insert("path".into(), toml::Value::String(full.to_string_lossy().into_owned()));
+            }
+            t
+        };
+        if let Some(t) = &d.fsdev {
+            let id = format!("sevio-fs{i}");
+            args.extend(["-fsdev".to_string(), backend_arg(&with_base(t), &id)]);
+            dev.push_str(&format!(",fsdev={id}"));
+        }
+        if let Some(t) = &d.audiodev {
+            let id = format!("sevio-audio{i}");
+            args.extend(["-audiodev".to_string(), backend_arg(&with_base(t), &id)]);
+            dev.push_str(&format!(",audiodev={id}"));
+        }
         for (k, v) in &d.properties {
             dev.push_str(&format!(",{k}={}", option_value(v)));
         }
@@ -359,6 +379,13 @@ mod tests {
             [[device]]
             driver = "virtio-blk-device"
             drive = { size = "1M" }
+            [[device]]
+            driver = "virtio-9p-device"
+            fsdev = { type = "local", path = "export", security_model = "none" }
+            properties = { mount_tag = "m" }
+            [[device]]
+            driver = "virtio-sound-device"
+            audiodev = { type = "wav", path = "/abs/out.wav" }
             "#,
             &[],
         )
@@ -385,6 +412,10 @@ mod tests {
             "-device virtio-net-pci,bus=pcie.0,addr=3.0,netdev=sevio-net2,mac=52:54:00:12:34:56,romfile=",
             "-drive if=none,id=sevio-drive3,file=/tmp/run/disk3.img,format=raw",
             "-device virtio-blk-device,drive=sevio-drive3",
+            "-fsdev local,id=sevio-fs4,path=/imgs/export,security_model=none",
+            "-device virtio-9p-device,fsdev=sevio-fs4,mount_tag=m",
+            "-audiodev wav,id=sevio-audio5,path=/abs/out.wav",
+            "-device virtio-sound-device,audiodev=sevio-audio5",
         ] {
             assert!(joined.contains(want), "missing `{want}` in `{joined}`");
         }

@@ -48,7 +48,7 @@ pub struct QueueSpec {
 }
 
 /// The queues of a driver, as the framework sets them up: one
-/// [`DriverQueue`], or a pair of them (receive and transmit).
+/// [`DriverQueue`], or a tuple of two to four of them.
 pub trait QueueSet: Sized {
     /// What describes them: one [`QueueSpec`] per queue.
     type Specs: Copy;
@@ -95,6 +95,30 @@ impl<const A: usize, const B: usize> QueueSet for (DriverQueue<A>, DriverQueue<B
         Ok(kick_bit(&mut self.0)? | kick_bit(&mut self.1)?)
     }
 }
+
+/// Three and four queues (virtio-vsock: rx, tx, event; virtio-sound:
+/// control, event, tx, rx), set up in the order given.
+macro_rules! queue_tuple {
+    ($n:literal: $($q:ident $size:ident),+) => {
+        impl<$(const $size: usize),+> QueueSet for ($(DriverQueue<$size>,)+) {
+            type Specs = [QueueSpec; $n];
+            fn set_up(
+                [$($q),+]: [QueueSpec; $n],
+                config: &mut Configuring<'_, dyn Transport + '_>,
+                dma: &mut DmaCarver,
+            ) -> Result<Self, InitError> {
+                Ok(($(config.queue($q.index, $q.params, dma)?,)+))
+            }
+            fn kicks(&mut self) -> Result<u32, sevio_virtio::Error> {
+                #[allow(non_snake_case)]
+                let ($($q,)+) = self;
+                Ok(0 $(| kick_bit($q)?)+)
+            }
+        }
+    };
+}
+queue_tuple!(3: a A, b B, c C);
+queue_tuple!(4: a A, b B, c C, d D);
 
 /// A virtio device driver: what it needs and how it reacts. See the
 /// module docs.

@@ -172,3 +172,48 @@ fn a_bring_up_before_the_transport_sees_the_binding_is_retried_at_the_next_event
     assert_eq!(h.status(), DriverStatus::Ready);
     assert_eq!(h.driver().probes, 1);
 }
+
+/// A four-queue driver (virtio-sound's shape): its probe makes one
+/// buffer available on the last queue only.
+struct Quad {
+    slots: DmaSlots,
+}
+
+impl VirtioDriver for Quad {
+    const DEVICE: DeviceId = DeviceId::SOUND;
+    type Queues = (DriverQueue<4>, DriverQueue<4>, DriverQueue<8>, DriverQueue<8>);
+    const QUEUES: [QueueSpec; 4] = [
+        QueueSpec { index: 0, params: PARAMS },
+        QueueSpec { index: 1, params: PARAMS },
+        QueueSpec { index: 2, params: PARAMS },
+        QueueSpec { index: 3, params: PARAMS },
+    ];
+    type Error = DriverError;
+    type Setvars = ();
+
+    fn new(_: (), _: &SystemMaps, dma: &mut DmaCarver) -> Result<Self, Unusable> {
+        Ok(Quad { slots: dma.slots(1, 64, 64).map_err(Unusable::DmaRoom)? })
+    }
+    fn features(&self) -> (Features, Features) {
+        (Features::EMPTY, Features::EMPTY)
+    }
+    fn probe(&mut self, device: &mut Probe<'_, '_, Self>) -> Result<(), DriverError> {
+        let slot = self.slots.get(0).expect("carved");
+        device.queues.3.add(&[Buffer::writable(slot.paddr, 64)]).map_err(DriverError::Queue)?;
+        Ok(())
+    }
+    fn remove(&mut self) {}
+    fn interrupt(&mut self, _: &mut Ctx<'_, Self>, _: u32) {}
+    fn client_notified(&mut self, _: &mut Ctx<'_, Self>) {}
+}
+
+#[test]
+fn four_queues_are_set_up_in_order_and_only_the_filled_one_is_kicked() {
+    let mut h = Harness::<Quad>::new("quad", MockDevice::new(25, 2, F_VERSION_1, 4, 8), |_| ());
+    h.bind();
+    assert_eq!(h.status(), DriverStatus::Ready);
+    assert!(h.device.live());
+    assert_eq!((0..3).map(|q| h.device.avail_idx(q)).collect::<Vec<_>>(), [0, 0, 0]);
+    assert_eq!(h.device.avail_idx(3), 1, "the probe's buffer on queue 3");
+    assert_eq!(h.device.state().notifies, [3], "queue 3 kicked, no other");
+}

@@ -8,6 +8,7 @@ pub mod input;
 pub mod net;
 pub mod other;
 pub mod rpmsg;
+pub mod sound;
 
 /// A VirtIO device id (VIRTIO 1.2 §5). Unknown ids are kept as they are so
 /// a bus can report them.
