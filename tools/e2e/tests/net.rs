@@ -462,8 +462,8 @@ fn a_peer_on_a_socket_gets_every_answer_and_nothing_else() {
         "net: mac 52:54:00:12:34:56",
         "net: modern device, link up, 12-byte header",
         "net: device ready",
-        "net_client: net-client: gateway 10.0.2.2 is at 52:55:0a:00:02:02",
-        "net-client: gateway 10.0.2.2 answered the ping",
+        "net_client: gateway 10.0.2.2 is at 52:55:0a:00:02:02",
+        "net_client: gateway 10.0.2.2 answered the ping",
         "net_client: PASS",
         "sim: PASS",
     ]);
@@ -479,8 +479,8 @@ fn user_networking(desc: &str, legacy: bool) -> Run {
         "net: mac 52:54:00:12:34:56",
         kind,
         "net: device ready",
-        "net-client: gateway 10.0.2.2 is at 52:55:0a:00:02:02",
-        "net-client: gateway 10.0.2.2 answered the ping",
+        "net_client: gateway 10.0.2.2 is at 52:55:0a:00:02:02",
+        "net_client: gateway 10.0.2.2 answered the ping",
         "net_client: PASS",
         "sim: PASS",
     ]);
@@ -515,8 +515,8 @@ fn net_bench() {
     let run = sim(system.to_str().unwrap(), &["--timeout", "90"]);
     run.assert_code(0);
     run.assert_lines(&[
-        "net-bench: 10.0.2.15 is at 52:54:00:12:34:56",
-        "net-bench: 5000 datagrams echoed (5120000 payload bytes)",
+        "net_bench: 10.0.2.15 is at 52:54:00:12:34:56",
+        "net_bench: 5000 datagrams echoed (5120000 payload bytes)",
         "BENCH net_udp_echo_fps",
         "BENCH net_udp_echo_mbps",
         "net_bench: PASS",

@@ -107,13 +107,6 @@ impl Mode {
             },
         }
     }
-
-    fn name(self) -> &'static str {
-        match self {
-            Mode::Echo => "net-client",
-            Mode::Bench => "net-bench",
-        }
-    }
 }
 
 fn setup(mode: Mode) -> Result<NetClient, &'static str> {
@@ -162,8 +155,7 @@ pub fn init(mode: Mode) -> ClientPd {
         Ok(client) => {
             let c = client.stack.config();
             debug_println!(
-                "{}: {}.{}.{}.{} at {}, udp echo on port {}, {} rx and {} tx buffers",
-                mode.name(),
+                "{}.{}.{}.{} at {}, udp echo on port {}, {} rx and {} tx buffers",
                 c.ip[0],
                 c.ip[1],
                 c.ip[2],
@@ -180,7 +172,7 @@ pub fn init(mode: Mode) -> ClientPd {
             pd.run(true);
         }
         Err(what) => {
-            debug_println!("{}: {what} is not set (or unusable) in system.xml", mode.name());
+            debug_println!("{what} is not set (or unusable) in system.xml");
             verdict::fail("setvars missing");
         }
     }
@@ -196,7 +188,7 @@ impl ClientPd {
         match client.failure() {
             Some(e) if !*done => {
                 *done = true;
-                debug_println!("{}: the driver broke a queue: {e:?}", mode.name());
+                debug_println!("the driver broke a queue: {e:?}");
                 verdict::fail("net queue error");
             }
             _ => {}
@@ -210,16 +202,16 @@ impl ClientPd {
 fn on_event(mode: Mode, bench: &mut Bench, done: &mut bool, e: Event) {
     match (mode, e) {
         (Mode::Echo, Event::TargetResolved(mac)) => {
-            debug_println!("net-client: gateway 10.0.2.2 is at {}", MacDisplay(mac));
+            debug_println!("gateway 10.0.2.2 is at {}", MacDisplay(mac));
         }
         (Mode::Echo, Event::TargetAnswered(_)) if !*done => {
             *done = true;
-            debug_println!("net-client: gateway 10.0.2.2 answered the ping");
+            debug_println!("gateway 10.0.2.2 answered the ping");
             verdict::pass();
         }
         (Mode::Bench, Event::TargetResolved(mac)) => {
             debug_println!(
-                "net-bench: 10.0.2.15 is at {}: {} datagrams of {} bytes to its port {}, {} in flight",
+                "10.0.2.15 is at {}: {} datagrams of {} bytes to its port {}, {} in flight",
                 MacDisplay(mac),
                 FLOOD.count,
                 FLOOD.size,

@@ -46,7 +46,7 @@ impl ClientPd {
     pub fn start() -> ClientPd {
         let control = region(control_vaddr(), CONTROL_SIZE).map(ClientPort::new);
         let (Some(Ok(port)), Some(data)) = (control, region(data_vaddr(), data_size())) else {
-            debug_println!("rng-client: rng_control_vaddr / rng_data_vaddr / rng_data_size missing or unusable");
+            debug_println!("rng_control_vaddr / rng_data_vaddr / rng_data_size missing or unusable");
             verdict::fail("bad configuration");
             return ClientPd(None);
         };
