@@ -61,18 +61,20 @@ impl LineError {
     }
 }
 
-/// Put `line` (at most [`MAX_LINE_BYTES`]; the rest is left out) into
-/// message registers through `set`; returns the request's tag.
-pub fn encode(line: &[u8], mut set: impl FnMut(usize, u64)) -> MessageInfo {
+/// Pack `line` (at most [`MAX_LINE_BYTES`]; the rest is left out) into
+/// `words`; returns `(label, words used)`, the shape
+/// [`PpcMessage::encode`](crate::PpcMessage::encode) takes, which alone
+/// puts words into message registers.
+pub fn encode(line: &[u8], words: &mut [u64; MAX_LINE_REGISTERS]) -> (u64, usize) {
     let line = &line[..line.len().min(MAX_LINE_BYTES)];
-    let mut registers = 0;
-    for (i, chunk) in line.chunks(8).enumerate() {
-        let mut word = [0u8; 8];
-        word[..chunk.len()].copy_from_slice(chunk);
-        set(i, u64::from_le_bytes(word));
-        registers = i + 1;
+    let mut used = 0;
+    for (word, chunk) in words.iter_mut().zip(line.chunks(8)) {
+        let mut bytes = [0u8; 8];
+        bytes[..chunk.len()].copy_from_slice(chunk);
+        *word = u64::from_le_bytes(bytes);
+        used += 1;
     }
-    MessageInfo::new(line.len() as u64, registers)
+    (line.len() as u64, used)
 }
 
 /// The line a request carries, read through `get` into `out`.
@@ -101,10 +103,11 @@ mod tests {
     use super::*;
 
     fn round_trip(line: &[u8]) -> (MessageInfo, std::vec::Vec<u8>) {
-        let mut regs = [0u64; 120];
-        let info = encode(line, |i, w| regs[i] = w);
+        let mut words = [0u64; MAX_LINE_REGISTERS];
+        let (label, used) = encode(line, &mut words);
+        let info = MessageInfo::new(label, used);
         let mut out = [0; MAX_LINE_BYTES];
-        let got = decode(info, |i| regs[i], &mut out).expect("own encoding decodes").to_vec();
+        let got = decode(info, |i| words[i], &mut out).expect("own encoding decodes").to_vec();
         (info, got)
     }
 
@@ -120,10 +123,9 @@ mod tests {
 
     #[test]
     fn bytes_are_packed_little_endian() {
-        let mut regs = [0u64; 2];
-        let info = encode(b"blk: PASS", |i, w| regs[i] = w);
-        assert_eq!(info.length(), 2);
-        assert_eq!(regs, [u64::from_le_bytes(*b"blk: PAS"), u64::from(b'S')]);
+        let mut words = [0u64; MAX_LINE_REGISTERS];
+        assert_eq!(encode(b"blk: PASS", &mut words), (9, 2));
+        assert_eq!(words[..2], [u64::from_le_bytes(*b"blk: PAS"), u64::from(b'S')]);
     }
 
     #[test]

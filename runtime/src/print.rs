@@ -20,7 +20,7 @@
 
 use crate::line;
 use crate::line::{LOG_CHANNEL, MAX_LINE_BYTES, MAX_LINE_REGISTERS};
-use crate::message::MessageRegisters;
+use crate::{MessageInfo, PpcMessage};
 use core::fmt;
 
 /// Where finished lines go (without their newline).
@@ -145,16 +145,18 @@ impl LineSink for PlatformSink {
 /// a message and answering it changes neither.
 #[cfg_attr(not(target_os = "none"), expect(dead_code, reason = "sim prints lines itself"))]
 fn call_uart(line: &[u8]) -> bool {
-    let mut saved = [0u64; MAX_LINE_REGISTERS];
-    let used = line.len().div_ceil(8).clamp(4, MAX_LINE_REGISTERS);
-    for (i, slot) in saved[..used].iter_mut().enumerate() {
-        *slot = MessageRegisters::get(i);
-    }
-    let request = line::encode(line, MessageRegisters::set);
-    let reply = LOG_CHANNEL.pp_call(request);
-    for (i, value) in saved[..used].iter().enumerate() {
-        MessageRegisters::set(i, *value);
-    }
+    type LineMessage = PpcMessage<MAX_LINE_REGISTERS>;
+    // The registers the call overwrites, read as a message now and
+    // written back after the call.
+    let overwritten = line.len().div_ceil(8).clamp(4, MAX_LINE_REGISTERS);
+    let (Ok(saved), Ok(request)) = (
+        LineMessage::receive(MessageInfo::new(0, overwritten)),
+        LineMessage::encode(|words| line::encode(line, words)),
+    ) else {
+        return false;
+    };
+    let reply = LOG_CHANNEL.pp_call(request.send());
+    saved.send();
     reply.label() == line::WRITTEN
 }
 

@@ -35,9 +35,9 @@
 extern crate std;
 
 pub mod blk;
+pub mod fs;
 pub mod gpu;
 pub mod input;
-pub mod fs;
 pub mod mem;
 pub mod net;
 pub mod ring;

@@ -485,19 +485,19 @@ fn a_peer_on_a_socket_gets_every_answer_and_nothing_else() {
     run.assert_lines(&[
         "net: client side from setvars: rx 512 buffers on channel 2, tx 1024 on channel 3, 2 data regions",
     ]);
-    run.assert_lines(&["net-client: 10.0.2.15 at 52:54:00:12:34:56, udp echo on port 1234, 512 rx and 256 tx buffers"]);
+    run.assert_lines(&["net_client: 10.0.2.15 at 52:54:00:12:34:56, udp echo on port 1234, 512 rx and 256 tx buffers"]);
     // The gateway answers only after the script (seconds): the client
     // resends its request every 250 ms meanwhile.
     assert!(tally.gateway_arp_requests >= 2, "the unanswered ARP request was resent: {tally:?}");
-    assert!(run.out.contains("net-client: no answer: sending again (try 1)"), "{}", run.out);
+    assert!(run.out.contains("net_client: no answer: sending again (try 1)"), "{}", run.out);
     run.assert_lines(&[
         "bus: net",
         "net: bound to Mmio { slot: 31 }",
         "net: mac 52:54:00:12:34:56",
         "net: modern device, link up, 12-byte header",
         "net: device ready",
-        "net_client: net-client: gateway 10.0.2.2 is at 52:55:0a:00:02:02",
-        "net-client: gateway 10.0.2.2 answered the ping",
+        "net_client: gateway 10.0.2.2 is at 52:55:0a:00:02:02",
+        "net_client: gateway 10.0.2.2 answered the ping",
         "net_client: PASS",
         "sim: PASS",
     ]);
@@ -513,8 +513,8 @@ fn user_networking(desc: &str, legacy: bool) -> Run {
         "net: mac 52:54:00:12:34:56",
         kind,
         "net: device ready",
-        "net-client: gateway 10.0.2.2 is at 52:55:0a:00:02:02",
-        "net-client: gateway 10.0.2.2 answered the ping",
+        "net_client: gateway 10.0.2.2 is at 52:55:0a:00:02:02",
+        "net_client: gateway 10.0.2.2 answered the ping",
         "net_client: PASS",
         "sim: PASS",
     ]);
@@ -610,7 +610,7 @@ fn config_sections_alone_wire_the_net_driver() {
     run.assert_lines(&[
         "net: client side from .net_driver_config: rx 512 buffers on channel 5, tx 1024 on channel 4, 2 data regions",
         "net: device ready",
-        "net-client: gateway 10.0.2.2 answered the ping",
+        "net_client: gateway 10.0.2.2 answered the ping",
         "net_client: PASS",
         "sim: PASS",
     ]);
@@ -643,8 +643,8 @@ fn net_bench() {
     let run = sim(system.to_str().unwrap(), &["--timeout", "90"]);
     run.assert_code(0);
     run.assert_lines(&[
-        "net-bench: 10.0.2.15 is at 52:54:00:12:34:56",
-        "net-bench: 1000 datagrams echoed (1024000 payload bytes)",
+        "net_bench: 10.0.2.15 is at 52:54:00:12:34:56",
+        "net_bench: 1000 datagrams echoed (1024000 payload bytes)",
         "BENCH net_udp_echo_fps",
         "BENCH net_udp_echo_mbps",
         "datagrams echoed",
@@ -676,9 +676,9 @@ fn an_unanswered_client_gives_up_with_a_clear_fail() {
     let run = sim("net.xml", &["--sim", desc.to_str().unwrap(), "--timeout", "60"]);
     run.assert_code(1);
     run.assert_lines(&[
-        "net-client: no answer: sending again (try 1)",
-        "net-client: no answer: sending again (try 8)",
-        "net-client: no ARP reply from the target after 9 tries: giving up",
+        "net_client: no answer: sending again (try 1)",
+        "net_client: no answer: sending again (try 8)",
+        "net_client: no ARP reply from the target after 9 tries: giving up",
         "net_client: FAIL: no answer after retransmitting",
         "sim: FAIL: net_client reported FAIL",
     ]);

@@ -9,7 +9,7 @@ use sevio_e2e::{Run, TempDir, sim};
 
 /// `(len, pieces, hash)` of every answer the client logged, in order.
 fn answers(run: &Run) -> Vec<(u32, u32, String)> {
-    run.lines_with("rng-client: request ")
+    run.lines_with("rng_client: request ")
         .into_iter()
         .filter(|l| l.contains(" bytes at "))
         .map(|l| {
@@ -36,10 +36,10 @@ fn passes_with(args: &[&str]) -> Run {
     assert_eq!(hashes.len(), 4, "four different answers");
     run.assert_lines(&[
         "rng: device ready",
-        "rng-client: request 4: 10000 bytes at 0x1200",
-        "rng-client: request 5: 0x3f00+512 refused as invalid",
-        "rng-client: request 6: 0x10+0 refused as invalid",
-        "rng-client: 4 requests, 14212 bytes, no two alike; 2 refusals",
+        "rng_client: request 4: 10000 bytes at 0x1200",
+        "rng_client: request 5: 0x3f00+512 refused as invalid",
+        "rng_client: request 6: 0x10+0 refused as invalid",
+        "rng_client: 4 requests, 14212 bytes, no two alike; 2 refusals",
         "rng_client: PASS",
         "sim: PASS",
     ]);

@@ -336,10 +336,8 @@ pub const BROKEN: &[System] = &[
         broken: Some(Broken {
             how: "the entropy device returns zeros",
             flip_after_run: None,
-            // With named verdicts: `rng_client: FAIL: the bytes are
-            // (nearly) constant`. A debug console that interleaves
-            // characters may cut the bare `FAIL: ...` anywhere after FAIL.
-            reason: "FAIL",
+            // `rng_client: FAIL: the bytes are (nearly) constant`.
+            reason: "rng_client: FAIL",
         }),
         ..REFERENCE
     },

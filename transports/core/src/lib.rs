@@ -27,8 +27,5 @@ pub mod mock;
 pub mod shell;
 mod transport;
 
-#[cfg(test)]
-mod fake;
-
 pub use device::{DeviceError, VirtioDevice};
 pub use transport::{DriverPort, MAX_DRIVERS, MAX_QUEUES, Transport};

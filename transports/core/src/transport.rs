@@ -256,7 +256,7 @@ fn device_error(e: DeviceError) -> TransportError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::{Call, FakeDevice};
+    use crate::mock::{DeviceOp, MockDevice};
     use sevio_sharedmem::HeapRegion;
     use sevio_transport_protocol::DriverDoorbell;
     use std::vec::Vec;
@@ -265,12 +265,17 @@ mod tests {
     const BLK: Location = Location::Mmio { slot: 31 };
     const RNG: Location = Location::Mmio { slot: 30 };
 
-    fn transport(doorbells: &[HeapRegion]) -> Transport<FakeDevice, 32> {
+    /// A modern device `id` with one queue of up to 256.
+    fn device(id: u32) -> MockDevice {
+        MockDevice::new(id, 2, 1 << 32, 1, 256)
+    }
+
+    fn transport(doorbells: &[HeapRegion]) -> Transport<MockDevice, 32> {
         let mut t = Transport::new();
-        assert!(t.insert(31, BLK, FakeDevice::new(2)).is_ok());
-        assert!(t.insert(30, RNG, FakeDevice::new(4)).is_ok());
-        assert!(t.insert(30, RNG, FakeDevice::new(4)).is_err(), "index taken");
-        assert!(t.insert(32, RNG, FakeDevice::new(4)).is_err(), "index out of range");
+        assert!(t.insert(31, BLK, device(2)).is_ok());
+        assert!(t.insert(30, RNG, device(4)).is_ok());
+        assert!(t.insert(30, RNG, device(4)).is_err(), "index taken");
+        assert!(t.insert(32, RNG, device(4)).is_err(), "index out of range");
         for (i, page) in doorbells.iter().enumerate() {
             let doorbell = TransportDoorbell::init(page.memory()).unwrap();
             t.attach_driver(i, DriverPort { doorbell, dma_window: WINDOW });
@@ -278,8 +283,13 @@ mod tests {
         t
     }
 
-    fn calls(t: &Transport<FakeDevice, 32>, index: usize) -> Vec<Call> {
-        t.entries[index].as_ref().unwrap().device.calls.clone()
+    /// What the transport did to the device at `index`.
+    fn ops(t: &Transport<MockDevice, 32>, index: usize) -> Vec<DeviceOp> {
+        t.entries[index].as_ref().unwrap().device.state().ops.clone()
+    }
+
+    fn raise(t: &Transport<MockDevice, 32>, index: usize, causes: u32) {
+        t.entries[index].as_ref().unwrap().device.state().interrupt_status = causes;
     }
 
     #[test]
@@ -305,7 +315,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(t.handle(1, Request::Reset), Reply::Error(TransportError::NotBound));
-        assert!(calls(&t, 30).is_empty(), "driver 1 touched nothing");
+        assert!(ops(&t, 30).is_empty(), "driver 1 touched nothing");
     }
 
     #[test]
@@ -324,12 +334,12 @@ mod tests {
         let high_queue = Request::QueueSetup { queue: 9, size: 128, desc: base, avail: base, used: base };
         assert_eq!(t.handle(0, high_queue), Reply::Error(TransportError::InvalidQueue));
         assert_eq!(t.handle(0, Request::QueueReady { queue: 0 }), Reply::Error(TransportError::WrongState));
-        assert!(calls(&t, 31).is_empty(), "nothing reached the device");
+        assert!(ops(&t, 31).is_empty(), "nothing reached the device");
         let good = Request::QueueSetup { queue: 0, size: 128, desc: base, avail: base + 0x800, used: base + 0x1000 };
         assert_eq!(t.handle(0, good), Reply::Ok);
         assert_eq!(t.handle(0, Request::QueueReady { queue: 0 }), Reply::Ok);
         let ring = RingPlacement::new(128, base, base + 0x800, base + 0x1000);
-        assert_eq!(calls(&t, 31), [Call::SetupQueue(0, ring)]);
+        assert_eq!(ops(&t, 31), [DeviceOp::SetupQueue(0, ring)]);
     }
 
     #[test]
@@ -339,7 +349,7 @@ mod tests {
         t.set_binding(0, Some(BLK));
         assert_eq!(t.handle(0, Request::DriverOk), Reply::Ok);
         assert!(t.set_binding(0, None));
-        assert_eq!(calls(&t, 31), [Call::DriverOk, Call::Reset]);
+        assert_eq!(ops(&t, 31), [DeviceOp::DriverOk, DeviceOp::Reset]);
         assert_eq!(t.handle(0, Request::DriverOk), Reply::Error(TransportError::NotBound));
     }
 
@@ -348,16 +358,16 @@ mod tests {
         let pages = [HeapRegion::new(4096)];
         let mut t = transport(&pages);
         let driver = DriverDoorbell::open(pages[0].memory()).unwrap();
-        t.entries[30].as_mut().unwrap().device.interrupt = 1;
+        raise(&t, 30, 1);
         assert_eq!(t.interrupt(30), None, "nobody drives slot 30");
-        assert_eq!(calls(&t, 30), [Call::TakeInterrupt], "still acknowledged at the device");
+        assert_eq!(ops(&t, 30), [DeviceOp::TakeInterrupt], "still acknowledged at the device");
         t.set_binding(0, Some(BLK));
         assert_eq!(t.interrupt(31), None, "spurious: no cause");
-        t.entries[31].as_mut().unwrap().device.interrupt = 3;
+        raise(&t, 31, 3);
         assert_eq!(t.interrupt(31), Some(0));
         assert_eq!(driver.take_interrupts(), 3);
         assert_eq!(t.interrupt(4), None, "empty slot");
-        t.entries[31].as_mut().unwrap().device.interrupt = 1;
+        raise(&t, 31, 1);
         assert_eq!(t.interrupt_all(|i| i >= 30), 1 << 0);
     }
 
@@ -368,11 +378,13 @@ mod tests {
         let driver = DriverDoorbell::open(pages[0].memory()).unwrap();
         driver.ring(DriverDoorbell::queue_bit(0) | DriverDoorbell::queue_bit(2));
         t.kick(0);
-        assert!(calls(&t, 31).is_empty(), "unbound: the kick goes nowhere");
+        assert!(ops(&t, 31).is_empty(), "unbound: the kick goes nowhere");
         t.set_binding(0, Some(BLK));
+        assert_eq!(t.handle(0, Request::DriverOk), Reply::Ok, "a device is kicked only once live");
         driver.ring(DriverDoorbell::queue_bit(0) | DriverDoorbell::queue_bit(2));
         t.kick(0);
         assert_eq!(t.handle(0, Request::QueueNotify { queue: 1 }), Reply::Ok);
-        assert_eq!(calls(&t, 31), [Call::Notify(0), Call::Notify(2), Call::Notify(1)]);
+        let notifies = [DeviceOp::Notify(0), DeviceOp::Notify(2), DeviceOp::Notify(1)];
+        assert_eq!(ops(&t, 31)[1..], notifies);
     }
 }

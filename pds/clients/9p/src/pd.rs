@@ -36,7 +36,7 @@ fn region(vaddr: u64, size: u64) -> Option<SharedMemory> {
     // SAFETY: vaddr..vaddr+size is a <map> system.xml gives this PD (sim
     // maps the same), present for the PD's whole life; the PD makes no
     // Rust reference into it.
-    unsafe { sevio_driver_core::dma::mapped(vaddr, usize::try_from(size).ok()?) }
+    unsafe { sevio_runtime::var::map_region(vaddr, size, "p9 client region") }.ok()
 }
 
 /// What runs in the PD: the test ([`crate::P9Client`]) or the benchmark

@@ -89,13 +89,13 @@ impl Bench {
     /// there was a flood and no echo was wrong.
     pub fn report(&mut self, p: &mut dyn Platform, bad: u32) -> bool {
         let Some((t0, c0)) = self.start else {
-            p.print(format_args!("net-bench: no flood was started"));
+            p.print(format_args!("no flood was started"));
             return false;
         };
         let ns = u128::from(self.last_ns.saturating_sub(t0));
         let frames = u128::from(self.frames);
         p.print(format_args!(
-            "net-bench: {} datagrams echoed ({} payload bytes) in {} ms, {bad} wrong",
+            "{} datagrams echoed ({} payload bytes) in {} ms, {bad} wrong",
             self.frames,
             self.bytes,
             Milli::ratio(ns, 1_000_000)

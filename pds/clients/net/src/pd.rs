@@ -156,14 +156,6 @@ impl Mode {
             },
         }
     }
-
-    fn name(self) -> &'static str {
-        match self {
-            Mode::Echo => "net-client",
-            Mode::Responder => "net-echo",
-            Mode::Bench => "net-bench",
-        }
-    }
 }
 
 fn setup(mode: Mode) -> Result<NetClient, &'static str> {
@@ -258,8 +250,7 @@ pub fn init(mode: Mode) -> ClientPd {
         Ok(client) => {
             let c = client.stack.config();
             debug_println!(
-                "{}: {}.{}.{}.{} at {}, udp echo on port {}, {} rx and {} tx buffers",
-                mode.name(),
+                "{}.{}.{}.{} at {}, udp echo on port {}, {} rx and {} tx buffers",
                 c.ip[0],
                 c.ip[1],
                 c.ip[2],
@@ -277,7 +268,7 @@ pub fn init(mode: Mode) -> ClientPd {
             pd.arm_timers();
         }
         Err(what) => {
-            debug_println!("{}: {what} is not set (or unusable) in system.xml", mode.name());
+            debug_println!("{what} is not set (or unusable) in system.xml");
             verdict::fail("setvars missing");
         }
     }
@@ -293,7 +284,7 @@ impl ClientPd {
         match client.failure() {
             Some(e) if !*done => {
                 *done = true;
-                debug_println!("{}: the driver broke a queue: {e:?}", mode.name());
+                debug_println!("the driver broke a queue: {e:?}");
                 verdict::fail("net queue error");
             }
             _ => {}
@@ -332,14 +323,10 @@ impl ClientPd {
             match due {
                 NetTimer::Retransmit => match client.stack.retransmit_due() {
                     Retransmit::Idle | Retransmit::Progressed => {}
-                    Retransmit::Resent(n) => debug_println!("{}: no answer: sending again (try {n})", self.mode.name()),
+                    Retransmit::Resent(n) => debug_println!("no answer: sending again (try {n})"),
                     Retransmit::GaveUp(what) if !self.done => {
                         self.done = true;
-                        debug_println!(
-                            "{}: no {what} after {} tries: giving up",
-                            self.mode.name(),
-                            crate::stack::MAX_TRIES + 1
-                        );
+                        debug_println!("no {what} after {} tries: giving up", crate::stack::MAX_TRIES + 1);
                         verdict::fail("no answer after retransmitting");
                     }
                     Retransmit::GaveUp(_) => {}
@@ -363,16 +350,16 @@ impl ClientPd {
 fn on_event(mode: Mode, bench: &mut BenchRun, done: &mut bool, e: Event, from_frame: bool) {
     match (mode, e) {
         (Mode::Echo, Event::TargetResolved(mac)) => {
-            debug_println!("net-client: gateway 10.0.2.2 is at {}", MacDisplay(mac));
+            debug_println!("gateway 10.0.2.2 is at {}", MacDisplay(mac));
         }
         (Mode::Echo, Event::TargetAnswered(_)) if !*done => {
             *done = true;
-            debug_println!("net-client: gateway 10.0.2.2 answered the ping");
+            debug_println!("gateway 10.0.2.2 answered the ping");
             verdict::pass();
         }
         (Mode::Bench, Event::TargetResolved(mac)) => {
             debug_println!(
-                "net-bench: 10.0.2.15 is at {}: {} datagrams of {} bytes to its port {}, {} in flight, then {} ms more",
+                "10.0.2.15 is at {}: {} datagrams of {} bytes to its port {}, {} in flight, then {} ms more",
                 MacDisplay(mac),
                 COUNT_PHASE,
                 FLOOD.size,

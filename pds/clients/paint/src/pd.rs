@@ -55,8 +55,8 @@ fn region(vaddr: u64, size: u64) -> Option<SharedMemory> {
     // SAFETY: vaddr..vaddr+size is a <map> system.xml gives this PD (sim
     // maps the same) of at least that size, present for the PD's whole
     // life; the PD makes no Rust reference into it. A zero vaddr (unset
-    // setvar) is refused by `mapped`.
-    unsafe { sevio_driver_core::dma::mapped(vaddr, usize::try_from(size).ok()?) }
+    // setvar) is refused by `map_region`.
+    unsafe { sevio_runtime::var::map_region(vaddr, size, "paint region") }.ok()
 }
 
 /// The PD: `None` once it cannot go on.

@@ -163,7 +163,7 @@ impl RngClient {
             Expect::Invalid => self.check_refusal(s, resp, log),
         };
         if let Err(why) = checked {
-            let _ = writeln!(log, "rng-client: request {}: {why} (answer {resp:?})", self.step + 1);
+            let _ = writeln!(log, "request {}: {why} (answer {resp:?})", self.step + 1);
             return self.fail(why);
         }
         self.step += 1;
@@ -171,7 +171,7 @@ impl RngClient {
             self.finished = true;
             let _ = writeln!(
                 log,
-                "rng-client: {} requests, {} bytes, no two alike; {} refusals",
+                "{} requests, {} bytes, no two alike; {} refusals",
                 self.seen,
                 self.bytes,
                 PLAN.len() - self.seen
@@ -221,7 +221,7 @@ impl RngClient {
         self.bytes += u64::from(r.len);
         let _ = writeln!(
             log,
-            "rng-client: request {}: {} bytes at {:#x} in {} pieces, {} distinct values, fnv1a {:016x}",
+            "request {}: {} bytes at {:#x} in {} pieces, {} distinct values, fnv1a {:016x}",
             self.step + 1,
             r.len,
             s.offset,
@@ -240,7 +240,7 @@ impl RngClient {
         if !(start..end).all(|i| self.byte(i) == POISON) {
             return Err("a refused request wrote bytes");
         }
-        let _ = writeln!(log, "rng-client: request {}: {:#x}+{} refused as invalid", self.step + 1, s.offset, s.len);
+        let _ = writeln!(log, "request {}: {:#x}+{} refused as invalid", self.step + 1, s.offset, s.len);
         Ok(())
     }
 }

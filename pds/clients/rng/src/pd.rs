@@ -9,34 +9,24 @@ use crate::RngClient;
 use sevio_queue::rng::ClientPort;
 use sevio_runtime::print::DebugWriter;
 use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler, debug_println, verdict};
-use sevio_sharedmem::SharedMemory;
 
 /// The rng driver.
 pub const DRIVER: Channel = Channel::new(0);
 /// Size of the control page region.
 pub const CONTROL_SIZE: u64 = 0x1000;
 
-sevio_runtime::setvar!(
-    /// vaddr of the control page.
-    pub fn control_vaddr() = "rng_control_vaddr"
-);
-sevio_runtime::setvar!(
-    /// vaddr of the data region.
-    pub fn data_vaddr() = "rng_data_vaddr"
+sevio_runtime::shared_region!(
+    /// The control page.
+    pub fn control() = "rng_control_vaddr", CONTROL_SIZE
 );
 sevio_runtime::setvar!(
     /// Size of the data region.
     pub fn data_size() = "rng_data_size"
 );
-
-/// The one unsafe step: a mapping becomes shared memory.
-#[allow(unsafe_code)]
-fn region(vaddr: u64, size: u64) -> Option<SharedMemory> {
-    // SAFETY: vaddr..vaddr+size is a <map> system.xml gives this PD (sim
-    // maps the same), present for the PD's whole life; the PD makes no
-    // Rust reference into it.
-    unsafe { sevio_driver_core::dma::mapped(vaddr, usize::try_from(size).ok()?) }
-}
+sevio_runtime::shared_region!(
+    /// The data region.
+    pub fn data() = "rng_data_vaddr", data_size()
+);
 
 /// The PD: `None` once it cannot go on.
 pub struct ClientPd(Option<RngClient>);
@@ -44,9 +34,9 @@ pub struct ClientPd(Option<RngClient>);
 impl ClientPd {
     /// Open the regions, post the first request.
     pub fn start() -> ClientPd {
-        let control = region(control_vaddr(), CONTROL_SIZE).map(ClientPort::new);
-        let (Some(Ok(port)), Some(data)) = (control, region(data_vaddr(), data_size())) else {
-            debug_println!("rng-client: rng_control_vaddr / rng_data_vaddr / rng_data_size missing or unusable");
+        let control = control().ok().map(ClientPort::new);
+        let (Some(Ok(port)), Ok(data)) = (control, data()) else {
+            debug_println!("rng_control_vaddr / rng_data_vaddr / rng_data_size missing or unusable");
             verdict::fail("bad configuration");
             return ClientPd(None);
         };

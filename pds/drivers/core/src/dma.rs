@@ -220,20 +220,6 @@ impl DmaSlots {
     }
 }
 
-/// The `len` bytes system.xml maps at `vaddr`, as shared memory: the
-/// runtime's [`map_region`](sevio_runtime::var::map_region). `None` for a
-/// null address (an unset setvar) or an empty or wrapping region.
-///
-/// # Safety
-/// As for `map_region`: `vaddr..vaddr + len` must be a mapping this PD
-/// keeps for its whole life (a `<map>` of system.xml, or sim's
-/// equivalent), and no Rust reference may ever point into it.
-#[allow(unsafe_code)]
-pub unsafe fn mapped(vaddr: u64, len: usize) -> Option<SharedMemory> {
-    // SAFETY: the caller's guarantee is map_region's contract.
-    unsafe { sevio_runtime::var::map_region(vaddr, len as u64, "a setvar_vaddr") }.ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

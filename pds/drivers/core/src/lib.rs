@@ -39,9 +39,7 @@
 //!   a bring-up the transport was not ready for;
 //! - `harness` (feature `test-utils`): host tests of template drivers
 //!   against the real transport core (`transports/core`) and its mock
-//!   device;
-//! - `fake` (feature `test-utils`, to be removed once blk, net and
-//!   console use the harness): a second, fake transport.
+//!   device.
 //!
 //! Panic contract: nothing here panics on anything a transport, device,
 //! bus or binding table says; bad input is an error value.
@@ -66,8 +64,6 @@ pub mod template;
 pub mod transport;
 pub mod virtio;
 
-#[cfg(feature = "test-utils")]
-pub mod fake;
 #[cfg(feature = "test-utils")]
 pub mod harness;
 

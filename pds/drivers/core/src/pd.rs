@@ -5,11 +5,10 @@
 //! each further channel: a driver with an rx and a tx peer, as sDDF's
 //! serial and net drivers have, tells both in one event).
 //!
-//! A template driver's events come from [`Virtio`](crate::Virtio), so
-//! its PD is `DriverPd<Virtio<D, T>>` ([`Virtio::start`](crate::Virtio::start)).
-//! blk, net and console still implement [`DriverEvents`] themselves and
-//! start with [`DriverPd::start`] (both to be removed once they are
-//! ported to the template).
+//! Every driver PD is a template driver, whose events come from
+//! [`Virtio`](crate::Virtio): its PD is `DriverPd<Virtio<D, T>>`, made by
+//! [`Virtio::start`](crate::Virtio::start). [`DriverEvents`] is the seam
+//! between the two (the tests below drive the PD through it alone).
 
 use crate::bus::BindingWatch;
 use crate::shell::{Driver, Shell, register_with_bus};

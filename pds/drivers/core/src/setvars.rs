@@ -9,10 +9,11 @@
 //! `main.rs`, with a `// SAFETY:` line; every region is then checked and
 //! mapped through it.
 
-use crate::dma::{DmaError, DmaRegion, mapped};
+use crate::dma::{DmaError, DmaRegion};
 use crate::sddf::ChannelRefusal;
 use core::fmt;
 use sevio_runtime::debug_println;
+use sevio_runtime::var::map_region;
 use sevio_sharedmem::SharedMemory;
 
 /// Why a driver PD's configuration is unusable (the PD then logs it and
@@ -155,11 +156,10 @@ impl SystemMaps {
         if r.size == 0 {
             return Err(Unusable::Size(r.region));
         }
-        let len = usize::try_from(r.size).map_err(|_| Unusable::Size(r.region))?;
         // SAFETY: whoever made this token vouched for every region passed
         // to it (see `vouched`); the size is the one it stated.
         #[allow(unsafe_code)]
-        unsafe { mapped(r.vaddr, len) }.ok_or(Unusable::Vaddr(r.region))
+        unsafe { map_region(r.vaddr, r.size, r.region) }.map_err(|_| Unusable::Vaddr(r.region))
     }
 
     /// The DMA region `dma` describes, checked against the transport's
@@ -182,7 +182,7 @@ impl SystemMaps {
 ///
 /// # Safety
 /// If `dma.size` passes those checks, `dma.vaddr..dma.vaddr + dma.size`
-/// must be as [`mapped`] requires: mapped for the PD's whole life, never
+/// must be as [`map_region`] requires: mapped for the PD's whole life, never
 /// the target of a Rust reference.
 #[allow(unsafe_code)]
 pub unsafe fn map_dma(pd: &str, dma: DmaSetvars, window: u64) -> Result<DmaRegion, Unusable> {
@@ -198,10 +198,9 @@ pub unsafe fn map_dma(pd: &str, dma: DmaSetvars, window: u64) -> Result<DmaRegio
             window
         );
     }
-    let len = usize::try_from(dma.size).map_err(|_| Unusable::DmaSize(dma.region))?;
     // SAFETY: the caller vouches for this range (its size was checked
     // above).
-    let mem = unsafe { mapped(dma.vaddr, len) }.ok_or(Unusable::Vaddr(dma.region))?;
+    let mem = unsafe { map_region(dma.vaddr, dma.size, dma.region) }.map_err(|_| Unusable::Vaddr(dma.region))?;
     DmaRegion::new(mem, dma.paddr).map_err(|_| Unusable::DmaOverflow(dma.region))
 }
 

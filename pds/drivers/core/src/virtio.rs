@@ -12,12 +12,11 @@
 //! `DriverPd<Virtio<MyDriver, PpcTransport>>`, made by [`Virtio::start`].
 
 use crate::DriverError;
-use crate::bus::BindingWatch;
 use crate::dma::DmaCarver;
 use crate::init::{Bringup, InitError};
 use crate::pd::{DriverEvents, DriverPd, DriverPdConfig};
 use crate::setvars::{PdSetvars, SystemMaps, Unusable};
-use crate::shell::{Driver, DriverStatus, Shell, register_with_bus};
+use crate::shell::{Driver, DriverStatus};
 use crate::state::{DeviceState, not_bound_yet};
 use crate::template::{Ctx, Device, Probe, QueueSet, VirtioDriver};
 use crate::transport::{PpcTransport, Transport, TransportNotify};
@@ -54,15 +53,14 @@ pub struct Virtio<D: VirtioDriver, T> {
 
 impl<D: VirtioDriver> Virtio<D, PpcTransport> {
     /// The driver PD: map the regions `vars` names (through `maps`),
-    /// build the driver, register with the bus for `D::DEVICE` (after a
-    /// refusal, logged, `config.fallback_id` is followed) and bind if the
-    /// binding table already names a device. With an unusable
+    /// build the driver, register with the bus and bind if the binding
+    /// table already names a device ([`DriverPd::start`], for `D::DEVICE`
+    /// whatever `config.device` says). With an unusable
     /// configuration the PD logs why and does nothing.
     pub fn start(config: &DriverPdConfig, maps: &SystemMaps, vars: PdSetvars<D::Setvars>) -> DriverPd<Self> {
         match Self::new(config.name, PpcTransport::new(config.transport), maps, vars) {
             Ok((virtio, bindings)) => {
-                let id = register_with_bus(config.name, config.bus, &[D::DEVICE.0]).unwrap_or(config.fallback_id);
-                DriverPd::with_shell(config, Shell::new(config.name, virtio, BindingWatch::new(bindings, id)))
+                DriverPd::start(&DriverPdConfig { device: D::DEVICE, ..*config }, virtio, bindings)
             }
             Err(why) => {
                 debug_println!("{}: {}; not serving", config.name, why);

@@ -277,11 +277,11 @@ fn announce(facts: &NetFacts, hdr_len: u32, device: &mut Device<(DriverQueue<VQ_
     let kind = if negotiated.legacy() { "legacy" } else { "modern" };
     let on = |b| if negotiated.features.has(b) { "on" } else { "off" };
     match facts.mac {
-        Some(mac) => debug_println!("net: mac {}", MacDisplay(mac)),
-        None => debug_println!("net: no mac in config space"),
+        Some(mac) => debug_println!("mac {}", MacDisplay(mac)),
+        None => debug_println!("no mac in config space"),
     }
     debug_println!(
-        "net: {kind} device, link {}, {}-byte header, rx queue {}, tx queue {}, event_idx {}, indirect {}",
+        "{kind} device, link {}, {}-byte header, rx queue {}, tx queue {}, event_idx {}, indirect {}",
         facts.link.name(),
         hdr_len,
         device.queues.0.size(),
@@ -314,7 +314,7 @@ impl NetDriver {
         let Some(held) = &mut self.held else { return };
         if facts != held.facts {
             held.facts = facts;
-            debug_println!("net: link {}", facts.link.name());
+            debug_println!("link {}", facts.link.name());
         }
     }
 

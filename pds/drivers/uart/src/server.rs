@@ -99,10 +99,10 @@ mod tests {
     use sevio_runtime::print::LineWriter;
 
     /// A request as a PD's runtime encodes it.
-    fn request(text: &[u8]) -> (MessageInfo, [u64; 120]) {
-        let mut mrs = [0u64; 120];
-        let info = line::encode(text, |i, w| mrs[i] = w);
-        (info, mrs)
+    fn request(text: &[u8]) -> (MessageInfo, [u64; MAX_LINE_REGISTERS]) {
+        let mut mrs = [0u64; MAX_LINE_REGISTERS];
+        let (label, used) = line::encode(text, &mut mrs);
+        (MessageInfo::new(label, used), mrs)
     }
 
     #[test]

@@ -6,7 +6,11 @@ pub const PONG: Channel = Channel::new(0);
 /// PPC to the passive tally server.
 pub const TALLY: Channel = Channel::new(1);
 
-sevio_runtime::setvar!(
-    /// vaddr of the region shared with pong.
-    pub fn shared_vaddr() = "shared_vaddr"
+/// Size of the region shared with pong (its `<memory_region>`).
+pub const SHARED_SIZE: u64 = 0x1000;
+
+sevio_runtime::shared_region!(
+    /// The region shared with pong: ping writes the round in word 0, pong
+    /// its answer in word 1.
+    pub fn shared() = "shared_vaddr", SHARED_SIZE
 );

@@ -9,6 +9,7 @@
 
 mod config;
 
+use sevio_runtime::var::SharedMemory;
 use sevio_runtime::{ChannelSet, Handler, PpcMessage, debug_println, verdict};
 
 /// A call to tally and its reply: six words each way.
@@ -18,29 +19,40 @@ const ROUNDS: u64 = 3;
 
 sevio_runtime::protection_domain!(init);
 
+/// The round number's offset in the shared region; pong answers at
+/// [`ANSWER`].
+const ROUND: usize = 0;
+/// Pong's answer: round * round + 1.
+const ANSWER: usize = 8;
+
 fn init() -> Ping {
-    debug_println!("ping: hello, shared region at {:#x}", config::shared_vaddr());
-    let ping = Ping { round: 1, shared: config::shared_vaddr() as *mut u64, done: false };
+    let mut ping = match config::shared() {
+        Ok(shared) => {
+            debug_println!("ping: hello, shared region at {:#x}", shared.addr());
+            Ping { round: 1, shared: Some(shared), done: false }
+        }
+        Err(e) => {
+            debug_println!("ping: {e}");
+            Ping { round: 1, shared: None, done: false }
+        }
+    };
     ping.start_round();
     ping
 }
 
 struct Ping {
     round: u64,
-    shared: *mut u64,
+    /// `None`: system.xml gave no usable region (the run fails).
+    shared: Option<SharedMemory>,
     done: bool,
 }
 
 impl Ping {
-    fn shared_word(&self, i: usize) -> *mut u64 {
-        self.shared.wrapping_add(i)
-    }
-
-    fn start_round(&self) {
-        // SAFETY: `shared` is the vaddr of the 4 KiB region system.xml maps
-        // read-write into this PD; words 0 and 1 are inside it.
-        unsafe { self.shared_word(0).write_volatile(self.round) };
-        config::PONG.notify();
+    fn start_round(&mut self) {
+        match self.shared.map(|s| s.write::<u64>(ROUND, self.round)) {
+            Some(Ok(())) => config::PONG.notify(),
+            _ => self.fail("no shared region to write the round into"),
+        }
     }
 
     fn fail(&mut self, why: &str) {
@@ -68,9 +80,8 @@ impl Handler for Ping {
         if self.done || !channels.contains(config::PONG) {
             return;
         }
-        // SAFETY: as in `start_round`.
-        let answer = unsafe { self.shared_word(1).read_volatile() };
-        if answer != self.round * self.round + 1 {
+        let answer = self.shared.and_then(|s| s.read::<u64>(ANSWER));
+        if answer != Some(self.round * self.round + 1) {
             return self.fail("pong's answer in the shared region is wrong");
         }
         if let Err(why) = self.call_tally() {

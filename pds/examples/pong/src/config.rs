@@ -4,7 +4,11 @@ use sevio_runtime::Channel;
 /// Notifications to and from ping.
 pub const PING: Channel = Channel::new(0);
 
-sevio_runtime::setvar!(
-    /// vaddr of the region shared with ping.
-    pub fn shared_vaddr() = "shared_vaddr"
+/// Size of the region shared with ping (its `<memory_region>`).
+pub const SHARED_SIZE: u64 = 0x1000;
+
+sevio_runtime::shared_region!(
+    /// The region shared with ping: the round in word 0, pong's answer in
+    /// word 1.
+    pub fn shared() = "shared_vaddr", SHARED_SIZE
 );

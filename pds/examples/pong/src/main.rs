@@ -4,17 +4,25 @@
 
 mod config;
 
+use sevio_runtime::var::SharedMemory;
 use sevio_runtime::{ChannelSet, Handler, debug_println};
 
 sevio_runtime::protection_domain!(init);
 
+/// Where ping writes the round.
+const ROUND: usize = 0;
+/// Where pong answers round * round + 1.
+const ANSWER: usize = 8;
+
 fn init() -> Pong {
     debug_println!("pong: hello");
-    Pong { shared: config::shared_vaddr() as *mut u64 }
+    let shared = config::shared().map_err(|e| debug_println!("pong: {e}")).ok();
+    Pong { shared }
 }
 
 struct Pong {
-    shared: *mut u64,
+    /// `None`: no usable region; pong stays silent and ping fails.
+    shared: Option<SharedMemory>,
 }
 
 impl Handler for Pong {
@@ -22,12 +30,11 @@ impl Handler for Pong {
         if !channels.contains(config::PING) {
             return;
         }
-        // SAFETY: `shared` is the vaddr of the 4 KiB region system.xml maps
-        // read-write into this PD; words 0 and 1 are inside it.
-        let round = unsafe { self.shared.read_volatile() };
+        let Some(shared) = self.shared else { return };
+        let Some(round) = shared.read::<u64>(ROUND) else { return };
         debug_println!("pong: round {round}");
-        // SAFETY: as above.
-        unsafe { self.shared.wrapping_add(1).write_volatile(round.wrapping_mul(round).wrapping_add(1)) };
-        config::PING.notify();
+        if shared.write::<u64>(ANSWER, round.wrapping_mul(round).wrapping_add(1)).is_ok() {
+            config::PING.notify();
+        }
     }
 }

@@ -7,7 +7,8 @@
 //! The device side is a shared handle: the transport owns one clone, the
 //! test keeps another and plays the device's part of each queue
 //! ([`MockDevice::pop_avail`], [`MockDevice::push_used`],
-//! [`MockDevice::interrupt_if_due`]).
+//! [`MockDevice::interrupt_if_due`]) and reads what the transport did to
+//! it ([`MockState::ops`], one [`DeviceOp`] per operation).
 //!
 //! Test code: it panics where a driver breaks a rule a test did not
 //! expect it to break (a wild device address, a looping chain).
@@ -28,6 +29,26 @@ use std::vec::Vec;
 /// Page size and ring alignment of the legacy interface (VIRTIO 1.2
 /// §2.7.2 legacy interfaces: the used ring starts on the next page).
 const LEGACY_PAGE: u64 = 4096;
+
+/// One operation the transport performed on the device (see
+/// [`MockState::ops`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DeviceOp {
+    /// `reset`: reset and left reset (the device was unbound).
+    Reset,
+    /// `reset_and_acknowledge`: the start of a bring-up.
+    ResetAndAcknowledge,
+    /// `set_driver_features` with these bits.
+    SetDriverFeatures(u64),
+    /// `setup_queue` of this queue with this ring (taken or refused).
+    SetupQueue(u16, RingPlacement),
+    /// `driver_ok`.
+    DriverOk,
+    /// `notify` of this queue.
+    Notify(u16),
+    /// `take_interrupt`.
+    TakeInterrupt,
+}
 
 /// What the device is and what it did, open to the test.
 #[derive(Clone, Debug)]
@@ -71,6 +92,9 @@ pub struct MockState {
     pub interrupt_status: u32,
     /// Device-visible memory.
     pub memory: PhysMap,
+    /// Every operation that changes the device or takes its interrupt, in
+    /// order (reads of features, sizes, config and status are not kept).
+    pub ops: Vec<DeviceOp>,
 }
 
 /// A shared handle on one mock device.
@@ -115,6 +139,7 @@ impl MockDevice {
             resets: 0,
             interrupt_status: 0,
             memory: PhysMap::default(),
+            ops: Vec::new(),
         })))
     }
 
@@ -218,7 +243,8 @@ impl MockState {
         }
     }
 
-    fn clear(&mut self) {
+    fn reset(&mut self) {
+        self.resets += 1;
         self.status = 0;
         self.features = None;
         self.interrupt_status = 0;
@@ -251,12 +277,14 @@ impl VirtioDevice for MockDevice {
     }
     fn reset(&mut self) {
         let mut s = self.state();
-        s.resets += 1;
-        s.clear();
+        s.ops.push(DeviceOp::Reset);
+        s.reset();
     }
     fn reset_and_acknowledge(&mut self) {
-        self.reset();
-        self.state().status = DeviceStatus::ACKNOWLEDGE.0 | DeviceStatus::DRIVER.0;
+        let mut s = self.state();
+        s.ops.push(DeviceOp::ResetAndAcknowledge);
+        s.reset();
+        s.status = DeviceStatus::ACKNOWLEDGE.0 | DeviceStatus::DRIVER.0;
     }
     fn device_features(&mut self) -> u64 {
         let s = self.state();
@@ -264,6 +292,7 @@ impl VirtioDevice for MockDevice {
     }
     fn set_driver_features(&mut self, wanted: u64) -> bool {
         let mut s = self.state();
+        s.ops.push(DeviceOp::SetDriverFeatures(wanted));
         s.features = Some(wanted & s.offered);
         if s.legacy() {
             return true;
@@ -278,6 +307,7 @@ impl VirtioDevice for MockDevice {
     }
     fn setup_queue(&mut self, index: u16, ring: RingPlacement) -> Result<(), DeviceError> {
         let mut s = self.state();
+        s.ops.push(DeviceOp::SetupQueue(index, ring));
         s.check_queue(index, ring)?;
         let mut queue = MockQueue::new(ring.size, ring.desc, ring.avail, ring.used);
         queue.ready = true;
@@ -315,6 +345,7 @@ impl VirtioDevice for MockDevice {
     }
     fn driver_ok(&mut self) -> bool {
         let mut s = self.state();
+        s.ops.push(DeviceOp::DriverOk);
         if s.fail_driver_ok {
             s.status |= DeviceStatus::FAILED.0;
             return false;
@@ -331,9 +362,12 @@ impl VirtioDevice for MockDevice {
         let mut s = self.state();
         assert!(s.status & DeviceStatus::DRIVER_OK.0 != 0, "queue {index} notified before DRIVER_OK");
         s.notifies.push(index);
+        s.ops.push(DeviceOp::Notify(index));
     }
     fn take_interrupt(&mut self) -> u32 {
-        core::mem::take(&mut self.state().interrupt_status)
+        let mut s = self.state();
+        s.ops.push(DeviceOp::TakeInterrupt);
+        core::mem::take(&mut s.interrupt_status)
     }
 }
 
