@@ -28,6 +28,7 @@ pub mod line;
 mod message;
 pub mod mmio;
 pub mod print;
+pub mod restart;
 pub mod section;
 pub mod stats;
 pub mod time;

@@ -119,6 +119,10 @@ pub enum PdMsg {
     Panic(String),
     /// Ask for the system-wide counters; sim answers [`SimMsg::Counters`].
     Counters,
+    /// Restart child `0` (the `id` of a PD nested in the sender): sim
+    /// ends its process if it still runs and starts it again with the same
+    /// maps, as seL4 points a child's thread back at its entry.
+    RestartChild(u8),
 }
 
 /// How a map reaches memory in the PD process.
@@ -202,6 +206,7 @@ mod tag {
     pub const VERDICT: u8 = 9;
     pub const PANIC: u8 = 10;
     pub const COUNTERS: u8 = 11;
+    pub const RESTART_CHILD: u8 = 12;
 
     pub const SETUP: u8 = 101;
     pub const EVENT: u8 = 102;
@@ -310,6 +315,7 @@ impl PdMsg {
             PdMsg::Verdict { pass, reason } => Enc::new(tag::VERDICT).u8(*pass as u8).bytes(reason.as_bytes()).done(),
             PdMsg::Panic(s) => Enc::new(tag::PANIC).bytes(s.as_bytes()).done(),
             PdMsg::Counters => Enc::new(tag::COUNTERS).done(),
+            PdMsg::RestartChild(child) => Enc::new(tag::RESTART_CHILD).u8(*child).done(),
         }
     }
 
@@ -328,6 +334,7 @@ impl PdMsg {
             tag::VERDICT => PdMsg::Verdict { pass: d.u8()? != 0, reason: d.string()? },
             tag::PANIC => PdMsg::Panic(d.string()?),
             tag::COUNTERS => PdMsg::Counters,
+            tag::RESTART_CHILD => PdMsg::RestartChild(d.u8()?),
             t => return Err(WireError::UnknownTag(t)),
         };
         d.end(msg)
@@ -428,6 +435,7 @@ mod tests {
         pd_roundtrip(PdMsg::Verdict { pass: false, reason: "bad".to_string() });
         pd_roundtrip(PdMsg::Panic("x: panic at a.rs:1: boom".to_string()));
         pd_roundtrip(PdMsg::Counters);
+        pd_roundtrip(PdMsg::RestartChild(7));
     }
 
     #[test]
