@@ -22,6 +22,7 @@ extern crate std;
 
 mod channel;
 mod event_loop;
+pub mod fault;
 mod handler;
 pub mod kernel;
 pub mod line;

@@ -62,8 +62,8 @@ impl Layout {
     /// Every pointer must be valid for its length, the regions must not
     /// overlap, and nothing may hold a reference into `.data` or `.bss`.
     unsafe fn restore(&self) {
-        // SAFETY (whole body): the caller guarantees the pointers are
-        // valid for these lengths and unaliased.
+        // SAFETY: the caller guarantees the pointers are valid for these
+        // lengths and unaliased; every access below stays inside them.
         unsafe {
             if self.taken.read_volatile() != TAKEN {
                 for i in 0..self.data_len {
