@@ -117,7 +117,7 @@ impl BusPd {
             Decision::Restart { backoff_ns, faults } => {
                 state.faulted_at = Some(now);
                 debug_println!(
-                    "bus: restarting {name} in {} us (fault {faults} of {} allowed in {} ms)",
+                    "bus: restarting {name} in {} us (restart {faults} of {} allowed in {} ms)",
                     backoff_ns / 1000,
                     self.policy.max_faults - 1,
                     self.policy.window_ns / 1_000_000
@@ -128,7 +128,7 @@ impl BusPd {
                 state.down = true;
                 state.faulted_at = None;
                 debug_println!(
-                    "bus: {name} stays down: {faults} faults in {} ms (the limit); its device stays reset",
+                    "bus: {name} stays down: stopped {faults} times in {} ms (the limit); its device stays reset",
                     self.policy.window_ns / 1_000_000
                 );
                 FaultAction::LeaveDown
@@ -146,7 +146,7 @@ impl BusPd {
         let Some(state) = self.restarts.get_mut(driver.0 as usize) else { return };
         if let Some(at) = state.faulted_at.take() {
             debug_println!(
-                "bus: {} bound again {} us after its fault",
+                "bus: {} bound again {} us after it stopped",
                 self.broker.driver_name(driver),
                 now.saturating_sub(at) / 1000
             );

@@ -191,6 +191,11 @@ pub(crate) fn mr_set(i: usize, value: u64) {
     MRS.with(|m| m.borrow_mut()[i] = value)
 }
 
+/// Whether this process runs under sim (false in host unit tests).
+pub fn in_sim() -> bool {
+    session().is_some()
+}
+
 /// A variable sim passes for this PD. A symbol system.xml does not set
 /// reads as 0, as an unpatched symbol does on seL4.
 pub fn setvar(symbol: &str) -> u64 {

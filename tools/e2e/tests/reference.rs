@@ -38,9 +38,9 @@ fn a_faulted_driver_is_restarted_and_its_client_still_passes() {
         "sim: blk faulted: fault injected (--fault) (fault delivered to bus as child 0)",
         "bus: driver 0 faulted (blk0): VM fault",
         "bus: blk0 </- virtio-blk at mmio slot",
-        "bus: restarting blk0 in 1000 us (fault 1 of 11 allowed in 10000 ms)",
+        "bus: restarting blk0 in 1000 us (restart 1 of 11 allowed in 10000 ms)",
         "sim: blk restarted",
-        "bus: restarting blk0 in 2000 us (fault 2 of 11 allowed in 10000 ms)",
+        "bus: restarting blk0 in 2000 us (restart 2 of 11 allowed in 10000 ms)",
         "bus: blk0 bound again",
     ]);
     assert_eq!(run.lines_with("sim: blk restarted").len(), 2, "two faults, two restarts:\n{}", run.out);
@@ -81,7 +81,7 @@ fn a_driver_that_keeps_faulting_stays_down_and_nothing_else_stops() {
         "bus: driver 0 faulted (blk0): VM fault",
         "bus: blk0 </- virtio-blk at mmio slot",
         "mmio: driver 0 unbound; device at Mmio",
-        "bus: blk0 stays down: 12 faults in 10000 ms (the limit); its device stays reset",
+        "bus: blk0 stays down: stopped 12 times in 10000 ms (the limit); its device stays reset",
     ]);
     assert_eq!(run.lines_with("sim: blk restarted").len(), 11, "restarted until the limit:\n{}", run.out);
     for client in ["net_client", "console_client", "rng_client"] {
