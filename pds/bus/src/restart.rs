@@ -1,19 +1,20 @@
 //! When the bus restarts a faulted driver, and when it gives up.
 //!
-//! Each driver has a [`FaultHistory`]: the times of its latest faults.
-//! A fault is answered by a restart after a back-off that doubles with
-//! every fault still inside the window, up to a ceiling; the
-//! `max_faults`-th fault inside the window leaves the driver down for
-//! good (a driver that keeps faulting would only keep its device busy
-//! resetting). No clock here: the caller passes the time, so the policy
-//! is tested without one.
+//! Each driver has a [`FaultHistory`]: a window that opens at a fault and
+//! counts the faults until it is `window_ns` old; the next fault after
+//! that opens a new one. A fault is answered by a restart after a
+//! back-off that doubles with every fault in the window, up to a
+//! ceiling; the `max_faults`-th fault in one window leaves the driver
+//! down for good (a driver that keeps faulting would only keep its device
+//! busy resetting). Two words per driver: the bus runs on a small stack.
+//! No clock here: the caller passes the time, so the policy is tested
+//! without one.
 
 /// The restart policy (the system's is [`crate::config::RESTART_POLICY`]).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct RestartPolicy {
-    /// The fault that makes this many inside [`window_ns`](Self::window_ns)
-    /// leaves the driver down. 1 means: never restart. At most
-    /// [`MAX_TRACKED_FAULTS`].
+    /// The fault that makes this many in one window leaves the driver
+    /// down. 1 (or 0) means: never restart.
     pub max_faults: usize,
     /// The window, in nanoseconds.
     pub window_ns: u64,
@@ -22,10 +23,6 @@ pub struct RestartPolicy {
     /// The ceiling of the doubling back-off.
     pub max_backoff_ns: u64,
 }
-
-/// The most faults a history remembers (and so the largest
-/// [`RestartPolicy::max_faults`]).
-pub const MAX_TRACKED_FAULTS: usize = 32;
 
 /// What to do about a fault.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -46,47 +43,33 @@ pub enum Decision {
     },
 }
 
-/// The latest faults of one driver.
-#[derive(Copy, Clone, Debug)]
+/// The faults of one driver in its current window.
+#[derive(Copy, Clone, Debug, Default)]
 pub struct FaultHistory {
-    /// Fault times, oldest first, `len` of them.
-    times: [u64; MAX_TRACKED_FAULTS],
-    len: usize,
-}
-
-impl Default for FaultHistory {
-    fn default() -> Self {
-        Self::new()
-    }
+    /// When the current window opened (its first fault).
+    window_start: u64,
+    /// Faults in it; 0 before the first fault.
+    faults: usize,
 }
 
 impl FaultHistory {
     /// No faults yet.
     pub const fn new() -> Self {
-        FaultHistory { times: [0; MAX_TRACKED_FAULTS], len: 0 }
+        FaultHistory { window_start: 0, faults: 0 }
     }
 
     /// Record a fault at `now_ns` and decide what to do about it.
     pub fn record(&mut self, now_ns: u64, policy: &RestartPolicy) -> Decision {
-        // Forget the faults that left the window.
-        let keep_from = self.times[..self.len]
-            .iter()
-            .position(|&t| now_ns.saturating_sub(t) < policy.window_ns)
-            .unwrap_or(self.len);
-        self.times.copy_within(keep_from..self.len, 0);
-        self.len -= keep_from;
-        if self.len == MAX_TRACKED_FAULTS {
-            self.times.copy_within(1.., 0);
-            self.len -= 1;
+        if self.faults == 0 || now_ns.saturating_sub(self.window_start) >= policy.window_ns {
+            *self = FaultHistory { window_start: now_ns, faults: 0 };
         }
-        self.times[self.len] = now_ns;
-        self.len += 1;
-        let faults = self.len;
-        if faults >= policy.max_faults.clamp(1, MAX_TRACKED_FAULTS) {
+        self.faults = self.faults.saturating_add(1);
+        let faults = self.faults;
+        if faults >= policy.max_faults.max(1) {
             return Decision::StayDown { faults };
         }
-        // faults < MAX_TRACKED_FAULTS here, so the shift is below 32.
-        let doubled = policy.first_backoff_ns.saturating_mul(1 << (faults - 1));
+        // Doubling stops mattering long before 2^63.
+        let doubled = policy.first_backoff_ns.saturating_mul(1 << (faults - 1).min(62));
         Decision::Restart { backoff_ns: doubled.min(policy.max_backoff_ns), faults }
     }
 }
@@ -109,13 +92,14 @@ mod tests {
     }
 
     #[test]
-    fn faults_that_left_the_window_do_not_count() {
+    fn a_fault_after_the_window_opens_a_new_one() {
         let mut h = FaultHistory::new();
         for t in [0, 100, 200] {
             assert!(matches!(h.record(t * MS, &POLICY), Decision::Restart { .. }));
         }
-        // 1.15 s: the first two are more than a window old.
-        assert_eq!(h.record(1150 * MS, &POLICY), Decision::Restart { backoff_ns: 2 * MS, faults: 2 });
+        // 1.15 s: past the window that opened at 0.
+        assert_eq!(h.record(1150 * MS, &POLICY), Decision::Restart { backoff_ns: MS, faults: 1 });
+        assert_eq!(h.record(1200 * MS, &POLICY), Decision::Restart { backoff_ns: 2 * MS, faults: 2 });
         // Spread out, a driver may fault forever and still be restarted.
         let mut spread = FaultHistory::new();
         for k in 0..100 {
@@ -124,14 +108,10 @@ mod tests {
     }
 
     #[test]
-    fn a_limit_past_the_history_is_capped_and_one_means_never_restart() {
-        let generous = RestartPolicy { max_faults: 1000, ..POLICY };
-        let mut h = FaultHistory::new();
-        for t in 0..MAX_TRACKED_FAULTS as u64 - 1 {
-            assert!(matches!(h.record(t, &generous), Decision::Restart { .. }));
+    fn a_limit_of_one_means_never_restart() {
+        for max_faults in [0, 1] {
+            let never = RestartPolicy { max_faults, ..POLICY };
+            assert_eq!(FaultHistory::new().record(0, &never), Decision::StayDown { faults: 1 });
         }
-        assert_eq!(h.record(40, &generous), Decision::StayDown { faults: MAX_TRACKED_FAULTS });
-        let never = RestartPolicy { max_faults: 1, ..POLICY };
-        assert_eq!(FaultHistory::new().record(0, &never), Decision::StayDown { faults: 1 });
     }
 }
