@@ -3,14 +3,20 @@
 #   make run    the reference system: on QEMU with MICROKIT_SDK set, else in sim
 #   make test   everything CI checks (installs what it needs first)
 #
-# Other targets: build (aarch64 PD ELFs), image, qemu, qemu-test (need
-# MICROKIT_SDK), sim, bench, fuzz, readme-table, deps, clean.
+# Other targets: build (aarch64 PD ELFs), image, qemu, qemu-test,
+# bench-qemu (need MICROKIT_SDK), sim, bench, fuzz, readme-table, deps,
+# clean.
 
 MICROKIT_BOARD  ?= qemu_virt_aarch64
 MICROKIT_CONFIG ?= debug
 SYSTEM          ?= system.xml
 SIM_TIMEOUT     ?= 60
 FUZZ_SECONDS    ?= 60
+# make bench-qemu: kernel configurations (the release kernel's figures
+# are the ones that count; the debug kernel's are labelled sel4_debug)
+# and rounds per system.
+BENCH_CONFIGS   ?= release debug
+BENCH_ROUNDS    ?= 3
 export MICROKIT_BOARD MICROKIT_CONFIG
 
 CARGO        ?= cargo
@@ -37,7 +43,7 @@ QEMU_DEVICES ?= -drive file=$(DISK_IMG),if=none,format=raw,id=hd0 -device virtio
 	-device virtio-serial-device -chardev null,id=con0 -device virtconsole,chardev=con0 \
 	-device virtio-rng-device
 
-.PHONY: run test test-cargo test-loom test-images build image qemu qemu-fault qemu-test readme-table sim bench fuzz deps clean check-sdk host-pds
+.PHONY: run test test-cargo test-loom test-images build image qemu qemu-fault qemu-gpu qemu-test bench-qemu readme-table sim bench fuzz deps clean check-sdk host-pds
 
 run:
 ifdef MICROKIT_SDK
@@ -105,6 +111,14 @@ qemu: image $(DISK_IMG)
 	qemu-system-aarch64 $(QEMU_ARGS) $(QEMU_DEVICES) \
 		-device loader,file=$(BUILD_DIR)/loader.img,addr=0x70000000,cpu-num=0
 
+# The gpu + input demo on seL4 in a QEMU window (needs a display): paint
+# on a virtio-gpu, a keyboard, a mouse and a tablet; the serial console
+# stays on the terminal.
+GPU_DEVICES := -device virtio-gpu-device -device virtio-keyboard-device -device virtio-mouse-device \
+	-device virtio-tablet-device
+qemu-gpu:
+	$(MAKE) qemu SYSTEM=systems/gpu.xml QEMU_ARGS="$(subst -nographic,,$(QEMU_ARGS))" QEMU_DEVICES="$(GPU_DEVICES)"
+
 # Fault containment on seL4: the reference system with the blk driver's
 # request queue mapped read-only, so blk faults at its first request. The
 # fault goes to the bus (blk's parent), which unbinds blk; the transport
@@ -124,6 +138,22 @@ qemu-fault:
 qemu-test: check-sdk build
 	$(CARGO) run -q -p sevio-qemu-test -- run --sdk $(MICROKIT_SDK) --board $(MICROKIT_BOARD) \
 		--config $(MICROKIT_CONFIG) --images $(BUILD_DIR) $(QEMU_TEST_ARGS)
+
+# sevio against Linux on the same virtual hardware: blk-bench on seL4
+# (systems/blk-bench.xml) and fio on a Linux guest made from Debian's
+# packages (scripts/linux-guest.sh: Debian's arm64 kernel, busybox, fio),
+# on one QEMU command line (machine, CPU, memory, a 256 MiB raw disk with
+# cache=none where the host allows O_DIRECT), BENCH_ROUNDS rounds
+# alternating the two; prints the medians and `RATIO
+# <metric>_sel4_vs_linux` lines (above 1.0: sevio ahead). Not part of
+# make test: it needs the SDK and takes minutes.
+bench-qemu: check-sdk
+	@scripts/linux-guest.sh
+	@for config in $(BENCH_CONFIGS); do \
+		$(MAKE) --no-print-directory build MICROKIT_CONFIG=$$config >/dev/null || exit 1; \
+		$(CARGO) run -q --release -p sevio-qemu-test -- bench --sdk $(MICROKIT_SDK) --board $(MICROKIT_BOARD) \
+			--config $$config --images build/$$config --guest build/linux-guest --rounds $(BENCH_ROUNDS) || exit 1; \
+	done
 
 # The README's "what works" table, from the e2e tests and qemu-test's
 # systems (make test fails when the committed one is stale).

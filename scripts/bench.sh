@@ -15,6 +15,8 @@
 #    sim is bounded by the simulator (each device register access is a
 #    round trip to QEMU), not by the drivers: compare the figures with each
 #    other, not with hardware.
+# 3. Input end to end under sim: QMP events into virtio-mouse, through the
+#    input driver, to paint (tools/e2e/tests/gpu.rs, input_bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,4 +37,8 @@ for system in systems/*-bench.xml; do
     tag=$(basename "$system" -bench.xml | tr - _)
     echo "$out" | sed -n 's/^[a-z0-9_]*: \(\(BENCH\|RATIO\) .*\)/\1/p' | sed "s/^BENCH blk_/BENCH ${tag}_/"
 done
+if ! cargo test -q --release -p sevio-e2e --test gpu -- --ignored input_bench --nocapture 2>&1 | grep -E '^BENCH '; then
+    echo "bench: the input benchmark failed" >&2
+    status=1
+fi
 exit $status

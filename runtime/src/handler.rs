@@ -19,6 +19,17 @@ impl DeferredAction {
             DeferredAction::Notify(c) | DeferredAction::IrqAck(c) => c,
         }
     }
+
+    /// Notify every channel of `channels` at the end of this event: the
+    /// lowest as the deferred action, each other one now (Microkit defers
+    /// one action per wait). For a PD with several peers to tell at once,
+    /// such as a driver with sDDF's rx and tx virtualisers.
+    pub fn notify_each(channels: ChannelSet) -> Option<DeferredAction> {
+        let mut channels = channels.into_iter();
+        let deferred = channels.next()?;
+        channels.for_each(Channel::notify);
+        Some(DeferredAction::Notify(deferred))
+    }
 }
 
 /// A protection domain's behaviour. One event at a time: a handler method

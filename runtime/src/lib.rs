@@ -23,6 +23,7 @@ extern crate std;
 mod channel;
 mod event_loop;
 pub mod fault;
+pub mod generic_timer;
 mod handler;
 pub mod kernel;
 pub mod line;

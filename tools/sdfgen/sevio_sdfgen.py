@@ -14,6 +14,13 @@ sdfgen expects the driver, with the device given as ``None``::
     blk = Sddf.Blk(sdf, None, blk_driver, blk_virt)
     ...                                                  # clients, connect, serialise_config
     xml = sevio.render()                                 # not sdf.render(): see render()
+    sevio.serialise_data_regions(xml, out_dir)           # blk_data_regions.data: see there
+
+Each driver image then gets sdfgen's config for it and the data regions,
+as sDDF's build does with objcopy::
+
+    objcopy --update-section .blk_driver_config=blk_driver.data \
+            --update-section .sevio_data_regions=blk_data_regions.data blk blk.elf
 
 Wiring (README.md, "Wiring a driver into a system"): driver k is the bus's
 child k; bus channel 8 + k and transport channel 40 + k (driver ends may
@@ -32,7 +39,10 @@ the driver sits above the virtualisers (200), the transports above it
 
 from __future__ import annotations
 
+import os
 import re
+import struct
+import xml.etree.ElementTree as ET
 from typing import Dict, List, Optional, Tuple
 
 from sdfgen import SystemDescription
@@ -98,7 +108,7 @@ class DriverClass:
 
 # The drivers' current setvar names (pds/drivers/*/src/config.rs).
 DRIVER_CLASSES: Dict[str, DriverClass] = {
-    "blk": DriverClass("blk", "blk_doorbell_vaddr", "blk_virtqueue_vaddr", None, "blk_virtqueue_paddr"),
+    "blk": DriverClass("blk", "blk_doorbell_vaddr", "blk_virtqueue_vaddr", "blk_virtqueue_size", "blk_virtqueue_paddr"),
     "net": DriverClass("net", "doorbell_vaddr", "dma_vaddr", "dma_size", "dma_paddr", stack_size=NET_STACK_SIZE),
     "console": DriverClass("console", "console_doorbell_vaddr", "console_dma_vaddr", "console_dma_size",
                            "console_dma_paddr"),
@@ -201,6 +211,44 @@ class Sevio:
         self._drivers.append((driver, device_class))
         return driver
 
+    def data_regions(self, xml: str) -> Dict[str, List[Tuple[int, int]]]:
+        """For each driver, the (physical address, size) of every region it
+        may hand its device: the regions with a fixed physical address that
+        its sDDF peers (the PDs it has channels to, other than sevio's bus
+        and transports) map. In sDDF's blk that is the virtualiser's
+        metadata buffer and its clients' data, whose I/O addresses the
+        virtualiser puts in requests. sDDF's driver configs do not carry
+        this list; sevio's drivers refuse any other address."""
+        root = ET.fromstring(xml)
+        pds = {pd.get("name"): pd for pd in root.iter("protection_domain")}
+        paddrs = {mr.get("name"): (int(mr.get("phys_addr"), 16), int(mr.get("size"), 16))
+                  for mr in root.iter("memory_region") if mr.get("phys_addr") is not None}
+        sevio_pds = {self.bus.name, *(pd.name for pd in self._transports.values())}
+        out: Dict[str, List[Tuple[int, int]]] = {}
+        for driver, _ in self._drivers:
+            peers = set()
+            for ch in root.iter("channel"):
+                ends = [e.get("pd") for e in ch.iter("end")]
+                if driver.name in ends:
+                    peers.update(p for p in ends if p != driver.name and p not in sevio_pds)
+            regions = []
+            for peer in sorted(peers):
+                for m in pds[peer].findall("map"):
+                    region = paddrs.get(m.get("mr"))
+                    if region is not None and region not in regions:
+                        regions.append(region)
+            out[driver.name] = regions
+        return out
+
+    def serialise_data_regions(self, xml: str, out_dir: str) -> None:
+        """Writes `<driver>_data_regions.data` for each driver: its
+        data_regions() as an sDDF `device_resources_t` (vaddr 0: the
+        driver does not map them; io_addr: the physical address), for its
+        `.sevio_data_regions` section."""
+        for name, regions in self.data_regions(xml).items():
+            with open(os.path.join(out_dir, f"{name}_data_regions.data"), "wb") as f:
+                f.write(device_resources(regions))
+
     def render(self) -> str:
         """The system's XML: sdf.render() plus the `<setvar region_paddr>`
         elements sevio's wiring needs (the DMA regions' physical addresses
@@ -228,3 +276,21 @@ def add_setvar(xml: str, pd_name: str, symbol: str, region: str) -> str:
     indent = match.group(2)
     line = f'{indent}<setvar symbol="{symbol}" region_paddr="{region}" />\n'
     return xml[: match.end()] + line + xml[match.end():]
+
+
+DEVICE_MAX_REGIONS = 64
+DEVICE_MAX_IRQS = 64
+
+
+def device_resources(regions: List[Tuple[int, int]]) -> bytes:
+    """sDDF 0.7.0's `device_resources_t` (1608 bytes) listing `regions`
+    as (io_addr, size), mapped nowhere (vaddr 0), no IRQs."""
+    if len(regions) > DEVICE_MAX_REGIONS:
+        raise ValueError(f"{len(regions)} data regions: a device_resources_t holds {DEVICE_MAX_REGIONS}")
+    data = bytearray(b"sDDF\x01" + bytes([len(regions), 0, 0]))
+    for k in range(DEVICE_MAX_REGIONS):
+        io_addr, size = regions[k] if k < len(regions) else (0, 0)
+        data += struct.pack("<3Q", 0, size, io_addr)
+    data += bytes(DEVICE_MAX_IRQS)
+    assert len(data) == 1608
+    return bytes(data)

@@ -88,6 +88,7 @@ class BlkWithSddfVirtualiser(unittest.TestCase):
         assert blk.connect() and blk.serialise_config(cls.out.name)
         cls.xml = sevio.render()
         cls.system = System(cls.xml)
+        cls.sevio = sevio
 
     def test_the_microkit_rules_accept_it(self):
         code, out = sdf_check(self.xml)
@@ -128,6 +129,8 @@ class BlkWithSddfVirtualiser(unittest.TestCase):
         self.assertEqual(s.setvars("blk"), {"blk_virtqueue_paddr": "blk_dma"})
         self.assertEqual(s.maps("mmio")["blk_doorbell"].get("setvar_vaddr"), "driver0_doorbell_vaddr")
         self.assertEqual(s.maps("blk")["blk_doorbell"].get("setvar_vaddr"), "blk_doorbell_vaddr")
+        # The driver checks its DMA region's size against the transport's window.
+        self.assertEqual(s.maps("blk")["blk_dma"].get("setvar_size"), "blk_virtqueue_size")
         self.assertEqual(s.maps("bus")["bus_bindings"].get("perms"), "rw")
         for pd in ("blk", "mmio"):
             self.assertEqual(s.maps(pd)["bus_bindings"].get("perms"), "r")
@@ -145,6 +148,21 @@ class BlkWithSddfVirtualiser(unittest.TestCase):
         self.assertEqual([vaddrs.get(v) for v in (storage, req, resp)],
                          ["blk_driver_storage_info", "blk_driver_request", "blk_driver_response"])
         self.assertGreater(num_buffers, 0)
+
+    def test_data_regions_are_the_virtualisers_buffers(self):
+        s = self.system
+        regions = self.sevio.data_regions(self.xml)["blk"]
+        want = [(int(s.region(name).get("phys_addr"), 16), int(s.region(name).get("size"), 16))
+                for name in ("blk_driver_data", "blk_client_client_data")]
+        self.assertEqual(sorted(regions), sorted(want))
+        self.sevio.serialise_data_regions(self.xml, self.out.name)
+        with open(os.path.join(self.out.name, "blk_data_regions.data"), "rb") as f:
+            data = f.read()
+        self.assertEqual((len(data), data[:5], data[5], data[6]), (1608, b"sDDF\x01", 2, 0))
+        listed = [struct.unpack_from("<3Q", data, 8 + 24 * k) for k in range(2)]
+        self.assertEqual(sorted((io, size) for vaddr, size, io in listed), sorted(want))
+        self.assertTrue(all(vaddr == 0 for vaddr, _, _ in listed))
+        self.assertEqual(data[8 + 24 * 2:], bytes(len(data) - 8 - 48), "the rest is zero")
 
 
 class NetAndConsoleOnTwoTransports(unittest.TestCase):
@@ -191,6 +209,17 @@ class NetAndConsoleOnTwoTransports(unittest.TestCase):
         rx_id, tx_id = data[8 + 34], data[48 + 34]
         self.assertEqual(rx_id, id_of(s.channel("net", "net_virt_rx")[0]))
         self.assertEqual(tx_id, id_of(s.channel("net", "net_virt_tx")[0]))
+        self.assertNotEqual(rx_id, tx_id, "a channel for each virtualiser")
+        # The memory the net driver may hand its device: what its
+        # virtualisers map at a fixed physical address, the rx buffers
+        # (virt_rx) and the client's tx data (virt_tx), nothing else.
+        fixed = {name: (int(mr.get("phys_addr"), 16), int(mr.get("size"), 16))
+                 for name, mr in ((mr.get("name"), mr) for mr in s.root.iter("memory_region"))
+                 if mr.get("phys_addr") is not None}
+        want = sorted(region for name, region in fixed.items()
+                      if name in s.maps("net_virt_rx") or name in s.maps("net_virt_tx"))
+        self.assertEqual(len(want), 2, fixed)
+        self.assertEqual(sorted(sevio.data_regions(xml)["net"]), want)
         with open(os.path.join(out.name, "serial_driver_config.data"), "rb") as f:
             data = f.read()
         self.assertEqual((data[:5], data[48 + 32]), (b"sDDF\x03", id_of(s.channel("console", "serial_virt_tx")[0])))

@@ -26,6 +26,8 @@ pub enum TransportKindInfo {
     },
     /// PCI: locations are bus/device/function.
     Pci,
+    /// remoteproc: locations are resource-table entries.
+    Rproc,
 }
 
 /// A transport the bus talks to: its channel bit and id.
@@ -239,6 +241,7 @@ impl core::fmt::Display for DeviceAt<'_> {
                 write!(f, "virtio-{name} at pci {:02x}:{:02x}.{}", bdf.bus, bdf.device, bdf.function)
             }
             (Location::Mmio { slot }, _) => write!(f, "virtio-{name} at slot {slot}"),
+            (Location::Rproc { entry }, _) => write!(f, "virtio-{name} at rproc entry {entry}"),
         }
     }
 }

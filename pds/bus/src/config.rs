@@ -13,15 +13,18 @@ use sevio_bus_protocol::{DriverId, TransportId};
 pub const MMIO: TransportId = TransportId(0);
 /// The PCI transport.
 pub const PCI: TransportId = TransportId(1);
+/// The remoteproc transport (vdevs of a resource table in shared memory).
+pub const RPROC: TransportId = TransportId(2);
 
 /// Transports, by bus-side channel.
-pub static TRANSPORTS: [TransportPort; 2] = [
+pub static TRANSPORTS: [TransportPort; 3] = [
     TransportPort {
         channel: 0,
         id: MMIO,
         kind: TransportKindInfo::Mmio { base: 0x0a00_0000, stride: 0x200, irq_base: 48 },
     },
     TransportPort { channel: 1, id: PCI, kind: TransportKindInfo::Pci },
+    TransportPort { channel: 2, id: RPROC, kind: TransportKindInfo::Rproc },
 ];
 
 /// Drivers, by bus-side channel: driver k is on channel 8 + k. Which

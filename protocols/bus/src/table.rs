@@ -84,6 +84,7 @@ fn entry_words(b: &Binding) -> [u32; 4] {
             Some(v) => (1, u32::from(v)),
             None => (0xff, 0xffff),
         },
+        Location::Rproc { entry } => (2, entry),
     };
     [1 | u32::from(b.driver.0) << 8 | u32::from(b.transport.0) << 16 | kind << 24, loc, b.device_id, b.vendor_id]
 }
@@ -98,6 +99,7 @@ fn decode_entry(index: u32, w: [u32; 4]) -> Result<Option<Binding>, TableError> 
     let location = match w[0] >> 24 {
         0 => Location::Mmio { slot: w[1] },
         1 if w[1] <= 0xffff => Location::Pci(Bdf::from_u16(w[1] as u16)),
+        2 => Location::Rproc { entry: w[1] },
         _ => return Err(bad),
     };
     Ok(Some(Binding {

@@ -47,6 +47,13 @@ fn layout_golden() {
     rd.for_each(|_| n += 1).unwrap();
     assert_eq!(n, 1);
     assert_eq!(w.write((0..5).map(|i| b(i, i as u32))), Err(TableError::Full));
+    // A remoteproc entry: kind 2, the entry index in the location word.
+    let rproc = Binding { location: Location::Rproc { entry: 5 }, transport: TransportId(2), ..b(3, 0) };
+    w.write([rproc].into_iter()).unwrap();
+    let mut entry = [0u8; 8];
+    m.copy_out(16, &mut entry).unwrap();
+    assert_eq!(entry, [1, 3, 2, 2, 5, 0, 0, 0]);
+    assert_eq!(rd.binding_of_driver(DriverId(3), 3), Ok(Some(rproc)));
 }
 
 #[test]

@@ -176,7 +176,7 @@ impl QueueKind for BlkRequestQueue {
     const HEAD: usize = 0;
     const TAIL: usize = 4;
     const HEADER_SIZE: usize = 16;
-    const SLACK: u32 = 1;
+    const SLACK: u32 = 0;
 }
 impl InlineKind for BlkRequestQueue {}
 
@@ -189,7 +189,7 @@ impl QueueKind for BlkResponseQueue {
     const HEAD: usize = 0;
     const TAIL: usize = 4;
     const HEADER_SIZE: usize = 8;
-    const SLACK: u32 = 1;
+    const SLACK: u32 = 0;
 }
 impl InlineKind for BlkResponseQueue {}
 

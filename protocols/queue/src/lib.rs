@@ -1,7 +1,7 @@
 //! sDDF-compatible client queues for sevio drivers.
 //!
 //! Byte-compatible with the queues of au-ts/sddf (`include/sddf/{blk,
-//! network,serial}`), so sDDF and LionsOS clients can talk to sevio
+//! network,serial,gpu}`), so sDDF and LionsOS clients can talk to sevio
 //! drivers. Every queue is a single-producer single-consumer ring
 //! ([`ring`]) in memory shared with another PD, reached only through
 //! [`SharedMemory`](sevio_sharedmem::SharedMemory) (never a reference).
@@ -11,8 +11,14 @@
 //! - [`blk`]: request/response queues and the storage information page;
 //! - [`net`]: free/active queues with the `consumer_signalled` protocol;
 //! - [`serial`]: character queues with the `producer_signalled` protocol;
+//! - [`gpu`]: sDDF's GPU request/response queues, events page and display
+//!   information, plus sevio's two cursor requests;
+//! - [`input`]: sevio's input events (sDDF has no input class): device
+//!   info and an event queue per device, with counted drops and a marker;
 //! - [`rng`]: sevio's entropy mailbox (sDDF has no entropy class): one
-//!   request and one response on a control page.
+//!   request and one response on a control page;
+//! - [`rpmsg`]: sevio's rpmsg client protocol: endpoint requests and
+//!   messages one way, messages, announcements and refusals the other.
 //!
 //! The peer is untrusted: its index is checked before use and an
 //! impossible one is [`QueueError::PeerIndex`]; entries are copies the
@@ -28,10 +34,13 @@
 extern crate std;
 
 pub mod blk;
+pub mod gpu;
+pub mod input;
 pub mod mem;
 pub mod net;
 pub mod ring;
 pub mod rng;
+pub mod rpmsg;
 pub mod serial;
 
 #[cfg(any(test, feature = "fuzzing"))]

@@ -5,7 +5,9 @@
 //!   = 16 B (oid in the low six bits of byte 10);
 //! - queue header `{tail u16 @0, head u16 @2, consumer_signalled u32 @4}`,
 //!   entries at 8. Note: tail before head (blk is the other way round).
-//! - A client's free and active queues have the same capacity.
+//! - A client's free and active queues have the same capacity, given by
+//!   the configuration (sdfgen's `num_buffers`); a producer fills all of
+//!   it, as sDDF 0.7.0's do.
 //!
 //! Signalling (the consumer decides whether it wants a notification):
 //! the consumer, before it sleeps, clears `consumer_signalled`
@@ -29,7 +31,9 @@ pub const NET_BUFFER_SIZE: usize = 2048;
 /// A network buffer descriptor.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub struct NetBuffer {
-    /// Offset of the buffer in the data region (or its IO address).
+    /// The buffer's I/O address (what a driver hands its device; sDDF's
+    /// virtualisers and sevio's clients name buffers this way to a
+    /// driver), or an offset in a data region between other components.
     pub io_or_offset: u64,
     /// Bytes of packet data in the buffer.
     pub len: u16,
@@ -69,7 +73,10 @@ impl QueueKind for NetQueue {
     const HEAD: usize = 2;
     const TAIL: usize = 0;
     const HEADER_SIZE: usize = 8;
-    const SLACK: u32 = 1;
+    // sDDF 0.7.0's net producers fill every slot (`net_queue_full_free`:
+    // `tail - head == capacity`), and its rx virtualiser hands the driver
+    // all `num_buffers` buffers at once.
+    const SLACK: u32 = 0;
 }
 impl InlineKind for NetQueue {}
 

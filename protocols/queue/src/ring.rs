@@ -26,6 +26,14 @@
 //! addressed `index & (capacity - 1)`, so even an unchecked index could not
 //! leave the entry array.
 //!
+//! Capacity: sDDF addresses slots `index % capacity` with the capacity its
+//! configuration gives (sdfgen's `num_buffers`). For a power of two that is
+//! `index & (capacity - 1)`, the same slot. Any other capacity is refused
+//! ([`QueueError::BadCapacity`]): with free-running 32-bit indices,
+//! `index % capacity` jumps at the wrap (for capacity 3, indices
+//! `2^32 - 1` and `0` both name slot 0), so a non-power-of-two queue would
+//! overwrite a live entry there, on both sides alike.
+//!
 //! Panic contract: no method panics.
 
 use crate::QueueError;
@@ -158,10 +166,12 @@ pub trait QueueKind {
     const TAIL: usize;
     /// Size of the header in bytes (for inline kinds, where entries start).
     const HEADER_SIZE: usize;
-    /// How many slots a producer leaves empty: sDDF's blk and net producers
-    /// stop at `capacity - 1` entries (`tail + 1 - head == capacity` is
-    /// full), its serial producer at `capacity`. Consumers accept up to
-    /// `capacity` either way.
+    /// How many slots a producer leaves empty. sDDF 0.7.0's producers fill
+    /// every slot (`tail - head == capacity` is full, `include/sddf/blk/queue.h`
+    /// `blk_queue_full_req`), so a kind that matches it says 0; a kind
+    /// with 1 stops at `capacity - 1`, which an sDDF peer tolerates (it
+    /// only ever sees fewer entries). Consumers accept up to `capacity`
+    /// either way.
     const SLACK: u32;
 }
 

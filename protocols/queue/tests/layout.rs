@@ -53,12 +53,19 @@ fn net_producer_writes_golden_bytes() {
 }
 
 #[test]
-fn producers_keep_one_slot_free_like_sddf() {
+fn net_producers_fill_every_slot_like_sddf() {
+    // sDDF 0.7.0 `net_queue_full_free`: `tail - head == capacity`; its rx
+    // virtualiser puts all `num_buffers` buffers on the driver's free
+    // queue at start, and a consumer must take them all.
     let r = HeapRegion::new(8 + 2 * 16);
     let mut p = NetProducer::new(r.memory(), 2).unwrap();
-    p.enqueue(NetBuffer::default()).unwrap();
+    p.enqueue(NetBuffer { io_or_offset: 0x800, ..NetBuffer::default() }).unwrap();
+    p.enqueue(NetBuffer { io_or_offset: 0x1000, ..NetBuffer::default() }).unwrap();
     assert_eq!(p.enqueue(NetBuffer::default()), Err(QueueError::Full));
     assert_eq!(p.free().unwrap(), 0);
+    assert_eq!(&bytes(&r.memory(), 4)[..], &[2, 0, 0, 0], "tail 2, head 0: full");
+    let mut c = NetConsumer::new(r.memory(), 2).unwrap();
+    assert_eq!(c.len().unwrap(), 2);
 }
 
 #[test]

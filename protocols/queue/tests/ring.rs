@@ -74,13 +74,57 @@ fn producer_rejects_head_beyond_published_tail() {
     let r = HeapRegion::new(16 + 4 * 32);
     let m = r.memory();
     let mut p = BlkRequestProducer::new(m, 4).unwrap();
-    for i in 0..3 {
+    // Fill the queue, so the next enqueue must reload the head.
+    for i in 0..4 {
         p.enqueue(BlkRequest { id: i, ..Default::default() }).unwrap();
     }
     // The consumer claims to have consumed 7 entries (head @0).
     m.store_u32(0, 7, Relaxed).unwrap();
     assert!(matches!(p.enqueue(BlkRequest::default()), Err(QueueError::PeerIndex { .. })));
     assert!(matches!(p.free(), Err(QueueError::PeerIndex { .. })));
+}
+
+/// sdfgen gives the driver's blk queues 128 entries; sDDF's producer
+/// fills all of them at `tail % 128`. Entries past the 64th must land in
+/// the slots sDDF reads them from, and a full queue holds 128.
+#[test]
+fn blk_queue_of_128_fills_every_slot_where_sddf_puts_it() {
+    const CAP: u32 = 128;
+    let r = HeapRegion::new(16 + CAP as usize * 32);
+    let m = r.memory();
+    // Start the indices part-way round, so slots wrap inside the array.
+    let start = 100u32;
+    m.store_u32(0, start, Relaxed).unwrap();
+    m.store_u32(4, start, Relaxed).unwrap();
+    let mut p = BlkRequestProducer::new(m, CAP).unwrap();
+    let mut c = BlkRequestConsumer::new(m, CAP).unwrap();
+    for i in 0..CAP {
+        p.stage(BlkRequest { id: i, block_number: u64::from(i), count: 1, ..Default::default() }).unwrap();
+    }
+    assert_eq!(p.stage(BlkRequest::default()), Err(QueueError::Full), "128 entries fill the queue");
+    p.publish().unwrap();
+    assert_eq!(m.load_u32(4, Relaxed), Some(start + CAP), "tail - head == capacity: sDDF's full");
+    for i in 0..CAP {
+        // sDDF: buffers + (tail % capacity); id at +28 of a 32-byte entry.
+        let slot = ((start + i) % CAP) as usize;
+        assert_eq!(m.read_u32(16 + slot * 32 + 28), Some(i), "entry {i} in slot {slot}");
+    }
+    for i in 0..CAP {
+        assert_eq!(c.take().unwrap().map(|r| r.id), Some(i));
+    }
+    assert_eq!(c.take().unwrap(), None);
+}
+
+#[test]
+fn blk_capacity_must_be_a_power_of_two() {
+    let r = HeapRegion::new(16 + 100 * 32);
+    for cap in [0, 1, 3, 96, 100] {
+        assert_eq!(
+            BlkRequestConsumer::new(r.memory(), cap).err(),
+            Some(QueueError::BadCapacity { capacity: cap }),
+            "capacity {cap}"
+        );
+    }
 }
 
 #[test]
@@ -96,8 +140,9 @@ fn staged_entries_are_invisible_until_published() {
     p.publish().unwrap();
     assert_eq!(c.take().unwrap(), Some(buf(1)));
     assert_eq!(c.take().unwrap(), Some(buf(2)));
-    // Taken but unpublished slots stay unavailable to the producer.
-    for i in 0..5 {
+    // Taken but unpublished slots stay unavailable to the producer: 6
+    // more fill the 8 (two still count as the consumer's).
+    for i in 0..6 {
         p.enqueue(buf(i)).unwrap();
     }
     assert_eq!(p.enqueue(buf(9)), Err(QueueError::Full));
@@ -161,7 +206,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     /// Net (u16 indices) from any start, including just below u16::MAX,
-    /// against a VecDeque model; full at capacity - 1, empty at 0.
+    /// against a VecDeque model; full at capacity (as sDDF 0.7.0's net
+    /// queues), empty at 0.
     #[test]
     fn net_wraps_like_a_deque(start in prop_oneof![Just(u16::MAX - 3), Just(u16::MAX), any::<u16>()], cap_log in 1u32..5, ops in ops()) {
         let cap = 1u32 << cap_log;
@@ -177,7 +223,7 @@ proptest! {
             match op {
                 Op::Push(n) => for _ in 0..n {
                     let r = p.stage(buf(next));
-                    if model.len() as u32 == cap - 1 {
+                    if model.len() as u32 == cap {
                         prop_assert_eq!(r, Err(QueueError::Full));
                     } else {
                         prop_assert_eq!(r, Ok(()));
@@ -200,7 +246,8 @@ proptest! {
         prop_assert_eq!(tail, start.wrapping_add(next as u16));
     }
 
-    /// Blk requests (u32 indices) from any start near u32::MAX.
+    /// Blk requests (u32 indices) from any start near u32::MAX; full at
+    /// capacity.
     #[test]
     fn blk_wraps_like_a_deque(back in 0u32..8, cap_log in 1u32..4, ops in ops()) {
         let cap = 1u32 << cap_log;
@@ -219,7 +266,8 @@ proptest! {
                     let req = BlkRequest { id, block_number: u64::from(id) * 3, ..Default::default() };
                     match p.enqueue(req) {
                         Ok(()) => { model.push_back(req); id += 1; }
-                        Err(e) => { prop_assert_eq!(e, QueueError::Full); prop_assert_eq!(model.len() as u32, cap - 1); }
+                        // sDDF 0.7.0's blk queues fill every slot.
+                        Err(e) => { prop_assert_eq!(e, QueueError::Full); prop_assert_eq!(model.len() as u32, cap); }
                     }
                 },
                 Op::Pop(n) => for _ in 0..n {

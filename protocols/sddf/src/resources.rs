@@ -17,7 +17,7 @@
 
 use crate::{ConfigError, Field, MAGIC_LEN, Magic, view};
 use zerocopy::little_endian::U64;
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
+use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 /// Most regions in a `device_resources_t` (`DEVICE_MAX_REGIONS`).
 pub const DEVICE_MAX_REGIONS: usize = 64;
@@ -61,6 +61,23 @@ pub struct RawDeviceResources {
     pub regions: [RawDeviceRegion; DEVICE_MAX_REGIONS],
     /// The channel ids of the device's IRQs.
     pub irqs: [u8; DEVICE_MAX_IRQS],
+}
+
+impl RawDeviceResources {
+    /// A `device_resources_t` listing `regions` as `(io_addr, size)`,
+    /// mapped nowhere (vaddr 0), without IRQs: the layout of sevio's
+    /// `.sevio_data_regions` section (what `tools/sdfgen/sevio_sdfgen.py`
+    /// writes). `None` for more than [`DEVICE_MAX_REGIONS`].
+    pub fn unmapped(regions: &[(u64, u64)]) -> Option<Self> {
+        let mut raw = Self::new_zeroed();
+        raw.magic = Magic::DeviceResources.bytes();
+        raw.num_regions = u8::try_from(regions.len()).ok().filter(|n| usize::from(*n) <= DEVICE_MAX_REGIONS)?;
+        for (out, &(io_addr, size)) in raw.regions.iter_mut().zip(regions) {
+            out.region.size = size.into();
+            out.io_addr = io_addr.into();
+        }
+        Some(raw)
+    }
 }
 
 /// A checked region: `size > 0`, `vaddr + size` does not overflow.

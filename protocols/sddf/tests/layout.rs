@@ -296,3 +296,17 @@ fn io_ranges_must_lie_in_one_region() {
     assert_eq!(find_io_range(&regions, u64::MAX - 0x1fff, 0x1001), None);
     assert_eq!(find_io_range(&regions, u64::MAX - 0x1000, u64::MAX), None);
 }
+
+#[test]
+fn an_unmapped_region_list_parses_back_as_written() {
+    use sevio_sddf::resources::RawDeviceResources;
+    use zerocopy::IntoBytes;
+    let regions = [(0x5fef_0000, 0x10_0000), (0x5fdf_0000, 0x10_0000)];
+    let raw = RawDeviceResources::unmapped(&regions).unwrap();
+    let parsed = sevio_sddf::DeviceResources::parse(raw.as_bytes()).unwrap();
+    let back: Vec<(u64, u64)> = parsed.regions().iter().map(|r| (r.io_addr, r.region.size)).collect();
+    assert_eq!(back, regions);
+    assert!(parsed.regions().iter().all(|r| r.region.vaddr == 0) && parsed.irqs().is_empty());
+    assert!(RawDeviceResources::unmapped(&[(0x1000, 0x1000); 65]).is_none(), "a device_resources_t holds 64");
+    assert!(RawDeviceResources::unmapped(&[(0x1000, 0x1000); 64]).is_some());
+}

@@ -35,9 +35,12 @@ pub enum TransportKind {
     Mmio = 0,
     /// virtio over PCI (modern).
     Pci = 1,
+    /// A vdev of a remoteproc resource table.
+    Rproc = 2,
 }
 
-/// A device's address on its transport: an MMIO slot or a PCI function.
+/// A device's address on its transport: an MMIO slot, a PCI function or
+/// a resource-table entry.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Location {
     /// virtio-mmio slot (on QEMU arm virt, 0..32).
@@ -47,6 +50,11 @@ pub enum Location {
     },
     /// A PCI function.
     Pci(Bdf),
+    /// Entry `entry` of a remoteproc resource table.
+    Rproc {
+        /// Index of the vdev's entry in the table.
+        entry: u32,
+    },
 }
 
 impl Location {
@@ -55,6 +63,7 @@ impl Location {
         match self {
             Location::Mmio { .. } => TransportKind::Mmio,
             Location::Pci(_) => TransportKind::Pci,
+            Location::Rproc { .. } => TransportKind::Rproc,
         }
     }
 
@@ -64,6 +73,7 @@ impl Location {
         Some(match self {
             Location::Mmio { slot } => u64::from(*slot),
             Location::Pci(bdf) => 1 << 32 | u64::from(bdf.to_u16()?),
+            Location::Rproc { entry } => 2 << 32 | u64::from(*entry),
         })
     }
 
@@ -73,6 +83,7 @@ impl Location {
         match w >> 32 {
             0 => Some(Location::Mmio { slot: w as u32 }),
             1 if w & 0xffff_ffff <= 0xffff => Some(Location::Pci(Bdf::from_u16(w as u16))),
+            2 => Some(Location::Rproc { entry: w as u32 }),
             _ => None,
         }
     }

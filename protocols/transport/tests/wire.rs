@@ -61,7 +61,7 @@ fn rejects_malformed_replies() {
     // kind word says PCI, location word says MMIO
     assert!(matches!(Reply::decode(reply_label::DEVICE_INFO, &[2, 0, 1, 5, 2]), Err(BadValue { .. })));
     // unknown location kind
-    assert!(matches!(Reply::decode(reply_label::DEVICE_INFO, &[2, 0, 2, 2 << 32, 2]), Err(BadValue { .. })));
+    assert!(matches!(Reply::decode(reply_label::DEVICE_INFO, &[2, 0, 3, 3 << 32, 2]), Err(BadValue { .. })));
     assert!(matches!(Reply::decode(reply_label::GENERATION, &[1 << 40]), Err(BadValue { .. })));
     assert!(matches!(Reply::decode(reply_label::STATUS, &[256]), Err(BadValue { .. })));
     assert_eq!(Reply::decode(42, &[]), Err(UnknownLabel(42)));
@@ -83,6 +83,7 @@ fn location() -> impl Strategy<Value = Location> {
     prop_oneof![
         any::<u32>().prop_map(|slot| Location::Mmio { slot }),
         (any::<u8>(), 0u8..32, 0u8..8).prop_map(|(bus, device, function)| Location::Pci(Bdf { bus, device, function })),
+        any::<u32>().prop_map(|entry| Location::Rproc { entry }),
     ]
 }
 

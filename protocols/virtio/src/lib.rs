@@ -13,7 +13,11 @@
 //!   register layout.
 //! - [`queue`]: the [`VirtQueue`] trait, [`SplitQueue`] and [`PackedQueue`],
 //!   which trust nothing the device writes; [`RingPlacement`], the one
-//!   check of where a driver put a queue, which every transport makes.
+//!   check of where a driver put a queue, which every transport makes;
+//!   [`DeviceQueue`], the device side of a split queue, which trusts
+//!   nothing the driver writes.
+//! - [`rproc`]: the remoteproc resource table (checked parser, writer)
+//!   and the doorbell mailbox beside it.
 //!
 //! Panic contract: no function in this crate panics on any input, from the
 //! device or from the caller; bad input is an [`Error`].
@@ -31,12 +35,13 @@ pub mod fuzzing;
 pub mod mmio;
 pub mod pci;
 pub mod queue;
+pub mod rproc;
 
 pub use device::DeviceId;
 pub use features::{FeatureBit, Features};
 pub use queue::{
-    Buffer, IndirectPool, PackedLayout, PackedQueue, PlacementError, QueueMemory, RingFormat, RingInterface, RingPart,
-    RingPlacement, SplitLayout, SplitQueue, Token, Used, VirtQueue,
+    Buffer, DeviceQueue, DriverFault, DriverMemory, IndirectPool, PackedLayout, PackedQueue, PlacementError,
+    QueueMemory, RingFormat, RingInterface, RingPart, RingPlacement, SplitLayout, SplitQueue, Token, Used, VirtQueue,
 };
 
 /// A rule the device broke on a virtqueue. The queue is failed from then

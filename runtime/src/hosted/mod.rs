@@ -235,6 +235,14 @@ pub(crate) fn report_verdict(pass: bool, reason: &str) {
     }
 }
 
+/// The simulated generic timer's registers were written (see
+/// [`crate::generic_timer`]); sim times the interrupt.
+pub(crate) fn timer_set(compare: u64, control: u64) {
+    if let Some(s) = session() {
+        s.send(PdMsg::TimerSet { compare, control })
+    }
+}
+
 pub(crate) fn mmio_read(addr: usize, width: usize) -> u64 {
     let Some(s) = session() else { return u64::MAX };
     s.send(PdMsg::MmioRead { vaddr: addr as u64, width: width as u8 });

@@ -39,6 +39,35 @@ pub const RAM_BASE: u64 = 0x4000_0000;
 /// Bytes of guest RAM (QEMU `-m 2G`), so RAM is `RAM_BASE..RAM_BASE + RAM_SIZE`.
 pub const RAM_SIZE: u64 = 0x8000_0000;
 
+/// Frequency of the simulated generic timer's counter: 62.5 MHz, what
+/// QEMU's cortex-a53 reports in `CNTFRQ_EL0`, so a driver scales as it
+/// does on QEMU.
+pub const SIM_COUNTER_HZ: u64 = 62_500_000;
+
+/// The simulated physical count (`CNTPCT_EL0`) at `monotonic_ns` on the
+/// host's `CLOCK_MONOTONIC`, which every process of a run shares: the PDs
+/// read the counter without asking sim, and sim times the compare value
+/// against the same clock.
+pub const fn sim_count_at(monotonic_ns: u64) -> u64 {
+    (monotonic_ns as u128 * SIM_COUNTER_HZ as u128 / 1_000_000_000) as u64
+}
+
+/// The first `CLOCK_MONOTONIC` nanosecond at which the simulated count
+/// reaches `count` (the inverse of [`sim_count_at`], rounded up).
+pub const fn sim_monotonic_ns_of(count: u64) -> u64 {
+    let ns = (count as u128 * 1_000_000_000).div_ceil(SIM_COUNTER_HZ as u128);
+    if ns > u64::MAX as u128 { u64::MAX } else { ns as u64 }
+}
+
+/// The host's `CLOCK_MONOTONIC` in nanoseconds.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer to
+    // a local; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
+}
+
 /// A decoding failure.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WireError {
@@ -119,6 +148,14 @@ pub enum PdMsg {
     Panic(String),
     /// Ask for the system-wide counters; sim answers [`SimMsg::Counters`].
     Counters,
+    /// The PD wrote the simulated generic timer's compare value or
+    /// control register; both travel so sim's copy is always whole.
+    TimerSet {
+        /// `CNTP_CVAL_EL0`: the count at which the timer condition holds.
+        compare: u64,
+        /// `CNTP_CTL_EL0` (ENABLE bit 0, IMASK bit 1; ISTATUS is sim's).
+        control: u64,
+    },
     /// Restart child `0` (the `id` of a PD nested in the sender): sim
     /// ends its process if it still runs and starts it again with the same
     /// maps, as seL4 points a child's thread back at its entry.
@@ -206,7 +243,8 @@ mod tag {
     pub const VERDICT: u8 = 9;
     pub const PANIC: u8 = 10;
     pub const COUNTERS: u8 = 11;
-    pub const RESTART_CHILD: u8 = 12;
+    pub const TIMER_SET: u8 = 12;
+    pub const RESTART_CHILD: u8 = 13;
 
     pub const SETUP: u8 = 101;
     pub const EVENT: u8 = 102;
@@ -315,6 +353,7 @@ impl PdMsg {
             PdMsg::Verdict { pass, reason } => Enc::new(tag::VERDICT).u8(*pass as u8).bytes(reason.as_bytes()).done(),
             PdMsg::Panic(s) => Enc::new(tag::PANIC).bytes(s.as_bytes()).done(),
             PdMsg::Counters => Enc::new(tag::COUNTERS).done(),
+            PdMsg::TimerSet { compare, control } => Enc::new(tag::TIMER_SET).u64(*compare).u64(*control).done(),
             PdMsg::RestartChild(child) => Enc::new(tag::RESTART_CHILD).u8(*child).done(),
         }
     }
@@ -334,6 +373,7 @@ impl PdMsg {
             tag::VERDICT => PdMsg::Verdict { pass: d.u8()? != 0, reason: d.string()? },
             tag::PANIC => PdMsg::Panic(d.string()?),
             tag::COUNTERS => PdMsg::Counters,
+            tag::TIMER_SET => PdMsg::TimerSet { compare: d.u64()?, control: d.u64()? },
             tag::RESTART_CHILD => PdMsg::RestartChild(d.u8()?),
             t => return Err(WireError::UnknownTag(t)),
         };
@@ -435,7 +475,19 @@ mod tests {
         pd_roundtrip(PdMsg::Verdict { pass: false, reason: "bad".to_string() });
         pd_roundtrip(PdMsg::Panic("x: panic at a.rs:1: boom".to_string()));
         pd_roundtrip(PdMsg::Counters);
+        pd_roundtrip(PdMsg::TimerSet { compare: u64::MAX, control: 3 });
         pd_roundtrip(PdMsg::RestartChild(7));
+    }
+
+    #[test]
+    fn sim_counter_conversions_are_inverse() {
+        for ns in [0, 15, 16, 17, 1_000_000_007, 3_600_000_000_000_123] {
+            let count = sim_count_at(ns);
+            let back = sim_monotonic_ns_of(count);
+            assert!(back <= ns && sim_count_at(back) == count, "{ns} -> {count} -> {back}");
+        }
+        assert_eq!(sim_count_at(1_000_000_000), SIM_COUNTER_HZ);
+        assert_eq!(sim_monotonic_ns_of(u64::MAX), u64::MAX);
     }
 
     #[test]

@@ -5,7 +5,11 @@
 //!
 //! The checks that matter are made from the host, independently of the
 //! PDs: a disk image read back after the run, frames counted by a peer,
-//! bytes typed into and read from a console.
+//! bytes typed into and read from a console, input events injected and
+//! screens dumped through QMP ([`live`]).
+
+pub mod live;
+pub mod paint;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

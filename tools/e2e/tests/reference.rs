@@ -63,8 +63,8 @@ fn a_driver_that_keeps_faulting_stays_down_and_nothing_else_stops() {
     let end = start + reference[start..].find("</protection_domain>").unwrap();
     let blk = &reference[start..end];
     let read_only = blk.replace(
-        r#"<map mr="blk_request" vaddr="0x2401000" perms="rw""#,
-        r#"<map mr="blk_request" vaddr="0x2401000" perms="r""#,
+        r#"<map mr="blk_request" vaddr="0x2402000" perms="rw""#,
+        r#"<map mr="blk_request" vaddr="0x2402000" perms="r""#,
     );
     assert_ne!(blk, read_only, "system.xml changed blk's request map");
     let system = dir.file("system.xml", &format!("{}{}{}", &reference[..start], read_only, &reference[end..]));

@@ -13,13 +13,17 @@
 //! - [`disk`]: what a disk must hold afterwards;
 //! - [`qemu`]: one QEMU under control (serial pipe, QMP quit, kill on drop);
 //! - [`run`]: one system start to finish;
-//! - [`readme`]: the README's "what works" table, made from the tables.
+//! - [`readme`]: the README's "what works" table, made from the tables;
+//! - [`bench`], [`bench_run`]: `make bench-qemu`, blk-bench on seL4
+//!   against fio on a Linux guest on the same QEMU command line.
 //!
 //! Errors are `String`s that name what went wrong: they are printed, one
 //! line per system, and nothing acts on them otherwise.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod bench;
+pub mod bench_run;
 pub mod disk;
 pub mod output;
 pub mod qemu;

@@ -4,11 +4,19 @@
 //! `N passed, M failed`; then the broken variants, each of which must
 //! fail. Exit status 1 if any system failed or any broken variant passed.
 //!
+//! `sevio-qemu-test bench --sdk DIR --images DIR --guest DIR [--board B]
+//!  [--config debug|release] [--rounds N] [--timeout SECS] [--qemu BIN]`:
+//! `make bench-qemu`: N rounds of blk-bench on seL4 and fio on the Linux
+//! guest, alternating, then the medians and `RATIO <metric>_sel4_vs_linux`
+//! lines (see `sevio_qemu_test::bench_run`).
+//!
 //! `sevio-qemu-test list`: the systems and broken variants.
 //!
 //! `sevio-qemu-test readme-table [--write README.md]`: print the README's
 //! "what works" table, or write it into the README.
 
+use sevio_qemu_test::bench::{Rounds, report};
+use sevio_qemu_test::bench_run::{cache_mode, run_linux, run_sel4};
 use sevio_qemu_test::readme;
 use sevio_qemu_test::run::{Setup, run};
 use sevio_qemu_test::systems::{BROKEN, SYSTEMS, System, find};
@@ -18,7 +26,8 @@ use std::time::Duration;
 
 const USAGE: &str = "usage: sevio-qemu-test run --sdk DIR --images DIR [--board B] [--config debug|release] \
                      [--timeout SECS] [--qemu BIN] [--only NAME]... [--no-self-test]\n       \
-                     sevio-qemu-test list\n       sevio-qemu-test readme-table [--write README.md]";
+                     sevio-qemu-test bench --sdk DIR --images DIR --guest DIR [--board B] [--config debug|release] \
+                     [--rounds N] [--timeout SECS] [--qemu BIN]\n       sevio-qemu-test list\n       sevio-qemu-test readme-table [--write README.md]";
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -28,6 +37,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("run") => run_all(&args[1..]),
+        Some("bench") => bench(&args[1..]),
         Some("list") => {
             for s in SYSTEMS.iter().chain(BROKEN) {
                 let broken = s.broken.map(|b| format!(" (broken: {})", b.how)).unwrap_or_default();
@@ -61,12 +71,55 @@ fn readme_table(args: &[String]) -> Result<bool, String> {
     Ok(true)
 }
 
-fn run_all(args: &[String]) -> Result<bool, String> {
+fn bench(args: &[String]) -> Result<bool, String> {
+    let mut guest = None;
+    let mut rounds = 3usize;
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--guest" => guest = Some(PathBuf::from(it.next().ok_or(format!("--guest needs a value\n{USAGE}"))?)),
+            "--rounds" => {
+                let value = it.next().ok_or(format!("--rounds needs a value\n{USAGE}"))?;
+                rounds = value.parse().ok().filter(|&n| n > 0).ok_or(format!("--rounds {value}"))?;
+            }
+            _ => rest.push(flag.clone()),
+        }
+    }
+    let guest = guest.ok_or(format!("--guest is required\n{USAGE}"))?;
+    let (mut setup, _, _) = parse_setup(&rest, Duration::from_secs(900))?;
+    setup.logs = setup.images.join("bench-qemu");
+    let cache = cache_mode(&std::env::temp_dir());
+    let label = if setup.config == "release" { "sel4".to_string() } else { format!("sel4_{}", setup.config) };
+    println!(
+        "bench-qemu: blk, {rounds} round(s), seL4 ({} kernel) and Linux alternating; disk cache={cache}; logs in {}",
+        setup.config,
+        setup.logs.display()
+    );
+    let (mut sel4, mut linux) = (Rounds::default(), Rounds::default());
+    for round in 1..=rounds {
+        let ours = run_sel4(&setup, cache, round)?;
+        println!("round {round}: seL4: {} figures", ours.len());
+        sel4.add(&ours);
+        let theirs = run_linux(&setup, &guest, cache, round)?;
+        println!("round {round}: Linux: {} figures", theirs.len());
+        linux.add(&theirs);
+    }
+    println!("bench-qemu: medians of {rounds} round(s), {} kernel, cache={cache}", setup.config);
+    for line in report(&label, &sel4, &linux) {
+        println!("{line}");
+    }
+    Ok(true)
+}
+
+/// The options `run` and `bench` share: the setup, the systems named by
+/// `--only`, and whether the broken variants run.
+fn parse_setup(args: &[String], timeout: Duration) -> Result<(Setup, Vec<&'static System>, bool), String> {
     let mut sdk = None;
     let mut images = None;
     let mut board = "qemu_virt_aarch64".to_string();
     let mut config = "debug".to_string();
-    let mut timeout = Duration::from_secs(120);
+    let mut timeout = timeout;
     let mut qemu = "qemu-system-aarch64".to_string();
     let mut only: Vec<&'static System> = Vec::new();
     let mut self_test = true;
@@ -99,6 +152,11 @@ fn run_all(args: &[String]) -> Result<bool, String> {
         qemu,
         timeout,
     };
+    Ok((setup, only, self_test))
+}
+
+fn run_all(args: &[String]) -> Result<bool, String> {
+    let (setup, only, self_test) = parse_setup(args, Duration::from_secs(120))?;
     let (systems, broken): (Vec<&System>, Vec<&System>) = if only.is_empty() {
         (SYSTEMS.iter().collect(), if self_test { BROKEN.iter().collect() } else { Vec::new() })
     } else {

@@ -67,6 +67,12 @@ impl Qemu {
         Ok(Qemu { child, qmp, lines, stderr })
     }
 
+    /// Where QEMU's QMP socket is (one client at a time: a caller
+    /// disconnects before [`quit`](Self::quit)).
+    pub fn qmp_socket(&self) -> &Path {
+        &self.qmp
+    }
+
     /// The next console line, waiting no later than `deadline`.
     pub fn next_line(&self, deadline: Instant) -> Next {
         match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {

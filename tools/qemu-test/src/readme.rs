@@ -43,13 +43,14 @@ pub const ROWS: &[Row] = &[
         clients: &[],
     },
     Row {
-        what: "reference system (`system.xml`): blk, net, console, rng and their clients on virtio-mmio, devices on any slot",
+        what: "reference system (`system.xml`): blk, net, console, rng and their clients on virtio-mmio, devices on any slot; \
+               the timer PD (the net client retransmits on it)",
         sim: &["reference::every_device_is_bound_and_every_client_passes"],
         sel4: &["reference", "reference-legacy"],
         clients: &[],
     },
     Row {
-        what: "blk over virtio-mmio, modern and legacy, any slot; bad requests refused; read-only disk; no disk",
+        what: "blk over virtio-mmio, modern and legacy, any slot, spoken to as sDDF's virtualiser does (I/O addresses, two data regions, 128-entry queues, 100 reads outstanding); bad requests refused (one straddling the two regions); read-only disk; no disk",
         sim: &[
             "blk::modern_device_in_slot_31_holds_exactly_the_pattern_afterwards",
             "blk::modern_device_in_slot_0_works_too",
@@ -79,9 +80,12 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         what: "net: ARP, ping, UDP echo against a peer that counts every frame; the user-networking gateway ping; \
-               over mmio and PCI (`systems/net-pci.xml`), modern and legacy",
+               over mmio and PCI (`systems/net-pci.xml`), modern and legacy; the client plays sDDF's rx and tx \
+               virtualisers (I/O addresses in two data regions, 512 rx and 1024 tx entries, a channel each); what \
+               goes unanswered resent on the timer PD's deadlines, a clear FAIL after 8 unanswered resends",
         sim: &[
             "net::a_peer_on_a_socket_gets_every_answer_and_nothing_else",
+            "net::an_unanswered_client_gives_up_with_a_clear_fail",
             "net::the_client_pings_the_user_networking_gateway_on_its_own",
             "net::a_legacy_device_in_another_slot_works_too",
             "pci::net_passes_over_a_modern_pci_device",
@@ -89,6 +93,24 @@ pub const ROWS: &[Row] = &[
         ],
         sel4: &["reference", "reference-legacy", "net-pci-modern", "net-pci-legacy"],
         clients: &["net_client"],
+    },
+    Row {
+        what: "net configured the sDDF way: `.net_driver_config` and `.sevio_data_regions` alone (no queue or data \
+               setvars), rx and tx peers on the config's channels; one channel for both peers refused (on seL4: \
+               sDDF 0.7.0's `examples/echo_server`, built outside the repo, see `pds/drivers/net/README.md`)",
+        sim: &[
+            "net::config_sections_alone_wire_the_net_driver",
+            "net::a_config_naming_one_channel_for_both_peers_is_refused",
+        ],
+        sel4: &[],
+        clients: &["net_client"],
+    },
+    Row {
+        what: "net bench (`systems/net-bench.xml`): two hosts on one QEMU hub, 1000 UDP datagrams of 1 KiB echoed, \
+               then as many as go in 2 s (timed on the timer PD), every echo checked; BENCH lines",
+        sim: &["net::net_bench"],
+        sel4: &[],
+        clients: &[],
     },
     Row {
         what: "console: typed lines (a 3 KiB one, a burst of 500) come back upper-cased, nothing lost \
@@ -117,6 +139,33 @@ pub const ROWS: &[Row] = &[
         sim: &["rng::modern_device_in_slot_5_serves_exact_lengths", "rng::legacy_device_where_qemu_puts_it_works_too"],
         sel4: &["reference", "reference-legacy"],
         clients: &["rng_client"],
+    },
+    Row {
+        what: "remoteproc (`systems/rproc.xml`): a device-side PD publishes a resource table; rpmsg echo (12 and \
+               496 bytes, 497 refused, a burst of 100), name service both ways; the unchanged rng driver over rproc \
+               gets the device's exact bytes",
+        sim: &["rproc::messages_come_back_from_the_remote_echo_and_entropy_arrives_over_rproc"],
+        sel4: &["rproc"],
+        clients: &[],
+    },
+    Row {
+        what: "timer: sDDF's timer protocol on the Arm generic timer (EL0 physical, INTID 30), three clients with \
+               1/10/100 ms timeouts at once, replaced timeouts never notified, a deadline list (`systems/timer.xml`)",
+        sim: &["timer::three_clients_get_their_timeouts_on_time_and_replaced_ones_never"],
+        sel4: &["timer"],
+        clients: &[],
+    },
+    Row {
+        what: "gpu (2D) and input: paint draws a test pattern and text, a hardware cursor follows the mouse or tablet, \
+               keys change colour; key presses, relative moves, absolute positions and clicks injected through QMP \
+               arrive exactly, and QEMU's screendump equals paint's picture pixel for pixel; over mmio and PCI \
+               (`systems/gpu.xml`, `systems/gpu-pci.xml`)",
+        sim: &[
+            "gpu::mmio_events_arrive_exactly_and_the_screen_is_what_paint_drew",
+            "gpu::pci_events_arrive_exactly_and_the_screen_is_what_paint_drew",
+        ],
+        sel4: &["gpu", "gpu-pci"],
+        clients: &["paint"],
     },
     Row {
         what: "a driver that keeps faulting: unbound by the bus, device reset, restarted with back-off until the 12th fault in 10 s leaves it down; the rest runs on",

@@ -37,10 +37,10 @@ pub struct Setup {
 }
 
 /// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
+pub(crate) struct Scratch(pub(crate) PathBuf);
 
 impl Scratch {
-    fn new(name: &str) -> Result<Scratch, String> {
+    pub(crate) fn new(name: &str) -> Result<Scratch, String> {
         let dir = std::env::temp_dir().join(format!("sevio-qemu-test.{}.{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -65,7 +65,17 @@ pub fn run(setup: &Setup, system: &System) -> Result<Duration, String> {
     let args = qemu_args(system, &image, &disks);
     let start = Instant::now();
     let qemu = Qemu::start(&setup.qemu, &args, &scratch.0)?;
-    let (console, state) = watch(&qemu, system, start + setup.timeout);
+    let mut demo = system.gpu_demo.then(Demo::default);
+    let (console, state) = watch(&qemu, system, start + setup.timeout, &mut |line| {
+        if let Some(d) = &mut demo {
+            d.feed(line, qemu.qmp_socket());
+        }
+    });
+    let screen = scratch.0.join("screen.ppm");
+    if demo.is_some() && matches!(state, Ended::Complete) {
+        // The frame line is in: what paint drew is on the scanout.
+        sevio_e2e::live::Qmp::connect(qemu.qmp_socket()).screendump(&screen, "ppm");
+    }
     let stderr = qemu.quit();
     let took = start.elapsed();
     std::fs::create_dir_all(&setup.logs).map_err(|e| format!("cannot create {}: {e}", setup.logs.display()))?;
@@ -82,6 +92,10 @@ pub fn run(setup: &Setup, system: &System) -> Result<Duration, String> {
             return Err(format!("timed out after {:?}; missing: {missing} (log: {})", setup.timeout, log.display()));
         }
     }
+    if demo.is_some() {
+        let lines: Vec<String> = console.lines().map(str::to_string).collect();
+        sevio_e2e::paint::check(&lines, &screen).map_err(|why| format!("gpu demo: {why} (log: {})", log.display()))?;
+    }
     if let Some(at) = system.broken.and_then(|b| b.flip_after_run) {
         flip_byte(&disks[0], at)?;
     }
@@ -94,8 +108,32 @@ pub fn run(setup: &Setup, system: &System) -> Result<Duration, String> {
     Ok(took)
 }
 
+/// The gpu demo's input: sent once every line of
+/// `sevio_e2e::paint::READY` has appeared.
+#[derive(Default)]
+struct Demo {
+    ready: usize,
+    injected: bool,
+}
+
+impl Demo {
+    fn feed(&mut self, line: &str, qmp: &Path) {
+        if self.injected {
+            return;
+        }
+        if sevio_e2e::paint::READY.iter().any(|r| line.contains(r)) {
+            self.ready += 1;
+        }
+        if self.ready == sevio_e2e::paint::READY.len() {
+            self.injected = true;
+            // Connected for the script only: quit needs the socket after.
+            sevio_e2e::paint::inject(&mut sevio_e2e::live::Qmp::connect(qmp));
+        }
+    }
+}
+
 /// How watching the console ended.
-enum Ended {
+pub(crate) enum Ended {
     Complete,
     Failed(String),
     /// QEMU exited; what was still missing.
@@ -105,9 +143,9 @@ enum Ended {
 }
 
 /// Read the console until the outcome is known: every verdict in (then
-/// [`SETTLE`] more), a failure, QEMU gone, or `deadline`. Returns the
-/// console text read.
-fn watch(qemu: &Qemu, system: &System, deadline: Instant) -> (String, Ended) {
+/// [`SETTLE`] more), a failure, QEMU gone, or `deadline`; each line also
+/// goes to `on_line`. Returns the console text read.
+pub(crate) fn watch(qemu: &Qemu, system: &System, deadline: Instant, on_line: &mut dyn FnMut(&str)) -> (String, Ended) {
     let mut watcher = Watcher::new(system.expect);
     let mut console = String::new();
     let mut settle_until: Option<Instant> = None;
@@ -116,6 +154,7 @@ fn watch(qemu: &Qemu, system: &System, deadline: Instant) -> (String, Ended) {
         match qemu.next_line(until) {
             Next::Line(line) => {
                 watcher.feed(&line);
+                on_line(&line);
                 console.push_str(&line);
                 console.push('\n');
             }
@@ -141,7 +180,7 @@ fn ended_early(watcher: &Watcher, how: fn(String) -> Ended) -> Ended {
 }
 
 /// Write the (perhaps changed) system file and run `microkit` on it.
-fn make_image(setup: &Setup, system: &System, dir: &Path) -> Result<PathBuf, String> {
+pub(crate) fn make_image(setup: &Setup, system: &System, dir: &Path) -> Result<PathBuf, String> {
     let source = setup.workspace.join(system.file);
     let text = std::fs::read_to_string(&source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
     let text = apply(system.variant, &text).map_err(|why| format!("{}: {why}", source.display()))?;
@@ -168,12 +207,7 @@ fn make_image(setup: &Setup, system: &System, dir: &Path) -> Result<PathBuf, Str
 
 /// QEMU's arguments for `system` (console and QMP come from [`Qemu`]).
 pub fn qemu_args(system: &System, image: &Path, disks: &[PathBuf]) -> Vec<String> {
-    let mut args: Vec<String> =
-        ["-machine", "virt,virtualization=on", "-cpu", "cortex-a53", "-m", "size=2G", "-nic", "none", "-global"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-    args.push(format!("virtio-mmio.force-legacy={}", system.legacy_mmio));
+    let mut args = machine_args(system.legacy_mmio);
     for word in system.devices.split_whitespace() {
         let mut word = word.to_string();
         for (i, disk) in disks.iter().enumerate() {
@@ -183,6 +217,19 @@ pub fn qemu_args(system: &System, image: &Path, disks: &[PathBuf]) -> Vec<String
     }
     args.push("-device".into());
     args.push(format!("loader,file={},addr=0x70000000,cpu-num=0", image.display()));
+    args
+}
+
+/// The machine every run boots on (`make qemu`'s): arm virt with EL2,
+/// a Cortex-A53, 2 GiB, no default NIC, virtio-mmio in modern or legacy
+/// register mode. `make bench-qemu` gives the Linux guest the same.
+pub fn machine_args(legacy_mmio: bool) -> Vec<String> {
+    let mut args: Vec<String> =
+        ["-machine", "virt,virtualization=on", "-cpu", "cortex-a53", "-m", "size=2G", "-nic", "none", "-global"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    args.push(format!("virtio-mmio.force-legacy={legacy_mmio}"));
     args
 }
 
@@ -207,7 +254,7 @@ mod tests {
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let qemu = Qemu::start(script.to_str().unwrap(), &[], &dir.0).unwrap();
         let start = Instant::now();
-        let (_, ended) = watch(&qemu, find("pingpong").unwrap(), start + Duration::from_secs(20));
+        let (_, ended) = watch(&qemu, find("pingpong").unwrap(), start + Duration::from_secs(20), &mut |_| {});
         (ended, start.elapsed())
     }
 

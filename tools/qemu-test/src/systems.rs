@@ -54,6 +54,10 @@ pub struct System {
     pub expect: Expect<'static>,
     /// Set for a deliberately broken variant.
     pub broken: Option<Broken>,
+    /// The gpu + input demo: once paint is ready, inject
+    /// `sevio_e2e::paint`'s input script through QMP; after the run, take
+    /// a screendump and check events and picture (`sevio_e2e::paint::check`).
+    pub gpu_demo: bool,
 }
 
 const ALL_CLIENTS: &[&str] = &["blk_client", "net_client", "console_client", "rng_client"];
@@ -90,6 +94,7 @@ const REFERENCE: System = System {
         faults: &[],
     },
     broken: None,
+    gpu_demo: false,
 };
 
 const PCI_MODERN: System = System {
@@ -116,6 +121,21 @@ const NET_PCI_MODERN: System = System {
     ..REFERENCE
 };
 
+const GPU: System = System {
+    name: "gpu",
+    file: "systems/gpu.xml",
+    devices: "-device virtio-gpu-device -device virtio-keyboard-device -device virtio-mouse-device \
+              -device virtio-tablet-device",
+    disks: &[],
+    expect: Expect {
+        pass: &["paint"],
+        lines: &["bus: gpu0 <- virtio-gpu at mmio slot", "paint: frame fnv1a="],
+        faults: &[],
+    },
+    gpu_demo: true,
+    ..REFERENCE
+};
+
 /// Every system the README says runs on seL4.
 pub const SYSTEMS: &[System] = &[
     System {
@@ -131,6 +151,26 @@ pub const SYSTEMS: &[System] = &[
         ..REFERENCE
     },
     REFERENCE,
+    System {
+        name: "rproc",
+        file: "systems/rproc.xml",
+        devices: "",
+        disks: &[],
+        expect: Expect {
+            pass: &["rpmsg_client", "rng_client"],
+            lines: &[
+                "bus: rpmsg0 <- virtio-rpmsg at rproc entry 0",
+                "bus: rng0 <- virtio-rng at rproc entry 1",
+                "rpmsg-client: remote endpoint rpmsg-echo at 1024",
+                "vhost: rpmsg: the driver announced 'echo-client' at 1024 (Create)",
+                "rpmsg-client: burst of 100 echoed in order",
+                // The device side's deterministic stream, as in sim.
+                "rng-client: request 4: 10000 bytes at 0x1200 in 3 pieces, 256 distinct values, fnv1a 45fd0782b2be0c91",
+            ],
+            faults: &[],
+        },
+        ..REFERENCE
+    },
     System {
         name: "reference-legacy",
         legacy_mmio: true,
@@ -184,6 +224,15 @@ pub const SYSTEMS: &[System] = &[
         },
         ..REFERENCE
     },
+    GPU,
+    System {
+        name: "gpu-pci",
+        file: "systems/gpu-pci.xml",
+        devices: "-device virtio-gpu-pci,addr=2,disable-legacy=on,romfile= -device virtio-keyboard-pci,addr=3 \
+                  -device virtio-mouse-pci,addr=4 -device virtio-tablet-pci,addr=5",
+        expect: Expect { lines: &["bus: gpu0 <- virtio-gpu at pci 00:02.0", "paint: frame fnv1a="], ..GPU.expect },
+        ..GPU
+    },
     NET_PCI_MODERN,
     System {
         name: "net-pci-legacy",
@@ -193,6 +242,26 @@ pub const SYSTEMS: &[System] = &[
         ..NET_PCI_MODERN
     },
     System {
+        name: "timer",
+        file: "systems/timer.xml",
+        // No devices: the timer PD drives the CPU's own generic timer.
+        devices: "",
+        disks: &[],
+        expect: Expect {
+            // Each client checks its own deadlines (none early, none for a
+            // replaced timeout, lateness within its limit) and passes.
+            pass: &["timer_client0", "timer_client1", "timer_client2"],
+            lines: &[
+                "timer: Arm generic timer (EL0 physical) at",
+                "timer_client0: lateness 1 ms",
+                "timer_client1: lateness 1 ms",
+                "timer_client2: lateness 1 ms",
+            ],
+            faults: &[],
+        },
+        ..REFERENCE
+    },
+    System {
         name: "fault",
         variant: Variant::BlkRequestReadOnly,
         // blk faults mid-run: what reached the disk is not checked.
@@ -200,7 +269,7 @@ pub const SYSTEMS: &[System] = &[
         expect: Expect {
             pass: &["net_client", "console_client", "rng_client"],
             lines: &[
-                "bus: driver 0 faulted (blk0): VM fault at address 0x2401",
+                "bus: driver 0 faulted (blk0): VM fault at address 0x2402",
                 "bus: blk0 </- virtio-blk at mmio slot",
                 "mmio: driver 0 unbound; device at",
                 "bus: restarting blk0 in 1000 us (restart 1 of 11",

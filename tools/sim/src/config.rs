@@ -19,6 +19,9 @@ pub struct SimDescription {
     /// Raw arguments appended to QEMU's command line.
     #[serde(default)]
     pub qemu_args: Vec<String>,
+    /// Where to write a screendump of QEMU's first console when the run
+    /// ends (`.png`: PNG, else PPM), relative to this file.
+    pub screendump: Option<PathBuf>,
     /// Devices to attach, in order.
     #[serde(default, rename = "device")]
     pub devices: Vec<Device>,
@@ -203,6 +206,7 @@ mod tests {
             force_legacy = true
             expect_pass = ["probe"]
             qemu_args = ["-trace", "virtio_*"]
+            screendump = "out/screen.png"
             [[device]]
             driver = "virtio-blk-device"
             slot = 31
@@ -218,6 +222,7 @@ mod tests {
         .unwrap();
         assert!(d.force_legacy);
         assert_eq!(d.expect_pass.as_deref(), Some(&["probe".to_string()][..]));
+        assert_eq!(d.screendump.as_deref(), Some(std::path::Path::new("out/screen.png")));
         assert_eq!(d.devices.len(), 2);
         assert_eq!(d.devices[0].slot, Some(31));
         assert_eq!(d.devices[1].pci_addr.as_deref(), Some("3.0"));

@@ -2,6 +2,7 @@
 //! allocated in guest RAM as the microkit tool would), each PD's maps,
 //! setvar values and IRQ ids.
 
+use sevio_runtime::generic_timer::PHYSICAL_TIMER_INTID;
 use sevio_runtime::hosted::wire::{MapKind, MapSpec, RAM_BASE, RAM_SIZE, Setup};
 use sevio_sdf::System;
 
@@ -155,7 +156,8 @@ pub fn lay_out(system: &System) -> Result<Layout, String> {
                 setvars.push((sym.clone(), id as u64));
             }
         }
-        uses_devices |= !pd.irqs.is_empty();
+        // The generic timer's interrupt is sim's own, not QEMU's.
+        uses_devices |= pd.irqs.iter().any(|irq| irq.irq != PHYSICAL_TIMER_INTID);
         let irqs = pd.irqs.iter().fold(0u64, |acc, irq| acc | 1 << irq.id);
         let specs = pd_maps
             .iter()

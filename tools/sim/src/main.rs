@@ -6,6 +6,7 @@
 //! - [`layout`]: physical addresses, maps and setvars of every PD.
 //! - [`router`]: Microkit's event semantics, without I/O.
 //! - [`qemu`] / [`qtest`]: the device machine.
+//! - [`timer`]: the simulated generic timer (INTID 30).
 //! - [`procs`]: PD processes; [`run`]: one run, start to cleanup.
 
 mod config;
@@ -17,6 +18,7 @@ mod qtest;
 mod router;
 mod run;
 mod sections;
+mod timer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -261,6 +261,33 @@ pub struct Qemu {
     pub child: Child,
     /// Register access and IRQ lines.
     pub qtest: Qtest,
+    /// The QMP connection, capabilities negotiated (for [`screendump`]).
+    pub qmp: Option<UnixStream>,
+}
+
+/// Write a screendump of QEMU's first console to `file` (PNG if its name
+/// ends in `.png`, else PPM) over `qmp`; waits for QEMU's answer.
+pub fn screendump(qmp: &UnixStream, file: &Path) -> Result<(), String> {
+    let format = if file.extension().is_some_and(|e| e == "png") { "png" } else { "ppm" };
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let cmd = serde_json::json!({"execute": "screendump", "arguments": {"filename": file, "format": format}});
+    let mut w = qmp.try_clone().map_err(|e| e.to_string())?;
+    w.write_all(format!("{cmd}\n").as_bytes()).map_err(|e| format!("QMP: {e}"))?;
+    let mut r = BufReader::new(qmp.try_clone().map_err(|e| e.to_string())?);
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).map_err(|e| format!("QMP: {e}"))? == 0 {
+            return Err("QMP: QEMU closed the connection".into());
+        }
+        if line.contains("\"return\"") {
+            return Ok(());
+        }
+        if line.contains("\"error\"") {
+            return Err(format!("QMP screendump: {}", line.trim()));
+        }
+    }
 }
 
 /// Start QEMU; `sink` receives IRQ line changes and QEMU's exit. The child
@@ -290,15 +317,16 @@ pub fn start(l: &Launch, sink: impl Fn(QtestEvent) + Send + 'static) -> Result<Q
     let started = (|| {
         let qtest_stream = accept(&qtest_listener, &mut child, "qtest", &log)?;
         let qmp_stream = accept(&qmp_listener, &mut child, "QMP", &log)?;
+        let qmp = qmp_stream.try_clone().ok();
         let gic = find_gic(qmp_stream)?;
         let mut qtest = Qtest::new(qtest_stream, sink).map_err(|e| e.to_string())?;
         qtest.command(&format!("irq_intercept_in {gic}"))?;
-        Ok(qtest)
+        Ok((qtest, qmp))
     })();
     match started {
-        Ok(qtest) => {
+        Ok((qtest, qmp)) => {
             log.live.store(true, Ordering::Release);
-            Ok(Qemu { child, qtest })
+            Ok(Qemu { child, qtest, qmp })
         }
         // QEMU connects its sockets before it creates devices, so a bad
         // device shows up as a broken handshake: prefer QEMU's own words.

@@ -215,7 +215,13 @@ impl Router {
 
     /// QEMU reports SPI `spi` (INTID `spi + 32`) high or low.
     pub fn irq_level(&mut self, spi: u32, high: bool, out: &mut Vec<Effect>) {
-        let Some(i) = self.lines.iter().position(|l| l.intid == spi + 32) else { return };
+        self.line_level(spi + 32, high, out)
+    }
+
+    /// Interrupt line `intid` (an SPI from QEMU, or sim's own generic
+    /// timer PPI) is high or low.
+    pub fn line_level(&mut self, intid: u32, high: bool, out: &mut Vec<Effect>) {
+        let Some(i) = self.lines.iter().position(|l| l.intid == intid) else { return };
         let line = &mut self.lines[i];
         let rose = high && !line.high;
         line.high = high;

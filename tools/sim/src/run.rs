@@ -8,7 +8,9 @@ use crate::procs::{self, PdProc};
 use crate::qemu::{self, Launch};
 use crate::qtest::{Qtest, QtestEvent};
 use crate::router::{Effect, PdId, Router, fault_label};
-use sevio_runtime::hosted::wire::{PdMsg, RAM_SIZE, SimMsg};
+use crate::timer::SimTimer;
+use sevio_runtime::generic_timer::PHYSICAL_TIMER_INTID;
+use sevio_runtime::hosted::wire::{PdMsg, RAM_SIZE, SimMsg, monotonic_ns};
 use sevio_sdf::System;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::DirBuilderExt;
@@ -189,6 +191,7 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
     watch_signals(tx.clone())?;
 
     let mut qtest = None;
+    let mut qmp = None;
     if needs_qemu {
         let sink_tx = std::sync::Mutex::new(tx.clone());
         let sink = move |e: QtestEvent| {
@@ -203,6 +206,7 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
             Ok(q) => {
                 res.qemu = Some(q.child);
                 qtest = Some(q.qtest);
+                qmp = q.qmp;
             }
             Err((e, child)) => {
                 res.qemu = child;
@@ -232,6 +236,8 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
         restart: Respawn { images, setups: layout.setups, ram, inputs: tx },
         restarting: Vec::new(),
         qtest,
+        qmp,
+        screendump: desc.screendump.as_ref().map(|f| desc.base_dir.join(f)),
         doomed: Vec::new(),
         panics: Vec::new(),
         lines: Vec::new(),
@@ -239,6 +245,7 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
         expect,
         outcome: None,
         faults: Vec::new(),
+        timer: SimTimer::default(),
         res,
     };
     for (name, text) in &opts.faults {
@@ -289,6 +296,10 @@ struct Session {
     /// end is no fault.
     restarting: Vec<bool>,
     qtest: Option<Qtest>,
+    /// QMP, for the screendump at the end.
+    qmp: Option<std::os::unix::net::UnixStream>,
+    /// Where to write it (the sim description's `screendump`).
+    screendump: Option<PathBuf>,
     /// Why sim killed a PD (reported when its socket closes), with the fault label.
     doomed: Vec<Option<(String, u64)>>,
     /// A PD's own panic report.
@@ -299,6 +310,8 @@ struct Session {
     outcome: Option<Outcome>,
     /// Fault injection rules: (pd, text).
     faults: Vec<(PdId, String)>,
+    /// The machine's generic timer (INTID 30).
+    timer: SimTimer,
     res: Resources,
 }
 
@@ -322,9 +335,18 @@ impl Session {
                 }
                 None => {}
             }
-            let left = deadline.saturating_duration_since(Instant::now());
+            self.sync_timer();
+            let mut left = deadline.saturating_duration_since(Instant::now());
+            let timer_rise =
+                self.timer.next_rise_ns().map(|at| Duration::from_nanos(at.saturating_sub(monotonic_ns())));
+            let timer_first = timer_rise.is_some_and(|rise| rise < left);
+            if let Some(rise) = timer_rise.filter(|_| timer_first) {
+                left = rise;
+            }
             match rx.recv_timeout(left) {
                 Ok(input) => self.handle(input),
+                // The timer line rises: the next sync_timer delivers it.
+                Err(RecvTimeoutError::Timeout) if timer_first => {}
                 Err(RecvTimeoutError::Timeout) if held.is_some() => self.outcome = held.take(),
                 Err(RecvTimeoutError::Timeout) => {
                     self.outcome =
@@ -333,6 +355,12 @@ impl Session {
                 Err(RecvTimeoutError::Disconnected) => {
                     self.outcome = held.take().or(Some(Outcome::Fail("every input closed".into())))
                 }
+            }
+        }
+        if let (Some(qmp), Some(file)) = (&self.qmp, &self.screendump) {
+            match qemu::screendump(qmp, file) {
+                Ok(()) => console::sim(&format!("screendump written to {}", file.display())),
+                Err(e) => console::sim(&format!("no screendump: {e}")),
             }
         }
         self.res.shut_down();
@@ -346,6 +374,17 @@ impl Session {
             self.flush_output(pd);
         }
         self.outcome.take().unwrap_or(Outcome::Fail("no outcome".into()))
+    }
+
+    /// Drive the timer's interrupt line to the level its registers and the
+    /// clock give now (before every input, so a PD's reprogramming lowers
+    /// the line before its ack of the interrupt is routed).
+    fn sync_timer(&mut self) {
+        if let Some(high) = self.timer.level_change(monotonic_ns()) {
+            let mut out = Vec::new();
+            self.router.line_level(PHYSICAL_TIMER_INTID, high, &mut out);
+            self.apply(out);
+        }
     }
 
     fn name(&self, pd: PdId) -> &str {
@@ -432,6 +471,7 @@ impl Session {
                 }
             }
             PdMsg::Verdict { pass, reason } => self.verdict(pd, pass, &reason),
+            PdMsg::TimerSet { compare, control } => self.timer.program(compare, control),
             PdMsg::Panic(text) => self.panics[pd] = Some(text),
             PdMsg::RestartChild(id) => self.restart_child(pd, id, out),
         }

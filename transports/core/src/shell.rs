@@ -215,6 +215,12 @@ impl<D: VirtioDevice, const N: usize> TransportPd<D, N> {
     }
 }
 
+/// Refuse a PPC as [`TransportError::NotBound`]: for a transport that is
+/// not serving yet (nothing is bound before it reports its devices).
+pub fn refuse_not_bound() -> MessageInfo {
+    send_reply(&Reply::Error(TransportError::NotBound))
+}
+
 /// Put `reply` in the message registers. Every reply of the transport
 /// protocol fits its [`MAX_WORDS`]; one that did not would be a bug here,
 /// answered as a malformed exchange rather than cut short.

@@ -15,8 +15,11 @@
 //!
 //! Output, per phase: `BENCH blk_qd<d>_randread_4k_iops <v> IOPS`,
 //! `BENCH blk_qd<d>_seqread_<k>k_mbps <v> MB/s`,
-//! `BENCH blk_qd<d>_seqwrite_<k>k_mbps <v> MB/s` (MB = 10^6 bytes); per
-//! depth, when the platform counts them,
+//! `BENCH blk_qd<d>_seqwrite_<k>k_mbps <v> MB/s` (MB = 10^6 bytes), and
+//! after each `BENCH blk_qd<d>_<phase>_median_latency_us <v> us`: the
+//! median time from submitting a request (staging it, before the driver
+//! is notified) to seeing its response, from the runtime's clock, within
+//! 1/32 ([`LatencyHistogram`]); per depth, when the platform counts them,
 //! `BENCH blk_qd<d>_notifications_per_request <v> count` and
 //! `BENCH blk_qd<d>_irqs_per_request <v> count` (system-wide counts over
 //! that depth's phases divided by its completed requests).
@@ -24,6 +27,7 @@
 use crate::Failure;
 use crate::client::{Ctx, Platform};
 use crate::engine::Completion;
+use crate::latency::LatencyHistogram;
 use crate::text::Fixed;
 use sevio_queue::blk::BLK_TRANSFER_SIZE;
 use sevio_queue::{BlkOp, BlkRequest, StorageInfo};
@@ -93,6 +97,7 @@ pub(crate) struct BenchRun {
     next_block: u64,
     rng: u64,
     group: Group,
+    latencies: LatencyHistogram,
 }
 
 impl BenchRun {
@@ -110,6 +115,7 @@ impl BenchRun {
             next_block: 0,
             rng: cfg.seed | 1,
             group: Group::default(),
+            latencies: LatencyHistogram::default(),
         }
     }
 
@@ -156,7 +162,7 @@ impl BenchRun {
         ((u128::from(x) * u128::from(self.capacity)) >> 64) as u64
     }
 
-    fn request(&mut self, kind: Kind, slot: usize) -> BlkRequest {
+    fn request(&mut self, kind: Kind, slot: usize, data_io: u64) -> BlkRequest {
         let (code, block, count, unit) = match kind {
             Kind::RandRead => (BlkOp::Read, self.random_block(), 1, BLK_TRANSFER_SIZE),
             Kind::SeqRead | Kind::SeqWrite => {
@@ -170,7 +176,8 @@ impl BenchRun {
                 (op, block, count, self.seq_bytes())
             }
         };
-        BlkRequest { code: code as u32, io_or_offset: (slot * unit) as u64, block_number: block, count, id: 0 }
+        let io_or_offset = data_io.wrapping_add((slot * unit) as u64);
+        BlkRequest { code: code as u32, io_or_offset, block_number: block, count, id: 0 }
     }
 
     pub(crate) fn advance<P: Platform>(&mut self, _info: &StorageInfo, ctx: &mut Ctx<'_, P>) -> Result<bool, Failure> {
@@ -188,10 +195,13 @@ impl BenchRun {
                 self.counters0 = ctx.platform.system_counters();
             }
             if ctx.engine.in_flight() <= depth / 2 {
+                // The tag carries the submission time's low 32 bits:
+                // latencies up to 4.29 s come back exact (wrapping_sub).
+                let submitted = ctx.platform.now_ns() as u32;
                 while self.issued < total {
                     let Some(slot) = ctx.engine.free_slot(depth) else { break };
-                    let request = self.request(kind, slot);
-                    ctx.engine.submit(slot, request, 0).map_err(Failure::Engine)?;
+                    let request = self.request(kind, slot, ctx.data_io);
+                    ctx.engine.submit(slot, request, submitted).map_err(Failure::Engine)?;
                     self.issued += 1;
                 }
             }
@@ -203,8 +213,10 @@ impl BenchRun {
         }
     }
 
-    pub(crate) fn complete<P: Platform>(&mut self, c: Completion, _ctx: &mut Ctx<'_, P>) -> Result<(), Failure> {
+    pub(crate) fn complete<P: Platform>(&mut self, c: Completion, ctx: &mut Ctx<'_, P>) -> Result<(), Failure> {
         c.check_transfer()?;
+        let now = ctx.platform.now_ns() as u32;
+        self.latencies.record(u64::from(now.wrapping_sub(c.tag)));
         self.done += 1;
         Ok(())
     }
@@ -234,6 +246,14 @@ impl BenchRun {
             let kib = self.seq_bytes() / 1024;
             p.print(format_args!("BENCH blk_qd{depth}_{name}_{kib}k_mbps {mbps} MB/s"));
         }
+        if let Some(median) = self.latencies.median_ns() {
+            let unit = if kind == Kind::RandRead { 4 } else { self.seq_bytes() / 1024 };
+            p.print(format_args!(
+                "BENCH blk_qd{depth}_{name}_{unit}k_median_latency_us {} us",
+                Fixed::ratio(u128::from(median), 1000, 1)
+            ));
+        }
+        self.latencies.clear();
         let delta = match (self.counters0, counters) {
             (Some((n0, i0)), Some((n1, i1))) => Some((n1.saturating_sub(n0), i1.saturating_sub(i0))),
             _ => None,

@@ -28,8 +28,14 @@ pub struct Regions {
     pub response: SharedMemory,
     /// The storage information page (driver writes).
     pub storage_info: SharedMemory,
-    /// The client's data region; request offsets are offsets into it.
+    /// The client's data region.
     pub data: SharedMemory,
+    /// The I/O address of its first byte (its physical address): requests
+    /// name a buffer at `offset` as `data_io + offset`.
+    pub data_io: u64,
+    /// A second data region and its I/O address, if the system has one
+    /// (like sDDF's virtualiser's metadata buffer beside a client's data).
+    pub meta: Option<(SharedMemory, u64)>,
 }
 
 /// Which program the client runs.
@@ -65,9 +71,16 @@ pub struct Step {
 pub(crate) struct Ctx<'a, P: Platform> {
     pub engine: &'a mut Engine,
     pub data: &'a SharedMemory,
+    /// I/O address of `data`'s first byte.
+    pub data_io: u64,
+    pub meta: Option<(SharedMemory, u64)>,
     pub platform: &'a mut P,
 }
 
+// No heap in PDs: the bench's latency histogram (about 1 KiB) stays
+// inline; a PD holds one Job, so the test variant's unused bytes cost
+// nothing that matters.
+#[allow(clippy::large_enum_variant)]
 enum Job {
     Test(TestRun),
     Bench(BenchRun),
@@ -78,6 +91,8 @@ pub struct Client {
     engine: Engine,
     info_mem: SharedMemory,
     data: SharedMemory,
+    data_io: u64,
+    meta: Option<(SharedMemory, u64)>,
     info: Option<StorageInfo>,
     job: Job,
     outcome: Outcome,
@@ -99,6 +114,8 @@ impl Client {
             engine,
             info_mem: regions.storage_info,
             data: regions.data,
+            data_io: regions.data_io,
+            meta: regions.meta,
             info: None,
             job,
             outcome: Outcome::Running,
@@ -135,8 +152,9 @@ impl Client {
     }
 
     /// Handle a notification from the driver (and the start: call once at
-    /// init, the storage information may already be there): take every
-    /// response, submit what the run needs next.
+    /// init, once the storage information is there, see
+    /// [`wait_for_storage_info`]): take every response, submit what the
+    /// run needs next.
     pub fn notified<P: Platform>(&mut self, platform: &mut P) -> Step {
         if self.outcome != Outcome::Running {
             return Step { notify_driver: false, outcome: self.outcome };
@@ -160,7 +178,8 @@ impl Client {
 
     fn drive<P: Platform>(&mut self, platform: &mut P) -> Result<bool, Failure> {
         let name = self.name();
-        let mut ctx = Ctx { engine: &mut self.engine, data: &self.data, platform };
+        let mut ctx =
+            Ctx { engine: &mut self.engine, data: &self.data, data_io: self.data_io, meta: self.meta, platform };
         let info = match self.info {
             Some(info) => info,
             None => {
@@ -203,4 +222,16 @@ fn print_device<P: Platform>(name: &str, info: &StorageInfo, p: &mut P) {
         info.queue_depth,
         serial.escape_debug(),
     ));
+}
+
+/// Spin until the driver has published the storage information, as
+/// sDDF's virtualiser and clients do in their init: drivers set `ready`
+/// (with release) and send no notification for it. The PD below its
+/// driver's priority spins; everything above it runs. Returns the error
+/// if the page cannot be read.
+pub fn wait_for_storage_info(info: &SharedMemory) -> Result<(), Failure> {
+    while StorageInfo::read(info).map_err(Failure::StorageInfo)?.is_none() {
+        core::hint::spin_loop();
+    }
+    Ok(())
 }

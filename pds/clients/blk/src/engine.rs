@@ -16,12 +16,14 @@ use crate::Failure;
 use sevio_queue::{BlkRequest, BlkRequestProducer, BlkResponseConsumer, BlkStatus, QueueError};
 use sevio_sharedmem::SharedMemory;
 
-/// Most requests the client keeps in flight (table size).
-pub const MAX_IN_FLIGHT: usize = 32;
+/// Most requests the client keeps in flight (table size): as many as the
+/// queues hold, so the client can have more outstanding than a driver
+/// takes at once, as an sDDF virtualiser may.
+pub const MAX_IN_FLIGHT: usize = 128;
 
-// The occupancy mask is a u32, and a full table must fit in the request
-// queue (whose producer keeps one slot empty).
-const _: () = assert!(MAX_IN_FLIGHT <= 32 && MAX_IN_FLIGHT < crate::BLK_QUEUE_CAPACITY as usize);
+// The occupancy mask is a u128, slot numbers fit the id's low byte, and a
+// full table fits the request queue (every slot of which is usable).
+const _: () = assert!(MAX_IN_FLIGHT <= 128 && MAX_IN_FLIGHT <= crate::BLK_QUEUE_CAPACITY as usize);
 
 /// What the engine remembers of a request in flight (its buffer offset
 /// is the submitter's business).
@@ -106,7 +108,7 @@ pub struct Engine {
     slots: [Sent; MAX_IN_FLIGHT],
     tags: [u32; MAX_IN_FLIGHT],
     /// Bit `s` set: slot `s` holds a request in flight.
-    occupied: u32,
+    occupied: u128,
     in_flight: usize,
     generation: u32,
     submitted: u64,
@@ -206,9 +208,9 @@ impl Engine {
     }
 }
 
-/// The low `n` bits (n <= 32).
-fn mask_below(n: usize) -> u32 {
-    if n >= 32 { u32::MAX } else { (1 << n) - 1 }
+/// The low `n` bits (n <= 128).
+fn mask_below(n: usize) -> u128 {
+    if n >= 128 { u128::MAX } else { (1 << n) - 1 }
 }
 
 #[cfg(test)]
@@ -218,10 +220,10 @@ mod tests {
     use sevio_sharedmem::HeapRegion;
 
     fn pair() -> (Engine, BlkRequestConsumer, BlkResponseProducer, [HeapRegion; 2]) {
-        let regions = [HeapRegion::new(4096), HeapRegion::new(4096)];
-        let engine = Engine::new(regions[0].memory(), regions[1].memory(), 64).unwrap();
-        let rc = BlkRequestConsumer::new(regions[0].memory(), 64).unwrap();
-        let rp = BlkResponseProducer::new(regions[1].memory(), 64).unwrap();
+        let regions = [HeapRegion::new(0x2000), HeapRegion::new(0x2000)];
+        let engine = Engine::new(regions[0].memory(), regions[1].memory(), 128).unwrap();
+        let rc = BlkRequestConsumer::new(regions[0].memory(), 128).unwrap();
+        let rp = BlkResponseProducer::new(regions[1].memory(), 128).unwrap();
         (engine, rc, rp, regions)
     }
 
@@ -270,5 +272,21 @@ mod tests {
         assert_eq!(e.free_slot(2), Some(1));
         assert_eq!(e.submit(0, BlkRequest::default(), 0), Err(EngineError::BadSlot(0)));
         assert_eq!(e.submit(MAX_IN_FLIGHT, BlkRequest::default(), 0), Err(EngineError::BadSlot(MAX_IN_FLIGHT)));
+    }
+
+    #[test]
+    fn a_full_table_fills_the_request_queue() {
+        let (mut e, mut rc, _rp, _r) = pair();
+        for _ in 0..MAX_IN_FLIGHT {
+            let slot = e.free_slot(MAX_IN_FLIGHT).unwrap();
+            e.submit(slot, BlkRequest::default(), 0).unwrap();
+        }
+        assert_eq!(e.free_slot(MAX_IN_FLIGHT), None);
+        assert!(e.flush().unwrap());
+        let mut n = 0;
+        while rc.take().unwrap().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, MAX_IN_FLIGHT, "all outstanding at once");
     }
 }

@@ -1,9 +1,10 @@
 //! A blk driver and a platform in host memory, for tests (feature
 //! `test-utils`).
 //!
-//! [`FakeSystem`] owns the four regions; [`FakeDriver`] serves the request
+//! [`FakeSystem`] owns the regions; [`FakeDriver`] serves the request
 //! queue against a `Vec<u8>` disk, checking requests as the real driver
-//! must (code, client offset and length against the data region, blocks
+//! must (code, I/O address and length inside one of the two data regions
+//! with the drivers' own check, `sevio_sddf::find_io_range`, blocks
 //! against the capacity, writes to a read-only disk), and can misbehave on
 //! purpose; [`FakeSystem::run`] passes notifications back and forth until
 //! the client finishes or nothing moves.
@@ -12,6 +13,7 @@ use crate::client::{Client, Mode, Outcome, Platform, Regions};
 use core::fmt;
 use sevio_queue::blk::{BLK_TRANSFER_SIZE, STORAGE_SERIAL_LEN};
 use sevio_queue::{BlkOp, BlkRequest, BlkRequestConsumer, BlkResponse, BlkResponseProducer, BlkStatus, StorageInfo};
+use sevio_sddf::{DeviceRegion, Region, find_io_range};
 use sevio_sharedmem::{HeapRegion, SharedMemory};
 use std::string::String;
 use std::vec;
@@ -60,7 +62,8 @@ pub struct Faults {
     pub shifted_reads: bool,
     /// Accept writes even though the disk is read-only.
     pub ignore_read_only: bool,
-    /// Skip the client-offset check (and then clamp, to stay in bounds).
+    /// Skip the I/O address check (and then clamp into the data region,
+    /// to stay in bounds).
     pub skip_offset_check: bool,
 }
 
@@ -69,7 +72,8 @@ pub struct FakeDriver {
     requests: BlkRequestConsumer,
     responses: BlkResponseProducer,
     info_mem: SharedMemory,
-    data: SharedMemory,
+    /// The data regions and their I/O addresses.
+    buffers: [(SharedMemory, u64); 2],
     /// The disk's contents.
     pub disk: Vec<u8>,
     /// What the driver publishes.
@@ -92,15 +96,19 @@ impl FakeDriver {
         self.info.publish(&self.info_mem).expect("storage info page");
     }
 
-    fn check(&self, r: &BlkRequest) -> Result<(BlkOp, usize, usize), BlkStatus> {
+    /// (op, buffer memory, offset in it, disk byte offset).
+    fn check(&self, r: &BlkRequest) -> Result<(BlkOp, SharedMemory, usize, usize), BlkStatus> {
+        let (data, _) = self.buffers[0];
         let op = r.op().ok_or(BlkStatus::InvalidParam)?;
         if matches!(op, BlkOp::Flush | BlkOp::Barrier) {
-            return Ok((op, 0, 0));
+            return Ok((op, data, 0, 0));
         }
         let len = usize::from(r.count) * BLK_TRANSFER_SIZE;
-        let end = (r.io_or_offset as usize).checked_add(len);
-        let in_region = end.is_some_and(|e| e <= self.data.len()) && r.io_or_offset <= usize::MAX as u64;
-        if r.count == 0 || !in_region && !self.faults.skip_offset_check {
+        let regions = self
+            .buffers
+            .map(|(mem, io_addr)| DeviceRegion { region: Region { vaddr: 0, size: mem.len() as u64 }, io_addr });
+        let target = find_io_range(&regions, r.io_or_offset, len as u64);
+        if r.count == 0 || target.is_none() && !self.faults.skip_offset_check {
             return Err(BlkStatus::InvalidParam);
         }
         let last = r.block_number.checked_add(u64::from(r.count));
@@ -110,12 +118,17 @@ impl FakeDriver {
         if op == BlkOp::Write && self.info.read_only && !self.faults.ignore_read_only {
             return Err(BlkStatus::InvalidParam);
         }
-        let offset = (r.io_or_offset as usize).min(self.data.len().saturating_sub(len));
-        Ok((op, offset, r.block_number as usize * BLK_TRANSFER_SIZE))
+        let (mem, offset) = match target {
+            Some(t) => (self.buffers[t.index].0, t.offset as usize),
+            None => {
+                (data, (r.io_or_offset.wrapping_sub(self.buffers[0].1) as usize).min(data.len().saturating_sub(len)))
+            }
+        };
+        Ok((op, mem, offset, r.block_number as usize * BLK_TRANSFER_SIZE))
     }
 
     fn serve(&mut self, r: &BlkRequest) -> BlkStatus {
-        let (op, offset, disk_at) = match self.check(r) {
+        let (op, mem, offset, disk_at) = match self.check(r) {
             Ok(x) => x,
             Err(status) => return status,
         };
@@ -131,9 +144,9 @@ impl FakeDriver {
                         buf[(b - first) as usize * BLK_TRANSFER_SIZE + 100] ^= 0x40;
                     }
                 }
-                self.data.copy_in(offset, &buf).expect("checked range");
+                mem.copy_in(offset, &buf).expect("checked range");
             }
-            BlkOp::Write => self.data.copy_out(offset, &mut self.disk[disk_at..disk_at + len]).expect("checked range"),
+            BlkOp::Write => mem.copy_out(offset, &mut self.disk[disk_at..disk_at + len]).expect("checked range"),
             BlkOp::Flush | BlkOp::Barrier => {}
         }
         BlkStatus::Ok
@@ -164,8 +177,8 @@ impl FakeDriver {
 
 /// Regions, driver and notification bookkeeping for one test.
 pub struct FakeSystem {
-    _regions: [HeapRegion; 4],
-    regions: [SharedMemory; 4],
+    _regions: [HeapRegion; 5],
+    regions: [SharedMemory; 5],
     /// The driver.
     pub driver: FakeDriver,
     /// Notifications sent (client to driver, driver to client).
@@ -175,13 +188,26 @@ pub struct FakeSystem {
 
 /// Data region size of a fake system (as in the reference system.xml).
 pub const FAKE_DATA_SIZE: usize = 0x20_0000;
+/// The data region's I/O address (as in the reference system.xml).
+pub const FAKE_DATA_IO: u64 = 0x4820_0000;
+/// The second data region, right after the first.
+pub const FAKE_META_SIZE: usize = 0x1_0000;
+/// Its I/O address.
+pub const FAKE_META_IO: u64 = FAKE_DATA_IO + FAKE_DATA_SIZE as u64;
 
 impl FakeSystem {
-    /// A disk of `capacity` blocks, read-only or not, and a 2 MiB data region.
+    /// A disk of `capacity` blocks, read-only or not, a 2 MiB data region
+    /// and a 64 KiB second one after it.
     pub fn new(capacity: u64, read_only: bool) -> FakeSystem {
-        let heaps =
-            [HeapRegion::new(4096), HeapRegion::new(4096), HeapRegion::new(4096), HeapRegion::new(FAKE_DATA_SIZE)];
-        let regions = [heaps[0].memory(), heaps[1].memory(), heaps[2].memory(), heaps[3].memory()];
+        let queue = crate::pd::QUEUE_REGION_SIZE;
+        let heaps = [
+            HeapRegion::new(queue),
+            HeapRegion::new(queue),
+            HeapRegion::new(4096),
+            HeapRegion::new(FAKE_DATA_SIZE),
+            HeapRegion::new(FAKE_META_SIZE),
+        ];
+        let regions = heaps.each_ref().map(HeapRegion::memory);
         let mut serial = [0u8; STORAGE_SERIAL_LEN];
         serial[..8].copy_from_slice(b"fake-blk");
         let info = StorageInfo {
@@ -197,7 +223,7 @@ impl FakeSystem {
             requests: BlkRequestConsumer::new(regions[0], crate::BLK_QUEUE_CAPACITY).expect("queue"),
             responses: BlkResponseProducer::new(regions[1], crate::BLK_QUEUE_CAPACITY).expect("queue"),
             info_mem: regions[2],
-            data: regions[3],
+            buffers: [(regions[3], FAKE_DATA_IO), (regions[4], FAKE_META_IO)],
             disk: vec![0; capacity as usize * BLK_TRANSFER_SIZE],
             info,
             faults: Faults::default(),
@@ -216,6 +242,8 @@ impl FakeSystem {
             response: self.regions[1],
             storage_info: self.regions[2],
             data: self.regions[3],
+            data_io: FAKE_DATA_IO,
+            meta: Some((self.regions[4], FAKE_META_IO)),
         }
     }
 

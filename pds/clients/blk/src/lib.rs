@@ -13,13 +13,16 @@
 //!   is refused and that reads work.
 //! - `blk-bench` ([`Mode::Bench`], [`bench`]): 4 KiB random reads and
 //!   sequential reads and writes at queue depth 1 and 32, printing `BENCH`
-//!   lines (IOPS, MB/s, notifications and IRQs per request).
+//!   lines (IOPS, MB/s, median latency, notifications and IRQs per
+//!   request).
 //!
 //! [`pd`] is the runtime shell (channels, setvars, the `Handler`);
 //! [`fake`] (feature `test-utils`) a host-memory driver for tests.
 //!
 //! Requests are in 4096-byte transfer units; buffers live in the client's
-//! data region and requests carry offsets into it.
+//! data regions and requests name them by I/O address (the region's
+//! physical address plus the offset), as sDDF's virtualiser names buffers
+//! to its driver: the client plays the virtualiser's part.
 #![no_std]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
@@ -30,6 +33,7 @@ extern crate std;
 pub mod bench;
 mod client;
 pub mod engine;
+pub mod latency;
 pub mod pattern;
 pub mod pd;
 pub mod test_mode;
@@ -39,7 +43,7 @@ pub mod text;
 pub mod fake;
 
 pub use bench::BenchConfig;
-pub use client::{Client, Mode, Outcome, Platform, Regions, Step};
+pub use client::{Client, Mode, Outcome, Platform, Regions, Step, wait_for_storage_info};
 pub use engine::{Completion, Engine, EngineError, MAX_IN_FLIGHT, Sent};
 pub use pattern::{DEFAULT_SEED, pattern_byte, pattern_word};
 pub use test_mode::TestConfig;
@@ -48,10 +52,9 @@ use core::fmt;
 use sevio_queue::{BlkStatus, QueueError};
 
 /// Entries in each of the blk request and response queues, shared with
-/// the driver. 64 because the queues live in one 4 KiB page each: 64
-/// requests of 32 B after the 16-byte header (a 128-entry request queue
-/// would need 4112 B).
-pub const BLK_QUEUE_CAPACITY: u32 = 64;
+/// the driver: 128, what sdfgen gives a driver's queues (the request queue
+/// then needs 16 + 128 * 32 bytes: an 8 KiB region).
+pub const BLK_QUEUE_CAPACITY: u32 = 128;
 
 /// Why a run failed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

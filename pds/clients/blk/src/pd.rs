@@ -4,13 +4,17 @@
 //! - channel 0: the blk driver ([`DRIVER`]), notifications both ways;
 //! - `blk_request_vaddr`, `blk_response_vaddr`, `blk_storage_info_vaddr`:
 //!   the three 4 KiB pages shared with the driver (setvar_vaddr);
-//! - `client_data_vaddr` (setvar_vaddr) and `client_data_size`
-//!   (setvar_size): the data region;
+//! - `client_data_vaddr` (setvar_vaddr), `client_data_size`
+//!   (setvar_size) and `client_data_paddr` (region_paddr): the data
+//!   region, whose bytes requests name by I/O address;
+//! - optional: `client_meta_vaddr`, `client_meta_size`,
+//!   `client_meta_paddr`: a second data region (like sDDF's virtualiser's
+//!   metadata buffer);
 //! - optional: `pattern_seed` (test mode; 0 = [`crate::DEFAULT_SEED`]),
 //!   `bench_qd1_requests`, `bench_qd32_requests` (bench mode; 0 = the
 //!   defaults of [`crate::BenchConfig`]).
 
-use crate::client::{Client, Mode, Outcome, Platform, Regions};
+use crate::client::{Client, Mode, Outcome, Platform, Regions, wait_for_storage_info};
 use crate::text::LineBuf;
 use crate::{BenchConfig, Failure, TestConfig};
 use core::fmt;
@@ -21,8 +25,11 @@ use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler, debug_println,
 /// The blk driver.
 pub const DRIVER: Channel = Channel::new(0);
 
-/// Size of each queue region and of the storage information region.
-pub const QUEUE_REGION_SIZE: usize = 0x1000;
+/// Size of each queue region (128 requests of 32 bytes after a 16-byte
+/// header).
+pub const QUEUE_REGION_SIZE: usize = 0x2000;
+/// Size of the storage information region.
+pub const STORAGE_INFO_REGION_SIZE: usize = 0x1000;
 
 sevio_runtime::shared_region!(
     /// The request queue region.
@@ -34,7 +41,7 @@ sevio_runtime::shared_region!(
 );
 sevio_runtime::shared_region!(
     /// The storage information page.
-    pub fn storage_info_region() = "blk_storage_info_vaddr", QUEUE_REGION_SIZE as u64
+    pub fn storage_info_region() = "blk_storage_info_vaddr", STORAGE_INFO_REGION_SIZE as u64
 );
 sevio_runtime::setvar!(
     /// Size of the client data region in bytes.
@@ -43,6 +50,22 @@ sevio_runtime::setvar!(
 sevio_runtime::shared_region!(
     /// The client data region.
     pub fn data_region() = "client_data_vaddr", client_data_size()
+);
+sevio_runtime::setvar!(
+    /// Physical (I/O) address of the client data region.
+    pub fn client_data_paddr() = "client_data_paddr"
+);
+sevio_runtime::setvar!(
+    /// Size of the second data region (0: none).
+    pub fn client_meta_size() = "client_meta_size"
+);
+sevio_runtime::shared_region!(
+    /// The second data region.
+    pub fn meta_region() = "client_meta_vaddr", client_meta_size()
+);
+sevio_runtime::setvar!(
+    /// Physical (I/O) address of the second data region.
+    pub fn client_meta_paddr() = "client_meta_paddr"
 );
 sevio_runtime::setvar!(
     /// Pattern seed override (0: default).
@@ -78,11 +101,18 @@ pub fn bench_config() -> BenchConfig {
 /// The regions named by the setvars.
 pub fn regions_from_setvars() -> Result<Regions, Failure> {
     let unset = |e: MapError| Failure::Unset(e.setvar);
+    let nonzero = |v: u64, name| if v == 0 { Err(Failure::Unset(name)) } else { Ok(v) };
+    let meta = match client_meta_size() {
+        0 => None,
+        _ => Some((meta_region().map_err(unset)?, nonzero(client_meta_paddr(), "client_meta_paddr")?)),
+    };
     Ok(Regions {
         request: request_region().map_err(unset)?,
         response: response_region().map_err(unset)?,
         storage_info: storage_info_region().map_err(unset)?,
         data: data_region().map_err(unset)?,
+        data_io: nonzero(client_data_paddr(), "client_data_paddr")?,
+        meta,
     })
 }
 
@@ -108,11 +138,13 @@ pub struct ClientPd {
 }
 
 impl ClientPd {
-    /// Build the client from the setvars and take its first step (the
-    /// storage information may already be published). A configuration
+    /// Build the client from the setvars, wait for the storage
+    /// information (spinning, as sDDF's clients do: the driver sends no
+    /// notification for it) and take the first step. A configuration
     /// error is reported as `FAIL` at once.
     pub fn start(mode: Mode) -> ClientPd {
-        let client = match regions_from_setvars().and_then(|r| Client::new(r, mode)) {
+        let ready = |r: Regions| wait_for_storage_info(&r.storage_info).map(|()| r);
+        let client = match regions_from_setvars().and_then(ready).and_then(|r| Client::new(r, mode)) {
             Ok(client) => Some(client),
             Err(f) => {
                 report_failure(&f);
@@ -160,5 +192,7 @@ impl Handler for ClientPd {
     }
 }
 
-// The handler lives on the PD's stack (8 KiB by default): keep it small.
-const _: () = assert!(core::mem::size_of::<ClientPd>() <= 2048);
+// The handler lives on the PD's stack: the systems give blk client PDs
+// 64 KiB (stack_size="0x10000"); the table of 128 requests in flight makes
+// it about 4 KiB.
+const _: () = assert!(core::mem::size_of::<ClientPd>() <= 6144);

@@ -8,18 +8,27 @@
 //!    block's buffer filled with its [`pattern`](crate::pattern) first;
 //! 2. *read*: the plan in chunks of 8, 1, 16, 3, 2, 7, 4 into a second
 //!    buffer area filled with a poison byte, each block then checked;
-//! 3. *probes*: requests the driver must refuse (a client offset outside
-//!    the data region, an offset whose end wraps, blocks beyond the
-//!    capacity, an unknown code), all in flight together;
-//! 4. *re-read* of block 1 (the target of the refused writes): unchanged;
-//! 5. *flush*: OK.
+//! 3. *deep*: [`DEEP_REQUESTS`] single-block reads published at once,
+//!    more than 64 outstanding (an sDDF virtualiser may have up to the
+//!    queue's 128), each checked;
+//! 4. *probes*: requests the driver must refuse (an I/O address past
+//!    every data region, one whose end wraps, a read straddling the end
+//!    of the data region (into the second region when that follows it),
+//!    one just below the data, blocks beyond the capacity, an unknown
+//!    code), all in flight together;
+//! 5. *re-read* of block 1 (the target of the refused writes): unchanged;
+//!    and, when there is a second data region, the same block read into
+//!    it;
+//! 6. *flush*: OK.
 //!
 //! Read-only device: one WRITE must be refused (ERR_INVALID_PARAM or
 //! ERR_IO), then the read phase (reporting how many blocks match the
 //! pattern, without requiring it), then the probes; no flush.
 //!
 //! Buffers: block `i` of the plan uses `i * 4096` in the data region for
-//! writes and `(plan length + i) * 4096` for reads.
+//! writes and `(plan length + i) * 4096` for reads; deep read `k` uses
+//! `(2 * plan length + k) * 4096`. Requests name them by I/O address
+//! (`data_io + offset`).
 
 use crate::client::{Ctx, Platform};
 use crate::engine::Completion;
@@ -27,6 +36,7 @@ use crate::pattern::{check_block, fill_block};
 use crate::{Failure, StatusName};
 use sevio_queue::blk::BLK_TRANSFER_SIZE;
 use sevio_queue::{BlkOp, BlkRequest, BlkStatus, StorageInfo};
+use sevio_sharedmem::SharedMemory;
 
 /// What the test covers.
 #[derive(Copy, Clone, Debug)]
@@ -53,6 +63,10 @@ pub const POISON: u8 = 0xa5;
 const WRITE_CHUNKS: &[u16] = &[1, 4, 2, 8, 3, 16, 1, 5];
 const READ_CHUNKS: &[u16] = &[8, 1, 16, 3, 2, 7, 4];
 const UNKNOWN_CODE: u32 = 0x7f;
+
+/// Reads published at once in the deep phase: more than 64 (the old
+/// fixed queue size), fewer than the queue's 128.
+pub const DEEP_REQUESTS: usize = 100;
 
 /// The blocks under test: two ranges `[start, end)`, the second starting
 /// where the first ends at the earliest.
@@ -130,6 +144,7 @@ enum Phase {
     Write,
     RoWrite,
     Read,
+    Deep,
     Probes,
     Reread,
     Flush,
@@ -184,6 +199,10 @@ pub(crate) struct TestRun {
     requests: u32,
     max_in_flight: usize,
     matched: u64,
+    data_io: u64,
+    data_len: usize,
+    /// The second data region's I/O address and size.
+    meta: Option<(u64, usize)>,
 }
 
 impl TestRun {
@@ -200,11 +219,36 @@ impl TestRun {
             requests: 0,
             max_in_flight: 0,
             matched: 0,
+            data_io: 0,
+            data_len: 0,
+            meta: None,
         }
     }
 
     fn depth(&self) -> usize {
-        self.cfg.depth.clamp(1, crate::MAX_IN_FLIGHT)
+        match self.phase {
+            Phase::Deep => DEEP_REQUESTS,
+            _ => self.cfg.depth.clamp(1, crate::MAX_IN_FLIGHT),
+        }
+    }
+
+    fn deep_offset(&self, k: u64) -> usize {
+        (2 * self.plan.len() + k) as usize * BLK_TRANSFER_SIZE
+    }
+
+    fn io(&self, offset: usize) -> u64 {
+        self.data_io.wrapping_add(offset as u64)
+    }
+
+    /// The memory and offset of the buffer at I/O address `io`, if it is
+    /// in one of the client's regions.
+    fn buffer<P: Platform>(&self, ctx: &Ctx<'_, P>, io: u64) -> Option<(SharedMemory, usize)> {
+        let inside = |base: u64, len: usize| io.checked_sub(base).filter(|&o| o < len as u64).map(|o| o as usize);
+        if let Some(at) = inside(self.data_io, self.data_len) {
+            return Some((*ctx.data, at));
+        }
+        let (mem, base) = ctx.meta?;
+        inside(base, mem.len()).map(|at| (mem, at))
     }
 
     fn write_offset(&self, index: u64) -> usize {
@@ -223,7 +267,9 @@ impl TestRun {
         self.capacity = info.capacity;
         self.read_only = info.read_only;
         self.plan = Plan::new(info.capacity, self.cfg.head_blocks, self.cfg.tail_blocks);
-        let needed = 2 * self.plan.len() as usize * BLK_TRANSFER_SIZE;
+        (self.data_io, self.data_len) = (ctx.data_io, ctx.data.len());
+        self.meta = ctx.meta.map(|(mem, io)| (io, mem.len()));
+        let needed = self.deep_offset(DEEP_REQUESTS as u64);
         if ctx.data.len() < needed.max(2 * BLK_TRANSFER_SIZE) {
             return Err(Failure::DataRegionTooSmall { needed, len: ctx.data.len() });
         }
@@ -288,15 +334,31 @@ impl TestRun {
                 filled.map_err(|_| Failure::Buffer { offset: at })?;
             }
             let code = if write { BlkOp::Write } else { BlkOp::Read } as u32;
-            let request = BlkRequest { code, io_or_offset: offset as u64, block_number: block, count, id: 0 };
+            let request = BlkRequest { code, io_or_offset: self.io(offset), block_number: block, count, id: 0 };
             return Ok(Some((request, index as u32)));
         }
+        if self.phase == Phase::Deep {
+            let k = self.next_item as u64;
+            let Some(block) = self.deep_block(k) else { return Ok(None) };
+            self.next_item += 1;
+            let at = self.deep_offset(k);
+            ctx.data.fill(at, BLK_TRANSFER_SIZE, POISON).map_err(|_| Failure::Buffer { offset: at })?;
+            let request = BlkRequest {
+                code: BlkOp::Read as u32,
+                io_or_offset: self.io(at),
+                block_number: block,
+                count: 1,
+                id: 0,
+            };
+            return Ok(Some((request, k as u32)));
+        }
         let i = self.next_item;
-        let Some(item) = self.item(i, ctx.data.len()) else { return Ok(None) };
+        let Some(item) = self.item(i) else { return Ok(None) };
         self.next_item += 1;
         if item.request.code == BlkOp::Read as u32 && item.expect == Expect::Ok {
-            let at = item.request.io_or_offset as usize;
-            ctx.data.fill(at, BLK_TRANSFER_SIZE, POISON).map_err(|_| Failure::Buffer { offset: at })?;
+            let io = item.request.io_or_offset;
+            let (mem, at) = self.buffer(ctx, io).ok_or(Failure::Buffer { offset: io as usize })?;
+            mem.fill(at, BLK_TRANSFER_SIZE, POISON).map_err(|_| Failure::Buffer { offset: at })?;
         }
         if self.phase == Phase::RoWrite {
             let at = self.write_offset(0);
@@ -312,11 +374,30 @@ impl TestRun {
         (index, self.plan.locate(index).map_or(0, |(b, _)| b))
     }
 
+    /// The block deep read `k` reads (cycling through the plan), if
+    /// `k` is one.
+    fn deep_block(&self, k: u64) -> Option<u64> {
+        if k >= DEEP_REQUESTS as u64 || self.plan.is_empty() {
+            return None;
+        }
+        self.plan.locate(k % self.plan.len()).map(|(b, _)| b)
+    }
+
     /// Item `i` of a single-request phase.
-    fn item(&self, i: usize, data_len: usize) -> Option<Item> {
+    fn item(&self, i: usize) -> Option<Item> {
         let (vi, victim) = self.victim();
-        let read_buf = self.read_offset(vi) as u64;
+        let read_buf = self.io(self.read_offset(vi));
         let unit = BLK_TRANSFER_SIZE as u64;
+        let data_end = self.io(self.data_len);
+        let (lowest, highest_end, after_data) = match self.meta {
+            Some((io, len)) => (io.min(self.data_io), io.wrapping_add(len as u64).max(data_end), io == data_end),
+            None => (self.data_io, data_end, false),
+        };
+        let straddle = if after_data {
+            "READ straddling the data region and the second region after it"
+        } else {
+            "READ straddling the end of the data region"
+        };
         let req = |code: u32, io_or_offset: u64, block_number: u64, count: u16| BlkRequest {
             code,
             io_or_offset,
@@ -329,31 +410,40 @@ impl TestRun {
         let bad_write = if self.read_only { Expect::Refused } else { Expect::InvalidParam };
         let item = |name, request, expect| Some(Item { name, request, expect });
         match (self.phase, i) {
-            (Phase::RoWrite, 0) => item("WRITE to a read-only device", req(write, 0, 0, 1), Expect::Refused),
+            (Phase::RoWrite, 0) => {
+                item("WRITE to a read-only device", req(write, self.io(self.write_offset(0)), 0, 1), Expect::Refused)
+            }
             (Phase::Probes, 0) => {
-                item("WRITE from an offset beyond the data region", req(write, data_len as u64, victim, 1), bad_write)
+                item("WRITE from an I/O address past every data region", req(write, highest_end, victim, 1), bad_write)
             }
             (Phase::Probes, 1) => item(
-                "WRITE whose offset + length wraps around",
+                "WRITE whose I/O address + length wraps around",
                 req(write, u64::MAX - (unit - 1), victim, 2),
                 bad_write,
             ),
-            (Phase::Probes, 2) => item(
-                "READ straddling the end of the data region",
-                req(read, data_len as u64 - unit, victim, 2),
+            (Phase::Probes, 2) => {
+                item(straddle, req(read, data_end.wrapping_sub(unit), victim, 2), Expect::InvalidParam)
+            }
+            (Phase::Probes, 3) => item(
+                "READ just below the data regions",
+                req(read, lowest.wrapping_sub(unit), victim, 1),
                 Expect::InvalidParam,
             ),
-            (Phase::Probes, 3) => {
+            (Phase::Probes, 4) => {
                 item("READ at block_number = capacity", req(read, read_buf, self.capacity, 1), Expect::AnyError)
             }
-            (Phase::Probes, 4) => {
+            (Phase::Probes, 5) => {
                 item("READ straddling the end of the disk", req(read, read_buf, self.capacity - 1, 2), Expect::AnyError)
             }
-            (Phase::Probes, 5) => {
+            (Phase::Probes, 6) => {
                 item("request with unknown code 0x7f", req(UNKNOWN_CODE, read_buf, victim, 1), Expect::AnyError)
             }
             (Phase::Reread, 0) => {
                 item("re-read of the probes' target block", req(read, read_buf, victim, 1), Expect::Ok)
+            }
+            (Phase::Reread, 1) => {
+                let (meta_io, _) = self.meta?;
+                item("READ into the second data region", req(read, meta_io, victim, 1), Expect::Ok)
             }
             (Phase::Flush, 0) => item("FLUSH", req(BlkOp::Flush as u32, 0, 0, 0), Expect::Ok),
             _ => None,
@@ -375,7 +465,12 @@ impl TestRun {
             }
             return Ok(());
         }
-        let Some(item) = self.item(c.tag as usize, ctx.data.len()) else {
+        if self.phase == Phase::Deep {
+            c.check_transfer()?;
+            let data = *ctx.data;
+            return self.check_at(&data, self.deep_offset(u64::from(c.tag)), r.block_number);
+        }
+        let Some(item) = self.item(c.tag as usize) else {
             return Err(Failure::Engine(crate::EngineError::BadSlot(c.slot)));
         };
         if self.phase == Phase::RoWrite && c.is_ok() {
@@ -392,8 +487,8 @@ impl TestRun {
         }
         if self.phase == Phase::Reread {
             c.check_transfer()?;
-            let (vi, _) = self.victim();
-            self.check_read(ctx, vi, r.block_number, 1)?;
+            let (mem, at) = self.buffer(ctx, item.request.io_or_offset).ok_or(Failure::Buffer { offset: 0 })?;
+            self.check_at(&mem, at, r.block_number)?;
         }
         Ok(())
     }
@@ -407,15 +502,21 @@ impl TestRun {
         block: u64,
         count: u16,
     ) -> Result<(), Failure> {
+        let data = *ctx.data;
         for k in 0..u64::from(count) {
-            let at = self.read_offset(index + k);
-            let checked = check_block(ctx.data, at, self.cfg.seed, block + k, self.plan.blocks());
-            match checked {
-                Ok(()) => self.matched += 1,
-                Err(m) if m.unreadable => return Err(Failure::Buffer { offset: at }),
-                Err(_) if self.read_only => {}
-                Err(mismatch) => return Err(Failure::Mismatch { block: block + k, mismatch }),
-            }
+            self.check_at(&data, self.read_offset(index + k), block + k)?;
+        }
+        Ok(())
+    }
+
+    /// Verify one block read into `mem` at `at` (on a read-only device:
+    /// count the matches).
+    fn check_at(&mut self, mem: &SharedMemory, at: usize, block: u64) -> Result<(), Failure> {
+        match check_block(mem, at, self.cfg.seed, block, self.plan.blocks()) {
+            Ok(()) => self.matched += 1,
+            Err(m) if m.unreadable => return Err(Failure::Buffer { offset: at }),
+            Err(_) if self.read_only => {}
+            Err(mismatch) => return Err(Failure::Mismatch { block, mismatch }),
         }
         Ok(())
     }
@@ -434,11 +535,18 @@ impl TestRun {
                     "blk-client: read-only device: read {n} blocks in {reqs} requests; {} of them match the pattern (seed {:#x})",
                     self.matched, self.cfg.seed
                 ));
-                Phase::Probes
+                Phase::Deep
             }
             Phase::Read => {
                 p.print(format_args!(
                     "blk-client: read back and verified {n} blocks in {reqs} requests, up to {most} in flight"
+                ));
+                Phase::Deep
+            }
+            Phase::Deep => {
+                let checked = if self.read_only { "done" } else { "all verified" };
+                p.print(format_args!(
+                    "blk-client: {reqs} reads outstanding at once (up to {most} in flight), {checked}"
                 ));
                 Phase::Probes
             }
@@ -448,6 +556,9 @@ impl TestRun {
             }
             Phase::Reread => {
                 p.print(format_args!("blk-client: block {} unchanged after the refused writes", self.victim().1));
+                if self.meta.is_some() {
+                    p.print(format_args!("blk-client: read into the second data region verified"));
+                }
                 Phase::Flush
             }
             Phase::Flush => {

@@ -134,3 +134,25 @@ fn too_small_a_data_region_or_disk_is_reported() {
     assert_eq!(sys.run(&mut client, &mut p, 10), Outcome::Failed);
     assert!(matches!(client.failure(), Some(Failure::DataRegionTooSmall { needed: 0x40_0000, .. })));
 }
+
+#[test]
+fn median_latency_grows_with_the_queue_depth_when_the_driver_answers_one_at_a_time() {
+    let mut sys = FakeSystem::new(CAPACITY, false);
+    sys.driver.publish_info();
+    sys.driver.max_batch = 1;
+    let mut client = sys.client(Mode::Bench(config()));
+    // Every clock reading advances 1 us: latency counts the readings made
+    // between a request's submission and its completion.
+    let mut p = RecordingPlatform { tick_ns: 1_000, ..Default::default() };
+    assert_eq!(sys.run(&mut client, &mut p, 1_000_000), Outcome::Passed, "{:?}", client.failure());
+    let qd1 = value(&p, "blk_qd1_randread_4k_median_latency_us");
+    let qd32 = value(&p, "blk_qd32_randread_4k_median_latency_us");
+    // At depth 1: submitted at one reading, completed at the next.
+    assert!((0.9..=1.1).contains(&qd1), "{qd1}");
+    // At depth 32, answered one per activation, a request waits behind
+    // the others in flight: at least 16 readings.
+    assert!(qd32 >= 16.0, "qd1 {qd1} us, qd32 {qd32} us");
+    for name in ["blk_qd1_seqread_64k_median_latency_us", "blk_qd32_seqwrite_64k_median_latency_us"] {
+        assert!(value(&p, name) > 0.0, "{name}");
+    }
+}

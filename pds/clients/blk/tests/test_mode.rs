@@ -1,6 +1,6 @@
 //! Test mode against the host-memory fake driver.
 
-use sevio_client_blk::fake::{FakeSystem, RecordingPlatform};
+use sevio_client_blk::fake::{FAKE_META_IO, FAKE_META_SIZE, FakeSystem, RecordingPlatform};
 use sevio_client_blk::pattern::pattern_byte;
 use sevio_client_blk::{DEFAULT_SEED, Failure, Mode, Outcome, TestConfig};
 use sevio_queue::{BlkOp, BlkStatus};
@@ -49,7 +49,19 @@ fn full_run_passes_and_leaves_the_pattern_on_disk() {
     assert!(log.iter().any(|(r, s)| r.code == BlkOp::Read as u32 && r.count > 1 && *s == BlkStatus::Ok));
     assert!(log.iter().any(|(r, s)| r.code == BlkOp::Flush as u32 && *s == BlkStatus::Ok));
     // The probes reached the driver and were refused.
-    assert!(log.iter().any(|(r, s)| r.io_or_offset >= 0x20_0000 && *s == BlkStatus::InvalidParam));
+    assert!(
+        log.iter()
+            .any(|(r, s)| r.io_or_offset >= FAKE_META_IO + FAKE_META_SIZE as u64 && *s == BlkStatus::InvalidParam)
+    );
+    // A read straddling the two data regions was refused.
+    let straddle = FAKE_META_IO - 4096;
+    assert!(log.iter().any(|(r, s)| r.io_or_offset == straddle && r.count == 2 && *s == BlkStatus::InvalidParam));
+    assert!(
+        log.iter().any(|(r, s)| r.io_or_offset == FAKE_META_IO && *s == BlkStatus::Ok),
+        "a read into the second region"
+    );
+    assert!(p.printed("100 reads outstanding at once"), "{:#?}", p.lines);
+    assert!(sys.driver.max_outstanding > 64, "more than 64 outstanding: {}", sys.driver.max_outstanding);
     assert!(log.iter().any(|(r, s)| r.block_number == CAPACITY && *s != BlkStatus::Ok));
     // Several requests were in flight at once (the driver saw them in one batch).
     let most = p.lines.iter().find(|l| l.contains("wrote 68 blocks")).expect("write summary");

@@ -51,6 +51,8 @@ impl fmt::Display for Milli {
 /// The measurement.
 #[derive(Debug, Default)]
 pub struct Bench {
+    /// Inserted into the BENCH names (`net_<tag>_udp_echo_fps`), if set.
+    tag: Option<&'static str>,
     start: Option<(u64, Option<(u64, u64)>)>,
     last_ns: u64,
     frames: u64,
@@ -58,6 +60,12 @@ pub struct Bench {
 }
 
 impl Bench {
+    /// A measurement whose BENCH lines are named `net_<tag>_...` (the
+    /// untagged one's `net_...`).
+    pub fn tagged(tag: &'static str) -> Bench {
+        Bench { tag: Some(tag), ..Bench::default() }
+    }
+
     /// The flood starts now.
     pub fn start(&mut self, p: &mut dyn Platform) {
         let now = p.now_ns();
@@ -92,12 +100,19 @@ impl Bench {
             self.bytes,
             Milli::ratio(ns, 1_000_000)
         ));
-        p.print(format_args!("BENCH net_udp_echo_fps {} frames/s", Milli::ratio(frames * 1_000_000_000, ns)));
-        p.print(format_args!("BENCH net_udp_echo_mbps {} MB/s", Milli::ratio(u128::from(self.bytes) * 1000, ns)));
+        let (tag, sep) = match self.tag {
+            Some(tag) => (tag, "_"),
+            None => ("", ""),
+        };
+        p.print(format_args!("BENCH net_{tag}{sep}udp_echo_fps {} frames/s", Milli::ratio(frames * 1_000_000_000, ns)));
+        p.print(format_args!(
+            "BENCH net_{tag}{sep}udp_echo_mbps {} MB/s",
+            Milli::ratio(u128::from(self.bytes) * 1000, ns)
+        ));
         if let (Some((n0, i0)), Some((n1, i1))) = (c0, p.counters()) {
             let per = |a: u64, b: u64| Milli::ratio(u128::from(b.saturating_sub(a)), frames);
-            p.print(format_args!("BENCH net_notifications_per_frame {} count", per(n0, n1)));
-            p.print(format_args!("BENCH net_irqs_per_frame {} count", per(i0, i1)));
+            p.print(format_args!("BENCH net_{tag}{sep}notifications_per_frame {} count", per(n0, n1)));
+            p.print(format_args!("BENCH net_{tag}{sep}irqs_per_frame {} count", per(i0, i1)));
         }
         bad == 0 && self.frames > 0
     }

@@ -1,31 +1,39 @@
-//! The client's side of the sDDF net queues.
+//! The client's side of the sDDF net queues, played as sDDF's
+//! virtualisers play it towards a driver: buffers named by I/O address,
+//! an rx and a tx connection of their own capacities, each on its own
+//! channel.
 //!
-//! The client owns `n` rx buffers and `n` tx buffers, 2048 bytes each at
-//! offsets `i * 2048` of its rx and tx data regions (`n` = queue capacity
-//! − 1, so no queue can ever be full). At start every rx buffer goes to
-//! rx free. Each received frame is copied out, handed to the [`Stack`],
-//! and its buffer goes straight back to rx free; a reply is copied into a
-//! free tx buffer and queued on tx active, and so are the host's own
-//! frames ([`Stack::poll_send`]) while tx buffers last. Sent buffers come
-//! back on tx free.
+//! The client owns rx buffers and tx buffers, 2048 bytes each at I/O
+//! addresses `base + i * 2048` of its rx and tx data regions (two
+//! regions, so the driver's region list is exercised), as many as the
+//! region and the queue hold. At start every rx buffer goes to rx free at
+//! once (sDDF's rx virtualiser fills the whole queue). Each received
+//! frame is copied out, handed to the [`Stack`], and its buffer goes
+//! straight back to rx free; a reply is copied into a free tx buffer and
+//! queued on tx active, and so are the host's own frames
+//! ([`Stack::poll_send`]) while tx buffers last. Sent buffers come back
+//! on tx free.
 //!
-//! Buffers coming back from the driver are checked: an offset that is
+//! Buffers coming back from the driver are checked: an address that is
 //! not one of ours, a tx buffer we already hold, or a length beyond 2048
 //! is counted and the descriptor dropped.
 //!
-//! Signalling, as sDDF clients do: after publishing on rx free / tx
-//! active, notify the driver if it asked (`require_signal`); before
-//! sleeping, ask for signals on rx active always and on tx free only when
-//! out of tx buffers (otherwise sent buffers are collected on the next
-//! wake-up anyway; a flood that waits for buffers is out of them).
+//! Signalling, as sDDF's virtualisers do: after publishing on rx free
+//! (tx active), notify the driver's rx (tx) side if it asked
+//! (`require_signal`); before sleeping, ask for signals on rx active
+//! always and on tx free only when out of tx buffers (otherwise sent
+//! buffers are collected on the next wake-up anyway; a flood that waits
+//! for buffers is out of them).
 
 use crate::stack::{Event, Stack};
 use sevio_queue::net::NET_BUFFER_SIZE;
 use sevio_queue::{NetBuffer, NetConsumer, NetProducer, QueueError};
 use sevio_sharedmem::SharedMemory;
 
-/// Most buffers of each kind (queue capacity 256, minus one).
-pub const MAX_BUFFERS: usize = 255;
+/// Most rx buffers (sdfgen's rx capacity for a net driver).
+pub const MAX_RX_BUFFERS: usize = 512;
+/// Most tx buffers (sdfgen's tx capacity for a driver of two clients).
+pub const MAX_TX_BUFFERS: usize = 1024;
 
 /// The client's ends of the four queues.
 pub struct Queues {
@@ -39,13 +47,28 @@ pub struct Queues {
     pub tx_active: NetProducer,
 }
 
-/// The client's data regions.
+/// The client's data regions and the I/O addresses their first bytes
+/// are named by (their physical addresses: the driver hands them to the
+/// device as they are).
 #[derive(Copy, Clone, Debug)]
 pub struct Data {
     /// rx buffers.
     pub rx: SharedMemory,
+    /// I/O address of `rx`.
+    pub rx_io: u64,
     /// tx buffers.
     pub tx: SharedMemory,
+    /// I/O address of `tx`.
+    pub tx_io: u64,
+}
+
+/// Which of the driver's two sides to notify.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Notify {
+    /// The rx connection (free buffers were published).
+    pub rx: bool,
+    /// The tx connection (frames were published).
+    pub tx: bool,
 }
 
 /// Counters.
@@ -63,13 +86,13 @@ pub struct ClientStats {
     /// Received frames of length 0 (a buffer the driver gave back
     /// unused); the buffer is reused.
     pub empty_frames: u64,
-    /// Notifications to the driver asked for.
+    /// Notifications to the driver asked for (rx and tx sides alike).
     pub notifications: u64,
 }
 
-/// Which tx buffers the client holds (a 256-bit set).
-#[derive(Copy, Clone, Debug, Default)]
-struct Held([u64; 4]);
+/// Which tx buffers the client holds (a bit per buffer).
+#[derive(Copy, Clone, Debug)]
+struct Held([u64; MAX_TX_BUFFERS / 64]);
 
 impl Held {
     fn get(&self, i: usize) -> bool {
@@ -90,9 +113,10 @@ impl Held {
 pub struct NetClient {
     q: Queues,
     data: Data,
-    buffers: usize,
+    rx_buffers: usize,
+    tx_buffers: usize,
     /// Free tx buffers (a stack of indices).
-    tx_pool: [u8; MAX_BUFFERS],
+    tx_pool: [u16; MAX_TX_BUFFERS],
     tx_free_count: usize,
     tx_held: Held,
     failed: Option<QueueError>,
@@ -102,7 +126,10 @@ pub struct NetClient {
     pub stats: ClientStats,
 }
 
-fn buffer_index(offset: u64, buffers: usize) -> Option<usize> {
+/// The index of the buffer at I/O address `io_addr` among `buffers`
+/// buffers from `base`, if it is the start of one.
+fn buffer_index(io_addr: u64, base: u64, buffers: usize) -> Option<usize> {
+    let offset = io_addr.checked_sub(base)?;
     // NET_BUFFER_SIZE is a power of two.
     if offset & (NET_BUFFER_SIZE as u64 - 1) != 0 {
         return None;
@@ -111,29 +138,31 @@ fn buffer_index(offset: u64, buffers: usize) -> Option<usize> {
     (i < buffers).then_some(i)
 }
 
-fn offset_of(i: usize) -> u64 {
-    (i * NET_BUFFER_SIZE) as u64
+fn io_addr(base: u64, i: usize) -> u64 {
+    base + (i * NET_BUFFER_SIZE) as u64
 }
 
 impl NetClient {
-    /// A client over `q` and `data`; as many buffers as the queues and
-    /// both regions allow (at most [`MAX_BUFFERS`]).
+    /// A client over `q` and `data`: as many rx buffers as rx free holds
+    /// and the rx region has room for, as many tx buffers as tx active
+    /// holds and the tx region has room for (at most [`MAX_RX_BUFFERS`],
+    /// [`MAX_TX_BUFFERS`]).
     pub fn new(q: Queues, data: Data, stack: Stack) -> NetClient {
-        let by_queue = (q.rx_free.capacity().min(q.tx_active.capacity()) as usize).saturating_sub(1);
-        let by_region = (data.rx.len().min(data.tx.len())) / NET_BUFFER_SIZE;
-        let buffers = by_queue.min(by_region).min(MAX_BUFFERS);
-        let mut tx_pool = [0u8; MAX_BUFFERS];
-        let mut tx_held = Held::default();
-        for (i, slot) in tx_pool.iter_mut().enumerate().take(buffers) {
-            *slot = (buffers - 1 - i) as u8;
+        let rx_buffers = (q.rx_free.capacity() as usize).min(data.rx.len() / NET_BUFFER_SIZE).min(MAX_RX_BUFFERS);
+        let tx_buffers = (q.tx_active.capacity() as usize).min(data.tx.len() / NET_BUFFER_SIZE).min(MAX_TX_BUFFERS);
+        let mut tx_pool = [0u16; MAX_TX_BUFFERS];
+        let mut tx_held = Held([0; MAX_TX_BUFFERS / 64]);
+        for (i, slot) in tx_pool.iter_mut().enumerate().take(tx_buffers) {
+            *slot = (tx_buffers - 1 - i) as u16;
             tx_held.set(i, true);
         }
         NetClient {
             q,
             data,
-            buffers,
+            rx_buffers,
+            tx_buffers,
             tx_pool,
-            tx_free_count: buffers,
+            tx_free_count: tx_buffers,
             tx_held,
             failed: None,
             stack,
@@ -141,9 +170,9 @@ impl NetClient {
         }
     }
 
-    /// Buffers of each kind.
-    pub fn buffers(&self) -> usize {
-        self.buffers
+    /// rx buffers and tx buffers.
+    pub fn buffers(&self) -> (usize, usize) {
+        (self.rx_buffers, self.tx_buffers)
     }
 
     /// Free tx buffers now.
@@ -157,21 +186,21 @@ impl NetClient {
     }
 
     /// Give every rx buffer to the driver, send the stack's first frames,
-    /// then service the queues. Returns whether to notify the driver.
-    pub fn start(&mut self, on_event: &mut dyn FnMut(Event)) -> bool {
-        let r = (|| -> Result<bool, QueueError> {
-            for i in 0..self.buffers {
-                self.q.rx_free.stage(NetBuffer { io_or_offset: offset_of(i), len: 0, oid: 0 })?;
+    /// then service the queues. Returns which sides of the driver to
+    /// notify.
+    pub fn start(&mut self, on_event: &mut dyn FnMut(Event)) -> Notify {
+        let r = (|| -> Result<Notify, QueueError> {
+            for i in 0..self.rx_buffers {
+                self.q.rx_free.stage(NetBuffer { io_or_offset: io_addr(self.data.rx_io, i), len: 0, oid: 0 })?;
             }
             let sent = self.send_own()?;
-            let mut notify = self.buffers > 0 && self.q.rx_free.require_signal()?;
-            if sent {
-                notify |= self.q.tx_active.require_signal()?;
-            }
-            Ok(notify)
+            let rx = self.rx_buffers > 0 && self.q.rx_free.require_signal()?;
+            let tx = sent && self.q.tx_active.require_signal()?;
+            Ok(Notify { rx, tx })
         })();
         let first = self.settle(r);
-        self.notified(on_event) | first
+        let then = self.notified(on_event);
+        Notify { rx: first.rx || then.rx, tx: first.tx || then.tx }
     }
 
     /// Queue the host's own frames while tx buffers last.
@@ -185,16 +214,15 @@ impl NetClient {
         Ok(sent)
     }
 
-    fn settle(&mut self, r: Result<bool, QueueError>) -> bool {
+    fn settle(&mut self, r: Result<Notify, QueueError>) -> Notify {
         match r {
-            Ok(true) => {
-                self.stats.notifications += 1;
-                true
+            Ok(n) => {
+                self.stats.notifications += u64::from(n.rx) + u64::from(n.tx);
+                n
             }
-            Ok(false) => false,
             Err(e) => {
                 self.failed = Some(e);
-                false
+                Notify::default()
             }
         }
     }
@@ -211,32 +239,32 @@ impl NetClient {
         self.tx_held.set(i, false);
         self.data.tx.copy_in(i * NET_BUFFER_SIZE, frame).map_err(|_| QueueError::OutOfBounds)?;
         let len = u16::try_from(frame.len()).map_err(|_| QueueError::OutOfBounds)?;
-        self.q.tx_active.stage(NetBuffer { io_or_offset: offset_of(i), len, oid: 0 })?;
+        self.q.tx_active.stage(NetBuffer { io_or_offset: io_addr(self.data.tx_io, i), len, oid: 0 })?;
         self.stats.tx_frames += 1;
         Ok(true)
     }
 
     /// The driver signalled (or the client starts): take every received
     /// frame and sent buffer, answer, and ask for the next signal.
-    /// Returns whether to notify the driver.
-    pub fn notified(&mut self, on_event: &mut dyn FnMut(Event)) -> bool {
+    /// Returns which sides of the driver to notify.
+    pub fn notified(&mut self, on_event: &mut dyn FnMut(Event)) -> Notify {
         if self.failed.is_some() {
-            return false;
+            return Notify::default();
         }
         let r = self.pump(on_event);
         self.settle(r)
     }
 
-    fn pump(&mut self, on_event: &mut dyn FnMut(Event)) -> Result<bool, QueueError> {
-        let mut notify = false;
+    fn pump(&mut self, on_event: &mut dyn FnMut(Event)) -> Result<Notify, QueueError> {
+        let mut notify = Notify::default();
         let mut frame = [0u8; NET_BUFFER_SIZE];
         let mut out = [0u8; NET_BUFFER_SIZE];
         loop {
             while let Some(b) = self.q.tx_free.take()? {
-                match buffer_index(b.io_or_offset, self.buffers) {
+                match buffer_index(b.io_or_offset, self.data.tx_io, self.tx_buffers) {
                     Some(i) if !self.tx_held.get(i) => {
                         self.tx_held.set(i, true);
-                        self.tx_pool[self.tx_free_count] = i as u8;
+                        self.tx_pool[self.tx_free_count] = i as u16;
                         self.tx_free_count += 1;
                     }
                     _ => self.stats.bad_descriptors += 1,
@@ -245,7 +273,7 @@ impl NetClient {
             let (mut freed, mut sent) = (false, false);
             while let Some(b) = self.q.rx_active.take()? {
                 let len = usize::from(b.len);
-                let i = match buffer_index(b.io_or_offset, self.buffers) {
+                let i = match buffer_index(b.io_or_offset, self.data.rx_io, self.rx_buffers) {
                     Some(i) if len <= NET_BUFFER_SIZE => i,
                     _ => {
                         self.stats.bad_descriptors += 1;
@@ -272,10 +300,10 @@ impl NetClient {
             }
             sent |= self.send_own()?;
             if freed {
-                notify |= self.q.rx_free.require_signal()?;
+                notify.rx |= self.q.rx_free.require_signal()?;
             }
             if sent {
-                notify |= self.q.tx_active.require_signal()?;
+                notify.tx |= self.q.tx_active.require_signal()?;
             }
             let mut again = self.q.rx_active.request_signal()?;
             if self.tx_free_count == 0 {

@@ -4,8 +4,9 @@
 //! - [`wire`]: the wire formats and the Internet checksum;
 //! - [`stack`]: the host (answers ARP, ping and UDP echo; resolves and
 //!   pings its gateway);
-//! - [`client`]: [`NetClient`], the client side of the four net queues
-//!   and its buffers;
+//! - [`client`]: [`NetClient`], the four net queues played as sDDF's rx
+//!   and tx virtualisers play them (I/O addresses, two channels) and its
+//!   buffers;
 //! - [`bench`]: bench mode's measurement and `BENCH` lines;
 //! - [`pd`]: the runtime shell and its two modes (`net-client`,
 //!   `net-bench`).
@@ -25,7 +26,7 @@ pub mod pd;
 pub mod stack;
 pub mod wire;
 
-pub use client::{ClientStats, Data, NetClient, Queues};
+pub use client::{ClientStats, Data, NetClient, Notify, Queues};
 pub use stack::{Config, Event, Stack};
 
 /// A MAC address as `52:54:00:12:34:56`.

@@ -11,8 +11,17 @@
 //! start).
 //!
 //! Everything that is not for this host, or is malformed, or fails a
-//! checksum is dropped and counted; nothing is answered twice. There are
-//! no timers: nothing is retransmitted.
+//! checksum is dropped and counted; nothing is answered twice.
+//!
+//! Retransmission: the caller keeps a timer and calls
+//! [`Stack::retransmit_due`] when it expires. If the target answered
+//! anything since the last call, that is progress and nothing is resent;
+//! otherwise the ARP request, the ping, or every flood datagram still in
+//! flight is sent again (by the next [`Stack::poll_send`]s), up to
+//! [`MAX_TRIES`] times in a row, after which the stack gives up
+//! ([`Retransmit::GaveUp`]). An echo of a datagram already answered (the
+//! original and its resend both came back) is counted as a duplicate, not
+//! as a wrong echo.
 
 use crate::wire::{
     self, ARP_REPLY, ARP_REQUEST, Arp, BROADCAST, ETH_HEADER, ETHERTYPE_ARP, ETHERTYPE_IPV4, Echo, ICMP_ECHO_REPLY,
@@ -29,6 +38,21 @@ pub const MAX_DEPTH: u16 = 64;
 pub const FLOOD_PORT: u16 = 40001;
 /// The largest flood datagram: one 1500-byte packet.
 pub const MAX_FLOOD_SIZE: usize = 1472;
+/// Retransmissions in a row without an answer before the stack gives up.
+pub const MAX_TRIES: u8 = 8;
+
+/// What [`Stack::retransmit_due`] did.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Retransmit {
+    /// Nothing is awaited (no target, or finished).
+    Idle,
+    /// The target answered since the last call: nothing resent.
+    Progressed,
+    /// No answer: the awaited frames will be sent again; the try number.
+    Resent(u8),
+    /// [`MAX_TRIES`] resends went unanswered: what was awaited.
+    GaveUp(&'static str),
+}
 
 /// Byte `i` of flood datagram `seq`; bytes 0 and 1 are `seq` itself, the
 /// rest differ per datagram, so an echo of another one is caught.
@@ -154,6 +178,10 @@ struct Window {
     outstanding: u64,
     answered: u16,
     bad: u32,
+    /// Outstanding datagrams to send again (bit `seq - base`).
+    resend: u64,
+    /// Echoes of datagrams already answered.
+    duplicates: u32,
 }
 
 /// The host.
@@ -161,7 +189,14 @@ pub struct Stack {
     cfg: Config,
     state: State,
     window: Window,
+    /// Datagrams to flood in all (the flood's count, or as extended).
+    limit: u16,
     ident: u16,
+    /// Answers from the target so far (ARP, ping, flood echoes).
+    progress: u64,
+    /// `progress` at the last retransmit deadline, and resends since.
+    progress_seen: u64,
+    tries: u8,
     /// Counters.
     pub stats: StackStats,
 }
@@ -177,12 +212,87 @@ impl Stack {
             Some(t) => State::Resolve(t.ip),
             None => State::Idle,
         };
-        Stack { cfg, state, window: Window::default(), ident: 1, stats: StackStats::default() }
+        let limit = match cfg.target {
+            Some(Target { traffic: Traffic::Flood(f), .. }) => f.count,
+            _ => 0,
+        };
+        Stack {
+            cfg,
+            state,
+            window: Window::default(),
+            limit,
+            ident: 1,
+            progress: 0,
+            progress_seen: 0,
+            tries: 0,
+            stats: StackStats::default(),
+        }
     }
 
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+
+    /// Whether the host waits for an answer from its target.
+    pub fn awaiting(&self) -> bool {
+        matches!(
+            self.state,
+            State::Resolve(_) | State::Resolving(_) | State::Ping(..) | State::Pinging(..) | State::Flooding(..)
+        )
+    }
+
+    /// The retransmit timer expired: resend what is awaited unless the
+    /// target answered since the last call (see the module docs).
+    pub fn retransmit_due(&mut self) -> Retransmit {
+        if !self.awaiting() {
+            return Retransmit::Idle;
+        }
+        if self.progress != self.progress_seen {
+            self.progress_seen = self.progress;
+            self.tries = 0;
+            return Retransmit::Progressed;
+        }
+        if self.tries >= MAX_TRIES {
+            return Retransmit::GaveUp(match self.state {
+                State::Resolve(_) | State::Resolving(_) => "ARP reply from the target",
+                State::Ping(..) | State::Pinging(..) => "ping reply from the target",
+                _ => "flood echoes",
+            });
+        }
+        self.tries += 1;
+        match self.state {
+            State::Resolving(to) => self.state = State::Resolve(to),
+            State::Pinging(to, mac) => self.state = State::Ping(to, mac),
+            State::Flooding(..) => self.window.resend = self.window.outstanding,
+            _ => {}
+        }
+        Retransmit::Resent(self.tries)
+    }
+
+    /// Resends in a row without an answer so far.
+    pub fn tries(&self) -> u8 {
+        self.tries
+    }
+
+    /// Flood datagrams so far: (answered, sent, duplicate echoes).
+    pub fn flood_counts(&self) -> (u16, u16, u32) {
+        (self.window.answered, self.window.sent, self.window.duplicates)
+    }
+
+    /// Send no new flood datagrams: the flood ends when those in flight
+    /// are answered ([`Event::FloodDone`] then, or now if none is).
+    pub fn stop_flood(&mut self) -> Option<Event> {
+        self.limit = self.window.sent;
+        self.flood_finished()
+    }
+
+    fn flood_finished(&mut self) -> Option<Event> {
+        let flooding = matches!(self.state, State::Flooding(..));
+        (flooding && self.window.answered >= self.limit).then(|| {
+            self.state = State::Done;
+            Event::FloodDone { bad: self.window.bad }
+        })
     }
 
     /// The next frame of the host's own traffic, if one is due now.
@@ -213,12 +323,21 @@ impl Stack {
     fn flood_send(&mut self, out: &mut [u8], to: Ipv4Addr, mac: Mac) -> Option<usize> {
         let f = self.flood()?;
         let w = &mut self.window;
-        if w.sent >= f.count || w.sent.wrapping_sub(w.base) >= f.depth {
-            return None;
-        }
-        let seq = w.sent;
-        w.outstanding |= 1 << (seq - w.base);
-        w.sent += 1;
+        // Resends first: still outstanding, lowest sequence first.
+        w.resend &= w.outstanding;
+        let seq = if w.resend != 0 {
+            let off = w.resend.trailing_zeros();
+            w.resend &= !(1 << off);
+            w.base + off as u16
+        } else {
+            if w.sent >= self.limit || w.sent.wrapping_sub(w.base) >= f.depth {
+                return None;
+            }
+            let seq = w.sent;
+            w.outstanding |= 1 << (seq - w.base);
+            w.sent += 1;
+            seq
+        };
         let mut data = [0u8; MAX_FLOOD_SIZE];
         for (i, b) in data.iter_mut().enumerate().take(f.size) {
             *b = flood_byte(seq, i);
@@ -238,20 +357,28 @@ impl Stack {
         };
         let off = seq.wrapping_sub(w.base);
         let data_ok = data.len() == f.size && data.iter().enumerate().all(|(i, b)| *b == flood_byte(seq, i));
-        if off >= 64 || w.outstanding & (1 << off) == 0 || !data_ok {
+        let in_flight = off < 64 && w.outstanding & (1 << off) != 0;
+        if data_ok && !in_flight && seq < w.sent {
+            // Sent and answered before: the echo of a resend (or of the
+            // original, after its resend's echo).
+            w.duplicates += 1;
+            return Handled::default();
+        }
+        if !in_flight || !data_ok {
             w.bad += 1;
             return Handled::default();
         }
         w.outstanding &= !(1 << off);
         w.answered += 1;
+        self.progress += 1;
         // Slide past everything answered at the front.
         while w.base < w.sent && w.outstanding & 1 == 0 {
             w.outstanding >>= 1;
+            w.resend >>= 1;
             w.base += 1;
         }
-        if w.answered == f.count {
-            self.state = State::Done;
-            return Handled { reply: None, event: Some(Event::FloodDone { bad: w.bad }) };
+        if let Some(done) = self.flood_finished() {
+            return Handled { reply: None, event: Some(done) };
         }
         Handled { reply: None, event: Some(Event::FloodReply(data.len())) }
     }
@@ -315,6 +442,7 @@ impl Stack {
             }
             ARP_REPLY => match self.state {
                 State::Resolving(to) if arp.spa == to && arp.tpa == self.cfg.ip => {
+                    self.progress += 1;
                     self.state = match self.flood() {
                         Some(_) => State::Flooding(to, arp.sha),
                         None => State::Ping(to, arp.sha),
@@ -346,6 +474,7 @@ impl Stack {
                         if ip.src == to && echo.ident == PING_IDENT && echo.seq == 1 && echo.data == PING_DATA =>
                     {
                         self.state = State::Done;
+                        self.progress += 1;
                         Handled { reply: None, event: Some(Event::TargetAnswered(mac)) }
                     }
                     _ => self.ignore(),

@@ -1,9 +1,11 @@
 //! The host and the client against hand-made frames and a fake driver
-//! end of the four queues.
+//! end of the four queues (rx queues of 512, tx of 1024, as sdfgen sizes
+//! a net driver's; buffers by I/O address in two data regions).
 
-use sevio_client_net::client::{Data, NetClient, Queues};
+use sevio_client_net::client::{Data, NetClient, Notify, Queues};
 use sevio_client_net::stack::{
-    Config, Event, FLOOD_PORT, Flood, Handled, PING_DATA, PING_IDENT, Stack, Target, Traffic, flood_byte,
+    Config, Event, FLOOD_PORT, Flood, Handled, MAX_TRIES, PING_DATA, PING_IDENT, Retransmit, Stack, Target, Traffic,
+    flood_byte,
 };
 use sevio_client_net::wire;
 use sevio_queue::{NetBuffer, NetConsumer, NetProducer};
@@ -220,8 +222,9 @@ fn a_flood_keeps_its_depth_and_checks_every_echo() {
     assert_eq!(handle(&mut s, &echo(0)).0.event, Some(Event::FloodReply(10)));
     send_all(&mut s, &mut sent);
     assert_eq!(sent.len(), 4);
-    // Wrong echoes: a duplicate, one never sent, one with other data, one
-    // from another host: none counts.
+    // Echoes that do not count: a duplicate (of a datagram answered
+    // already: counted as such, not as wrong), one never sent, one with
+    // other data, one from another host.
     let mut wrong_data = payload(2);
     wrong_data[5] ^= 1;
     for f in [
@@ -239,9 +242,10 @@ fn a_flood_keeps_its_depth_and_checks_every_echo() {
     assert_eq!(sent.len(), 5, "all five sent, never more");
     assert_eq!(
         handle(&mut s, &echo(4)).0.event,
-        Some(Event::FloodDone { bad: 3 }),
-        "the other host's echo is not ours to judge"
+        Some(Event::FloodDone { bad: 2 }),
+        "the other host's echo is not ours to judge; a duplicate is not wrong"
     );
+    assert_eq!(s.flood_counts(), (5, 5, 1));
     send_all(&mut s, &mut sent);
     assert_eq!(sent.len(), 5);
 }
@@ -257,22 +261,34 @@ struct Driver {
     tx: SharedMemory,
 }
 
+/// I/O addresses of the client's rx and tx regions.
+const RX_IO: u64 = 0x4920_0000;
+const TX_IO: u64 = 0x4930_0000;
+const RX_CAP: u32 = 512;
+const TX_CAP: u32 = 1024;
+
+/// The offset in its region of a buffer the client named by I/O address.
+fn offset(io_addr: u64, base: u64) -> usize {
+    (io_addr - base) as usize
+}
+
 fn client(gateway: bool, data_size: usize) -> (NetClient, Driver) {
-    let heaps: Vec<HeapRegion> = (0..4).map(|_| HeapRegion::new(0x2000)).collect();
+    let heaps: Vec<HeapRegion> = [0x3000, 0x3000, 0x5000, 0x5000].map(HeapRegion::new).into();
     let (rx, tx) = (HeapRegion::new(data_size), HeapRegion::new(data_size));
     let m: Vec<SharedMemory> = heaps.iter().map(HeapRegion::memory).collect();
     let q = Queues {
-        rx_free: NetProducer::new(m[0], 256).unwrap(),
-        rx_active: NetConsumer::new(m[1], 256).unwrap(),
-        tx_free: NetConsumer::new(m[2], 256).unwrap(),
-        tx_active: NetProducer::new(m[3], 256).unwrap(),
+        rx_free: NetProducer::new(m[0], RX_CAP).unwrap(),
+        rx_active: NetConsumer::new(m[1], RX_CAP).unwrap(),
+        tx_free: NetConsumer::new(m[2], TX_CAP).unwrap(),
+        tx_active: NetProducer::new(m[3], TX_CAP).unwrap(),
     };
-    let c = NetClient::new(q, Data { rx: rx.memory(), tx: tx.memory() }, Stack::new(config(gateway)));
+    let data = Data { rx: rx.memory(), rx_io: RX_IO, tx: tx.memory(), tx_io: TX_IO };
+    let c = NetClient::new(q, data, Stack::new(config(gateway)));
     let d = Driver {
-        rx_free: NetConsumer::new(m[0], 256).unwrap(),
-        rx_active: NetProducer::new(m[1], 256).unwrap(),
-        tx_free: NetProducer::new(m[2], 256).unwrap(),
-        tx_active: NetConsumer::new(m[3], 256).unwrap(),
+        rx_free: NetConsumer::new(m[0], RX_CAP).unwrap(),
+        rx_active: NetProducer::new(m[1], RX_CAP).unwrap(),
+        tx_free: NetProducer::new(m[2], TX_CAP).unwrap(),
+        tx_active: NetConsumer::new(m[3], TX_CAP).unwrap(),
         rx: rx.memory(),
         tx: tx.memory(),
         _heaps: {
@@ -290,40 +306,44 @@ fn drain(c: &mut NetConsumer) -> Vec<NetBuffer> {
 
 #[test]
 fn start_posts_every_rx_buffer_and_the_gateway_arp() {
-    let (mut c, mut d) = client(true, 0x80000);
-    assert_eq!(c.buffers(), 255, "capacity - 1");
+    let (mut c, mut d) = client(true, 0x10_0000);
+    assert_eq!(c.buffers(), (512, 512), "rx: the whole queue, as sDDF's rx virtualiser; tx: what the region holds");
     let mut events = Vec::new();
-    assert!(c.start(&mut |e| events.push(e)), "the driver has not asked to be left alone");
+    let notify = c.start(&mut |e| events.push(e));
+    assert_eq!(notify, Notify { rx: true, tx: true }, "each side of the driver on its own channel");
+    assert_eq!(d.rx_free.len(), Ok(512), "rx free full: tail - head == capacity");
     let free = drain(&mut d.rx_free);
-    assert_eq!(free.len(), 255);
-    assert!(free.iter().enumerate().all(|(i, b)| b.io_or_offset == i as u64 * 2048 && b.len == 0));
+    assert!(free.iter().enumerate().all(|(i, b)| b.io_or_offset == RX_IO + i as u64 * 2048 && b.len == 0));
     let tx = drain(&mut d.tx_active);
     assert_eq!(tx.len(), 1);
     let mut frame = vec![0u8; tx[0].len as usize];
-    d.tx.copy_out(tx[0].io_or_offset as usize, &mut frame).unwrap();
+    d.tx.copy_out(offset(tx[0].io_or_offset, TX_IO), &mut frame).unwrap();
     assert_eq!(wire::parse_arp(&frame[14..]).unwrap().tpa, GW);
-    assert_eq!(c.tx_buffers_free(), 254);
+    assert_eq!(c.tx_buffers_free(), 511);
     assert!(events.is_empty());
 }
 
 #[test]
 fn a_received_frame_is_answered_and_its_buffer_reposted() {
     let (mut c, mut d) = client(false, 0x4000); // 8 buffers
-    assert_eq!(c.buffers(), 8);
+    assert_eq!(c.buffers(), (8, 8));
     c.start(&mut |_| {});
     let free = drain(&mut d.rx_free);
     assert_eq!(free.len(), 8);
     let frame = udp(1234, b"ping-pong");
     d.rx.copy_in(3 * 2048, &frame).unwrap();
-    d.rx_active.enqueue(NetBuffer { io_or_offset: 3 * 2048, len: frame.len() as u16, oid: 4 }).unwrap();
+    d.rx_active.enqueue(NetBuffer { io_or_offset: RX_IO + 3 * 2048, len: frame.len() as u16, oid: 4 }).unwrap();
     let mut events = Vec::new();
-    assert!(c.notified(&mut |e| events.push(e)));
+    // The rx side was told at start and has not asked again (its flag is
+    // still set); the tx side has never been told.
+    assert_eq!(c.notified(&mut |e| events.push(e)), Notify { rx: false, tx: true });
     assert_eq!(events, [Event::Echoed(9)]);
-    assert_eq!(drain(&mut d.rx_free), [NetBuffer { io_or_offset: 3 * 2048, len: 0, oid: 4 }]);
+    assert_eq!(drain(&mut d.rx_free), [NetBuffer { io_or_offset: RX_IO + 3 * 2048, len: 0, oid: 4 }]);
     let tx = drain(&mut d.tx_active);
     assert_eq!(tx.len(), 1);
+    assert!(tx[0].io_or_offset >= TX_IO, "a tx buffer, by its I/O address");
     let mut reply = vec![0u8; tx[0].len as usize];
-    d.tx.copy_out(tx[0].io_or_offset as usize, &mut reply).unwrap();
+    d.tx.copy_out(offset(tx[0].io_or_offset, TX_IO), &mut reply).unwrap();
     let ip = wire::parse_ipv4(&reply[14..]).unwrap();
     assert_eq!(wire::parse_udp(&ip).unwrap().payload, b"ping-pong");
     assert_eq!(c.tx_buffers_free(), 7);
@@ -340,18 +360,21 @@ fn bad_descriptors_from_the_driver_are_dropped() {
     c.start(&mut |_| {});
     drain(&mut d.rx_free);
     for b in [
-        NetBuffer { io_or_offset: 100, len: 60, oid: 0 }, // not a buffer start
-        NetBuffer { io_or_offset: 8 * 2048, len: 60, oid: 0 }, // not ours
-        NetBuffer { io_or_offset: 0, len: 2049, oid: 0 }, // longer than a buffer
+        NetBuffer { io_or_offset: RX_IO + 100, len: 60, oid: 0 }, // not a buffer start
+        NetBuffer { io_or_offset: RX_IO + 8 * 2048, len: 60, oid: 0 }, // not ours
+        NetBuffer { io_or_offset: RX_IO, len: 2049, oid: 0 },     // longer than a buffer
+        NetBuffer { io_or_offset: 2048, len: 60, oid: 0 },        // an offset, no I/O address
+        NetBuffer { io_or_offset: TX_IO, len: 60, oid: 0 },       // a tx buffer on rx
     ] {
         d.rx_active.enqueue(b).unwrap();
     }
-    d.rx_active.enqueue(NetBuffer { io_or_offset: 2048, len: 0, oid: 0 }).unwrap(); // unused: reposted
-    d.tx_free.enqueue(NetBuffer { io_or_offset: 0, len: 0, oid: 0 }).unwrap(); // we hold it already
+    d.rx_active.enqueue(NetBuffer { io_or_offset: RX_IO + 2048, len: 0, oid: 0 }).unwrap(); // unused: reposted
+    d.tx_free.enqueue(NetBuffer { io_or_offset: TX_IO, len: 0, oid: 0 }).unwrap(); // we hold it already
+    d.tx_free.enqueue(NetBuffer { io_or_offset: RX_IO, len: 0, oid: 0 }).unwrap(); // an rx buffer on tx
     c.notified(&mut |_| {});
-    assert_eq!(c.stats.bad_descriptors, 4);
+    assert_eq!(c.stats.bad_descriptors, 7);
     assert_eq!(c.stats.empty_frames, 1);
-    assert_eq!(drain(&mut d.rx_free), [NetBuffer { io_or_offset: 2048, len: 0, oid: 0 }]);
+    assert_eq!(drain(&mut d.rx_free), [NetBuffer { io_or_offset: RX_IO + 2048, len: 0, oid: 0 }]);
     assert_eq!(c.tx_buffers_free(), 8, "the duplicate did not add a buffer");
     assert!(drain(&mut d.tx_active).is_empty());
 }
@@ -365,7 +388,8 @@ fn out_of_tx_buffers_it_asks_for_tx_free_signals() {
         let frame = udp(1234, &[round as u8; 10]);
         let slot = round % 2;
         d.rx.copy_in(slot as usize * 2048, &frame).unwrap();
-        d.rx_active.enqueue(NetBuffer { io_or_offset: slot * 2048, len: frame.len() as u16, oid: 0 }).unwrap();
+        let io_or_offset = RX_IO + slot * 2048;
+        d.rx_active.enqueue(NetBuffer { io_or_offset, len: frame.len() as u16, oid: 0 }).unwrap();
         c.notified(&mut |_| {});
         drain(&mut d.rx_free);
     }
@@ -375,4 +399,82 @@ fn out_of_tx_buffers_it_asks_for_tx_free_signals() {
     // must notify when it returns one.
     d.tx_free.stage(drain(&mut d.tx_active)[0]).unwrap();
     assert_eq!(d.tx_free.require_signal(), Ok(true));
+}
+
+#[test]
+fn an_unanswered_arp_request_is_resent_until_the_stack_gives_up() {
+    let cfg = Config { target: Some(Target { ip: GW, traffic: Traffic::Ping }), ..config(false) };
+    let mut s = Stack::new(cfg);
+    let mut out = [0u8; 2048];
+    assert!(s.poll_send(&mut out).is_some(), "the ARP request");
+    assert!(s.poll_send(&mut out).is_none());
+    for try_no in 1..=MAX_TRIES {
+        assert_eq!(s.retransmit_due(), Retransmit::Resent(try_no));
+        let n = s.poll_send(&mut out).expect("the ARP request again");
+        assert_eq!(&out[12..14], &[0x08, 0x06]);
+        assert!(n >= 42);
+        assert!(s.poll_send(&mut out).is_none(), "once per try");
+    }
+    assert_eq!(s.retransmit_due(), Retransmit::GaveUp("ARP reply from the target"));
+}
+
+#[test]
+fn a_lost_flood_datagram_is_resent_and_an_answer_in_between_is_progress() {
+    let flood = Flood { count: 3, depth: 2, size: 10, port: 1234 };
+    let cfg = Config { target: Some(Target { ip: PEER_IP, traffic: Traffic::Flood(flood) }), ..config(false) };
+    let mut s = Stack::new(cfg);
+    let mut out = [0u8; 2048];
+    s.poll_send(&mut out).unwrap();
+    assert_eq!(s.retransmit_due(), Retransmit::Resent(1), "no ARP reply yet");
+    s.poll_send(&mut out).unwrap();
+    handle(&mut s, &arp_reply_from(PEER_MAC, PEER_IP));
+    assert_eq!(s.retransmit_due(), Retransmit::Progressed, "the ARP reply was progress");
+    let mut seqs = |s: &mut Stack| {
+        let mut v = Vec::new();
+        while let Some(n) = s.poll_send(&mut out) {
+            let ip = wire::parse_ipv4(&out[14..n]).unwrap();
+            let u = wire::parse_udp(&ip).unwrap();
+            v.push(u16::from_be_bytes([u.payload[0], u.payload[1]]));
+        }
+        v
+    };
+    assert_eq!(seqs(&mut s), [0, 1]);
+    let payload = |seq: u16| (0..10).map(|i| flood_byte(seq, i)).collect::<Vec<u8>>();
+    let echo = |seq: u16| udp_from(PEER_IP, 1234, FLOOD_PORT, &payload(seq));
+    // 0 is lost; 1 comes back (progress), then nothing.
+    assert_eq!(handle(&mut s, &echo(1)).0.event, Some(Event::FloodReply(10)));
+    assert_eq!(seqs(&mut s), [] as [u16; 0], "0 still in flight: the window is full");
+    assert_eq!(s.retransmit_due(), Retransmit::Progressed);
+    assert_eq!(s.retransmit_due(), Retransmit::Resent(1));
+    assert_eq!(seqs(&mut s), [0], "only the datagram still outstanding");
+    assert_eq!(handle(&mut s, &echo(0)).0.event, Some(Event::FloodReply(10)));
+    assert_eq!(seqs(&mut s), [2]);
+    // The original 0 turns up late: a duplicate.
+    assert_eq!(handle(&mut s, &echo(0)).0.event, None);
+    assert_eq!(handle(&mut s, &echo(2)).0.event, Some(Event::FloodDone { bad: 0 }));
+    assert_eq!(s.flood_counts(), (3, 3, 1));
+    assert_eq!(s.retransmit_due(), Retransmit::Idle, "done: nothing awaited");
+}
+
+#[test]
+fn a_stopped_flood_ends_when_the_last_in_flight_is_back() {
+    let flood = Flood { count: 100, depth: 4, size: 10, port: 1234 };
+    let cfg = Config { target: Some(Target { ip: PEER_IP, traffic: Traffic::Flood(flood) }), ..config(false) };
+    let mut s = Stack::new(cfg);
+    let mut out = [0u8; 2048];
+    s.poll_send(&mut out).unwrap();
+    handle(&mut s, &arp_reply_from(PEER_MAC, PEER_IP));
+    let mut sent = 0;
+    while s.poll_send(&mut out).is_some() {
+        sent += 1;
+    }
+    assert_eq!(sent, 4, "up to the depth");
+    let payload = |seq: u16| (0..10).map(|i| flood_byte(seq, i)).collect::<Vec<u8>>();
+    let echo = |seq: u16| udp_from(PEER_IP, 1234, FLOOD_PORT, &payload(seq));
+    handle(&mut s, &echo(0));
+    assert_eq!(s.stop_flood(), None, "three still in flight");
+    assert!(s.poll_send(&mut out).is_none(), "stopped: nothing new");
+    handle(&mut s, &echo(1));
+    handle(&mut s, &echo(2));
+    assert_eq!(handle(&mut s, &echo(3)).0.event, Some(Event::FloodDone { bad: 0 }));
 }

@@ -1,9 +1,13 @@
-//! The blk driver's channels and variables (see the crate README and
-//! system.xml).
+//! The blk driver's channels, setvars and config sections (see the crate
+//! README, `sevio_driver_blk::wiring` and system.xml).
 use sevio_bus_protocol::DriverId;
-use sevio_driver_blk::{BlkDriver, BlkSetvars};
-use sevio_driver_core::{DmaSetvars, DriverPdConfig, PdSetvars, RegionSetvars, VirtioDriver, setvars::PAGE_SIZE};
+use sevio_driver_blk::BlkDriver;
+use sevio_driver_blk::wiring::{BlkConfig, BlkSetvars, DataRegionSetvars};
+use sevio_driver_core::{
+    DmaSetvars, DriverPdConfig, PdSetvars, RegionSetvars, Unusable, VirtioDriver, setvars::PAGE_SIZE,
+};
 use sevio_runtime::Channel;
+use sevio_sddf::{BlkDriverConfig, DeviceResources};
 
 /// The bus PD (PPC: RegisterDriver; notifications: the binding table
 /// changed). Bus-side channel 8 + 0.
@@ -11,34 +15,39 @@ pub const BUS: Channel = Channel::new(0);
 /// The transport PD (PPC: driver requests; notifications: kicks one way,
 /// the device interrupted the other). mmio-side channel 40 + 0.
 pub const TRANSPORT: Channel = Channel::new(1);
-/// The client (notifications both ways).
-pub const CLIENT: Channel = Channel::new(2);
 
 /// This driver's id at the bus (blk 0, net 1, console 2, rng 3): the bus
 /// derives it from the channel and answers it at registration; this is
 /// the fallback if registration fails.
 pub const DRIVER_ID: DriverId = DriverId(0);
 
-/// The PD shell's view: name, device, fallback id, channels.
-pub const PD: DriverPdConfig = DriverPdConfig {
-    name: "blk",
-    device: BlkDriver::DEVICE,
-    fallback_id: DRIVER_ID,
-    bus: BUS,
-    transport: TRANSPORT,
-    client: Some(CLIENT),
-};
+sevio_runtime::config_section!(
+    /// sdfgen's `blk_driver_config_t` (zeros unless the build objcopied it in).
+    pub fn blk_driver_config() -> [u8; BlkDriverConfig::SIZE] = ".blk_driver_config"
+);
+sevio_runtime::config_section!(
+    /// The data regions, `device_resources_t` layout (sevio's sdfgen helper).
+    pub fn sevio_data_regions() -> [u8; DeviceResources::SIZE] = ".sevio_data_regions"
+);
 
-/// Entries of the request and of the response queue (agreed with the
-/// client: 16 + 64 * 32 bytes fit the 4 KiB request page).
-pub const BLK_QUEUE_CAPACITY: u32 = 64;
-
-/// Every region system.xml gives the PD, as its setvars describe them
-/// (the binding table, the doorbell page, the storage information page
-/// and the two client queues are one page each).
-pub fn setvars() -> PdSetvars<BlkSetvars> {
+/// The PD's wiring: its channels (the client's from the config) and every
+/// region it is given.
+pub fn wiring() -> Result<(DriverPdConfig, PdSetvars<BlkConfig>), Unusable> {
+    let driver = match BlkConfig::from_sections(&blk_driver_config(), &sevio_data_regions())? {
+        Some(sddf) => sddf,
+        None => BlkConfig::from_setvars(&blk_setvars())?,
+    };
+    let mut pd = DriverPdConfig {
+        name: "blk",
+        device: BlkDriver::DEVICE,
+        fallback_id: DRIVER_ID,
+        bus: BUS,
+        transport: TRANSPORT,
+        client: None,
+    };
+    pd.client = Some(driver.client(&pd)?);
     let page = |region, vaddr| RegionSetvars { region, vaddr, size: PAGE_SIZE };
-    PdSetvars {
+    let vars = PdSetvars {
         bindings: page("bus_bindings", bus_bindings_vaddr()),
         doorbell: page("blk_doorbell", blk_doorbell_vaddr()),
         dma: DmaSetvars {
@@ -47,18 +56,31 @@ pub fn setvars() -> PdSetvars<BlkSetvars> {
             size: blk_virtqueue_size(),
             paddr: blk_virtqueue_paddr(),
         },
-        driver: BlkSetvars {
-            storage_info: page("blk_storage_info", blk_storage_info_vaddr()),
-            requests: page("blk_request", blk_request_vaddr()),
-            responses: page("blk_response", blk_response_vaddr()),
-            queue_capacity: BLK_QUEUE_CAPACITY,
-            data: RegionSetvars {
+        driver,
+    };
+    Ok((pd, vars))
+}
+
+/// The driver's own regions in a hand-written system (no sDDF sections).
+fn blk_setvars() -> BlkSetvars {
+    BlkSetvars {
+        storage_info_vaddr: blk_storage_info_vaddr(),
+        request_vaddr: blk_request_vaddr(),
+        response_vaddr: blk_response_vaddr(),
+        data: [
+            DataRegionSetvars {
                 region: "blk_client_data",
-                vaddr: blk_client_data_vaddr(),
                 size: blk_client_data_size(),
+                paddr: blk_client_data_paddr(),
+                required: true,
             },
-            data_paddr: blk_client_data_paddr(),
-        },
+            DataRegionSetvars {
+                region: "blk_client_meta",
+                size: blk_client_meta_size(),
+                paddr: blk_client_meta_paddr(),
+                required: false,
+            },
+        ],
     }
 }
 
@@ -83,28 +105,33 @@ sevio_runtime::setvar!(
     pub fn blk_virtqueue_paddr() = "blk_virtqueue_paddr"
 );
 sevio_runtime::setvar!(
-    /// vaddr of the storage information page (`blk_storage_info`).
+    /// Hand-written systems: vaddr of the storage information page
+    /// (`blk_storage_info`, 4 KiB).
     pub fn blk_storage_info_vaddr() = "blk_storage_info_vaddr"
 );
 sevio_runtime::setvar!(
-    /// vaddr of the request queue (`blk_request`).
+    /// Hand-written systems: vaddr of the request queue (`blk_request`, 8 KiB).
     pub fn blk_request_vaddr() = "blk_request_vaddr"
 );
 sevio_runtime::setvar!(
-    /// vaddr of the response queue (`blk_response`).
+    /// Hand-written systems: vaddr of the response queue (`blk_response`, 8 KiB).
     pub fn blk_response_vaddr() = "blk_response_vaddr"
 );
 sevio_runtime::setvar!(
-    /// vaddr of the client's data region (`blk_client_data`, mapped
-    /// read-only: the driver never touches it, the device does).
-    pub fn blk_client_data_vaddr() = "blk_client_data_vaddr"
-);
-sevio_runtime::setvar!(
-    /// Size of the client's data region (setvar_size of
-    /// `blk_client_data`): it bounds client offsets.
+    /// Hand-written systems: size of the client's data region (setvar_size
+    /// of the driver's read-only map of `blk_client_data`).
     pub fn blk_client_data_size() = "blk_client_data_size"
 );
 sevio_runtime::setvar!(
-    /// paddr of the client data region (`region_paddr` of `blk_client_data`).
+    /// Hand-written systems: paddr of `blk_client_data` (`region_paddr`).
     pub fn blk_client_data_paddr() = "blk_client_data_paddr"
+);
+sevio_runtime::setvar!(
+    /// Hand-written systems, optional: size of the client's second data
+    /// region (`blk_client_meta`, like a virtualiser's metadata buffer).
+    pub fn blk_client_meta_size() = "blk_client_meta_size"
+);
+sevio_runtime::setvar!(
+    /// Hand-written systems, optional: paddr of `blk_client_meta`.
+    pub fn blk_client_meta_paddr() = "blk_client_meta_paddr"
 );

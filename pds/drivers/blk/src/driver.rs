@@ -40,15 +40,17 @@
 
 use crate::info::{BlkFacts, CONFIG_BYTES};
 use crate::request::{self, Limits, MAX_CHAIN, Plan, chain, header_of, id_chain};
+use crate::wiring::BlkConfig;
 use crate::{QUEUE_SIZE, REQUESTQ, SLOTS};
 use sevio_driver_core::init::CONFIG_ATTEMPTS;
 use sevio_driver_core::{
-    ClientRegion, Ctx, DmaCarver, DmaSlice, DmaSlots, DriverError, DriverQueue, DriverStatus, Probe, QueueParams,
+    Ctx, DataRegions, DmaCarver, DmaSlice, DmaSlots, DriverError, DriverQueue, DriverStatus, Probe, QueueParams,
     QueueSpec, RegionSetvars, SystemMaps, Unusable, VirtioDriver,
 };
 use sevio_queue::{
     BlkRequest, BlkRequestConsumer, BlkResponse, BlkResponseProducer, BlkStatus, QueueError, StorageInfo,
 };
+use sevio_sddf::Region;
 use sevio_sharedmem::SharedMemory;
 use sevio_transport_protocol::doorbell::INT_CONFIG_CHANGE;
 use sevio_transport_protocol::read_config;
@@ -70,24 +72,6 @@ const MAX_ROUNDS: usize = 256;
 /// Why the device failed (kept for the PD's log): the errors every
 /// driver shares.
 pub type BlkError = DriverError;
-
-/// The regions system.xml gives the driver besides the framework's.
-#[derive(Copy, Clone, Debug)]
-pub struct BlkSetvars {
-    /// The storage information page shared with the client.
-    pub storage_info: RegionSetvars,
-    /// The request queue region.
-    pub requests: RegionSetvars,
-    /// The response queue region.
-    pub responses: RegionSetvars,
-    /// Entries of each client queue (agreed with the client).
-    pub queue_capacity: u32,
-    /// The client's data region: mapped only for its size (the driver
-    /// never touches it); the device reads and writes it.
-    pub data: RegionSetvars,
-    /// Where the device finds the data region (its region_paddr).
-    pub data_paddr: u64,
-}
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Kind {
@@ -140,7 +124,7 @@ pub struct BlkDriver {
     client_error: Option<QueueError>,
     client_error_logged: bool,
     storage_info: SharedMemory,
-    data: ClientRegion,
+    data: DataRegions,
     slots: DmaSlots,
     id_buf: DmaSlice,
     /// The probed device, until it is removed.
@@ -150,8 +134,7 @@ pub struct BlkDriver {
     /// A request taken from the client that did not fit the queue yet.
     stash: Option<BlkRequest>,
     barrier: Option<Barrier>,
-    /// Responses were published (or the storage information changed)
-    /// and the client has not been told yet.
+    /// Responses were published and the client has not been told yet.
     notify_owed: bool,
 }
 
@@ -163,29 +146,34 @@ impl VirtioDriver for BlkDriver {
         params: QueueParams { max_size: QUEUE_SIZE as u16, min_size: 4, indirect_descs: MAX_CHAIN as u16 },
     };
     type Error = BlkError;
-    type Setvars = BlkSetvars;
+    type Setvars = BlkConfig;
 
     /// The request slots and the GET_ID buffer come first in the DMA
-    /// region.
-    fn new(vars: BlkSetvars, maps: &SystemMaps, dma: &mut DmaCarver) -> Result<Self, Unusable> {
-        let layout = |r: RegionSetvars| Unusable::Layout(r.region);
-        let requests = BlkRequestConsumer::new(maps.region(vars.requests)?, vars.queue_capacity)
-            .map_err(|_| layout(vars.requests))?;
-        let responses = BlkResponseProducer::new(maps.region(vars.responses)?, vars.queue_capacity)
-            .map_err(|_| layout(vars.responses))?;
-        if vars.data_paddr == 0 {
-            return Err(Unusable::Setvar("blk_client_data_paddr missing"));
-        }
-        let data = ClientRegion::device_visible(maps.region(vars.data)?, vars.data_paddr)
-            .ok_or(Unusable::DmaOverflow(vars.data.region))?;
+    /// region. The queues hold `num_buffers` entries each, as configured.
+    fn new(cfg: BlkConfig, maps: &SystemMaps, dma: &mut DmaCarver) -> Result<Self, Unusable> {
+        let map = |region, r: Region| maps.region(RegionSetvars { region, vaddr: r.vaddr, size: r.size });
+        let capacity = u32::from(cfg.virt.num_buffers);
+        let queue_error = |region| {
+            move |e| match e {
+                QueueError::BadCapacity { .. } => {
+                    Unusable::Setvar("blk queue capacity (num_buffers) is not a power of two >= 2")
+                }
+                _ => Unusable::Layout(region),
+            }
+        };
+        let requests = BlkRequestConsumer::new(map("blk_request", cfg.virt.req_queue)?, capacity)
+            .map_err(queue_error("blk_request"))?;
+        let responses = BlkResponseProducer::new(map("blk_response", cfg.virt.resp_queue)?, capacity)
+            .map_err(queue_error("blk_response"))?;
+        let storage_info = map("blk_storage_info", cfg.virt.storage_info)?;
         let slots = dma.slots(SLOTS, SLOT_BYTES, 16).map_err(Unusable::DmaRoom)?;
         let id_buf = dma.take(ID_BYTES, 16).map_err(Unusable::DmaRoom)?;
         Ok(BlkDriver {
             client: Some(Client { requests, responses }),
             client_error: None,
             client_error_logged: false,
-            storage_info: maps.region(vars.storage_info)?,
-            data,
+            storage_info,
+            data: cfg.data,
             slots,
             id_buf,
             disk: None,
@@ -202,6 +190,7 @@ impl VirtioDriver for BlkDriver {
         let wanted = Features::EMPTY
             .with(blk::FLUSH)
             .with(blk::BLK_SIZE)
+            .with(blk::GEOMETRY)
             .with(blk::RO)
             .with(blk::SEG_MAX)
             .with(blk::SIZE_MAX)
@@ -325,9 +314,10 @@ impl BlkDriver {
         }
         disk.facts = BlkFacts::parse(&config, disk.features);
         disk.limits = disk.facts.limits();
+        // Republished without a notification: sDDF's peers read the page
+        // when they need it and take every notification for responses.
         if disk.info_ready {
             let _ = disk.facts.storage_info(&disk.serial, disk.queue_depth).publish(&self.storage_info);
-            self.notify_owed = true;
         }
     }
 
@@ -422,13 +412,15 @@ impl BlkDriver {
         }
     }
 
-    /// Publish the storage information (ready, with release) and tell
-    /// the client.
+    /// Publish the storage information (`ready` set with release), as
+    /// sDDF's drivers do: without a notification. sDDF's virtualiser spins
+    /// on `ready` in its init and has sent its first request by the time a
+    /// notification could come; one it takes with an empty response queue
+    /// is an error to it ("Notified by driver but queue is empty").
     fn publish_info(&mut self) {
         let Some(disk) = &mut self.disk else { return };
         if disk.facts.storage_info(&disk.serial, disk.queue_depth).publish(&self.storage_info).is_ok() {
             disk.info_ready = true;
-            self.notify_owed = true;
         }
     }
 

@@ -1,5 +1,8 @@
 //! What the device tells us (config space, VIRTIO 1.2 §5.2.4) and what
-//! the client is told (the sDDF storage information page).
+//! the client is told (the sDDF storage information page, filled as
+//! sDDF's virtio-blk driver fills it: capacity in 4096-byte blocks, block
+//! size 1, the sector size, the geometry; sevio also says read-only when
+//! the device is, and the serial from GET_ID).
 //!
 //! Config fields are device-supplied and are only believed within reason:
 //! a field is read only when its feature was negotiated (§5.2.4: they are
@@ -28,6 +31,9 @@ pub struct BlkFacts {
     pub seg_max: Option<u32>,
     /// `blk_size`, if BLK_SIZE was negotiated.
     pub blk_size: Option<u32>,
+    /// `geometry` (cylinders, heads, sectors), if GEOMETRY was
+    /// negotiated.
+    pub geometry: Option<(u16, u8, u8)>,
     /// RO was negotiated.
     pub read_only: bool,
     /// FLUSH was negotiated.
@@ -49,6 +55,9 @@ impl BlkFacts {
             size_max: opt(blk::SIZE_MAX, 8),
             seg_max: opt(blk::SEG_MAX, 12),
             blk_size: opt(blk::BLK_SIZE, 20),
+            geometry: features
+                .has(blk::GEOMETRY)
+                .then(|| (u16::from_le_bytes([bytes[16], bytes[17]]), bytes[18], bytes[19])),
             read_only: features.has(blk::RO),
             flush: features.has(blk::FLUSH),
         }
@@ -89,6 +98,9 @@ impl BlkFacts {
         info.block_size = (sector as usize).div_ceil(BLK_TRANSFER_SIZE) as u16;
         info.queue_depth = queue_depth;
         info.capacity = self.capacity_blocks();
+        // As sDDF's virtio-blk driver fills them (0 without the feature).
+        let (cylinders, heads, sectors) = self.geometry.unwrap_or_default();
+        (info.cylinders, info.heads, info.blocks) = (cylinders, heads.into(), sectors.into());
         info
     }
 }
@@ -99,6 +111,7 @@ mod tests {
 
     fn bytes(capacity: u64, size_max: u32, seg_max: u32, blk_size: u32) -> [u8; CONFIG_BYTES] {
         let mut b = [0u8; CONFIG_BYTES];
+        b[16..20].copy_from_slice(&[0x10, 0x02, 16, 63]); // 528 cylinders, 16 heads, 63 sectors
         b[0..8].copy_from_slice(&capacity.to_le_bytes());
         b[8..12].copy_from_slice(&size_max.to_le_bytes());
         b[12..16].copy_from_slice(&seg_max.to_le_bytes());
@@ -126,6 +139,9 @@ mod tests {
             (info.read_only, info.sector_size, info.block_size, info.queue_depth, info.capacity),
             (true, 4096, 1, 32, 100)
         );
+        assert_eq!((info.cylinders, info.heads, info.blocks), (0, 0, 0), "no GEOMETRY: no geometry");
+        let info = BlkFacts::parse(&b, all.with(blk::GEOMETRY)).storage_info(&[0; 20], 1);
+        assert_eq!((info.cylinders, info.heads, info.blocks), (528, 16, 63));
     }
 
     #[test]

@@ -6,9 +6,12 @@
 //!   client notification) and its choices (documented there);
 //! - [`request`]: checks on client requests and the virtio-blk chains
 //!   they become;
-//! - [`info`]: config space in, the sDDF storage information out.
+//! - [`info`]: config space in, the sDDF storage information out;
+//! - [`wiring`]: its configuration, from sdfgen's sections or from
+//!   setvars ([`BlkConfig`]).
 //!
-//! It serves one sDDF-compatible client (protocols/queue `blk`) and one
+//! It speaks the driver side of sDDF's blk protocol (protocols/queue
+//! `blk`) to one virtualiser, or a client that plays one, and drives one
 //! virtio-blk device. Bring-up, bus registration, binding, kicks and the
 //! status log are the framework's.
 //!
@@ -22,8 +25,10 @@
 pub mod driver;
 pub mod info;
 pub mod request;
+pub mod wiring;
 
-pub use driver::{BlkDriver, BlkError, BlkSetvars};
+pub use driver::{BlkDriver, BlkError};
+pub use wiring::{BlkConfig, BlkSetvars, DataRegionSetvars};
 
 /// The largest queue the driver sets up (and its private state's size):
 /// 256, the size QEMU's legacy virtio-blk-pci fixes.

@@ -10,9 +10,17 @@ use sevio_driver_core::{DriverPd, PpcTransport, SystemMaps, Virtio};
 sevio_runtime::protection_domain!(init);
 
 fn init() -> DriverPd<Virtio<BlkDriver, PpcTransport>> {
-    // SAFETY: every region config::setvars() names is a <map> of
-    // system.xml (sim maps the same) of the size stated there, present
-    // for the PD's whole life; the PD makes no Rust reference into one.
+    // SAFETY: every region config::wiring() names is a <map> of the
+    // system (system.xml's setvars, or the vaddrs sdfgen wrote into the
+    // config sections for the maps it made; sim maps the same) of the
+    // size stated there, present for the PD's whole life; the PD makes no
+    // Rust reference into one.
     let maps = unsafe { SystemMaps::vouched() };
-    Virtio::start(&config::PD, &maps, config::setvars())
+    match config::wiring() {
+        Ok((pd, vars)) => Virtio::start(&pd, &maps, vars),
+        Err(why) => {
+            sevio_runtime::debug_println!("blk: {}; not serving", why);
+            DriverPd::idle()
+        }
+    }
 }

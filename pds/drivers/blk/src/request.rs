@@ -6,19 +6,20 @@
 //! - the code names READ, WRITE, FLUSH or BARRIER;
 //! - READ/WRITE: `count > 0`; `block_number + count <= capacity`; the
 //!   data fits the device's segment limits; no WRITE to a read-only
-//!   device; and `io_or_offset .. + count * 4096` lies inside the
-//!   client's data region, which the framework's
-//!   [`ClientRegion::span`] decides (the one client-range check of every
+//!   device; and `io_or_offset .. + count * 4096`, an I/O address range
+//!   as sDDF's virtualisers name buffers, lies entirely inside one of the
+//!   data regions the driver is configured with, which the framework's
+//!   [`DataRegions::span`] decides (the one client-range check of every
 //!   driver). All arithmetic is checked; an overflow is an invalid
 //!   request.
 //!
 //! A chain is `header (16 B, device-readable) | data segments | status
 //! (1 B, device-writable)` (VIRTIO 1.2 §5.2.6), data device-writable for
 //! READ and device-readable for WRITE. Header and status live in a
-//! per-request slot of the DMA region; data is the client's region at
-//! its physical address plus the checked offset.
+//! per-request slot of the DMA region; data is the checked I/O address
+//! itself (the address devices use).
 
-use sevio_driver_core::ClientRegion;
+use sevio_driver_core::DataRegions;
 use sevio_queue::blk::BLK_TRANSFER_SIZE;
 use sevio_queue::{BlkOp, BlkRequest, BlkStatus};
 use sevio_virtio::Buffer;
@@ -78,9 +79,8 @@ pub enum Plan {
     Barrier,
 }
 
-/// Check `req` against the device and the client's data region (one the
-/// device reaches: [`ClientRegion::device_visible`]).
-pub fn plan(req: &BlkRequest, limits: &Limits, data: &ClientRegion) -> Result<Plan, BlkStatus> {
+/// Check `req` against the device and the data regions.
+pub fn plan(req: &BlkRequest, limits: &Limits, data: &DataRegions) -> Result<Plan, BlkStatus> {
     let invalid = BlkStatus::InvalidParam;
     let op = req.op().ok_or(invalid)?;
     let write = match op {
@@ -102,10 +102,9 @@ pub fn plan(req: &BlkRequest, limits: &Limits, data: &ClientRegion) -> Result<Pl
         return Err(invalid);
     }
     let len = u64::from(req.count) * BLK_TRANSFER_SIZE as u64;
-    let span = data.span(req.io_or_offset, len).map_err(|_| invalid)?;
-    // A region the driver only copies to has no device address: nothing
-    // of it may go to the device.
-    let addr = span.device_addr.ok_or(invalid)?;
+    // Without an IOMMU the device reaches all of RAM: an address outside
+    // the data regions is answered here and never reaches it.
+    let addr = data.span(req.io_or_offset, len).map_err(|_| invalid)?;
     let sector = req.block_number.checked_mul(BLK_TRANSFER_SIZE as u64 / SECTOR_SIZE).ok_or(invalid)?;
     // count <= 65535, so len < 2^28: fits u32.
     let len = u32::try_from(len).map_err(|_| invalid)?;
@@ -161,28 +160,35 @@ pub fn id_chain(header: u64, id: u64, status: u64) -> [Buffer; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sevio_sharedmem::HeapRegion;
+    use sevio_sddf::{DeviceRegion, Region};
 
     const DATA_PADDR: u64 = 0x5000_0000;
-    const DATA_SIZE: usize = 0x20_0000;
+    const DATA_SIZE: u64 = 0x20_0000;
+    /// A second region right after the first, as a virtualiser's metadata
+    /// buffer may lie next to a client's data.
+    const META_PADDR: u64 = DATA_PADDR + DATA_SIZE;
+    const META_SIZE: u64 = 0x1_0000;
     const LIMITS: Limits =
         Limits { capacity: 1000, read_only: false, flush: true, segment_max: u32::MAX, segments: MAX_SEGMENTS };
 
+    /// A request naming its buffer at `offset` into the data region (an
+    /// I/O address, as sDDF's virtualisers send).
     fn req(code: u32, offset: u64, block: u64, count: u16) -> BlkRequest {
-        BlkRequest { code, io_or_offset: offset, block_number: block, count, id: 9 }
+        BlkRequest { code, io_or_offset: DATA_PADDR.wrapping_add(offset), block_number: block, count, id: 9 }
     }
 
-    /// The client's data region, as the device sees it at [`DATA_PADDR`]
-    /// (the heap region must outlive the `ClientRegion`).
-    fn data_region() -> (HeapRegion, ClientRegion) {
-        let heap = HeapRegion::new(DATA_SIZE);
-        let region = ClientRegion::device_visible(heap.memory(), DATA_PADDR).unwrap();
-        (heap, region)
+    /// The data region at [`DATA_PADDR`] and the metadata region after it.
+    fn data_region() -> DataRegions {
+        let mut list = DataRegions::new();
+        for (io_addr, size) in [(DATA_PADDR, DATA_SIZE), (META_PADDR, META_SIZE)] {
+            list.push(DeviceRegion { region: Region { vaddr: 0, size }, io_addr }).unwrap();
+        }
+        list
     }
 
     #[test]
     fn good_requests_become_plans() {
-        let (_heap, data) = data_region();
+        let data = data_region();
         assert_eq!(
             plan(&req(0, 0x1000, 10, 2), &LIMITS, &data),
             Ok(Plan::Read { sector: 80, addr: 0x5000_1000, len: 8192, count: 2 })
@@ -198,32 +204,37 @@ mod tests {
 
     #[test]
     fn bad_requests_are_invalid() {
-        let (heap, data) = data_region();
+        let data = data_region();
         let bad = [
-            req(4, 0, 0, 1),                // unknown code
-            req(0, 0, 0, 0),                // no blocks
-            req(0, 0, 999, 2),              // past capacity
-            req(0, 0, u64::MAX, 1),         // block overflow
-            req(0, 0x20_0000 - 4095, 0, 1), // past the data region
-            req(0, 0x20_0000, 0, 1),        // at its end
-            req(1, u64::MAX - 100, 0, 1),   // offset overflow
-            req(0, 0, 0, u16::MAX),         // more than the region
+            req(4, 0, 0, 1),                       // unknown code
+            req(0, 0, 0, 0),                       // no blocks
+            req(0, 0, 999, 2),                     // past capacity
+            req(0, 0, u64::MAX, 1),                // block overflow
+            req(0, 0x20_0000 - 4095, 0, 1),        // across into the next region
+            req(0, 0x20_0000 - 4096, 0, 2),        // a whole block in each region
+            req(0, 0x21_0000, 0, 1),               // past both regions
+            req(0, u64::MAX - DATA_PADDR, 0, 1),   // I/O address 0
+            req(0, 0u64.wrapping_sub(4096), 0, 1), // just below the region
+            req(1, u64::MAX - 100, 0, 1),          // address overflow
+            req(0, 0, 0, u16::MAX),                // more than the region
         ];
         for r in bad {
             assert_eq!(plan(&r, &LIMITS, &data), Err(BlkStatus::InvalidParam), "{r:?}");
         }
         let huge = Limits { capacity: u64::MAX, ..LIMITS };
         assert_eq!(plan(&req(0, 0, u64::MAX - 2, 1), &huge, &data), Err(BlkStatus::InvalidParam), "sector overflow");
-        // A paddr + offset that would wrap cannot happen: ClientRegion
-        // refuses such a region when it is made. A region the device
-        // does not reach gives no address, so nothing goes to the device.
-        let copied = ClientRegion::driver_only(heap.memory());
-        assert_eq!(plan(&req(0, 0, 0, 1), &LIMITS, &copied), Err(BlkStatus::InvalidParam), "no device address");
+        assert_eq!(plan(&req(0, 0, 0, 1), &LIMITS, &DataRegions::new()), Err(BlkStatus::InvalidParam), "no regions");
+        let meta = plan(&req(0, DATA_SIZE, 0, 16), &LIMITS, &data);
+        assert_eq!(
+            meta,
+            Ok(Plan::Read { sector: 0, addr: META_PADDR, len: 16 * 4096, count: 16 }),
+            "all of the second"
+        );
     }
 
     #[test]
     fn read_only_refuses_writes_only() {
-        let (_heap, data) = data_region();
+        let data = data_region();
         let ro = Limits { read_only: true, ..LIMITS };
         assert_eq!(plan(&req(1, 0, 0, 1), &ro, &data), Err(BlkStatus::InvalidParam));
         assert!(plan(&req(0, 0, 0, 1), &ro, &data).is_ok());
@@ -231,7 +242,7 @@ mod tests {
 
     #[test]
     fn chains_split_data_at_the_segment_limit() {
-        let (_heap, data) = data_region();
+        let data = data_region();
         let small = Limits { segment_max: 4096, segments: 3, ..LIMITS };
         let p = plan(&req(0, 0, 0, 3), &small, &data).unwrap();
         let mut out = [Buffer::readable(0, 0); MAX_CHAIN];

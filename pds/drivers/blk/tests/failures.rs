@@ -7,7 +7,7 @@ use common::*;
 use sevio_driver_blk::BlkError;
 use sevio_driver_core::DriverStatus;
 use sevio_driver_core::InitError;
-use sevio_queue::BlkStatus;
+use sevio_queue::{BlkRequest, BlkStatus};
 use sevio_virtio::DeviceFault;
 use sevio_virtio::device::blk::status;
 
@@ -16,14 +16,14 @@ fn bad_requests_get_invalid_param_and_no_dma() {
     let mut rig = Rig::ready(QEMU_LIKE);
     let (avail, kicks) = (rig.avail_idx(), rig.kicks());
     let bad = [
-        read(1, DATA_SIZE as u64, 0, 1),                         // offset at the region's end
-        read(2, DATA_SIZE as u64 - 4095, 0, 1),                  // runs past it
-        write(3, u64::MAX - 4095, 0, 1),                         // offset + length overflows
-        read(4, 0, CAPACITY_BLOCKS, 1),                          // past the capacity
-        read(5, 0, CAPACITY_BLOCKS - 1, 2),                      // straddles the end
-        read(6, 0, u64::MAX, 1),                                 // block overflow
-        read(7, 0, 0, 0),                                        // no blocks
-        sevio_queue::BlkRequest { code: 9, ..read(8, 0, 0, 1) }, // unknown code
+        read(1, (DATA_SIZE + META_SIZE) as u64, 0, 1), // just past the last data region
+        read(2, DATA_SIZE as u64 - 4096, 0, 2),        // straddles the data and metadata regions
+        write(3, u64::MAX - 4095, 0, 1),               // I/O address + length overflows
+        read(4, 0, CAPACITY_BLOCKS, 1),                // past the capacity
+        read(5, 0, CAPACITY_BLOCKS - 1, 2),            // straddles the end
+        read(6, 0, u64::MAX, 1),                       // block overflow
+        read(7, 0, 0, 0),                              // no blocks
+        BlkRequest { code: 9, ..read(8, 0, 0, 1) },    // unknown code
     ];
     rig.submit(&bad);
     let resp = rig.take_responses();
@@ -37,6 +37,12 @@ fn bad_requests_get_invalid_param_and_no_dma() {
     rig.submit(&[read(9, DATA_SIZE as u64 - 4096, CAPACITY_BLOCKS - 1, 1)]);
     rig.run_device();
     assert_eq!(rig.take_responses(), [ok(9, 1)]);
+    // Below the first region, and I/O address 0.
+    let below = BlkRequest { io_or_offset: DATA_PADDR - 4096, ..read(10, 0, 0, 1) };
+    let zero = BlkRequest { io_or_offset: 0, ..read(11, 0, 0, 1) };
+    rig.submit(&[below, zero]);
+    assert_eq!(rig.take_responses(), [status_of(BlkStatus::InvalidParam, 10), status_of(BlkStatus::InvalidParam, 11)]);
+    assert_eq!(rig.pop(), 0, "neither reached the device");
 }
 
 #[test]

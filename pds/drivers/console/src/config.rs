@@ -48,10 +48,11 @@ sevio_runtime::config_section!(
 /// client side from the sDDF section or sevio's own wiring.
 pub fn setvars() -> Result<PdSetvars<ConsoleConfig>, Unusable> {
     let page = |region, vaddr| RegionSetvars { region, vaddr, size: PAGE_SIZE };
-    let (driver, source) = match sddf_section(&serial_driver_config(), SerialDriverConfig::parse)? {
-        Some(sddf) => (ConsoleConfig::from_sddf(&sddf, &PD)?, SerialDriverConfig::SECTION),
-        None => (own_wiring(), "setvars"),
-    };
+    let (driver, source) =
+        match sddf_section(SerialDriverConfig::SECTION, &serial_driver_config(), SerialDriverConfig::parse)? {
+            Some(sddf) => (ConsoleConfig::from_sddf(&sddf, &PD)?, SerialDriverConfig::SECTION),
+            None => (own_wiring(), "setvars"),
+        };
     let tx = driver.tx.channel.index();
     match driver.rx {
         Some(rx) => debug_println!(

@@ -1,18 +1,22 @@
-//! The one check of a client's buffer: does the range the client named
-//! lie inside the client's data region, and where is it for the device?
+//! The one check of a buffer a client names: does every byte of the range
+//! lie inside one region the driver was given, and where is it for the
+//! device?
 //!
-//! A client names a buffer by offset and length in a region it shares
-//! with the driver. Neither is trusted: [`ClientRegion::span`] checks the
-//! whole range (in 64 bits, so no sum wraps) against the region's size,
-//! which comes from the driver's own setvars, never from shared memory,
-//! and only then yields the memory and, for a region the device reaches,
-//! the device address. Every driver takes client ranges through here.
+//! Two ways of naming a buffer, one rule:
+//! - by offset and length in the one region a client shares with the
+//!   driver ([`ClientRegion`], sevio's rng protocol);
+//! - by I/O address and length, as sDDF's virtualisers and clients name
+//!   buffers to a driver ([`DataRegions`]: the list of data regions the
+//!   driver is configured with, any number, e.g. one per client).
 //!
-//! sDDF clients name buffers by I/O address instead, possibly in one of
-//! several regions. A list of `ClientRegion`s serves that by asking each
-//! region for [`ClientRegion::span_at`] (a request must lie entirely
-//! inside one region); the check stays this one.
+//! Neither offset, address nor length is trusted. Both go through
+//! [`sevio_sddf::find_io_range`], the single "every byte inside one
+//! region" check (64-bit, no sum wraps, a range straddling two adjacent
+//! regions is refused), against sizes from the driver's own configuration,
+//! never from memory the client writes. Every driver takes client ranges
+//! through here.
 
+use sevio_sddf::{DeviceRegion, DeviceResources, Region, find_io_range};
 use sevio_sharedmem::SharedMemory;
 
 /// Why a client's range was refused.
@@ -29,18 +33,22 @@ pub enum ClientRangeError {
         /// The region's size.
         size: u64,
     },
+    /// Not entirely inside any one of the driver's data regions.
+    OutsideDataRegions {
+        /// I/O address asked for.
+        io_addr: u64,
+        /// Length asked for.
+        len: u64,
+    },
 }
 
-/// A region a client shares with the driver.
+/// A region a client shares with the driver, named by offset.
 #[derive(Copy, Clone, Debug)]
 pub struct ClientRegion {
     mem: SharedMemory,
     /// The device address of the first byte, for a region the device
     /// reads or writes directly; `None` when the driver copies.
     device_addr: Option<u64>,
-    /// The address the client names the first byte by (its I/O address;
-    /// 0 for offset addressing).
-    io_addr: u64,
 }
 
 /// A checked piece of a client's region.
@@ -59,18 +67,12 @@ impl ClientRegion {
     /// region_paddr). `None` if the device range would overflow.
     pub fn device_visible(mem: SharedMemory, device_addr: u64) -> Option<Self> {
         device_addr.checked_add(mem.len() as u64)?;
-        Some(ClientRegion { mem, device_addr: Some(device_addr), io_addr: 0 })
+        Some(ClientRegion { mem, device_addr: Some(device_addr) })
     }
 
     /// A region only the driver touches (it copies from bounce buffers).
     pub fn driver_only(mem: SharedMemory) -> Self {
-        ClientRegion { mem, device_addr: None, io_addr: 0 }
-    }
-
-    /// The same region, named by clients at I/O address `io_addr` (sDDF
-    /// style) instead of by offset.
-    pub fn at_io_addr(self, io_addr: u64) -> Self {
-        ClientRegion { io_addr, ..self }
+        ClientRegion { mem, device_addr: None }
     }
 
     /// The region's size in bytes.
@@ -91,24 +93,88 @@ impl ClientRegion {
         }
         let size = self.mem.len() as u64;
         let refused = ClientRangeError::OutOfRegion { offset, len, size };
-        // u64 sums of u32/u64 client words: a wrapped sum is out of range.
-        let inside = offset.checked_add(len).is_some_and(|end| end <= size);
-        if !inside {
-            return Err(refused);
-        }
+        // The region as a list of one, named from offset 0: the same check
+        // as I/O addresses get.
+        let whole = DeviceRegion { region: Region { vaddr: 0, size }, io_addr: 0 };
+        find_io_range(&[whole], offset, len).ok_or(refused)?;
         let (start, n) = (usize::try_from(offset).map_err(|_| refused)?, usize::try_from(len).map_err(|_| refused)?);
         let mem = self.mem.slice(start, n).ok_or(refused)?;
         // Cannot overflow: checked at construction for the whole region.
         let device_addr = self.device_addr.map(|base| base + offset);
         Ok(ClientSpan { mem, offset: start, device_addr })
     }
+}
 
-    /// The `len` bytes the client names at I/O address `io_addr`, if they
-    /// lie entirely inside this region (see [`span`](Self::span)).
-    pub fn span_at(&self, io_addr: u64, len: u64) -> Result<ClientSpan, ClientRangeError> {
-        let size = self.mem.len() as u64;
-        let offset = io_addr.checked_sub(self.io_addr).ok_or(ClientRangeError::OutOfRegion { offset: 0, len, size })?;
-        self.span(offset, len)
+/// Most data regions a driver takes: a `device_resources_t` holds 64.
+pub const MAX_DATA_REGIONS: usize = sevio_sddf::resources::DEVICE_MAX_REGIONS;
+
+/// The data regions a driver may hand its device, named by I/O address
+/// (on QEMU arm virt, which has no IOMMU, the physical address). The
+/// driver never maps them: it checks addresses against them and passes
+/// the address on.
+#[derive(Copy, Clone, Debug)]
+pub struct DataRegions {
+    regions: [DeviceRegion; MAX_DATA_REGIONS],
+    len: usize,
+}
+
+/// [`DataRegions::push`] on a full list.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct TooManyDataRegions;
+
+impl Default for DataRegions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DataRegions {
+    /// No regions: every range is refused.
+    pub const fn new() -> Self {
+        let unused = DeviceRegion { region: Region { vaddr: 0, size: 0 }, io_addr: 0 };
+        DataRegions { regions: [unused; MAX_DATA_REGIONS], len: 0 }
+    }
+
+    /// The regions of a parsed `device_resources_t` (each already checked:
+    /// non-empty, no address overflow).
+    pub fn from_resources(resources: &DeviceResources) -> Self {
+        let mut list = Self::new();
+        let regions = resources.regions();
+        list.regions[..regions.len()].copy_from_slice(regions);
+        list.len = regions.len();
+        list
+    }
+
+    /// Add a region (checked by [`DeviceRegion::parse`] or built from
+    /// the driver's own setvars).
+    pub fn push(&mut self, region: DeviceRegion) -> Result<(), TooManyDataRegions> {
+        let slot = self.regions.get_mut(self.len).ok_or(TooManyDataRegions)?;
+        *slot = region;
+        self.len += 1;
+        Ok(())
+    }
+
+    /// The regions.
+    pub fn regions(&self) -> &[DeviceRegion] {
+        &self.regions[..self.len]
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The device address of `io_addr .. io_addr + len`, if it is at least
+    /// one byte and every byte lies inside one region. The device address
+    /// is the I/O address itself: it is the address devices use.
+    pub fn span(&self, io_addr: u64, len: u64) -> Result<u64, ClientRangeError> {
+        if len == 0 {
+            return Err(ClientRangeError::Empty);
+        }
+        match find_io_range(self.regions(), io_addr, len) {
+            Some(_) => Ok(io_addr),
+            None => Err(ClientRangeError::OutsideDataRegions { io_addr, len }),
+        }
     }
 }
 
@@ -136,12 +202,35 @@ mod tests {
         assert_eq!(ClientRegion::driver_only(heap.memory()).span(0, 4).unwrap().device_addr, None);
     }
 
+    fn region(io_addr: u64, size: u64) -> DeviceRegion {
+        DeviceRegion { region: Region { vaddr: 0, size }, io_addr }
+    }
+
     #[test]
-    fn io_addressing_checks_the_same_range() {
-        let heap = HeapRegion::new(0x1000);
-        let r = ClientRegion::device_visible(heap.memory(), 0x5000_0000).unwrap().at_io_addr(0x8000);
-        assert_eq!(r.span_at(0x8100, 0x10).unwrap().offset, 0x100);
-        assert!(r.span_at(0x7fff, 1).is_err(), "below the region");
-        assert!(r.span_at(0x8ff0, 0x11).is_err(), "across its end");
+    fn io_addresses_must_lie_inside_one_data_region() {
+        let mut list = DataRegions::new();
+        assert!(list.span(0x8000, 1).is_err(), "no regions: nothing is inside");
+        // A virtualiser's metadata buffer and, right after it, a client's data.
+        list.push(region(0x5fde_6000, 0xa000)).unwrap();
+        list.push(region(0x5fdf_0000, 0x20_0000)).unwrap();
+        assert_eq!(list.span(0x5fde_6000, 0x1000), Ok(0x5fde_6000), "first block of the first region");
+        assert_eq!(list.span(0x5ffe_f000, 0x1000), Ok(0x5ffe_f000), "last block of the second");
+        let refused = |io_addr, len| Err(ClientRangeError::OutsideDataRegions { io_addr, len });
+        assert_eq!(list.span(0x5fde_f000, 0x2000), refused(0x5fde_f000, 0x2000), "straddles the two regions");
+        assert_eq!(list.span(0x5fde_5000, 0x1000), refused(0x5fde_5000, 0x1000), "below both");
+        assert_eq!(list.span(0x5fff_0000, 1), refused(0x5fff_0000, 1), "just past the end");
+        assert_eq!(list.span(u64::MAX - 0xfff, 0x2000), refused(u64::MAX - 0xfff, 0x2000), "wraps");
+        assert_eq!(list.span(0x5fde_6000, 0), Err(ClientRangeError::Empty));
+    }
+
+    #[test]
+    fn the_list_holds_what_a_device_resources_holds() {
+        let mut list = DataRegions::new();
+        for k in 0..MAX_DATA_REGIONS as u64 {
+            list.push(region(0x4000_0000 + k * 0x1000, 0x1000)).unwrap();
+        }
+        assert_eq!(list.push(region(0, 1)), Err(TooManyDataRegions));
+        assert_eq!(list.regions().len(), MAX_DATA_REGIONS);
+        assert_eq!(list.span(0x4000_0000 + 63 * 0x1000, 0x1000), Ok(0x4003_f000));
     }
 }

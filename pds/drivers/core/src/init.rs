@@ -128,9 +128,14 @@ pub fn is_legacy(info: &DeviceInfo) -> bool {
 
 /// Whether the device fixes its queue sizes: the legacy PCI interface's
 /// Queue Size register is read-only (VIRTIO 1.2 §4.1.5.1.4.1 legacy
-/// interfaces), so the driver must use exactly that size.
+/// interfaces), and a remoteproc resource table gives each vring its
+/// `num`, so the driver must use exactly that size.
 pub fn fixed_queue_size(info: &DeviceInfo) -> bool {
-    is_legacy(info) && info.kind() == TransportKind::Pci
+    match info.kind() {
+        TransportKind::Pci => is_legacy(info),
+        TransportKind::Rproc => true,
+        TransportKind::Mmio => false,
+    }
 }
 
 /// Step 1-2 done: the device is reset and acknowledged.

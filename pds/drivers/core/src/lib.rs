@@ -16,7 +16,7 @@
 //!   one way to say a setvar is missing);
 //! - [`sddf`]: a driver configured by sdfgen's config sections: an
 //!   unfilled section, and the one check of configured channel ids;
-//! - [`client`]: [`ClientRegion`], the one check of a client's buffer
+//! - [`client`]: [`ClientRegion`] and [`DataRegions`], the one check of a client's buffer
 //!   (inside its region; where the device sees it);
 //! - [`transport`]: the [`Transport`] trait (one request, one reply), its
 //!   PPC implementation [`PpcTransport`], and [`CallError`] for replies
@@ -92,12 +92,15 @@ pub enum DriverError {
 }
 
 pub use bus::{BindingChange, BindingWatch, BusCall, PpcBus, RegisterError};
-pub use client::{ClientRangeError, ClientRegion, ClientSpan};
+pub use client::{ClientRangeError, ClientRegion, ClientSpan, DataRegions, MAX_DATA_REGIONS, TooManyDataRegions};
 pub use dma::{DmaCarver, DmaError, DmaRegion, DmaSlice, DmaSlots};
 pub use init::{Bringup, Configuring, InitError, Negotiated, QueueParams};
 pub use pd::{DriverEvents, DriverPd, DriverPdConfig};
 pub use queue::DriverQueue;
-pub use sddf::{ChannelRefusal, client_channels, sddf_section};
+pub use sddf::{
+    ChannelRefusal, DATA_REGIONS_SECTION, DataRegionSetvars, client_channels, data_regions_from_setvars,
+    data_regions_section, sddf_section,
+};
 pub use setvars::{DmaSetvars, PdSetvars, RegionSetvars, SystemMaps, Unusable, map_dma};
 pub use shell::{Driver, DriverStatus, Shell, register_with_bus};
 pub use state::DeviceState;

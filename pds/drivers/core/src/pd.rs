@@ -144,10 +144,7 @@ impl<D: DriverEvents> Handler for DriverPd<D> {
     /// The lowest channel to notify is the deferred action; any further
     /// one is notified now (Microkit defers one action per wait).
     fn take_deferred_action(&mut self) -> Option<DeferredAction> {
-        let mut channels = self.take_notifications().into_iter();
-        let deferred = channels.next()?;
-        channels.for_each(Channel::notify);
-        Some(DeferredAction::Notify(deferred))
+        DeferredAction::notify_each(self.take_notifications())
     }
 }
 

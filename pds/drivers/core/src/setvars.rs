@@ -34,9 +34,14 @@ pub enum Unusable {
     Layout(&'static str),
     /// The DMA region has no room for the driver's own buffers.
     DmaRoom(DmaError),
-    /// The sDDF config section holds something that is not a valid config
-    /// (see [`crate::sddf`]).
-    Config(sevio_sddf::ConfigError),
+    /// An sDDF config section (sdfgen's output, objcopied into the image)
+    /// is malformed: the system was built wrong.
+    Sddf {
+        /// The section (`.blk_driver_config`).
+        section: &'static str,
+        /// What is wrong with it, naming the field.
+        error: sevio_sddf::ConfigError,
+    },
     /// A channel id the config names is not one this driver can use.
     Channel {
         /// The config field (`tx.id`).
@@ -66,7 +71,7 @@ impl fmt::Display for Unusable {
             Unusable::DmaOverflow(r) => write!(f, "{}: address overflow", r),
             Unusable::Layout(r) => write!(f, "{}: too small or misaligned for its layout", r),
             Unusable::DmaRoom(e) => write!(f, "the DMA region has no room for the driver's buffers: {:?}", e),
-            Unusable::Config(e) => write!(f, "sDDF config: {}", e),
+            Unusable::Sddf { section, error } => write!(f, "sDDF config {}: {}", section, error),
             Unusable::Channel { field, id, why } => {
                 let why = match why {
                     ChannelRefusal::OutOfRange => "not a channel id",

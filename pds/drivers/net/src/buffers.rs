@@ -1,55 +1,50 @@
-//! Client buffers: the net rules checked before they become device
-//! addresses, and the small fixed-size pools the driver keeps them in.
+//! Buffers the virtualisers hand the driver: the net rules checked
+//! before they become device addresses, and the small fixed-size pools
+//! the driver keeps them in.
 //!
-//! A client hands the driver [`NetBuffer`]s whose `io_or_offset` is an
-//! offset into one of its data regions (rx buffers into the rx region, tx
-//! frames into the tx region). Whether a range lies inside its region,
-//! and where the device sees it, is the framework's one check
-//! ([`ClientRegion::span`]: checked arithmetic against the region's size
-//! from the driver's own setvars). On top of it, before the device ever
-//! sees an address (a bad buffer gets an error, never a DMA):
+//! As between sDDF's virtualisers and its net drivers, a [`NetBuffer`]'s
+//! `io_or_offset` is the buffer's I/O address, the address the device
+//! uses. Whether every byte of a range lies inside one of the data
+//! regions the driver was configured with (any number: sDDF's rx
+//! buffers, one tx region per client) is the framework's one check
+//! ([`DataRegions::span`], through `sevio_sddf::find_io_range`, against
+//! sizes from the driver's configuration, never from shared memory). On
+//! top of it, before the device ever sees an address (a bad buffer gets
+//! an error, never a DMA):
 //!
 //! - an rx buffer is a whole [`NET_BUFFER_SIZE`] buffer the device may
-//!   fill: `offset + 2048 <= size`;
+//!   fill: all 2048 bytes inside one region;
 //! - a tx frame is at least an Ethernet header and at most a buffer
-//!   (`14 <= len <= 2048`), inside the region: `offset + len <= size`.
+//!   (`14 <= len <= 2048`), all `len` bytes inside one region.
 
-use sevio_driver_core::{ClientRangeError, ClientRegion};
+use sevio_driver_core::{ClientRangeError, DataRegions};
 use sevio_queue::NetBuffer;
 use sevio_queue::net::NET_BUFFER_SIZE;
 
 /// Bytes of an Ethernet header: the shortest frame the driver sends.
 pub const MIN_FRAME: u16 = 14;
 
-/// Why a client buffer was refused.
+/// Why a buffer was refused.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum BufferError {
-    /// The buffer (or frame) does not lie inside the client's region.
+    /// The buffer (or frame) does not lie inside one data region.
     Range(ClientRangeError),
     /// A tx frame shorter than an Ethernet header or longer than a buffer.
     BadLength(u16),
-    /// The region is not one the device reaches (a setup mistake: the
-    /// driver builds its data regions device-visible).
-    NotDeviceVisible,
-}
-
-fn device_addr(region: &ClientRegion, offset: u64, len: u64) -> Result<u64, BufferError> {
-    let span = region.span(offset, len).map_err(BufferError::Range)?;
-    span.device_addr.ok_or(BufferError::NotDeviceVisible)
 }
 
 /// The device address of a free rx buffer (a whole [`NET_BUFFER_SIZE`]
 /// buffer the device may fill).
-pub fn rx_buffer_addr(buf: &NetBuffer, region: &ClientRegion) -> Result<u64, BufferError> {
-    device_addr(region, buf.io_or_offset, NET_BUFFER_SIZE as u64)
+pub fn rx_buffer_addr(buf: &NetBuffer, data: &DataRegions) -> Result<u64, BufferError> {
+    data.span(buf.io_or_offset, NET_BUFFER_SIZE as u64).map_err(BufferError::Range)
 }
 
 /// The device address of a tx frame (`buf.len` bytes the device reads).
-pub fn tx_frame_addr(buf: &NetBuffer, region: &ClientRegion) -> Result<u64, BufferError> {
+pub fn tx_frame_addr(buf: &NetBuffer, data: &DataRegions) -> Result<u64, BufferError> {
     if buf.len < MIN_FRAME || usize::from(buf.len) > NET_BUFFER_SIZE {
         return Err(BufferError::BadLength(buf.len));
     }
-    device_addr(region, buf.io_or_offset, u64::from(buf.len))
+    data.span(buf.io_or_offset, u64::from(buf.len)).map_err(BufferError::Range)
 }
 
 /// A fixed-capacity stack of `u16` indices: the free rx header slots.
@@ -147,44 +142,56 @@ impl<const N: usize> Stash<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sevio_sharedmem::HeapRegion;
+    use sevio_sddf::{DeviceRegion, Region};
 
-    const PADDR: u64 = 0x5000_0000;
-    const SIZE: u64 = 0x8000;
+    /// sDDF's echo_server shape: the rx buffers, then one client's tx
+    /// region right after them.
+    const RX: u64 = 0x5fef_0000;
+    const RX_SIZE: u64 = 0x10_0000;
+    const TX: u64 = RX + RX_SIZE;
+    const TX_SIZE: u64 = 0x8000;
 
-    fn buf(offset: u64, len: u16) -> NetBuffer {
-        NetBuffer { io_or_offset: offset, len, oid: 3 }
+    fn regions() -> DataRegions {
+        let mut list = DataRegions::new();
+        for (io_addr, size) in [(RX, RX_SIZE), (TX, TX_SIZE)] {
+            list.push(DeviceRegion { region: Region { vaddr: 0, size }, io_addr }).unwrap();
+        }
+        list
     }
 
-    fn out_of_region(offset: u64, len: u64) -> BufferError {
-        BufferError::Range(ClientRangeError::OutOfRegion { offset, len, size: SIZE })
+    fn buf(io_addr: u64, len: u16) -> NetBuffer {
+        NetBuffer { io_or_offset: io_addr, len, oid: 3 }
+    }
+
+    fn outside(io_addr: u64, len: u64) -> BufferError {
+        BufferError::Range(ClientRangeError::OutsideDataRegions { io_addr, len })
     }
 
     #[test]
-    fn rx_buffers_must_fit_whole() {
-        let heap = HeapRegion::new(SIZE as usize);
-        let rx = ClientRegion::device_visible(heap.memory(), PADDR).unwrap();
-        assert_eq!(rx_buffer_addr(&buf(0, 0), &rx), Ok(PADDR));
-        assert_eq!(rx_buffer_addr(&buf(SIZE - 2048, 0), &rx), Ok(PADDR + SIZE - 2048), "last buffer");
-        for offset in [SIZE - 2047, SIZE, u64::MAX - 100, u64::MAX] {
-            assert_eq!(rx_buffer_addr(&buf(offset, 0), &rx), Err(out_of_region(offset, 2048)), "{offset:#x}");
+    fn rx_buffers_must_fit_whole_in_one_region() {
+        let data = regions();
+        assert_eq!(rx_buffer_addr(&buf(RX, 0), &data), Ok(RX), "the I/O address is the device address");
+        assert_eq!(rx_buffer_addr(&buf(TX - 2048, 0), &data), Ok(TX - 2048), "last of the first region");
+        assert_eq!(rx_buffer_addr(&buf(TX + TX_SIZE - 2048, 0), &data), Ok(TX + TX_SIZE - 2048));
+        // An offset (sevio's old naming) is no I/O address of any region.
+        for io_addr in [0, 0x800, RX - 1, TX - 2047, TX + TX_SIZE - 2047, u64::MAX - 100, u64::MAX] {
+            assert_eq!(rx_buffer_addr(&buf(io_addr, 0), &data), Err(outside(io_addr, 2048)), "{io_addr:#x}");
         }
-        let copied = ClientRegion::driver_only(heap.memory());
-        assert_eq!(rx_buffer_addr(&buf(0, 0), &copied), Err(BufferError::NotDeviceVisible));
     }
 
     #[test]
     fn tx_frames_are_length_and_range_checked() {
-        let heap = HeapRegion::new(SIZE as usize);
-        let tx = ClientRegion::device_visible(heap.memory(), PADDR).unwrap();
-        assert_eq!(tx_frame_addr(&buf(0x100, 60), &tx), Ok(PADDR + 0x100));
-        assert_eq!(tx_frame_addr(&buf(SIZE - 14, 14), &tx), Ok(PADDR + SIZE - 14));
-        assert_eq!(tx_frame_addr(&buf(0, 13), &tx), Err(BufferError::BadLength(13)));
-        assert_eq!(tx_frame_addr(&buf(0, 0), &tx), Err(BufferError::BadLength(0)));
-        assert_eq!(tx_frame_addr(&buf(0, 2049), &tx), Err(BufferError::BadLength(2049)));
-        assert!(tx_frame_addr(&buf(0, 2048), &tx).is_ok());
-        assert_eq!(tx_frame_addr(&buf(SIZE - 59, 60), &tx), Err(out_of_region(SIZE - 59, 60)));
-        assert_eq!(tx_frame_addr(&buf(u64::MAX - 10, 60), &tx), Err(out_of_region(u64::MAX - 10, 60)));
+        let data = regions();
+        assert_eq!(tx_frame_addr(&buf(TX + 0x100, 60), &data), Ok(TX + 0x100));
+        assert_eq!(tx_frame_addr(&buf(TX + TX_SIZE - 14, 14), &data), Ok(TX + TX_SIZE - 14));
+        assert_eq!(tx_frame_addr(&buf(TX, 13), &data), Err(BufferError::BadLength(13)));
+        assert_eq!(tx_frame_addr(&buf(TX, 0), &data), Err(BufferError::BadLength(0)));
+        assert_eq!(tx_frame_addr(&buf(TX, 2049), &data), Err(BufferError::BadLength(2049)));
+        assert!(tx_frame_addr(&buf(TX, 2048), &data).is_ok());
+        assert_eq!(tx_frame_addr(&buf(TX - 30, 60), &data), Err(outside(TX - 30, 60)), "straddles the two");
+        assert_eq!(tx_frame_addr(&buf(TX + TX_SIZE - 59, 60), &data), Err(outside(TX + TX_SIZE - 59, 60)));
+        assert_eq!(tx_frame_addr(&buf(u64::MAX - 10, 60), &data), Err(outside(u64::MAX - 10, 60)));
+        assert_eq!(tx_frame_addr(&buf(TX, 60), &DataRegions::new()), Err(outside(TX, 60)), "no regions");
     }
 
     #[test]

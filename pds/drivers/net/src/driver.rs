@@ -1,19 +1,20 @@
 //! The driver proper: client queues on one side, the device's receive and
 //! transmit virtqueues on the other.
 //!
-//! The client's four sDDF queues (as sDDF's net driver interface):
-//! - **rx free** (client → driver): empty 2048-byte buffers; each is
+//! sDDF's net driver side: two connections, each with its own peer and
+//! channel ([`crate::wiring`]), buffers named by I/O address:
+//! - **rx free** (rx peer → driver): empty 2048-byte buffers; each is
 //!   checked, then posted to the receive queue as `header slot (device-
-//!   writable) | client buffer (device-writable)`;
-//! - **rx active** (driver → client): filled buffers, `len` = frame bytes
-//!   (the used length minus the header);
-//! - **tx active** (client → driver): frames to send; each is checked,
+//!   writable) | buffer (device-writable)`;
+//! - **rx active** (driver → rx peer): filled buffers, `len` = frame
+//!   bytes (the used length minus the header);
+//! - **tx active** (tx peer → driver): frames to send; each is checked,
 //!   then posted as `zero header (device-readable) | frame (device-
 //!   readable)`;
-//! - **tx free** (driver → client): frames the device is done with; a
+//! - **tx free** (driver → tx peer): frames the device is done with; a
 //!   refused frame comes back at once with `len` 0.
 //!
-//! Nothing the client writes reaches the device unchecked (see
+//! Nothing a peer writes reaches the device unchecked (see
 //! [`crate::buffers`]); nothing the device writes is believed unchecked
 //! (the split queue checks used ids and lengths; a used length shorter
 //! than the header is a bad completion and the buffer is posted again).
@@ -23,10 +24,14 @@
 //!   frame and one when every frame in flight has been sent
 //!   ([`DriverQueue::arm`]); kicks only when the device asks for them
 //!   (`avail_event` / NO_NOTIFY).
-//! - driver ↔ client: the `consumer_signalled` protocol. The driver
-//!   notifies the client only if it asked (cleared the flag) and asks for
-//!   notifications on rx free / tx active only while it has room in the
-//!   matching virtqueue; a full virtqueue means an interrupt will come.
+//! - driver ↔ peers: the `consumer_signalled` protocol, as sDDF's
+//!   virtio-net driver follows it: after returning buffers on rx active
+//!   (tx free) the driver notifies the rx (tx) peer only if it cleared
+//!   the flag, and sets it. It asks for notifications on rx free / tx
+//!   active only while it has room in the matching virtqueue (sDDF's
+//!   driver leaves the request standing when full; either way the peer's
+//!   next buffers are taken when the device returns some, since a full
+//!   virtqueue means an interrupt will come).
 //!
 //! Every event runs the whole pump until nothing is left to do; the
 //! framework then kicks the queues the device asked about.
@@ -35,16 +40,16 @@
 //! client: rx buffers are kept and posted to the next device, tx frames
 //! go back on tx free with `len` 0 (sent or not: the device never said).
 
-use crate::QUEUE_CAPACITY;
 use crate::buffers::{IndexPool, Stash, rx_buffer_addr, tx_frame_addr};
 use crate::device::{self, CONFIG_BYTES, HDR_STRIDE, MacDisplay, NetFacts, VQ_SIZE};
+use crate::wiring::NetConfig;
 use sevio_driver_core::{
-    ClientRegion, Ctx, Device, DmaCarver, DmaError, DmaSlice, DmaSlots, DriverError, DriverQueue, DriverStatus, Probe,
+    Ctx, DataRegions, Device, DmaCarver, DmaError, DmaSlice, DmaSlots, DriverError, DriverQueue, DriverStatus, Probe,
     QueueSpec, RegionSetvars, SystemMaps, Unusable, VirtioDriver,
 };
 use sevio_queue::net::NET_BUFFER_SIZE;
 use sevio_queue::{NetBuffer, NetConsumer, NetProducer, QueueError};
-use sevio_runtime::debug_println;
+use sevio_runtime::{Channel, ChannelSet, debug_println};
 use sevio_transport_protocol::doorbell::INT_CONFIG_CHANGE;
 use sevio_virtio::features::general;
 use sevio_virtio::{Buffer, DeviceId, Features};
@@ -57,43 +62,6 @@ use sevio_virtio::{Buffer, DeviceId, Features};
 ///   index; the driver stops serving it (the device stays up).
 pub type NetError = DriverError;
 
-/// A client data region the device reads or writes: its mapping here
-/// (only for the range check: the driver never touches the bytes) and
-/// the address the device sees it at.
-#[derive(Copy, Clone, Debug)]
-pub struct DataSetvars {
-    /// The mapping (setvar_vaddr, setvar_size).
-    pub map: RegionSetvars,
-    /// Its physical address (region_paddr).
-    pub paddr: u64,
-}
-
-impl DataSetvars {
-    fn client_region(self, maps: &SystemMaps, no_paddr: &'static str) -> Result<ClientRegion, Unusable> {
-        if self.paddr == 0 {
-            return Err(Unusable::Setvar(no_paddr));
-        }
-        ClientRegion::device_visible(maps.region(self.map)?, self.paddr).ok_or(Unusable::DmaOverflow(self.map.region))
-    }
-}
-
-/// The regions system.xml gives the driver besides the framework's.
-#[derive(Copy, Clone, Debug)]
-pub struct NetSetvars {
-    /// Empty buffers from the client ([`QUEUE_REGION_SIZE`](crate::QUEUE_REGION_SIZE)).
-    pub rx_free: RegionSetvars,
-    /// Received frames to the client.
-    pub rx_active: RegionSetvars,
-    /// Sent frames back to the client.
-    pub tx_free: RegionSetvars,
-    /// Frames to send from the client.
-    pub tx_active: RegionSetvars,
-    /// Where rx buffers live.
-    pub rx_data: DataSetvars,
-    /// Where tx frames live.
-    pub tx_data: DataSetvars,
-}
-
 /// Counters, for tests.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -105,11 +73,11 @@ pub struct Stats {
     pub tx_frames: u64,
     /// Bytes of those frames.
     pub tx_bytes: u64,
-    /// rx free buffers refused (outside the rx region): dropped, never
-    /// posted.
+    /// rx free buffers refused (not inside one data region): dropped,
+    /// never posted.
     pub rx_bad_buffers: u64,
-    /// tx frames refused (bad length or outside the tx region): returned
-    /// with len 0, never sent.
+    /// tx frames refused (bad length, or not inside one data region):
+    /// returned with len 0, never sent.
     pub tx_bad_frames: u64,
     /// Receive completions shorter than a header plus one byte: the
     /// buffer was posted again.
@@ -122,11 +90,11 @@ pub struct Stats {
     pub lost_buffers: u64,
     /// Interrupts taken.
     pub interrupts: u64,
-    /// Notifications to the client asked for.
+    /// Notifications to the peers (rx and tx counted alike).
     pub client_notifications: u64,
 }
 
-/// The client's four queues.
+/// The driver's ends of the four queues.
 struct ClientQueues {
     rx_free: NetConsumer,
     rx_active: NetProducer,
@@ -153,8 +121,12 @@ struct Held {
 /// The virtio-net driver.
 pub struct NetDriver {
     queues: ClientQueues,
-    rx_data: ClientRegion,
-    tx_data: ClientRegion,
+    /// Where buffers may lie.
+    data: DataRegions,
+    /// The rx peer (told of frames on rx active).
+    rx_peer: Channel,
+    /// The tx peer (told of buffers on tx free).
+    tx_peer: Channel,
     /// One header slot per rx chain ([`HDR_STRIDE`] apart).
     rx_headers: DmaSlots,
     /// The one transmit header, all zeros (no offloads), read by the
@@ -177,22 +149,25 @@ impl VirtioDriver for NetDriver {
     type Queues = (DriverQueue<VQ_SIZE>, DriverQueue<VQ_SIZE>);
     const QUEUES: [QueueSpec; 2] = device::QUEUES;
     type Error = NetError;
-    type Setvars = NetSetvars;
+    type Setvars = NetConfig;
 
-    /// The rx header slots and the tx header come first in the DMA
-    /// region.
-    fn new(vars: NetSetvars, maps: &SystemMaps, dma: &mut DmaCarver) -> Result<Self, Unusable> {
-        let consumer = |r: RegionSetvars| -> Result<NetConsumer, Unusable> {
-            NetConsumer::new(maps.region(r)?, QUEUE_CAPACITY).map_err(|_| Unusable::Layout(r.region))
+    /// The queues with the capacities configured; the rx header slots and
+    /// the tx header come first in the DMA region.
+    fn new(config: NetConfig, maps: &SystemMaps, dma: &mut DmaCarver) -> Result<Self, Unusable> {
+        // A capacity the queue refuses (not a power of two, or more than
+        // the region holds) makes the region unusable for its layout.
+        let consumer = |r: RegionSetvars, capacity| -> Result<NetConsumer, Unusable> {
+            NetConsumer::new(maps.region(r)?, capacity).map_err(|_| Unusable::Layout(r.region))
         };
-        let producer = |r: RegionSetvars| -> Result<NetProducer, Unusable> {
-            NetProducer::new(maps.region(r)?, QUEUE_CAPACITY).map_err(|_| Unusable::Layout(r.region))
+        let producer = |r: RegionSetvars, capacity| -> Result<NetProducer, Unusable> {
+            NetProducer::new(maps.region(r)?, capacity).map_err(|_| Unusable::Layout(r.region))
         };
+        let (rx, tx) = (config.rx, config.tx);
         let queues = ClientQueues {
-            rx_free: consumer(vars.rx_free)?,
-            rx_active: producer(vars.rx_active)?,
-            tx_free: producer(vars.tx_free)?,
-            tx_active: consumer(vars.tx_active)?,
+            rx_free: consumer(rx.free, rx.capacity)?,
+            rx_active: producer(rx.active, rx.capacity)?,
+            tx_free: producer(tx.free, tx.capacity)?,
+            tx_active: consumer(tx.active, tx.capacity)?,
         };
         let rx_headers = dma.slots(VQ_SIZE, HDR_STRIDE, HDR_STRIDE).map_err(Unusable::DmaRoom)?;
         let tx_header = dma.take(HDR_STRIDE, HDR_STRIDE).map_err(Unusable::DmaRoom)?;
@@ -200,8 +175,9 @@ impl VirtioDriver for NetDriver {
         tx_header.mem.fill(0, HDR_STRIDE, 0).map_err(|_| Unusable::DmaRoom(DmaError::BadRequest))?;
         Ok(NetDriver {
             queues,
-            rx_data: vars.rx_data.client_region(maps, "rx_data_paddr missing")?,
-            tx_data: vars.tx_data.client_region(maps, "tx_data_paddr missing")?,
+            data: config.data,
+            rx_peer: rx.channel,
+            tx_peer: tx.channel,
             rx_headers,
             tx_header,
             held: None,
@@ -286,6 +262,13 @@ impl VirtioDriver for NetDriver {
     fn status(&self, device: DriverStatus) -> DriverStatus {
         if self.client_failed.is_some() { DriverStatus::Failed } else { device }
     }
+
+    /// The rx and the tx peer: a notification on either serves both
+    /// connections (sDDF's driver splits them; the pump looks at all four
+    /// queues anyway).
+    fn client_channels(&self) -> ChannelSet {
+        ChannelSet::from_badge(1 << self.rx_peer.index() | 1 << self.tx_peer.index())
+    }
 }
 
 /// The bind message: MAC, then the device in one line.
@@ -368,18 +351,17 @@ impl NetDriver {
         }
     }
 
-    /// Tell the client about frames on rx active and buffers on tx free,
-    /// if it asked.
+    /// Tell the rx peer about frames on rx active and the tx peer about
+    /// buffers on tx free, each if it asked (sDDF's `rx_return` /
+    /// `tx_return`: `net_require_signal_*`, then `net_cancel_signal_*`
+    /// and a notify on that connection's own channel).
     fn signal_client(&mut self, ctx: &mut NetCtx<'_>) -> Result<(), QueueError> {
-        let mut notify = false;
-        if core::mem::take(&mut self.rx_delivered) {
-            notify |= self.queues.rx_active.require_signal()?;
+        if core::mem::take(&mut self.rx_delivered) && self.queues.rx_active.require_signal()? {
+            ctx.notify(self.rx_peer);
+            self.stats.client_notifications += 1;
         }
-        if core::mem::take(&mut self.tx_returned) {
-            notify |= self.queues.tx_free.require_signal()?;
-        }
-        if notify {
-            ctx.notify_client();
+        if core::mem::take(&mut self.tx_returned) && self.queues.tx_free.require_signal()? {
+            ctx.notify(self.tx_peer);
             self.stats.client_notifications += 1;
         }
         Ok(())
@@ -436,7 +418,7 @@ impl NetDriver {
                     None => break,
                 },
             };
-            let Ok(addr) = rx_buffer_addr(&buf, &self.rx_data) else {
+            let Ok(addr) = rx_buffer_addr(&buf, &self.data) else {
                 stats.rx_bad_buffers += 1;
                 continue;
             };
@@ -465,7 +447,7 @@ impl NetDriver {
         // 4. Frames to the device.
         while tx.can_add(2) {
             let Some(buf) = q.tx_active.take().map_err(client)? else { break };
-            let Ok(addr) = tx_frame_addr(&buf, &self.tx_data) else {
+            let Ok(addr) = tx_frame_addr(&buf, &self.data) else {
                 stats.tx_bad_frames += 1;
                 give_back(&mut q.tx_free, stats, NetBuffer { len: 0, ..buf }, &mut self.tx_returned)?;
                 continue;

@@ -1,12 +1,17 @@
 //! The virtio-net driver: the device logic of a template driver
 //! (`sevio_driver_core::VirtioDriver`), a plain `no_std` type the PD and
-//! host tests drive alike. A client's sDDF-compatible net queues (rx
-//! free/active, tx free/active) are served by a virtio-net device.
+//! host tests drive alike. It speaks sDDF's net driver side: an rx and a
+//! tx connection (free and active queues each, capacities from the
+//! configuration), each to its own peer on its own channel, buffers named
+//! by I/O address; a virtio-net device serves them.
 //!
-//! - [`buffers`]: the net rules for client buffers (a whole rx buffer, a
-//!   tx frame of an Ethernet header to a buffer) on top of the
-//!   framework's one range check (`sevio_driver_core::ClientRegion`);
-//!   small fixed pools;
+//! - [`wiring`]: the configuration, from sdfgen's `.net_driver_config`
+//!   and sevio's `.sevio_data_regions`, or from a hand-written system's
+//!   setvars;
+//! - [`buffers`]: the net rules for buffers (a whole rx buffer, a tx
+//!   frame of an Ethernet header to a buffer) on top of the framework's
+//!   one range check (`sevio_driver_core::DataRegions`); small fixed
+//!   pools;
 //! - [`device`]: what is asked of the device (features, header length)
 //!   and what its config space says (MAC, link);
 //! - [`driver`]: [`NetDriver`], the pump between the client queues and
@@ -28,12 +33,9 @@ extern crate std;
 pub mod buffers;
 pub mod device;
 pub mod driver;
+pub mod wiring;
 
 pub use buffers::BufferError;
 pub use device::{Link, NetFacts};
-pub use driver::{DataSetvars, NetDriver, NetError, NetSetvars, Stats};
-
-/// Entries in each of the four client queues (sDDF net queues).
-pub const QUEUE_CAPACITY: u32 = 256;
-/// Bytes of each client queue region: 8-byte header + 256 × 16 B.
-pub const QUEUE_REGION_SIZE: u64 = 0x2000;
+pub use driver::{NetDriver, NetError, Stats};
+pub use wiring::{NetConfig, NetLink, NetSetvars};

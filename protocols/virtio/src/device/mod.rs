@@ -3,8 +3,11 @@
 
 pub mod blk;
 pub mod console;
+pub mod gpu;
+pub mod input;
 pub mod net;
 pub mod other;
+pub mod rpmsg;
 
 /// A VirtIO device id (VIRTIO 1.2 §5). Unknown ids are kept as they are so
 /// a bus can report them.

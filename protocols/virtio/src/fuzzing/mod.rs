@@ -1,19 +1,28 @@
-//! Fuzzing support and raw devices for tests (feature `fuzzing`).
+//! Fuzzing support and test doubles (feature `fuzzing`).
 //!
 //! [`RawDevice`] plays the device on a [`SplitQueue`]'s memory, and
 //! [`RawPackedDevice`] on a [`PackedQueue`](crate::PackedQueue)'s, by
 //! reading and writing the rings directly, so tests can make them behave
-//! or misbehave at will. [`fuzz_used_ring`] and [`fuzz_packed_ring`] are
-//! the bodies of the cargo-fuzz targets in `fuzz/`: they let arbitrary
+//! or misbehave at will; [`DriverArena`] is driver memory for tests of
+//! the device side ([`DeviceQueue`](crate::DeviceQueue)), whose rings a
+//! test can write by hand. The bodies of the cargo-fuzz targets in
+//! `fuzz/`: [`fuzz_used_ring`] and [`fuzz_packed_ring`] let arbitrary
 //! bytes play the device's side of the ring and check that the driver
-//! side stays sound. Both run the same harness ([`Ledger`]).
+//! side stays sound (both run the same harness, [`Ledger`]);
+//! [`fuzz_avail_ring`] lets them play the driver's descriptors and
+//! available ring against the device side; [`fuzz_resource_table`] reads
+//! them as a remoteproc resource table.
 
 use crate::features::{Features, general};
 use crate::queue::{Buffer, IndirectPool, QueueMemory, SplitLayout, SplitQueue, VirtQueue};
 use crate::{DeviceFault, Error, Token};
 
+mod device;
 mod packed;
+mod rproc;
+pub use device::{DriverArena, RING_BASE, fuzz_avail_ring};
 pub use packed::{AvailableChain, RawPackedDevice, fuzz_packed_ring};
+pub use rproc::fuzz_resource_table;
 use sevio_sharedmem::{HeapRegion, SharedMemory};
 use std::vec::Vec;
 
@@ -136,22 +145,37 @@ fn snapshot(mem: &SharedMemory, off: usize, len: usize) -> Vec<u8> {
     v
 }
 
+/// Whether every byte of the `spans` (offset, length) of `mem` still
+/// holds the canary.
+fn guards_intact(mem: &SharedMemory, spans: &[(usize, usize)]) -> bool {
+    spans.iter().all(|&(off, len)| snapshot(mem, off, len).iter().all(|&b| b == CANARY))
+}
+
+/// A deterministic xorshift64 generator, for the tests that run the fuzz
+/// bodies on random inputs (`make test`; the same inputs every run).
+pub struct Xorshift(pub u64);
+
+impl Xorshift {
+    /// The next value.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
 /// Feed `body` `count` deterministic pseudo-random inputs of up to 400
-/// bytes (xorshift from `seed`), each with its number, for running the
+/// bytes ([`Xorshift`] from `seed`), each with its number, for running the
 /// fuzz bodies in `cargo test` without a fuzzer.
 pub fn random_inputs(seed: u64, count: usize, mut body: impl FnMut(usize, &mut [u8])) {
-    let mut s = seed | 1;
-    let mut next = || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
-    };
+    // Xorshift never leaves zero, so the seed is made odd.
+    let mut rng = Xorshift(seed | 1);
     let mut buf = [0u8; 400];
     for i in 0..count {
-        let len = (next() % 400) as usize;
+        let len = (rng.next_u64() % 400) as usize;
         for b in buf[..len].iter_mut() {
-            *b = next() as u8;
+            *b = rng.next_u64() as u8;
         }
         body(i, &mut buf[..len]);
     }
@@ -202,7 +226,7 @@ impl Arena {
     }
 
     fn guards_intact(&self) -> bool {
-        self.guards.iter().all(|&(off, len)| snapshot(&self.all, off, len).iter().all(|&b| b == CANARY))
+        guards_intact(&self.all, &self.guards)
     }
 }
 

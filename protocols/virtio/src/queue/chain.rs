@@ -106,6 +106,26 @@ pub(super) struct Chain {
     pub(super) writable: u32,
 }
 
+/// The order of a chain's buffers, checked one buffer at a time: the
+/// driver side checks it before offering a chain, the device side
+/// ([`DeviceQueue`](super::DeviceQueue)) on every chain it is offered.
+#[derive(Copy, Clone, Debug, Default)]
+pub(super) struct ReadableFirst {
+    seen_writable: bool,
+}
+
+impl ReadableFirst {
+    /// Whether the next buffer, `writable` or not, may follow the ones
+    /// before it. VIRTIO 1.2 §2.7.4 and §2.8.17: "The driver MUST place
+    /// any device-writable descriptor elements after any device-readable
+    /// descriptor elements."
+    pub(super) fn admits(&mut self, writable: bool) -> bool {
+        let ok = writable || !self.seen_writable;
+        self.seen_writable |= writable;
+        ok
+    }
+}
+
 /// Check a chain against the driver-side rules both formats share;
 /// returns its device-writable bytes, saturated to u32.
 pub(super) fn validate_chain(bufs: &[Buffer], size: u16) -> Result<u32, Error> {
@@ -118,15 +138,11 @@ pub(super) fn validate_chain(bufs: &[Buffer], size: u16) -> Result<u32, Error> {
     if bufs.len() > size as usize {
         return Err(Error::ChainTooLong { len: bufs.len(), max: size });
     }
-    let (mut total, mut writable, mut seen_writable) = (0u64, 0u64, false);
+    let (mut total, mut writable, mut order) = (0u64, 0u64, ReadableFirst::default());
     for b in bufs {
-        // VIRTIO 1.2 §2.7.4 and §2.8.17: "The driver MUST place any
-        // device-writable descriptor elements after any device-readable
-        // descriptor elements."
-        if seen_writable && !b.writable {
+        if !order.admits(b.writable) {
             return Err(Error::WritableBeforeReadable);
         }
-        seen_writable |= b.writable;
         total += b.len as u64;
         if b.writable {
             writable += b.len as u64;

@@ -21,12 +21,14 @@
 //! when one is given). Buffers themselves are never touched.
 
 mod chain;
+mod device;
 mod layout;
 mod packed;
 mod placement;
 mod split;
 
 pub use chain::{IndirectPool, QueueMemory};
+pub use device::{ChainBuffer, DescChain, DeviceQueue, DriverFault, DriverMemory, MAX_CHAIN};
 pub use layout::{
     AVAIL_ALIGN, DESC_ALIGN, EVENT_SUPPRESSION_ALIGN, LEGACY_ALIGN, PackedLayout, SplitLayout, USED_ALIGN,
 };

@@ -57,6 +57,12 @@ pub struct MockState {
     pub config: Vec<u8>,
     /// Config generation.
     pub generation: u32,
+    /// A paged config space (virtio-input's `select`/`subsel`, VIRTIO
+    /// 1.2 §5.8.4): after a write to byte 0 or 1, byte 2 and the bytes
+    /// from 8 on show the page keyed by (byte 0, byte 1): its first byte
+    /// is the size byte, the rest the page's content (as far as `config`
+    /// reaches); no such page reads size 0. Empty: a plain config space.
+    pub config_pages: Vec<((u8, u8), Vec<u8>)>,
     /// Queue index of every notification, in order.
     pub notifies: Vec<u16>,
     /// Resets so far.
@@ -70,6 +76,21 @@ pub struct MockState {
 /// A shared handle on one mock device.
 #[derive(Clone, Debug)]
 pub struct MockDevice(Rc<RefCell<MockState>>);
+
+/// Put the page `config[0..2]` selects into `config` (see
+/// [`MockState::config_pages`]).
+fn show_page(s: &mut MockState) {
+    let key = (s.config.first().copied().unwrap_or(0), s.config.get(1).copied().unwrap_or(0));
+    let page = s.config_pages.iter().find(|(k, _)| *k == key).map(|(_, p)| p.clone()).unwrap_or_default();
+    if let Some(size) = s.config.get_mut(2) {
+        *size = page.first().copied().unwrap_or(0);
+    }
+    let union = s.config.get_mut(8..).unwrap_or_default();
+    union.fill(0);
+    for (dst, src) in union.iter_mut().zip(page.iter().skip(1)) {
+        *dst = *src;
+    }
+}
 
 impl MockDevice {
     /// Device `device_id` with interface `version` (1 legacy, 2 modern),
@@ -89,6 +110,7 @@ impl MockDevice {
             queues: std::vec![None; queues],
             config: Vec::new(),
             generation: 0,
+            config_pages: Vec::new(),
             notifies: Vec::new(),
             resets: 0,
             interrupt_status: 0,
@@ -280,6 +302,9 @@ impl VirtioDevice for MockDevice {
         match bytes {
             Some(bytes) if matches!(width, 1 | 2 | 4 | 8) => {
                 bytes.copy_from_slice(&value.to_le_bytes()[..width]);
+                if offset < 2 && !s.config_pages.is_empty() {
+                    show_page(&mut s);
+                }
                 Ok(())
             }
             _ => Err(DeviceError::BadConfigAccess),

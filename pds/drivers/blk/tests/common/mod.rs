@@ -4,18 +4,29 @@
 //! host memory.
 #![allow(dead_code)]
 
-use sevio_driver_blk::{BlkDriver, BlkSetvars};
+use sevio_driver_blk::{BlkConfig, BlkDriver};
 use sevio_driver_core::harness::Harness;
+use sevio_driver_core::{DataRegions, RegionSetvars};
 use sevio_queue::{BlkRequest, BlkRequestProducer, BlkResponse, BlkResponseConsumer, BlkStatus, StorageInfo};
+use sevio_sddf::{BlkConnection, DeviceRegion, Region};
 use sevio_sharedmem::SharedMemory;
 use sevio_transport_core::mock::{Chain, MockDevice};
 use sevio_transport_protocol::Location;
 use sevio_virtio::device::blk::{req, status};
 
+/// The client's data region: requests name its bytes by I/O address
+/// `DATA_PADDR + offset`, as sDDF's virtualiser does.
 pub const DATA_PADDR: u64 = 0x4200_0000;
 pub const DATA_SIZE: usize = 0x4_0000;
+/// A second data region (a virtualiser's metadata buffer), right after
+/// the first: a request straddling the two must be refused.
+pub const META_PADDR: u64 = DATA_PADDR + DATA_SIZE as u64;
+pub const META_SIZE: usize = 0x2000;
 pub const CAPACITY_BLOCKS: u64 = 64;
-pub const QCAP: u32 = 64;
+/// What sdfgen gives a driver's blk queues.
+pub const QCAP: u32 = 128;
+/// Bytes of each queue region (16 + 128 * 32 does not fit a page).
+pub const QUEUE_REGION: usize = 0x2000;
 pub const SERIAL: &[u8; 20] = b"sevio-test-disk-0001";
 
 pub const F_SIZE_MAX: u64 = 1 << 1;
@@ -40,6 +51,7 @@ pub fn device(version: u32, offered: u64, queue_max: u16) -> MockDevice {
     config[0..8].copy_from_slice(&(CAPACITY_BLOCKS * 8).to_le_bytes());
     config[8..12].copy_from_slice(&4096u32.to_le_bytes()); // size_max
     config[12..16].copy_from_slice(&126u32.to_le_bytes()); // seg_max
+    config[16..20].copy_from_slice(&[0x10, 0x02, 16, 63]); // geometry: 528 cylinders, 16 heads, 63 sectors
     config[20..24].copy_from_slice(&512u32.to_le_bytes()); // blk_size
     dev.state().config = config;
     dev
@@ -49,6 +61,7 @@ pub fn device(version: u32, offered: u64, queue_max: u16) -> MockDevice {
 pub struct Rig {
     pub h: Harness<BlkDriver>,
     pub data: SharedMemory,
+    pub meta: SharedMemory,
     pub info_page: SharedMemory,
     pub req_page: SharedMemory,
     pub requests: BlkRequestProducer,
@@ -75,21 +88,39 @@ impl Rig {
 
     /// The device at `location` of the transport.
     pub fn at(dev: MockDevice, location: Location) -> Rig {
-        let h = Harness::<BlkDriver>::new_at("blk", dev, location, |mem| BlkSetvars {
-            storage_info: mem.region("blk_storage_info", 4096, 0),
-            requests: mem.region("blk_request", 4096, 0),
-            responses: mem.region("blk_response", 4096, 0),
-            queue_capacity: QCAP,
-            data: mem.device_region("blk_client_data", DATA_SIZE, 0, DATA_PADDR),
-            data_paddr: DATA_PADDR,
+        let mut pages: Option<[RegionSetvars; 5]> = None;
+        let h = Harness::<BlkDriver>::new_at("blk", dev, location, |mem| {
+            let p = [
+                mem.region("blk_storage_info", 4096, 0),
+                mem.region("blk_request", QUEUE_REGION, 0),
+                mem.region("blk_response", QUEUE_REGION, 0),
+                mem.device_region("blk_client_data", DATA_SIZE, 0, DATA_PADDR),
+                mem.device_region("blk_client_meta", META_SIZE, 0, META_PADDR),
+            ];
+            pages = Some(p);
+            let region = |r: RegionSetvars| Region { vaddr: r.vaddr, size: r.size };
+            let mut data = DataRegions::new();
+            for (r, io_addr) in [(p[3], DATA_PADDR), (p[4], META_PADDR)] {
+                data.push(DeviceRegion { region: Region { vaddr: 0, size: r.size }, io_addr }).unwrap();
+            }
+            let virt = BlkConnection {
+                storage_info: region(p[0]),
+                req_queue: region(p[1]),
+                resp_queue: region(p[2]),
+                num_buffers: QCAP as u16,
+                id: 2,
+            };
+            BlkConfig { virt, data }
         });
-        let (data, info_page) = (h.memory(h.vars.data), h.memory(h.vars.storage_info));
-        let (req_page, resp_page) = (h.memory(h.vars.requests), h.memory(h.vars.responses));
+        let [info, req, resp, data, meta] = pages.unwrap();
+        let (data, meta, info_page) = (h.memory(data), h.memory(meta), h.memory(info));
+        let (req_page, resp_page) = (h.memory(req), h.memory(resp));
         Rig {
             requests: BlkRequestProducer::new(req_page, QCAP).unwrap(),
             responses: BlkResponseConsumer::new(resp_page, QCAP).unwrap(),
             h,
             data,
+            meta,
             info_page,
             req_page,
             bytes: vec![0; (CAPACITY_BLOCKS * 4096) as usize],
@@ -105,6 +136,7 @@ impl Rig {
     pub fn ready(offered: u64) -> Rig {
         let mut rig = Rig::new(device(2, offered, 256));
         rig.bind_and_settle();
+        assert!(!rig.h.take_client_notify(), "as sDDF's drivers: no notification for the storage info");
         rig
     }
 
@@ -113,7 +145,7 @@ impl Rig {
         self.h.bind();
         assert!(self.h.device.live(), "bring-up: {:?}", self.h.last_error());
         self.run_device();
-        assert!(self.h.take_client_notify(), "the client hears that the storage info is ready");
+        assert!(self.info().is_some(), "storage info published");
     }
 
     /// The device takes and completes everything, then interrupts if due.
@@ -267,12 +299,14 @@ impl Rig {
     }
 }
 
+/// A READ into the data region at `offset` (sent as its I/O address).
 pub fn read(id: u32, offset: u64, block: u64, count: u16) -> BlkRequest {
-    BlkRequest { code: 0, io_or_offset: offset, block_number: block, count, id }
+    BlkRequest { code: 0, io_or_offset: DATA_PADDR.wrapping_add(offset), block_number: block, count, id }
 }
 
+/// A WRITE from the data region at `offset` (sent as its I/O address).
 pub fn write(id: u32, offset: u64, block: u64, count: u16) -> BlkRequest {
-    BlkRequest { code: 1, io_or_offset: offset, block_number: block, count, id }
+    BlkRequest { code: 1, io_or_offset: DATA_PADDR.wrapping_add(offset), block_number: block, count, id }
 }
 
 pub fn flush(id: u32) -> BlkRequest {
