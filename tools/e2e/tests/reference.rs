@@ -50,6 +50,43 @@ fn a_faulted_driver_is_restarted_and_its_client_still_passes() {
     }
 }
 
+/// net and console are restarted the same way, and their clients'
+/// sessions continue: the console client's lines are answered, the net
+/// client's echoes come back (a frame lost with the crashed instance is
+/// sent again by the client, as on a wire).
+#[test]
+fn net_and_console_clients_pass_across_a_restart_of_their_drivers() {
+    let system = workspace().join("system.xml");
+    let run = sim(
+        system.to_str().unwrap(),
+        &[
+            "--fault",
+            "net=net: device ready",
+            "--fault",
+            "console=console: device ready",
+            "--timeout",
+            "90",
+            "--linger",
+            "1",
+        ],
+    );
+    run.assert_code(0);
+    // The two drivers come up (and fault) in either order.
+    for name in ["net", "console"] {
+        let id = if name == "net" { 1 } else { 2 };
+        run.assert_lines(&[
+            &format!("bus: driver {id} faulted ({name}0)"),
+            &format!("sim: {name} restarted"),
+            &format!("bus: {name}0 bound again"),
+        ]);
+    }
+    assert_eq!(run.lines_with("net: device ready").len(), 2, "net up again after its restart:\n{}", run.out);
+    assert_eq!(run.lines_with("console: device ready").len(), 2, "console up again:\n{}", run.out);
+    for client in ["blk_client", "net_client", "console_client", "rng_client"] {
+        run.assert_lines(&[&format!("{client}: PASS")]);
+    }
+}
+
 /// A real fault, again and again: blk's request queue is mapped
 /// read-only (what `make qemu-fault` boots on seL4), so blk faults when it
 /// first hands a slot back, every time it is restarted. The 12th fault in

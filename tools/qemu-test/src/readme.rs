@@ -177,8 +177,11 @@ pub const ROWS: &[Row] = &[
         clients: &[],
     },
     Row {
-        what: "a driver restarted after a fault (during bring-up, with its device up): from its boot state, bound to its device again, its client served to PASS",
-        sim: &["reference::a_faulted_driver_is_restarted_and_its_client_still_passes"],
+        what: "a driver restarted after a fault (blk during bring-up and with its device up; in sim also net and console with their devices up): from its boot state, bound to its device again, its client's session continues to PASS",
+        sim: &[
+            "reference::a_faulted_driver_is_restarted_and_its_client_still_passes",
+            "reference::net_and_console_clients_pass_across_a_restart_of_their_drivers",
+        ],
         sel4: &["restart"],
         clients: &["blk_client"],
     },
