@@ -4,6 +4,9 @@
 //!   by kernel config (seL4 16.0.0: 31 debug, 27 release). Read from
 //!   `$MICROKIT_SDK/board/$MICROKIT_BOARD/$MICROKIT_CONFIG/invocations_all.json`
 //!   when an SDK is given, else those defaults.
+//! - `SEVIO_TCB_WRITE_REGISTERS_LABEL`: the TCBWriteRegisters invocation
+//!   label (a parent restarting a child), read the same way (3 in both
+//!   configs of seL4 16.0.0, the default).
 //! - cfg `sevio_debug_putchar`: the kernel has seL4_DebugPutChar (every
 //!   config but release).
 //! - the linker script `sevio-pd.ld`, placed on the link search path of
@@ -23,22 +26,27 @@ fn main() {
 
     let config = env::var("MICROKIT_CONFIG").unwrap_or_else(|_| "debug".into());
     let board = env::var("MICROKIT_BOARD").unwrap_or_else(|_| "qemu_virt_aarch64".into());
-    let default_label = if config == "release" { 27 } else { 31 };
-    let label = match env::var("MICROKIT_SDK") {
+    let irq_ack_default = if config == "release" { 27 } else { 31 };
+    let invocations = match env::var("MICROKIT_SDK") {
         Ok(sdk) if !sdk.is_empty() => {
             let path = PathBuf::from(&sdk).join("board").join(&board).join(&config).join("invocations_all.json");
             println!("cargo::rerun-if-changed={}", path.display());
             match fs::read_to_string(&path) {
-                Ok(text) => match find_label(&text, "IRQAckIRQ") {
-                    Some(v) => v,
-                    None => panic!("{}: no IRQAckIRQ entry", path.display()),
-                },
+                Ok(text) => Some((path, text)),
                 Err(e) => panic!("cannot read {}: {e} (is MICROKIT_SDK/BOARD/CONFIG right?)", path.display()),
             }
         }
-        _ => default_label,
+        _ => None,
     };
-    println!("cargo::rustc-env=SEVIO_IRQ_ACK_LABEL={label}");
+    let label = |name: &str, default: u64| match &invocations {
+        Some((path, text)) => match find_label(text, name) {
+            Some(v) => v,
+            None => panic!("{}: no {name} entry", path.display()),
+        },
+        None => default,
+    };
+    println!("cargo::rustc-env=SEVIO_IRQ_ACK_LABEL={}", label("IRQAckIRQ", irq_ack_default));
+    println!("cargo::rustc-env=SEVIO_TCB_WRITE_REGISTERS_LABEL={}", label("TCBWriteRegisters", 3));
     if config != "release" {
         println!("cargo::rustc-cfg=sevio_debug_putchar");
     }

@@ -1,7 +1,8 @@
 //! Channels, channel sets and children: the ids system.xml gives a PD.
 
 use crate::MessageInfo;
-use crate::kernel::{platform_irq_ack, platform_notify, platform_pp_call};
+use crate::kernel::{platform_irq_ack, platform_notify, platform_pp_call, platform_restart_child};
+use crate::restart::RestartError;
 use core::fmt;
 
 /// A channel end of this PD (`id` in system.xml, 0..=61).
@@ -70,6 +71,15 @@ impl Child {
     /// The id.
     pub const fn index(self) -> u8 {
         self.0
+    }
+
+    /// Start the child again from its entry, with a fresh stack, and
+    /// resume it; its runtime then restores the memory it booted with
+    /// (see [`crate::restart`]). Meant for a child that faulted (the
+    /// fault is then not replied to: a reply would resume it at the
+    /// faulting instruction) or one its parent judged hung.
+    pub fn restart(self) -> Result<(), RestartError> {
+        platform_restart_child(self)
     }
 }
 

@@ -6,7 +6,8 @@
 //! [`crate::Channel`] and the message registers behind
 //! [`crate::PpcMessage`] call; they go to the backend this build runs on.
 
-use crate::{Channel, DeferredAction, MessageInfo};
+use crate::restart::RestartError;
+use crate::{Channel, Child, DeferredAction, MessageInfo};
 
 /// What a backend provides to the event loop.
 pub trait Kernel {
@@ -49,4 +50,8 @@ pub(crate) fn platform_mr_get(i: usize) -> u64 {
 
 pub(crate) fn platform_mr_set(i: usize, value: u64) {
     backend::mr_set(i, value)
+}
+
+pub(crate) fn platform_restart_child(child: Child) -> Result<(), RestartError> {
+    backend::restart_child(child).map_err(RestartError::Kernel)
 }

@@ -22,6 +22,7 @@ extern crate std;
 
 mod channel;
 mod event_loop;
+pub mod fault;
 pub mod generic_timer;
 mod handler;
 pub mod kernel;
@@ -29,6 +30,7 @@ pub mod line;
 mod message;
 pub mod mmio;
 pub mod print;
+pub mod restart;
 pub mod section;
 pub mod stats;
 pub mod time;

@@ -20,6 +20,7 @@ const MONITOR_EP: u64 = 5;
 const BASE_OUTPUT_NOTIFICATION_CAP: u64 = 10;
 const BASE_ENDPOINT_CAP: u64 = 74;
 const BASE_IRQ_CAP: u64 = 138;
+const BASE_TCB_CAP: u64 = 202;
 
 const SYS_CALL: i64 = -1;
 const SYS_REPLY_RECV: i64 = -2;
@@ -38,28 +39,44 @@ const IRQ_ACK_LABEL: u64 = {
     }
 };
 
+/// TCBWriteRegisters invocation label (from the SDK, as the IRQ ack's).
+const TCB_WRITE_REGISTERS_LABEL: u64 = {
+    match u64::from_str_radix(env!("SEVIO_TCB_WRITE_REGISTERS_LABEL"), 10) {
+        Ok(v) => v,
+        Err(_) => panic!("SEVIO_TCB_WRITE_REGISTERS_LABEL is not a number"),
+    }
+};
+
 const IPC_BUFFER: usize = 0xFF_FFFF_F000;
 
 // The symbols the microkit tool patches. All six must exist (the tool
 // panics otherwise), hence `#[used]`; they are read with volatile loads so
-// the compiler cannot fold the zero defaults.
+// the compiler cannot fold the zero defaults. They live in `.data`, not
+// `.bss`: a restart zeroes `.bss` but restores `.data` from the copy taken
+// at first start, which holds the patched values.
 #[unsafe(no_mangle)]
 #[used]
+#[unsafe(link_section = ".data")]
 static mut microkit_name: [u8; 64] = [0; 64];
 #[unsafe(no_mangle)]
 #[used]
+#[unsafe(link_section = ".data")]
 static mut microkit_passive: u8 = 0;
 #[unsafe(no_mangle)]
 #[used]
+#[unsafe(link_section = ".data")]
 static mut microkit_irqs: u64 = 0;
 #[unsafe(no_mangle)]
 #[used]
+#[unsafe(link_section = ".data")]
 static mut microkit_notifications: u64 = 0;
 #[unsafe(no_mangle)]
 #[used]
+#[unsafe(link_section = ".data")]
 static mut microkit_pps: u64 = 0;
 #[unsafe(no_mangle)]
 #[used]
+#[unsafe(link_section = ".data")]
 static mut microkit_ioports: u64 = 0;
 
 unsafe extern "C" {
@@ -68,13 +85,36 @@ unsafe extern "C" {
 }
 
 /// The entry point. The microkit tool sets PC here and SP to the top of
-/// the stack; nothing else needs setting up (the loader zeroes .bss).
+/// the stack; a parent that restarts this PD does the same
+/// ([`restart_child`]). Before any Rust code touches a static, the PD's
+/// writable memory is put back to how it booted ([`crate::restart`]).
 #[unsafe(no_mangle)]
 #[unsafe(link_section = ".text.start")]
 extern "C" fn _start() -> ! {
+    // SAFETY: this is the first code of the PD (first start or restart):
+    // nothing holds a reference into .data or .bss yet, and the stack is
+    // fresh (the parent wrote SP along with PC).
+    unsafe { crate::restart::restore_boot_state() };
     // SAFETY: `sevio_pd_main` is the PD's entry defined by the
     // protection_domain! macro; it takes no arguments and never returns.
     unsafe { sevio_pd_main() }
+}
+
+/// Point child `child`'s thread at the PD entry with a fresh stack and
+/// resume it (libmicrokit's `microkit_pd_restart`, which writes PC only;
+/// SP is written too so that repeated restarts do not walk down the
+/// stack from wherever the child faulted). `Err` is the seL4 error code.
+pub(crate) fn restart_child(child: crate::Child) -> Result<(), u64> {
+    const RESUME: u64 = 1;
+    const REGISTER_COUNT: u64 = 2;
+    // seL4_TCB_WriteRegisters: MR0 resume | arch flags << 8, MR1 the
+    // number of registers, then seL4_UserContext in order: pc, sp, ...
+    store_mrs([RESUME, REGISTER_COUNT, crate::restart::PD_ENTRY, crate::restart::STACK_TOP]);
+    let reply = call(BASE_TCB_CAP + child.index() as u64, MessageInfo::new(TCB_WRITE_REGISTERS_LABEL, 4));
+    match reply.label() {
+        0 => Ok(()),
+        error => Err(error),
+    }
 }
 
 fn ipc_word(index: usize) -> *mut u64 {
@@ -125,6 +165,12 @@ pub(crate) fn irq_ack(channel: Channel) {
 }
 
 pub(crate) fn pp_call(channel: Channel, info: MessageInfo) -> MessageInfo {
+    call(BASE_ENDPOINT_CAP + channel.index() as u64, info)
+}
+
+/// seL4_Call on `cap`: an endpoint (a PPC) or a kernel object (an
+/// invocation, whose reply label is the seL4 error code).
+fn call(cap: u64, info: MessageInfo) -> MessageInfo {
     let [mut m0, mut m1, mut m2, mut m3] = load_mrs();
     let mut x1 = info.raw();
     // SAFETY: seL4_Call: x0 cap in / badge out, x1 msginfo in and out,
@@ -132,7 +178,7 @@ pub(crate) fn pp_call(channel: Channel, info: MessageInfo) -> MessageInfo {
     // buffer, which the kernel reads and writes.
     unsafe {
         asm!("svc #0",
-            inout("x0") BASE_ENDPOINT_CAP + channel.index() as u64 => _,
+            inout("x0") cap => _,
             inout("x1") x1,
             inout("x2") m0, inout("x3") m1, inout("x4") m2, inout("x5") m3,
             in("x7") SYS_CALL,

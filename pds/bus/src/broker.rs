@@ -180,9 +180,14 @@ impl Broker {
         notify
     }
 
+    /// Whether `driver` is bound to a device now.
+    pub fn is_bound(&self, driver: DriverId) -> bool {
+        self.matcher.binding_of(driver).is_some()
+    }
+
     /// A driver's name in the log: its class and its ordinal among the
     /// registered drivers of that class ("blk0", "net1").
-    fn driver_name(&self, id: DriverId) -> DriverName {
+    pub fn driver_name(&self, id: DriverId) -> impl core::fmt::Display + use<> {
         let class = |d: &sevio_bus_protocol::DriverRecord| d.device_ids.first().copied();
         let drivers = self.matcher.drivers();
         let Some(me) = drivers.iter().find(|d| d.id == id) else {

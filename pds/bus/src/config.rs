@@ -5,6 +5,7 @@
 //! grants; which device it gets is the bus's choice at run time.
 
 use crate::broker::{DriverPort, TransportKindInfo, TransportPort};
+use crate::restart::RestartPolicy;
 use sevio_bus_protocol::{DriverId, TransportId};
 
 /// The virtio-mmio transport of QEMU arm virt: 32 slots of 0x200 bytes
@@ -43,3 +44,14 @@ sevio_runtime::shared_region!(
     /// The binding table page (rw here, read-only elsewhere).
     pub fn binding_table() = "bus_bindings_vaddr", 4096
 );
+
+/// When a faulted driver is restarted: after 1 ms, doubling with each
+/// fault in a 10 s window up to 16 ms; the 12th fault in the window
+/// leaves it down. (The bus waits out the back-off itself, as no timer
+/// serves it: the ceiling keeps that short.)
+pub const RESTART_POLICY: RestartPolicy = RestartPolicy {
+    max_faults: 12,
+    window_ns: 10_000_000_000,
+    first_backoff_ns: 1_000_000,
+    max_backoff_ns: 16_000_000,
+};

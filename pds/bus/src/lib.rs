@@ -7,8 +7,10 @@
 //!   say what, the matcher, the binding table, the log);
 //! - [`pd`]: [`BusPd`], the PD around it: PPCs in, replies and
 //!   notifications out, a faulted driver unbound;
-//! - [`config`]: the system's transports and drivers, and the table's
-//!   mapping.
+//! - [`restart`]: when a faulted driver is restarted and when it stays
+//!   down (back-off, faults in a window);
+//! - [`config`]: the system's transports and drivers, the table's
+//!   mapping, the restart policy.
 //!
 //! `main.rs` only names [`init`] as the PD's entry point.
 #![no_std]
@@ -21,6 +23,7 @@ extern crate std;
 pub mod broker;
 pub mod config;
 pub mod pd;
+pub mod restart;
 
 pub use broker::Broker;
 pub use pd::{BusPd, StartError, init};

@@ -7,9 +7,12 @@
 
 use crate::broker::{Broker, DriverPort, TransportPort};
 use crate::config;
+use crate::restart::{Decision, FaultHistory, RestartPolicy};
 use sevio_bus_protocol::wire::MAX_WORDS;
 use sevio_bus_protocol::{BusError, BusReply, BusRequest, DriverId, MatchError, TableError, TableWriter};
+use sevio_runtime::fault::FaultReport;
 use sevio_runtime::print::DebugWriter;
+use sevio_runtime::time::now_ns;
 use sevio_runtime::var::MapError;
 use sevio_runtime::{Channel, ChannelSet, Child, Handler, MessageInfo, PpcMessage, debug_println};
 use sevio_sharedmem::SharedMemory;
@@ -31,6 +34,32 @@ pub enum StartError {
 /// The bus PD.
 pub struct BusPd {
     broker: Broker,
+    policy: RestartPolicy,
+    restarts: [DriverRestarts; MAX_CHILDREN],
+}
+
+/// The drivers the bus keeps restart state for (child ids 0..16, as
+/// many as [`config::DRIVERS`]).
+const MAX_CHILDREN: usize = 16;
+
+/// One driver's faults, as far as restarting it goes.
+#[derive(Copy, Clone, Default)]
+struct DriverRestarts {
+    history: FaultHistory,
+    /// When its latest fault came, until it is bound again: the time
+    /// from fault to service that the log reports.
+    faulted_at: Option<u64>,
+    /// Left down for good.
+    down: bool,
+}
+
+/// What the bus does about one fault.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FaultAction {
+    /// Restart the child after this many nanoseconds.
+    RestartAfter(u64),
+    /// Leave it down.
+    LeaveDown,
 }
 
 /// The PD's entry point: map the binding table, start the bus. A bus
@@ -59,9 +88,88 @@ impl BusPd {
         let table =
             TableWriter::init(table, sevio_bus_protocol::table::TABLE_PAGE_CAPACITY).map_err(StartError::Table)?;
         let broker = Broker::new(table, transports, drivers).map_err(StartError::Matcher)?;
-        Ok(BusPd { broker })
+        Ok(BusPd { broker, policy: config::RESTART_POLICY, restarts: [DriverRestarts::default(); MAX_CHILDREN] })
+    }
+
+    /// Use `policy` for restarts instead of the system's.
+    pub fn with_restart_policy(mut self, policy: RestartPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Child `child` faulted at `now` as `report` says: unbind it (its
+    /// transport resets the device when it sees the binding gone, before
+    /// the driver can run again: the transport is the higher priority),
+    /// log it, and decide whether it is restarted.
+    pub fn driver_faulted(&mut self, child: Child, report: &FaultReport, now: u64) -> FaultAction {
+        let id = DriverId(child.index());
+        let name = self.broker.driver_name(id);
+        debug_println!("bus: driver {} faulted ({name}): {report}", child.index());
+        notify(self.broker.driver_fault(id, &mut DebugWriter::for_this_pd()));
+        let Some(state) = self.restarts.get_mut(child.index() as usize) else {
+            debug_println!("bus: {name} stays down: child {} is past the bus's restart table", child.index());
+            return FaultAction::LeaveDown;
+        };
+        if state.down {
+            return FaultAction::LeaveDown;
+        }
+        match state.history.record(now, &self.policy) {
+            Decision::Restart { backoff_ns, faults } => {
+                state.faulted_at = Some(now);
+                debug_println!(
+                    "bus: restarting {name} in {} us (restart {faults} of {} allowed in {} ms)",
+                    backoff_ns / 1000,
+                    self.policy.max_faults - 1,
+                    self.policy.window_ns / 1_000_000
+                );
+                FaultAction::RestartAfter(backoff_ns)
+            }
+            Decision::StayDown { faults } => {
+                state.down = true;
+                state.faulted_at = None;
+                debug_println!(
+                    "bus: {name} stays down: stopped {faults} times in {} ms (the limit); its device stays reset",
+                    self.policy.window_ns / 1_000_000
+                );
+                FaultAction::LeaveDown
+            }
+        }
+    }
+
+    /// A driver registered: if it is one the bus restarted and it is
+    /// bound again, log how long it was out.
+    fn note_registration(&mut self, reply: &BusReply, now: u64) {
+        let BusReply::Registered { driver } = *reply else { return };
+        if !self.broker.is_bound(driver) {
+            return;
+        }
+        let Some(state) = self.restarts.get_mut(driver.0 as usize) else { return };
+        if let Some(at) = state.faulted_at.take() {
+            debug_println!(
+                "bus: {} bound again {} us after it stopped",
+                self.broker.driver_name(driver),
+                now.saturating_sub(at) / 1000
+            );
+        }
     }
 }
+
+/// Busy-wait `ns` nanoseconds. No timer serves the bus, so a back-off
+/// is spent spinning; the policy's ceiling keeps it to milliseconds. A
+/// clock that reads 0 (no counter) ends the wait at once.
+fn wait_out(ns: u64) {
+    let start = now_ns();
+    if start == 0 {
+        return;
+    }
+    while now_ns().saturating_sub(start) < ns {
+        core::hint::spin_loop();
+    }
+}
+
+/// The words of a fault message (as many as fit; a fault report needs
+/// at most the first nine).
+type FaultMessage = PpcMessage<16>;
 
 fn notify(channels: u64) {
     for ch in ChannelSet::from_badge(channels) {
@@ -88,6 +196,7 @@ impl Handler for BusPd {
             Some(request) => {
                 let outcome = self.broker.handle(channel.index(), &request, &mut DebugWriter::for_this_pd());
                 notify(outcome.notify);
+                self.note_registration(&outcome.reply, now_ns());
                 outcome.reply
             }
             None => BusReply::Error(BusError::Malformed),
@@ -99,10 +208,20 @@ impl Handler for BusPd {
 
     /// A driver nested under the bus in system.xml faulted (its child id
     /// is its driver id): unbind it, so its transport resets the device
-    /// and stops serving it. The driver stays stopped.
+    /// and stops serving it, then restart it after the back-off (it
+    /// registers again and is bound again) or leave it down. Never a
+    /// reply: that would resume it at the faulting instruction.
     fn fault(&mut self, child: Child, info: MessageInfo) -> Option<MessageInfo> {
-        debug_println!("bus: driver {} faulted (seL4 fault label {})", child.index(), info.label());
-        notify(self.broker.driver_fault(DriverId(child.index()), &mut DebugWriter::for_this_pd()));
+        let report = match FaultMessage::receive(info) {
+            Ok(message) => FaultReport::decode(info.label(), message.words()),
+            Err(_) => FaultReport::decode(info.label(), &[]),
+        };
+        if let FaultAction::RestartAfter(backoff_ns) = self.driver_faulted(child, &report, now_ns()) {
+            wait_out(backoff_ns);
+            if let Err(e) = child.restart() {
+                debug_println!("bus: cannot restart driver {}: {e:?}; it stays down", child.index());
+            }
+        }
         None
     }
 }
@@ -164,6 +283,36 @@ mod tests {
         assert_eq!((bound[0].driver, bound[0].location), (DriverId(0), Location::Mmio { slot: 31 }));
         assert_eq!(pd.fault(Child::new(0), MessageInfo::new(6, 0)), None, "a faulted driver gets no reply");
         assert!(bindings(&page).is_empty(), "unbound after the fault");
+    }
+
+    #[test]
+    fn a_faulted_driver_is_restarted_until_the_limit_and_rebinds_on_registering_again() {
+        let page = HeapRegion::new(4096);
+        let policy = RestartPolicy { max_faults: 3, window_ns: 1_000_000, first_backoff_ns: 10, max_backoff_ns: 15 };
+        let mut pd = started(&page).with_restart_policy(policy);
+        let register = BusRequest::RegisterDriver { device_ids: DeviceIds::from_slice(&[2]).unwrap() };
+        call(&mut pd, BLK_DRIVER, &register);
+        let found = BusRequest::DeviceFound {
+            transport: MMIO,
+            location: Location::Mmio { slot: 31 },
+            device_id: 2,
+            vendor_id: 0x554d4551,
+        };
+        call(&mut pd, MMIO_CHANNEL, &found);
+        let vm_fault = FaultReport::decode(6, &[0x20_1000, 0x2401_0000]);
+        assert_eq!(pd.driver_faulted(Child::new(0), &vm_fault, 100), FaultAction::RestartAfter(10));
+        assert!(bindings(&page).is_empty(), "unbound (its device reset) while it restarts");
+        // The restarted driver registers again and gets its device back.
+        assert_eq!(call(&mut pd, BLK_DRIVER, &register), BusReply::Registered { driver: DriverId(0) });
+        assert_eq!(bindings(&page).len(), 1);
+        assert_eq!(pd.driver_faulted(Child::new(0), &vm_fault, 200), FaultAction::RestartAfter(15));
+        call(&mut pd, BLK_DRIVER, &register);
+        assert_eq!(pd.driver_faulted(Child::new(0), &vm_fault, 300), FaultAction::LeaveDown);
+        assert!(bindings(&page).is_empty());
+        // A fault of a driver that is down changes nothing; past the
+        // table, a child is never restarted.
+        assert_eq!(pd.driver_faulted(Child::new(0), &vm_fault, 400), FaultAction::LeaveDown);
+        assert_eq!(pd.driver_faulted(Child::new(40), &vm_fault, 400), FaultAction::LeaveDown);
     }
 
     #[test]

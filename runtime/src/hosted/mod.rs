@@ -170,12 +170,30 @@ pub(crate) fn pp_call(channel: Channel, info: MessageInfo) -> MessageInfo {
     }
 }
 
+/// Ask sim to restart child `child`. Outside sim there is no child:
+/// refused as an invalid capability would be on seL4.
+pub(crate) fn restart_child(child: crate::Child) -> Result<(), u64> {
+    const INVALID_CAPABILITY: u64 = 2;
+    match session() {
+        Some(s) => {
+            s.send(PdMsg::RestartChild(child.index()));
+            Ok(())
+        }
+        None => Err(INVALID_CAPABILITY),
+    }
+}
+
 pub(crate) fn mr_get(i: usize) -> u64 {
     MRS.with(|m| m.borrow()[i])
 }
 
 pub(crate) fn mr_set(i: usize, value: u64) {
     MRS.with(|m| m.borrow_mut()[i] = value)
+}
+
+/// Whether this process runs under sim (false in host unit tests).
+pub fn in_sim() -> bool {
+    session().is_some()
 }
 
 /// A variable sim passes for this PD. A symbol system.xml does not set

@@ -156,6 +156,10 @@ pub enum PdMsg {
         /// `CNTP_CTL_EL0` (ENABLE bit 0, IMASK bit 1; ISTATUS is sim's).
         control: u64,
     },
+    /// Restart child `0` (the `id` of a PD nested in the sender): sim
+    /// ends its process if it still runs and starts it again with the same
+    /// maps, as seL4 points a child's thread back at its entry.
+    RestartChild(u8),
 }
 
 /// How a map reaches memory in the PD process.
@@ -240,6 +244,7 @@ mod tag {
     pub const PANIC: u8 = 10;
     pub const COUNTERS: u8 = 11;
     pub const TIMER_SET: u8 = 12;
+    pub const RESTART_CHILD: u8 = 13;
 
     pub const SETUP: u8 = 101;
     pub const EVENT: u8 = 102;
@@ -349,6 +354,7 @@ impl PdMsg {
             PdMsg::Panic(s) => Enc::new(tag::PANIC).bytes(s.as_bytes()).done(),
             PdMsg::Counters => Enc::new(tag::COUNTERS).done(),
             PdMsg::TimerSet { compare, control } => Enc::new(tag::TIMER_SET).u64(*compare).u64(*control).done(),
+            PdMsg::RestartChild(child) => Enc::new(tag::RESTART_CHILD).u8(*child).done(),
         }
     }
 
@@ -368,6 +374,7 @@ impl PdMsg {
             tag::PANIC => PdMsg::Panic(d.string()?),
             tag::COUNTERS => PdMsg::Counters,
             tag::TIMER_SET => PdMsg::TimerSet { compare: d.u64()?, control: d.u64()? },
+            tag::RESTART_CHILD => PdMsg::RestartChild(d.u8()?),
             t => return Err(WireError::UnknownTag(t)),
         };
         d.end(msg)
@@ -469,6 +476,7 @@ mod tests {
         pd_roundtrip(PdMsg::Panic("x: panic at a.rs:1: boom".to_string()));
         pd_roundtrip(PdMsg::Counters);
         pd_roundtrip(PdMsg::TimerSet { compare: u64::MAX, control: 3 });
+        pd_roundtrip(PdMsg::RestartChild(7));
     }
 
     #[test]

@@ -177,14 +177,22 @@ pub const ROWS: &[Row] = &[
         clients: &["p9_client"],
     },
     Row {
-        what: "a driver that faults: unbound by the bus, device reset, the rest runs on",
+        what: "a driver that keeps faulting: unbound by the bus, device reset, restarted with back-off until the 12th fault in 10 s leaves it down; the rest runs on",
         sim: &[
-            "reference::a_faulting_driver_is_unbound_its_device_reset_and_the_rest_runs_on",
-            "reference::a_driver_writing_a_read_only_map_faults_and_nothing_else_stops",
+            "reference::a_driver_that_keeps_faulting_stays_down_and_nothing_else_stops",
             "sim/systems::faults_are_reported_and_reach_the_parent",
         ],
         sel4: &["fault"],
         clients: &[],
+    },
+    Row {
+        what: "a driver restarted after a fault (blk during bring-up and with its device up; in sim also net and console with their devices up): from its boot state, bound to its device again, its client's session continues to PASS",
+        sim: &[
+            "reference::a_faulted_driver_is_restarted_and_its_client_still_passes",
+            "reference::net_and_console_clients_pass_across_a_restart_of_their_drivers",
+        ],
+        sel4: &["restart"],
+        clients: &["blk_client"],
     },
 ];
 

@@ -18,6 +18,9 @@ pub enum Variant {
     /// The blk driver's request queue mapped read-only: blk faults at its
     /// first request (what `make qemu-fault` boots).
     BlkRequestReadOnly,
+    /// blk given a fault-drill page: it faults once, the first time its
+    /// device is up (`pds/drivers/core/src/drill.rs`), and is restarted.
+    BlkFaultDrill,
 }
 
 /// How a broken variant breaks, and the failure it must be reported with.
@@ -315,11 +318,33 @@ pub const SYSTEMS: &[System] = &[
         expect: Expect {
             pass: &["net_client", "console_client", "rng_client"],
             lines: &[
-                "bus: driver 0 faulted",
+                "bus: driver 0 faulted (blk0): VM fault at address 0x2402",
                 "bus: blk0 </- virtio-blk at mmio slot",
                 "mmio: driver 0 unbound; device at",
+                "bus: restarting blk0 in 1000 us (restart 1 of 11",
+                "bus: blk0 bound again",
+                "bus: restarting blk0 in 16000 us (restart 11 of 11",
+                "bus: blk0 stays down: stopped 12 times in 10000 ms",
             ],
             faults: &["bus: driver 0 faulted"],
+        },
+        ..REFERENCE
+    },
+    System {
+        name: "restart",
+        variant: Variant::BlkFaultDrill,
+        // blk faults once with its device up, is restarted, and serves its
+        // client to the end: the disk must hold the client's pattern.
+        expect: Expect {
+            pass: ALL_CLIENTS,
+            lines: &[
+                "blk: fault drill: faulting once with the device up",
+                "bus: driver 0 faulted (blk0): user exception",
+                "mmio: driver 0 unbound; device at",
+                "bus: restarting blk0 in 1000 us (restart 1 of 11",
+                "bus: blk0 bound again",
+            ],
+            faults: &["bus: driver 0 faulted", "fault drill", "panicked at pds/drivers/core/src/drill.rs"],
         },
         ..REFERENCE
     },
@@ -385,8 +410,27 @@ pub fn apply(variant: Variant, text: &str) -> Result<String, String> {
             let rest = &text[start + perms + r#"perms="rw""#.len()..];
             Ok(format!("{}perms=\"r\"{rest}", &text[..start + perms]))
         }
+        Variant::BlkFaultDrill => {
+            let first_pd = text.find("<protection_domain ").ok_or("no protection domain")?;
+            let image = r#"<program_image path="blk" />"#;
+            let blk = text.find(image).ok_or("no blk program image")? + image.len();
+            if blk < first_pd {
+                return Err("blk's image before the first protection domain".into());
+            }
+            Ok(format!(
+                "{}{DRILL_REGION}\n    {}\n            {DRILL_MAP}{}",
+                &text[..first_pd],
+                &text[first_pd..blk],
+                &text[blk..]
+            ))
+        }
     }
 }
+
+/// The drill page of [`Variant::BlkFaultDrill`] and blk's map of it (past
+/// blk's other maps).
+const DRILL_REGION: &str = r#"<memory_region name="blk_fault_drill" size="0x1000" />"#;
+const DRILL_MAP: &str = r#"<map mr="blk_fault_drill" vaddr="0x2a00000" perms="rw" setvar_vaddr="fault_drill_vaddr" />"#;
 
 #[cfg(test)]
 mod tests {
@@ -426,5 +470,19 @@ mod tests {
         assert_eq!(diff.len(), 1, "{diff:?}");
         assert!(diff[0].1.contains(r#"<map mr="blk_request""#) && diff[0].1.contains(r#"perms="r""#), "{diff:?}");
         assert!(apply(Variant::BlkRequestReadOnly, "<system/>").is_err());
+    }
+
+    #[test]
+    fn the_drill_variant_adds_a_region_and_maps_it_into_blk_only() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let text = std::fs::read_to_string(root.join("system.xml")).unwrap();
+        let changed = apply(Variant::BlkFaultDrill, &text).unwrap();
+        let system = sevio_sdf::parse(&changed).unwrap();
+        let blk = system.pds.iter().find(|p| p.name == "blk").unwrap();
+        assert!(blk.maps.iter().any(|m| m.mr == "blk_fault_drill"));
+        let mapped_by: usize =
+            system.pds.iter().map(|p| p.maps.iter().filter(|m| m.mr == "blk_fault_drill").count()).sum();
+        assert_eq!(mapped_by, 1);
+        assert!(apply(Variant::BlkFaultDrill, "<system/>").is_err());
     }
 }

@@ -31,7 +31,9 @@ program_image name in --pd-dir, default: the directory of sevio-sim itself)
 against QEMU arm virt's devices as the sim description lists them (default:
 <stem>.sim.toml beside system.xml, if present; none -> no devices).
 --fault PD=TEXT kills PD, as if it had faulted, when it prints a line
-containing TEXT (fault injection; the fault reaches its parent PD).
+containing TEXT (fault injection; the fault reaches its parent PD). Each
+rule fires once; give it n times to fault on n such lines (a parent that
+restarts PD sees it print its lines again).
 --linger SECS keeps the system running that long after it passed.
 Exit status: 0 PASS, 1 FAIL (or timeout, default 30 s), 2 bad input.";
 

@@ -14,7 +14,11 @@
 //!   the ack. IRQs start masked; the runtime acks them all at start.
 //! - A PD that dies: its caller and queued callers get a
 //!   [`PEER_DEAD_LABEL`] reply, later calls to it too, notifications to it
-//!   are dropped, and its parent (if nested) gets a fault event.
+//!   stay pending (as in a faulted thread's notification object), and its
+//!   parent (if nested) gets a fault event.
+//! - A restarted PD runs its `init` again: no PPC or fault is owed or
+//!   queued, its IRQs are masked until it acks them, and the
+//!   notifications sent while it was down are delivered at its first wait.
 //! - Misuse that seL4 turns into a cap fault (notify without the right, a
 //!   PPC on a channel without `pp`, acking an id that is not an IRQ) kills
 //!   the PD with a reason.
@@ -231,14 +235,14 @@ impl Router {
         }
     }
 
-    /// `pd`'s process is gone; `label` is the seL4 fault label to report.
-    pub fn died(&mut self, pd: PdId, label: u64, out: &mut Vec<Effect>) {
+    /// `pd`'s process is gone; `label` is the seL4 fault label to report
+    /// to its parent (`None`: its parent ended it to restart it, no fault).
+    pub fn died(&mut self, pd: PdId, label: Option<u64>, out: &mut Vec<Effect>) {
         let p = &mut self.pds[pd];
         if p.state == State::Dead {
             return;
         }
         p.state = State::Dead;
-        p.pending = 0;
         let owed = p.owed.take();
         let queued: Vec<EpMsg> = p.queue.drain(..).collect();
         if let Some(Owed::Caller(c)) = owed {
@@ -250,12 +254,26 @@ impl Router {
             }
         }
         let (parent, child_id) = (self.pds[pd].parent, self.pds[pd].child_id);
-        if let (Some(parent), Some(child)) = (parent, child_id)
+        if let (Some(parent), Some(child), Some(label)) = (parent, child_id, label)
             && self.pds[parent].state != State::Dead
         {
             self.pds[parent].queue.push_back(EpMsg::Fault { child, label });
             self.deliver(parent, out);
         }
+    }
+
+    /// `pd` was started again (its parent restarted it): it runs its
+    /// `init`, owes nothing, and its IRQs wait for its acks.
+    pub fn restarted(&mut self, pd: PdId, out: &mut Vec<Effect>) {
+        let p = &mut self.pds[pd];
+        p.state = State::Running;
+        p.owed = None;
+        p.queue.clear();
+        for line in self.lines.iter_mut().filter(|l| l.pd == pd) {
+            line.masked = true;
+            line.latched = false;
+        }
+        self.deliver(pd, out);
     }
 
     fn end(&self, pd: PdId, ch: u8) -> Option<End> {
@@ -282,9 +300,7 @@ impl Router {
     }
 
     fn signal(&mut self, pd: PdId, id: u8, out: &mut Vec<Effect>) {
-        if self.pds[pd].state == State::Dead {
-            return;
-        }
+        // Kept while dead: a restarted PD gets it at its first wait.
         self.pds[pd].pending |= 1 << id;
         self.deliver(pd, out);
     }
@@ -488,14 +504,14 @@ mod tests {
         run(&mut r, |r, o| r.pp_call(CLIENT, 0, msg(1, &[]), o));
         run(&mut r, |r, o| r.pp_call(OTHER, 2, msg(2, &[]), o));
         run(&mut r, |r, o| r.wait(SERVER, None, o)); // serving client
-        let out = run(&mut r, |r, o| r.died(SERVER, fault_label::VM_FAULT, o));
+        let out = run(&mut r, |r, o| r.died(SERVER, Some(fault_label::VM_FAULT), o));
         assert_eq!(out, [Effect::Send(CLIENT, dead_reply()), Effect::Send(OTHER, dead_reply())]);
         assert!(r.is_dead(SERVER));
-        // Later calls are answered at once; notifications are dropped.
+        // Later calls are answered at once; notifications wait for a restart.
         assert_eq!(run(&mut r, |r, o| r.pp_call(CLIENT, 0, msg(1, &[]), o)), [Effect::Send(CLIENT, dead_reply())]);
         assert_eq!(run(&mut r, |r, o| r.notify(CLIENT, 0, o)), []);
         // The nested child's death reaches its parent as a fault badge.
-        assert_eq!(run(&mut r, |r, o| r.died(CHILD, fault_label::USER_EXCEPTION, o)), []);
+        assert_eq!(run(&mut r, |r, o| r.died(CHILD, Some(fault_label::USER_EXCEPTION), o)), []);
         let out = run(&mut r, |r, o| r.wait(CLIENT, None, o));
         let info = sevio_runtime::MessageInfo::new(fault_label::USER_EXCEPTION, 0).raw();
         assert_eq!(
@@ -503,7 +519,7 @@ mod tests {
             [Effect::Send(CLIENT, SimMsg::Event { badge: BADGE_FAULT | 7, msg: Message { info, mrs: vec![] } })]
         );
         // Dying twice changes nothing.
-        assert_eq!(run(&mut r, |r, o| r.died(SERVER, 0, o)), []);
+        assert_eq!(run(&mut r, |r, o| r.died(SERVER, Some(0), o)), []);
     }
 
     #[test]
@@ -511,8 +527,35 @@ mod tests {
         let mut r = router();
         run(&mut r, |r, o| r.pp_call(CLIENT, 0, msg(1, &[]), o));
         run(&mut r, |r, o| r.pp_call(OTHER, 2, msg(2, &[]), o));
-        run(&mut r, |r, o| r.died(CLIENT, fault_label::USER_EXCEPTION, o));
+        run(&mut r, |r, o| r.died(CLIENT, Some(fault_label::USER_EXCEPTION), o));
         let out = run(&mut r, |r, o| r.wait(SERVER, None, o));
         assert!(matches!(out[..], [Effect::Send(SERVER, SimMsg::Event { badge, .. })] if badge == BADGE_PPC | 3));
+    }
+
+    #[test]
+    fn a_restarted_pd_serves_again_and_gets_what_was_sent_while_down() {
+        let mut r = router();
+        run(&mut r, |r, o| r.wait(SERVER, None, o));
+        run(&mut r, |r, o| r.died(SERVER, Some(fault_label::VM_FAULT), o));
+        run(&mut r, |r, o| r.notify(CLIENT, 0, o));
+        assert_eq!(run(&mut r, |r, o| r.restarted(SERVER, o)), [], "running its init: nothing delivered yet");
+        assert!(!r.is_dead(SERVER));
+        assert_eq!(run(&mut r, |r, o| r.wait(SERVER, None, o)), [Effect::Send(SERVER, event(1 << 1))]);
+        run(&mut r, |r, o| r.pp_call(CLIENT, 0, msg(4, &[9]), o));
+        assert_eq!(
+            run(&mut r, |r, o| r.wait(SERVER, None, o)),
+            [Effect::Send(SERVER, SimMsg::Event { badge: BADGE_PPC | 1, msg: msg(4, &[9]) })]
+        );
+    }
+
+    #[test]
+    fn a_pd_ended_for_a_restart_is_no_fault_of_its_parent() {
+        let mut r = router();
+        run(&mut r, |r, o| r.wait(CLIENT, None, o));
+        // The parent waits: a fault would be delivered to it at once.
+        assert_eq!(run(&mut r, |r, o| r.died(CHILD, None, o)), [], "no fault event");
+        assert_eq!(run(&mut r, |r, o| r.restarted(CHILD, o)), []);
+        let out = run(&mut r, |r, o| r.died(CHILD, Some(fault_label::VM_FAULT), o));
+        assert!(matches!(out[..], [Effect::Send(CLIENT, SimMsg::Event { badge, .. })] if badge == BADGE_FAULT | 7));
     }
 }

@@ -57,7 +57,9 @@ pub struct Options {
     pub qemu: PathBuf,
     /// Fault injection: `(pd, text)`: when `pd` prints a line containing
     /// `text`, sim kills it as if it had faulted (VMFault), so the fault
-    /// reaches its parent as on seL4. For testing fault containment.
+    /// reaches its parent as on seL4. For testing fault containment and
+    /// restart. Each rule fires once; a rule given n times fires on n
+    /// such lines (a restarted PD prints its bring-up lines again).
     pub faults: Vec<(String, String)>,
     /// After the verdict is PASS, keep the system running this long (to
     /// see what it does next; a FAIL meanwhile still fails the run).
@@ -216,7 +218,7 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
         let pd = procs::spawn_pd(i, exe, ram.as_raw_fd(), &layout.setups[i], &tx)?;
         res.pds.push(pd);
     }
-    drop(ram);
+    // `ram` stays open: a restarted PD maps guest RAM again.
     res.remove_files();
     console::sim(&format!(
         "{}: {} PDs, {}",
@@ -231,6 +233,8 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
         router: Router::new(&system),
         system,
         maps: layout.maps,
+        restart: Respawn { images, setups: layout.setups, ram, inputs: tx },
+        restarting: Vec::new(),
         qtest,
         qmp,
         screendump: desc.screendump.as_ref().map(|f| desc.base_dir.join(f)),
@@ -255,6 +259,7 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
     session.panics.resize(n, None);
     session.lines.resize_with(n, LineBuffer::default);
     session.passed.resize(n, false);
+    session.restarting.resize(n, false);
     Ok(session.run(rx, opts.timeout, opts.linger))
 }
 
@@ -272,10 +277,24 @@ fn watch_signals(tx: Sender<Input>) -> Result<(), String> {
     Ok(())
 }
 
+/// What starting a PD again takes: the same image, setup (maps,
+/// setvars) and guest RAM as the first time.
+struct Respawn {
+    images: Vec<PathBuf>,
+    setups: Vec<sevio_runtime::hosted::wire::Setup>,
+    ram: std::fs::File,
+    inputs: Sender<Input>,
+}
+
 struct Session {
     system: System,
     router: Router,
     maps: Vec<Vec<PdMap>>,
+    restart: Respawn,
+    /// A PD its parent asked to restart while its process still ran
+    /// (judged hung): started again when the process is gone, and its
+    /// end is no fault.
+    restarting: Vec<bool>,
     qtest: Option<Qtest>,
     /// QMP, for the screendump at the end.
     qmp: Option<std::os::unix::net::UnixStream>,
@@ -454,6 +473,42 @@ impl Session {
             PdMsg::Verdict { pass, reason } => self.verdict(pd, pass, &reason),
             PdMsg::TimerSet { compare, control } => self.timer.program(compare, control),
             PdMsg::Panic(text) => self.panics[pd] = Some(text),
+            PdMsg::RestartChild(id) => self.restart_child(pd, id, out),
+        }
+    }
+
+    /// `parent` restarts its child `id` (Microkit: the child's TCB
+    /// registers written, then resumed). A process that still runs is
+    /// ended first; a fresh process is the state the PD booted with,
+    /// with the same maps, so shared regions keep their contents.
+    fn restart_child(&mut self, parent: PdId, id: u8, out: &mut Vec<Effect>) {
+        let child = self.system.pds.iter().position(|p| p.parent == Some(parent) && p.child_id == Some(id));
+        let Some(child) = child else {
+            let name = self.name(parent).to_string();
+            console::sim(&format!("{name} asked to restart child {id}, which it does not have; ignored"));
+            return;
+        };
+        if self.router.is_dead(child) {
+            self.respawn(child, out);
+        } else if !self.restarting[child] {
+            self.restarting[child] = true;
+            let _ = self.res.pds[child].child.kill();
+        }
+    }
+
+    fn respawn(&mut self, pd: PdId, out: &mut Vec<Effect>) {
+        let r = &self.restart;
+        match procs::spawn_pd(pd, &r.images[pd], r.ram.as_raw_fd(), &r.setups[pd], &r.inputs) {
+            Ok(new) => {
+                let old = std::mem::replace(&mut self.res.pds[pd], new);
+                // The old process has exited; its output threads end on
+                // their own and are joined with the new one's.
+                self.res.pds[pd].echoes.extend(old.echoes);
+                self.lines[pd] = LineBuffer::default();
+                self.router.restarted(pd, out);
+                console::sim(&format!("{} restarted", self.name(pd)));
+            }
+            Err(e) => self.outcome = Some(Outcome::Fail(format!("cannot restart {}: {e}", self.name(pd)))),
         }
     }
 
@@ -487,7 +542,10 @@ impl Session {
         let mut fault = false;
         for line in self.lines[pd].push(bytes) {
             console::pd_line(&self.system.pds[pd].name, &line);
-            fault |= self.faults.iter().any(|(p, text)| *p == pd && line.contains(text.as_str()));
+            if let Some(rule) = self.faults.iter().position(|(p, text)| *p == pd && line.contains(text.as_str())) {
+                self.faults.remove(rule);
+                fault = true;
+            }
         }
         fault
     }
@@ -517,6 +575,15 @@ impl Session {
 
     fn pd_gone(&mut self, pd: PdId, out: &mut Vec<Effect>) {
         let status = reap(&mut self.res.pds[pd].child);
+        if std::mem::take(&mut self.restarting[pd]) {
+            // Ended by its parent's restart, not a fault of its own.
+            self.flush_output(pd);
+            self.doomed[pd] = None;
+            self.panics[pd] = None;
+            self.router.died(pd, None, out);
+            self.respawn(pd, out);
+            return;
+        }
         let (reason, label) = match (self.doomed[pd].take(), self.panics[pd].take()) {
             (Some(killed), _) => killed,
             (None, Some(panic)) => (panic, fault_label::USER_EXCEPTION),
@@ -538,7 +605,7 @@ impl Session {
             _ => String::new(),
         };
         console::sim(&format!("{name} faulted: {reason}{parent}"));
-        self.router.died(pd, label, out);
+        self.router.died(pd, Some(label), out);
         let expected = self.expect.as_ref().is_some_and(|l| l.contains(&pd));
         if expected && !self.passed[pd] {
             self.outcome = Some(Outcome::Fail(format!("{name} faulted before passing: {reason}")));

@@ -53,6 +53,7 @@ extern crate std;
 pub mod bus;
 pub mod client;
 pub mod dma;
+pub mod drill;
 pub mod init;
 pub mod pd;
 pub mod queue;

@@ -99,7 +99,10 @@ impl<D: Driver> Shell<D> {
         }
         self.status = now;
         match now {
-            DriverStatus::Ready => debug_println!("{}: device ready", self.name),
+            DriverStatus::Ready => {
+                debug_println!("{}: device ready", self.name);
+                crate::drill::device_up(self.name);
+            }
             DriverStatus::Failed => debug_println!("{}: device failed: {:?}", self.name, self.driver.last_error()),
             DriverStatus::Starting | DriverStatus::Unbound => {}
         }
