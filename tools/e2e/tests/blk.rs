@@ -112,3 +112,49 @@ fn without_a_disk_the_bus_says_so_and_nothing_crashes() {
         assert!(run.lines_with(word).is_empty(), "a PD failed: {:?}", run.lines_with(word));
     }
 }
+
+/// The blk driver's request deadline (`sevio_driver_core::watchdog`'s
+/// default), in ms.
+const REQUEST_DEADLINE_MS: u64 = 5_000;
+
+#[test]
+fn a_device_that_stops_answering_is_reported_after_its_deadline_and_the_client_gets_err_io() {
+    let dir = TempDir::new("hang");
+    fresh_disk(&dir, "disk.img");
+    // blk in slot 31 (INTID 79): sim stops delivering its interrupt once
+    // the client's write phase is over, so the reads that follow complete
+    // on the device and are never signalled. rng_client is the rest of
+    // the system, which must run on.
+    let desc = format!(
+        "expect_pass = [\"rng_client\"]\nexpect_fail = [\"blk_client\"]\n{}\
+         [[device]]\ndriver = \"virtio-rng-device\"\nslot = 30\n",
+        device(31, "")
+    );
+    let desc = dir.file("hang.sim.toml", &desc);
+    let system = workspace().join("system.xml");
+    let args = ["--sim", desc.to_str().unwrap(), "--timeout", "60", "--hold-irq", "79=blk-client: wrote"];
+    let run = sim(system.to_str().unwrap(), &args);
+    run.assert_code(0);
+    run.assert_lines(&["blk-client: wrote", "sim: holding back INTID 79 (--hold-irq)"]);
+    let reports = run.lines_with("outstanding for");
+    assert_eq!(reports.len(), 1, "one report, then the device is failed:\n{}", run.out);
+    let ms: u64 = reports[0]
+        .split("outstanding for ")
+        .nth(1)
+        .and_then(|rest| rest.split(" ms").next())
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("no duration in {:?}", reports[0]));
+    assert!(ms >= REQUEST_DEADLINE_MS, "reported after {ms} ms, before the {REQUEST_DEADLINE_MS} ms deadline");
+    assert!(reports[0].contains("blk: request ") && reports[0].ends_with("ms: device not answering"), "{}", reports[0]);
+    run.assert_lines(&[
+        "blk: device failed: Some(DeviceTimeout(",
+        // The client's failure path: the read it relies on came back
+        // ERR_IO, and it says so.
+        "blk_client reported FAIL, as expected: READ of blocks",
+    ]);
+    assert!(run.lines_with("reported FAIL, as expected").iter().all(|l| l.ends_with("failed: ERR_IO")), "{}", run.out);
+    run.assert_lines(&["rng_client: PASS"]);
+    for word in ["panic", "faulted", "died", "killed"] {
+        assert!(run.lines_with(word).is_empty(), "a PD failed: {:?}", run.lines_with(word));
+    }
+}

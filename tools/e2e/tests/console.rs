@@ -252,7 +252,10 @@ fn a_config_naming_the_transports_channel_is_refused() {
     let dir = TempDir::new("console-sddf-bad");
     let (system, desc) = sddf_configured(&dir, "console-sddf-bad", &serial_driver_config(1));
     let run = sim(system.to_str().unwrap(), &["--sim", desc.to_str().unwrap(), "--timeout", "10"]);
-    assert_ne!(run.lines_with("rx.id = 1: the bus's, the transport's or the log's channel; not serving").len(), 0);
+    assert_ne!(
+        run.lines_with("rx.id = 1: the bus's, the transport's, the timer's or the log's channel; not serving").len(),
+        0
+    );
     assert!(run.lines_with("console_client: PASS").is_empty());
     assert!(run.lines_with("console: device ready").is_empty());
 }

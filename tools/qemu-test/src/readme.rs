@@ -63,6 +63,13 @@ pub const ROWS: &[Row] = &[
         clients: &["blk_client"],
     },
     Row {
+        what: "blk device that stops answering (sim holds back its interrupt, `--hold-irq`): the driver reports the request \
+               after its 5 s deadline (timer PD), fails the device and answers ERR_IO; the client reports it, the rest runs on",
+        sim: &["blk::a_device_that_stops_answering_is_reported_after_its_deadline_and_the_client_gets_err_io"],
+        sel4: &[],
+        clients: &[],
+    },
+    Row {
         what: "blk over virtio-pci: modern, transitional in legacy mode, behind a root port (`systems/pci.xml`)",
         sim: &[
             "pci::modern_pci_device_holds_exactly_the_pattern_afterwards",

@@ -16,6 +16,11 @@ pub struct SimDescription {
     pub force_legacy: bool,
     /// PDs that must report PASS; absent → the first verdict decides.
     pub expect_pass: Option<Vec<String>>,
+    /// PDs that must report FAIL (a fault-injection run): their FAIL does
+    /// not end the run, a PASS from one fails it, and the run passes only
+    /// once each of them has failed (and `expect_pass` passed).
+    #[serde(default)]
+    pub expect_fail: Vec<String>,
     /// Raw arguments appended to QEMU's command line.
     #[serde(default)]
     pub qemu_args: Vec<String>,
@@ -117,6 +122,11 @@ pub fn load(path: &Path, pd_names: &[&str]) -> Result<SimDescription, String> {
 /// Parses and checks description text.
 pub fn parse(text: &str, pd_names: &[&str]) -> Result<SimDescription, String> {
     let desc: SimDescription = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+    for name in &desc.expect_fail {
+        if !pd_names.contains(&name.as_str()) {
+            return Err(format!("expect_fail names '{name}', which is not a PD of the system"));
+        }
+    }
     for name in desc.expect_pass.iter().flatten() {
         if !pd_names.contains(&name.as_str()) {
             return Err(format!("expect_pass names '{name}', which is not a PD of the system"));

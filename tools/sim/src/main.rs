@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-const USAGE: &str = "usage: sevio-sim run <system.xml> [--sim <sim.toml>] [--pd-dir DIR] [--timeout SECS] [--qemu PATH] [--fault PD=TEXT]... [--linger SECS]
+const USAGE: &str = "usage: sevio-sim run <system.xml> [--sim <sim.toml>] [--pd-dir DIR] [--timeout SECS] [--qemu PATH] [--fault PD=TEXT]... [--hold-irq PD_OR_INTID[=TEXT]]... [--linger SECS]
 
 Runs every PD of system.xml as a process (its host build, found by its
 program_image name in --pd-dir, default: the directory of sevio-sim itself)
@@ -34,6 +34,9 @@ against QEMU arm virt's devices as the sim description lists them (default:
 containing TEXT (fault injection; the fault reaches its parent PD). Each
 rule fires once; give it n times to fault on n such lines (a parent that
 restarts PD sees it print its lines again).
+--hold-irq PD_OR_INTID[=TEXT] stops delivering that interrupt (every one
+of PD's, or the line INTID) from the start, or from when any PD prints a
+line containing TEXT: the device's completions are never signalled.
 --linger SECS keeps the system running that long after it passed.
 Exit status: 0 PASS, 1 FAIL (or timeout, default 30 s), 2 bad input.";
 
@@ -51,6 +54,7 @@ fn parse_args(args: &[String]) -> Result<run::Options, String> {
     let mut qemu = PathBuf::from("qemu-system-aarch64");
     let mut faults = Vec::new();
     let mut linger = Duration::ZERO;
+    let mut holds = Vec::new();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
@@ -70,6 +74,17 @@ fn parse_args(args: &[String]) -> Result<run::Options, String> {
                     .filter(|(pd, text)| !pd.is_empty() && !text.is_empty())
                     .ok_or(format!("bad --fault '{v}': want PD=TEXT"))?;
                 faults.push((pd.to_string(), text.to_string()));
+            }
+            "--hold-irq" => {
+                let v = value("--hold-irq")?;
+                let (who, text) = match v.split_once('=') {
+                    Some((who, text)) => (who, Some(text.to_string()).filter(|t| !t.is_empty())),
+                    None => (v.as_str(), None),
+                };
+                if who.is_empty() || (v.contains('=') && text.is_none()) {
+                    return Err(format!("bad --hold-irq '{v}': want PD_OR_INTID[=TEXT]"));
+                }
+                holds.push(run::Hold { who: who.to_string(), after: text });
             }
             "--timeout" => {
                 let v = value("--timeout")?;
@@ -91,7 +106,7 @@ fn parse_args(args: &[String]) -> Result<run::Options, String> {
             .and_then(|e| e.parent().map(PathBuf::from))
             .ok_or("cannot tell where sevio-sim is; give --pd-dir")?,
     };
-    Ok(run::Options { system, sim, pd_dir, timeout, qemu, faults, linger })
+    Ok(run::Options { system, sim, pd_dir, timeout, qemu, faults, holds, linger })
 }
 
 fn main() -> ExitCode {
@@ -153,6 +168,17 @@ mod tests {
             parse(&["run", "s.xml", "--fault", "blk=device ready", "--fault", "net=a=b", "--linger", "0.5"]).unwrap();
         assert_eq!(o.linger, Duration::from_millis(500));
         assert!(parse(&["run", "s.xml", "--linger", "x"]).unwrap_err().contains("bad --linger"));
+        let held = parse(&["run", "s.xml", "--hold-irq", "79=wrote 68", "--hold-irq", "mmio"]).unwrap();
+        assert_eq!(
+            held.holds,
+            [
+                run::Hold { who: "79".into(), after: Some("wrote 68".into()) },
+                run::Hold { who: "mmio".into(), after: None }
+            ]
+        );
+        for bad in ["=x", "79=", ""] {
+            assert!(parse(&["run", "s.xml", "--hold-irq", bad]).unwrap_err().contains("want PD_OR_INTID"), "{bad}");
+        }
         assert_eq!(o.faults, [("blk".into(), "device ready".into()), ("net".into(), "a=b".into())]);
         for bad in ["blk", "=x", "blk="] {
             assert!(parse(&["run", "s.xml", "--fault", bad]).unwrap_err().contains("want PD=TEXT"), "{bad}");

@@ -98,6 +98,9 @@ struct Line {
     masked: bool,
     high: bool,
     latched: bool,
+    /// `--hold-irq`: the line is never delivered (a device whose
+    /// interrupt is lost).
+    held: bool,
 }
 
 /// The routing state of a whole system.
@@ -145,10 +148,23 @@ impl Router {
                     masked: true,
                     high: false,
                     latched: false,
+                    held: false,
                 })
             })
             .collect();
         Router { pds, lines, notifications: 0, irqs_delivered: 0 }
+    }
+
+    /// The INTIDs of `pd`'s interrupt lines.
+    pub fn intids_of(&self, pd: PdId) -> Vec<u32> {
+        self.lines.iter().filter(|l| l.pd == pd).map(|l| l.intid).collect()
+    }
+
+    /// From now on, never deliver line `intid` (fault injection: the
+    /// device's completions are never signalled). False if no PD has it.
+    pub fn hold(&mut self, intid: u32) -> bool {
+        let held = self.lines.iter_mut().filter(|l| l.intid == intid).map(|l| l.held = true).count();
+        held > 0
     }
 
     /// Whether the PD has died.
@@ -293,6 +309,9 @@ impl Router {
 
     fn fire(&mut self, line: usize, out: &mut Vec<Effect>) {
         let l = &mut self.lines[line];
+        if l.held {
+            return;
+        }
         l.masked = true;
         let (pd, id) = (l.pd, l.id);
         self.irqs_delivered += 1;
@@ -479,6 +498,18 @@ mod tests {
         assert_eq!(r.irqs_delivered, 1, "a masked line is not delivered again until acked");
         run(&mut r, |r, o| r.irq_ack(DEV, 5, o));
         assert_eq!((r.notifications, r.irqs_delivered), (2, 2));
+    }
+
+    #[test]
+    fn a_held_line_is_never_delivered() {
+        let mut r = router();
+        run(&mut r, |r, o| r.irq_ack(DEV, 5, o));
+        assert!(r.hold(79));
+        assert!(!r.hold(3), "no PD has INTID 3");
+        assert_eq!(run(&mut r, |r, o| r.irq_level(47, true, o)), []);
+        assert_eq!(run(&mut r, |r, o| r.irq_ack(DEV, 5, o)), [], "not on the ack either, though still high");
+        assert_eq!(r.irqs_delivered, 0);
+        assert_eq!(r.intids_of(DEV), [79, 80]);
     }
 
     #[test]

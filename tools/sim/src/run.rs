@@ -61,9 +61,23 @@ pub struct Options {
     /// restart. Each rule fires once; a rule given n times fires on n
     /// such lines (a restarted PD prints its bring-up lines again).
     pub faults: Vec<(String, String)>,
+    /// Interrupts to stop delivering (`--hold-irq`).
+    pub holds: Vec<Hold>,
     /// After the verdict is PASS, keep the system running this long (to
     /// see what it does next; a FAIL meanwhile still fails the run).
     pub linger: Duration,
+}
+
+/// `--hold-irq WHO[=TEXT]`: an interrupt sim stops delivering, as if the
+/// device never raised it (fault injection: a device that stops
+/// answering).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    /// A PD's name (every line it owns) or an INTID.
+    pub who: String,
+    /// Hold from when any PD prints a line containing this; `None`: from
+    /// the start.
+    pub after: Option<String>,
 }
 
 /// How a run ended.
@@ -229,6 +243,7 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
 
     let expect =
         desc.expect_pass.as_ref().map(|names| names.iter().filter_map(|n| system.pd_index(n)).collect::<Vec<_>>());
+    let expect_fail: Vec<PdId> = desc.expect_fail.iter().filter_map(|n| system.pd_index(n)).collect();
     let mut session = Session {
         router: Router::new(&system),
         system,
@@ -245,6 +260,9 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
         expect,
         outcome: None,
         faults: Vec::new(),
+        holds: Vec::new(),
+        expect_fail,
+        failed: Vec::new(),
         timer: SimTimer::default(),
         res,
     };
@@ -254,12 +272,27 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
             None => return Err(format!("--fault names PD '{name}', which system.xml does not have")),
         }
     }
+    for hold in &opts.holds {
+        let intids = match (hold.who.parse::<u32>(), session.system.pd_index(&hold.who)) {
+            (_, Some(pd)) => session.router.intids_of(pd),
+            (Ok(intid), None) => vec![intid],
+            (Err(_), None) => return Err(format!("--hold-irq names '{}', neither a PD nor an INTID", hold.who)),
+        };
+        if intids.is_empty() {
+            return Err(format!("--hold-irq {}: no PD owns such an interrupt", hold.who));
+        }
+        match &hold.after {
+            Some(text) => session.holds.push((intids, text.clone())),
+            None => session.hold(&intids),
+        }
+    }
     let n = session.system.pds.len();
     session.doomed.resize(n, None);
     session.panics.resize(n, None);
     session.lines.resize_with(n, LineBuffer::default);
     session.passed.resize(n, false);
     session.restarting.resize(n, false);
+    session.failed.resize(n, false);
     Ok(session.run(rx, opts.timeout, opts.linger))
 }
 
@@ -310,6 +343,12 @@ struct Session {
     outcome: Option<Outcome>,
     /// Fault injection rules: (pd, text).
     faults: Vec<(PdId, String)>,
+    /// `--hold-irq` rules not yet in force: (INTIDs, text).
+    holds: Vec<(Vec<u32>, String)>,
+    /// PDs whose FAIL is the expected outcome (`expect_fail`), and
+    /// whether they have reported it.
+    expect_fail: Vec<PdId>,
+    failed: Vec<bool>,
     /// The machine's generic timer (INTID 30).
     timer: SimTimer,
     res: Resources,
@@ -546,8 +585,23 @@ impl Session {
                 self.faults.remove(rule);
                 fault = true;
             }
+            let (due, later): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut self.holds).into_iter().partition(|(_, text)| line.contains(text.as_str()));
+            self.holds = later;
+            for (intids, _) in due {
+                self.hold(&intids);
+            }
         }
         fault
+    }
+
+    /// Stop delivering the lines `intids` (`--hold-irq`).
+    fn hold(&mut self, intids: &[u32]) {
+        for &intid in intids {
+            if self.router.hold(intid) {
+                console::sim(&format!("holding back INTID {intid} (--hold-irq)"));
+            }
+        }
     }
 
     fn flush_output(&mut self, pd: PdId) {
@@ -558,13 +612,28 @@ impl Session {
 
     fn verdict(&mut self, pd: PdId, pass: bool, reason: &str) {
         let name = self.name(pd).to_string();
-        if !pass {
-            self.outcome = Some(Outcome::Fail(format!("{name} reported FAIL: {reason}")));
+        let fail_expected = self.expect_fail.contains(&pd);
+        match (pass, fail_expected) {
+            (false, true) => {
+                console::sim(&format!("{name} reported FAIL, as expected: {reason}"));
+                self.failed[pd] = true;
+            }
+            (false, false) => {
+                self.outcome = Some(Outcome::Fail(format!("{name} reported FAIL: {reason}")));
+                return;
+            }
+            (true, true) => {
+                self.outcome = Some(Outcome::Fail(format!("{name} passed, but was expected to FAIL")));
+                return;
+            }
+            (true, false) => self.passed[pd] = true,
+        }
+        if !self.expect_fail.iter().all(|&p| self.failed[p]) {
             return;
         }
-        self.passed[pd] = true;
         match &self.expect {
-            None => self.outcome = Some(Outcome::Pass(format!("{name} passed"))),
+            None if pass => self.outcome = Some(Outcome::Pass(format!("{name} passed"))),
+            None => self.outcome = Some(Outcome::Pass(format!("{name} failed as expected"))),
             Some(list) if list.iter().all(|&p| self.passed[p]) => {
                 let names: Vec<&str> = list.iter().map(|&p| self.name(p)).collect();
                 self.outcome = Some(Outcome::Pass(format!("{} passed", names.join(", "))));

@@ -4,7 +4,7 @@ use sevio_bus_protocol::DriverId;
 use sevio_driver_blk::BlkDriver;
 use sevio_driver_blk::wiring::{BlkConfig, BlkSetvars, DataRegionSetvars};
 use sevio_driver_core::{
-    DmaSetvars, DriverPdConfig, PdSetvars, RegionSetvars, Unusable, VirtioDriver, setvars::PAGE_SIZE,
+    DmaSetvars, DriverPdConfig, PdSetvars, RegionSetvars, RequestTimer, Unusable, VirtioDriver, setvars::PAGE_SIZE,
 };
 use sevio_runtime::Channel;
 use sevio_sddf::{BlkDriverConfig, DeviceResources};
@@ -15,6 +15,12 @@ pub const BUS: Channel = Channel::new(0);
 /// The transport PD (PPC: driver requests; notifications: kicks one way,
 /// the device interrupted the other). mmio-side channel 40 + 0.
 pub const TRANSPORT: Channel = Channel::new(1);
+/// The timer PD (PPC: SET_TIMEOUT; notifications: a timeout expired), in
+/// sevio's hand-written systems: every client request has a deadline
+/// (`sevio_driver_core::watchdog`). An sDDF-configured blk (sdfgen's
+/// systems) has no timer channel and no deadlines. timer-side channel
+/// 2 (1 is net_client's).
+pub const TIMER: Channel = Channel::new(3);
 
 /// This driver's id at the bus (blk 0, net 1, console 2, rng 3): the bus
 /// derives it from the channel and answers it at registration; this is
@@ -33,9 +39,9 @@ sevio_runtime::config_section!(
 /// The PD's wiring: its channels (the client's from the config) and every
 /// region it is given.
 pub fn wiring() -> Result<(DriverPdConfig, PdSetvars<BlkConfig>), Unusable> {
-    let driver = match BlkConfig::from_sections(&blk_driver_config(), &sevio_data_regions())? {
-        Some(sddf) => sddf,
-        None => BlkConfig::from_setvars(&blk_setvars())?,
+    let (driver, timer) = match BlkConfig::from_sections(&blk_driver_config(), &sevio_data_regions())? {
+        Some(sddf) => (sddf, None),
+        None => (BlkConfig::from_setvars(&blk_setvars())?, Some(RequestTimer::new(TIMER))),
     };
     let mut pd = DriverPdConfig {
         name: "blk",
@@ -44,6 +50,7 @@ pub fn wiring() -> Result<(DriverPdConfig, PdSetvars<BlkConfig>), Unusable> {
         bus: BUS,
         transport: TRANSPORT,
         client: None,
+        timer,
     };
     pd.client = Some(driver.client(&pd)?);
     let page = |region, vaddr| RegionSetvars { region, vaddr, size: PAGE_SIZE };

@@ -36,7 +36,15 @@
 //!   a device flush (if FLUSH) runs; the BARRIER is answered with its
 //!   status;
 //! - a client that breaks its queue protocol (impossible indices, a full
-//!   response queue) is no longer served; the device is kept.
+//!   response queue) is no longer served; the device is kept;
+//! - with a timer channel, every client request (READ, WRITE, FLUSH, a
+//!   barrier's flush) has a deadline from when it is added to the queue
+//!   until its completion is harvested: one overdue fails the device (the
+//!   framework logs `blk: request <id> outstanding for <ms> ms: device not
+//!   answering`), and everything in flight and waiting is answered ERR_IO.
+//!   GET_ID is not watched: it is the driver's own, and a device that
+//!   never answers it leaves the driver `Starting` without harming a
+//!   client.
 
 use crate::info::{BlkFacts, CONFIG_BYTES};
 use crate::request::{self, Limits, MAX_CHAIN, Plan, chain, header_of, id_chain};
@@ -45,7 +53,7 @@ use crate::{QUEUE_SIZE, REQUESTQ, SLOTS};
 use sevio_driver_core::init::CONFIG_ATTEMPTS;
 use sevio_driver_core::{
     Ctx, DataRegions, DmaCarver, DmaSlice, DmaSlots, DriverError, DriverQueue, DriverStatus, Probe, QueueParams,
-    QueueSpec, RegionSetvars, SystemMaps, Unusable, VirtioDriver,
+    QueueSpec, RegionSetvars, RequestKey, SystemMaps, Unusable, VirtioDriver, Watch,
 };
 use sevio_queue::{
     BlkRequest, BlkRequestConsumer, BlkResponse, BlkResponseProducer, BlkStatus, QueueError, StorageInfo,
@@ -351,17 +359,22 @@ impl BlkDriver {
         loop {
             let Some(device) = ctx.device() else { return };
             match device.queues.pop_used() {
-                Ok(Some(used)) => self.complete(used),
+                Ok(Some(used)) => {
+                    if let Some(key) = self.complete(used) {
+                        ctx.unwatch(key);
+                    }
+                }
                 Ok(None) => return,
                 Err(e) => return self.fail(ctx, BlkError::Queue(e)),
             }
         }
     }
 
-    fn complete(&mut self, used: Used) {
+    /// Answer the request `used` completes; the key it was watched by.
+    fn complete(&mut self, used: Used) -> Option<RequestKey> {
         let token = used.token.index() as usize;
         let slot = core::mem::replace(&mut self.by_token[token % QUEUE_SIZE], NO_SLOT) as usize;
-        let Some(r) = self.inflight.get_mut(slot).and_then(Option::take) else { return };
+        let r = self.inflight.get_mut(slot).and_then(Option::take)?;
         let status = self.slots.get(slot).and_then(|s| s.mem.read::<u8>(STATUS_AT)).unwrap_or(STATUS_UNWRITTEN);
         let ok = status == sevio_virtio::device::blk::status::OK;
         if r.kind == Kind::GetId {
@@ -371,9 +384,10 @@ impl BlkDriver {
                 }
             }
             self.publish_info();
-            return;
+            return None;
         }
         self.answer(r, if ok { BlkStatus::Ok } else { BlkStatus::Io });
+        Some(watch_key(slot, r.id))
     }
 
     /// Send the response for a request that left the device.
@@ -493,10 +507,10 @@ impl BlkDriver {
                 }
                 break;
             }
-            let Some(device) = ctx.device() else { return };
+            let Some((device, mut watch)) = ctx.device_and_watch() else { return };
             while self.barrier.is_none() {
                 let Some(r) = self.next_request() else { break };
-                if let Submit::Full = self.submit(&mut device.queues, r) {
+                if let Submit::Full = self.submit(&mut device.queues, &mut watch, r) {
                     self.stash = Some(r);
                     break;
                 }
@@ -511,7 +525,8 @@ impl BlkDriver {
                 self.respond(BlkStatus::Ok, 0, b.id);
                 continue;
             }
-            if let Submit::Added = self.add_chain(&mut device.queues, Plan::Flush, Kind::Barrier, b.id, 0) {
+            let flush = self.add_chain(&mut device.queues, &mut watch, Plan::Flush, Kind::Barrier, b.id, 0);
+            if let Submit::Added = flush {
                 self.barrier = Some(Barrier { flushing: true, ..b });
             }
             break;
@@ -524,7 +539,7 @@ impl BlkDriver {
     }
 
     /// Check one request and put it in flight (or answer it).
-    fn submit(&mut self, queue: &mut DriverQueue<QUEUE_SIZE>, r: BlkRequest) -> Submit {
+    fn submit(&mut self, queue: &mut DriverQueue<QUEUE_SIZE>, watch: &mut Watch<'_>, r: BlkRequest) -> Submit {
         let Some(limits) = self.disk.map(|d| d.limits) else { return Submit::Full };
         match request::plan(&r, &limits, &self.data) {
             Err(status) => {
@@ -545,14 +560,16 @@ impl BlkDriver {
                     Plan::Write { count, .. } => (Kind::Write, count),
                     _ => (Kind::Flush, 0),
                 };
-                self.add_chain(queue, plan, kind, r.id, count)
+                self.add_chain(queue, watch, plan, kind, r.id, count)
             }
         }
     }
 
+    /// Post a client request's chain and start its deadline.
     fn add_chain(
         &mut self,
         queue: &mut DriverQueue<QUEUE_SIZE>,
+        watch: &mut Watch<'_>,
         plan: Plan,
         kind: Kind,
         id: u32,
@@ -571,6 +588,7 @@ impl BlkDriver {
             Ok(token) => {
                 self.by_token[token.index() as usize % QUEUE_SIZE] = slot as u8;
                 self.inflight[slot] = Some(InFlight { id, kind, count });
+                watch.watch(watch_key(slot, id));
                 Submit::Added
             }
             Err(_) => Submit::Full,
@@ -582,6 +600,11 @@ enum Submit {
     Added,
     Answered,
     Full,
+}
+
+/// A client request's deadline key: its slot, named by the client's id.
+fn watch_key(slot: usize, id: u32) -> RequestKey {
+    RequestKey { slot: slot as u16, id }
 }
 
 fn free_slot(inflight: &[Option<InFlight>; SLOTS]) -> Option<usize> {

@@ -113,6 +113,7 @@ mod tests {
         bus: Channel::new(0),
         transport: Channel::new(1),
         client: None,
+        timer: None,
     };
     use sevio_sddf::blk::{RawBlkConnection, RawBlkDriverConfig};
     use sevio_sddf::resources::{RawDeviceResources, RawRegion};

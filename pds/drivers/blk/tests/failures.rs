@@ -193,3 +193,68 @@ fn a_client_with_impossible_indices_is_no_longer_served() {
     assert_eq!(rig.pop(), 0, "nothing reached the device");
     assert_eq!(rig.h.status(), DriverStatus::Ready, "the device is fine");
 }
+
+const MS: u64 = 1_000_000;
+
+#[test]
+fn a_request_the_device_never_answers_fails_the_device_once_after_its_deadline() {
+    let mut rig = Rig::ready_timed(QEMU_LIKE, 5_000 * MS);
+    assert_eq!(rig.h.clock().pending, None, "nothing outstanding, no timeout asked");
+    rig.submit(&[read(1, 0, 0, 1), read(2, 0x1000, 1, 1)]);
+    assert_eq!(rig.pop(), 2, "both reach the device, which never answers");
+    assert_eq!(rig.h.clock().pending, Some(5_000 * MS), "one timeout, for the earliest deadline");
+    assert!(!rig.h.advance_time(4_999 * MS));
+    assert_eq!(rig.h.status(), DriverStatus::Ready, "not before the deadline");
+    assert!(rig.take_responses().is_empty());
+
+    let resets = rig.h.device.state().resets;
+    assert!(rig.h.advance_time(101 * MS));
+    let overdue = sevio_driver_core::Overdue { request: 1, waited_ms: 5_100 };
+    assert_eq!(rig.h.last_error(), Some(BlkError::DeviceTimeout(overdue)));
+    assert_eq!(rig.h.status(), DriverStatus::Failed);
+    assert_eq!(rig.h.device.state().resets, resets + 1, "the device is reset");
+    let mut resp = rig.take_responses();
+    resp.sort_by_key(|r| r.id);
+    assert_eq!(resp, [status_of(BlkStatus::Io, 1), status_of(BlkStatus::Io, 2)]);
+    assert!(rig.h.take_client_notify(), "the client hears of the ERR_IO answers");
+
+    // Exactly once: the other request's deadline went with the device.
+    assert_eq!(rig.h.clock().pending, None);
+    assert!(!rig.h.advance_time(60_000 * MS), "no further timeout");
+    assert_eq!(rig.h.device.state().resets, resets + 1, "failed once");
+    // Later requests: ERR_IO, no deadline.
+    rig.submit(&[read(3, 0, 0, 1)]);
+    assert_eq!(rig.take_responses(), [status_of(BlkStatus::Io, 3)]);
+    assert_eq!(rig.h.clock().pending, None);
+}
+
+#[test]
+fn a_request_answered_before_its_deadline_disarms_it() {
+    let mut rig = Rig::ready_timed(QEMU_LIKE, 5_000 * MS);
+    rig.submit(&[read(1, 0, 0, 1)]);
+    rig.pop();
+    assert!(!rig.h.advance_time(3_000 * MS));
+    rig.complete(1);
+    assert!(rig.deliver_interrupt());
+    assert_eq!(rig.take_responses(), [ok(1, 1)]);
+    // The timeout asked for request 1 still fires, and finds nothing due.
+    assert!(rig.h.advance_time(2_500 * MS));
+    assert_eq!((rig.h.status(), rig.h.last_error()), (DriverStatus::Ready, None));
+    assert_eq!(rig.h.clock().pending, None, "nothing outstanding, nothing asked");
+    // A later request gets its own deadline and is served.
+    rig.submit(&[read(2, 0, 0, 1)]);
+    assert_eq!(rig.h.clock().pending, Some(10_500 * MS));
+    rig.run_device();
+    assert_eq!(rig.take_responses(), [ok(2, 1)]);
+    assert_eq!(rig.h.clock().set_count, 2);
+    assert!(rig.h.advance_time(60_000 * MS));
+    assert_eq!(rig.h.status(), DriverStatus::Ready);
+}
+
+#[test]
+fn without_a_timer_nothing_is_watched() {
+    let mut rig = Rig::ready(QEMU_LIKE);
+    rig.submit(&[read(1, 0, 0, 1)]);
+    rig.pop();
+    assert_eq!(rig.h.clock().set_count, 0);
+}

@@ -37,6 +37,7 @@ pub const PD: DriverPdConfig = DriverPdConfig {
     bus: BUS,
     transport: TRANSPORT,
     client: None,
+    timer: None,
 };
 
 sevio_runtime::config_section!(

@@ -9,7 +9,10 @@
 //! forwarding are the ones the transport PDs run. The test plays the
 //! device's part of the queues through [`Harness::device`] and delivers
 //! events the way the PDs' channels would ([`Harness::bind`],
-//! [`Harness::client_notifies`], [`Harness::interrupt`]).
+//! [`Harness::client_notifies`], [`Harness::interrupt`]). A harness made
+//! with [`Harness::new_timed`] gives the driver a timer channel
+//! ([`TIMER`]) over a [`FakeTimer`] whose clock the test moves
+//! ([`Harness::advance_time`]).
 //!
 //! Test code: it panics on a misuse by the test.
 
@@ -18,10 +21,13 @@ use crate::setvars::{DmaSetvars, PAGE_SIZE, PdSetvars, RegionSetvars, SystemMaps
 use crate::shell::{Driver, DriverStatus, Shell};
 use crate::template::VirtioDriver;
 use crate::transport::{Transport, TransportNotify};
+use crate::watchdog::{RequestTimer, Watchdog};
 use crate::{BindingWatch, Virtio};
 use sevio_bus_protocol::{Binding, DriverId, TableWriter, TransportId};
 use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler};
 use sevio_sharedmem::{HeapRegion, SharedMemory};
+use sevio_timer_protocol::Timer;
+use sevio_timer_protocol::fake::FakeTimer;
 use sevio_transport_core::mock::MockDevice;
 use sevio_transport_core::{DriverPort, Transport as TransportCore};
 use sevio_transport_protocol::{DMA_WINDOW_SIZE, Location, Reply, Request, TransportDoorbell};
@@ -36,7 +42,10 @@ pub const DMA_PADDR: u64 = 0x4100_0000;
 /// The driver's id at the bus and its port at the transport.
 pub const DRIVER: DriverId = DriverId(3);
 
-/// The driver PD's channels in the harness.
+/// The timer channel of a harness made with [`Harness::new_timed`].
+pub const TIMER: Channel = Channel::new(3);
+
+/// The driver PD's channels in the harness (no timer).
 pub const fn config(name: &'static str, device: sevio_virtio::DeviceId) -> DriverPdConfig {
     DriverPdConfig {
         name,
@@ -45,6 +54,20 @@ pub const fn config(name: &'static str, device: sevio_virtio::DeviceId) -> Drive
         bus: Channel::new(0),
         transport: Channel::new(1),
         client: Some(Channel::new(2)),
+        timer: None,
+    }
+}
+
+/// The test's clock, shared with the driver's watchdog.
+#[derive(Clone, Default)]
+pub struct SharedTimer(Rc<RefCell<FakeTimer>>);
+
+impl Timer for SharedTimer {
+    fn now_ns(&mut self) -> u64 {
+        self.0.borrow_mut().now_ns()
+    }
+    fn set_timeout(&mut self, relative_ns: u64) {
+        self.0.borrow_mut().set_timeout(relative_ns)
     }
 }
 
@@ -106,7 +129,7 @@ impl Memory {
 /// A template driver PD, the real transport core and a mock device.
 pub struct Harness<D: VirtioDriver> {
     /// The PD under test.
-    pub pd: DriverPd<Virtio<D, InProcess>>,
+    pub pd: DriverPd<Virtio<D, InProcess, SharedTimer>>,
     /// The device (the transport owns a clone).
     pub device: MockDevice,
     /// The driver's own regions, as the test made them.
@@ -115,6 +138,7 @@ pub struct Harness<D: VirtioDriver> {
     table: TableWriter,
     binding: Binding,
     config: DriverPdConfig,
+    timer: SharedTimer,
     /// Last: the memory outlives the PD.
     memory: Memory,
 }
@@ -135,6 +159,29 @@ where
         name: &'static str,
         device: MockDevice,
         location: Location,
+        regions: impl FnOnce(&mut Memory) -> D::Setvars,
+    ) -> Self {
+        Self::build(name, device, location, None, regions)
+    }
+
+    /// [`new_at`](Self::new_at) with a timer channel ([`TIMER`]) and
+    /// requests outstanding for at most `deadline_ns`; the clock starts
+    /// at 0 and moves only by [`advance_time`](Self::advance_time).
+    pub fn new_timed(
+        name: &'static str,
+        device: MockDevice,
+        location: Location,
+        deadline_ns: u64,
+        regions: impl FnOnce(&mut Memory) -> D::Setvars,
+    ) -> Self {
+        Self::build(name, device, location, Some(RequestTimer { channel: TIMER, deadline_ns }), regions)
+    }
+
+    fn build(
+        name: &'static str,
+        device: MockDevice,
+        location: Location,
+        timer: Option<RequestTimer>,
         regions: impl FnOnce(&mut Memory) -> D::Setvars,
     ) -> Self {
         let mut memory = Memory { regions: Vec::new(), device: Some(device.clone()) };
@@ -159,13 +206,18 @@ where
             dma: DmaSetvars { region: "test_dma", vaddr: dma.vaddr, size: dma.size, paddr: DMA_PADDR },
             driver: vars,
         };
-        let config = config(name, D::DEVICE);
+        let config = DriverPdConfig { timer, ..config(name, D::DEVICE) };
+        let clock = SharedTimer::default();
+        let watchdog = match timer {
+            Some(t) => Watchdog::new(clock.clone(), t.deadline_ns),
+            None => Watchdog::off(),
+        };
         // SAFETY: every region handed over is a heap region in `memory`,
         // which the harness keeps until after the PD is dropped; the
         // driver reaches it only through SharedMemory.
         #[allow(unsafe_code)]
         let maps = unsafe { SystemMaps::vouched() };
-        let (virtio, bindings_page) = match Virtio::new(name, line, &maps, setvars) {
+        let (virtio, bindings_page) = match Virtio::new(name, line, watchdog, &maps, setvars) {
             Ok(v) => v,
             Err(why) => panic!("{name}: {why}"),
         };
@@ -178,7 +230,7 @@ where
             device_id: D::DEVICE.0,
             vendor_id: device.state().vendor_id,
         };
-        Harness { pd, device, vars, transport, table, binding, config, memory }
+        Harness { pd, device, vars, transport, table, binding, config, timer: clock, memory }
     }
 
     /// The memory of one of the driver's regions.
@@ -257,8 +309,27 @@ where
         self.pd.take_notifications()
     }
 
-    fn virtio(&mut self) -> &mut Virtio<D, InProcess> {
+    fn virtio(&mut self) -> &mut Virtio<D, InProcess, SharedTimer> {
         &mut self.pd.shell().expect("the harness's PD is never idle").driver
+    }
+
+    /// Move the test's clock on by `ns`; if the driver's timeout expired,
+    /// the timer notifies it. Returns whether it did.
+    pub fn advance_time(&mut self, ns: u64) -> bool {
+        let fired = {
+            let mut clock = self.timer.0.borrow_mut();
+            let now = clock.now.saturating_add(ns);
+            clock.advance_to(now)
+        };
+        if fired {
+            self.notify(self.config.timer.expect("a timed harness").channel);
+        }
+        fired
+    }
+
+    /// The test's clock: its time, the timeout pending, how many were set.
+    pub fn clock(&self) -> FakeTimer {
+        self.timer.0.borrow().clone()
     }
 
     /// The driver.

@@ -37,6 +37,9 @@
 //!   sequence and `Handler` dispatch, generic over [`DriverEvents`]);
 //! - [`state`]: [`DeviceState`], unbound / up / failed, with the retry of
 //!   a bring-up the transport was not ready for;
+//! - [`watchdog`]: [`Watchdog`], a deadline on each request a driver
+//!   posts (its optional timer channel, [`RequestTimer`]); a request
+//!   overdue fails the device with [`DriverError::DeviceTimeout`];
 //! - `harness` (feature `test-utils`): host tests of template drivers
 //!   against the real transport core (`transports/core`) and its mock
 //!   device.
@@ -64,6 +67,7 @@ pub mod state;
 pub mod template;
 pub mod transport;
 pub mod virtio;
+pub mod watchdog;
 
 #[cfg(feature = "test-utils")]
 pub mod harness;
@@ -85,6 +89,9 @@ pub enum DriverError {
     Transport(CallError),
     /// A client queue is unusable (bad geometry or indices).
     Client(sevio_queue::QueueError),
+    /// The device did not answer a request within the driver's deadline
+    /// ([`watchdog`]): it is treated as failed.
+    DeviceTimeout(Overdue),
 }
 
 pub use bus::{BindingChange, BindingWatch, BusCall, PpcBus, RegisterError};
@@ -100,6 +107,7 @@ pub use sddf::{
 pub use setvars::{DmaSetvars, PdSetvars, RegionSetvars, SystemMaps, Unusable, map_dma};
 pub use shell::{Driver, DriverStatus, Shell, register_with_bus};
 pub use state::DeviceState;
-pub use template::{Ctx, Device, Probe, QueueSet, QueueSpec, VirtioDriver};
+pub use template::{Ctx, Device, Probe, QueueSet, QueueSpec, VirtioDriver, Watch};
 pub use transport::{CallError, PpcTransport, Transport, TransportNotify};
 pub use virtio::Virtio;
+pub use watchdog::{Overdue, RequestKey, RequestTimer, RequestWatch, RuntimeClock, Watchdog};

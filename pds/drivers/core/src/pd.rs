@@ -12,6 +12,7 @@
 
 use crate::bus::BindingWatch;
 use crate::shell::{Driver, Shell, register_with_bus};
+use crate::watchdog::RequestTimer;
 use sevio_bus_protocol::DriverId;
 use sevio_runtime::{Channel, ChannelSet, DeferredAction, Handler};
 use sevio_sharedmem::SharedMemory;
@@ -24,6 +25,9 @@ pub trait DriverEvents: Driver {
     fn interrupt(&mut self);
     /// The client notified: requests or room to look at.
     fn client_notified(&mut self);
+    /// The timer PD notified (the driver's [`DriverPdConfig::timer`]): a
+    /// request deadline may have passed. Default: nothing.
+    fn timer_fired(&mut self) {}
     /// Whether the client of [`DriverPdConfig::client`] should be
     /// notified (clears the flag).
     fn take_client_notify(&mut self) -> bool;
@@ -63,12 +67,16 @@ pub struct DriverPdConfig {
     /// fixes it; `None` when the driver's configuration names its client
     /// channels ([`DriverEvents::client_channels`]).
     pub client: Option<Channel>,
+    /// The timer PD and the request deadline, for a driver that watches
+    /// its requests (see [`crate::watchdog`]); `None`: no deadlines.
+    pub timer: Option<RequestTimer>,
 }
 
 struct Serving<D: Driver> {
     shell: Shell<D>,
     transport: Channel,
     client: Option<Channel>,
+    timer: Option<Channel>,
     /// `client` and the driver's own client channels.
     clients: ChannelSet,
     bus: Channel,
@@ -103,7 +111,15 @@ impl<D: DriverEvents> DriverPd<D> {
         shell.log_status();
         let fixed = config.client.map_or(0, |c| 1 << c.index());
         let clients = ChannelSet::from_badge(fixed | shell.driver.client_channels().bits());
-        DriverPd(Some(Serving { shell, transport: config.transport, client: config.client, clients, bus: config.bus }))
+        let timer = config.timer.map(|t| t.channel);
+        DriverPd(Some(Serving {
+            shell,
+            transport: config.transport,
+            client: config.client,
+            timer,
+            clients,
+            bus: config.bus,
+        }))
     }
 
     /// The shell, unless the PD is idle.
@@ -134,6 +150,11 @@ impl<D: DriverEvents> Handler for DriverPd<D> {
         }
         if channels.bits() & s.clients.bits() != 0 {
             s.shell.driver.client_notified();
+        }
+        // After the device's and the client's events: a completion that
+        // came with the timeout is harvested before the deadline is judged.
+        if s.timer.is_some_and(|t| channels.contains(t)) {
+            s.shell.driver.timer_fired();
         }
         s.shell.driver.end_of_event();
         s.shell.log_status();
@@ -217,6 +238,7 @@ mod tests {
         bus: Channel::new(3),
         transport: Channel::new(4),
         client: Some(Channel::new(5)),
+        timer: None,
     };
 
     /// An rng device bound to driver 1.

@@ -9,8 +9,8 @@
 //!   sDDF config, use the PD's own wiring"; any other content must parse,
 //!   or the PD is [`Unusable::Sddf`], naming the section;
 //! - [`client_channels`]: the channel ids a config names are ids of this
-//!   PD (at most 61), none of them the bus's, the transport's or the log
-//!   channel's, and no two alike, or the PD is [`Unusable::Channel`];
+//!   PD (at most 61), none of them the bus's, the transport's, the
+//!   timer's or the log channel's, and no two alike, or the PD is [`Unusable::Channel`];
 //! - [`data_regions_section`] and [`data_regions_from_setvars`]: the
 //!   memory a driver may hand its device (a [`DataRegions`] list, at
 //!   least one region), from sevio's `.sevio_data_regions` section in a
@@ -88,7 +88,7 @@ fn non_empty(data: DataRegions) -> Result<DataRegions, Unusable> {
 pub enum ChannelRefusal {
     /// Above [`Channel::MAX_ID`].
     OutOfRange,
-    /// The bus's, the transport's or the log channel's id.
+    /// The bus's, the transport's, the timer's or the log channel's id.
     Reserved,
     /// Named twice in one config.
     Repeated,
@@ -113,7 +113,9 @@ pub fn client_channels<const N: usize>(
     pd: &DriverPdConfig,
     ids: [(&'static str, u8); N],
 ) -> Result<[Channel; N], Unusable> {
-    let reserved = [pd.bus, pd.transport, LOG_CHANNEL];
+    // A driver without a timer reserves the log channel twice.
+    let timer = pd.timer.map_or(LOG_CHANNEL, |t| t.channel);
+    let reserved = [pd.bus, pd.transport, timer, LOG_CHANNEL];
     let mut channels = [LOG_CHANNEL; N];
     for (i, (field, id)) in ids.into_iter().enumerate() {
         let refuse = |why| Unusable::Channel { field, id, why };
@@ -143,6 +145,7 @@ mod tests {
         bus: Channel::new(0),
         transport: Channel::new(1),
         client: None,
+        timer: None,
     };
 
     #[test]
@@ -200,6 +203,8 @@ mod tests {
         let repeated = Unusable::Channel { field: "tx.id", id: 4, why: ChannelRefusal::Repeated };
         assert_eq!(client_channels(&PD, [("rx.id", 4), ("tx.id", 4)]), Err(repeated));
         let text = std::format!("{}", Unusable::Channel { field: "tx.id", id: 1, why: ChannelRefusal::Reserved });
-        assert_eq!(text, "tx.id = 1: the bus's, the transport's or the log's channel");
+        assert_eq!(text, "tx.id = 1: the bus's, the transport's, the timer's or the log's channel");
+        let timed = DriverPdConfig { timer: Some(crate::RequestTimer::new(Channel::new(3))), ..PD };
+        assert_eq!(client_channels(&timed, [("tx.id", 3)]), refused("tx.id", 3, ChannelRefusal::Reserved));
     }
 }

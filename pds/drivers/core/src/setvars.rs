@@ -76,7 +76,7 @@ impl fmt::Display for Unusable {
             Unusable::Channel { field, id, why } => {
                 let why = match why {
                     ChannelRefusal::OutOfRange => "not a channel id",
-                    ChannelRefusal::Reserved => "the bus's, the transport's or the log's channel",
+                    ChannelRefusal::Reserved => "the bus's, the transport's, the timer's or the log's channel",
                     ChannelRefusal::Repeated => "named twice",
                 };
                 write!(f, "{} = {}: {}", field, id, why)

@@ -14,8 +14,9 @@
 //! At run time the driver sees the device through a [`Ctx`]: the
 //! [`Device`] (its queues) while one is up, [`Ctx::fail`] for a device
 //! that broke a rule, [`Ctx::notify_client`] (the client of a fixed
-//! wiring) and [`Ctx::notify`] (a channel its configuration names). It
-//! never kicks: the
+//! wiring) and [`Ctx::notify`] (a channel its configuration names), and
+//! [`Ctx::watch`] / [`Ctx::unwatch`] to put a deadline on a request it
+//! posted (see [`crate::watchdog`]). It never kicks: the
 //! framework asks every queue after each event whether the device wants
 //! to hear about new buffers (see `Virtio::end_of_event`).
 //!
@@ -34,6 +35,7 @@ use crate::setvars::{SystemMaps, Unusable};
 use crate::shell::DriverStatus;
 use crate::state::DeviceState;
 use crate::transport::Transport;
+use crate::watchdog::{RequestKey, RequestWatch};
 use sevio_runtime::{Channel, ChannelSet};
 use sevio_transport_protocol::{DeviceInfo, DriverDoorbell, Request, Width};
 use sevio_virtio::{DeviceId, Features};
@@ -174,6 +176,13 @@ pub trait VirtioDriver: Sized {
         self.client_notified(ctx);
     }
 
+    /// The framework failed the device (a request outstanding past its
+    /// deadline) after [`remove`](Self::remove): answer or refuse what
+    /// waited, tell the client. Default: as if the client had notified.
+    fn after_failure(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.client_notified(ctx);
+    }
+
     /// The status to log, given the device's (`Unbound`, `Ready`,
     /// `Failed`). Default: the device's.
     fn status(&self, device: DriverStatus) -> DriverStatus {
@@ -252,6 +261,16 @@ impl<D: VirtioDriver> Probe<'_, '_, D> {
     }
 }
 
+/// The request deadlines, beside the device ([`Ctx::device_and_watch`]).
+pub struct Watch<'a>(&'a mut dyn RequestWatch);
+
+impl Watch<'_> {
+    /// As [`Ctx::watch`].
+    pub fn watch(&mut self, key: RequestKey) {
+        self.0.watch(key);
+    }
+}
+
 /// What a driver reaches during an event.
 pub struct Ctx<'a, D: VirtioDriver> {
     pub(crate) state: &'a mut DeviceState<Device<D::Queues>>,
@@ -259,12 +278,31 @@ pub struct Ctx<'a, D: VirtioDriver> {
     pub(crate) last_error: &'a mut Option<D::Error>,
     pub(crate) notify_client: &'a mut bool,
     pub(crate) notify: &'a mut ChannelSet,
+    pub(crate) watchdog: &'a mut dyn RequestWatch,
 }
 
 impl<D: VirtioDriver> Ctx<'_, D> {
     /// The device, if one is up.
     pub fn device(&mut self) -> Option<&mut Device<D::Queues>> {
         self.state.device()
+    }
+
+    /// The device, if one is up, and the request deadlines: to watch
+    /// each request as it is posted to the queues.
+    pub fn device_and_watch(&mut self) -> Option<(&mut Device<D::Queues>, Watch<'_>)> {
+        let device = self.state.device()?;
+        Some((device, Watch(&mut *self.watchdog)))
+    }
+
+    /// `key` was posted to the device: its deadline starts now (nothing
+    /// happens if the driver has no timer). See [`crate::watchdog`].
+    pub fn watch(&mut self, key: RequestKey) {
+        self.watchdog.watch(key);
+    }
+
+    /// `key` completed: its deadline is off. True if it had one.
+    pub fn unwatch(&mut self, key: RequestKey) -> bool {
+        self.watchdog.unwatch(key)
     }
 
     /// Whether the device failed (until a new binding).

@@ -6,7 +6,9 @@
 //! features and queues, the queue memory (carved from the DMA region
 //! after the driver's own buffers), the one kick path
 //! ([`TransportNotify`]), failure (reset, failed, the error kept for the
-//! log), and the deferred client notification. It is the
+//! log), the deadlines of the requests the device holds (a request
+//! overdue fails the device, see [`crate::watchdog`]), and the deferred
+//! client notification. It is the
 //! [`Driver`] + [`DriverEvents`] of a [`DriverPd`], which adds bus
 //! registration, the binding table and the status log; so a driver PD is
 //! `DriverPd<Virtio<MyDriver, PpcTransport>>`, made by [`Virtio::start`].
@@ -20,8 +22,10 @@ use crate::shell::{Driver, DriverStatus};
 use crate::state::{DeviceState, not_bound_yet};
 use crate::template::{Ctx, Device, Probe, QueueSet, VirtioDriver};
 use crate::transport::{PpcTransport, Transport, TransportNotify};
+use crate::watchdog::{RuntimeClock, Watchdog};
 use sevio_runtime::{ChannelSet, debug_println};
 use sevio_sharedmem::SharedMemory;
+use sevio_timer_protocol::Timer;
 use sevio_transport_protocol::{DMA_WINDOW_SIZE, DriverDoorbell, Request};
 
 /// How a bring-up ended without a live device.
@@ -34,8 +38,8 @@ enum NotUp<E> {
 }
 
 /// A template driver `D` and everything the framework keeps for it,
-/// talking to its transport through `T`.
-pub struct Virtio<D: VirtioDriver, T> {
+/// talking to its transport through `T`, its request deadlines on `C`.
+pub struct Virtio<D: VirtioDriver, T, C = RuntimeClock> {
     driver: D,
     transport: T,
     doorbell_page: SharedMemory,
@@ -48,6 +52,8 @@ pub struct Virtio<D: VirtioDriver, T> {
     notify_client: bool,
     /// The driver's own client channels to notify.
     notify: ChannelSet,
+    /// The deadlines of the requests the device holds.
+    watchdog: Watchdog<C>,
     name: &'static str,
 }
 
@@ -58,7 +64,11 @@ impl<D: VirtioDriver> Virtio<D, PpcTransport> {
     /// whatever `config.device` says). With an unusable
     /// configuration the PD logs why and does nothing.
     pub fn start(config: &DriverPdConfig, maps: &SystemMaps, vars: PdSetvars<D::Setvars>) -> DriverPd<Self> {
-        match Self::new(config.name, PpcTransport::new(config.transport), maps, vars) {
+        let watchdog = match config.timer {
+            Some(t) => Watchdog::new(RuntimeClock::new(t.channel), t.deadline_ns),
+            None => Watchdog::off(),
+        };
+        match Self::new(config.name, PpcTransport::new(config.transport), watchdog, maps, vars) {
             Ok((virtio, bindings)) => {
                 DriverPd::start(&DriverPdConfig { device: D::DEVICE, ..*config }, virtio, bindings)
             }
@@ -70,12 +80,14 @@ impl<D: VirtioDriver> Virtio<D, PpcTransport> {
     }
 }
 
-impl<D: VirtioDriver, T: Transport + TransportNotify> Virtio<D, T> {
+impl<D: VirtioDriver, T: Transport + TransportNotify, C: Timer> Virtio<D, T, C> {
     /// The driver named `name` (log prefix) over the regions `vars`
-    /// names, with no device yet, and the binding table page.
+    /// names, with no device yet, and the binding table page; its
+    /// requests' deadlines kept by `watchdog`.
     pub fn new(
         name: &'static str,
         transport: T,
+        watchdog: Watchdog<C>,
         maps: &SystemMaps,
         vars: PdSetvars<D::Setvars>,
     ) -> Result<(Self, SharedMemory), Unusable> {
@@ -94,6 +106,7 @@ impl<D: VirtioDriver, T: Transport + TransportNotify> Virtio<D, T> {
             last_error: None,
             notify_client: false,
             notify: ChannelSet::default(),
+            watchdog,
             name,
         };
         Ok((virtio, bindings))
@@ -118,6 +131,7 @@ impl<D: VirtioDriver, T: Transport + TransportNotify> Virtio<D, T> {
             last_error: &mut self.last_error,
             notify_client: &mut self.notify_client,
             notify: &mut self.notify,
+            watchdog: &mut self.watchdog,
         };
         reaction(&mut self.driver, &mut ctx);
         self.forget_if_gone();
@@ -126,6 +140,7 @@ impl<D: VirtioDriver, T: Transport + TransportNotify> Virtio<D, T> {
     fn forget_if_gone(&mut self) {
         if self.probed && self.state.device().is_none() {
             self.probed = false;
+            self.watchdog.clear();
             self.driver.remove();
         }
     }
@@ -180,7 +195,7 @@ impl<D: VirtioDriver, T: Transport + TransportNotify> Virtio<D, T> {
     }
 }
 
-impl<D: VirtioDriver, T: Transport + TransportNotify> Driver for Virtio<D, T> {
+impl<D: VirtioDriver, T: Transport + TransportNotify, C: Timer> Driver for Virtio<D, T, C> {
     type Error = D::Error;
 
     /// The bus bound a device (or another one): let go of the old one,
@@ -226,7 +241,7 @@ impl<D: VirtioDriver, T: Transport + TransportNotify> Driver for Virtio<D, T> {
     }
 }
 
-impl<D: VirtioDriver, T: Transport + TransportNotify> DriverEvents for Virtio<D, T> {
+impl<D: VirtioDriver, T: Transport + TransportNotify, C: Timer> DriverEvents for Virtio<D, T, C> {
     fn interrupt(&mut self) {
         self.retry_bind();
         let causes = self.state.device().map_or(0, |device| device.doorbell.take_interrupts());
@@ -236,6 +251,25 @@ impl<D: VirtioDriver, T: Transport + TransportNotify> DriverEvents for Virtio<D,
     fn client_notified(&mut self) {
         self.retry_bind();
         self.event(|driver, ctx| driver.client_notified(ctx));
+    }
+
+    /// A request outstanding past its deadline: the device is not
+    /// answering. Log the request, fail the device (the driver's `remove`
+    /// answers what it held), then let the driver answer what waited.
+    /// Once: failing clears every deadline.
+    fn timer_fired(&mut self) {
+        let Some(overdue) = self.watchdog.take_overdue() else { return };
+        if self.state.device().is_none() {
+            return;
+        }
+        debug_println!(
+            "{}: request {} outstanding for {} ms: device not answering",
+            self.name,
+            overdue.request,
+            overdue.waited_ms
+        );
+        self.event(|_, ctx| ctx.fail(D::Error::from(DriverError::DeviceTimeout(overdue))));
+        self.event(|driver, ctx| driver.after_failure(ctx));
     }
 
     fn take_client_notify(&mut self) -> bool {
@@ -255,15 +289,18 @@ impl<D: VirtioDriver, T: Transport + TransportNotify> DriverEvents for Virtio<D,
     /// faulted fails the device (the driver learns of it at the next
     /// event).
     fn end_of_event(&mut self) {
-        let Some(device) = self.state.device() else { return };
-        match device.queues.kicks() {
-            Ok(0) => {}
-            Ok(queues) => {
-                device.doorbell.ring(queues);
-                self.transport.notify();
+        if let Some(device) = self.state.device() {
+            match device.queues.kicks() {
+                Ok(0) => {}
+                Ok(queues) => {
+                    device.doorbell.ring(queues);
+                    self.transport.notify();
+                }
+                Err(e) => self.event(|_, ctx| ctx.fail(D::Error::from(DriverError::Queue(e)))),
             }
-            Err(e) => self.event(|_, ctx| ctx.fail(D::Error::from(DriverError::Queue(e)))),
         }
+        // After the kicks: the requests just posted have their deadlines.
+        self.watchdog.end_of_event();
     }
 
     fn after_status_log(&mut self) {

@@ -163,6 +163,7 @@ mod tests {
         bus: Channel::new(0),
         transport: Channel::new(1),
         client: None,
+        timer: None,
     };
 
     /// What sdfgen writes for sDDF's echo_server driver (its

@@ -24,6 +24,7 @@ pub const PD: DriverPdConfig = DriverPdConfig {
     bus: BUS,
     transport: TRANSPORT,
     client: Some(CLIENT),
+    timer: None,
 };
 
 /// Every region system.xml gives the PD, as its setvars describe them.

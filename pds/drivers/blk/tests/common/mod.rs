@@ -88,8 +88,22 @@ impl Rig {
 
     /// The device at `location` of the transport.
     pub fn at(dev: MockDevice, location: Location) -> Rig {
+        Self::build(dev, location, None)
+    }
+
+    /// [`ready`](Self::ready) with a timer channel: requests outstanding
+    /// for more than `deadline_ns` on the harness's clock fail the device.
+    pub fn ready_timed(offered: u64, deadline_ns: u64) -> Rig {
+        let location = Location::Mmio { slot: sevio_driver_core::harness::SLOT };
+        let mut rig = Self::build(device(2, offered, 256), location, Some(deadline_ns));
+        rig.bind_and_settle();
+        assert!(!rig.h.take_client_notify());
+        rig
+    }
+
+    fn build(dev: MockDevice, location: Location, deadline_ns: Option<u64>) -> Rig {
         let mut pages: Option<[RegionSetvars; 5]> = None;
-        let h = Harness::<BlkDriver>::new_at("blk", dev, location, |mem| {
+        let regions = |mem: &mut sevio_driver_core::harness::Memory| {
             let p = [
                 mem.region("blk_storage_info", 4096, 0),
                 mem.region("blk_request", QUEUE_REGION, 0),
@@ -111,7 +125,11 @@ impl Rig {
                 id: 2,
             };
             BlkConfig { virt, data }
-        });
+        };
+        let h = match deadline_ns {
+            Some(deadline) => Harness::<BlkDriver>::new_timed("blk", dev, location, deadline, regions),
+            None => Harness::<BlkDriver>::new_at("blk", dev, location, regions),
+        };
         let [info, req, resp, data, meta] = pages.unwrap();
         let (data, meta, info_page) = (h.memory(data), h.memory(meta), h.memory(info));
         let (req_page, resp_page) = (h.memory(req), h.memory(resp));
