@@ -12,7 +12,7 @@ use sevio_e2e::{sim, workspace};
 /// `fnv1a` of each request's bytes as rng-client logs them, in order.
 fn rng_hashes(out: &str) -> Vec<String> {
     out.lines()
-        .filter(|l| l.contains("rng-client: request ") && l.contains(" bytes at "))
+        .filter(|l| l.contains("rng_client: request ") && l.contains(" bytes at "))
         .map(|l| l.rsplit(' ').next().unwrap().to_string())
         .collect()
 }
@@ -26,14 +26,14 @@ fn messages_come_back_from_the_remote_echo_and_entropy_arrives_over_rproc() {
     run.assert_lines(&["bus: rpmsg0 <- virtio-rpmsg at rproc entry 0", "rpmsg: device ready"]);
     run.assert_lines(&["bus: rng0 <- virtio-rng at rproc entry 1", "rng: device ready"]);
     // Name-service announcements, both ways.
-    run.assert_lines(&["rpmsg_client: rpmsg-client: remote endpoint rpmsg-echo at 1024"]);
+    run.assert_lines(&["rpmsg_client: remote endpoint rpmsg-echo at 1024"]);
     run.assert_lines(&["vhost: rpmsg: the driver announced 'echo-client' at 1024 (Create)"]);
     run.assert_lines(&[
-        "rpmsg-client: 12-byte echo ok",
-        "rpmsg-client: 496-byte echo ok",
+        "rpmsg_client: 12-byte echo ok",
+        "rpmsg_client: 496-byte echo ok",
         "rpmsg: request refused: TooLarge (from 1024 to 1024, 497 bytes)",
-        "rpmsg-client: a 497-byte message refused as too large",
-        "rpmsg-client: burst of 100 echoed in order",
+        "rpmsg_client: a 497-byte message refused as too large",
+        "rpmsg_client: burst of 100 echoed in order",
         "rpmsg_client: PASS",
     ]);
     run.assert_lines(&["rng_client: PASS"]);

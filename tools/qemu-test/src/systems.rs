@@ -208,9 +208,9 @@ pub const SYSTEMS: &[System] = &[
             lines: &[
                 "bus: rpmsg0 <- virtio-rpmsg at rproc entry 0",
                 "bus: rng0 <- virtio-rng at rproc entry 1",
-                "rpmsg-client: remote endpoint rpmsg-echo at 1024",
+                "rpmsg_client: remote endpoint rpmsg-echo at 1024",
                 "vhost: rpmsg: the driver announced 'echo-client' at 1024 (Create)",
-                "rpmsg-client: burst of 100 echoed in order",
+                "rpmsg_client: burst of 100 echoed in order",
                 // The device side's deterministic stream, as in sim.
                 "rng-client: request 4: 10000 bytes at 0x1200 in 3 pieces, 256 distinct values, fnv1a 45fd0782b2be0c91",
             ],

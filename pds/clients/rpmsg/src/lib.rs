@@ -143,7 +143,7 @@ impl RpmsgClient {
             let event = match self.port.next_event() {
                 Ok(Some(Ok(e))) => e,
                 Ok(Some(Err(kind))) => {
-                    debug_println!("rpmsg-client: an event that does not decode: kind {kind}");
+                    debug_println!("an event that does not decode: kind {kind}");
                     return self.fail("bad event from the driver");
                 }
                 Ok(None) => break,
@@ -165,15 +165,15 @@ impl RpmsgClient {
     fn event(&mut self, event: Event) -> Outcome {
         match (event, self.state) {
             (Event::Created { local, name }, State::Meeting) => {
-                debug_println!("rpmsg-client: endpoint {} at {local}", name.as_str());
+                debug_println!("endpoint {} at {local}", name.as_str());
                 self.local = Some(local);
             }
             (Event::Announced { remote, name, created: true }, State::Meeting) if name.as_bytes() == ECHO_NAME => {
-                debug_println!("rpmsg-client: remote endpoint {} at {remote}", name.as_str());
+                debug_println!("remote endpoint {} at {remote}", name.as_str());
                 self.echo = Some(remote);
             }
             (Event::Announced { remote, name, created }, _) => {
-                debug_println!("rpmsg-client: announcement of {} at {remote} (created: {created})", name.as_str());
+                debug_println!("announcement of {} at {remote} (created: {created})", name.as_str());
             }
             (Event::Received { local, remote, payload }, State::Running { phase, sent, answered }) => {
                 let p = self.phase(phase).ok_or("no phase")?;
@@ -183,7 +183,7 @@ impl RpmsgClient {
                     && answered < sent
                     && payload.bytes() == message(seq, p.len).bytes();
                 if !ok {
-                    debug_println!("rpmsg-client: echo {seq} is not what was sent ({} bytes)", payload.len());
+                    debug_println!("echo {seq} is not what was sent ({} bytes)", payload.len());
                     return self.fail("an echo differs from what was sent");
                 }
                 self.answered(phase, sent, answered + 1);
@@ -191,11 +191,11 @@ impl RpmsgClient {
             (Event::Refused { len, why: Refusal::TooLarge, .. }, State::Running { phase, sent, answered })
                 if self.phase(phase).is_some_and(|p| p.refused) =>
             {
-                debug_println!("rpmsg-client: a {len}-byte message refused as too large");
+                debug_println!("a {len}-byte message refused as too large");
                 self.answered(phase, sent, answered + 1);
             }
             (other, _) => {
-                debug_println!("rpmsg-client: unexpected {other:?}");
+                debug_println!("unexpected {other:?}");
                 return self.fail("unexpected event");
             }
         }
@@ -213,8 +213,8 @@ impl RpmsgClient {
             return;
         }
         match self.mode {
-            Mode::Check if p.count > 1 => debug_println!("rpmsg-client: burst of {} echoed in order", p.count),
-            Mode::Check if !p.refused => debug_println!("rpmsg-client: {}-byte echo ok", p.len),
+            Mode::Check if p.count > 1 => debug_println!("burst of {} echoed in order", p.count),
+            Mode::Check if !p.refused => debug_println!("{}-byte echo ok", p.len),
             Mode::Check => {}
             Mode::Bench { rounds } => self.report_bench(rounds),
         }

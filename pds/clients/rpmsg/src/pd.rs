@@ -24,7 +24,7 @@ impl ClientPd {
     pub fn start(mode: Mode) -> ClientPd {
         let port = control().ok().and_then(|m| ClientPort::new(m).ok());
         let Some(port) = port else {
-            debug_println!("rpmsg-client: rpmsg_control_vaddr missing or unusable");
+            debug_println!("rpmsg_control_vaddr missing or unusable");
             verdict::fail("bad configuration");
             return ClientPd(None);
         };
@@ -40,7 +40,7 @@ impl ClientPd {
         let Some(client) = &mut self.0 else { return };
         match (outcome, client.state) {
             (Err(why), _) => {
-                debug_println!("rpmsg-client: FAIL: {why}");
+                debug_println!("FAIL: {why}");
                 verdict::fail(why);
                 self.0 = None;
             }
