@@ -31,6 +31,20 @@ use core::sync::atomic::{
 use sevio_sharedmem::SharedMemory;
 use sevio_transport_protocol::{Bdf, Location};
 
+/// Reads of a torn table a reader makes before it gives up until the
+/// bus's next notification (drivers and transports alike).
+///
+/// On seL4 a driver never sees the table mid-write: the bus runs above
+/// it and finishes each write before anything below runs. Where PDs run
+/// at once (sim's processes, or several cores) the bus may be paused
+/// between its two generation stores while a reader reads, and the bus's
+/// next notification goes only to the PDs whose binding that write
+/// changed: a reader that gave up early would miss its own binding for
+/// good (seen in sim under load: `rpmsg: binding table unreadable:
+/// Torn`, then no bring-up). So a torn read is retried long enough to
+/// outlast a descheduled writer (each try is a few hundred loads).
+pub const TORN_READ_ATTEMPTS: u32 = 1 << 20;
+
 /// "sevB" little-endian.
 pub const TABLE_MAGIC: u32 = u32::from_le_bytes(*b"sevB");
 /// Layout version.
@@ -244,7 +258,11 @@ impl TableReader {
                 }
             }) {
                 Ok(_) => return Ok(found),
-                Err(TableError::Torn) => last = TableError::Torn,
+                Err(TableError::Torn) => {
+                    last = TableError::Torn;
+                    // The writer is between its two generation stores.
+                    core::hint::spin_loop();
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -12,7 +12,7 @@ use sevio_transport_protocol::{DMA_WINDOW_SIZE, MAX_WORDS, Reply, Request, Trans
 
 /// Attempts at a consistent read of the binding table before giving up
 /// until the next notification.
-const TABLE_READ_ATTEMPTS: u32 = 16;
+use sevio_bus_protocol::table::TORN_READ_ATTEMPTS as TABLE_READ_ATTEMPTS;
 
 /// The bus, on every transport (transport end `pp="true"`).
 pub const BUS: Channel = Channel::new(32);

@@ -15,7 +15,7 @@ use sevio_runtime::{Channel, PpcMessage, TooLong};
 use sevio_sharedmem::SharedMemory;
 
 /// Reads of a torn table before giving up until the next notification.
-pub const TABLE_ATTEMPTS: u32 = 8;
+pub use sevio_bus_protocol::table::TORN_READ_ATTEMPTS as TABLE_ATTEMPTS;
 
 /// A driver's line to the bus.
 pub trait BusCall {
