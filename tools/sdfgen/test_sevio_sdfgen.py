@@ -273,8 +273,8 @@ class Refusals(unittest.TestCase):
 
     def test_unknown_class_and_transport(self):
         sevio = Sevio(self.sdf)
-        with self.assertRaisesRegex(ValueError, "unknown device class 'gpu'"):
-            sevio.add_driver("gpu")
+        with self.assertRaisesRegex(ValueError, "unknown device class 'floppy'"):
+            sevio.add_driver("floppy")
         with self.assertRaisesRegex(ValueError, "unknown transport 'isa'"):
             sevio.add_driver("blk", transport="isa")
 
