@@ -140,7 +140,6 @@ class DriverClass:
     def __init__(self, image: str, doorbell: str, dma_vaddr: str, dma_size: Optional[str], dma_paddr: str,
                  stack_size: int = STACK_SIZE):
         self.image = image
-        self.prefix = dma_vaddr[: -len("dma_vaddr")]
         self.doorbell = doorbell
         self.dma_vaddr = dma_vaddr
         self.dma_size = dma_size
@@ -199,7 +198,7 @@ class Sevio:
         use must ask for the same size and physical address."""
         known = self._regions.get(name)
         if known is not None:
-            if known.size != size or (paddr is not None and self._region_paddr(name) != paddr):
+            if known.size != size or (paddr is not None and self._paddrs.get(name) != paddr):
                 raise ValueError(f"memory region '{name}' asked for again with another size or address")
             return known
         mr = MR(self.sdf, name, size, paddr=paddr) if paddr is not None else MR(self.sdf, name, size)
@@ -212,9 +211,6 @@ class Sevio:
                 raise ValueError(f"memory region '{name}': size or address not a multiple of its page size")
             self._page_sizes[name] = page_size
         return mr
-
-    def _region_paddr(self, name: str) -> Optional[int]:
-        return self._paddrs.get(name)
 
     def setvar_paddr(self, pd: PD, symbol: str, region: str) -> None:
         """`<setvar symbol region_paddr=region>` in `pd` (added by render())."""
@@ -272,7 +268,9 @@ class Sevio:
         for region, vaddr in dma_regions:
             if region not in self._regions:
                 raise ValueError(f"{name}: no DMA region '{region}' (add its driver or dma_region() first)")
-            prefix = region[: -len("_dma")] if region.endswith("_dma") else region
+            if not region.endswith("_dma"):
+                raise ValueError(f"{name}: DMA region '{region}' is not named <vdev>_dma (vhost's setvars are)")
+            prefix = region[: -len("_dma")]
             pd.add_map(Map(self._regions[region], vaddr, "rw", setvar_vaddr=f"{prefix}_dma_vaddr"))
             self.setvar_paddr(pd, f"{prefix}_dma_paddr", region)
         self.sdf.add_pd(pd)
@@ -294,7 +292,8 @@ class Sevio:
         on `transport`; returns its PD, to pass to Sddf.Blk / Sddf.Net /
         Sddf.Serial as the driver (with device None). With `child` (the
         default) it is the bus's child: do not add it to the system
-        yourself; without, it is added here, and its faults go nowhere.
+        yourself; without, it is added here, and a fault stops it for good
+        (Microkit's monitor reports it).
         `dma_region` names its DMA region (default `<name>_dma`)."""
         cls = DRIVER_CLASSES.get(device_class)
         if cls is None:

@@ -307,16 +307,16 @@ def rproc(client_image: str, with_rng: bool) -> Callable[[], str]:
         rpmsg = driver(sevio, "rpmsg", transport="rproc", id=SECOND_ID, dma_paddr=RPMSG_DMA, child=True)
         rpmsg_client = client(sdf, client_image.replace("-", "_"), client_image)
         sevio.connect_rpmsg(rpmsg, rpmsg_client)
-        log = [sevio.bus, rproc_pd, None, rpmsg, rpmsg_client]
+        rng_pds = []
         if with_rng:
             rng = driver(sevio, "rng", transport="rproc", id=RNG_ID, dma_paddr=RNG_DMA, child=True)
             rng_client = client(sdf, "rng_client", "rng-client")
             sevio.connect_rng(rng, rng_client)
-            log += [rng, rng_client]
+            rng_pds = [rng, rng_client]
         else:
             sevio.dma_region("rng_dma", RNG_DMA)
-        log[2] = sevio.add_vhost([("rpmsg_dma", 0x220_0000), ("rng_dma", 0x230_0000)])
-        sg.connect_log(sdf, uart, log)
+        vhost = sevio.add_vhost([("rpmsg_dma", 0x220_0000), ("rng_dma", 0x230_0000)])
+        sg.connect_log(sdf, uart, [sevio.bus, rproc_pd, vhost, rpmsg, rpmsg_client, *rng_pds])
         return sevio.render()
 
     return build
