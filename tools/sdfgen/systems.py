@@ -376,8 +376,7 @@ the device leaves unanswered for 5 s fails the device.
 """
 
 GPU_TEXT = """\
-Channel ids: mmio 0..31 = IRQs of slots 0..31, 32 = bus, 40 + k = driver
-k; bus 0 = mmio, 8 + k = driver k. The gpu driver is driver 4, the input
+Channel ids: {transport_ids}; bus {bus_id} = {transport}, 8 + k = driver k. The gpu driver is driver 4, the input
 drivers 5, 6 and 7 (one image, three PDs); each driver's own ids: 0 bus,
 1 transport, 2 client. paint: 0 gpu, 1..3 input drivers. The gpu
 driver's DMA region holds its commands; the framebuffer (4 MiB data
@@ -634,7 +633,7 @@ display).
   paint (100) =sDDF gpu queues + data region=> gpu (150) =PPC=> mmio (200) =PPC=> bus (250)
         <=input pages (info + events)= input0..2 (150) =PPC=> mmio
 
-{GPU_TEXT}""", gpu("mmio", "paint"), {
+{GPU_TEXT.format(transport_ids=MMIO_IDS, bus_id=0, transport="mmio")}""", gpu("mmio", "paint"), {
         "systems/gpu.sim.toml": Sim("""\
 QEMU's virtio-gpu (2D, default 1280x800 scanout) and three virtio-input
 devices on virtio-mmio: keyboard, mouse (relative) and tablet
@@ -656,8 +655,7 @@ and the client are the same images.
   paint (100) =sDDF gpu queues + data region=> gpu (150) =PPC=> pci (200) =PPC=> bus (250)
         <=input pages (info + events)= input0..2 (150) =PPC=> pci
 
-{GPU_TEXT.replace("mmio 0..31 = IRQs of slots 0..31", "pci 0..3 = INTA..INTD").replace("bus 0 = mmio", "bus 1 = pci")}""",
-              gpu("pci", "paint"), {
+{GPU_TEXT.format(transport_ids=PCI_IDS, bus_id=1, transport="pci")}""", gpu("pci", "paint"), {
         "systems/gpu-pci.sim.toml": Sim("""\
 systems/gpu.xml's devices on PCI: virtio-gpu-pci and the three
 virtio-input devices as PCI functions (modern only).
@@ -675,7 +673,7 @@ place of paint. Once set up, paint-bench shows 200 full-screen frames
 `BENCH gpu_fullscreen_fps`. Devices from gpu-bench.sim.toml (the gpu
 alone; the input drivers wait).
 
-{GPU_TEXT}""", gpu("mmio", "paint-bench"), {
+{GPU_TEXT.format(transport_ids=MMIO_IDS, bus_id=0, transport="mmio")}""", gpu("mmio", "paint-bench"), {
         "systems/gpu-bench.sim.toml": Sim("""\
 The gpu benchmark: virtio-gpu only (the input drivers wait for devices).
 """, ["paint"], [{"driver": "virtio-gpu-device", "slot": 10}]),
