@@ -376,9 +376,9 @@ the device leaves unanswered for 5 s fails the device.
 """
 
 GPU_TEXT = """\
-Channel ids: {transport_ids}; bus {bus_id} = {transport}, 8 + k = driver k. The gpu driver is driver 4, the input
-drivers 5, 6 and 7 (one image, three PDs); each driver's own ids: 0 bus,
-1 transport, 2 client. paint: 0 gpu, 1..3 input drivers. The gpu
+Channel ids: {transport_ids}; bus {bus_id} = {transport}, 8 + k = driver k.
+The gpu driver is driver 4, the input drivers 5, 6 and 7 (one image,
+three PDs); each driver's own ids: 0 bus, 1 transport, 2 client. paint: 0 gpu, 1..3 input drivers. The gpu
 driver's DMA region holds its commands; the framebuffer (4 MiB data
 region, fixed physical address) is the client's, read by the device
 directly (the driver writes only the display information into it),
