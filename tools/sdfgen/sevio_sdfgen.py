@@ -35,6 +35,12 @@ storage information; its serial tx virtualiser (199), in a debug build with
 input, busy-waits in init until the driver has sent its "Begin input". So
 the driver sits above the virtualisers (200), the transports above it
 (252), the bus above them (254).
+
+sevio's own systems (tools/sdfgen/systems.py, ``make systems``) use the
+same class with their own priorities (bus 250, transports 200, drivers
+150), the uart and timer PDs (:func:`add_uart`, :func:`add_timer`), the
+remoteproc transport and its device side (:meth:`Sevio.add_vhost`), and
+the client wirings of sevio's own clients (``connect_*``).
 """
 
 from __future__ import annotations
@@ -57,8 +63,8 @@ BUS_PRIORITY = 254
 TRANSPORT_PRIORITY = 252
 DRIVER_PRIORITY = 200
 
-# Bus side: transports on 0 (mmio) and 1 (pci), driver k on 8 + k.
-BUS_TRANSPORT_CHANNEL = {"mmio": 0, "pci": 1}
+# Bus side: transports on 0 (mmio), 1 (pci) and 2 (rproc), driver k on 8 + k.
+BUS_TRANSPORT_CHANNEL = {"mmio": 0, "pci": 1, "rproc": 2}
 BUS_DRIVER_CHANNEL_BASE = 8
 # Transport side: the bus on 32, driver k on 40 + k.
 TRANSPORT_BUS_CHANNEL = 32
@@ -78,7 +84,11 @@ DOORBELL_VADDR = 0x210_0000  # driver; transport: + k pages
 DMA_VADDR = 0x220_0000
 MMIO_REGS_VADDR = 0x300_0000
 STACK_SIZE = 0x1_0000
-NET_STACK_SIZE = 0x2_0000
+# The net driver and the rproc transport overflowed 128 KiB and 64 KiB
+# on seL4 (Microkit 2.3.0, debug and release: a VM fault just below the
+# stack); sim cannot see it (its PDs run on host stacks).
+NET_STACK_SIZE = 0x4_0000
+RPROC_STACK_SIZE = 0x4_0000
 
 # QEMU arm virt: 32 virtio-mmio slots of 0x200 bytes from 0xa000000, GIC
 # INTIDs 48 + slot; PCIe ECAM, MMIO and I/O windows, INTA..INTD on 35..38.
@@ -90,6 +100,41 @@ PCI_WINDOWS = [  # name, size, paddr, vaddr, setvar
     ("pci_io", 0x1_0000, 0x3EFF_0000, 0x1300_0000, "pci_io_vaddr"),
 ]
 PCI_IRQ_BASE, PCI_IRQS = 35, 4
+# The ECAM and memory windows are mapped with 2 MiB pages (fewer page
+# table entries; both are 2 MiB-aligned in physical and virtual memory).
+PCI_LARGE_PAGE_WINDOWS = ("pci_ecam", "pci_mem")
+LARGE_PAGE = 0x20_0000
+
+# remoteproc: the resource table and the doorbell mailbox, shared by the
+# rproc transport (at RPROC_TABLE_VADDR) and the device side (vhost, at
+# VHOST_TABLE_VADDR); each the page after the table. Its channel 0 to vhost.
+RPROC_TABLE_VADDR = 0x210_0000
+VHOST_TABLE_VADDR = 0x200_0000
+RPROC_VHOST_CHANNEL = 0
+# ... so the doorbell pages of drivers 0 and 1 (DOORBELL_VADDR + k pages)
+# are taken there.
+RPROC_FIRST_DRIVER = 2
+VHOST_PRIORITY = 180
+
+# Every PD prints through the uart PD: a PPC on its channel 61
+# (runtime::line::LOG_CHANNEL) with one line; uart is passive and above all.
+LOG_CHANNEL = 61
+UART_PRIORITY = 254
+UART_STACK_SIZE = 0x4000
+PL011 = ("pl011", 0x1000, 0x900_0000)  # QEMU arm virt's PL011
+UART_REGS_VADDR = 0x200_0000
+# The timer PD owns the Arm generic timer's EL0 physical timer (PPI, INTID
+# 30) as its id 0; its clients PPC it. Above every PD but uart.
+TIMER_PRIORITY = 253
+TIMER_STACK_SIZE = 0x4000
+TIMER_IRQ = 30
+# The channel on which a blk driver calls the timer for request deadlines.
+BLK_TIMER_CHANNEL = 3
+
+# Where sevio's drivers and clients map what they share (both sides at the
+# same addresses: the drivers' and clients' config.rs defaults).
+SHARED_VADDR = 0x240_0000
+DATA_VADDR = 0x260_0000
 
 
 class DriverClass:
@@ -113,6 +158,12 @@ DRIVER_CLASSES: Dict[str, DriverClass] = {
     "console": DriverClass("console", "console_doorbell_vaddr", "console_dma_vaddr", "console_dma_size",
                            "console_dma_paddr"),
     "rng": DriverClass("rng", "rng_doorbell_vaddr", "rng_dma_vaddr", "rng_dma_size", "rng_dma_paddr"),
+    "gpu": DriverClass("gpu", "gpu_doorbell_vaddr", "gpu_dma_vaddr", "gpu_dma_size", "gpu_dma_paddr"),
+    "input": DriverClass("input", "input_doorbell_vaddr", "input_dma_vaddr", "input_dma_size", "input_dma_paddr"),
+    # 9P2000.L runs in the driver PD: its message buffers are on the stack.
+    "9p": DriverClass("p9", "p9_doorbell_vaddr", "p9_dma_vaddr", "p9_dma_size", "p9_dma_paddr",
+                      stack_size=0x4_0000),
+    "rpmsg": DriverClass("rpmsg", "rpmsg_doorbell_vaddr", "rpmsg_dma_vaddr", "rpmsg_dma_size", "rpmsg_dma_paddr"),
 }
 
 
@@ -121,94 +172,176 @@ class Sevio:
 
     def __init__(self, sdf: SystemDescription, *, dma_base: int = DEFAULT_DMA_BASE,
                  bus_priority: int = BUS_PRIORITY, transport_priority: int = TRANSPORT_PRIORITY,
-                 bus_image: str = "bus", mmio_image: str = "mmio", pci_image: str = "pci"):
+                 bus_stack_size: Optional[int] = STACK_SIZE,
+                 bus_image: str = "bus", mmio_image: str = "mmio", pci_image: str = "pci",
+                 rproc_image: str = "rproc"):
         if not bus_priority > transport_priority:
             raise ValueError("the bus must be above the transports (they PPC it)")
         self.sdf = sdf
         self._next_dma = dma_base
         self._transport_priority = transport_priority
-        self._images = {"mmio": mmio_image, "pci": pci_image}
+        self._images = {"mmio": mmio_image, "pci": pci_image, "rproc": rproc_image}
         self._transports: Dict[str, PD] = {}
         self._drivers: List[Tuple[PD, str]] = []
+        self._driver_ids: Dict[str, int] = {}
+        self._regions: Dict[str, MR] = {}
+        self._paddrs: Dict[str, int] = {}
         # (pd name, symbol, region name): <setvar region_paddr>, which
         # sdfgen's Python API cannot express; render() adds them.
         self._paddr_setvars: List[Tuple[str, str, str]] = []
-        self.bindings = MR(sdf, "bus_bindings", PAGE)
-        sdf.add_mr(self.bindings)
-        self.bus = PD("bus", bus_image, priority=bus_priority, stack_size=STACK_SIZE)
+        # region name -> page size: the page_size attribute sdfgen's Python
+        # API cannot express either; render() adds it.
+        self._page_sizes: Dict[str, int] = {}
+        self.bindings = self.region("bus_bindings", PAGE)
+        self.bus = PD("bus", bus_image, priority=bus_priority, stack_size=bus_stack_size)
         self.bus.add_map(Map(self.bindings, BINDINGS_VADDR, "rw", setvar_vaddr="bus_bindings_vaddr"))
         sdf.add_pd(self.bus)
 
+    def region(self, name: str, size: int, *, paddr: Optional[int] = None, page_size: Optional[int] = None) -> MR:
+        """Memory region `name`, added to the system on first use; a later
+        use must ask for the same size and physical address."""
+        known = self._regions.get(name)
+        if known is not None:
+            if known.size != size or (paddr is not None and self._paddrs.get(name) != paddr):
+                raise ValueError(f"memory region '{name}' asked for again with another size or address")
+            return known
+        mr = MR(self.sdf, name, size, paddr=paddr) if paddr is not None else MR(self.sdf, name, size)
+        self.sdf.add_mr(mr)
+        self._regions[name] = mr
+        if paddr is not None:
+            self._paddrs[name] = paddr
+        if page_size is not None and page_size != PAGE:
+            if size % page_size or (paddr is not None and paddr % page_size):
+                raise ValueError(f"memory region '{name}': size or address not a multiple of its page size")
+            self._page_sizes[name] = page_size
+        return mr
+
+    def setvar_paddr(self, pd: PD, symbol: str, region: str) -> None:
+        """`<setvar symbol region_paddr=region>` in `pd` (added by render())."""
+        if region not in self._paddrs:
+            raise ValueError(f"{pd.name}: setvar {symbol}: region '{region}' has no fixed physical address")
+        self._paddr_setvars.append((pd.name, symbol, region))
+
     def transport(self, kind: str) -> PD:
-        """The transport PD of `kind` ("mmio" or "pci"), added on first use."""
+        """The transport PD of `kind` ("mmio", "pci" or "rproc"), added on
+        first use."""
         if kind in self._transports:
             return self._transports[kind]
         if kind not in BUS_TRANSPORT_CHANNEL:
-            raise ValueError(f"unknown transport '{kind}' (mmio or pci)")
-        pd = PD(kind, self._images[kind], priority=self._transport_priority, stack_size=STACK_SIZE)
+            raise ValueError(f"unknown transport '{kind}' (mmio, pci or rproc)")
+        stack_size = RPROC_STACK_SIZE if kind == "rproc" else STACK_SIZE
+        pd = PD(kind, self._images[kind], priority=self._transport_priority, stack_size=stack_size)
         if kind == "mmio":
             name, size, paddr = MMIO_REGS
-            regs = MR(self.sdf, name, size, paddr=paddr)
-            self.sdf.add_mr(regs)
+            regs = self.region(name, size, paddr=paddr)
             pd.add_map(Map(regs, MMIO_REGS_VADDR, "rw", cached=False, setvar_vaddr="mmio_regs_vaddr"))
             for slot in range(MMIO_SLOTS):
                 pd.add_irq(Irq(MMIO_IRQ_BASE + slot, id=slot))
-        else:
+        elif kind == "pci":
             for name, size, paddr, vaddr, setvar in PCI_WINDOWS:
-                window = MR(self.sdf, name, size, paddr=paddr)
-                self.sdf.add_mr(window)
+                page = LARGE_PAGE if name in PCI_LARGE_PAGE_WINDOWS else None
+                window = self.region(name, size, paddr=paddr, page_size=page)
                 pd.add_map(Map(window, vaddr, "rw", cached=False, setvar_vaddr=setvar))
             for pin in range(PCI_IRQS):
                 pd.add_irq(Irq(PCI_IRQ_BASE + pin, id=pin, trigger=Irq.Trigger.LEVEL))
         pd.add_map(Map(self.bindings, BINDINGS_VADDR, "r", setvar_vaddr="bus_bindings_vaddr"))
+        if kind == "rproc":
+            table, mailbox = self._rproc_regions()
+            pd.add_map(Map(table, RPROC_TABLE_VADDR, "rw", setvar_vaddr="rproc_table_vaddr"))
+            pd.add_map(Map(mailbox, RPROC_TABLE_VADDR + PAGE, "rw", setvar_vaddr="rproc_mailbox_vaddr"))
         self.sdf.add_pd(pd)
         self.sdf.add_channel(Channel(pd, self.bus, a_id=TRANSPORT_BUS_CHANNEL, b_id=BUS_TRANSPORT_CHANNEL[kind],
                                      pp_a=True))
         self._transports[kind] = pd
         return pd
 
+    def _rproc_regions(self) -> Tuple[MR, MR]:
+        return self.region("rproc_table", PAGE), self.region("rproc_mailbox", PAGE)
+
+    def add_vhost(self, dma_regions: List[Tuple[str, int]], *, name: str = "vhost", image: str = "vhost",
+                  priority: int = VHOST_PRIORITY, stack_size: int = STACK_SIZE) -> PD:
+        """The remote side of the rproc transport: shares its resource
+        table and mailbox, and maps each DMA region in `dma_regions` (name,
+        vaddr; added with dma_region() if no driver has it), where the
+        rings and buffers it serves are. The region `<class>_dma` is
+        reached through `<class>_dma_vaddr` and `<class>_dma_paddr`."""
+        rproc = self.transport("rproc")
+        table, mailbox = self._rproc_regions()
+        pd = PD(name, image, priority=priority, stack_size=stack_size)
+        pd.add_map(Map(table, VHOST_TABLE_VADDR, "rw", setvar_vaddr="rproc_table_vaddr"))
+        pd.add_map(Map(mailbox, VHOST_TABLE_VADDR + PAGE, "rw", setvar_vaddr="rproc_mailbox_vaddr"))
+        for region, vaddr in dma_regions:
+            if region not in self._regions:
+                raise ValueError(f"{name}: no DMA region '{region}' (add its driver or dma_region() first)")
+            if not region.endswith("_dma"):
+                raise ValueError(f"{name}: DMA region '{region}' is not named <vdev>_dma (vhost's setvars are)")
+            prefix = region[: -len("_dma")]
+            pd.add_map(Map(self._regions[region], vaddr, "rw", setvar_vaddr=f"{prefix}_dma_vaddr"))
+            self.setvar_paddr(pd, f"{prefix}_dma_paddr", region)
+        self.sdf.add_pd(pd)
+        self.sdf.add_channel(Channel(rproc, pd, a_id=RPROC_VHOST_CHANNEL, b_id=RPROC_VHOST_CHANNEL))
+        return pd
+
+    def dma_region(self, name: str, paddr: int) -> MR:
+        """A DMA region no driver of this system owns (a device side may
+        still serve it)."""
+        if paddr % DMA_REGION_SIZE:
+            raise ValueError(f"{name}: DMA region paddr {paddr:#x} is not {DMA_REGION_SIZE:#x}-aligned")
+        return self.region(name, DMA_REGION_SIZE, paddr=paddr)
+
     def add_driver(self, device_class: str, *, name: Optional[str] = None, transport: str = "mmio",
                    priority: int = DRIVER_PRIORITY, dma_paddr: Optional[int] = None,
-                   image: Optional[str] = None) -> PD:
-        """Adds driver k (the next id) for `device_class` on `transport`;
-        returns its PD, to pass to Sddf.Blk / Sddf.Net / Sddf.Serial as the
-        driver (with device None). Do not add it to the system yourself:
-        it is the bus's child."""
+                   image: Optional[str] = None, id: Optional[int] = None, child: bool = True,
+                   dma_region: Optional[str] = None) -> PD:
+        """Adds driver `id` (default: the next free one) for `device_class`
+        on `transport`; returns its PD, to pass to Sddf.Blk / Sddf.Net /
+        Sddf.Serial as the driver (with device None). With `child` (the
+        default) it is the bus's child: do not add it to the system
+        yourself; without, it is added here, and a fault stops it for good
+        (Microkit's monitor reports it).
+        `dma_region` names its DMA region (default `<name>_dma`)."""
         cls = DRIVER_CLASSES.get(device_class)
         if cls is None:
             raise ValueError(f"unknown device class '{device_class}' ({', '.join(DRIVER_CLASSES)})")
-        k = len(self._drivers)
-        if k >= MAX_DRIVERS:
-            raise ValueError(f"a sevio system has at most {MAX_DRIVERS} drivers")
+        taken_ids = set(self._driver_ids.values())
+        k = id if id is not None else next(k for k in range(MAX_DRIVERS + 1) if k not in taken_ids)
+        if not 0 <= k < MAX_DRIVERS:
+            raise ValueError(f"a sevio system has at most {MAX_DRIVERS} drivers (ids 0..{MAX_DRIVERS - 1}), not {k}")
+        if k in taken_ids:
+            raise ValueError(f"driver id {k} is taken")
         if not priority < self._transport_priority:
             raise ValueError("a driver must be below its transport (it PPCs it)")
+        if transport == "rproc" and k < RPROC_FIRST_DRIVER:
+            raise ValueError(f"driver id {k}: the rproc transport maps its resource table and mailbox where "
+                             f"the doorbells of drivers 0..{RPROC_FIRST_DRIVER - 1} would go")
         transport_pd = self.transport(transport)
         taken = {pd.name for pd, _ in self._drivers}
-        name = name or (device_class if device_class not in taken else f"{device_class}{k}")
+        name = name or (cls.image if cls.image not in taken else f"{cls.image}{k}")
         if dma_paddr is None:
             dma_paddr = self._next_dma
             self._next_dma += DMA_REGION_SIZE
-        if dma_paddr % DMA_REGION_SIZE:
-            raise ValueError(f"{name}: DMA region paddr {dma_paddr:#x} is not {DMA_REGION_SIZE:#x}-aligned")
+        dma_region = dma_region or dma_name(name)
+        dma = self.dma_region(dma_region, dma_paddr)
 
         driver = PD(name, image or cls.image, priority=priority, stack_size=cls.stack_size)
-        doorbell = MR(self.sdf, f"{name}_doorbell", PAGE)
-        dma = MR(self.sdf, f"{name}_dma", DMA_REGION_SIZE, paddr=dma_paddr)
-        self.sdf.add_mr(doorbell)
-        self.sdf.add_mr(dma)
+        doorbell = self.region(f"{name}_doorbell", PAGE)
         driver.add_map(Map(self.bindings, BINDINGS_VADDR, "r", setvar_vaddr="bus_bindings_vaddr"))
         driver.add_map(Map(doorbell, DOORBELL_VADDR, "rw", setvar_vaddr=cls.doorbell))
         driver.add_map(Map(dma, DMA_VADDR, "rw", setvar_vaddr=cls.dma_vaddr, setvar_size=cls.dma_size))
-        self._paddr_setvars.append((name, cls.dma_paddr, dma_name(name)))
-        # Faults of driver k go to the bus, which unbinds it.
-        self.bus.add_child_pd(driver, child_id=k)
+        self.setvar_paddr(driver, cls.dma_paddr, dma_region)
+        if child:
+            # Faults of driver k go to the bus, which unbinds it.
+            self.bus.add_child_pd(driver, child_id=k)
+        else:
+            self.sdf.add_pd(driver)
         transport_pd.add_map(Map(doorbell, DOORBELL_VADDR + k * PAGE, "rw", setvar_vaddr=f"driver{k}_doorbell_vaddr"))
-        self._paddr_setvars.append((transport_pd.name, f"driver{k}_dma_paddr", dma_name(name)))
+        self.setvar_paddr(transport_pd, f"driver{k}_dma_paddr", dma_region)
         self.sdf.add_channel(Channel(driver, self.bus, a_id=DRIVER_BUS_CHANNEL, b_id=BUS_DRIVER_CHANNEL_BASE + k,
                                      pp_a=True))
         self.sdf.add_channel(Channel(driver, transport_pd, a_id=DRIVER_TRANSPORT_CHANNEL,
                                      b_id=TRANSPORT_DRIVER_CHANNEL_BASE + k, pp_a=True))
         self._drivers.append((driver, device_class))
+        self._driver_ids[name] = k
         return driver
 
     def data_regions(self, xml: str) -> Dict[str, List[Tuple[int, int]]]:
@@ -250,13 +383,177 @@ class Sevio:
                 f.write(device_resources(regions))
 
     def render(self) -> str:
-        """The system's XML: sdf.render() plus the `<setvar region_paddr>`
-        elements sevio's wiring needs (the DMA regions' physical addresses
-        for drivers and transports), which sdfgen's Python API cannot add."""
+        """The system's XML: sdf.render() plus what sdfgen's Python API
+        cannot add: the `<setvar region_paddr>` elements sevio's wiring
+        needs (the DMA and data regions' physical addresses) and the
+        `page_size` of regions mapped with large pages."""
         xml = self.sdf.render()
         for pd_name, symbol, region in self._paddr_setvars:
             xml = add_setvar(xml, pd_name, symbol, region)
+        for region, page_size in self._page_sizes.items():
+            xml = add_page_size(xml, region, page_size)
         return xml
+
+    # sevio's own clients (pds/clients/*): the regions and channels each
+    # shares with its driver, at the addresses both sides' config.rs use.
+    # The driver's own ids: 0 bus, 1 transport, 2 (and 3) client.
+
+    def _share(self, region: MR, *ends: Tuple[PD, int, str, Optional[str], Optional[str]]) -> None:
+        for pd, vaddr, perms, setvar_vaddr, setvar_size in ends:
+            pd.add_map(Map(region, vaddr, perms, setvar_vaddr=setvar_vaddr, setvar_size=setvar_size))
+
+    def connect_blk(self, driver: PD, client: PD, *, data_paddr: int, meta_paddr: Optional[int] = None) -> None:
+        """blk-client (or blk-bench) on `driver`: the storage information,
+        request and response queues, and the client's data region (2 MiB,
+        fixed address), plus with `meta_paddr` a second 64 KiB data region
+        beside it (as sDDF's blk virtualiser has its metadata buffer);
+        the driver maps the data read-only, by physical address."""
+        n = driver.name
+        info = self.region(f"{n}_storage_info", PAGE)
+        request = self.region(f"{n}_request", 2 * PAGE)
+        response = self.region(f"{n}_response", 2 * PAGE)
+        self._share(info, (driver, SHARED_VADDR, "rw", "blk_storage_info_vaddr", None),
+                    (client, SHARED_VADDR, "r", "blk_storage_info_vaddr", None))
+        self._share(request, (driver, SHARED_VADDR + 0x2000, "rw", "blk_request_vaddr", None),
+                    (client, SHARED_VADDR + 0x2000, "rw", "blk_request_vaddr", None))
+        self._share(response, (driver, SHARED_VADDR + 0x4000, "rw", "blk_response_vaddr", None),
+                    (client, SHARED_VADDR + 0x4000, "rw", "blk_response_vaddr", None))
+        data_regions = [("client_data", 0x20_0000, data_paddr, DATA_VADDR)]
+        if meta_paddr is not None:
+            data_regions.append(("client_meta", 0x1_0000, meta_paddr, DATA_VADDR + 0x20_0000))
+        for what, size, paddr, vaddr in data_regions:
+            region = self.region(f"{n}_{what}", size, paddr=paddr)
+            self._share(region, (driver, vaddr, "r", None, f"blk_{what}_size"),
+                        (client, vaddr, "rw", f"{what}_vaddr", f"{what}_size"))
+            self.setvar_paddr(driver, f"blk_{what}_paddr", f"{n}_{what}")
+            self.setvar_paddr(client, f"{what}_paddr", f"{n}_{what}")
+        self.sdf.add_channel(Channel(driver, client, a_id=2, b_id=0))
+
+    def connect_net(self, driver: PD, client: PD, *, rx_data_paddr: int, tx_data_paddr: int) -> None:
+        """net-client (or net-bench, net-echo) on `driver`: sDDF's four
+        net queues and the rx (1 MiB) and tx (512 KiB) data regions at
+        fixed addresses, which the driver maps read-only. Channels: the
+        driver's 2 (rx) and 3 (tx) to the client's 0 and 2."""
+        n = driver.name
+        offset = 0
+        for queue, size in (("rx_free", 0x3000), ("rx_active", 0x3000), ("tx_free", 0x5000), ("tx_active", 0x5000)):
+            region = self.region(f"{n}_{queue}", size)
+            self._share(region, (driver, SHARED_VADDR + offset, "rw", f"{queue}_vaddr", None),
+                        (client, SHARED_VADDR + offset, "rw", f"{queue}_vaddr", None))
+            offset += size
+        for what, size, paddr, vaddr, client_perms in (("rx_data", 0x10_0000, rx_data_paddr, DATA_VADDR, "r"),
+                                                       ("tx_data", 0x8_0000, tx_data_paddr, DATA_VADDR + 0x10_0000,
+                                                        "rw")):
+            region = self.region(f"{n}_{what}", size, paddr=paddr)
+            self._share(region, (driver, vaddr, "r", None, f"{what}_size"),
+                        (client, vaddr, client_perms, f"{what}_vaddr", f"{what}_size"))
+            self.setvar_paddr(driver, f"{what}_paddr", f"{n}_{what}")
+            self.setvar_paddr(client, f"{what}_paddr", f"{n}_{what}")
+        self.sdf.add_channel(Channel(driver, client, a_id=2, b_id=0))
+        self.sdf.add_channel(Channel(driver, client, a_id=3, b_id=2))
+
+    def connect_console(self, driver: PD, client: PD) -> None:
+        """console-client on `driver`: sDDF serial rx and tx queues and
+        data pages (the client reads rx data only). Channels: the driver's
+        2 (rx: input) and 3 (tx: output) to the client's 0 and 1."""
+        n = driver.name
+        for k, (what, setvar_size, client_perms) in enumerate((("rx_queue", False, "rw"), ("rx_data", True, "r"),
+                                                               ("tx_queue", False, "rw"), ("tx_data", True, "rw"))):
+            region = self.region(f"{n}_{what}", PAGE)
+            size = f"console_{what}_size" if setvar_size else None
+            self._share(region, (driver, SHARED_VADDR + k * PAGE, "rw", f"console_{what}_vaddr", size),
+                        (client, SHARED_VADDR + k * PAGE, client_perms, f"console_{what}_vaddr", size))
+        self.sdf.add_channel(Channel(driver, client, a_id=2, b_id=0))
+        self.sdf.add_channel(Channel(driver, client, a_id=3, b_id=1))
+
+    def _control_and_data(self, driver: PD, client: PD, prefix: str, control_size: int,
+                          data_size: Optional[int]) -> None:
+        """A control page (at SHARED_VADDR) and perhaps a data region (1 MiB
+        above it), both read-write on both sides; driver 2 <-> client 0."""
+        n = driver.name
+        control = self.region(f"{n}_control", control_size)
+        self._share(control, (driver, SHARED_VADDR, "rw", f"{prefix}_control_vaddr", None),
+                    (client, SHARED_VADDR, "rw", f"{prefix}_control_vaddr", None))
+        if data_size is not None:
+            data = self.region(f"{n}_data", data_size)
+            for pd in (driver, client):
+                self._share(data, (pd, SHARED_VADDR + 0x10_0000, "rw", f"{prefix}_data_vaddr", f"{prefix}_data_size"))
+        self.sdf.add_channel(Channel(driver, client, a_id=2, b_id=0))
+
+    def connect_rng(self, driver: PD, client: PD) -> None:
+        """rng-client on `driver`: a control page and 16 KiB of data."""
+        self._control_and_data(driver, client, "rng", PAGE, 0x4000)
+
+    def connect_p9(self, driver: PD, client: PD) -> None:
+        """p9-client (or p9-bench) on the 9p driver: a control page and
+        64 KiB of data."""
+        self._control_and_data(driver, client, "p9", PAGE, 0x1_0000)
+
+    def connect_rpmsg(self, driver: PD, client: PD) -> None:
+        """rpmsg-client (or rpmsg-bench) on `driver`: a 64 KiB control
+        region."""
+        self._control_and_data(driver, client, "rpmsg", 0x1_0000, None)
+
+    def connect_gpu(self, driver: PD, client: PD, *, data_paddr: int) -> None:
+        """paint (or gpu-bench) on the gpu driver: request and response
+        pages, the driver's events page, and the client's 4 MiB data region
+        (the framebuffer: fixed address, 2 MiB pages), which the device
+        reads directly. Driver 2 <-> client 0."""
+        n = driver.name
+        for k, what in enumerate(("requests", "responses", "events")):
+            region = self.region(f"{n}_{what}", PAGE)
+            ends = [(driver, SHARED_VADDR + k * PAGE, "rw", f"gpu_{what}_vaddr", None)]
+            if what != "events":
+                ends.append((client, SHARED_VADDR + k * PAGE, "rw", f"gpu_{what}_vaddr", None))
+            self._share(region, *ends)
+        data = self.region(f"{n}_client_data", 0x40_0000, paddr=data_paddr, page_size=LARGE_PAGE)
+        for pd in (driver, client):
+            self._share(data, (pd, DATA_VADDR, "rw", "gpu_client_data_vaddr", "gpu_client_data_size"))
+        self.setvar_paddr(driver, "gpu_client_data_paddr", f"{n}_client_data")
+        self.sdf.add_channel(Channel(driver, client, a_id=2, b_id=0))
+
+    def connect_input(self, driver: PD, client: PD, index: int) -> None:
+        """Input driver `index` (0, 1, ...) to paint: one page of device
+        information and events; the client maps page `index` at 0x2500000 +
+        index pages. Driver 2 <-> client 1 + index."""
+        page = self.region(f"{driver.name}_page", PAGE)
+        self._share(page, (driver, SHARED_VADDR, "rw", "input_page_vaddr", None),
+                    (client, 0x250_0000 + index * PAGE, "rw", f"input{index}_page_vaddr", None))
+        self.sdf.add_channel(Channel(driver, client, a_id=2, b_id=1 + index))
+
+
+def add_uart(sdf: SystemDescription, *, name: str = "uart", image: str = "uart") -> PD:
+    """The uart PD: owns QEMU arm virt's PL011 and prints each line a PD
+    hands it on its log channel (see connect_log). Passive, at the top."""
+    region_name, size, paddr = PL011
+    regs = MR(sdf, region_name, size, paddr=paddr)
+    sdf.add_mr(regs)
+    uart = PD(name, image, priority=UART_PRIORITY, passive=True, stack_size=UART_STACK_SIZE)
+    uart.add_map(Map(regs, UART_REGS_VADDR, "rw", cached=False, setvar_vaddr="uart_regs_vaddr"))
+    sdf.add_pd(uart)
+    return uart
+
+
+def connect_log(sdf: SystemDescription, uart: PD, pds: List[PD]) -> None:
+    """Log channel 61 of each PD in `pds` (a PPC) to uart, whose ids are
+    the PDs' places in `pds`."""
+    for k, pd in enumerate(pds):
+        sdf.add_channel(Channel(pd, uart, a_id=LOG_CHANNEL, b_id=k, pp_a=True))
+
+
+def add_timer(sdf: SystemDescription, *, name: str = "timer", image: str = "timer") -> PD:
+    """The timer PD (pds/drivers/timer): the generic timer's interrupt as
+    its id 0; clients PPC it (connect_timer)."""
+    timer = PD(name, image, priority=TIMER_PRIORITY, stack_size=TIMER_STACK_SIZE)
+    timer.add_irq(Irq(TIMER_IRQ, id=0))
+    sdf.add_pd(timer)
+    return timer
+
+
+def connect_timer(sdf: SystemDescription, timer: PD, client: PD, *, timer_id: int, client_id: int) -> None:
+    """`client`'s channel `client_id` (a PPC, sDDF's timer protocol) to the
+    timer's `timer_id`, on which the timer notifies deadlines."""
+    sdf.add_channel(Channel(timer, client, a_id=timer_id, b_id=client_id, pp_b=True))
 
 
 def dma_name(driver_name: str) -> str:
@@ -276,6 +573,18 @@ def add_setvar(xml: str, pd_name: str, symbol: str, region: str) -> str:
     indent = match.group(2)
     line = f'{indent}<setvar symbol="{symbol}" region_paddr="{region}" />\n'
     return xml[: match.end()] + line + xml[match.end():]
+
+
+_MR_OPEN = r'<memory_region name="{name}" size="[^"]*"'
+
+
+def add_page_size(xml: str, region: str, page_size: int) -> str:
+    """`xml` with `page_size` on memory region `region`."""
+    pattern = re.compile(_MR_OPEN.format(name=re.escape(region)))
+    match = pattern.search(xml)
+    if match is None:
+        raise ValueError(f"no memory region '{region}' in the rendered system")
+    return f'{xml[: match.end()]} page_size="{page_size:#x}"{xml[match.end():]}'
 
 
 DEVICE_MAX_REGIONS = 64
