@@ -371,11 +371,12 @@ impl Request {
             Request::Send { socket, payload } => {
                 RawEntry { socket, len: payload.len, data: payload.data, ..RawEntry::empty(kind::SEND) }
             }
-            Request::Shutdown { socket, flags } => RawEntry { socket, status: flags, ..RawEntry::empty(kind::SHUTDOWN) },
+            Request::Shutdown { socket, flags } => {
+                RawEntry { socket, status: flags, ..RawEntry::empty(kind::SHUTDOWN) }
+            }
             Request::Reset { socket } => RawEntry { socket, ..RawEntry::empty(kind::RESET) },
         }
     }
-
 }
 
 fn ends_of(e: &RawEntry) -> Endpoints {
@@ -409,12 +410,9 @@ impl Event {
                 Event::PeerShutdown { socket: e.socket, flags: e.status }
             }
             kind::CLOSED => Event::Closed { ends: ends_of(e), why: CloseReason::from_word(e.status)? },
-            kind::REFUSED => Event::Refused {
-                socket: e.socket,
-                port: e.port,
-                request: e.len,
-                why: Refusal::from_word(e.status)?,
-            },
+            kind::REFUSED => {
+                Event::Refused { socket: e.socket, port: e.port, request: e.len, why: Refusal::from_word(e.status)? }
+            }
             _ => return None,
         })
     }

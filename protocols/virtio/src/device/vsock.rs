@@ -274,6 +274,11 @@ pub struct PeerCredit {
 }
 
 impl PeerCredit {
+    /// Nothing known yet: no space until the peer's first packet.
+    pub const fn new() -> PeerCredit {
+        PeerCredit { buf_alloc: 0, fwd_cnt: 0, tx_cnt: 0 }
+    }
+
     /// Take the counters of a packet from the peer. §5.10.6.3: fwd_cnt is
     /// a free-running count of bytes the peer took from its buffer: it
     /// can only move forward, and never past the bytes sent to it (a
