@@ -40,6 +40,7 @@ fn passes_over(device: &str, placement: &str, system: &str, bound: &str) {
     let checked = echo_through_guest(&backend, HOST_BYTES, Duration::from_secs(60));
     let (code, lines) = run.finish();
     let out = lines.join("\n");
+    println!("{out}");
     assert_eq!(checked, Ok(u64::from(HOST_BYTES)), "the host's echo through the guest\n{out}");
     assert_eq!(listener.join().unwrap(), Ok(u64::from(CHECK_BYTES)), "the host listener's echo\n{out}");
     assert_eq!(code, Some(0), "{out}");

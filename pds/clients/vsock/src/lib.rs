@@ -8,8 +8,9 @@
 //!   credit either side offers, so flow control must work both ways), and
 //!   checks that the host echoes every byte back in order, then closes.
 //!
-//! The check passes once the connector is done and the echo server has
-//! served a connection to its end. In [`Mode::Bench`] the connector
+//! The connector runs first; the echo server listens once it is done
+//! (the two share the client's one event ring: see `notified`). The
+//! check passes once the echo server has served a connection to its end. In [`Mode::Bench`] the connector
 //! measures instead: round trips of [`ROUND_TRIP_BYTES`] one at a time,
 //! then a stream of `stream_bytes` echoed by the host (`BENCH` lines).
 //!
@@ -138,11 +139,8 @@ impl VsockClient {
         }
     }
 
-    /// Listen (check mode) and connect out.
+    /// Connect out; the echo server listens once the connector is done.
     pub fn start(&mut self) -> Outcome {
-        if self.mode == Mode::Check {
-            self.post(Request::Listen { port: ECHO_PORT })?;
-        }
         self.post(Request::Connect { cid: HOST_CID, port: HOST_PORT })
     }
 
@@ -171,7 +169,10 @@ impl VsockClient {
     /// and with them the driver's credit to the peer), then send more.
     pub fn notified(&mut self) -> Outcome {
         loop {
-            if self.room() < 2 {
+            // The echo server answers data with a send: without a request
+            // slot it takes no more events (and the driver's credit to
+            // its peer waits with them). The connector never waits.
+            if self.listening && self.room() < 2 {
                 break;
             }
             let event = match self.port.next_event() {
@@ -302,6 +303,12 @@ impl VsockClient {
                 (Phase::Closing, CloseReason::Closed | CloseReason::Reset) => {
                     debug_println!("connection to {}:{} closed", ends.peer_cid, ends.peer_port);
                     self.phase = Phase::Done;
+                    // One role at a time: both share one event ring, and
+                    // an echo server that waits for request slots would
+                    // hold up the connector's echo behind it.
+                    if self.mode == Mode::Check {
+                        self.post(Request::Listen { port: ECHO_PORT })?;
+                    }
                     Ok(())
                 }
                 _ => {

@@ -45,7 +45,7 @@ use sevio_virtio::device::vsock::{
     self as wire, CONFIG_SIZE, EVENT_QUEUE, EVENT_SIZE, EVENT_TRANSPORT_RESET, F_STREAM, GUEST_CID_OFFSET, HEADER_SIZE,
     Header, LocalCredit, Op, Packet, PacketError, PeerCredit, RX_QUEUE, TX_QUEUE, TYPE_STREAM,
 };
-use sevio_virtio::{Buffer, DeviceId, Features, Used};
+use sevio_virtio::{Buffer, DeviceId, Features};
 
 /// Bytes of a tx buffer: a header and the most an entry carries.
 const TX_BUFFER_SIZE: usize = HEADER_SIZE + proto::DATA_SIZE;
@@ -189,6 +189,16 @@ struct Delivery {
 }
 
 const NO_BUFFER: u8 = u8::MAX;
+
+/// A used rx buffer not yet handled.
+#[derive(Copy, Clone, Debug, Default)]
+struct Held {
+    buffer: u8,
+    /// Bytes the device wrote.
+    len: u32,
+    /// Its credit was taken when it was held.
+    credit_taken: bool,
+}
 const STRAYS: usize = 8;
 
 /// The virtio-vsock driver.
@@ -216,6 +226,10 @@ pub struct VsockDriver {
     /// A send taken from the client that waits for credit or a tx buffer,
     /// and how many of its bytes went out already.
     waiting: Option<(RawEntry, u32)>,
+    /// Used rx buffers held while the client had no room, in order.
+    held: [Held; RX_BUFFERS],
+    held_head: usize,
+    held_count: usize,
     stats: Stats,
     logged: Stats,
 }
@@ -263,6 +277,9 @@ impl VirtioDriver for VsockDriver {
             events_credited: 0,
             deliveries: [Delivery::default(); proto::CAPACITY as usize],
             waiting: None,
+            held: [Held::default(); RX_BUFFERS],
+            held_head: 0,
+            held_count: 0,
             stats: Stats::default(),
             logged: Stats::default(),
         })
@@ -301,6 +318,7 @@ impl VirtioDriver for VsockDriver {
         self.tx_of_token = [NO_BUFFER; QUEUE_SIZE];
         self.event_of_token = [NO_BUFFER; EVENT_BUFFERS];
         self.tx_free = ALL_TX_FREE;
+        self.held_count = 0;
         self.lose_connections();
     }
 
@@ -586,25 +604,84 @@ impl VsockDriver {
         }
     }
 
-    /// Handle the peer's packets while the client has room for what they
-    /// may cause (two events at most); each buffer goes straight back.
+    /// Handle the peer's packets in order while the client has room for
+    /// what they may cause (two events at most); each buffer goes
+    /// straight back. While the client's event ring is full, packets are
+    /// held in their buffers, in order, but the peer's credit in each is
+    /// taken at once and credit packets are answered at once: a send
+    /// waiting for credit must never wait behind data the client has no
+    /// room for (that client may be waiting for the send).
     fn deliver_rx(&mut self, ctx: &mut VsockCtx<'_>) -> Result<(), sevio_virtio::Error> {
         loop {
-            if !self.event_room(2) {
-                return Ok(());
+            while self.held_count > 0 && self.event_room(2) {
+                let held = self.held[self.held_head];
+                self.held_head = (self.held_head + 1) % RX_BUFFERS;
+                self.held_count -= 1;
+                self.process(ctx, held)?;
+                if ctx.failed() {
+                    return Ok(());
+                }
             }
             let Some(device) = ctx.device() else { return Ok(()) };
             let Some(used) = device.queues.0.pop_used()? else { return Ok(()) };
             let i = core::mem::replace(&mut self.rx_of_token[used.token.index() as usize % QUEUE_SIZE], NO_BUFFER);
-            let Some(buf) = self.rx_bufs.get(i as usize) else { continue };
-            self.received(ctx, used, buf.mem);
+            if (i as usize) >= RX_BUFFERS {
+                continue;
+            }
+            let held = Held { buffer: i, len: used.len, credit_taken: false };
+            if self.held_count == 0 && self.event_room(2) {
+                self.process(ctx, held)?;
+            } else {
+                self.hold(ctx, held)?;
+            }
             if ctx.failed() {
                 return Ok(());
             }
-            let Some(device) = ctx.device() else { return Ok(()) };
-            let token = device.queues.0.add(&[Buffer::writable(buf.paddr, RX_BUFFER_SIZE as u32)])?;
-            self.rx_of_token[token.index() as usize % QUEUE_SIZE] = i;
         }
+    }
+
+    /// Handle one received buffer, then give it back to the device.
+    fn process(&mut self, ctx: &mut VsockCtx<'_>, held: Held) -> Result<(), sevio_virtio::Error> {
+        let Some(buf) = self.rx_bufs.get(held.buffer as usize) else { return Ok(()) };
+        self.received(ctx, held, buf.mem);
+        self.repost(ctx, held.buffer)
+    }
+
+    fn repost(&mut self, ctx: &mut VsockCtx<'_>, i: u8) -> Result<(), sevio_virtio::Error> {
+        let Some(buf) = self.rx_bufs.get(i as usize) else { return Ok(()) };
+        let Some(device) = ctx.device() else { return Ok(()) };
+        let token = device.queues.0.add(&[Buffer::writable(buf.paddr, RX_BUFFER_SIZE as u32)])?;
+        self.rx_of_token[token.index() as usize % QUEUE_SIZE] = i;
+        Ok(())
+    }
+
+    /// The client has no room: take the packet's credit now, answer a
+    /// credit packet now, hold anything else for later, in order.
+    fn hold(&mut self, ctx: &mut VsockCtx<'_>, mut held: Held) -> Result<(), sevio_virtio::Error> {
+        let Some(buf) = self.rx_bufs.get(held.buffer as usize) else { return Ok(()) };
+        let mut bytes = [0u8; HEADER_SIZE];
+        let n = (held.len as usize).min(HEADER_SIZE);
+        let header = buf.mem.copy_out(0, &mut bytes[..n]).ok().and_then(|()| Header::read(&bytes[..n]));
+        let connection = header.and_then(|h| self.find(&h).map(|i| (h, i)));
+        if let Some((h, i)) = connection
+            && h.dst_cid == self.guest_cid
+            && h.op != Op::Rst as u16
+            && self.sockets[i].state != State::Resetting
+            && self.sockets[i].peer.update(h.buf_alloc, h.fwd_cnt).is_ok()
+        {
+            held.credit_taken = true;
+            let credit_only = h.len == 0 && matches!(Op::from_wire(h.op), Some(Op::CreditUpdate | Op::CreditRequest));
+            if credit_only && self.sockets[i].state == State::Connected {
+                if h.op == Op::CreditRequest as u16 {
+                    self.sockets[i].owed |= owe::CREDIT_UPDATE;
+                }
+                return self.repost(ctx, held.buffer);
+            }
+        }
+        let tail = (self.held_head + self.held_count) % RX_BUFFERS;
+        self.held[tail] = held;
+        self.held_count += 1;
+        Ok(())
     }
 
     fn drop_packet(&mut self, why: &dyn core::fmt::Debug) {
@@ -612,11 +689,11 @@ impl VsockDriver {
         debug_println!("vsock: packet from the device dropped: {why:?}");
     }
 
-    /// One rx buffer: `used.len` bytes written (at most the buffer's: the
+    /// One rx buffer: `held.len` bytes written (at most the buffer's: the
     /// split queue checked it against what was posted).
-    fn received(&mut self, ctx: &mut VsockCtx<'_>, used: Used, mem: sevio_sharedmem::SharedMemory) {
+    fn received(&mut self, ctx: &mut VsockCtx<'_>, held: Held, mem: sevio_sharedmem::SharedMemory) {
         let mut bytes = [0u8; RX_BUFFER_SIZE];
-        let n = (used.len as usize).min(RX_BUFFER_SIZE);
+        let n = (held.len as usize).min(RX_BUFFER_SIZE);
         if mem.copy_out(0, &mut bytes[..n]).is_err() {
             return self.drop_packet(&PacketError::Short { got: 0 });
         }
@@ -629,7 +706,7 @@ impl VsockDriver {
             return self.drop_packet(&("for another context id", h.dst_cid));
         }
         match self.find(&h) {
-            Some(i) => self.on_connection(ctx, i, &packet),
+            Some(i) => self.on_connection(ctx, i, &packet, held.credit_taken),
             None => self.unconnected(ctx, &packet),
         }
     }
@@ -668,7 +745,8 @@ impl VsockDriver {
     }
 
     /// A packet on connection `i`.
-    fn on_connection(&mut self, ctx: &mut VsockCtx<'_>, i: usize, packet: &Packet<'_>) {
+    /// `credit_taken`: the packet's credit was taken when it was held.
+    fn on_connection(&mut self, ctx: &mut VsockCtx<'_>, i: usize, packet: &Packet<'_>, credit_taken: bool) {
         let h = packet.header;
         if self.sockets[i].state == State::Resetting {
             return;
@@ -684,7 +762,7 @@ impl VsockDriver {
             return self.close(ctx, i, why);
         }
         // Every packet carries the peer's credit (§5.10.6.3).
-        if let Err(e) = self.sockets[i].peer.update(h.buf_alloc, h.fwd_cnt) {
+        if !credit_taken && let Err(e) = self.sockets[i].peer.update(h.buf_alloc, h.fwd_cnt) {
             return self.peer_broke(ctx, i, &e);
         }
         let s = &mut self.sockets[i];

@@ -38,5 +38,7 @@ pub const MAX_SOCKETS: usize = 8;
 /// Ports listened on at once.
 pub const MAX_LISTENING: usize = 4;
 /// Bytes each connection's peer may have in flight to us (`buf_alloc`):
-/// half the client's event ring, so one busy connection leaves room.
-pub const RX_CREDIT: u32 = 32 * 1024;
+/// a quarter of the client's event ring, and at most nine full rx
+/// buffers, so the buffers held while the client has no room (see
+/// `driver`) leave room for credit packets.
+pub const RX_CREDIT: u32 = 16 * 1024;

@@ -383,3 +383,34 @@ fn a_transport_reset_event_closes_every_connection() {
     }
     assert_eq!(rig.h.device.avail_idx(2), EVENT_BUFFERS as u16 + 1, "the event buffer went back");
 }
+
+#[test]
+fn credit_reaches_a_waiting_send_while_the_client_has_no_room() {
+    let mut rig = Rig::ready();
+    let socket = rig.accepted(HOST_PORT, 100);
+    let out: Vec<u8> = (0..200u32).map(|i| i as u8).collect();
+    rig.post(Request::Send { socket, payload: Payload::new(&out) });
+    assert_eq!(rig.ops(), [Op::Rw, Op::CreditRequest], "100 bytes fit, then the driver asks");
+    // The client takes no event: 31 one-byte packets leave one slot.
+    for k in 0..31u8 {
+        rig.host_sends(Header { buf_alloc: 100, ..packet(Op::Rw, HOST_PORT, LISTEN_PORT, 1) }, &[k]);
+    }
+    // No room for more: this one is held, with its credit taken.
+    rig.host_sends(Header { buf_alloc: 100, ..packet(Op::Rw, HOST_PORT, LISTEN_PORT, 1) }, &[31]);
+    // The host took the first 100 bytes: the rest of the send goes now.
+    rig.host_sends(Header { buf_alloc: 100, fwd_cnt: 100, ..packet(Op::CreditUpdate, HOST_PORT, LISTEN_PORT, 0) }, &[]);
+    let sent = rig.host_receives();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].1, out[100..]);
+    // Every byte reaches the client, in order, the held one last.
+    let got: Vec<u8> = rig
+        .events()
+        .iter()
+        .chain(rig.events().iter())
+        .map(|e| match e {
+            Event::Received { payload, .. } => payload.bytes().unwrap()[0],
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(got, (0..32u8).collect::<Vec<_>>());
+}
