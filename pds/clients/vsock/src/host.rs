@@ -132,8 +132,12 @@ pub fn echo_listener(backend: &Backend, timeout: Duration) -> Result<JoinHandle<
 /// bytes of the pattern in pieces, read every byte back and compare, then
 /// close. Answers the bytes checked.
 pub fn echo_through_guest(backend: &Backend, len: u32, timeout: Duration) -> Result<u64, String> {
-    let mut stream =
-        UnixStream::connect(&backend.uds).map_err(|e| format!("cannot connect to {}: {e}", backend.uds.display()))?;
+    echo_through_uds(&backend.uds, len, timeout)
+}
+
+/// [`echo_through_guest`] through the backend's host socket `uds`.
+pub fn echo_through_uds(uds: &Path, len: u32, timeout: Duration) -> Result<u64, String> {
+    let mut stream = UnixStream::connect(uds).map_err(|e| format!("cannot connect to {}: {e}", uds.display()))?;
     stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
     stream.write_all(format!("CONNECT {ECHO_PORT}\n").as_bytes()).map_err(|e| e.to_string())?;
     let mut reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
