@@ -439,3 +439,105 @@ mod tests {
         assert_ne!(a, b);
     }
 }
+
+#[cfg(test)]
+mod role_tests {
+    //! The client against a driver played by the test on the other end
+    //! of the rings.
+    use super::*;
+    use sevio_queue::vsock::{CONTROL_SIZE, DriverPort, SHUT_BOTH};
+    use sevio_sharedmem::HeapRegion;
+
+    extern crate std;
+    use std::vec::Vec;
+
+    struct Rig {
+        _region: HeapRegion,
+        client: VsockClient,
+        driver: DriverPort,
+    }
+
+    fn rig() -> Rig {
+        let region = HeapRegion::new(CONTROL_SIZE);
+        let client = VsockClient::new(ClientPort::new(region.memory()).unwrap(), Mode::Check);
+        let driver = DriverPort::new(region.memory()).unwrap();
+        Rig { _region: region, client, driver }
+    }
+
+    impl Rig {
+        fn requests(&mut self) -> Vec<Request> {
+            let mut out = Vec::new();
+            while let Some(e) = self.driver.requests.dequeue().unwrap() {
+                out.push(Request::decode(&e).unwrap());
+            }
+            out
+        }
+        fn tell(&mut self, events: &[Event]) -> Outcome {
+            for e in events {
+                self.driver.events.enqueue(e.encode()).unwrap();
+            }
+            self.client.notified()
+        }
+    }
+
+    const OUT: Endpoints = Endpoints { socket: 0x101, local_port: 49152, peer_cid: HOST_CID, peer_port: HOST_PORT };
+    const IN: Endpoints = Endpoints { socket: 0x202, local_port: ECHO_PORT, peer_cid: HOST_CID, peer_port: 7 };
+
+    /// Connect, stream, and echo back what the client sent; `corrupt`
+    /// flips one byte of the echo.
+    fn stream(r: &mut Rig, corrupt: Option<usize>) -> Outcome {
+        r.client.start().unwrap();
+        assert_eq!(r.requests(), [Request::Connect { cid: HOST_CID, port: HOST_PORT }]);
+        r.tell(&[Event::Connected(OUT)])?;
+        let mut offset = 0usize;
+        while r.client.phase != Phase::Closing {
+            let sent = r.requests();
+            assert!(!sent.is_empty(), "the client keeps sending");
+            for req in sent {
+                let Request::Send { socket, payload } = req else { panic!("{req:?}") };
+                assert_eq!(socket, OUT.socket);
+                let mut bytes = payload.bytes().unwrap().to_vec();
+                if let Some(at) = corrupt
+                    && (offset..offset + bytes.len()).contains(&at)
+                {
+                    bytes[at - offset] ^= 1;
+                }
+                offset += bytes.len();
+                r.tell(&[Event::Received { socket, payload: Payload::new(&bytes) }])?;
+            }
+        }
+        assert_eq!(offset, CHECK_BYTES as usize);
+        Ok(())
+    }
+
+    #[test]
+    fn the_connector_then_the_echo_server_pass() {
+        let mut r = rig();
+        stream(&mut r, None).unwrap();
+        assert_eq!(r.requests(), [Request::Shutdown { socket: OUT.socket, flags: SHUT_BOTH }]);
+        r.tell(&[Event::Closed { ends: OUT, why: CloseReason::Closed }]).unwrap();
+        assert_eq!(r.requests(), [Request::Listen { port: ECHO_PORT }], "the echo server only now");
+        r.tell(&[Event::Listening { port: ECHO_PORT }, Event::Accepted(IN)]).unwrap();
+        r.tell(&[Event::Received { socket: IN.socket, payload: Payload::new(b"abc") }]).unwrap();
+        assert_eq!(r.requests(), [Request::Send { socket: IN.socket, payload: Payload::new(b"abc") }]);
+        assert_eq!(r.client.verdict, None);
+        r.tell(&[Event::PeerShutdown { socket: IN.socket, flags: SHUT_SEND }]).unwrap();
+        assert_eq!(r.requests(), [Request::Shutdown { socket: IN.socket, flags: SHUT_BOTH }]);
+        r.tell(&[Event::Closed { ends: IN, why: CloseReason::Closed }]).unwrap();
+        assert_eq!(r.client.verdict, Some(Ok(())));
+    }
+
+    #[test]
+    fn a_wrong_byte_in_the_echo_fails() {
+        let mut r = rig();
+        assert_eq!(stream(&mut r, Some(123_456)), Err("the echo differs from what was sent"));
+    }
+
+    #[test]
+    fn data_for_a_socket_the_client_does_not_hold_fails() {
+        let mut r = rig();
+        r.client.start().unwrap();
+        let stray = Event::Received { socket: 0x999, payload: Payload::new(b"x") };
+        assert_eq!(r.tell(&[stray]), Err("data for an unknown socket"));
+    }
+}
