@@ -561,8 +561,10 @@ impl VsockDriver {
 
     // ---- from the device ----
 
-    /// Device events: a transport reset (§5.10.6.5: "the driver ... MUST
-    /// ... reset all connections" and read `guest_cid` again).
+    /// Device events: a transport reset (§5.10.6.7.1: "The guest_cid
+    /// configuration field MUST be fetched ...", "Existing connections
+    /// MUST be shut down ...", "Listen connections MUST remain
+    /// operational").
     fn device_events(&mut self, ctx: &mut VsockCtx<'_>) -> Result<(), sevio_virtio::Error> {
         loop {
             let Some(device) = ctx.device() else { return Ok(()) };
@@ -610,7 +612,12 @@ impl VsockDriver {
     /// held in their buffers, in order, but the peer's credit in each is
     /// taken at once and credit packets are answered at once: a send
     /// waiting for credit must never wait behind data the client has no
-    /// room for (that client may be waiting for the send).
+    /// room for (that client may be waiting for the send). The rx queue
+    /// never waits for the tx queue either (§5.10.6.1.1: "The rx
+    /// virtqueue MUST be processed even when the tx virtqueue is full so
+    /// long as there are additional resources available to hold packets
+    /// outside the tx virtqueue": replies owed are flags per connection
+    /// and a list of resets, sent as tx buffers free up).
     fn deliver_rx(&mut self, ctx: &mut VsockCtx<'_>) -> Result<(), sevio_virtio::Error> {
         loop {
             while self.held_count > 0 && self.event_room(2) {
@@ -699,7 +706,18 @@ impl VsockDriver {
         }
         let packet = match Packet::parse(&bytes[..n]) {
             Ok(p) => p,
-            Err(e) => return self.drop_packet(&e),
+            Err(e) => {
+                self.drop_packet(&e);
+                // §5.10.6.4.1: "A VIRTIO_VSOCK_OP_RST reply MUST be sent if
+                // a packet is received with an unknown type value."
+                if let (PacketError::UnknownType { .. }, Some(h)) = (e, Header::read(&bytes[..n]))
+                    && h.op != Op::Rst as u16
+                    && h.dst_cid == self.guest_cid
+                {
+                    self.owe_stray(h);
+                }
+                return;
+            }
         };
         let h = packet.header;
         if h.dst_cid != self.guest_cid {
@@ -730,7 +748,9 @@ impl VsockDriver {
                 let ends = self.sockets[i].ends();
                 self.emit(ctx, Event::Accepted(ends));
             }
-            // §5.10.6.4: a packet for no connection is answered with RST.
+            // §5.10.6.5: "A VIRTIO_VSOCK_OP_RST reply is sent if a
+            // listening socket does not exist on the destination"; so is
+            // any other packet for no connection.
             _ => self.owe_stray(h),
         }
     }

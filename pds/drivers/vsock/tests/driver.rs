@@ -273,6 +273,21 @@ fn a_packet_with_a_length_past_its_buffer_is_dropped() {
 }
 
 #[test]
+fn a_packet_of_an_unknown_type_is_dropped_and_answered_with_a_reset() {
+    let mut rig = Rig::ready();
+    let socket = rig.accepted(HOST_PORT, 100_000);
+    // Seqpacket was never negotiated.
+    rig.host_sends(Header { kind: 2, ..packet(Op::Rw, HOST_PORT, LISTEN_PORT, 2) }, b"xy");
+    assert!(rig.events().is_empty());
+    let sent = rig.host_receives();
+    assert_eq!(sent.len(), 1);
+    let (h, _) = sent[0];
+    assert_eq!((h.op, h.src_port, h.dst_port), (Op::Rst as u16, LISTEN_PORT, HOST_PORT));
+    assert_eq!(rig.h.driver().stats().dropped, 1);
+    let _ = socket;
+}
+
+#[test]
 fn a_request_to_a_port_nobody_listens_on_is_reset() {
     let mut rig = Rig::ready();
     rig.host_sends(packet(Op::Request, HOST_PORT, 999, 0), &[]);
