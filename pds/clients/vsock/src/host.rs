@@ -6,8 +6,8 @@
 //!   QEMU's `vhost-user-vsock-*` (QEMU connects to its vhost-user socket);
 //!   it bridges the guest's vsock ports to Unix sockets: a host program
 //!   connects to `<uds>` and writes `CONNECT <port>\n` (answered `OK
-//!   <host port>\n`) to reach a guest listener; a guest connection to host
-//!   port P reaches a listener on `<uds>_P`.
+//!   <port>\n` once the guest accepted) to reach a guest listener; a
+//!   guest connection to host port P reaches a listener on `<uds>_P`.
 //! - [`echo_listener`]: the host listener the guest's connector talks to.
 //! - [`echo_through_guest`]: a host program talking to the guest's echo
 //!   server.
