@@ -111,8 +111,20 @@ pub fn echo_listener(backend: &Backend, timeout: Duration) -> Result<JoinHandle<
     let path = backend.listener_path(HOST_PORT);
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     Ok(std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().map_err(|e| format!("accept: {e}"))?;
+        // A guest that never connects ends the wait, not the test.
+        let deadline = Instant::now() + timeout;
+        let mut stream = loop {
+            match listener.accept() {
+                Ok((stream, _)) => break stream,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(format!("no connection from the guest: {e}")),
+            }
+        };
+        stream.set_nonblocking(false).map_err(|e| e.to_string())?;
         stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
         let mut buf = [0u8; 65536];
         let mut echoed = 0u64;
