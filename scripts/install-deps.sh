@@ -9,6 +9,8 @@
 #   bookworm-backports, which this adds if missing; on Debian 13 and later
 #   from main. Without recommends: ipxe-qemu is not needed, because no
 #   PCI device here gets an option ROM (`romfile=`).
+# - vhost-device-vsock (cargo install, pinned): the vsock tests' device
+#   side (below).
 # A Microkit SDK (`make qemu`) is not installed: it is built from upstream.
 set -euo pipefail
 
@@ -134,6 +136,18 @@ if ! "$SDFGEN_VENV/bin/python3" -c "import importlib.metadata as m, sys; sys.exi
         python3 -m venv "$SDFGEN_VENV"
     fi
     "$SDFGEN_VENV/bin/pip" install -q "sdfgen==$SDFGEN_VERSION"
+fi
+
+# vhost-device-vsock (crates.io, rust-vmm), the host side of QEMU's
+# vhost-user-vsock devices in the vsock tests (this host has no
+# /dev/vhost-vsock for vhost-vsock-device): pinned, built from source
+# with the locked dependencies, into cargo's bin directory. About 1.5
+# minutes on 2 cores, once.
+VSOCK_BACKEND_VERSION=0.3.0
+if ! vsock_backend=$(command -v vhost-device-vsock || ls "${CARGO_HOME:-$HOME/.cargo}/bin/vhost-device-vsock" 2>/dev/null) ||
+    [ "$("$vsock_backend" --version 2>/dev/null)" != "vhost-device-vsock $VSOCK_BACKEND_VERSION" ]; then
+    say "installing vhost-device-vsock $VSOCK_BACKEND_VERSION (cargo install)"
+    cargo install -q --locked --version "$VSOCK_BACKEND_VERSION" vhost-device-vsock
 fi
 
 qemu-system-aarch64 --version | head -1

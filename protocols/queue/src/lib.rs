@@ -44,6 +44,7 @@ pub mod ring;
 pub mod rng;
 pub mod rpmsg;
 pub mod serial;
+pub mod vsock;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;

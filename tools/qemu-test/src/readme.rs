@@ -184,6 +184,12 @@ pub const ROWS: &[Row] = &[
         clients: &["p9_client"],
     },
     Row {
+        what: "vsock (`systems/vsock.xml`, `systems/vsock-pci.xml`, against QEMU's vhost-user-vsock with rust-vmm's vhost-device-vsock as the host side): the guest connects out to a host listener that echoes 300 kB, checked byte for byte; a host program connects to the guest's echo server and gets 200 kB back byte for byte; credit-based flow control both ways; over mmio and PCI",
+        sim: &["vsock::echo_both_ways_over_mmio", "vsock::echo_both_ways_over_pci"],
+        sel4: &["vsock", "vsock-pci"],
+        clients: &["vsock_client"],
+    },
+    Row {
         what: "a driver that keeps faulting: unbound by the bus, device reset, restarted with back-off until the 12th fault in 10 s leaves it down; the rest runs on",
         sim: &[
             "reference::a_driver_that_keeps_faulting_stays_down_and_nothing_else_stops",

@@ -66,13 +66,20 @@ pub fn run(setup: &Setup, system: &System) -> Result<Duration, String> {
     if system.export {
         sevio_client_9p::host::prepare(&export)?;
     }
-    let args = qemu_args(system, &image, &disks, &export);
+    let mut vsock = if system.vsock { Some(VsockHost::start(&scratch.0, setup.timeout)?) } else { None };
+    let mut args = qemu_args(system, &image, &disks, &export);
+    if let Some(v) = &vsock {
+        args = shared_memory(args, &v.backend.vhost_socket);
+    }
     let start = Instant::now();
     let qemu = Qemu::start(&setup.qemu, &args, &scratch.0)?;
     let mut demo = system.gpu_demo.then(Demo::default);
     let (console, state) = watch(&qemu, system, start + setup.timeout, &mut |line| {
         if let Some(d) = &mut demo {
             d.feed(line, qemu.qmp_socket());
+        }
+        if let Some(v) = &mut vsock {
+            v.feed(line);
         }
     });
     let screen = scratch.0.join("screen.ppm");
@@ -112,7 +119,66 @@ pub fn run(setup: &Setup, system: &System) -> Result<Duration, String> {
     if system.export {
         sevio_client_9p::host::check(&export).map_err(|why| format!("the exported directory: {why}"))?;
     }
+    if let Some(v) = vsock {
+        v.check()?;
+    }
     Ok(took)
+}
+
+/// Bytes the host program sends the guest's echo server (the e2e test's).
+const VSOCK_HOST_BYTES: u32 = 200 * 1000;
+
+/// The host's side of a vsock system: the device backend, the listener
+/// the guest connects to, and the host program that connects to the
+/// guest's echo server once it listens.
+struct VsockHost {
+    backend: sevio_client_vsock::host::Backend,
+    listener: std::thread::JoinHandle<Result<u64, String>>,
+    program: Option<std::thread::JoinHandle<Result<u64, String>>>,
+    timeout: Duration,
+}
+
+impl VsockHost {
+    fn start(dir: &Path, timeout: Duration) -> Result<VsockHost, String> {
+        let backend = sevio_client_vsock::host::Backend::start(dir)?;
+        let listener = sevio_client_vsock::host::echo_listener(&backend, timeout)?;
+        Ok(VsockHost { backend, listener, program: None, timeout })
+    }
+
+    fn feed(&mut self, line: &str) {
+        if self.program.is_none() && line.contains("echo server listening on port") {
+            let uds = self.backend.uds.clone();
+            let timeout = self.timeout;
+            self.program = Some(std::thread::spawn(move || {
+                sevio_client_vsock::host::echo_through_uds(&uds, VSOCK_HOST_BYTES, timeout)
+            }));
+        }
+    }
+
+    fn check(self) -> Result<(), String> {
+        let program = self.program.ok_or("the echo server never listened")?;
+        let echoed = program.join().map_err(|_| "the host program panicked")?;
+        if echoed != Ok(u64::from(VSOCK_HOST_BYTES)) {
+            return Err(format!("the host program's echo through the guest: {echoed:?}"));
+        }
+        let listened = self.listener.join().map_err(|_| "the host listener panicked")?;
+        if listened != Ok(u64::from(sevio_client_vsock::CHECK_BYTES)) {
+            return Err(format!("the host listener's echo of the guest's bytes: {listened:?}"));
+        }
+        Ok(())
+    }
+}
+
+/// `args` with guest RAM a shared memfd (a vhost-user device maps it) and
+/// `{vhost}` replaced by the backend's socket.
+fn shared_memory(args: Vec<String>, vhost: &Path) -> Vec<String> {
+    let mut out: Vec<String> = args
+        .into_iter()
+        .map(|a| if a == "virt,virtualization=on" { format!("{a},memory-backend=sevio-ram") } else { a })
+        .map(|a| a.replace("{vhost}", &vhost.display().to_string()))
+        .collect();
+    out.splice(0..0, ["-object".to_string(), "memory-backend-memfd,id=sevio-ram,size=2G,share=on".to_string()]);
+    out
 }
 
 /// The gpu demo's input: sent once every line of

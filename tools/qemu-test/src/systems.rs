@@ -62,6 +62,12 @@ pub struct System {
     /// `devices`: made fresh for each run holding only the host's file,
     /// and checked afterwards (`sevio_client_9p::host`).
     pub export: bool,
+    /// A vhost-user vsock device: `vhost-device-vsock` started for the
+    /// run, its socket named `{vhost}` in `devices`, guest memory shared
+    /// with it; the host program talks to the guest's echo server once it
+    /// listens, a host listener echoes the guest's connection, and both
+    /// are checked afterwards (`sevio_client_vsock::host`).
+    pub vsock: bool,
 }
 
 const ALL_CLIENTS: &[&str] = &["blk_client", "net_client", "console_client", "rng_client"];
@@ -100,6 +106,7 @@ const REFERENCE: System = System {
     broken: None,
     gpu_demo: false,
     export: false,
+    vsock: false,
 };
 
 const PCI_MODERN: System = System {
@@ -163,6 +170,35 @@ const P9_MMIO: System = System {
     },
     export: true,
     ..REFERENCE
+};
+
+/// What the vsock client logs once the host's bytes came back (see
+/// `tools/e2e/tests/vsock.rs`: the same host side).
+const VSOCK_LINES: &[&str] = &[
+    "bus: vsock0 <- virtio-vsock at",
+    "vsock: guest cid 3",
+    "300000 bytes to the host and back, in order",
+    "connection to 2:4321 closed",
+    "echo server listening on port 1234",
+    "after 200000 bytes echoed",
+];
+
+const VSOCK_MMIO: System = System {
+    name: "vsock",
+    file: "systems/vsock.xml",
+    devices: "-chardev socket,id=vsock0,path={vhost} -device vhost-user-vsock-device,chardev=vsock0",
+    disks: &[],
+    expect: Expect { pass: &["vsock_client"], lines: VSOCK_LINES, faults: &[] },
+    vsock: true,
+    ..REFERENCE
+};
+
+const VSOCK_PCI: System = System {
+    name: "vsock-pci",
+    file: "systems/vsock-pci.xml",
+    devices: "-chardev socket,id=vsock0,path={vhost} \
+              -device vhost-user-vsock-pci,chardev=vsock0,addr=2,disable-legacy=on,romfile=",
+    ..VSOCK_MMIO
 };
 
 const P9_PCI: System = System {
@@ -290,6 +326,8 @@ pub const SYSTEMS: &[System] = &[
     },
     P9_MMIO,
     P9_PCI,
+    VSOCK_MMIO,
+    VSOCK_PCI,
     System {
         name: "timer",
         file: "systems/timer.xml",

@@ -9,6 +9,7 @@ pub mod net;
 pub mod other;
 pub mod rpmsg;
 pub mod sound;
+pub mod vsock;
 
 /// A VirtIO device id (VIRTIO 1.2 §5). Unknown ids are kept as they are so
 /// a bus can report them.

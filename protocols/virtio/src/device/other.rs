@@ -3,15 +3,6 @@
 /// Entropy device (§5.4): no device-specific feature bits.
 pub mod rng {}
 
-/// Socket device (§5.10.3).
-pub mod vsock {
-    use crate::features::FeatureBit;
-    /// Stream sockets.
-    pub const STREAM: FeatureBit = FeatureBit::of(0);
-    /// Seqpacket sockets.
-    pub const SEQPACKET: FeatureBit = FeatureBit::of(1);
-}
-
 /// 9P transport (virtio-9p; mount tag in config).
 pub mod p9 {
     use crate::features::FeatureBit;
@@ -33,7 +24,6 @@ mod tests {
 
     #[test]
     fn feature_numbers() {
-        assert_eq!((vsock::STREAM.bit(), vsock::SEQPACKET.bit()), (0, 1));
         assert_eq!(p9::MOUNT_TAG.bit(), 0);
     }
 }
