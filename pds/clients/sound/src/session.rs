@@ -14,7 +14,8 @@ use sevio_sharedmem::SharedMemory;
 /// What the session does with its stream.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Role {
-    /// Play `frames` frames of a `hz` tone.
+    /// Play `frames` frames of a `hz` tone, then [`SILENCE_TAIL`] frames
+    /// of silence.
     Play {
         /// Frequency.
         hz: u32,
@@ -28,10 +29,18 @@ pub enum Role {
     },
 }
 
+/// Frames of silence after a tone. A device may count frames as played
+/// once its mixer took them, and STOP drops what it still holds (QEMU's
+/// does, up to one audio tick): the silence is what is dropped, never the
+/// tone.
+pub const SILENCE_TAIL: u32 = PERIOD_FRAMES;
+
 impl Role {
+    /// Frames the stream carries.
     fn frames(self) -> u32 {
         match self {
-            Role::Play { frames, .. } | Role::Record { frames } => frames,
+            Role::Play { frames, .. } => frames + SILENCE_TAIL,
+            Role::Record { frames } => frames,
         }
     }
 
@@ -249,9 +258,10 @@ impl Session {
         while self.in_flight < SLOTS && self.queued < self.role.frames() {
             let frames = (self.role.frames() - self.queued).min(PERIOD_FRAMES);
             let offset = (self.next_slot % SLOTS) as usize * PCM_BUFFER_SIZE as usize;
-            if let Role::Play { hz, .. } = self.role {
+            if let Role::Play { hz, frames: tone_frames } = self.role {
                 for i in 0..frames {
-                    let s = tone::sample(self.queued + i, hz, FRAMES_PER_SECOND);
+                    let frame = self.queued + i;
+                    let s = if frame < tone_frames { tone::sample(frame, hz, FRAMES_PER_SECOND) } else { 0 };
                     let at = offset + (i * FRAME_BYTES) as usize;
                     self.q.data.write::<u16>(at, (s as u16).to_le()).map_err(|_| QueueError::OutOfBounds)?;
                 }
@@ -275,11 +285,16 @@ impl Session {
     fn summary(&self, log: &mut impl Write) {
         let ms = u64::from(self.done) * 1000 / u64::from(FRAMES_PER_SECOND);
         let _ = match self.role {
-            Role::Play { hz, frames } => writeln!(
-                log,
-                "played {} frames of {frames} ({ms} ms) of {hz} Hz; latency at most {} bytes",
-                self.done, self.max_latency
-            ),
+            Role::Play { hz, frames } => {
+                let tone_ms = u64::from(frames) * 1000 / u64::from(FRAMES_PER_SECOND);
+                writeln!(
+                    log,
+                    "played {} frames of {} ({ms} ms): {frames} of {hz} Hz ({tone_ms} ms), then silence; latency at most {} bytes",
+                    self.done,
+                    self.role.frames(),
+                    self.max_latency
+                )
+            }
             Role::Record { frames } => writeln!(log, "captured {} frames of {frames} asked ({ms} ms)", self.done),
         };
     }
@@ -379,9 +394,12 @@ mod tests {
         assert_eq!(d.seen, [cmd::TAKE, cmd::PREPARE, cmd::START, cmd::STOP, cmd::RELEASE]);
         assert!(d.transfers.iter().all(|t| t.stream_id == 1), "the playback stream");
         let lens: u32 = d.transfers.iter().map(|t| t.len).sum();
-        assert_eq!(lens, 96_000);
-        assert_eq!(d.transfers.len(), 24, "23 whole periods and the rest");
-        assert!(log.contains("played 48000 frames of 48000 (1000 ms) of 440 Hz; latency at most 256 bytes"), "{log}");
+        assert_eq!(lens, 2 * (48_000 + SILENCE_TAIL));
+        assert_eq!(d.transfers.len(), 25, "24 whole periods and the rest");
+        assert!(
+            log.contains("played 50048 frames of 50048 (1042 ms): 48000 of 440 Hz (1000 ms), then silence; latency at most 256 bytes"),
+            "{log}"
+        );
     }
 
     #[test]
