@@ -35,6 +35,7 @@ pub const BLK_BENCH: System = System {
     broken: None,
     gpu_demo: false,
     export: false,
+    tone_wav: false,
 };
 
 /// What the Linux guest prints when every job is done.

@@ -62,6 +62,11 @@ pub struct System {
     /// `devices`: made fresh for each run holding only the host's file,
     /// and checked afterwards (`sevio_client_9p::host`).
     pub export: bool,
+    /// A WAV file QEMU's wav audiodev records the tone client's playback
+    /// to, named `{wav}` in `devices` (in the run's scratch directory);
+    /// after QEMU quit it must hold the tone
+    /// (`sevio_client_sound::host::check_tone`).
+    pub tone_wav: bool,
 }
 
 const ALL_CLIENTS: &[&str] = &["blk_client", "net_client", "console_client", "rng_client"];
@@ -100,6 +105,7 @@ const REFERENCE: System = System {
     broken: None,
     gpu_demo: false,
     export: false,
+    tone_wav: false,
 };
 
 const PCI_MODERN: System = System {
@@ -181,6 +187,51 @@ const P9_PCI: System = System {
         faults: &[],
     },
     ..P9_MMIO
+};
+
+/// What the recorder logs when it was given every frame it asked for.
+pub const RECORDER_CAPTURED: &str = "recorder: captured 24576 frames of 24576 asked";
+
+/// The tone's device records to `{wav}` at the stream's own format; the
+/// recorder's has the none audiodev (QEMU's wav has no input).
+const SOUND: System = System {
+    name: "sound",
+    file: "systems/sound.xml",
+    devices: "-audiodev wav,id=snd0,path={wav},out.frequency=48000,out.channels=1,out.format=s16 \
+              -device virtio-sound-device,audiodev=snd0 \
+              -audiodev none,id=snd1 -device virtio-sound-pci,audiodev=snd1,addr=2,romfile=",
+    disks: &[],
+    expect: Expect {
+        pass: &["tone", "recorder"],
+        lines: &[
+            "bus: sound0 <- virtio-sound at mmio slot",
+            "bus: sound1 <- virtio-sound at pci 00:02.0",
+            RECORDER_CAPTURED,
+            "tone: played 50048 frames of 50048",
+        ],
+        faults: &[],
+    },
+    tone_wav: true,
+    ..REFERENCE
+};
+
+const SOUND_PCI: System = System {
+    name: "sound-pci",
+    file: "systems/sound-pci.xml",
+    devices: "-audiodev wav,id=snd0,path={wav},out.frequency=48000,out.channels=1,out.format=s16 \
+              -device virtio-sound-pci,audiodev=snd0,addr=2,romfile= \
+              -audiodev none,id=snd1 -device virtio-sound-device,audiodev=snd1",
+    expect: Expect {
+        pass: &["tone", "recorder"],
+        lines: &[
+            "bus: sound0 <- virtio-sound at pci 00:02.0",
+            "bus: sound1 <- virtio-sound at mmio slot",
+            RECORDER_CAPTURED,
+            "tone: played 50048 frames of 50048",
+        ],
+        faults: &[],
+    },
+    ..SOUND
 };
 
 /// Every system the README says runs on seL4.
@@ -290,6 +341,8 @@ pub const SYSTEMS: &[System] = &[
     },
     P9_MMIO,
     P9_PCI,
+    SOUND,
+    SOUND_PCI,
     System {
         name: "timer",
         file: "systems/timer.xml",

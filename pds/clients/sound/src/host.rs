@@ -66,7 +66,7 @@ pub fn parse(bytes: &[u8]) -> Result<Wav, String> {
             }
             b"data" => {
                 let (format, channels, rate, bits) = fmt.ok_or("data before fmt")?;
-                if bits != 16 || size % 2 != 0 {
+                if bits != 16 || !size.is_multiple_of(2) {
                     return Err(format!("{bits}-bit samples, {size} data bytes: not 16-bit"));
                 }
                 let samples = body.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
