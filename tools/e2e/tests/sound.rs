@@ -11,9 +11,9 @@ use sevio_client_sound::{RECORD_FRAMES, TONE_FRAMES, host};
 use sevio_e2e::{TempDir, sim};
 
 /// Run `system` with the tone's device placed by `tone_at` and the
-/// recorder's by `record_at` (sim description lines); the bus must bind
-/// sound0 and sound1 as `bound`.
-fn plays_and_records(system: &str, tone_at: &str, record_at: &str, bound: [&str; 2]) {
+/// recorder's by `record_at` (sim description lines); `bound`: where the
+/// bus finds each device, then how sound0 and sound1 log their binding.
+fn plays_and_records(system: &str, tone_at: &str, record_at: &str, bound: [&str; 4]) {
     let dir = TempDir::new(&format!("sound-{system}"));
     let wav = dir.0.join("tone.wav");
     let desc = dir.file(
@@ -29,8 +29,10 @@ fn plays_and_records(system: &str, tone_at: &str, record_at: &str, bound: [&str;
     let run = sim(system.to_str().unwrap(), &["--sim", desc.to_str().unwrap(), "--timeout", "60"]);
     run.assert_code(0);
     // Each PD's lines in order; the two devices and clients interleave.
-    run.assert_lines(&[&format!("bus: sound0 <- virtio-sound at {}", bound[0])]);
-    run.assert_lines(&[&format!("bus: sound1 <- virtio-sound at {}", bound[1])]);
+    // The bus names a driver by its rank among those registered when it
+    // binds; the drivers' own lines say which instance got which device.
+    run.assert_lines(&[&format!("<- virtio-sound at {}", bound[0]), &format!("sound0: sound: bound to {}", bound[2])]);
+    run.assert_lines(&[&format!("<- virtio-sound at {}", bound[1]), &format!("sound1: sound: bound to {}", bound[3])]);
     run.assert_lines(&[
         "tone: stream 0 of 2 (playback), mono S16 at 48000 Hz",
         &format!("tone: played 50048 frames of 50048 (1042 ms): {TONE_FRAMES} of 440 Hz (1000 ms), then silence"),
@@ -60,7 +62,7 @@ fn the_tone_over_mmio_is_in_the_wav_file_and_capture_over_pci_gives_every_frame(
         "sound.xml",
         "driver = \"virtio-sound-device\"\nslot = 5",
         "driver = \"virtio-sound-pci\"\npci_addr = \"2\"",
-        ["mmio slot 5", "pci 00:02.0"],
+        ["mmio slot 5", "pci 00:02.0", "Mmio { slot: 5 }", "Pci"],
     );
 }
 
@@ -70,6 +72,6 @@ fn the_same_with_the_transports_swapped() {
         "sound-pci.xml",
         "driver = \"virtio-sound-pci\"\npci_addr = \"2\"",
         "driver = \"virtio-sound-device\"\nslot = 5",
-        ["pci 00:02.0", "mmio slot 5"],
+        ["pci 00:02.0", "mmio slot 5", "Pci", "Mmio { slot: 5 }"],
     );
 }

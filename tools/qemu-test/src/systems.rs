@@ -193,7 +193,9 @@ const P9_PCI: System = System {
 pub const RECORDER_CAPTURED: &str = "recorder: captured 24576 frames of 24576 asked";
 
 /// The tone's device records to `{wav}` at the stream's own format; the
-/// recorder's has the none audiodev (QEMU's wav has no input).
+/// recorder's has the none audiodev (QEMU's wav has no input). The bus
+/// names a driver by its rank among those registered when it binds, so
+/// which instance got which device is read from the drivers' own lines.
 const SOUND: System = System {
     name: "sound",
     file: "systems/sound.xml",
@@ -204,8 +206,10 @@ const SOUND: System = System {
     expect: Expect {
         pass: &["tone", "recorder"],
         lines: &[
-            "bus: sound0 <- virtio-sound at mmio slot",
-            "bus: sound1 <- virtio-sound at pci 00:02.0",
+            "<- virtio-sound at mmio slot",
+            "<- virtio-sound at pci 00:02.0",
+            "sound0: sound: bound to Mmio",
+            "sound1: sound: bound to Pci",
             RECORDER_CAPTURED,
             "tone: played 50048 frames of 50048",
         ],
@@ -224,8 +228,10 @@ const SOUND_PCI: System = System {
     expect: Expect {
         pass: &["tone", "recorder"],
         lines: &[
-            "bus: sound0 <- virtio-sound at pci 00:02.0",
-            "bus: sound1 <- virtio-sound at mmio slot",
+            "<- virtio-sound at pci 00:02.0",
+            "<- virtio-sound at mmio slot",
+            "sound0: sound: bound to Pci",
+            "sound1: sound: bound to Mmio",
             RECORDER_CAPTURED,
             "tone: played 50048 frames of 50048",
         ],
