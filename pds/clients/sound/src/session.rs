@@ -96,6 +96,9 @@ pub struct Session {
     next_slot: u32,
     max_latency: u32,
     notify: bool,
+    /// When START was answered, and when the last frame came back.
+    started_ns: u64,
+    finished_ns: u64,
 }
 
 fn name(code: u32) -> &'static str {
@@ -136,6 +139,8 @@ impl Session {
             next_slot: 0,
             max_latency: 0,
             notify: false,
+            started_ns: 0,
+            finished_ns: 0,
         }
     }
 
@@ -217,7 +222,10 @@ impl Session {
                     self.feed()?;
                     self.send(cmd::START, SetParams::default())?;
                 }
-                cmd::START => self.step = Step::Running,
+                cmd::START => {
+                    self.started_ns = sevio_runtime::time::now_ns();
+                    self.step = Step::Running;
+                }
                 cmd::STOP => self.send(cmd::RELEASE, SetParams::default())?,
                 _ => {
                     self.summary(log);
@@ -248,6 +256,7 @@ impl Session {
             self.feed()?;
         }
         if self.step == Step::Running && self.in_flight == 0 && self.queued == self.role.frames() {
+            self.finished_ns = sevio_runtime::time::now_ns();
             self.send(cmd::STOP, SetParams::default())?;
         }
         Ok(Progress::Waiting)
@@ -297,6 +306,19 @@ impl Session {
             }
             Role::Record { frames } => writeln!(log, "captured {} frames of {frames} asked ({ms} ms)", self.done),
         };
+        // Frames' worth of time over the time from START answered to the
+        // last frame back: about 1 when the stream kept pace with the
+        // device (it is the device that sets the pace), less if the
+        // driver or client made it wait. Frames queued before START
+        // count, so it can be a little over 1.
+        let wall_ns = self.finished_ns.saturating_sub(self.started_ns);
+        if wall_ns > 0 {
+            let audio_ns = u64::from(self.done) * 1_000_000_000 / u64::from(FRAMES_PER_SECOND);
+            let milli = audio_ns * 1000 / wall_ns;
+            let what = if self.role.direction() == 0 { "playback" } else { "capture" };
+            let _ =
+                writeln!(log, "BENCH sound_{what}_realtime {}.{:03} audio s per wall s", milli / 1000, milli % 1000);
+        }
     }
 
     /// Whether every frame asked for was confirmed (checked at the end).
