@@ -687,10 +687,15 @@ impl SoundDriver {
                     .filter(|s| matches!(s, TransferSlot::Busy { direction, .. } if *direction == d))
                     .count()
             };
-            let room = (
-                in_flight(Direction::Playback) < TRANSFERS_PER_QUEUE,
-                in_flight(Direction::Capture) < TRANSFERS_PER_QUEUE,
-            );
+            // A request's queue is known only once it is taken, and taking
+            // is for good: take one only while both queues have room, so
+            // whichever it needs has. Requests go in order; while either
+            // queue is full, they all wait.
+            let room = in_flight(Direction::Playback) < TRANSFERS_PER_QUEUE
+                && in_flight(Direction::Capture) < TRANSFERS_PER_QUEUE;
+            if live && !room {
+                return;
+            }
             let Some(client) = &mut self.client else { return };
             match client.pcm_responses.free() {
                 Ok(free) if free as usize > owed => {}
@@ -704,17 +709,6 @@ impl SoundDriver {
                 Err(e) => return self.client_lost(e),
             };
             let plan = self.streams.as_ref().map(|s| plan_transfer(&pcm, s, &self.data));
-            // Requests go in order: one whose queue is full waits (not
-            // taken), and so does everything behind it.
-            if let Some(Ok(p)) = &plan {
-                let has_room = match p.direction {
-                    Direction::Playback => room.0,
-                    Direction::Capture => room.1,
-                };
-                if live && !has_room {
-                    return;
-                }
-            }
             let Some(client) = &mut self.client else { return };
             if let Err(e) = client.pcm_requests.publish() {
                 return self.client_lost(e);

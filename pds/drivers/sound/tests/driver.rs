@@ -376,3 +376,23 @@ fn requests_wait_for_the_device_and_are_answered_when_it_goes() {
     rig.h.unbind();
     assert_eq!(rig.cmd_answers(), [(waiting, SoundStatus::IoErr as u32)], "in flight on a device that went");
 }
+
+#[test]
+fn transfers_past_what_a_queue_holds_wait_in_order_and_none_is_lost() {
+    let mut rig = Rig::ready();
+    rig.take(0);
+    let cookies: Vec<u32> = (0..20).map(|i| rig.transfer(0, (i % 8) * 4096, 4096)).collect();
+    let mut chains: Vec<Chain> = std::iter::from_fn(|| rig.pop(2).map(|(c, _)| c)).collect();
+    assert_eq!(chains.len(), 16, "16 in flight on the txq, the rest wait in the client's queue");
+    let mut answered = Vec::new();
+    let mut status = code::S_OK.to_le_bytes().to_vec();
+    status.extend(0u32.to_le_bytes());
+    while let Some(chain) = chains.first().cloned() {
+        chains.remove(0);
+        rig.answer_claiming(2, &chain, &status, 8);
+        answered.extend(rig.pcm_answers().iter().map(|p| p.cookie));
+        chains.extend(std::iter::from_fn(|| rig.pop(2).map(|(c, _)| c)));
+    }
+    assert_eq!(answered, cookies, "every transfer answered once, in order");
+    assert_eq!(rig.h.driver().stats().played, 20 * 4096);
+}
