@@ -18,6 +18,10 @@
 # 3. Input end to end under sim: QMP events into virtio-mouse, through the
 #    input driver, to paint (tools/e2e/tests/gpu.rs, input_bench).
 # 4. vsock end to end under sim (tools/e2e/tests/vsock.rs, vsock_bench).
+# 5. Sound under sim (systems/sound.xml): the tone's playback and the
+#    recorder's capture against QEMU's virtio-sound, in audio seconds per
+#    wall second from START answered to the last frame back. The device
+#    sets the pace: about 1 means driver and client kept up with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,6 +56,14 @@ if ! cargo test -q --release -p sevio-e2e --test vsock -- --ignored vsock_bench 
 fi
 if ! cargo test -q --release -p sevio-e2e --test gpu -- --ignored input_bench --nocapture 2>&1 | grep -E '^BENCH '; then
     echo "bench: the input benchmark failed" >&2
+    status=1
+fi
+mkdir -p build
+if out=$(target/release/sevio-sim run systems/sound.xml --pd-dir target/release --timeout 120 2>&1); then
+    echo "$out" | sed -n 's/^[a-z0-9_]*: \(BENCH .*\)/\1/p'
+else
+    echo "bench: systems/sound.xml failed:" >&2
+    echo "$out" >&2
     status=1
 fi
 exit $status

@@ -20,12 +20,14 @@ use sevio_sharedmem::{HeapRegion, SharedMemory};
 pub fn consumer(data: &[u8]) {
     let [kind, cap_log, rest @ ..] = data else { return };
     let cap = 1u32 << (1 + cap_log % 6);
-    match kind % 6 {
+    match kind % 8 {
         0 => inline::<NetQueue>(cap, rest),
         1 => inline::<BlkRequestQueue>(cap, rest),
         2 => inline::<BlkResponseQueue>(cap, rest),
         3 => inline::<crate::gpu::GpuRequestQueue>(cap, rest),
         4 => inline::<crate::input::InputEventQueue>(cap, rest),
+        5 => inline::<crate::sound::SoundCmdQueue>(cap, rest),
+        6 => inline::<crate::sound::SoundPcmQueue>(cap, rest),
         _ => serial(cap, rest),
     }
 }

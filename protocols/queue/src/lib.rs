@@ -1,7 +1,7 @@
 //! sDDF-compatible client queues for sevio drivers.
 //!
 //! Byte-compatible with the queues of au-ts/sddf (`include/sddf/{blk,
-//! network,serial,gpu}`), so sDDF and LionsOS clients can talk to sevio
+//! network,serial,gpu,sound}`), so sDDF and LionsOS clients can talk to sevio
 //! drivers. Every queue is a single-producer single-consumer ring
 //! ([`ring`]) in memory shared with another PD, reached only through
 //! [`SharedMemory`](sevio_sharedmem::SharedMemory) (never a reference).
@@ -19,7 +19,8 @@
 //! - [`rng`]: sevio's entropy mailbox (sDDF has no entropy class): one
 //!   request and one response on a control page;
 //! - [`rpmsg`]: sevio's rpmsg client protocol: endpoint requests and
-//!   messages one way, messages, announcements and refusals the other.
+//!   messages one way, messages, announcements and refusals the other;
+//! - [`sound`]: sDDF's sound command and PCM queues and shared-state page.
 //!
 //! The peer is untrusted: its index is checked before use and an
 //! impossible one is [`QueueError::PeerIndex`]; entries are copies the
@@ -45,6 +46,7 @@ pub mod rng;
 pub mod rpmsg;
 pub mod serial;
 pub mod vsock;
+pub mod sound;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;

@@ -36,6 +36,7 @@ pub const BLK_BENCH: System = System {
     gpu_demo: false,
     export: false,
     vsock: false,
+    tone_wav: false,
 };
 
 /// What the Linux guest prints when every job is done.

@@ -190,6 +190,15 @@ pub const ROWS: &[Row] = &[
         clients: &["vsock_client"],
     },
     Row {
+        what: "sound (sDDF sound protocol, `systems/sound.xml`, `systems/sound-pci.xml`): streams described, parameters set, prepared, started, stopped, released; one second of a 440 Hz tone played from the client's region, and QEMU's WAV file then holds it (PCM mono 48 kHz, length within 0.1%, DFT peak and zero crossings at 440 Hz); a capture gives exactly the frames asked for; a short status and unknown statuses fail the device, device errors reach the client; playback and capture each over mmio and PCI",
+        sim: &[
+            "sound::the_tone_over_mmio_is_in_the_wav_file_and_capture_over_pci_gives_every_frame",
+            "sound::the_same_with_the_transports_swapped",
+        ],
+        sel4: &["sound", "sound-pci"],
+        clients: &["tone", "recorder"],
+    },
+    Row {
         what: "a driver that keeps faulting: unbound by the bus, device reset, restarted with back-off until the 12th fault in 10 s leaves it down; the rest runs on",
         sim: &[
             "reference::a_driver_that_keeps_faulting_stays_down_and_nothing_else_stops",

@@ -122,6 +122,11 @@ pub fn run(setup: &Setup, system: &System) -> Result<Duration, String> {
     if let Some(v) = vsock {
         v.check()?;
     }
+    if system.tone_wav {
+        // QEMU quit through QMP, so the wav audiodev finished the file.
+        sevio_client_sound::host::check_tone(&tone_wav(&export))
+            .map_err(|why| format!("the tone's WAV file: {why}"))?;
+    }
     Ok(took)
 }
 
@@ -278,6 +283,12 @@ pub(crate) fn make_image(setup: &Setup, system: &System, dir: &Path) -> Result<P
     Ok(image)
 }
 
+/// The tone's WAV file: `tone.wav` beside the export directory, in the
+/// run's scratch directory.
+fn tone_wav(export: &Path) -> PathBuf {
+    export.with_file_name("tone.wav")
+}
+
 /// QEMU's arguments for `system` (console and QMP come from [`Qemu`]).
 pub fn qemu_args(system: &System, image: &Path, disks: &[PathBuf], export: &Path) -> Vec<String> {
     let mut args = machine_args(system.legacy_mmio);
@@ -287,6 +298,7 @@ pub fn qemu_args(system: &System, image: &Path, disks: &[PathBuf], export: &Path
             word = word.replace(&format!("{{disk{i}}}"), &disk.display().to_string());
         }
         word = word.replace("{export}", &export.display().to_string());
+        word = word.replace("{wav}", &tone_wav(export).display().to_string());
         args.push(word);
     }
     args.push("-device".into());
@@ -375,6 +387,8 @@ mod tests {
         assert!(legacy.contains(&"virtio-mmio.force-legacy=true".to_string()));
         let p9 = qemu_args(find("9p").unwrap(), Path::new("/t/l.img"), &[], Path::new("/t/export"));
         assert!(p9.contains(&"local,id=fs0,path=/t/export,security_model=none".to_string()), "{p9:?}");
+        let sound = qemu_args(find("sound").unwrap(), Path::new("/t/l.img"), &[], Path::new("/t/export"));
+        assert!(sound.iter().any(|a| a.starts_with("wav,id=snd0,path=/t/tone.wav,")), "{sound:?}");
     }
 
     #[test]

@@ -68,6 +68,11 @@ pub struct System {
     /// listens, a host listener echoes the guest's connection, and both
     /// are checked afterwards (`sevio_client_vsock::host`).
     pub vsock: bool,
+    /// A WAV file QEMU's wav audiodev records the tone client's playback
+    /// to, named `{wav}` in `devices` (in the run's scratch directory);
+    /// after QEMU quit it must hold the tone
+    /// (`sevio_client_sound::host::check_tone`).
+    pub tone_wav: bool,
 }
 
 const ALL_CLIENTS: &[&str] = &["blk_client", "net_client", "console_client", "rng_client"];
@@ -107,6 +112,7 @@ const REFERENCE: System = System {
     gpu_demo: false,
     export: false,
     vsock: false,
+    tone_wav: false,
 };
 
 const PCI_MODERN: System = System {
@@ -219,6 +225,57 @@ const P9_PCI: System = System {
     ..P9_MMIO
 };
 
+/// What the recorder logs when it was given every frame it asked for.
+pub const RECORDER_CAPTURED: &str = "recorder: captured 24576 frames of 24576 asked";
+
+/// The tone's device records to `{wav}` at the stream's own format; the
+/// recorder's has the none audiodev (QEMU's wav has no input). The bus
+/// names a driver by its rank among those registered when it binds, so
+/// which instance got which device is read from the drivers' own lines.
+const SOUND: System = System {
+    name: "sound",
+    file: "systems/sound.xml",
+    devices: "-audiodev wav,id=snd0,path={wav},out.frequency=48000,out.channels=1,out.format=s16 \
+              -device virtio-sound-device,audiodev=snd0 \
+              -audiodev none,id=snd1 -device virtio-sound-pci,audiodev=snd1,addr=2,romfile=",
+    disks: &[],
+    expect: Expect {
+        pass: &["tone", "recorder"],
+        lines: &[
+            "<- virtio-sound at mmio slot",
+            "<- virtio-sound at pci 00:02.0",
+            "sound0: sound: bound to Mmio",
+            "sound1: sound: bound to Pci",
+            RECORDER_CAPTURED,
+            "tone: played 50048 frames of 50048",
+        ],
+        faults: &[],
+    },
+    tone_wav: true,
+    ..REFERENCE
+};
+
+const SOUND_PCI: System = System {
+    name: "sound-pci",
+    file: "systems/sound-pci.xml",
+    devices: "-audiodev wav,id=snd0,path={wav},out.frequency=48000,out.channels=1,out.format=s16 \
+              -device virtio-sound-pci,audiodev=snd0,addr=2,romfile= \
+              -audiodev none,id=snd1 -device virtio-sound-device,audiodev=snd1",
+    expect: Expect {
+        pass: &["tone", "recorder"],
+        lines: &[
+            "<- virtio-sound at pci 00:02.0",
+            "<- virtio-sound at mmio slot",
+            "sound0: sound: bound to Pci",
+            "sound1: sound: bound to Mmio",
+            RECORDER_CAPTURED,
+            "tone: played 50048 frames of 50048",
+        ],
+        faults: &[],
+    },
+    ..SOUND
+};
+
 /// Every system the README says runs on seL4.
 pub const SYSTEMS: &[System] = &[
     System {
@@ -328,6 +385,8 @@ pub const SYSTEMS: &[System] = &[
     P9_PCI,
     VSOCK_MMIO,
     VSOCK_PCI,
+    SOUND,
+    SOUND_PCI,
     System {
         name: "timer",
         file: "systems/timer.xml",

@@ -99,6 +99,31 @@ struct Resources {
     dirs: Vec<PathBuf>,
 }
 
+/// How long QEMU gets to shut down cleanly before it is killed.
+const QEMU_GRACE: Duration = Duration::from_secs(5);
+
+/// Stop QEMU the way its own `quit` would: SIGTERM makes it shut down
+/// cleanly, so backends finish their files (the wav audiodev writes its
+/// buffered frames and the RIFF sizes only then); one that lingers past
+/// [`QEMU_GRACE`] is killed.
+fn stop_qemu(q: &mut Child) {
+    if let Ok(None) = q.try_wait() {
+        // SAFETY: kill(2) on the pid of a child this process started and
+        // has not reaped (try_wait said it is running), so the pid still
+        // names it; no memory is involved.
+        unsafe { libc::kill(q.id() as libc::pid_t, libc::SIGTERM) };
+        let start = Instant::now();
+        while start.elapsed() < QEMU_GRACE {
+            if let Ok(Some(_)) = q.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = q.kill();
+    let _ = q.wait();
+}
+
 impl Resources {
     /// Remove the files now: QEMU and every PD hold what they need open.
     fn remove_files(&mut self) {
@@ -116,8 +141,7 @@ impl Resources {
             let _ = p.child.kill();
         }
         if let Some(q) = &mut self.qemu {
-            let _ = q.kill();
-            let _ = q.wait();
+            stop_qemu(q);
         }
         for p in &mut self.pds {
             let _ = p.child.wait();
