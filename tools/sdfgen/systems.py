@@ -10,6 +10,15 @@ per system built with sdfgen and sevio_sdfgen's `Sevio` helper.
                               file under ROOT differs, is missing, or is a
                               system or sim description in systems/ that
                               nothing here generates
+    systems.py compare REV [BASE]
+                              what each file means against the file of the
+                              same path in git revision REV (a branch with
+                              hand-written systems): the facts only one
+                              states (sdf_semantics), sim descriptions as
+                              parsed TOML; files only one side has. With
+                              BASE (the revision REV branched from), less
+                              the differences already there against BASE:
+                              what REV's own changes left unported
 
 Conventions every system follows (README.md "Wiring a driver into a
 system", sevio_sdfgen): uart (254, passive) prints for every PD, on each
@@ -24,12 +33,14 @@ from __future__ import annotations
 
 import filecmp
 import os
+import subprocess
 import sys
 import tempfile
 from typing import Callable, Dict, List, Optional, Tuple
 
 from sdfgen import SystemDescription
 
+import sdf_semantics
 import sevio_sdfgen as sg
 from sevio_sdfgen import Sevio
 
@@ -813,9 +824,69 @@ def check(files: Dict[str, str], root: str) -> List[str]:
     return problems
 
 
+def git_files(rev: str) -> Dict[str, str]:
+    """system.xml and every system or sim description in systems/ at git
+    revision `rev` of the workspace, by path."""
+    listed = subprocess.run(["git", "ls-tree", "--name-only", rev, "system.xml", "system.sim.toml", "systems/"],
+                            cwd=WORKSPACE, capture_output=True, text=True)
+    if listed.returncode != 0:
+        raise ValueError(f"git revision '{rev}': {listed.stderr.strip()}")
+    out = {}
+    for path in listed.stdout.split():
+        if generated_kind(os.path.basename(path)):
+            out[path] = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=WORKSPACE, capture_output=True,
+                                       text=True, check=True).stdout
+    return out
+
+
+def toml_differences(a_text: str, b_text: str) -> List[str]:
+    """The top-level keys and devices (by place) only one of two sim
+    descriptions has, or has otherwise: `- ` for a's, `+ ` for b's."""
+    import tomllib  # Python 3.11: sdfgen's venv has it; only compare needs it
+    a, b = tomllib.loads(a_text), tomllib.loads(b_text)
+    out = []
+    for key in sorted(set(a) | set(b)):
+        if key == "device":
+            continue
+        if a.get(key) != b.get(key):
+            out += [f"- {key} = {a[key]!r}"] if key in a else []
+            out += [f"+ {key} = {b[key]!r}"] if key in b else []
+    a_devices, b_devices = a.get("device", []), b.get("device", [])
+    for k in range(max(len(a_devices), len(b_devices))):
+        a_dev = a_devices[k] if k < len(a_devices) else None
+        b_dev = b_devices[k] if k < len(b_devices) else None
+        if a_dev != b_dev:
+            out += [f"- device {k}: {a_dev!r}"] if a_dev is not None else []
+            out += [f"+ device {k}: {b_dev!r}"] if b_dev is not None else []
+    return out
+
+
+def compare(files: Dict[str, str], theirs: Dict[str, str]) -> List[str]:
+    """How `files` (generated) differ in meaning from `theirs` (another
+    revision's), one line each; `- ` facts are theirs alone, `+ ` ours."""
+    out = []
+    for path in sorted(set(files) | set(theirs)):
+        if path not in files:
+            out.append(f"{path}: theirs only (not generated here)")
+        elif path not in theirs:
+            out.append(f"{path}: generated here only")
+        else:
+            differ = sdf_semantics.differences if path.endswith(".xml") else toml_differences
+            out += [f"{path}: {line}" for line in differ(theirs[path], files[path])]
+    return out
+
+
 def main(argv: List[str]) -> int:
+    if len(argv) in (3, 4) and argv[1] == "compare":
+        files = generate()
+        lines = compare(files, git_files(argv[2]))
+        if len(argv) == 4:
+            known = set(compare(files, git_files(argv[3])))
+            lines = [line for line in lines if line not in known]
+        print("\n".join(lines) if lines else f"systems: every file means what it means at {argv[2]}")
+        return 1 if lines else 0
     if len(argv) not in (2, 3) or argv[1] not in ("write", "check"):
-        print(f"usage: {SCRIPT} write|check [ROOT]", file=sys.stderr)
+        print(f"usage: {SCRIPT} write|check [ROOT] | compare REV [BASE]", file=sys.stderr)
         return 2
     root = argv[2] if len(argv) == 3 else WORKSPACE
     files = generate()
