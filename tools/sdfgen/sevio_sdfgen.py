@@ -164,6 +164,12 @@ DRIVER_CLASSES: Dict[str, DriverClass] = {
     "9p": DriverClass("p9", "p9_doorbell_vaddr", "p9_dma_vaddr", "p9_dma_size", "p9_dma_paddr",
                       stack_size=0x4_0000),
     "rpmsg": DriverClass("rpmsg", "rpmsg_doorbell_vaddr", "rpmsg_dma_vaddr", "rpmsg_dma_size", "rpmsg_dma_paddr"),
+    "sound": DriverClass("sound", "sound_doorbell_vaddr", "sound_dma_vaddr", "sound_dma_size", "sound_dma_paddr"),
+    "vsock": DriverClass("vsock", "vsock_doorbell_vaddr", "vsock_dma_vaddr", "vsock_dma_size", "vsock_dma_paddr"),
+    # The virtio-iommu driver: confines other drivers' devices (add_iommu).
+    "iommu": DriverClass("iommu", "iommu_doorbell_vaddr", "iommu_dma_vaddr", "iommu_dma_size", "iommu_dma_paddr"),
+    # The misbehaving blk driver of the DMA-confinement tests (add_canary).
+    "rogue": DriverClass("rogue-blk", "rogue_doorbell_vaddr", "rogue_dma_vaddr", "rogue_dma_size", "rogue_dma_paddr"),
 }
 
 
@@ -493,6 +499,32 @@ class Sevio:
         """rpmsg-client (or rpmsg-bench) on `driver`: a 64 KiB control
         region."""
         self._control_and_data(driver, client, "rpmsg", 0x1_0000, None)
+
+    def connect_vsock(self, driver: PD, client: PD) -> None:
+        """vsock-client (or vsock-bench) on the vsock driver: a 136 KiB
+        control region (two rings of 32 entries of 2 KiB)."""
+        self._control_and_data(driver, client, "vsock", 0x2_2000, None)
+
+    def connect_sound(self, driver: PD, client: PD, *, data_paddr: int) -> None:
+        """tone (or recorder) on a sound driver: sDDF sound's command and
+        PCM request and response queues, the driver's shared state (the
+        client reads it), and the client's 128 KiB data region (fixed
+        address: the device reads and writes the frames in place).
+        Driver 2 <-> client 0."""
+        n = driver.name
+        offset = 0
+        for what, size in (("cmd_req", PAGE), ("cmd_res", PAGE), ("pcm_req", 3 * PAGE), ("pcm_res", 3 * PAGE),
+                           ("shared_state", PAGE)):
+            region = self.region(f"{n}_{what}", size)
+            self._share(region, (driver, SHARED_VADDR + offset, "rw", f"sound_{what}_vaddr", None),
+                        (client, SHARED_VADDR + offset, "r" if what == "shared_state" else "rw",
+                         f"sound_{what}_vaddr", None))
+            offset += size
+        data = self.region(f"{n}_client_data", 0x2_0000, paddr=data_paddr)
+        for pd in (driver, client):
+            self._share(data, (pd, DATA_VADDR, "rw", "sound_client_data_vaddr", "sound_client_data_size"))
+        self.setvar_paddr(driver, "sound_client_data_paddr", f"{n}_client_data")
+        self.sdf.add_channel(Channel(driver, client, a_id=2, b_id=0))
 
     def connect_gpu(self, driver: PD, client: PD, *, data_paddr: int) -> None:
         """paint (or gpu-bench) on the gpu driver: request and response

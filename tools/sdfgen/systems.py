@@ -69,6 +69,8 @@ NET_DMA, NET_RX_DATA, NET_TX_DATA = 0x4900_0000, 0x4920_0000, 0x4930_0000
 NET_ECHO_DMA, NET_ECHO_RX_DATA, NET_ECHO_TX_DATA = 0x4940_0000, 0x4960_0000, 0x4970_0000
 GPU_DMA, GPU_DATA = 0x4a00_0000, 0x4a40_0000
 INPUT_DMA = [0x4a04_0000, 0x4a08_0000, 0x4a0c_0000]
+SOUND_DMA, SOUND_DATA = [0x4a00_0000, 0x4a04_0000], [0x4a20_0000, 0x4a40_0000]
+VSOCK_DMA = 0x4890_0000
 
 # Driver ids of the single-device systems: each class keeps the id it has
 # in the reference system (blk 0, net 1, console 2, rng 3), the rest from 4.
@@ -297,16 +299,26 @@ def gpu(transport: str, paint_image: str) -> Callable[[], str]:
     return build
 
 
-def p9(transport: str, client_image: str) -> Callable[[], str]:
+def driver_and_client(device_class: str, transport: str, client_image: str, *, client_name: str, dma_paddr: int,
+                      connect: Callable[[Sevio, PD, PD], None]) -> Callable[[], str]:
+    """One driver (driver 4, not the bus's child) and its client,
+    connected by `connect` (a Sevio.connect_* method)."""
+
     def build() -> str:
         sdf, sevio, uart = system(bus_stack_size=None)
-        p9_driver = driver(sevio, "9p", transport=transport, id=SECOND_ID, dma_paddr=P9_DMA, child=False)
-        p9_client = client(sdf, "p9_client", client_image)
-        sevio.connect_p9(p9_driver, p9_client)
-        sg.connect_log(sdf, uart, [sevio.bus, sevio.transport(transport), p9_driver, p9_client])
+        the_driver = driver(sevio, device_class, transport=transport, id=SECOND_ID, dma_paddr=dma_paddr,
+                            child=False)
+        the_client = client(sdf, client_name, client_image)
+        connect(sevio, the_driver, the_client)
+        sg.connect_log(sdf, uart, [sevio.bus, sevio.transport(transport), the_driver, the_client])
         return sevio.render()
 
     return build
+
+
+def p9(transport: str, client_image: str) -> Callable[[], str]:
+    return driver_and_client("9p", transport, client_image, client_name="p9_client", dma_paddr=P9_DMA,
+                             connect=Sevio.connect_p9)
 
 
 def rproc(client_image: str, with_rng: bool) -> Callable[[], str]:
@@ -333,6 +345,30 @@ def rproc(client_image: str, with_rng: bool) -> Callable[[], str]:
         return sevio.render()
 
     return build
+
+
+def sound(tone_transport: str) -> Callable[[], str]:
+    """sound0 (driver 0, for tone) on `tone_transport`, sound1 (driver 1,
+    for recorder) on the other one; both the bus's children."""
+
+    def build() -> str:
+        sdf, sevio, uart = system()
+        mmio, pci = sevio.transport("mmio"), sevio.transport("pci")
+        other = {"mmio": "pci", "pci": "mmio"}[tone_transport]
+        drivers = [driver(sevio, "sound", name=f"sound{k}", transport=transport, id=k, dma_paddr=SOUND_DMA[k],
+                          child=True) for k, transport in enumerate((tone_transport, other))]
+        clients = [client(sdf, name, name) for name in ("tone", "recorder")]
+        for k, (sound_driver, sound_client) in enumerate(zip(drivers, clients)):
+            sevio.connect_sound(sound_driver, sound_client, data_paddr=SOUND_DATA[k])
+        sg.connect_log(sdf, uart, [sevio.bus, mmio, pci, *drivers, *clients])
+        return sevio.render()
+
+    return build
+
+
+def vsock(transport: str, client_image: str) -> Callable[[], str]:
+    return driver_and_client("vsock", transport, client_image, client_name="vsock_client", dma_paddr=VSOCK_DMA,
+                             connect=Sevio.connect_vsock)
 
 
 def timer_system() -> str:
@@ -430,6 +466,77 @@ driver 4 (bus 12, rproc 44); a driver's own ids: 0 bus, 1 transport,
 2 client. vhost maps both vdevs' DMA regions (fixed physical
 addresses): the rings and buffers it serves are there, nowhere else.
 """
+
+SOUND_TEXT = """\
+Two devices because QEMU's wav audiodev, which records playback to a
+file, has no input: the tone plays on a virtio-sound whose audiodev is
+wav, the recorder captures from one whose audiodev is none (silence at
+the real rate). Each transport tells the bus which drivers it has
+channels to, so sound0 can only bind the {tone} device and sound1 only the
+{other} one: the tone always reaches the WAV file.
+
+Channel ids: mmio 0..31 = slot IRQs, 32 = bus, 40 + k = driver k; pci
+0..3 = INTA..INTD, 32 = bus, 40 + k = driver k; bus 0 = mmio, 1 = pci,
+8 + k = driver k. Each driver: 0 bus, 1 transport, 2 client; each
+client: 0 its driver. A driver's DMA region holds its control requests,
+transfer headers and statuses; the client's data region (fixed physical
+address) holds the frames, which the device reads (playback) or writes
+(capture) in place, every offset checked by the driver. The drivers are
+the bus's children (one image, two PDs): a driver that faults is unbound
+and its device reset.
+"""
+
+SOUND_SIM_TEXT = """\
+The tone's virtio-sound on {tone}, its playback
+recorded to a WAV file at the stream's own format (no resampling); the
+recorder's on {other} with the none audiodev (silence at the real rate).
+The e2e test gives its own file and checks it (tools/e2e/tests/sound.rs).
+"""
+
+
+def sound_devices(tone_transport: str, wav: str) -> List[Dict]:
+    """The tone's virtio-sound (wav audiodev) on `tone_transport`, the
+    recorder's (none) on the other: mmio slot 5, PCI 00:02.0."""
+    wav_audiodev = {"type": "wav", "path": wav, "out.frequency": 48000, "out.channels": 1, "out.format": "s16"}
+    place = {"mmio": ("virtio-sound-device", "slot", 5), "pci": ("virtio-sound-pci", "pci_addr", "2")}
+    devices = []
+    for transport, audiodev in ((tone_transport, wav_audiodev), ({"mmio": "pci", "pci": "mmio"}[tone_transport],
+                                                                  {"type": "none"})):
+        name, key, where = place[transport]
+        devices.append({"driver": name, key: where, "audiodev": audiodev})
+    return devices
+
+
+VSOCK_TEXT = """\
+Channel ids: {transport_ids}; bus {bus_id} = {transport}, 8 + k = driver k.
+The vsock driver is driver 4 (bus 12, {transport} 44); its own ids: 0 bus,
+1 {transport}, 2 client. Its DMA region (rx, tx and event buffers and the
+three queues) has a fixed physical address in the window Microkit leaves
+to user space; the client's control region (two rings of 32 entries of
+2 KiB) is never given to the device (the driver copies between it and
+its buffers).
+
+Stack sizes: the driver copies a 2 KiB packet on its stack (0x10000);
+the transport overflows Microkit's default stack (0x10000).
+"""
+
+VSOCK_SIM_TEXT = """\
+QEMU's {device},
+its device side rust-vmm's vhost-device-vsock (scripts/install-deps.sh
+installs it), guest context id 3. The e2e test (tools/e2e/tests/vsock.rs)
+starts the backend and the host programs with its own paths; by hand,
+from the repository root:
+
+  mkdir -p build/vsock
+  vhost-device-vsock --guest-cid 3 --socket build/vsock/vhost.sock --uds-path build/vsock/vm.vsock &
+  (host echo listener on build/vsock/vm.vsock_4321, e.g. socat)
+  make sim SYSTEM=systems/{system}
+
+and connect to the echo server: write "CONNECT 1234\\n" to
+build/vsock/vm.vsock, read "OK <port>\\n", then bytes both ways.
+"""
+VHOST_SOCKET = {"type": "socket", "path": "build/vsock/vhost.sock"}
+VSOCK_MMIO = {"driver": "vhost-user-vsock-device", "slot": 5, "chardev": VHOST_SOCKET}
 
 SYSTEMS: List[Generated] = [
     Generated("system.xml", """\
@@ -755,6 +862,78 @@ offers its vdev, which nothing binds."""), rproc("rpmsg-bench", with_rng=False),
         "systems/rproc-bench.sim.toml": Sim("""\
 The rpmsg benchmark: no QEMU device (the remote side is a PD).
 """, ["rpmsg_bench"], []),
+    }),
+    Generated("systems/sound.xml", f"""\
+sevio sound: the tone client plays one second of 440 Hz through sound0
+on a virtio-sound over virtio-mmio (QEMU records it to a WAV file); the
+recorder captures through sound1 on a virtio-sound over PCI.
+systems/sound-pci.xml is the same with the transports swapped.
+
+  tone (100)     =sDDF sound queues + data region=> sound0 (150) =PPC=> mmio (200) =PPC=> bus (250)
+  recorder (100) =sDDF sound queues + data region=> sound1 (150) =PPC=> pci (200)
+
+{SOUND_TEXT.format(tone="mmio", other="pci")}""", sound("mmio"), {
+        "systems/sound.sim.toml": Sim(SOUND_SIM_TEXT.format(tone="virtio-mmio", other="PCI"), ["tone", "recorder"],
+                                      sound_devices("mmio", "../build/sound-tone.wav")),
+    }),
+    Generated("systems/sound-pci.xml", f"""\
+sevio sound, transports swapped: the tone client plays through sound0
+on a virtio-sound over PCI (recorded to a WAV file); the recorder
+captures through sound1 on a virtio-sound over virtio-mmio. See
+systems/sound.xml.
+
+  tone (100)     =sDDF sound queues + data region=> sound0 (150) =PPC=> pci (200) =PPC=> bus (250)
+  recorder (100) =sDDF sound queues + data region=> sound1 (150) =PPC=> mmio (200)
+
+{SOUND_TEXT.format(tone="pci", other="mmio")}""", sound("pci"), {
+        "systems/sound-pci.sim.toml": Sim(SOUND_SIM_TEXT.format(tone="PCI", other="virtio-mmio"),
+                                          ["tone", "recorder"], sound_devices("pci", "../build/sound-pci-tone.wav")),
+    }),
+    Generated("systems/vsock.xml", f"""\
+sevio vsock: vsock-client runs an echo server on vsock port 1234 (a
+host program connects through the device's host side and gets its
+bytes back) and connects out to the host's port 4321, whose echo of
+300 kB it checks byte for byte, through the vsock driver.
+
+  vsock-client (100) =control region=> vsock (150) =PPC=> mmio (200) =PPC=> bus (250)
+
+{VSOCK_TEXT.format(transport_ids=MMIO_IDS, bus_id=0, transport="mmio")}""", vsock("mmio", "vsock-client"), {
+        "systems/vsock.sim.toml": Sim(VSOCK_SIM_TEXT.format(device="vhost-user-vsock-device on virtio-mmio slot 5",
+                                                            system="vsock.xml"), ["vsock_client"], [VSOCK_MMIO]),
+    }),
+    Generated("systems/vsock-pci.xml", f"""\
+sevio vsock over PCI (the variant of systems/vsock.xml with the device
+a vhost-user-vsock-pci the pci transport finds and the bus binds):
+vsock-client runs an echo server on vsock port 1234 (a host program
+connects through the device's host side and gets its bytes back) and
+connects out to the host's port 4321, whose echo of 300 kB it checks
+byte for byte, through the vsock driver.
+
+  vsock-client (100) =control region=> vsock (150) =PPC=> pci (200) =PPC=> bus (250)
+
+{VSOCK_TEXT.format(transport_ids=PCI_IDS, bus_id=1, transport="pci")}""", vsock("pci", "vsock-client"), {
+        "systems/vsock-pci.sim.toml": Sim(VSOCK_SIM_TEXT.format(device="vhost-user-vsock-pci at PCI 00:02.0",
+                                                                system="vsock-pci.xml"), ["vsock_client"],
+                                          [{"driver": "vhost-user-vsock-pci", "pci_addr": "2",
+                                            "chardev": VHOST_SOCKET}]),
+    }),
+    Generated("systems/vsock-bench.xml", f"""\
+sevio vsock benchmark (make bench): vsock-bench connects to the host's
+port 4321, where a host program echoes, and measures round trips of 64
+bytes one at a time, then an 8 MiB stream echoed back (BENCH lines).
+Otherwise systems/vsock.xml.
+
+  vsock-bench (100) =control region=> vsock (150) =PPC=> mmio (200) =PPC=> bus (250)
+
+{VSOCK_TEXT.format(transport_ids=MMIO_IDS, bus_id=0, transport="mmio")}""", vsock("mmio", "vsock-bench"), {
+        "systems/vsock-bench.sim.toml": Sim("""\
+The vsock benchmark's device: QEMU's vhost-user-vsock-device on
+virtio-mmio slot 5, its device side rust-vmm's vhost-device-vsock, guest
+context id 3. `make bench` (tools/e2e/tests/vsock.rs, vsock_bench)
+starts the backend and the host echo listener with its own paths; by
+hand, from the repository root, as systems/vsock.sim.toml says, then
+`make sim SYSTEM=systems/vsock-bench.xml`.
+""", ["vsock_client"], [VSOCK_MMIO]),
     }),
     Generated("systems/timer.xml", """\
 sevio timer system: the timer driver PD and three timer test clients,
