@@ -187,6 +187,7 @@ DISK_16M = {"size": "16M"}
 USER_NET = {"type": "user", "net": "10.0.2.0/24", "restrict": True}
 MAC = "52:54:00:12:34:56"
 MODERN_ONLY = {"disable-legacy": "on"}
+BENCH_DISK = {"driver": "virtio-blk-device", "slot": 31, "drive": {"size": "64M"}}
 
 
 def p9_device(driver_name: str, export: str, mount_tag: str, placement: Dict) -> Dict:
@@ -649,9 +650,13 @@ the client's data) have fixed physical addresses in the
 0x4000_0000..0x6000_0000 window Microkit leaves to user space, so their
 device addresses are known and contiguous.
 """, blk_alone("mmio", "blk-bench", bus_stack_size=sg.STACK_SIZE), {
-        "systems/blk-bench.sim.toml": Sim("", ["blk_client"], [
-            {"driver": "virtio-blk-device", "slot": 31, "drive": {"size": "64M"}},
-        ]),
+        "systems/blk-bench.sim.toml": Sim("", ["blk_client"], [BENCH_DISK]),
+        "systems/blk-bench-packed.sim.toml": Sim("""\
+blk-bench.xml over packed virtqueues: blk-bench.sim.toml's disk with
+QEMU's `packed=on` (the device offers VIRTIO_F_RING_PACKED, the driver
+takes it). scripts/bench.sh runs the two alternately: RATIO
+blk_packed_vs_split.
+""", ["blk_client"], [{**BENCH_DISK, "properties": {"packed": "on"}}]),
     }),
     Generated("systems/blk-pci-bench.xml", f"""\
 The block benchmark over PCI: systems/pci.xml with blk-bench as the
