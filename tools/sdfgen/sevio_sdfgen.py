@@ -131,6 +131,19 @@ TIMER_IRQ = 30
 # The channel on which a blk driver calls the timer for request deadlines.
 BLK_TIMER_CHANNEL = 3
 
+# Restart support (pds/drivers/blk/src/journal.rs, pds/drivers/core/src/
+# drill.rs and heartbeat.rs): blk's request journal, which a restart keeps,
+# the fault storm drill page and the heartbeat page, in the driver past its
+# client's data regions; the bus maps driver k's heartbeat at
+# BUS_HEARTBEAT_VADDR + k pages and reads it on the timer's timeouts (its
+# channel 60).
+JOURNAL_VADDR = 0x2c0_0000
+JOURNAL_SIZE = 0x2000
+FAULT_STORM_VADDR = 0x2c0_4000
+HEARTBEAT_VADDR = 0x2c0_6000
+BUS_HEARTBEAT_VADDR = 0x220_0000
+BUS_TIMER_CHANNEL = 60
+
 # Where sevio's drivers and clients map what they share (both sides at the
 # same addresses: the drivers' and clients' config.rs defaults).
 SHARED_VADDR = 0x240_0000
@@ -198,6 +211,7 @@ class Sevio:
         # region name -> page size: the page_size attribute sdfgen's Python
         # API cannot express either; render() adds it.
         self._page_sizes: Dict[str, int] = {}
+        self._bus_on_timer = False
         self.bindings = self.region("bus_bindings", PAGE)
         self.bus = PD("bus", bus_image, priority=bus_priority, stack_size=bus_stack_size)
         self.bus.add_map(Map(self.bindings, BINDINGS_VADDR, "rw", setvar_vaddr="bus_bindings_vaddr"))
@@ -349,6 +363,34 @@ class Sevio:
         self._drivers.append((driver, device_class))
         self._driver_ids[name] = k
         return driver
+
+    def add_journal(self, driver: PD) -> None:
+        """blk's request journal: a region `driver` alone maps, which a
+        restart of the driver does not clear."""
+        journal = self.region(f"{driver.name}_journal", JOURNAL_SIZE)
+        driver.add_map(Map(journal, JOURNAL_VADDR, "rw", setvar_vaddr="blk_journal_vaddr"))
+
+    def add_fault_storm(self, driver: PD) -> None:
+        """The fault storm drill page (test systems only): the driver
+        faults at random points, as many times as the page says."""
+        storm = self.region(f"{driver.name}_fault_storm", PAGE)
+        driver.add_map(Map(storm, FAULT_STORM_VADDR, "rw", setvar_vaddr="fault_storm_vaddr"))
+
+    def watch_heartbeat(self, driver: PD, timer: PD, *, timer_id: int) -> None:
+        """`driver`'s heartbeat page, which the bus reads on the timer's
+        timeouts (the timer's `timer_id` to the bus's channel 60, added
+        with the first driver watched): a driver inside one event too long
+        is treated as hung and restarted."""
+        k = self._driver_ids.get(driver.name)
+        if k is None:
+            raise ValueError(f"{driver.name}: not a driver of this system (add_driver first)")
+        heartbeat = self.region(f"{driver.name}_heartbeat", PAGE)
+        driver.add_map(Map(heartbeat, HEARTBEAT_VADDR, "rw", setvar_vaddr="heartbeat_vaddr"))
+        self.bus.add_map(Map(heartbeat, BUS_HEARTBEAT_VADDR + k * PAGE, "r",
+                             setvar_vaddr=f"driver{k}_heartbeat_vaddr"))
+        if not self._bus_on_timer:
+            self.sdf.add_channel(Channel(timer, self.bus, a_id=timer_id, b_id=BUS_TIMER_CHANNEL, pp_b=True))
+            self._bus_on_timer = True
 
     def data_regions(self, xml: str) -> Dict[str, List[Tuple[int, int]]]:
         """For each driver, the (physical address, size) of every region it
@@ -566,10 +608,13 @@ def add_uart(sdf: SystemDescription, *, name: str = "uart", image: str = "uart")
     return uart
 
 
-def connect_log(sdf: SystemDescription, uart: PD, pds: List[PD]) -> None:
+def connect_log(sdf: SystemDescription, uart: PD, pds: List[PD], *, ids: Optional[List[int]] = None) -> None:
     """Log channel 61 of each PD in `pds` (a PPC) to uart, whose ids are
-    the PDs' places in `pds`."""
-    for k, pd in enumerate(pds):
+    `ids` (default: the PDs' places in `pds`)."""
+    ids = list(range(len(pds))) if ids is None else ids
+    if len(ids) != len(pds) or len(set(ids)) != len(ids):
+        raise ValueError(f"uart ids {ids}: not one distinct id per PD of {[pd.name for pd in pds]}")
+    for k, pd in zip(ids, pds):
         sdf.add_channel(Channel(pd, uart, a_id=LOG_CHANNEL, b_id=k, pp_a=True))
 
 

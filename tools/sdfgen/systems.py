@@ -150,14 +150,14 @@ class Generated:
 # --- Building blocks ----------------------------------------------------------
 
 
-def system(*, bus_stack_size: Optional[int] = sg.STACK_SIZE) -> Tuple[SystemDescription, Sevio, PD]:
+def system() -> Tuple[SystemDescription, Sevio, PD]:
     """A system with uart, the bus (and the transports once used) at
-    sevio's priorities. `bus_stack_size` None: Microkit's default (8 KiB),
-    which the bus of the PCI and 9p systems has always had."""
+    sevio's priorities. The bus has a 64 KiB stack everywhere: with its
+    heartbeat watch state it overflowed Microkit's default 8 KiB in
+    systems/pci.xml on seL4."""
     sdf = SystemDescription(SystemDescription.Arch.AARCH64, PADDR_TOP)
     uart = sg.add_uart(sdf)
-    sevio = Sevio(sdf, bus_priority=BUS_PRIORITY, transport_priority=TRANSPORT_PRIORITY,
-                  bus_stack_size=bus_stack_size)
+    sevio = Sevio(sdf, bus_priority=BUS_PRIORITY, transport_priority=TRANSPORT_PRIORITY)
     return sdf, sevio, uart
 
 
@@ -211,6 +211,7 @@ def reference() -> str:
     # data: the client reads into it and checks that a request straddling
     # the two is refused.
     sevio.connect_blk(blk, clients["blk"], data_paddr=BLK_DATA, meta_paddr=BLK_META)
+    sevio.add_journal(blk)
     sevio.connect_net(net, clients["net"], rx_data_paddr=NET_RX_DATA, tx_data_paddr=NET_TX_DATA)
     sevio.connect_console(console, clients["console"])
     sevio.connect_rng(rng, clients["rng"])
@@ -219,15 +220,40 @@ def reference() -> str:
     # request (a device silent for 5 s is failed).
     sg.connect_timer(sdf, timer, clients["net"], timer_id=1, client_id=1)
     sg.connect_timer(sdf, timer, blk, timer_id=2, client_id=sg.BLK_TIMER_CHANNEL)
-    sg.connect_log(sdf, uart, [sevio.bus, blk, net, console, rng, sevio.transport("mmio"), *clients.values(), timer])
+    pds = [sevio.bus, blk, net, console, rng, sevio.transport("mmio"), *clients.values(), timer]
+    assert [pd.name for pd in pds] == REFERENCE_LOG_ORDER
+    sg.connect_log(sdf, uart, pds)
     return sevio.render()
 
 
-def blk_alone(transport: str, client_image: str, *, bus_stack_size: Optional[int]) -> Callable[[], str]:
+# The reference system's PDs in the order of their uart ids; its variants
+# keep these ids for the PDs they share with it.
+REFERENCE_LOG_ORDER = ["bus", "blk", "net", "console", "rng", "mmio", "blk_client", "net_client", "console_client",
+                       "rng_client", "timer"]
+
+
+def journal() -> str:
+    """The reference system's blk slice with blk-soak as the client, blk's
+    fault storm page and its heartbeat, which the bus watches."""
+    sdf, sevio, uart = system()
+    blk = blk_driver(sevio, transport="mmio", child=True)
+    blk_client = client(sdf, "blk_client", "blk-soak")
+    sevio.connect_blk(blk, blk_client, data_paddr=BLK_DATA, meta_paddr=BLK_META)
+    sevio.add_journal(blk)
+    sevio.add_fault_storm(blk)
+    timer = sg.add_timer(sdf)
+    sg.connect_timer(sdf, timer, blk, timer_id=1, client_id=sg.BLK_TIMER_CHANNEL)
+    sevio.watch_heartbeat(blk, timer, timer_id=2)
+    pds = [sevio.bus, blk, sevio.transport("mmio"), blk_client, timer]
+    sg.connect_log(sdf, uart, pds, ids=[REFERENCE_LOG_ORDER.index(pd.name) for pd in pds])
+    return sevio.render()
+
+
+def blk_alone(transport: str, client_image: str) -> Callable[[], str]:
     """One blk driver (not the bus's child) and its client, with the timer."""
 
     def build() -> str:
-        sdf, sevio, uart = system(bus_stack_size=bus_stack_size)
+        sdf, sevio, uart = system()
         blk = blk_driver(sevio, transport=transport, child=False)
         blk_client = client(sdf, "blk_client", client_image)
         sevio.connect_blk(blk, blk_client, data_paddr=BLK_DATA)
@@ -306,7 +332,7 @@ def driver_and_client(device_class: str, transport: str, client_image: str, *, c
     connected by `connect` (a Sevio.connect_* method)."""
 
     def build() -> str:
-        sdf, sevio, uart = system(bus_stack_size=None)
+        sdf, sevio, uart = system()
         the_driver = driver(sevio, device_class, transport=transport, id=SECOND_ID, dma_paddr=dma_paddr,
                             child=False)
         the_client = client(sdf, client_name, client_image)
@@ -566,6 +592,9 @@ checks its device end to end and prints PASS:
   then echoes what it reads, upper-cased;
 - rng_client asks for 16, 100, 4096 and 10000 bytes and checks them.
 
+blk keeps its request journal in blk_journal, which blk alone maps and a
+restart does not clear (pds/drivers/blk/src/journal.rs).
+
 Driver k is the bus's child k (faults go to the bus, which unbinds it;
 its transport resets the device), bus channel 8 + k, mmio channel
 40 + k, mmio setvars driver<k>_doorbell_vaddr and driver<k>_dma_paddr.
@@ -603,7 +632,7 @@ runs it (devices from pci.sim.toml).
 
   blk-client (100) =sDDF blk queues=> blk (150) =PPC=> pci (200) =PPC=> bus (250)
 
-{PCI_TRANSPORT_TEXT}""", blk_alone("pci", "blk-client", bus_stack_size=None), {
+{PCI_TRANSPORT_TEXT}""", blk_alone("pci", "blk-client"), {
         "systems/pci.sim.toml": Sim("""\
 A modern-only virtio-blk-pci on bus 0, plus a virtio-rng-pci nobody
 drives (found, reported, left idle) and a non-virtio NIC (quiesced: no
@@ -649,7 +678,7 @@ deadlines). Regions the device reads or writes (the driver's DMA region,
 the client's data) have fixed physical addresses in the
 0x4000_0000..0x6000_0000 window Microkit leaves to user space, so their
 device addresses are known and contiguous.
-""", blk_alone("mmio", "blk-bench", bus_stack_size=sg.STACK_SIZE), {
+""", blk_alone("mmio", "blk-bench"), {
         "systems/blk-bench.sim.toml": Sim("", ["blk_client"], [BENCH_DISK]),
         "systems/blk-bench-packed.sim.toml": Sim("""\
 blk-bench.xml over packed virtqueues: blk-bench.sim.toml's disk with
@@ -664,7 +693,7 @@ client.
 
   blk-bench (100) =sDDF blk queues=> blk (150) =PPC=> pci (200) =PPC=> bus (250)
 
-{PCI_TRANSPORT_TEXT}""", blk_alone("pci", "blk-bench", bus_stack_size=None), {
+{PCI_TRANSPORT_TEXT}""", blk_alone("pci", "blk-bench"), {
         "systems/blk-pci-bench.sim.toml": Sim("", ["blk_client"], [
             {"driver": "virtio-blk-pci", "pci_addr": "2", "drive": {"size": "64M"}, "properties": MODERN_ONLY},
         ]),
@@ -939,6 +968,42 @@ starts the backend and the host echo listener with its own paths; by
 hand, from the repository root, as systems/vsock.sim.toml says, then
 `make sim SYSTEM=systems/vsock-bench.xml`.
 """, ["vsock_client"], [VSOCK_MMIO]),
+    }),
+    Generated("systems/journal.xml", """\
+Restart under load: the blk driver is faulted ten times at random
+points while its client writes and verifies, and every request the
+client made must be answered exactly once, every block it was told was
+written must read back.
+
+  blk_client (blk-soak, 100) =sDDF queues=> blk (150) =PPC=> mmio (200) =PPC=> bus (250)
+
+- blk_client runs the blk test client's rounds (blk-soak: write the
+  pattern over blocks 0..64 and the last 4, read back and verify, 100
+  reads outstanding, refused requests, flush; twelve rounds, each with
+  a pattern of its own). Its engine refuses an answer to an id not in
+  flight, so an answer given twice fails it.
+- blk keeps its request journal in blk_journal (mapped by blk alone),
+  which a restart does not clear: the requests it had taken are
+  resubmitted or answered from there (pds/drivers/blk/src/journal.rs).
+- blk_fault_storm makes blk fault ten times, each after a random number
+  of its fault points (a request taken, posted, answered but not
+  published, answers published, an interrupt, bring-up): see
+  pds/drivers/core/src/drill.rs. The bus restarts it each time (ten
+  faults stay under its limit of twelve in 10 s).
+- blk_heartbeat: blk marks it around every event; the bus reads it every
+  250 ms (timer, its channel 60) and treats blk inside one event for a
+  second as hung: unbound, restarted (pds/bus/src/hang.rs). The hang
+  test swaps the storm page for a hang drill page (fault_hang_vaddr):
+  blk then spins for ever in the middle of its work, once.
+
+Wiring as in system.xml: blk is the bus's child 0, bus channel 8,
+mmio channel 40; the timer PD serves blk's request deadlines (timer 1,
+blk 3); uart's ids are system.xml's.
+""", journal, {
+        "systems/journal.sim.toml": Sim("""\
+systems/journal.xml in sim: one virtio-blk disk; blk_client must pass
+across blk's ten storm faults.
+""", ["blk_client"], [{"driver": "virtio-blk-device", "drive": DISK_16M}]),
     }),
     Generated("systems/timer.xml", """\
 sevio timer system: the timer driver PD and three timer test clients,
