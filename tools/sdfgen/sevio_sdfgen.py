@@ -100,6 +100,14 @@ PCI_WINDOWS = [  # name, size, paddr, vaddr, setvar
     ("pci_io", 0x1_0000, 0x3EFF_0000, 0x1300_0000, "pci_io_vaddr"),
 ]
 PCI_IRQ_BASE, PCI_IRQS = 35, 4
+# MSI-X (transports/pci/src/msix.rs): QEMU arm virt's GICv2m frame, whose
+# MSI_TYPER names the SPIs it raises (INTIDs 80..144); the pci transport
+# maps it and is given the first 16, edge-triggered, as its IRQ ids 4..19
+# (after INTA..INTD, which legacy functions and functions without MSI-X
+# keep using).
+GICV2M = ("gicv2m", 0x1000, 0x802_0000)
+GICV2M_VADDR = 0x1400_0000
+MSIX_SPI_BASE, MSIX_SPIS = 80, 16
 # The ECAM and memory windows are mapped with 2 MiB pages (fewer page
 # table entries; both are 2 MiB-aligned in physical and virtual memory).
 PCI_LARGE_PAGE_WINDOWS = ("pci_ecam", "pci_mem")
@@ -143,6 +151,23 @@ FAULT_STORM_VADDR = 0x2c0_4000
 HEARTBEAT_VADDR = 0x2c0_6000
 BUS_HEARTBEAT_VADDR = 0x220_0000
 BUS_TIMER_CHANNEL = 60
+
+# DMA confinement (pds/drivers/iommu, protocols' bus<->IOMMU pages): the
+# bus writes confinement requests to its IOMMU PD and reads the answers,
+# one page each way, and notifies it on its channel 7 (the IOMMU PD's 2).
+# The IOMMU PD maps region j of slot k (driver k) read-only, for its size
+# (setvar confine<k>_region<j>_size; it never reads it), from
+# CONFINE_VADDR, each region on a 2 MiB boundary.
+CONFINE_REQUESTS_VADDR = 0x200_1000
+CONFINE_ANSWERS_VADDR = 0x200_2000
+BUS_IOMMU_CHANNEL = 7
+IOMMU_BUS_CHANNEL = 2
+CONFINE_VADDR = 0x300_0000
+# The canary of the confinement tests: one page at a fixed physical
+# address, which the rogue driver knows only by that address; the rogue
+# notifies it (its 2, the canary's 0) when its attack is over.
+CANARY_VADDR = 0x200_0000
+CANARY_STACK_SIZE = 0x4000
 
 # Where sevio's drivers and clients map what they share (both sides at the
 # same addresses: the drivers' and clients' config.rs defaults).
@@ -212,6 +237,7 @@ class Sevio:
         # API cannot express either; render() adds it.
         self._page_sizes: Dict[str, int] = {}
         self._bus_on_timer = False
+        self._msix: set = set()
         self.bindings = self.region("bus_bindings", PAGE)
         self.bus = PD("bus", bus_image, priority=bus_priority, stack_size=bus_stack_size)
         self.bus.add_map(Map(self.bindings, BINDINGS_VADDR, "rw", setvar_vaddr="bus_bindings_vaddr"))
@@ -242,10 +268,15 @@ class Sevio:
             raise ValueError(f"{pd.name}: setvar {symbol}: region '{region}' has no fixed physical address")
         self._paddr_setvars.append((pd.name, symbol, region))
 
-    def transport(self, kind: str) -> PD:
+    def transport(self, kind: str, *, msix: bool = False) -> PD:
         """The transport PD of `kind` ("mmio", "pci" or "rproc"), added on
-        first use."""
+        first use; `msix`: the pci transport with the GICv2m frame and its
+        SPIs (ask for it before the first pci driver)."""
+        if msix and kind != "pci":
+            raise ValueError(f"MSI-X is for the pci transport, not {kind}")
         if kind in self._transports:
+            if msix and kind not in self._msix:
+                raise ValueError("the pci transport was added without MSI-X: ask for MSI-X before any pci driver")
             return self._transports[kind]
         if kind not in BUS_TRANSPORT_CHANNEL:
             raise ValueError(f"unknown transport '{kind}' (mmio, pci or rproc)")
@@ -264,6 +295,14 @@ class Sevio:
                 pd.add_map(Map(window, vaddr, "rw", cached=False, setvar_vaddr=setvar))
             for pin in range(PCI_IRQS):
                 pd.add_irq(Irq(PCI_IRQ_BASE + pin, id=pin, trigger=Irq.Trigger.LEVEL))
+            if msix:
+                name, size, paddr = GICV2M
+                frame = self.region(name, size, paddr=paddr)
+                pd.add_map(Map(frame, GICV2M_VADDR, "rw", cached=False, setvar_vaddr="pci_msi_frame_vaddr"))
+                self.setvar_paddr(pd, "pci_msi_frame_paddr", name)
+                for k in range(MSIX_SPIS):
+                    pd.add_irq(Irq(MSIX_SPI_BASE + k, id=PCI_IRQS + k, trigger=Irq.Trigger.EDGE))
+                self._msix.add(kind)
         pd.add_map(Map(self.bindings, BINDINGS_VADDR, "r", setvar_vaddr="bus_bindings_vaddr"))
         if kind == "rproc":
             table, mailbox = self._rproc_regions()
@@ -391,6 +430,45 @@ class Sevio:
         if not self._bus_on_timer:
             self.sdf.add_channel(Channel(timer, self.bus, a_id=timer_id, b_id=BUS_TIMER_CHANNEL, pp_b=True))
             self._bus_on_timer = True
+
+    def add_iommu(self, *, id: int, transport: str, dma_paddr: int, priority: int,
+                  confine: List[Tuple[PD, List[str]]]) -> PD:
+        """The virtio-iommu driver (driver `id`, not the bus's child) and
+        the bus's confinement pages; for each (driver, regions) in
+        `confine`, the regions that driver's device may reach, named here
+        (the driver's DMA region and its client's data regions, all with
+        fixed physical addresses)."""
+        iommu = self.add_driver("iommu", transport=transport, priority=priority, id=id, child=False,
+                                dma_paddr=dma_paddr)
+        for name, vaddr, bus_perms, iommu_perms in (("bus_confine_requests", CONFINE_REQUESTS_VADDR, "rw", "r"),
+                                                    ("bus_confine_answers", CONFINE_ANSWERS_VADDR, "r", "rw")):
+            page = self.region(name, PAGE)
+            for pd, perms in ((self.bus, bus_perms), (iommu, iommu_perms)):
+                pd.add_map(Map(page, vaddr, perms, setvar_vaddr=f"{name}_vaddr"))
+        self.sdf.add_channel(Channel(iommu, self.bus, a_id=IOMMU_BUS_CHANNEL, b_id=BUS_IOMMU_CHANNEL))
+        vaddr = CONFINE_VADDR
+        for driver, regions in confine:
+            k = self._driver_ids[driver.name]
+            for j, region in enumerate(regions):
+                if region not in self._paddrs:
+                    raise ValueError(f"confining {driver.name}: region '{region}' has no fixed physical address")
+                symbol = f"confine{k}_region{j}"
+                iommu.add_map(Map(self._regions[region], vaddr, "r", setvar_size=f"{symbol}_size"))
+                self.setvar_paddr(iommu, f"{symbol}_paddr", region)
+                vaddr += -(-self._regions[region].size // LARGE_PAGE) * LARGE_PAGE
+        return iommu
+
+    def add_canary(self, rogue: PD, *, paddr: int, priority: int, name: str = "canary") -> PD:
+        """The canary PD and its page (fixed address `paddr`), which
+        `rogue` is told of by physical address only (setvar canary_paddr)
+        and notifies when its attack is over."""
+        page = self.region(name, PAGE, paddr=paddr)
+        canary = PD(name, name, priority=priority, stack_size=CANARY_STACK_SIZE)
+        canary.add_map(Map(page, CANARY_VADDR, "rw", setvar_vaddr="canary_vaddr"))
+        self.sdf.add_pd(canary)
+        self.setvar_paddr(rogue, "canary_paddr", name)
+        self.sdf.add_channel(Channel(rogue, canary, a_id=2, b_id=0))
+        return canary
 
     def data_regions(self, xml: str) -> Dict[str, List[Tuple[int, int]]]:
         """For each driver, the (physical address, size) of every region it

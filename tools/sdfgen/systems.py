@@ -71,6 +71,10 @@ GPU_DMA, GPU_DATA = 0x4a00_0000, 0x4a40_0000
 INPUT_DMA = [0x4a04_0000, 0x4a08_0000, 0x4a0c_0000]
 SOUND_DMA, SOUND_DATA = [0x4a00_0000, 0x4a04_0000], [0x4a20_0000, 0x4a40_0000]
 VSOCK_DMA = 0x4890_0000
+# The IOMMU PD's DMA region beside the confined driver's; the canary page
+# of the rogue systems.
+BLK_IOMMU_DMA, NET_IOMMU_DMA, CANARY = 0x4810_0000, 0x4910_0000, 0x4830_0000
+IOMMU_PRIORITY, CANARY_PRIORITY = 160, 170
 
 # Driver ids of the single-device systems: each class keeps the id it has
 # in the reference system (blk 0, net 1, console 2, rng 3), the rest from 4.
@@ -190,6 +194,33 @@ MODERN_ONLY = {"disable-legacy": "on"}
 BENCH_DISK = {"driver": "virtio-blk-device", "slot": 31, "drive": {"size": "64M"}}
 
 
+BLK_PCI = {"driver": "virtio-blk-pci", "pci_addr": "2", "drive": DISK_16M, "properties": MODERN_ONLY}
+PCI_SIM_TEXT = """\
+A modern-only virtio-blk-pci on bus 0, plus a virtio-rng-pci nobody
+drives (found, reported, left idle) and a non-virtio NIC (quiesced: no
+decoding, no DMA, INTx off).
+"""
+PCI_DEVICES = [BLK_PCI, {"driver": "virtio-rng-pci", "pci_addr": "3"}, {"driver": "e1000e", "pci_addr": "5"}]
+NET_PCI = {"driver": "virtio-net-pci", "pci_addr": "1", "netdev": USER_NET, "properties": {"mac": MAC, **MODERN_ONLY}}
+NET_PCI_SIM_TEXT = """\
+virtio-net-pci (modern only) on QEMU user networking.
+"""
+# QEMU gives a PCI device its DMA address space when it is created: the
+# virtio-iommu-pci comes first, boot-bypass off (endpoints attached to no
+# domain are blocked from reset on); a virtio device's DMA goes through it
+# only when the device offers VIRTIO_F_ACCESS_PLATFORM (iommu_platform=on).
+BOOT_BLOCKED = {"boot-bypass": "off"}
+
+
+def virtio_iommu(pci_addr: str) -> Dict:
+    return {"driver": "virtio-iommu-pci", "pci_addr": pci_addr, "properties": BOOT_BLOCKED}
+
+
+def translated(device: Dict) -> Dict:
+    """`device` with iommu_platform=on: its DMA translated by the IOMMU."""
+    return {**device, "properties": {**device.get("properties", {}), "iommu_platform": "on"}}
+
+
 def p9_device(driver_name: str, export: str, mount_tag: str, placement: Dict) -> Dict:
     return {"driver": driver_name, **placement,
             "fsdev": {"type": "local", "path": export, "security_model": "none"},
@@ -249,17 +280,24 @@ def journal() -> str:
     return sevio.render()
 
 
-def blk_alone(transport: str, client_image: str) -> Callable[[], str]:
-    """One blk driver (not the bus's child) and its client, with the timer."""
+def blk_alone(transport: str, client_image: str, *, msix: bool = False, iommu: bool = False) -> Callable[[], str]:
+    """One blk driver (not the bus's child) and its client, with the timer;
+    `msix`: the pci transport with MSI-X; `iommu`: blk's device confined
+    to blk's DMA region and its client's data by the IOMMU PD (driver 1)."""
 
     def build() -> str:
         sdf, sevio, uart = system()
+        sevio.transport(transport, msix=msix)
         blk = blk_driver(sevio, transport=transport, child=False)
         blk_client = client(sdf, "blk_client", client_image)
         sevio.connect_blk(blk, blk_client, data_paddr=BLK_DATA)
         timer = sg.add_timer(sdf)
         sg.connect_timer(sdf, timer, blk, timer_id=1, client_id=sg.BLK_TIMER_CHANNEL)
-        sg.connect_log(sdf, uart, [sevio.bus, sevio.transport(transport), blk, blk_client, timer])
+        pds = [sevio.bus, sevio.transport(transport), blk, blk_client, timer]
+        if iommu:
+            pds.append(sevio.add_iommu(id=1, transport=transport, dma_paddr=BLK_IOMMU_DMA, priority=IOMMU_PRIORITY,
+                                       confine=[(blk, ["blk_virtqueue", "blk_client_data"])]))
+        sg.connect_log(sdf, uart, pds)
         return sevio.render()
 
     return build
@@ -281,15 +319,61 @@ def mmio_pci() -> str:
     return sevio.render()
 
 
-def net_pci() -> str:
+def net_pci(*, msix: bool = False, iommu: bool = False) -> Callable[[], str]:
+    """net (driver 1) and net-client over PCI; `msix`: with MSI-X;
+    `iommu`: net's device confined to net's DMA region and the rx and tx
+    data by the IOMMU PD (driver 0)."""
+
+    def build() -> str:
+        sdf, sevio, uart = system()
+        sevio.transport("pci", msix=msix)
+        net = driver(sevio, "net", transport="pci", id=NET_ID, dma_paddr=NET_DMA, child=False)
+        net_client = client(sdf, "net_client", "net-client")
+        sevio.connect_net(net, net_client, rx_data_paddr=NET_RX_DATA, tx_data_paddr=NET_TX_DATA)
+        timer = sg.add_timer(sdf)
+        sg.connect_timer(sdf, timer, net_client, timer_id=1, client_id=1)
+        pds = [sevio.bus, sevio.transport("pci"), net, net_client, timer]
+        if iommu:
+            pds.append(sevio.add_iommu(id=0, transport="pci", dma_paddr=NET_IOMMU_DMA, priority=IOMMU_PRIORITY,
+                                       confine=[(net, ["net_dma", "net_rx_data", "net_tx_data"])]))
+        sg.connect_log(sdf, uart, pds)
+        return sevio.render()
+
+    return build
+
+
+def net_bench_peer() -> str:
+    """net-bench alone on net (driver 1, mmio), with the timer."""
     sdf, sevio, uart = system()
-    net = driver(sevio, "net", transport="pci", id=NET_ID, dma_paddr=NET_DMA, child=False)
-    net_client = client(sdf, "net_client", "net-client")
-    sevio.connect_net(net, net_client, rx_data_paddr=NET_RX_DATA, tx_data_paddr=NET_TX_DATA)
+    net = driver(sevio, "net", transport="mmio", id=NET_ID, dma_paddr=NET_DMA, child=False)
+    bench = client(sdf, "net_bench", "net-bench")
+    sevio.connect_net(net, bench, rx_data_paddr=NET_RX_DATA, tx_data_paddr=NET_TX_DATA)
     timer = sg.add_timer(sdf)
-    sg.connect_timer(sdf, timer, net_client, timer_id=1, client_id=1)
-    sg.connect_log(sdf, uart, [sevio.bus, sevio.transport("pci"), net, net_client, timer])
+    sg.connect_timer(sdf, timer, bench, timer_id=1, client_id=1)
+    sg.connect_log(sdf, uart, [sevio.bus, sevio.transport("mmio"), net, bench, timer])
     return sevio.render()
+
+
+def rogue(*, iommu: bool) -> Callable[[], str]:
+    """The rogue driver (driver 0, bound as blk over PCI) and the canary;
+    `iommu`: the rogue's device confined to its DMA region by the IOMMU PD
+    (driver 1)."""
+
+    def build() -> str:
+        sdf, sevio, uart = system()
+        rogue_driver = sevio.add_driver("rogue", name="rogue", transport="pci", priority=DRIVER_PRIORITY, id=0,
+                                        child=False, dma_paddr=BLK_DMA, dma_region="rogue_virtqueue")
+        # Above the rogue: on seL4 it has filled its page before the
+        # rogue's device can reach it.
+        canary = sevio.add_canary(rogue_driver, paddr=CANARY, priority=CANARY_PRIORITY)
+        pds = [sevio.bus, sevio.transport("pci"), rogue_driver, canary]
+        if iommu:
+            pds.append(sevio.add_iommu(id=1, transport="pci", dma_paddr=BLK_IOMMU_DMA, priority=IOMMU_PRIORITY,
+                                       confine=[(rogue_driver, ["rogue_virtqueue"])]))
+        sg.connect_log(sdf, uart, pds)
+        return sevio.render()
+
+    return build
 
 
 def net_bench() -> str:
@@ -565,6 +649,44 @@ build/vsock/vm.vsock, read "OK <port>\\n", then bytes both ways.
 VHOST_SOCKET = {"type": "socket", "path": "build/vsock/vhost.sock"}
 VSOCK_MMIO = {"driver": "vhost-user-vsock-device", "slot": 5, "chardev": VHOST_SOCKET}
 
+MSIX_TEXT = """\
+The pci transport maps the GICv2m frame and is given its first 16 SPIs
+(INTIDs 80..95 as its IRQ ids 4..19, edge-triggered); {who}
+interrupts through one MSI-X vector per queue and one for configuration
+changes instead of INTx (legacy functions and functions without MSI-X
+stay on INTx).
+"""
+
+IOMMU_TEXT = """\
+The iommu PD is a driver like {confined} (driver {iommu_id}: bus channel {iommu_bus}, pci
+channel {iommu_pci}), bound to the virtio-iommu-pci function. When the bus binds
+{confined} (driver {confined_id}) to its function it does not publish the binding:
+it writes a confinement request into bus_confine_requests and notifies
+the iommu PD (bus 7 <-> iommu 2). The iommu PD attaches the endpoint to
+domain 0 and maps identity, read and write, exactly slot {confined_id}'s regions
+(confine{confined_id}_region<j>: {regions}, named here, not by the driver),
+answers in bus_confine_answers and notifies; only then does the bus
+publish the binding and the driver bring its device up. An unbinding
+releases the mappings; a DMA fault the IOMMU reports unbinds the driver.
+
+The iommu PD maps the slots' regions read-only only because Microkit
+hands a PD a region's size through a map; it never reads them (and an
+IOMMU PD can direct any device anywhere: it is trusted with DMA).
+
+Channel ids: pci 0..3 = INTA..INTD, 32 = bus, 40 + k = driver k; bus 1 =
+pci, 7 = iommu (confinement), 8 + k = driver k; iommu 0 = bus, 1 = pci,
+2 = bus (confinement).
+"""
+
+ROGUE_TEXT = """\
+The rogue knows the canary page only by its physical address
+(region_paddr); it never maps it. When its attack ends (the device
+answered, or the rogue lost its device) it notifies the canary
+(rogue 2 -> canary 0), which checks its page and prints PASS. The
+canary's priority is above the rogue's so that on seL4 it has filled
+its page before the rogue's device can touch it.
+"""
+
 SYSTEMS: List[Generated] = [
     Generated("system.xml", """\
 sevio reference system for qemu_virt_aarch64: block storage, network,
@@ -633,15 +755,7 @@ runs it (devices from pci.sim.toml).
   blk-client (100) =sDDF blk queues=> blk (150) =PPC=> pci (200) =PPC=> bus (250)
 
 {PCI_TRANSPORT_TEXT}""", blk_alone("pci", "blk-client"), {
-        "systems/pci.sim.toml": Sim("""\
-A modern-only virtio-blk-pci on bus 0, plus a virtio-rng-pci nobody
-drives (found, reported, left idle) and a non-virtio NIC (quiesced: no
-decoding, no DMA, INTx off).
-""", ["blk_client"], [
-            {"driver": "virtio-blk-pci", "pci_addr": "2", "drive": DISK_16M, "properties": MODERN_ONLY},
-            {"driver": "virtio-rng-pci", "pci_addr": "3"},
-            {"driver": "e1000e", "pci_addr": "5"},
-        ]),
+        "systems/pci.sim.toml": Sim(PCI_SIM_TEXT, ["blk_client"], PCI_DEVICES),
         "systems/pci-legacy.sim.toml": Sim("""\
 A transitional virtio-blk-pci with its modern interface off: driven
 through the legacy I/O BAR (I/O window), INTB of device 4 (line 0).
@@ -726,13 +840,8 @@ through a virtio-net-pci and passes; it resends what goes unanswered on
 the timer PD's deadlines (its channel 1).
 
   net_client (100) =sDDF net queues=> net (150) =PPC=> pci (200) =PPC=> bus (250)
-""", net_pci, {
-        "systems/net-pci.sim.toml": Sim("""\
-virtio-net-pci (modern only) on QEMU user networking.
-""", ["net_client"], [
-            {"driver": "virtio-net-pci", "pci_addr": "1", "netdev": USER_NET,
-             "properties": {"mac": MAC, **MODERN_ONLY}},
-        ]),
+""", net_pci(), {
+        "systems/net-pci.sim.toml": Sim(NET_PCI_SIM_TEXT, ["net_client"], [NET_PCI]),
         "systems/net-pci-legacy.sim.toml": Sim("""\
 A transitional virtio-net-pci with its modern interface off (legacy
 I/O BAR, 10-byte header), behind nothing, on device 5.
@@ -1004,6 +1113,127 @@ blk 3); uart's ids are system.xml's.
 systems/journal.xml in sim: one virtio-blk disk; blk_client must pass
 across blk's ten storm faults.
 """, ["blk_client"], [{"driver": "virtio-blk-device", "drive": DISK_16M}]),
+    }),
+    Generated("systems/pci-msix.xml", f"""\
+systems/pci.xml with MSI-X. make sim SYSTEM=systems/pci-msix.xml runs
+it (devices from pci-msix.sim.toml).
+
+  blk-client (100) =sDDF blk queues=> blk (150) =PPC=> pci (200) =PPC=> bus (250)
+
+{MSIX_TEXT.format(who="each modern function with MSI-X")}
+{PCI_TRANSPORT_TEXT}""", blk_alone("pci", "blk-client", msix=True), {
+        "systems/pci-msix.sim.toml": Sim(PCI_SIM_TEXT, ["blk_client"], PCI_DEVICES),
+    }),
+    Generated("systems/net-pci-msix.xml", f"""\
+systems/net-pci.xml with MSI-X: net-client resolves and pings the
+gateway over QEMU user networking through a virtio-net-pci and passes.
+
+  net_client (100) =sDDF net queues=> net (150) =PPC=> pci (200) =PPC=> bus (250)
+
+{MSIX_TEXT.format(who="the NIC")}""", net_pci(msix=True), {
+        "systems/net-pci-msix.sim.toml": Sim(NET_PCI_SIM_TEXT, ["net_client"], [NET_PCI]),
+    }),
+    Generated("systems/net-bench-peer.xml", """\
+sevio net benchmark against a peer outside the system: one host behind
+one net driver, its NIC on whatever netdev the QEMU command line gives
+(make bench-qemu: a UDP socket to an echo peer on the host, the same
+one the Linux guest it is compared with talks to).
+
+  net_bench (100, 10.0.2.16) => net (150, driver 1) => mmio (200) => NIC
+
+net-bench resolves 10.0.2.15 (the peer) and floods its UDP echo port
+(1234): a stream of 1024-byte datagrams, 32 in flight; make bench-qemu
+also boots it with net-bench-rr in net_bench's place (request/response:
+one 64-byte datagram in flight). Both print BENCH lines and pass when
+every datagram came back unchanged. Its timer (channel 1) resends what
+goes unanswered and ends the timed phase.
+
+Channel ids and addresses as in systems/net-bench.xml, whose first host
+this is.
+""", net_bench_peer, {}),
+    Generated("systems/blk-pci-iommu.xml", f"""\
+systems/pci.xml with the block device's DMA confined by a virtio-iommu.
+make sim SYSTEM=systems/blk-pci-iommu.xml runs it (devices from
+blk-pci-iommu.sim.toml: virtio-iommu-pci first, boot-bypass=off, so
+that every PCI device after it is translated and blocked until
+attached).
+
+  blk-client (100) => blk (150) =PPC=> pci (200) =PPC=> bus (250)
+                      iommu (160) =PPC=> pci, bus
+
+{IOMMU_TEXT.format(confined="blk", confined_id=0, iommu_id=1, iommu_bus=9, iommu_pci=41,
+                   regions="blk's DMA region and its client's data region")}
+Stack sizes: on seL4 the bus with an IOMMU overflows Microkit's
+default 8 KiB stack (it did at its first confinement answer).
+""", blk_alone("pci", "blk-client", iommu=True), {
+        "systems/blk-pci-iommu.sim.toml": Sim("""\
+A virtio-iommu-pci first (QEMU gives a PCI device its DMA address space
+when it is created: devices created before the IOMMU would bypass it),
+boot-bypass off (endpoints attached to no domain are blocked from
+reset on); then the modern virtio-blk-pci of systems/pci.xml, with
+iommu_platform=on: QEMU routes a virtio device's DMA through the IOMMU
+only when it offers VIRTIO_F_ACCESS_PLATFORM.
+""", ["blk_client"], [virtio_iommu("1"), translated(BLK_PCI)]),
+    }),
+    Generated("systems/blk-pci-iommu-bench.xml", f"""\
+The block benchmark over PCI with the device's DMA confined by a
+virtio-iommu: systems/blk-pci-bench.xml plus the IOMMU PD and pages of
+systems/blk-pci-iommu.xml. make bench runs both and prints the cost of
+confinement as RATIO blk_pci_iommu_vs_blk_pci_<metric> lines.
+
+  blk-bench (100) => blk (150) =PPC=> pci (200) =PPC=> bus (250)
+                     iommu (160) =PPC=> pci, bus
+
+{IOMMU_TEXT.format(confined="blk", confined_id=0, iommu_id=1, iommu_bus=9, iommu_pci=41,
+                   regions="blk's DMA region and its client's data region")}""",
+              blk_alone("pci", "blk-bench", iommu=True), {
+        "systems/blk-pci-iommu-bench.sim.toml": Sim("""\
+blk-pci-bench.sim.toml's disk behind a virtio-iommu-pci created first,
+boot-bypass off, the blk device with iommu_platform=on (see
+blk-pci-iommu.sim.toml).
+""", ["blk_client"], [virtio_iommu("1"), translated({**BLK_PCI, "drive": {"size": "64M"}})]),
+    }),
+    Generated("systems/net-pci-iommu.xml", f"""\
+systems/net-pci.xml with the net device's DMA confined by a virtio-iommu.
+The net driver stays driver 1; the iommu PD is driver 0.
+
+  net_client (100) => net (150) =PPC=> pci (200) =PPC=> bus (250)
+                      iommu (160) =PPC=> pci, bus
+
+{IOMMU_TEXT.format(confined="net", confined_id=1, iommu_id=0, iommu_bus=8, iommu_pci=40,
+                   regions="net's DMA region, the rx buffers and the tx buffers")}""", net_pci(iommu=True), {
+        "systems/net-pci-iommu.sim.toml": Sim("""\
+systems/net-pci.sim.toml's virtio-net-pci (iommu_platform=on) behind a
+virtio-iommu-pci created first, boot-bypass off (see
+blk-pci-iommu.sim.toml).
+""", ["net_client"], [virtio_iommu("3"), translated(NET_PCI)]),
+    }),
+    Generated("systems/rogue-pci.xml", f"""\
+The misbehaving driver (pds/drivers/rogue) bound as blk over PCI, with
+no IOMMU: its device writes the disk's first sectors over the canary
+PD's page, which the canary then reports changed.
+
+{ROGUE_TEXT}
+Channel ids: pci 0..3 = INTA..INTD, 32 = bus, 40 = rogue; bus 1 = pci,
+8 = rogue.
+""", rogue(iommu=False), {
+        "systems/rogue-pci.sim.toml": Sim("""\
+The rogue's device: a modern virtio-blk-pci over a disk of zeros; no
+IOMMU, so whatever address the rogue names is where the device writes.
+""", ["canary"], [translated(BLK_PCI)]),
+    }),
+    Generated("systems/rogue-pci-iommu.xml", f"""\
+systems/rogue-pci.xml with a virtio-iommu in front of the PCI devices:
+the rogue's device faults on the canary page, the IOMMU PD logs it, the
+bus unbinds the rogue; the canary stays intact.
+
+{ROGUE_TEXT}
+{IOMMU_TEXT.format(confined="the rogue", confined_id=0, iommu_id=1, iommu_bus=9, iommu_pci=41,
+                   regions="its DMA region, nothing else")}""", rogue(iommu=True), {
+        "systems/rogue-pci-iommu.sim.toml": Sim("""\
+As rogue-pci.sim.toml, behind a virtio-iommu-pci created first, with
+boot-bypass off (see blk-pci-iommu.sim.toml).
+""", ["canary"], [virtio_iommu("1"), translated(BLK_PCI)]),
     }),
     Generated("systems/timer.xml", """\
 sevio timer system: the timer driver PD and three timer test clients,
