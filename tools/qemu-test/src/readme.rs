@@ -120,6 +120,17 @@ pub const ROWS: &[Row] = &[
         clients: &[],
     },
     Row {
+        what: "net bench against a host outside the system (`systems/net-bench-peer.xml`, what `make bench-qemu` \
+               compares with a Linux guest): the NIC on a UDP socket to an echo peer on the host; a stream (1 KiB, \
+               32 in flight) and request/response (net-bench-rr: 64 bytes, one in flight), every echo checked",
+        sim: &[
+            "net::net_bench_streams_through_the_host_peer",
+            "net::net_bench_rr_round_trips_through_the_host_peer",
+        ],
+        sel4: &[],
+        clients: &[],
+    },
+    Row {
         what: "console: typed lines (a 3 KiB one, a burst of 500) come back upper-cased, nothing lost \
                (on seL4: the device consumes the banner)",
         sim: &[

@@ -21,6 +21,8 @@ pub enum Variant {
     /// blk given a fault-drill page: it faults once, the first time its
     /// device is up (`pds/drivers/core/src/drill.rs`), and is restarted.
     BlkFaultDrill,
+    /// net-bench-rr (request/response) in net-bench's place.
+    NetBenchRr,
 }
 
 /// How a broken variant breaks, and the failure it must be reported with.
@@ -410,6 +412,13 @@ pub fn apply(variant: Variant, text: &str) -> Result<String, String> {
             let rest = &text[start + perms + r#"perms="rw""#.len()..];
             Ok(format!("{}perms=\"r\"{rest}", &text[..start + perms]))
         }
+        Variant::NetBenchRr => {
+            let image = r#"<program_image path="net-bench" />"#;
+            if !text.contains(image) {
+                return Err("no net-bench program image".into());
+            }
+            Ok(text.replace(image, r#"<program_image path="net-bench-rr" />"#))
+        }
         Variant::BlkFaultDrill => {
             let first_pd = text.find("<protection_domain ").ok_or("no protection domain")?;
             let image = r#"<program_image path="blk" />"#;
@@ -484,5 +493,17 @@ mod tests {
             system.pds.iter().map(|p| p.maps.iter().filter(|m| m.mr == "blk_fault_drill").count()).sum();
         assert_eq!(mapped_by, 1);
         assert!(apply(Variant::BlkFaultDrill, "<system/>").is_err());
+    }
+
+    #[test]
+    fn the_rr_variant_swaps_only_the_bench_image_and_still_checks() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let text = std::fs::read_to_string(root.join("systems/net-bench-peer.xml")).unwrap();
+        let changed = apply(Variant::NetBenchRr, &text).unwrap();
+        let system = sevio_sdf::parse(&changed).unwrap();
+        let bench = system.pds.iter().find(|p| p.name == "net_bench").unwrap();
+        assert_eq!(bench.program_image, "net-bench-rr");
+        assert_eq!(changed.lines().count(), text.lines().count());
+        assert!(apply(Variant::NetBenchRr, "<system/>").unwrap_err().contains("no net-bench"));
     }
 }
