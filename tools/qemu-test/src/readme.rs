@@ -102,6 +102,19 @@ pub const ROWS: &[Row] = &[
         clients: &["net_client"],
     },
     Row {
+        what: "MSI-X on virtio-pci (`systems/pci-msix.xml`, `systems/net-pci-msix.xml`): the GICv2m frame's \
+               MSI_TYPER read, one vector per queue and one for configuration (each read back), SPIs given to the \
+               pci PD; a one-entry table shared; no MSI-X or a legacy device: INTx",
+        sim: &[
+            "pci::msix_blk_interrupts_through_a_vector_for_its_queue_and_one_for_configuration",
+            "pci::msix_with_a_one_entry_table_shares_it_between_configuration_and_the_queue",
+            "pci::msix_system_keeps_a_device_without_msix_and_a_legacy_one_on_intx",
+            "pci::net_passes_over_msix",
+        ],
+        sel4: &["blk-pci-msix", "net-pci-msix"],
+        clients: &[],
+    },
+    Row {
         what: "net configured the sDDF way: `.net_driver_config` and `.sevio_data_regions` alone (no queue or data \
                setvars), rx and tx peers on the config's channels; one channel for both peers refused (on seL4: \
                sDDF 0.7.0's `examples/echo_server`, built outside the repo, see `pds/drivers/net/README.md`)",

@@ -290,6 +290,32 @@ pub const SYSTEMS: &[System] = &[
         expect: Expect { lines: &["bus: net0 <- virtio-net at pci 00:05.0"], ..NET_PCI_MODERN.expect },
         ..NET_PCI_MODERN
     },
+    System {
+        name: "net-pci-msix",
+        file: "systems/net-pci-msix.xml",
+        expect: Expect {
+            lines: &[
+                "pci: GICv2m frame at 0x8020000: 64 SPIs from INTID 80",
+                "pci: 00:01.0:   MSI-X: 4 vector(s), INTIDs 80..=83",
+                "bus: net0 <- virtio-net at pci 00:01.0",
+            ],
+            ..NET_PCI_MODERN.expect
+        },
+        ..NET_PCI_MODERN
+    },
+    System {
+        name: "blk-pci-msix",
+        file: "systems/pci-msix.xml",
+        expect: Expect {
+            lines: &[
+                "pci: GICv2m frame at 0x8020000: 64 SPIs from INTID 80",
+                "pci: 00:02.0:   MSI-X: 2 vector(s), INTIDs 80..=81",
+                "bus: blk0 <- virtio-blk at pci 00:02.0",
+            ],
+            ..PCI_MODERN.expect
+        },
+        ..PCI_MODERN
+    },
     P9_MMIO,
     P9_PCI,
     System {

@@ -217,7 +217,14 @@ impl<D: VirtioDevice, const N: usize> Transport<D, N> {
     /// bound driver's doorbell, and return the driver to notify (none for
     /// a device nobody drives, or a spurious interrupt).
     pub fn interrupt(&mut self, index: usize) -> Option<usize> {
-        let causes = self.entries.get_mut(index)?.as_mut()?.device.take_interrupt();
+        self.interrupt_with(index, |d| d.take_interrupt())
+    }
+
+    /// The device at `index` interrupted and `causes` says why (e.g. which
+    /// MSI-X vector it used): the causes it returns are raised at the
+    /// bound driver's doorbell; returns that driver, to be notified.
+    pub fn interrupt_with(&mut self, index: usize, causes: impl FnOnce(&mut D) -> u32) -> Option<usize> {
+        let causes = causes(&mut self.entries.get_mut(index)?.as_mut()?.device);
         let driver = self.driver_of(index)?;
         if causes == 0 {
             return None;
@@ -249,7 +256,7 @@ fn device_error(e: DeviceError) -> TransportError {
         DeviceError::BadQueueSize => TransportError::InvalidQueueSize,
         DeviceError::BadQueueAddress => TransportError::InvalidAddress,
         DeviceError::BadConfigAccess => TransportError::ConfigOutOfRange,
-        DeviceError::ConfigUnstable => TransportError::DeviceFailed,
+        DeviceError::ConfigUnstable | DeviceError::NoInterruptVector => TransportError::DeviceFailed,
     }
 }
 
