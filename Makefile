@@ -17,8 +17,9 @@ FUZZ_SECONDS    ?= 60
 # and rounds per system.
 BENCH_CONFIGS   ?= release debug
 BENCH_ROUNDS    ?= 3
-# make bench-qemu: which workloads (blk, net or both).
-BENCH_WORKLOADS ?= blk net
+# make bench-qemu: which workloads (blk, net, msix: blk over PCI with
+# MSI-X against INTx, seL4 only).
+BENCH_WORKLOADS ?= blk net msix
 export MICROKIT_BOARD MICROKIT_CONFIG
 
 CARGO        ?= cargo

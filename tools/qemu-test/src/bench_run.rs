@@ -17,6 +17,10 @@
 //! net-bench (the stream) and with net-bench-rr (request/response); Linux
 //! runs udp-bench for both in one boot (`sevio.net=rr,stream`), which
 //! prints the same BENCH lines.
+//!
+//! MSI-X against INTx: blk-bench over a virtio-blk-pci disk, seL4 only,
+//! `systems/blk-pci-bench.xml` as written (INTx) and with the pci
+//! transport given the GICv2m frame (`Variant::PciMsix`), alternating.
 
 use crate::bench::{Figure, fio_jobs, parse_bench_line, parse_fio_line};
 use sevio_e2e::net_peer::EchoPeer;
@@ -75,6 +79,12 @@ pub fn nic_args(peer: &EchoPeer) -> Vec<String> {
     ]
 }
 
+/// blk-bench over virtio-pci with INTx (`systems/blk-pci-bench.xml`).
+pub const BLK_PCI_BENCH: System = System { name: "blk-pci-bench", file: "systems/blk-pci-bench.xml", ..BLK_BENCH };
+
+/// The same with MSI-X ([`Variant::PciMsix`]).
+pub const BLK_PCI_MSIX_BENCH: System = System { name: "blk-pci-msix-bench", variant: Variant::PciMsix, ..BLK_PCI_BENCH };
+
 /// What the Linux guest prints when every job is done.
 const GUEST_DONE: &str = "LINUX-GUEST DONE";
 
@@ -92,13 +102,18 @@ pub fn cache_mode(dir: &Path) -> &'static str {
     if direct { "none" } else { "writethrough" }
 }
 
-/// The disk, as both systems get it.
+/// The disk on a virtio-mmio slot, as both systems get it.
 pub fn drive_args(disk: &Path, cache: &str) -> Vec<String> {
+    drive_on(disk, cache, "virtio-blk-device,drive=hd0")
+}
+
+/// The disk (drive `hd0`) on `device`.
+fn drive_on(disk: &Path, cache: &str, device: &str) -> Vec<String> {
     vec![
         "-drive".into(),
         format!("file={},if=none,format=raw,id=hd0,cache={cache}", disk.display()),
         "-device".into(),
-        "virtio-blk-device,drive=hd0".into(),
+        device.into(),
     ]
 }
 
@@ -121,6 +136,16 @@ pub fn run_sel4(setup: &Setup, cache: &str, round: usize) -> Result<Vec<Figure>,
     let scratch = Scratch::new(&format!("bench-sel4-{round}"))?;
     let disk = fresh_disk(&scratch.0, "disk.img")?;
     boot_sel4(setup, &BLK_BENCH, drive_args(&disk, cache), &scratch, round)
+}
+
+/// Boot blk-bench over PCI (`system`: [`BLK_PCI_BENCH`] or
+/// [`BLK_PCI_MSIX_BENCH`]) on seL4 once, its disk a modern-only
+/// virtio-blk-pci; its figures.
+pub fn run_sel4_pci(setup: &Setup, system: &System, cache: &str, round: usize) -> Result<Vec<Figure>, String> {
+    let scratch = Scratch::new(&format!("bench-{}-{round}", system.name))?;
+    let disk = fresh_disk(&scratch.0, "disk.img")?;
+    let devices = drive_on(&disk, cache, "virtio-blk-pci,drive=hd0,addr=2,disable-legacy=on");
+    boot_sel4(setup, system, devices, &scratch, round)
 }
 
 /// Boot `system` (net-bench or net-bench-rr) on seL4 once against a

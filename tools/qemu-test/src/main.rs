@@ -5,20 +5,23 @@
 //! fail. Exit status 1 if any system failed or any broken variant passed.
 //!
 //! `sevio-qemu-test bench --sdk DIR --images DIR --guest DIR [--board B]
-//!  [--config debug|release] [--rounds N] [--workloads blk,net] [--timeout SECS] [--qemu BIN]`:
+//!  [--config debug|release] [--rounds N] [--workloads blk,net,msix] [--timeout SECS] [--qemu BIN]`:
 //! `make bench-qemu`: N rounds of blk-bench on seL4 and fio on the Linux
 //! guest, and of net-bench (stream and request/response) and the guest's
 //! udp-bench against an echo peer, alternating, then the medians and
-//! `RATIO <metric>_sel4_vs_linux` lines (see `sevio_qemu_test::bench_run`).
+//! `RATIO <metric>_sel4_vs_linux` lines; and blk-bench over virtio-pci
+//! with MSI-X against INTx (`RATIO <metric>_msix_vs_intx`; see
+//! `sevio_qemu_test::bench_run`).
 //!
 //! `sevio-qemu-test list`: the systems and broken variants.
 //!
 //! `sevio-qemu-test readme-table [--write README.md]`: print the README's
 //! "what works" table, or write it into the README.
 
-use sevio_qemu_test::bench::{Rounds, report};
+use sevio_qemu_test::bench::{Rounds, compare, report};
 use sevio_qemu_test::bench_run::{
-    NET_BENCH_RR, NET_BENCH_STREAM, cache_mode, run_linux, run_linux_net, run_sel4, run_sel4_net,
+    BLK_PCI_BENCH, BLK_PCI_MSIX_BENCH, NET_BENCH_RR, NET_BENCH_STREAM, cache_mode, run_linux, run_linux_net, run_sel4,
+    run_sel4_net, run_sel4_pci,
 };
 use sevio_qemu_test::readme;
 use sevio_qemu_test::run::{Setup, run};
@@ -30,7 +33,7 @@ use std::time::Duration;
 const USAGE: &str = "usage: sevio-qemu-test run --sdk DIR --images DIR [--board B] [--config debug|release] \
                      [--timeout SECS] [--qemu BIN] [--only NAME]... [--no-self-test]\n       \
                      sevio-qemu-test bench --sdk DIR --images DIR --guest DIR [--board B] [--config debug|release] \
-                     [--rounds N] [--workloads blk,net] [--timeout SECS] [--qemu BIN]\n       sevio-qemu-test list\n       sevio-qemu-test readme-table [--write README.md]";
+                     [--rounds N] [--workloads blk,net,msix] [--timeout SECS] [--qemu BIN]\n       sevio-qemu-test list\n       sevio-qemu-test readme-table [--write README.md]";
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -77,7 +80,7 @@ fn readme_table(args: &[String]) -> Result<bool, String> {
 fn bench(args: &[String]) -> Result<bool, String> {
     let mut guest = None;
     let mut rounds = 3usize;
-    let (mut blk, mut net) = (true, true);
+    let (mut blk, mut net, mut msix) = (true, true, true);
     let mut rest = Vec::new();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -89,12 +92,13 @@ fn bench(args: &[String]) -> Result<bool, String> {
             }
             "--workloads" => {
                 let value = it.next().ok_or(format!("--workloads needs a value\n{USAGE}"))?;
-                (blk, net) = (false, false);
+                (blk, net, msix) = (false, false, false);
                 for w in value.split(',') {
                     match w {
                         "blk" => blk = true,
                         "net" => net = true,
-                        _ => return Err(format!("--workloads {value}: {w} is neither blk nor net")),
+                        "msix" => msix = true,
+                        _ => return Err(format!("--workloads {value}: {w} is not blk, net or msix")),
                     }
                 }
             }
@@ -106,17 +110,16 @@ fn bench(args: &[String]) -> Result<bool, String> {
     setup.logs = setup.images.join("bench-qemu");
     let cache = cache_mode(&std::env::temp_dir());
     let label = if setup.config == "release" { "sel4".to_string() } else { format!("sel4_{}", setup.config) };
-    let workloads = match (blk, net) {
-        (true, true) => "blk and net",
-        (true, false) => "blk",
-        _ => "net",
-    };
+    let workloads: Vec<&str> =
+        [("blk", blk), ("net", net), ("msix", msix)].iter().filter(|w| w.1).map(|w| w.0).collect();
+    let workloads = workloads.join(", ");
     println!(
         "bench-qemu: {workloads}, {rounds} round(s), seL4 ({} kernel) and Linux alternating; disk cache={cache}; logs in {}",
         setup.config,
         setup.logs.display()
     );
     let (mut sel4, mut linux) = (Rounds::default(), Rounds::default());
+    let (mut on_msix, mut on_intx) = (Rounds::default(), Rounds::default());
     let add = |what: &str, rounds: &mut Rounds, figures: Result<Vec<_>, String>| -> Result<(), String> {
         let figures = figures?;
         println!("{what}: {} figures", figures.len());
@@ -134,9 +137,20 @@ fn bench(args: &[String]) -> Result<bool, String> {
             }
             add(&format!("round {round}: net: Linux"), &mut linux, run_linux_net(&setup, &guest, round))?;
         }
+        if msix {
+            let intx = run_sel4_pci(&setup, &BLK_PCI_BENCH, cache, round);
+            add(&format!("round {round}: blk over PCI, INTx"), &mut on_intx, intx)?;
+            let msi = run_sel4_pci(&setup, &BLK_PCI_MSIX_BENCH, cache, round);
+            add(&format!("round {round}: blk over PCI, MSI-X"), &mut on_msix, msi)?;
+        }
     }
     println!("bench-qemu: medians of {rounds} round(s), {} kernel, cache={cache}", setup.config);
     for line in report(&label, &sel4, &linux) {
+        println!("{line}");
+    }
+    let suffix = label.strip_prefix("sel4").unwrap_or("");
+    let ratio = format!("msix_vs_intx{suffix}");
+    for line in compare(&format!("{label}_msix"), &on_msix, &format!("{label}_intx"), &on_intx, &ratio) {
         println!("{line}");
     }
     Ok(true)
