@@ -379,6 +379,20 @@ mod tests {
     }
 
     #[test]
+    fn causes_the_caller_knows_reach_the_bound_driver_without_asking_the_device() {
+        let pages = [HeapRegion::new(4096)];
+        let mut t = transport(&pages);
+        let driver = DriverDoorbell::open(pages[0].memory()).unwrap();
+        assert_eq!(t.interrupt_with(31, |_| 1), None, "unbound");
+        t.set_binding(0, Some(BLK));
+        assert_eq!(t.interrupt_with(31, |_| 0), None, "no cause, nobody told");
+        assert_eq!(t.interrupt_with(31, |_| 1), Some(0));
+        assert_eq!(driver.take_interrupts(), 1);
+        assert!(ops(&t, 31).is_empty(), "the device was not read (an MSI-X queue vector)");
+        assert_eq!(t.interrupt_with(4, |_| 1), None, "empty slot");
+    }
+
+    #[test]
     fn kicks_become_queue_notifies() {
         let pages = [HeapRegion::new(4096)];
         let mut t = transport(&pages);
