@@ -568,7 +568,7 @@ mod tests {
         for (intx, msix) in [("systems/pci.xml", "systems/pci-msix.xml"), ("systems/net-pci.xml", "systems/net-pci-msix.xml")] {
             let text = std::fs::read_to_string(root.join(intx)).unwrap();
             let changed = sevio_sdf::parse(&apply(Variant::PciMsix, &text).unwrap()).unwrap();
-            let written = sevio_sdf::load(&root.join(msix)).unwrap();
+            let written = sevio_sdf::load(root.join(msix)).unwrap();
             let pci = |s: &sevio_sdf::System| {
                 let p = s.pds.iter().find(|p| p.name == "pci").unwrap();
                 let irqs: Vec<String> = p.irqs.iter().map(|i| format!("{} {} {:?}", i.irq, i.id, i.trigger)).collect();

@@ -280,7 +280,7 @@ impl FakeFunction {
     pub fn msix_table(mut self, entries: u16, bar: u8, offset: u32) -> Self {
         put(&mut self.space, 0x9a, 2, (entries - 1) as u64);
         put(&mut self.space, 0x9c, 4, (offset | bar as u32) as u64);
-        put(&mut self.space, 0xa0, 4, (offset + 0x800 | bar as u32) as u64);
+        put(&mut self.space, 0xa0, 4, ((offset + 0x800) | bar as u32) as u64);
         self
     }
 
