@@ -63,6 +63,8 @@ pub const NET_BENCH_STREAM: System = System {
     broken: None,
     gpu_demo: false,
     export: false,
+    vsock: false,
+    tone_wav: false,
 };
 
 /// The same with net-bench-rr (request/response).
