@@ -17,9 +17,14 @@ FUZZ_SECONDS    ?= 60
 # and rounds per system.
 BENCH_CONFIGS   ?= release debug
 BENCH_ROUNDS    ?= 3
+# make bench-qemu: which workloads (blk, net, msix: blk over PCI with
+# MSI-X against INTx, seL4 only).
+BENCH_WORKLOADS ?= blk net msix
 export MICROKIT_BOARD MICROKIT_CONFIG
 
 CARGO        ?= cargo
+comma        := ,
+space        := $(subst ,, )
 PD_TARGET    := aarch64-unknown-none
 BUILD_DIR    := build/$(MICROKIT_CONFIG)
 # Every crate that is a protection domain (its binary is a program image).
@@ -154,14 +159,18 @@ qemu-test: check-sdk build
 # on one QEMU command line (machine, CPU, memory, a 256 MiB raw disk with
 # cache=none where the host allows O_DIRECT), BENCH_ROUNDS rounds
 # alternating the two; prints the medians and `RATIO
-# <metric>_sel4_vs_linux` lines (above 1.0: sevio ahead). Not part of
-# make test: it needs the SDK and takes minutes.
+# <metric>_sel4_vs_linux` lines (above 1.0: sevio ahead). Net: net-bench
+# and net-bench-rr (systems/net-bench-peer.xml) against the guest's
+# udp-bench (tools/guest-udp-bench), the same NIC on a dgram netdev to an
+# echo peer on this machine. Not part of make test: it needs the SDK and
+# takes minutes.
 bench-qemu: check-sdk
 	@scripts/linux-guest.sh
 	@for config in $(BENCH_CONFIGS); do \
 		$(MAKE) --no-print-directory build MICROKIT_CONFIG=$$config >/dev/null || exit 1; \
 		$(CARGO) run -q --release -p sevio-qemu-test -- bench --sdk $(MICROKIT_SDK) --board $(MICROKIT_BOARD) \
-			--config $$config --images build/$$config --guest build/linux-guest --rounds $(BENCH_ROUNDS) || exit 1; \
+			--config $$config --images build/$$config --guest build/linux-guest --rounds $(BENCH_ROUNDS) \
+			--workloads $(subst $(space),$(comma),$(strip $(BENCH_WORKLOADS))) || exit 1; \
 	done
 
 # The README's "what works" table, from the e2e tests and qemu-test's

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The Linux guest `make bench-qemu` compares sevio with: Debian's arm64
 # kernel and an initramfs holding busybox (static) and fio with the shared
-# libraries it loads, every file taken from Debian packages (nothing is
-# compiled). Output in build/linux-guest/: `Image` (the kernel),
+# libraries it loads, every file taken from Debian packages, and the one
+# program of the project's own: udp-bench (tools/guest-udp-bench, built
+# here for aarch64-unknown-none: a static Linux program without a libc),
+# the net workloads' measurement, as no Debian tool speaks net-bench's
+# echo. Output in build/linux-guest/: `Image` (the kernel),
 # `initrd.gz` (cpio newc, gzip). Idempotent: packages already downloaded
 # are reused, and nothing is done when both outputs are newer than this
-# script. The downloaded packages stay under build/ (not committed); the
+# script and udp-bench. The downloaded packages stay under build/ (not committed); the
 # trees unpacked from them are removed once the initramfs is made.
 #
 # The guest's /init mounts proc, sys and dev, loads the virtio modules
@@ -14,7 +17,10 @@
 # /dev/vda with O_DIRECT and libaio (latency percentiles of the whole
 # latency, submission to completion, as blk-bench measures), prints one `FIO <job> <terse line>`
 # per job (fio's terse format version 3; the host turns it into BENCH
-# lines) and `LINUX-GUEST DONE`, then powers off.
+# lines) and `LINUX-GUEST DONE`, then powers off. Given `sevio.net=` a
+# list of udp-bench workloads (`rr,stream`) instead, it gives eth0
+# net-bench's address (10.0.2.16/24) and runs udp-bench for each, whose
+# BENCH lines the host reads as they are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +32,12 @@ TREE=$OUT/initramfs
 
 say() { echo "linux-guest: $*"; }
 
-if [ -f $OUT/Image ] && [ -f $OUT/initrd.gz ] && [ $OUT/initrd.gz -nt "$0" ]; then
+# udp-bench: its own target directory, so that `make build` (which copies
+# every program of target/aarch64-unknown-none) never takes it for a PD.
+UDP_BENCH=target/guest/aarch64-unknown-none/release/udp-bench
+CARGO_TARGET_DIR=target/guest cargo build -q --release --target aarch64-unknown-none -p sevio-guest-udp-bench
+
+if [ -f $OUT/Image ] && [ -f $OUT/initrd.gz ] && [ $OUT/initrd.gz -nt "$0" ] && [ $OUT/initrd.gz -nt $UDP_BENCH ]; then
     exit 0
 fi
 
@@ -76,10 +87,11 @@ cp $ROOT/boot/vmlinuz-$kver $OUT/Image
 # (followed through DT_NEEDED from the unpacked packages), the modules.
 mkdir -p $TREE/{bin,sbin,proc,sys,dev,tmp,lib,lib64,usr/bin,modules}
 cp $ROOT/bin/busybox $TREE/bin/busybox
-for applet in sh mount mkdir cat echo sleep poweroff insmod ls grep dd; do
+for applet in sh mount mkdir cat echo sleep poweroff insmod ls grep dd ifconfig; do
     ln -sf busybox $TREE/bin/$applet
 done
 cp $ROOT/usr/bin/fio $TREE/usr/bin/fio
+cp $UDP_BENCH $TREE/usr/bin/udp-bench
 libdirs=("$ROOT/lib/aarch64-linux-gnu" "$ROOT/usr/lib/aarch64-linux-gnu" "$ROOT/lib" "$ROOT/usr/lib")
 find_lib() {
     local dir
@@ -131,9 +143,18 @@ for m in virtio_mmio virtio_blk failover net_failover virtio_net; do
     insmod /modules/$m.ko
 done
 jobs=$(sed -n 's/.*sevio\.jobs=\([^ ]*\).*/\1/p' /proc/cmdline)
+net=$(sed -n 's/.*sevio\.net=\([^ ]*\).*/\1/p' /proc/cmdline)
 n=0
-while [ ! -b /dev/vda ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
-if [ ! -b /dev/vda ]; then
+while [ ! -b /dev/vda ] && [ ! -e /sys/class/net/eth0 ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+if [ -n "$net" ]; then
+    # net-bench's host: 10.0.2.16 at the NIC's MAC (QEMU's mac=).
+    if ! ifconfig eth0 10.0.2.16 netmask 255.255.255.0 up; then
+        echo "LINUX-GUEST FAIL: no eth0"
+    fi
+    for workload in $(echo "$net" | sed 's/,/ /g'); do
+        udp-bench "$workload" || echo "LINUX-GUEST FAIL: udp-bench $workload"
+    done
+elif [ ! -b /dev/vda ]; then
     echo "LINUX-GUEST FAIL: no /dev/vda"
 else
     # Linux at its best for this: no I/O scheduler (sevio has none), no

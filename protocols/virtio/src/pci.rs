@@ -5,7 +5,9 @@
 //! [`parse_cap`] is a checked parser: it takes the bytes of one capability
 //! as read from config space and either returns a [`VirtioCap`] or a
 //! [`CapError`]; [`caps`] walks a config-space snapshot's capability list
-//! with loop and bounds protection. Neither panics on any input.
+//! with loop and bounds protection ([`cap_list`]: every capability id);
+//! [`msix_cap`] finds the MSI-X capability (PCI Local Bus 3.0 §6.8.2).
+//! None panics on any input.
 
 use crate::DeviceId;
 use zerocopy::little_endian::{U16, U32, U64};
@@ -401,50 +403,134 @@ pub fn parse_cap(bytes: &[u8]) -> Result<VirtioCap, CapError> {
 /// bytes), yielding each virtio (vendor-specific) capability parsed, and
 /// skipping other capability ids. Stops after an error.
 pub fn caps(config: &[u8]) -> Caps<'_> {
-    let has_list = config.get(STATUS_REG).is_some_and(|s| s & 0x10 != 0);
-    let first = if has_list { config.get(CAP_POINTER).copied().unwrap_or(0) } else { 0 };
-    Caps { config, next: first & !3, steps: 0, done: false }
+    Caps { list: cap_list(config) }
 }
 
 /// Iterator returned by [`caps`].
 pub struct Caps<'a> {
-    config: &'a [u8],
-    next: u8,
-    steps: u8,
-    done: bool,
+    list: CapList<'a>,
 }
 
 impl Iterator for Caps<'_> {
     type Item = Result<VirtioCap, CapError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while !self.done && self.next != 0 {
-            let at = self.next as usize;
-            // At most 48 capabilities fit in 0x40..0x100 at 4 bytes each.
-            self.steps += 1;
-            let fail = if self.steps > 48 {
-                Some(CapError::Loop)
-            } else if at < 0x40 || at + 2 > self.config.len() {
-                Some(CapError::BadPointer(self.next))
-            } else {
-                None
+        loop {
+            let at = match self.list.next()? {
+                Ok((CAP_ID_VENDOR, at)) => at,
+                Ok(_) => continue,
+                Err(e) => return Some(Err(e)),
             };
-            if let Some(e) = fail {
-                self.done = true;
-                return Some(Err(e));
+            let r = parse_cap(&self.list.config[at..]);
+            if r.is_err() {
+                self.list.done = true;
             }
-            let id = self.config[at];
-            self.next = self.config[at + 1] & !3;
-            if id == CAP_ID_VENDOR {
-                let r = parse_cap(&self.config[at..]);
-                if r.is_err() {
-                    self.done = true;
-                }
-                return Some(r);
-            }
+            return Some(r);
         }
-        None
     }
+}
+
+/// Walk the capability list of a config-space snapshot: every
+/// capability's `(id, offset)`, with loop and bounds protection (an
+/// error ends the walk).
+pub fn cap_list(config: &[u8]) -> CapList<'_> {
+    let has_list = config.get(STATUS_REG).is_some_and(|s| s & 0x10 != 0);
+    let first = if has_list { config.get(CAP_POINTER).copied().unwrap_or(0) } else { 0 };
+    CapList { config, next: first & !3, steps: 0, done: false }
+}
+
+/// Iterator returned by [`cap_list`].
+pub struct CapList<'a> {
+    config: &'a [u8],
+    next: u8,
+    steps: u8,
+    done: bool,
+}
+
+impl Iterator for CapList<'_> {
+    type Item = Result<(u8, usize), CapError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done || self.next == 0 {
+            return None;
+        }
+        let at = self.next as usize;
+        // At most 48 capabilities fit in 0x40..0x100 at 4 bytes each.
+        self.steps += 1;
+        let fail = if self.steps > 48 {
+            Some(CapError::Loop)
+        } else if at < 0x40 || at + 2 > self.config.len() {
+            Some(CapError::BadPointer(self.next))
+        } else {
+            None
+        };
+        if let Some(e) = fail {
+            self.done = true;
+            return Some(Err(e));
+        }
+        self.next = self.config[at + 1] & !3;
+        Some(Ok((self.config[at], at)))
+    }
+}
+
+/// PCI capability id of MSI-X (PCI Local Bus 3.0 §6.8.2).
+pub const CAP_ID_MSIX: u8 = 0x11;
+/// Offset of MSI-X Message Control in the capability.
+pub const MSIX_CONTROL: usize = 2;
+/// Message Control: MSI-X Enable.
+pub const MSIX_ENABLE: u16 = 1 << 15;
+/// Message Control: Function Mask.
+pub const MSIX_FUNCTION_MASK: u16 = 1 << 14;
+/// Bytes of one MSI-X table entry: address low, address high, data,
+/// vector control.
+pub const MSIX_ENTRY_SIZE: u64 = 16;
+/// Vector control bit 0: the entry is masked.
+pub const MSIX_ENTRY_MASKED: u32 = 1;
+
+/// An MSI-X capability: where its table is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct MsixCap {
+    /// Config-space offset of the capability.
+    pub at: u16,
+    /// Table entries (Message Control's Table Size + 1: 1..=2048).
+    pub entries: u16,
+    /// BAR holding the table (the Table BIR: 0..=5).
+    pub bar: u8,
+    /// Offset of the table in that BAR (8-byte aligned).
+    pub offset: u64,
+}
+
+impl MsixCap {
+    /// Bytes of the whole table.
+    pub fn table_bytes(&self) -> u64 {
+        self.entries as u64 * MSIX_ENTRY_SIZE
+    }
+}
+
+/// The function's MSI-X capability from a config-space snapshot: `None`
+/// when it has none, an error when the list or the capability is
+/// malformed (a capability cut short by the snapshot, a reserved BIR).
+pub fn msix_cap(config: &[u8]) -> Result<Option<MsixCap>, CapError> {
+    for entry in cap_list(config) {
+        let (id, at) = entry?;
+        if id != CAP_ID_MSIX {
+            continue;
+        }
+        let bytes = config.get(at..at + 12).ok_or(CapError::TooShort)?;
+        let control = u16::from_le_bytes([bytes[2], bytes[3]]);
+        let table = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+        let bar = (table & 7) as u8;
+        if bar > 5 {
+            return Err(CapError::ReservedBar(bar));
+        }
+        return Ok(Some(MsixCap {
+            at: at as u16,
+            entries: (control & 0x7ff) + 1,
+            bar,
+            offset: (table & !7) as u64,
+        }));
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -547,6 +633,42 @@ mod tests {
         c[STATUS_REG] = 0;
         assert_eq!(caps(&c).count(), 0, "no capability list");
         assert_eq!(caps(&[]).count(), 0);
+    }
+
+    /// QEMU's virtio-pci MSI-X capability: Message Control with Table Size
+    /// `entries - 1`, the table at 0 in BAR 1, the PBA at 0x800 there.
+    fn with_msix(entries: u16, table: u32) -> [u8; 256] {
+        let mut c = qemu_like();
+        c[0xc2..0xc4].copy_from_slice(&(entries - 1).to_le_bytes());
+        c[0xc4..0xc8].copy_from_slice(&table.to_le_bytes());
+        c[0xc8..0xcc].copy_from_slice(&0x801u32.to_le_bytes());
+        c
+    }
+
+    #[test]
+    fn finds_the_msix_capability_and_its_table() {
+        let c = with_msix(4, 0x2001);
+        let cap = msix_cap(&c).unwrap().unwrap();
+        assert_eq!(cap, MsixCap { at: 0xc0, entries: 4, bar: 1, offset: 0x2000 });
+        assert_eq!(cap.table_bytes(), 64);
+        assert_eq!(msix_cap(&with_msix(2048, 0)).unwrap().unwrap().entries, 2048);
+        // The walk also sees the vendor capabilities after it.
+        let ids: std::vec::Vec<u8> = cap_list(&c).map(|e| e.unwrap().0).collect();
+        assert_eq!(ids, [CAP_ID_MSIX, 9, 9, 9, 9, 9]);
+        assert_eq!(caps(&c).count(), 5, "caps() still yields only the virtio ones");
+    }
+
+    #[test]
+    fn a_missing_or_malformed_msix_capability_is_told_apart() {
+        let mut none = qemu_like();
+        none[0xc0] = 0x05; // MSI, not MSI-X
+        assert_eq!(msix_cap(&none), Ok(None));
+        assert_eq!(msix_cap(&with_msix(4, 6)), Err(CapError::ReservedBar(6)));
+        assert_eq!(msix_cap(&with_msix(4, 0)[..0xc8]), Err(CapError::TooShort));
+        let mut looped = with_msix(4, 0);
+        looped[CAP_POINTER] = 0x84;
+        looped[0xa1] = 0x84;
+        assert_eq!(msix_cap(&looped), Err(CapError::Loop));
     }
 
     #[test]

@@ -6,9 +6,11 @@
 //! The checks that matter are made from the host, independently of the
 //! PDs: a disk image read back after the run, frames counted by a peer,
 //! bytes typed into and read from a console, input events injected and
-//! screens dumped through QMP ([`live`]).
+//! screens dumped through QMP ([`live`]); [`net_peer`] is an echo host
+//! on a UDP socket for a NIC on QEMU's socket or dgram netdev.
 
 pub mod live;
+pub mod net_peer;
 pub mod paint;
 
 use std::path::{Path, PathBuf};

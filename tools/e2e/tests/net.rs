@@ -21,7 +21,12 @@
 //!   notifications and interrupts per frame); this test prints them again
 //!   without the PD prefix. Short, and in `make test`: net-bench resends
 //!   what goes unanswered, so a lost datagram cannot stall it.
+//! - `systems/net-bench-peer.xml` (what `make bench-qemu` compares with
+//!   Linux): net-bench alone, its NIC on a UDP socket to
+//!   `sevio_e2e::net_peer` on the host; as written (the stream) and with
+//!   net-bench-rr (request/response), every echo counted by the peer too.
 
+use sevio_e2e::net_peer::EchoPeer;
 use sevio_e2e::{Run, TempDir, build, sim, systems, workspace};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
@@ -712,4 +717,57 @@ fn an_unanswered_client_gives_up_with_a_clear_fail() {
         "net_client: FAIL: no answer after retransmitting",
         "sim: FAIL: net_client reported FAIL",
     ]);
+}
+
+/// net-bench-peer.xml against the host's echo peer, with `image` as
+/// net_bench's program: the run passes, prints its BENCH lines with
+/// `prefix`, and the peer echoed at least every datagram the count phase
+/// and the timed phase report.
+fn bench_against_the_host_peer(image: &str, prefix: &str, size: usize) {
+    build();
+    let dir = TempDir::new(&format!("net-bench-peer-{image}"));
+    let text = std::fs::read_to_string(workspace().join("systems/net-bench-peer.xml")).unwrap();
+    let system = dir.file(
+        "net-bench-peer.xml",
+        &text.replace(r#"<program_image path="net-bench" />"#, &format!(r#"<program_image path="{image}" />"#)),
+    );
+    let peer = EchoPeer::start().unwrap();
+    let desc = dir.file(
+        "net-bench-peer.sim.toml",
+        &format!(
+            "expect_pass = [\"net_bench\"]\n\n[[device]]\ndriver = \"virtio-net-device\"\n\
+             netdev = {{ type = \"socket\", udp = \"127.0.0.1:{}\", localaddr = \"127.0.0.1:{}\" }}\n\
+             properties = {{ mac = \"52:54:00:12:34:57\" }}\n",
+            peer.port(),
+            peer.qemu_port()
+        ),
+    );
+    let run = sim(system.to_str().unwrap(), &["--sim", desc.to_str().unwrap(), "--timeout", "90"]);
+    let stats = peer.stop();
+    run.assert_code(0);
+    run.assert_lines(&[
+        "net_bench: 10.0.2.15 is at 52:54:00:12:34:56",
+        &format!("net_bench: 1000 datagrams echoed ({} payload bytes)", 1000 * size),
+        &format!("BENCH net_{prefix}udp_echo_fps"),
+        &format!("BENCH net_{prefix}timed_udp_echo_fps"),
+        &format!("BENCH net_{prefix}timed_udp_echo_mbps"),
+        "net_bench: PASS",
+    ]);
+    let echoed: u64 = run
+        .lines_with("datagrams echoed")
+        .iter()
+        .map(|l| l.split("net_bench: ").nth(1).and_then(|t| t.split(' ').next()).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(stats.udp_echoed >= echoed, "the peer echoed {} of the {echoed} datagrams counted", stats.udp_echoed);
+    assert_eq!((stats.arp_replies, stats.malformed), (1, 0), "{stats:?}");
+}
+
+#[test]
+fn net_bench_streams_through_the_host_peer() {
+    bench_against_the_host_peer("net-bench", "", 1024);
+}
+
+#[test]
+fn net_bench_rr_round_trips_through_the_host_peer() {
+    bench_against_the_host_peer("net-bench-rr", "rr_", 64);
 }

@@ -168,21 +168,30 @@ impl Rounds {
 
 /// The report: per metric both systems have, `BENCH <sel4_label>_<metric>`,
 /// `BENCH linux_<metric>` (medians) and `RATIO <metric>_sel4_vs_linux`
-/// (above 1.0: sevio ahead), then the metrics only one side has.
+/// (above 1.0: sevio ahead; a debug kernel's ratio names it:
+/// `_sel4_debug_vs_linux`), then the metrics only one side has.
 pub fn report(sel4_label: &str, sel4: &Rounds, linux: &Rounds) -> Vec<String> {
+    let suffix = sel4_label.strip_prefix("sel4").unwrap_or("");
+    compare(sel4_label, sel4, "linux", linux, &format!("sel4{suffix}_vs_linux"))
+}
+
+/// Two sets of rounds side by side: per metric both have, `BENCH
+/// <ours_label>_<metric>`, `BENCH <theirs_label>_<metric>` (medians) and
+/// `RATIO <metric>_<ratio>` (above 1.0: ours ahead), then the metrics
+/// only ours has.
+pub fn compare(ours_label: &str, ours: &Rounds, theirs_label: &str, theirs: &Rounds, ratio: &str) -> Vec<String> {
     let mut lines = Vec::new();
-    for name in sel4.names() {
-        let Some(ours) = sel4.median_of(name) else { continue };
-        let Some(theirs) = linux.median_of(name) else { continue };
-        lines.push(format!("BENCH {sel4_label}_{name} {:.1} {}", ours.value, ours.unit));
-        lines.push(format!("BENCH linux_{name} {:.1} {}", theirs.value, theirs.unit));
-        let ratio = if higher_is_better(&ours.unit) { ours.value / theirs.value } else { theirs.value / ours.value };
-        let suffix = if sel4_label == "sel4" { String::new() } else { format!("_{}", &sel4_label["sel4_".len()..]) };
-        lines.push(format!("RATIO {name}_sel4{suffix}_vs_linux {ratio:.3}"));
+    for name in ours.names() {
+        let Some(a) = ours.median_of(name) else { continue };
+        let Some(b) = theirs.median_of(name) else { continue };
+        lines.push(format!("BENCH {ours_label}_{name} {:.1} {}", a.value, a.unit));
+        lines.push(format!("BENCH {theirs_label}_{name} {:.1} {}", b.value, b.unit));
+        let r = if higher_is_better(&a.unit) { a.value / b.value } else { b.value / a.value };
+        lines.push(format!("RATIO {name}_{ratio} {r:.3}"));
     }
-    for name in sel4.names().filter(|n| linux.median_of(n).is_none()) {
-        let f = sel4.median_of(name).expect("a listed name has values");
-        lines.push(format!("BENCH {sel4_label}_{name} {:.1} {}", f.value, f.unit));
+    for name in ours.names().filter(|n| theirs.median_of(n).is_none()) {
+        let f = ours.median_of(name).expect("a listed name has values");
+        lines.push(format!("BENCH {ours_label}_{name} {:.1} {}", f.value, f.unit));
     }
     lines
 }
@@ -320,5 +329,7 @@ mod tests {
         );
         let debug = report("sel4_debug", &sel4, &linux);
         assert!(debug.contains(&"RATIO m_iops_sel4_debug_vs_linux 2.000".to_string()), "{debug:?}");
+        let msix = compare("sel4_msix", &sel4, "sel4_intx", &linux, "msix_vs_intx");
+        assert_eq!(msix[..3], ["BENCH sel4_msix_m_iops 200.0 IOPS", "BENCH sel4_intx_m_iops 100.0 IOPS", "RATIO m_iops_msix_vs_intx 2.000"]);
     }
 }

@@ -15,7 +15,9 @@
 //! - [`run`]: one system start to finish;
 //! - [`readme`]: the README's "what works" table, made from the tables;
 //! - [`bench`], [`bench_run`]: `make bench-qemu`, blk-bench on seL4
-//!   against fio on a Linux guest on the same QEMU command line.
+//!   against fio on a Linux guest on the same QEMU command line, and
+//!   net-bench against the guest's own UDP bench through the same netdev
+//!   to `sevio_e2e::net_peer`, an echo host on the machine.
 //!
 //! Errors are `String`s that name what went wrong: they are printed, one
 //! line per system, and nothing acts on them otherwise.

@@ -5,18 +5,24 @@
 //! fail. Exit status 1 if any system failed or any broken variant passed.
 //!
 //! `sevio-qemu-test bench --sdk DIR --images DIR --guest DIR [--board B]
-//!  [--config debug|release] [--rounds N] [--timeout SECS] [--qemu BIN]`:
+//!  [--config debug|release] [--rounds N] [--workloads blk,net,msix] [--timeout SECS] [--qemu BIN]`:
 //! `make bench-qemu`: N rounds of blk-bench on seL4 and fio on the Linux
-//! guest, alternating, then the medians and `RATIO <metric>_sel4_vs_linux`
-//! lines (see `sevio_qemu_test::bench_run`).
+//! guest, and of net-bench (stream and request/response) and the guest's
+//! udp-bench against an echo peer, alternating, then the medians and
+//! `RATIO <metric>_sel4_vs_linux` lines; and blk-bench over virtio-pci
+//! with MSI-X against INTx (`RATIO <metric>_msix_vs_intx`; see
+//! `sevio_qemu_test::bench_run`).
 //!
 //! `sevio-qemu-test list`: the systems and broken variants.
 //!
 //! `sevio-qemu-test readme-table [--write README.md]`: print the README's
 //! "what works" table, or write it into the README.
 
-use sevio_qemu_test::bench::{Rounds, report};
-use sevio_qemu_test::bench_run::{cache_mode, run_linux, run_sel4};
+use sevio_qemu_test::bench::{Rounds, compare, report};
+use sevio_qemu_test::bench_run::{
+    BLK_PCI_BENCH, BLK_PCI_MSIX_BENCH, NET_BENCH_RR, NET_BENCH_STREAM, cache_mode, run_linux, run_linux_net, run_sel4,
+    run_sel4_net, run_sel4_pci,
+};
 use sevio_qemu_test::readme;
 use sevio_qemu_test::run::{Setup, run};
 use sevio_qemu_test::systems::{BROKEN, SYSTEMS, System, find};
@@ -27,7 +33,7 @@ use std::time::Duration;
 const USAGE: &str = "usage: sevio-qemu-test run --sdk DIR --images DIR [--board B] [--config debug|release] \
                      [--timeout SECS] [--qemu BIN] [--only NAME]... [--no-self-test]\n       \
                      sevio-qemu-test bench --sdk DIR --images DIR --guest DIR [--board B] [--config debug|release] \
-                     [--rounds N] [--timeout SECS] [--qemu BIN]\n       sevio-qemu-test list\n       sevio-qemu-test readme-table [--write README.md]";
+                     [--rounds N] [--workloads blk,net,msix] [--timeout SECS] [--qemu BIN]\n       sevio-qemu-test list\n       sevio-qemu-test readme-table [--write README.md]";
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -74,6 +80,7 @@ fn readme_table(args: &[String]) -> Result<bool, String> {
 fn bench(args: &[String]) -> Result<bool, String> {
     let mut guest = None;
     let mut rounds = 3usize;
+    let (mut blk, mut net, mut msix) = (true, true, true);
     let mut rest = Vec::new();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -83,6 +90,18 @@ fn bench(args: &[String]) -> Result<bool, String> {
                 let value = it.next().ok_or(format!("--rounds needs a value\n{USAGE}"))?;
                 rounds = value.parse().ok().filter(|&n| n > 0).ok_or(format!("--rounds {value}"))?;
             }
+            "--workloads" => {
+                let value = it.next().ok_or(format!("--workloads needs a value\n{USAGE}"))?;
+                (blk, net, msix) = (false, false, false);
+                for w in value.split(',') {
+                    match w {
+                        "blk" => blk = true,
+                        "net" => net = true,
+                        "msix" => msix = true,
+                        _ => return Err(format!("--workloads {value}: {w} is not blk, net or msix")),
+                    }
+                }
+            }
             _ => rest.push(flag.clone()),
         }
     }
@@ -91,22 +110,47 @@ fn bench(args: &[String]) -> Result<bool, String> {
     setup.logs = setup.images.join("bench-qemu");
     let cache = cache_mode(&std::env::temp_dir());
     let label = if setup.config == "release" { "sel4".to_string() } else { format!("sel4_{}", setup.config) };
+    let workloads: Vec<&str> =
+        [("blk", blk), ("net", net), ("msix", msix)].iter().filter(|w| w.1).map(|w| w.0).collect();
+    let workloads = workloads.join(", ");
     println!(
-        "bench-qemu: blk, {rounds} round(s), seL4 ({} kernel) and Linux alternating; disk cache={cache}; logs in {}",
+        "bench-qemu: {workloads}, {rounds} round(s), seL4 ({} kernel) and Linux alternating; disk cache={cache}; logs in {}",
         setup.config,
         setup.logs.display()
     );
     let (mut sel4, mut linux) = (Rounds::default(), Rounds::default());
+    let (mut on_msix, mut on_intx) = (Rounds::default(), Rounds::default());
+    let add = |what: &str, rounds: &mut Rounds, figures: Result<Vec<_>, String>| -> Result<(), String> {
+        let figures = figures?;
+        println!("{what}: {} figures", figures.len());
+        rounds.add(&figures);
+        Ok(())
+    };
     for round in 1..=rounds {
-        let ours = run_sel4(&setup, cache, round)?;
-        println!("round {round}: seL4: {} figures", ours.len());
-        sel4.add(&ours);
-        let theirs = run_linux(&setup, &guest, cache, round)?;
-        println!("round {round}: Linux: {} figures", theirs.len());
-        linux.add(&theirs);
+        if blk {
+            add(&format!("round {round}: blk: seL4"), &mut sel4, run_sel4(&setup, cache, round))?;
+            add(&format!("round {round}: blk: Linux"), &mut linux, run_linux(&setup, &guest, cache, round))?;
+        }
+        if net {
+            for system in [&NET_BENCH_RR, &NET_BENCH_STREAM] {
+                add(&format!("round {round}: {}: seL4", system.name), &mut sel4, run_sel4_net(&setup, system, round))?;
+            }
+            add(&format!("round {round}: net: Linux"), &mut linux, run_linux_net(&setup, &guest, round))?;
+        }
+        if msix {
+            let intx = run_sel4_pci(&setup, &BLK_PCI_BENCH, cache, round);
+            add(&format!("round {round}: blk over PCI, INTx"), &mut on_intx, intx)?;
+            let msi = run_sel4_pci(&setup, &BLK_PCI_MSIX_BENCH, cache, round);
+            add(&format!("round {round}: blk over PCI, MSI-X"), &mut on_msix, msi)?;
+        }
     }
     println!("bench-qemu: medians of {rounds} round(s), {} kernel, cache={cache}", setup.config);
     for line in report(&label, &sel4, &linux) {
+        println!("{line}");
+    }
+    let suffix = label.strip_prefix("sel4").unwrap_or("");
+    let ratio = format!("msix_vs_intx{suffix}");
+    for line in compare(&format!("{label}_msix"), &on_msix, &format!("{label}_intx"), &on_intx, &ratio) {
         println!("{line}");
     }
     Ok(true)

@@ -102,6 +102,19 @@ pub const ROWS: &[Row] = &[
         clients: &["net_client"],
     },
     Row {
+        what: "MSI-X on virtio-pci (`systems/pci-msix.xml`, `systems/net-pci-msix.xml`): the GICv2m frame's \
+               MSI_TYPER read, one vector per queue and one for configuration (each read back), SPIs given to the \
+               pci PD; a one-entry table shared; no MSI-X or a legacy device: INTx",
+        sim: &[
+            "pci::msix_blk_interrupts_through_a_vector_for_its_queue_and_one_for_configuration",
+            "pci::msix_with_a_one_entry_table_shares_it_between_configuration_and_the_queue",
+            "pci::msix_system_keeps_a_device_without_msix_and_a_legacy_one_on_intx",
+            "pci::net_passes_over_msix",
+        ],
+        sel4: &["blk-pci-msix", "net-pci-msix"],
+        clients: &[],
+    },
+    Row {
         what: "net configured the sDDF way: `.net_driver_config` and `.sevio_data_regions` alone (no queue or data \
                setvars), rx and tx peers on the config's channels; one channel for both peers refused (on seL4: \
                sDDF 0.7.0's `examples/echo_server`, built outside the repo, see `pds/drivers/net/README.md`)",
@@ -116,6 +129,17 @@ pub const ROWS: &[Row] = &[
         what: "net bench (`systems/net-bench.xml`): two hosts on one QEMU hub, 1000 UDP datagrams of 1 KiB echoed, \
                then as many as go in 2 s (timed on the timer PD), every echo checked; BENCH lines",
         sim: &["net::net_bench"],
+        sel4: &[],
+        clients: &[],
+    },
+    Row {
+        what: "net bench against a host outside the system (`systems/net-bench-peer.xml`, what `make bench-qemu` \
+               compares with a Linux guest): the NIC on a UDP socket to an echo peer on the host; a stream (1 KiB, \
+               32 in flight) and request/response (net-bench-rr: 64 bytes, one in flight), every echo checked",
+        sim: &[
+            "net::net_bench_streams_through_the_host_peer",
+            "net::net_bench_rr_round_trips_through_the_host_peer",
+        ],
         sel4: &[],
         clients: &[],
     },

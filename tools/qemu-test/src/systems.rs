@@ -21,6 +21,12 @@ pub enum Variant {
     /// blk given a fault-drill page: it faults once, the first time its
     /// device is up (`pds/drivers/core/src/drill.rs`), and is restarted.
     BlkFaultDrill,
+    /// net-bench-rr (request/response) in net-bench's place.
+    NetBenchRr,
+    /// The pci transport given the GICv2m frame and its first 16 SPIs
+    /// (MSI-X; `transports/pci/README.md`), as `systems/pci-msix.xml` has
+    /// them.
+    PciMsix,
 }
 
 /// How a broken variant breaks, and the failure it must be reported with.
@@ -381,6 +387,32 @@ pub const SYSTEMS: &[System] = &[
         expect: Expect { lines: &["bus: net0 <- virtio-net at pci 00:05.0"], ..NET_PCI_MODERN.expect },
         ..NET_PCI_MODERN
     },
+    System {
+        name: "net-pci-msix",
+        file: "systems/net-pci-msix.xml",
+        expect: Expect {
+            lines: &[
+                "pci: GICv2m frame at 0x8020000: 64 SPIs from INTID 80",
+                "pci: 00:01.0:   MSI-X: 4 vector(s), INTIDs 80..=83",
+                "bus: net0 <- virtio-net at pci 00:01.0",
+            ],
+            ..NET_PCI_MODERN.expect
+        },
+        ..NET_PCI_MODERN
+    },
+    System {
+        name: "blk-pci-msix",
+        file: "systems/pci-msix.xml",
+        expect: Expect {
+            lines: &[
+                "pci: GICv2m frame at 0x8020000: 64 SPIs from INTID 80",
+                "pci: 00:02.0:   MSI-X: 2 vector(s), INTIDs 80..=81",
+                "bus: blk0 <- virtio-blk at pci 00:02.0",
+            ],
+            ..PCI_MODERN.expect
+        },
+        ..PCI_MODERN
+    },
     P9_MMIO,
     P9_PCI,
     VSOCK_MMIO,
@@ -507,6 +539,30 @@ pub fn apply(variant: Variant, text: &str) -> Result<String, String> {
             let rest = &text[start + perms + r#"perms="rw""#.len()..];
             Ok(format!("{}perms=\"r\"{rest}", &text[..start + perms]))
         }
+        Variant::NetBenchRr => {
+            let image = r#"<program_image path="net-bench" />"#;
+            if !text.contains(image) {
+                return Err("no net-bench program image".into());
+            }
+            Ok(text.replace(image, r#"<program_image path="net-bench-rr" />"#))
+        }
+        Variant::PciMsix => {
+            let first_pd = text.find("<protection_domain ").ok_or("no protection domain")?;
+            let image = r#"<program_image path="pci" />"#;
+            let pci = text.find(image).ok_or("no pci program image")? + image.len();
+            if pci < first_pd {
+                return Err("pci's image before the first protection domain".into());
+            }
+            let irqs: String = (0..MSI_IRQS)
+                .map(|i| format!("\n        <irq irq=\"{}\" id=\"{}\" trigger=\"edge\" />", MSI_FIRST_INTID + i, 4 + i))
+                .collect();
+            Ok(format!(
+                "{}{MSI_REGION}\n    {}\n        {MSI_MAP}{irqs}{}",
+                &text[..first_pd],
+                &text[first_pd..pci],
+                &text[pci..]
+            ))
+        }
         Variant::BlkFaultDrill => {
             let first_pd = text.find("<protection_domain ").ok_or("no protection domain")?;
             let image = r#"<program_image path="blk" />"#;
@@ -523,6 +579,14 @@ pub fn apply(variant: Variant, text: &str) -> Result<String, String> {
         }
     }
 }
+
+/// QEMU arm virt's GICv2m frame, the pci PD's map of it, and its SPIs
+/// ([`Variant::PciMsix`]).
+const MSI_REGION: &str = r#"<memory_region name="gicv2m" size="0x1000" phys_addr="0x8020000" />"#;
+const MSI_MAP: &str = r#"<map mr="gicv2m" vaddr="0x14000000" perms="rw" cached="false" setvar_vaddr="pci_msi_frame_vaddr" />
+        <setvar symbol="pci_msi_frame_paddr" region_paddr="gicv2m" />"#;
+const MSI_FIRST_INTID: usize = 80;
+const MSI_IRQS: usize = 16;
 
 /// The drill page of [`Variant::BlkFaultDrill`] and blk's map of it (past
 /// blk's other maps).
@@ -581,5 +645,44 @@ mod tests {
             system.pds.iter().map(|p| p.maps.iter().filter(|m| m.mr == "blk_fault_drill").count()).sum();
         assert_eq!(mapped_by, 1);
         assert!(apply(Variant::BlkFaultDrill, "<system/>").is_err());
+    }
+
+    #[test]
+    fn the_rr_variant_swaps_only_the_bench_image_and_still_checks() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let text = std::fs::read_to_string(root.join("systems/net-bench-peer.xml")).unwrap();
+        let changed = apply(Variant::NetBenchRr, &text).unwrap();
+        let system = sevio_sdf::parse(&changed).unwrap();
+        let bench = system.pds.iter().find(|p| p.name == "net_bench").unwrap();
+        assert_eq!(bench.program_image, "net-bench-rr");
+        assert_eq!(changed.lines().count(), text.lines().count());
+        assert!(apply(Variant::NetBenchRr, "<system/>").unwrap_err().contains("no net-bench"));
+    }
+
+    #[test]
+    fn the_msix_variant_gives_pci_what_the_msix_system_files_give_it() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for (intx, msix) in [("systems/pci.xml", "systems/pci-msix.xml"), ("systems/net-pci.xml", "systems/net-pci-msix.xml")] {
+            let text = std::fs::read_to_string(root.join(intx)).unwrap();
+            let changed = sevio_sdf::parse(&apply(Variant::PciMsix, &text).unwrap()).unwrap();
+            let written = sevio_sdf::load(root.join(msix)).unwrap();
+            let pci = |s: &sevio_sdf::System| {
+                let p = s.pds.iter().find(|p| p.name == "pci").unwrap();
+                let irqs: Vec<String> = p.irqs.iter().map(|i| format!("{} {} {:?}", i.irq, i.id, i.trigger)).collect();
+                let maps: Vec<String> =
+                    p.maps.iter().map(|m| format!("{} {:#x} {:?} {}", m.mr, m.vaddr, m.setvar_vaddr, m.cached)).collect();
+                let vars: Vec<String> = p.setvars.iter().map(|v| format!("{} {}", v.symbol, v.region_paddr)).collect();
+                let sorted = |mut v: Vec<String>| {
+                    v.sort();
+                    v
+                };
+                (sorted(irqs), sorted(maps), sorted(vars))
+            };
+            assert_eq!(pci(&changed), pci(&written), "{msix}");
+            let frame = |s: &sevio_sdf::System| s.memory_region("gicv2m").map(|r| (r.size, r.phys_addr));
+            assert_eq!(frame(&changed), frame(&written));
+            assert!(frame(&changed).is_some());
+        }
+        assert!(apply(Variant::PciMsix, "<system/>").is_err());
     }
 }

@@ -19,6 +19,10 @@ pub enum DeviceError {
     BadConfigAccess,
     /// The config generation kept changing during a read.
     ConfigUnstable,
+    /// The device maps the queue's interrupt to no MSI-X vector (it read
+    /// back NO_VECTOR for every vector offered): the queue would never
+    /// interrupt.
+    NoInterruptVector,
 }
 
 impl From<PlacementError> for DeviceError {

@@ -217,7 +217,14 @@ impl<D: VirtioDevice, const N: usize> Transport<D, N> {
     /// bound driver's doorbell, and return the driver to notify (none for
     /// a device nobody drives, or a spurious interrupt).
     pub fn interrupt(&mut self, index: usize) -> Option<usize> {
-        let causes = self.entries.get_mut(index)?.as_mut()?.device.take_interrupt();
+        self.interrupt_with(index, |d| d.take_interrupt())
+    }
+
+    /// The device at `index` interrupted and `causes` says why (e.g. which
+    /// MSI-X vector it used): the causes it returns are raised at the
+    /// bound driver's doorbell; returns that driver, to be notified.
+    pub fn interrupt_with(&mut self, index: usize, causes: impl FnOnce(&mut D) -> u32) -> Option<usize> {
+        let causes = causes(&mut self.entries.get_mut(index)?.as_mut()?.device);
         let driver = self.driver_of(index)?;
         if causes == 0 {
             return None;
@@ -249,7 +256,7 @@ fn device_error(e: DeviceError) -> TransportError {
         DeviceError::BadQueueSize => TransportError::InvalidQueueSize,
         DeviceError::BadQueueAddress => TransportError::InvalidAddress,
         DeviceError::BadConfigAccess => TransportError::ConfigOutOfRange,
-        DeviceError::ConfigUnstable => TransportError::DeviceFailed,
+        DeviceError::ConfigUnstable | DeviceError::NoInterruptVector => TransportError::DeviceFailed,
     }
 }
 
@@ -369,6 +376,20 @@ mod tests {
         assert_eq!(t.interrupt(4), None, "empty slot");
         raise(&t, 31, 1);
         assert_eq!(t.interrupt_all(|i| i >= 30), 1 << 0);
+    }
+
+    #[test]
+    fn causes_the_caller_knows_reach_the_bound_driver_without_asking_the_device() {
+        let pages = [HeapRegion::new(4096)];
+        let mut t = transport(&pages);
+        let driver = DriverDoorbell::open(pages[0].memory()).unwrap();
+        assert_eq!(t.interrupt_with(31, |_| 1), None, "unbound");
+        t.set_binding(0, Some(BLK));
+        assert_eq!(t.interrupt_with(31, |_| 0), None, "no cause, nobody told");
+        assert_eq!(t.interrupt_with(31, |_| 1), Some(0));
+        assert_eq!(driver.take_interrupts(), 1);
+        assert!(ops(&t, 31).is_empty(), "the device was not read (an MSI-X queue vector)");
+        assert_eq!(t.interrupt_with(4, |_| 1), None, "empty slot");
     }
 
     #[test]

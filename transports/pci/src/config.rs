@@ -3,7 +3,11 @@
 //!
 //! IRQ ids 0..4 are the host bridge's INTA..INTD (GIC INTIDs 35..38 on
 //! QEMU arm virt, level-triggered, shared by every function whose pin
-//! swizzles onto them); channel 32 is the bus; driver k is on channel
+//! swizzles onto them); with MSI-X (the GICv2m frame mapped at
+//! `pci_msi_frame_vaddr`), IRQ ids 4..20 are the frame's first 16 SPIs,
+//! edge-triggered (QEMU arm virt: INTIDs 80..96; the frame's MSI_TYPER
+//! says where they start, and system.xml must give exactly those);
+//! channel 32 is the bus; driver k is on channel
 //! 40 + k, with `driver<k>_doorbell_vaddr` and `driver<k>_dma_paddr` as
 //! for the mmio transport (a variable system.xml does not set reads 0:
 //! no driver k).
@@ -19,6 +23,12 @@ pub const TRANSPORT_ID: TransportId = TransportId(1);
 pub const INTX_LINES: usize = 4;
 /// GIC INTID of IRQ id 0 (SPI 3).
 pub const INTX_INTID_BASE: u32 = 35;
+/// IRQ id of the GICv2m frame's first SPI.
+pub const MSI_FIRST_ID: usize = 4;
+/// MSI SPIs system.xml gives (IRQ ids [`MSI_FIRST_ID`]..+this).
+pub const MSI_IRQS: usize = 16;
+/// Bytes of the GICv2m frame mapped.
+pub const MSI_FRAME_SIZE: usize = 0x1000;
 /// Functions the transport serves.
 pub const MAX_DEVICES: usize = sevio_pci::enumerate::MAX_FUNCTIONS;
 
@@ -43,4 +53,14 @@ sevio_runtime::setvar!(
 sevio_runtime::setvar!(
     /// vaddr of the I/O window ([`IO_SIZE`] bytes, uncached).
     pub fn io_vaddr() = "pci_io_vaddr"
+);
+sevio_runtime::setvar!(
+    /// vaddr of the GICv2m MSI frame ([`MSI_FRAME_SIZE`], uncached); 0
+    /// (not mapped): every device on INTx.
+    pub fn msi_frame_vaddr() = "pci_msi_frame_vaddr"
+);
+sevio_runtime::setvar!(
+    /// Physical address of the GICv2m MSI frame (region_paddr): devices
+    /// write their MSIs there.
+    pub fn msi_frame_paddr() = "pci_msi_frame_paddr"
 );

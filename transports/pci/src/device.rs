@@ -118,6 +118,33 @@ impl<R: Registers> PciDevice<R> {
     pub fn is_legacy(&self) -> bool {
         matches!(self.interface, Interface::Legacy(_))
     }
+
+    /// Its queues (modern: num_queues; legacy: not known, 0).
+    pub fn num_queues(&self) -> u16 {
+        match &self.interface {
+            Interface::Modern(d) => d.num_queues(),
+            Interface::Legacy(_) => 0,
+        }
+    }
+
+    /// Interrupt through `vectors` MSI-X entries from now on (see
+    /// [`Modern::use_msix`]); false (and INTx) if the device refused, or
+    /// for a legacy device (whose register layout MSI-X would move).
+    pub fn use_msix(&mut self, vectors: u16) -> bool {
+        match &mut self.interface {
+            Interface::Modern(d) => d.use_msix(vectors),
+            Interface::Legacy(_) => false,
+        }
+    }
+
+    /// The interrupt causes behind MSI-X entry `entry` (see
+    /// [`Modern::msix_causes`]).
+    pub fn msix_causes(&mut self, entry: u16) -> u32 {
+        match &mut self.interface {
+            Interface::Modern(d) => d.msix_causes(entry),
+            Interface::Legacy(_) => 0,
+        }
+    }
 }
 
 /// Call the same method on whichever interface the device has.

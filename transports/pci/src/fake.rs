@@ -6,6 +6,7 @@
 use crate::config_space::ConfigSpace;
 use crate::regs::Registers;
 use sevio_transport_protocol::Bdf;
+use sevio_virtio::pci::common::NO_VECTOR;
 use sevio_virtio::pci::{CAP_POINTER, STATUS_REG, cfg_type, common, legacy};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -273,6 +274,16 @@ impl FakeFunction {
         self.cap(at, &b)
     }
 
+    /// The MSI-X capability of [`FakeFunction::modern_caps`] (at 0x98)
+    /// given a table of `entries` at `offset` in BAR `bar`, as QEMU's
+    /// virtio-pci has (its BAR 1).
+    pub fn msix_table(mut self, entries: u16, bar: u8, offset: u32) -> Self {
+        put(&mut self.space, 0x9a, 2, (entries - 1) as u64);
+        put(&mut self.space, 0x9c, 4, (offset | bar as u32) as u64);
+        put(&mut self.space, 0xa0, 4, ((offset + 0x800) | bar as u32) as u64);
+        self
+    }
+
     /// The capabilities of [`FakeModern`]'s layout, in BAR `bar`, behind
     /// an MSI-X capability (id 0x11) as QEMU's.
     pub fn modern_caps(self, bar: u8) -> Self {
@@ -382,6 +393,14 @@ impl FakeConfig {
             put(&mut n.space, offset, 4, new as u64);
             return;
         }
+        // MSI-X Message Control's Enable and Function Mask bits (of the
+        // capability msix_table writes, at 0x98).
+        let msix_control = n.space[0x98] == 0x11 && offset == 0x9a && width == 2;
+        if msix_control {
+            let kept = get(&n.space, offset, 2) & 0x3fff;
+            put(&mut n.space, offset, 2, kept | value & 0xc000);
+            return;
+        }
         let writable = (0x04..0x06).contains(&offset)
             || (header == 1 && (0x18..0x34).contains(&offset))
             || (0x3c..0x3d).contains(&offset);
@@ -423,6 +442,14 @@ pub struct FakeQueue {
     pub desc: u64,
     pub driver: u64,
     pub device: u64,
+    /// queue_msix_vector.
+    pub vector: u16,
+}
+
+/// A queue as reset leaves it: every field cleared, size its maximum, no
+/// MSI-X vector.
+fn reset_queue(q: &FakeQueue) -> FakeQueue {
+    FakeQueue { max: q.max, size: q.max, notify_off: q.notify_off, vector: NO_VECTOR, ..Default::default() }
 }
 
 #[derive(Default)]
@@ -441,6 +468,12 @@ struct ModernState {
     generation_bumps: u32,
     notifies: Vec<(usize, u16)>,
     config_widths: Vec<usize>,
+    /// MSI-X vectors the device maps (below this); QEMU refuses others
+    /// with NO_VECTOR.
+    msix_entries: u16,
+    /// Refuse every queue vector (while accepting configuration's).
+    refuse_queue_vectors: bool,
+    config_vector: u16,
 }
 
 /// A modern virtio device's BAR: common config at 0 (0x40 bytes), ISR at
@@ -456,9 +489,14 @@ pub const MODERN_BAR_SIZE: usize = 0x4000;
 
 impl FakeModern {
     pub fn new(multiplier: u32) -> Self {
-        let queues = (0..2).map(|q| FakeQueue { max: 256, size: 256, notify_off: q, ..Default::default() }).collect();
-        let state =
-            ModernState { features: 1 << 32 | 1 << 28 | 1 << 9, queues, config: vec![0; 0x40], ..Default::default() };
+        let queues = (0..2).map(|q| reset_queue(&FakeQueue { max: 256, notify_off: q, ..Default::default() })).collect();
+        let state = ModernState {
+            features: 1 << 32 | 1 << 28 | 1 << 9,
+            queues,
+            config: vec![0; 0x40],
+            config_vector: NO_VECTOR,
+            ..Default::default()
+        };
         FakeModern { state: Rc::new(RefCell::new(state)), multiplier }
     }
 
@@ -513,6 +551,16 @@ impl FakeModern {
     pub fn config_access_widths(&self) -> Vec<usize> {
         self.state.borrow().config_widths.clone()
     }
+    /// Map MSI-X vectors below `entries` (0, the default: none).
+    pub fn map_vectors(&self, entries: u16) {
+        self.state.borrow_mut().msix_entries = entries;
+    }
+    pub fn refuse_queue_vectors(&self) {
+        self.state.borrow_mut().refuse_queue_vectors = true;
+    }
+    pub fn config_vector(&self) -> u16 {
+        self.state.borrow().config_vector
+    }
 }
 
 impl ModernState {
@@ -529,7 +577,7 @@ impl ModernState {
         put(&mut img, common::DRIVER_FEATURE_SELECT, 4, self.driver_select as u64);
         let driver_word = self.driver_features.checked_shr(32 * self.driver_select).unwrap_or(0);
         put(&mut img, common::DRIVER_FEATURE, 4, driver_word & 0xffff_ffff);
-        put(&mut img, common::CONFIG_MSIX_VECTOR, 2, 0xffff);
+        put(&mut img, common::CONFIG_MSIX_VECTOR, 2, self.config_vector as u64);
         put(&mut img, common::NUM_QUEUES, 2, self.queues.len() as u64);
         img[common::DEVICE_STATUS] = self.status;
         img[common::CONFIG_GENERATION] = self.generation;
@@ -537,6 +585,7 @@ impl ModernState {
         put(&mut img, common::QUEUE_SIZE, 2, q.size as u64);
         put(&mut img, common::QUEUE_ENABLE, 2, q.enabled as u64);
         put(&mut img, common::QUEUE_NOTIFY_OFF, 2, q.notify_off as u64);
+        put(&mut img, common::QUEUE_MSIX_VECTOR, 2, q.vector as u64);
         put(&mut img, common::QUEUE_DESC, 8, q.desc);
         put(&mut img, common::QUEUE_DRIVER, 8, q.driver);
         put(&mut img, common::QUEUE_DEVICE, 8, q.device);
@@ -558,9 +607,23 @@ impl ModernState {
         }
         if offset == common::DEVICE_STATUS && self.status == 0 {
             for q in &mut self.queues {
-                *q = FakeQueue { max: q.max, size: q.max, notify_off: q.notify_off, ..Default::default() };
+                *q = reset_queue(q);
             }
             self.driver_features = 0;
+            self.config_vector = NO_VECTOR;
+            return;
+        }
+        // A vector the device cannot map reads back NO_VECTOR.
+        let mapped = |v: u16, entries: u16| if v < entries { v } else { NO_VECTOR };
+        if offset == common::CONFIG_MSIX_VECTOR {
+            self.config_vector = mapped(value as u16, self.msix_entries);
+            return;
+        }
+        if offset == common::QUEUE_MSIX_VECTOR {
+            let entries = if self.refuse_queue_vectors { 0 } else { self.msix_entries };
+            if let Some(q) = self.queues.get_mut(self.queue_select as usize) {
+                q.vector = mapped(value as u16, entries);
+            }
             return;
         }
         self.queue_select = get(&img, common::QUEUE_SELECT, 2) as u16;

@@ -14,6 +14,7 @@
 //! - [`device`]: [`PciDevice`], either interface as a `VirtioDevice`;
 //! - [`bring_up`]: probe, reset, then enable each function found, into
 //!   a transport;
+//! - [`msix`]: MSI-X vectors through the GICv2m frame (INTx otherwise);
 //! - [`problem`]: [`Problem`], why a function was skipped.
 //!
 //! Panic contract: nothing here panics on anything the hardware returns;
@@ -35,6 +36,7 @@ pub mod device;
 pub mod enumerate;
 pub mod legacy;
 pub mod modern;
+pub mod msix;
 pub mod probe;
 pub mod problem;
 pub mod regs;
@@ -49,6 +51,7 @@ pub use bring_up::{Devices, bring_up};
 pub use config_space::{ConfigSpace, Ecam};
 pub use device::PciDevice;
 pub use enumerate::{Function, Scan, enumerate};
+pub use msix::{MsiFrame, MsiRouting, Vector};
 pub use probe::{Apertures, Layout};
 pub use problem::{BdfText, Problem};
 pub use regs::Registers;

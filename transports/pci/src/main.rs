@@ -10,7 +10,11 @@
 
 mod config;
 
-use sevio_pci::{Apertures, BdfText, Ecam, PciDevice, Windows, bring_up, enumerate, probe::is_virtio};
+use sevio_pci::msix::MSI_TYPER;
+use sevio_pci::{
+    Apertures, BdfText, Ecam, MsiFrame, MsiRouting, PciDevice, Windows, bring_up, enumerate,
+    probe::is_virtio,
+};
 use sevio_runtime::mmio::DeviceRegion;
 use sevio_runtime::{Channel, ChannelSet, Handler, MessageInfo, debug_println};
 use sevio_transport_core::shell::{TransportPd, Wiring};
@@ -52,15 +56,48 @@ fn init() -> PciPd {
         intid + config::INTX_LINES as u32
     );
 
-    let devices = bring_up(&ecam, &scan, &apertures, |bdf, p| debug_println!("pci: {}: skipped: {p}", BdfText(bdf)));
+    let mut msi = msi_routing();
+    let devices =
+        bring_up(&ecam, &scan, &apertures, msi.as_mut(), |bdf, p| debug_println!("pci: {}: skipped: {p}", BdfText(bdf)));
     let wiring = Wiring { name: "pci", id: config::TRANSPORT_ID };
-    PciPd { pd: TransportPd::start(devices.transport, wiring), lines: devices.lines }
+    PciPd { pd: TransportPd::start(devices.transport, wiring), lines: devices.lines, msi }
+}
+
+/// The MSI SPIs, if system.xml maps the GICv2m frame: where they are is
+/// read from its MSI_TYPER.
+fn msi_routing() -> Option<MsiRouting<{ config::MSI_IRQS }>> {
+    let (vaddr, paddr) = (config::msi_frame_vaddr(), config::msi_frame_paddr());
+    if vaddr == 0 || paddr == 0 {
+        debug_println!("pci: no MSI frame in system.xml (pci_msi_frame_vaddr, pci_msi_frame_paddr): INTx only");
+        return None;
+    }
+    let frame = device_window(vaddr, config::MSI_FRAME_SIZE, "pci_msi_frame_vaddr");
+    match MsiFrame::from_typer(paddr, frame.read32(MSI_TYPER)) {
+        Ok(f) => {
+            let routing = MsiRouting::new(f);
+            let (first, given) = (f.first_intid, routing.free());
+            debug_println!(
+                "pci: GICv2m frame at {paddr:#x}: {} SPIs from INTID {first}; IRQ ids {}..{} are INTIDs {first}..{}",
+                f.count,
+                config::MSI_FIRST_ID,
+                config::MSI_FIRST_ID + given,
+                first + given as u32
+            );
+            Some(routing)
+        }
+        Err(e) => {
+            debug_println!("pci: the GICv2m frame at {paddr:#x} is unusable: {e}: INTx only");
+            None
+        }
+    }
 }
 
 struct PciPd {
     pd: TransportPd<PciDevice<DeviceRegion>, { config::MAX_DEVICES }>,
-    /// Each device's INTx line (by transport index).
+    /// Each device's INTx line (by transport index; none on MSI-X).
     lines: [Option<u8>; config::MAX_DEVICES],
+    /// Who each MSI SPI belongs to.
+    msi: Option<MsiRouting<{ config::MSI_IRQS }>>,
 }
 
 impl PciPd {
@@ -74,6 +111,17 @@ impl PciPd {
         self.pd.notify_drivers(drivers);
         irq.irq_ack();
     }
+
+    /// MSI SPI `i` fired (an edge: nothing to deassert): the causes its
+    /// MSI-X entry stands for go to the driver of the device it belongs to.
+    fn msi(&mut self, i: usize, irq: Channel) {
+        if let Some(v) = self.msi.as_ref().and_then(|r| r.owner(i))
+            && let Some(k) = self.pd.transport.interrupt_with(v.index, |d| d.msix_causes(v.entry))
+        {
+            self.pd.notify_drivers(1 << k);
+        }
+        irq.irq_ack();
+    }
 }
 
 impl Handler for PciPd {
@@ -82,6 +130,8 @@ impl Handler for PciPd {
             let id = ch.index() as usize;
             if id < config::INTX_LINES {
                 self.intx(id as u8, ch);
+            } else if (config::MSI_FIRST_ID..config::MSI_FIRST_ID + config::MSI_IRQS).contains(&id) {
+                self.msi(id - config::MSI_FIRST_ID, ch);
             } else {
                 self.pd.notified_channel(ch);
             }

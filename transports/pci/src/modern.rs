@@ -3,9 +3,11 @@
 //! status, device configuration, each a checked window of a memory BAR.
 
 use crate::device::StatusByte;
+use crate::msix::queue_entry;
 use crate::regs::{Registers, read_field, write_field};
 use sevio_transport_core::{DeviceError, MAX_QUEUES};
-use sevio_virtio::pci::common;
+use sevio_virtio::pci::common::NO_VECTOR;
+use sevio_virtio::pci::{common, isr};
 use sevio_virtio::{RingInterface, RingPlacement};
 
 /// One modern function's structures.
@@ -17,6 +19,11 @@ pub struct Modern<R> {
     device: Option<R>,
     /// Offset in `notify` of each set-up queue's notify register.
     notify_at: [Option<usize>; MAX_QUEUES],
+    /// MSI-X vectors the function has (0: MSI-X off, INTx).
+    vectors: u16,
+    /// A queue fell back to entry 0 (configuration's vector), so an
+    /// interrupt there may be a queue's too.
+    queue_on_config_vector: bool,
 }
 
 impl<R: Registers> StatusByte for Modern<R> {
@@ -32,7 +39,68 @@ impl<R: Registers> Modern<R> {
     /// The interface over its structures (each already bounds-checked
     /// against its BAR).
     pub fn new(common: R, notify: R, multiplier: u32, isr: R, device: Option<R>) -> Self {
-        Modern { common, notify, multiplier, isr, device, notify_at: [None; MAX_QUEUES] }
+        Modern {
+            common,
+            notify,
+            multiplier,
+            isr,
+            device,
+            notify_at: [None; MAX_QUEUES],
+            vectors: 0,
+            queue_on_config_vector: false,
+        }
+    }
+
+    /// num_queues.
+    pub fn num_queues(&self) -> u16 {
+        self.common.read16(common::NUM_QUEUES)
+    }
+
+    /// Write `vector` to the MSI-X vector field at `field` (the selected
+    /// queue's, or configuration's) and read it back. VIRTIO 1.2
+    /// §4.1.5.1.2.2: "After mapping an event to vector, the driver MUST
+    /// verify success by reading the Vector field value: on success, the
+    /// previously written value is returned, and on failure, NO_VECTOR is
+    /// returned. If a mapping failure is detected, the driver MAY retry
+    /// mapping with fewer vectors, disable MSI-X or report device
+    /// failure." (All three are used: see [`Modern::use_msix`] and
+    /// [`Modern::setup_queue`].)
+    fn set_vector(&self, field: usize, vector: u16) -> bool {
+        self.common.write16(field, vector);
+        let back = self.common.read16(field);
+        back == vector && back != NO_VECTOR
+    }
+
+    /// The function's MSI-X table has `vectors` entries programmed and
+    /// MSI-X is on: configuration changes go to entry 0 (written and read
+    /// back now, and again after every reset, which returns every vector
+    /// to NO_VECTOR), each queue to its own ([`queue_entry`], set with the
+    /// queue). False if the device refused entry 0: the caller turns
+    /// MSI-X off again, and the function stays on INTx.
+    pub fn use_msix(&mut self, vectors: u16) -> bool {
+        self.vectors = vectors;
+        if vectors > 0 && !self.set_vector(common::CONFIG_MSIX_VECTOR, 0) {
+            self.vectors = 0;
+            return false;
+        }
+        true
+    }
+
+    /// The causes behind an interrupt on MSI-X entry `entry`: a queue's
+    /// entry is a used-buffer notification (VIRTIO 1.2 §4.1.4.5.1: with
+    /// MSI-X the device need not set the ISR's queue bit); on entry 0 the
+    /// ISR is read (which acknowledges it) for a configuration change,
+    /// plus a used buffer where a queue shares the entry.
+    pub fn msix_causes(&self, entry: u16) -> u32 {
+        let queue = isr::QUEUE as u32;
+        match entry {
+            0 => {
+                let config = self.take_interrupt() & isr::CONFIG as u32;
+                let shared = self.queue_on_config_vector || self.vectors == 1;
+                config | if shared { queue } else { 0 }
+            }
+            _ => queue,
+        }
     }
 
     /// Reset (VIRTIO 1.2 §4.1.4.3.2: "After writing 0 to device_status,
@@ -41,6 +109,10 @@ impl<R: Registers> Modern<R> {
     pub fn reset(&mut self) {
         self.reset_and_wait();
         self.notify_at = [None; MAX_QUEUES];
+        self.queue_on_config_vector = false;
+        if self.vectors > 0 && !self.set_vector(common::CONFIG_MSIX_VECTOR, 0) {
+            sevio_runtime::debug_println!("pci: the device refused its configuration vector after a reset");
+        }
     }
 
     /// The 64 device feature bits.
@@ -103,6 +175,20 @@ impl<R: Registers> Modern<R> {
             sevio_runtime::debug_println!("pci: queue {index}'s notify address lies outside the notify structure");
             return Err(DeviceError::NoSuchQueue);
         };
+        if self.vectors > 0 {
+            // VIRTIO 1.2 §4.1.5.1.2 (read back); refused, the queue shares
+            // configuration's vector (entry 0), as "fewer vectors" allows;
+            // refused again, the queue would never interrupt: an error.
+            let entry = queue_entry(self.vectors, index);
+            if !self.set_vector(common::QUEUE_MSIX_VECTOR, entry) {
+                if entry == 0 || !self.set_vector(common::QUEUE_MSIX_VECTOR, 0) {
+                    sevio_runtime::debug_println!("pci: the device refused every MSI-X vector for queue {index}");
+                    return Err(DeviceError::NoInterruptVector);
+                }
+                sevio_runtime::debug_println!("pci: queue {index} refused vector {entry}: it shares vector 0");
+                self.queue_on_config_vector = true;
+            }
+        }
         self.common.write16(common::QUEUE_SIZE, ring.size);
         for (field, addr) in
             [(common::QUEUE_DESC, ring.desc), (common::QUEUE_DRIVER, ring.avail), (common::QUEUE_DEVICE, ring.used)]
@@ -274,5 +360,65 @@ mod tests {
         fake.set_notify_off(1, 0x400);
         d.notify(1);
         assert!(fake.notifies().is_empty(), "the cached notify address went with the reset");
+    }
+
+    fn ring() -> RingPlacement {
+        RingPlacement::new(64, 0x1000, 0x2000, 0x3000)
+    }
+
+    #[test]
+    fn with_msix_configuration_and_each_queue_get_their_own_vector() {
+        let fake = FakeModern::new(4);
+        fake.map_vectors(3);
+        let mut d = device(&fake);
+        assert_eq!(d.num_queues(), 2);
+        assert!(d.use_msix(3));
+        assert_eq!(fake.config_vector(), 0);
+        d.setup_queue(0, ring()).unwrap();
+        d.setup_queue(1, ring()).unwrap();
+        assert_eq!((fake.queue(0).vector, fake.queue(1).vector), (1, 2));
+        // Queue entries are used buffers; entry 0 reads the ISR.
+        assert_eq!(d.msix_causes(2), isr::QUEUE as u32);
+        assert_eq!(d.msix_causes(0), 0, "nothing pending");
+        fake.raise(isr::CONFIG | isr::QUEUE);
+        assert_eq!(d.msix_causes(0), isr::CONFIG as u32, "configuration only: the queues have their own");
+        assert_eq!(fake.isr(), 0, "read, so acknowledged");
+        // A reset unmaps every vector; configuration's is mapped again.
+        d.reset();
+        assert_eq!((fake.config_vector(), fake.queue(1).vector), (0, NO_VECTOR));
+    }
+
+    #[test]
+    fn a_refused_vector_is_read_back_and_the_queue_shares_entry_0() {
+        let fake = FakeModern::new(4);
+        fake.map_vectors(2);
+        let mut d = device(&fake);
+        assert!(d.use_msix(3), "the table has 3, the device maps 2");
+        d.setup_queue(0, ring()).unwrap();
+        assert_eq!(fake.queue(0).vector, 1);
+        d.setup_queue(1, ring()).unwrap();
+        assert_eq!(fake.queue(1).vector, 0, "vector 2 read back NO_VECTOR: entry 0 instead");
+        assert_eq!(d.msix_causes(0), isr::QUEUE as u32, "entry 0 now stands for a queue too");
+        d.reset();
+        d.setup_queue(1, ring()).unwrap();
+        assert_eq!(d.msix_causes(0), isr::QUEUE as u32, "still shared after the reset");
+    }
+
+    #[test]
+    fn a_queue_no_vector_can_map_fails_and_a_refused_configuration_vector_means_intx() {
+        let fake = FakeModern::new(4);
+        fake.map_vectors(3);
+        fake.refuse_queue_vectors();
+        let mut d = device(&fake);
+        assert!(d.use_msix(3));
+        assert_eq!(d.setup_queue(0, ring()), Err(DeviceError::NoInterruptVector));
+        assert!(!fake.queue(0).enabled, "never enabled without an interrupt");
+        let refusing = FakeModern::new(4);
+        let mut d = device(&refusing);
+        assert!(!d.use_msix(3), "NO_VECTOR read back for configuration");
+        d.setup_queue(0, ring()).unwrap();
+        assert_eq!(refusing.queue(0).vector, NO_VECTOR, "on INTx no vector is written");
+        refusing.raise(isr::QUEUE);
+        assert_eq!(d.take_interrupt(), isr::QUEUE as u32);
     }
 }

@@ -159,6 +159,11 @@ pub fn layout<C: ConfigSpace>(cfg: &C, f: &Function) -> Result<Layout, Problem> 
     Ok(Layout::Modern { common, notify, multiplier, isr, device })
 }
 
+/// The function's MSI-X capability, if it has one.
+pub fn msix<C: ConfigSpace>(cfg: &C, f: &Function) -> Result<Option<sevio_virtio::pci::MsixCap>, sevio_virtio::pci::CapError> {
+    sevio_virtio::pci::msix_cap(&snapshot(cfg, f))
+}
+
 /// The subsystem id of a type 0 function.
 pub fn subsystem<C: ConfigSpace>(cfg: &C, f: &Function) -> u16 {
     cfg.read16(f.bdf, reg::SUBSYSTEM_ID)

@@ -4,6 +4,8 @@
 
 use crate::bars::{BarError, Space, Windows};
 use crate::bring_up::bring_up;
+use crate::msix::MsiRouting;
+use crate::regs::Registers;
 use crate::config_space::{ConfigSpace, command, reg};
 use crate::device::PciDevice;
 use crate::enumerate::{Function, Scan, enumerate};
@@ -16,6 +18,7 @@ use sevio_sharedmem::HeapRegion;
 use sevio_transport_core::{DriverPort, Transport, VirtioDevice};
 use sevio_transport_protocol::{Bdf, DriverDoorbell, Location, Reply, Request, TransportDoorbell, Width};
 use sevio_virtio::RingPlacement;
+use sevio_virtio::pci::common::NO_VECTOR;
 use sevio_virtio::pci::{CapKind, cfg_type, common};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -300,7 +303,7 @@ fn stack() -> Stack {
         io: FakeRegisters::over(io_bus, 0x1_0000),
         io_base: 0,
     };
-    let mut transport = bring_up(&m.cfg, &scan, &apertures, |_, _| {}).transport;
+    let mut transport = bring_up(&m.cfg, &scan, &apertures, None::<&mut MsiRouting<0>>, |_, _| {}).transport;
     let doorbells = std::vec![HeapRegion::new(4096), HeapRegion::new(4096)];
     for (k, page) in doorbells.iter().enumerate() {
         let doorbell = TransportDoorbell::init(page.memory()).unwrap();
@@ -476,7 +479,7 @@ fn bring_up_resets_each_device_before_it_may_master_the_bus() {
     };
     let cfg = RecordingConfig { inner: &m.cfg, steps: steps.clone() };
     let mut skipped = Vec::new();
-    let devices = bring_up::<_, _, 16>(&cfg, &scan, &apertures, |at, p| skipped.push((at, p)));
+    let devices = bring_up::<_, _, 16, 0>(&cfg, &scan, &apertures, None, |at, p| skipped.push((at, p)));
 
     let of = |at: Bdf| -> Vec<Step> {
         steps
@@ -638,4 +641,115 @@ fn garbage_config_spaces_never_escape_the_windows() {
             }
         }
     }
+}
+
+/// Two modern functions with MSI-X tables in their BAR 1 (as QEMU's):
+/// net (two queues, 4 table entries) and blk (1 entry); the frame has
+/// 64 SPIs from INTID 80, the PD was given 4.
+struct MsixMachine {
+    cfg: FakeConfig,
+    scan: Scan,
+    net: FakeModern,
+    blk: FakeModern,
+    net_table: FakeRegisters,
+    apertures: Apertures<FakeRegisters>,
+}
+
+fn msix_machine() -> MsixMachine {
+    let cfg = FakeConfig::new();
+    cfg.add(bdf(0, 0, 0), FakeFunction::new_host_bridge());
+    cfg.add(bdf(0, 1, 0), modern(0x1041).msix_table(4, 1, 0));
+    cfg.add(bdf(0, 2, 0), modern(0x1042).msix_table(1, 1, 0).pin(2));
+    let mut windows = Windows::new(MEM, IO).unwrap();
+    let scan = enumerate(&cfg, 4, &mut windows, is_virtio, |_, _| {});
+    let mem_bus = Rc::new(FakeBus::default());
+    let (net, blk) = (FakeModern::new(4), FakeModern::new(4));
+    let mut tables = Vec::new();
+    for (at, device) in [(bdf(0, 1, 0), &net), (bdf(0, 2, 0), &blk)] {
+        let f = find(&scan, at);
+        let (table, memory) = FakeRegisters::memory(f.bars[1].unwrap().size as usize);
+        mem_bus.claim((f.bars[1].unwrap().addr - MEM.0) as usize, 0x1000, memory);
+        mem_bus.claim((f.bars[4].unwrap().addr - MEM.0) as usize, MODERN_BAR_SIZE, device.backend());
+        tables.push(table);
+    }
+    let apertures = Apertures {
+        mem: FakeRegisters::over(mem_bus, MEM.1 as usize),
+        mem_base: MEM.0,
+        io: FakeRegisters::memory(0x1_0000).0,
+        io_base: 0,
+    };
+    MsixMachine { cfg, scan, net, blk, net_table: tables.swap_remove(0), apertures }
+}
+
+fn frame() -> crate::MsiFrame {
+    crate::MsiFrame::from_typer(0x0802_0000, 80 << 16 | 64).unwrap()
+}
+
+#[test]
+fn bring_up_gives_each_msix_function_a_vector_for_configuration_and_each_queue() {
+    let m = msix_machine();
+    m.net.map_vectors(4);
+    m.blk.map_vectors(1);
+    let mut routing: MsiRouting<4> = MsiRouting::new(frame());
+    let devices = bring_up::<_, _, 16, 4>(&m.cfg, &m.scan, &m.apertures, Some(&mut routing), |_, _| {});
+    // net: configuration and its two queues, INTIDs 80..=82, to the doorbell.
+    let t = &m.net_table;
+    for e in 0..3 {
+        assert_eq!([t.read32(e * 16), t.read32(e * 16 + 8), t.read32(e * 16 + 12)], [0x0802_0040, 80 + e as u32, 0]);
+    }
+    assert_eq!(t.read32(3 * 16 + 12), 1, "the fourth entry stays masked");
+    assert_eq!(m.net.config_vector(), 0);
+    let control = m.cfg.read16(bdf(0, 1, 0), 0x9a);
+    assert_eq!(control & 0xc000, 0x8000, "MSI-X on, function not masked");
+    // blk: one entry for everything, the last SPI.
+    assert_eq!(m.blk.config_vector(), 0);
+    assert_eq!(routing.free(), 0);
+    let owners: Vec<Option<(usize, u16)>> = (0..4).map(|i| routing.owner(i).map(|v| (v.index, v.entry))).collect();
+    let (net_i, blk_i) = (0, 1);
+    assert_eq!(owners, [Some((net_i, 0)), Some((net_i, 1)), Some((net_i, 2)), Some((blk_i, 0))]);
+    // Neither is on INTx any more.
+    assert_eq!(devices.lines[..2], [None, None]);
+}
+
+#[test]
+fn without_vectors_to_spare_or_a_device_that_refuses_them_functions_stay_on_intx() {
+    let m = msix_machine();
+    m.net.map_vectors(0); // refuses configuration's vector
+    m.blk.map_vectors(1);
+    let mut routing: MsiRouting<2> = MsiRouting::new(frame());
+    let devices = bring_up::<_, _, 16, 2>(&m.cfg, &m.scan, &m.apertures, Some(&mut routing), |_, _| {});
+    assert_eq!(m.cfg.read16(bdf(0, 1, 0), 0x9a) & 0x8000, 0, "net's MSI-X turned off again");
+    assert!((0..4).all(|e| m.net_table.read32(e * 16 + 12) == 1), "its entries masked");
+    assert_eq!(devices.lines[0], find(&m.scan, bdf(0, 1, 0)).line, "net on its INTx line");
+    assert!(devices.lines[0].is_some());
+    // Its SPIs went back: blk got the first one.
+    assert_eq!(routing.owner(0).map(|v| (v.index, v.entry)), Some((1, 0)));
+    assert_eq!(devices.lines[1], None);
+
+    // No frame: everyone on INTx, MSI-X left off.
+    let m = msix_machine();
+    m.net.map_vectors(4);
+    let devices = bring_up::<_, _, 16, 0>(&m.cfg, &m.scan, &m.apertures, None, |_, _| {});
+    let lines: Vec<Option<u8>> = [bdf(0, 1, 0), bdf(0, 2, 0)].iter().map(|&at| find(&m.scan, at).line).collect();
+    assert_eq!(devices.lines[..2], lines[..]);
+    assert!(lines.iter().all(Option::is_some));
+    assert_eq!(m.cfg.read16(bdf(0, 1, 0), 0x9a) & 0x8000, 0);
+    assert_eq!(m.net.config_vector(), NO_VECTOR);
+}
+
+#[test]
+fn a_table_outside_its_bar_is_refused() {
+    let f = Function {
+        bdf: bdf(0, 1, 0),
+        vendor: 0x1af4,
+        device: 0x1041,
+        bars: [None, Some(crate::Bar { space: Space::Memory, wide: false, prefetchable: false, addr: MEM.0, size: 0x1000 }), None, None, None, None],
+        line: None,
+    };
+    let cap = |entries, bar, offset| sevio_virtio::pci::MsixCap { at: 0x98, entries, bar, offset };
+    assert_eq!(crate::msix::check_table(&f, &cap(256, 1, 0)), Ok(()), "exactly the BAR");
+    let past = crate::msix::check_table(&f, &cap(256, 1, 8));
+    assert_eq!(past, Err(crate::msix::TableError::OutsideBar(1, 8, 0x1000)));
+    assert!(std::format!("{}", past.unwrap_err()).contains("lies outside BAR1"));
+    assert_eq!(crate::msix::check_table(&f, &cap(1, 0, 0)), Err(crate::msix::TableError::NotInMemoryBar(0)));
 }

@@ -22,7 +22,8 @@
 //! 10.0.2.16) answers the same, floods the UDP echo of 10.0.2.15 (a
 //! net-echo): [`COUNT_PHASE`] datagrams, then as many as go in
 //! [`TIMED_PHASE_NS`], and passes when every datagram came back (see
-//! [`crate::bench`]).
+//! [`crate::bench`]); `net-bench-rr` ([`Mode::BenchRr`]) does the same
+//! with one small datagram in flight ([`FLOOD_RR`]): request/response.
 //!
 //! While the host waits for an answer, a retransmit deadline runs
 //! ([`RETRANSMIT_AFTER_NS`], doubling up to [`RETRANSMIT_MAX_NS`]); when
@@ -81,8 +82,11 @@ pub const BENCH_IP: [u8; 4] = [10, 0, 2, 16];
 /// The UDP echo port.
 pub const ECHO_PORT: u16 = 1234;
 /// net-bench's flood of net-echo's echo port: without end of its own (the
-/// timed phase stops it), 32 in flight, 1 KiB each.
+/// timed phase stops it), 32 in flight, 1 KiB each (a stream, echoed).
 pub const FLOOD: Flood = Flood { count: u16::MAX, depth: 32, size: 1024, port: ECHO_PORT };
+/// net-bench-rr's traffic: request/response, one 64-byte datagram in
+/// flight at a time, so each figure is one round trip through both ends.
+pub const FLOOD_RR: Flood = Flood { count: u16::MAX, depth: 1, size: 64, port: ECHO_PORT };
 
 sevio_runtime::shared_region!(
     /// The rx free queue.
@@ -133,8 +137,11 @@ pub enum Mode {
     Echo,
     /// Only answer (no target, no verdict, no timer).
     Responder,
-    /// Answer and measure; pass on the report.
+    /// Answer and measure the stream ([`FLOOD`]); pass on the report.
     Bench,
+    /// Answer and measure request/response ([`FLOOD_RR`]); its BENCH
+    /// lines are named `net_rr_...` and `net_rr_timed_...`.
+    BenchRr,
 }
 
 impl Mode {
@@ -148,13 +155,33 @@ impl Mode {
                 target: Some(Target { ip: GATEWAY, traffic: Traffic::Ping }),
             },
             Mode::Responder => Config { mac: MAC, ip: IP, echo_port: ECHO_PORT, target: None },
-            Mode::Bench => Config {
+            Mode::Bench | Mode::BenchRr => Config {
                 mac: BENCH_MAC,
                 ip: BENCH_IP,
                 echo_port: ECHO_PORT,
-                target: Some(Target { ip: IP, traffic: Traffic::Flood(FLOOD) }),
+                target: Some(Target { ip: IP, traffic: Traffic::Flood(self.flood()) }),
             },
         }
+    }
+
+    /// The traffic a bench mode sends ([`FLOOD`] for the others, unused).
+    pub fn flood(self) -> Flood {
+        match self {
+            Mode::BenchRr => FLOOD_RR,
+            _ => FLOOD,
+        }
+    }
+
+    /// The two phases' measurements, named for the mode.
+    fn benches(self) -> (Bench, Bench) {
+        match self {
+            Mode::BenchRr => (Bench::tagged("rr"), Bench::tagged("rr_timed")),
+            _ => (Bench::default(), Bench::tagged("timed")),
+        }
+    }
+
+    fn is_bench(self) -> bool {
+        matches!(self, Mode::Bench | Mode::BenchRr)
     }
 }
 
@@ -235,8 +262,8 @@ pub struct ClientPd {
 /// Init for `mode`: set up, give the driver every rx buffer, send the
 /// first frame.
 pub fn init(mode: Mode) -> ClientPd {
-    let bench =
-        BenchRun { count: Bench::default(), timed: Bench::tagged("timed"), phase: Phase::Count, start_timed: false };
+    let (count, timed) = mode.benches();
+    let bench = BenchRun { count, timed, phase: Phase::Count, start_timed: false };
     let mut pd = ClientPd {
         mode,
         client: None,
@@ -357,19 +384,20 @@ fn on_event(mode: Mode, bench: &mut BenchRun, done: &mut bool, e: Event, from_fr
             debug_println!("gateway 10.0.2.2 answered the ping");
             verdict::pass();
         }
-        (Mode::Bench, Event::TargetResolved(mac)) => {
+        (mode, Event::TargetResolved(mac)) if mode.is_bench() => {
+            let flood = mode.flood();
             debug_println!(
                 "10.0.2.15 is at {}: {} datagrams of {} bytes to its port {}, {} in flight, then {} ms more",
                 MacDisplay(mac),
                 COUNT_PHASE,
-                FLOOD.size,
-                FLOOD.port,
-                FLOOD.depth,
+                flood.size,
+                flood.port,
+                flood.depth,
                 TIMED_PHASE_NS / NS_PER_MS
             );
             bench.count.start(&mut RuntimePlatform);
         }
-        (Mode::Bench, Event::FloodReply(n)) => match bench.phase {
+        (mode, Event::FloodReply(n)) if mode.is_bench() => match bench.phase {
             Phase::Count => {
                 bench.count.echoed(&mut RuntimePlatform, n);
                 if bench.count.frames() == COUNT_PHASE {
@@ -381,14 +409,14 @@ fn on_event(mode: Mode, bench: &mut BenchRun, done: &mut bool, e: Event, from_fr
             }
             Phase::Timed => bench.timed.echoed(&mut RuntimePlatform, n),
         },
-        (Mode::Bench, Event::FloodDone { bad }) if !*done => {
+        (mode, Event::FloodDone { bad }) if mode.is_bench() && !*done => {
             *done = true;
             let last = match bench.phase {
                 Phase::Count => &mut bench.count,
                 Phase::Timed => &mut bench.timed,
             };
             if from_frame {
-                last.echoed(&mut RuntimePlatform, FLOOD.size);
+                last.echoed(&mut RuntimePlatform, mode.flood().size);
             }
             let ok = last.report(&mut RuntimePlatform, bad);
             if ok && bench.count.frames() >= COUNT_PHASE {
