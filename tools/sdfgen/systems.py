@@ -664,8 +664,9 @@ channel {iommu_pci}), bound to the virtio-iommu-pci function. When the bus binds
 it writes a confinement request into bus_confine_requests and notifies
 the iommu PD (bus 7 <-> iommu 2). The iommu PD attaches the endpoint to
 domain 0 and maps identity, read and write, exactly slot {confined_id}'s regions
-(confine{confined_id}_region<j>: {regions}, named here, not by the driver),
-answers in bus_confine_answers and notifies; only then does the bus
+(confine{confined_id}_region<j>, named here, not by the driver):
+{regions}.
+It answers in bus_confine_answers and notifies; only then does the bus
 publish the binding and the driver bring its device up. An unbinding
 releases the mappings; a DMA fault the IOMMU reports unbinds the driver.
 
