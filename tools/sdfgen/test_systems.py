@@ -19,6 +19,7 @@ except ImportError:
 from sdfgen import SystemDescription
 
 import sdf_semantics
+import sevio_sdfgen as sg
 import systems
 from sevio_sdfgen import Sevio
 from test_sevio_sdfgen import PADDR_TOP, sdf_check
@@ -128,6 +129,74 @@ class Semantics(unittest.TestCase):
         self.assertNotEqual(sdf_semantics.differences(self.A, self.A.replace('id="1"', 'id="2"')), [])
 
 
+class Compare(unittest.TestCase):
+    """`systems.py compare`: what a generated file means against another
+    revision's file of the same path."""
+
+    def test_the_same_files_compare_equal_whatever_their_comments(self):
+        theirs = {path: text.replace("do not edit", "edit at will") for path, text in FILES.items()}
+        self.assertEqual(systems.compare(FILES, theirs), [])
+
+    def test_a_changed_fact_a_changed_device_and_files_only_one_side_has(self):
+        theirs = dict(FILES)
+        theirs["systems/pci.xml"] = FILES["systems/pci.xml"].replace('priority="150"', 'priority="140"')
+        theirs["systems/pci.sim.toml"] = FILES["systems/pci.sim.toml"].replace('pci_addr = "3"', 'pci_addr = "4"')
+        theirs["systems/theirs.xml"] = FILES["systems/pci.xml"]
+        del theirs["systems/timer.xml"]
+        lines = systems.compare(FILES, theirs)
+        self.assertEqual([line.split(":")[0] for line in lines],
+                         ["systems/pci.sim.toml"] * 2 + ["systems/pci.xml"] * 2
+                         + ["systems/theirs.xml", "systems/timer.xml"], lines)
+        self.assertIn("- device 1: {'driver': 'virtio-rng-pci', 'pci_addr': '4'}", lines[0])
+        self.assertTrue(lines[2].startswith("systems/pci.xml: - pd blk ") and "priority=0x8c" in lines[2], lines)
+        self.assertEqual(lines[4:], ["systems/theirs.xml: theirs only (not generated here)",
+                                     "systems/timer.xml: generated here only"])
+
+
+class PortedWiring(unittest.TestCase):
+    """What the branches' systems needed of the helper, in the generated
+    files: the facts the PDs read their setvars from."""
+
+    def facts(self, path):
+        return sdf_semantics.facts(FILES[path])
+
+    def test_msix_gives_pci_the_gicv2m_frame_and_16_edge_spis_after_intx(self):
+        facts = self.facts("systems/pci-msix.xml")
+        irqs = sorted(f for f in facts if f.startswith("irq pci "))
+        self.assertEqual(len(irqs), 4 + 16)
+        for k in range(16):
+            self.assertIn(f"irq pci {80 + k} id={4 + k} trigger=edge", facts)
+        self.assertIn("mr gicv2m phys_addr=0x8020000 size=0x1000", facts)
+        self.assertIn("setvar pci pci_msi_frame_paddr region_paddr=gicv2m", facts)
+        self.assertFalse(any("gicv2m" in f for f in self.facts("systems/pci.xml")))
+
+    def test_the_iommu_maps_each_confined_region_for_its_size_2_mib_apart(self):
+        facts = self.facts("systems/net-pci-iommu.xml")
+        for j, region in enumerate(("net_dma", "net_rx_data", "net_tx_data")):
+            self.assertIn(f"map iommu {region} vaddr={0x300_0000 + j * 0x20_0000:#x} perms=r cached=True "
+                          f"setvar_vaddr=None setvar_size=confine1_region{j}_size", facts)
+            self.assertIn(f"setvar iommu confine1_region{j}_paddr region_paddr={region}", facts)
+        self.assertIn("channel bus:7 <-> iommu:2", facts)
+        self.assertIn("map bus bus_confine_requests vaddr=0x2001000 perms=rw cached=True "
+                      "setvar_vaddr=bus_confine_requests_vaddr setvar_size=None", facts)
+        self.assertIn("map iommu bus_confine_answers vaddr=0x2002000 perms=rw cached=True "
+                      "setvar_vaddr=bus_confine_answers_vaddr setvar_size=None", facts)
+
+    def test_the_rogue_knows_the_canary_by_its_address_alone(self):
+        facts = self.facts("systems/rogue-pci.xml")
+        self.assertIn("setvar rogue canary_paddr region_paddr=canary", facts)
+        self.assertFalse(any(f.startswith("map rogue canary ") for f in facts))
+        self.assertIn("channel canary:0 <-> rogue:2", facts)
+
+    def test_the_bus_watches_blks_heartbeat_on_the_timer(self):
+        facts = self.facts("systems/journal.xml")
+        self.assertIn("map bus blk_heartbeat vaddr=0x2200000 perms=r cached=True "
+                      "setvar_vaddr=driver0_heartbeat_vaddr setvar_size=None", facts)
+        self.assertIn("channel bus:60:pp <-> timer:2", facts)
+        self.assertIn("channel blk:61:pp <-> uart:1", facts)  # system.xml's uart ids
+        self.assertIn("channel timer:61:pp <-> uart:10", facts)
+
+
 class HelperRefusals(unittest.TestCase):
     def setUp(self):
         self.sdf = SystemDescription(SystemDescription.Arch.AARCH64, PADDR_TOP)
@@ -147,6 +216,34 @@ class HelperRefusals(unittest.TestCase):
         sevio.region("shared", 0x1000)
         with self.assertRaisesRegex(ValueError, "memory region 'shared' asked for again"):
             sevio.region("shared", 0x2000)
+
+    def test_msix_asked_for_too_late_or_on_mmio(self):
+        sevio = Sevio(self.sdf)
+        sevio.add_driver("blk", transport="pci")
+        with self.assertRaisesRegex(ValueError, "ask for MSI-X before any pci driver"):
+            sevio.transport("pci", msix=True)
+        with self.assertRaisesRegex(ValueError, "MSI-X is for the pci transport, not mmio"):
+            sevio.transport("mmio", msix=True)
+
+    def test_confining_a_region_without_a_fixed_address(self):
+        sevio = Sevio(self.sdf)
+        blk = sevio.add_driver("blk", transport="pci", id=0)
+        sevio.region("blk_scratch", 0x1000)
+        with self.assertRaisesRegex(ValueError, "region 'blk_scratch' has no fixed physical address"):
+            sevio.add_iommu(id=1, transport="pci", dma_paddr=0x4810_0000, priority=160,
+                            confine=[(blk, ["blk_scratch"])])
+
+    def test_a_heartbeat_of_a_pd_that_is_no_driver(self):
+        sevio = Sevio(self.sdf)
+        timer = sg.add_timer(self.sdf)
+        with self.assertRaisesRegex(ValueError, "timer: not a driver of this system"):
+            sevio.watch_heartbeat(timer, timer, timer_id=1)
+
+    def test_uart_ids_not_one_per_pd(self):
+        uart = sg.add_uart(self.sdf)
+        sevio = Sevio(self.sdf)
+        with self.assertRaisesRegex(ValueError, r"uart ids \[0, 0\]: not one distinct id per PD"):
+            sg.connect_log(self.sdf, uart, [sevio.bus, sevio.transport("mmio")], ids=[0, 0])
 
     def test_vhost_on_a_region_nobody_added(self):
         with self.assertRaisesRegex(ValueError, "vhost: no DMA region 'rng_dma'"):
