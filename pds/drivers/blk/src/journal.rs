@@ -84,7 +84,9 @@
 //! driver's indices in its own queues (it can only confuse the answers to
 //! its own requests), and memory a device writes by DMA (no IOMMU).
 
-use sevio_queue::{BlkRequest, BlkRequestConsumer, BlkResponse, BlkResponseProducer, BlkStatus, QueueError, QueueMemory};
+use sevio_queue::{
+    BlkRequest, BlkRequestConsumer, BlkResponse, BlkResponseProducer, BlkStatus, QueueError, QueueMemory,
+};
 use sevio_sharedmem::SharedMemory;
 
 /// Entries: every request the driver can owe at once (the request slots,
@@ -286,7 +288,11 @@ impl<M: QueueMemory> Journal<M> {
             let torn_allowed = writing == i as u32;
             let newest = match (j.read_copy(i, 0), j.read_copy(i, 1)) {
                 (Copy::Whole(a, ra), Copy::Whole(b, rb)) => {
-                    if (a.wrapping_sub(b) as i32) > 0 { Some((a, ra)) } else { Some((b, rb)) }
+                    if (a.wrapping_sub(b) as i32) > 0 {
+                        Some((a, ra))
+                    } else {
+                        Some((b, rb))
+                    }
                 }
                 (Copy::Whole(s, r), Copy::Blank) | (Copy::Blank, Copy::Whole(s, r)) => Some((s, r)),
                 // A broken copy beside a whole one is the write a crash
@@ -528,7 +534,7 @@ impl<M: QueueMemory> ClientQueues<M> {
         }
         rec.corrupt |= impossible;
         let order = &mut order[..owed];
-        order.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        order.sort_unstable_by_key(|&(back, _)| core::cmp::Reverse(back));
         for &(_, i) in order.iter() {
             let t = Ticket(i);
             let Some(r) = self.journal.record(t) else { continue };

@@ -168,7 +168,8 @@ impl World {
     fn submit(&mut self, n: u8) {
         for _ in 0..n {
             let id = self.next_id;
-            let r = BlkRequest { code: 1, io_or_offset: u64::from(id) * 4096, block_number: u64::from(id), count: 1, id };
+            let r =
+                BlkRequest { code: 1, io_or_offset: u64::from(id) * 4096, block_number: u64::from(id), count: 1, id };
             if self.client_req.enqueue(r).is_err() {
                 break;
             }

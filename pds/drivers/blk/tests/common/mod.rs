@@ -124,7 +124,7 @@ impl Rig {
                 num_buffers: QCAP as u16,
                 id: 2,
             };
-            BlkConfig { virt, data }
+            BlkConfig { virt, data, journal_vaddr: 0 }
         };
         let h = match deadline_ns {
             Some(deadline) => Harness::<BlkDriver>::new_timed("blk", dev, location, deadline, regions),
