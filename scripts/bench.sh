@@ -17,6 +17,8 @@
 #    other, not with hardware.
 # 3. Input end to end under sim: QMP events into virtio-mouse, through the
 #    input driver, to paint (tools/e2e/tests/gpu.rs, input_bench).
+# 4. Restart of a faulted blk driver under load (tools/e2e/tests/journal.rs,
+#    restart_bench): fault to first answer after the restart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +43,12 @@ for system in systems/*-bench.xml; do
 done
 if ! cargo test -q --release -p sevio-e2e --test gpu -- --ignored input_bench --nocapture 2>&1 | grep -E '^BENCH '; then
     echo "bench: the input benchmark failed" >&2
+    status=1
+fi
+# 4. Restart: a fault storm on blk under the soak client (systems/journal.xml),
+#    fault to the restarted driver's first answer on the runtime's clock.
+if ! cargo test -q --release -p sevio-e2e --test journal -- --ignored restart_bench --nocapture 2>&1 | grep -E '^BENCH '; then
+    echo "bench: the restart benchmark failed" >&2
     status=1
 fi
 exit $status

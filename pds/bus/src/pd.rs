@@ -116,11 +116,14 @@ impl BusPd {
         match state.history.record(now, &self.policy) {
             Decision::Restart { backoff_ns, faults } => {
                 state.faulted_at = Some(now);
+                // The time is the runtime clock's, which every PD shares:
+                // with a driver's own lines it gives fault to service.
                 debug_println!(
-                    "bus: restarting {name} in {} us (restart {faults} of {} allowed in {} ms)",
+                    "bus: restarting {name} in {} us (restart {faults} of {} allowed in {} ms); it stopped at {} us",
                     backoff_ns / 1000,
                     self.policy.max_faults - 1,
-                    self.policy.window_ns / 1_000_000
+                    self.policy.window_ns / 1_000_000,
+                    now / 1000
                 );
                 FaultAction::RestartAfter(backoff_ns)
             }

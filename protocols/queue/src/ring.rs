@@ -315,6 +315,13 @@ impl<K: QueueKind, M: QueueMemory> Producer<K, M> {
         self.published.get()
     }
 
+    /// Published entries the consumer has not taken yet (reloads `head`,
+    /// acquire).
+    pub fn unconsumed(&mut self) -> Result<u32, QueueError> {
+        self.reload_head()?;
+        Ok(self.published.distance(self.head))
+    }
+
     /// How many more entries fit now (reloads `head`, acquire; pairs with
     /// the consumer's release in [`Consumer::publish`]).
     pub fn free(&mut self) -> Result<u32, QueueError> {

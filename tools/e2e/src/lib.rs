@@ -10,6 +10,7 @@
 
 pub mod live;
 pub mod paint;
+pub mod restart;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -130,6 +130,8 @@ pub struct BlkDriver {
     /// time: how long a restart keeps the client waiting).
     recovery: Option<(u32, Recovery)>,
     first_answer_owed: bool,
+    /// When that first answer was published (runtime clock), until logged.
+    first_answer_at: Option<u64>,
     /// Why the client is no longer served, until logged.
     client_error: Option<QueueError>,
     client_error_logged: bool,
@@ -186,13 +188,16 @@ impl VirtioDriver for BlkDriver {
             vaddr => map("blk_journal", Region { vaddr, size: JOURNAL_REGION_SIZE as u64 })?,
         };
         let (journal, opened) = Journal::open(journal_mem).map_err(|_| Unusable::Layout("blk_journal"))?;
-        let (client, recovery) =
+        let (mut client, recovery) =
             ClientQueues::open(requests, responses, journal, &opened).map_err(queue_error("blk_response"))?;
+        // Told at the first event (see `answers_waiting`).
+        let notify_owed = client.answers_waiting().map_err(queue_error("blk_response"))?;
         let restarted = opened.previous_opens > 0 || opened.corrupt();
         Ok(BlkDriver {
             client: Some(client),
             recovery: restarted.then_some((opened.previous_opens, recovery)),
             first_answer_owed: restarted,
+            first_answer_at: None,
             client_error: None,
             client_error_logged: false,
             storage_info,
@@ -204,7 +209,7 @@ impl VirtioDriver for BlkDriver {
             by_token: [NO_SLOT; QUEUE_SIZE],
             stash: None,
             barrier: None,
-            notify_owed: false,
+            notify_owed,
         })
     }
 
@@ -250,6 +255,7 @@ impl VirtioDriver for BlkDriver {
     }
 
     fn interrupt(&mut self, ctx: &mut BlkCtx<'_>, causes: u32) {
+        storm("an interrupt, before harvesting");
         if causes & INT_CONFIG_CHANGE != 0 {
             self.refresh_config(ctx);
         }
@@ -263,6 +269,7 @@ impl VirtioDriver for BlkDriver {
     /// A new device asks for its id first; then (or with no device) the
     /// waiting requests are served, answered or left waiting.
     fn after_bind(&mut self, ctx: &mut BlkCtx<'_>) {
+        sevio_driver_core::drill::storm_point("blk", "bring-up", true);
         if ctx.device().is_some() {
             self.start_get_id(ctx);
         }
@@ -299,6 +306,11 @@ impl VirtioDriver for BlkDriver {
                     r.dropped
                 );
             }
+        }
+        if let Some(at) = self.first_answer_at.take() {
+            // The runtime's clock, which the bus logs the fault on too:
+            // the two lines give the time from fault to service.
+            sevio_runtime::debug_println!("{}: first answer since the restart at {} us", name, at / 1000);
         }
         if let (Some(e), false) = (self.client_error, self.client_error_logged) {
             self.client_error_logged = true;
@@ -428,6 +440,7 @@ impl BlkDriver {
             return None;
         }
         self.answer(r, if ok { BlkStatus::Ok } else { BlkStatus::Io });
+        storm("an answer staged, not yet published");
         Some(watch_key(slot, r.id))
     }
 
@@ -465,14 +478,10 @@ impl BlkDriver {
         match client.publish() {
             Ok(false) => {}
             Ok(true) => {
+                storm("answers published, the client not yet notified");
                 self.notify_owed = true;
                 if core::mem::take(&mut self.first_answer_owed) {
-                    // The runtime's clock: the bus logs the fault on the
-                    // same one, so the two lines give fault to service.
-                    sevio_runtime::debug_println!(
-                        "blk: first answer since the restart at {} us",
-                        sevio_runtime::time::now_ns() / 1000
-                    );
+                    self.first_answer_at = Some(sevio_runtime::time::now_ns());
                 }
             }
             Err(e) => self.client_failed(e),
@@ -527,7 +536,12 @@ impl BlkDriver {
             return None;
         }
         match client.take() {
-            Ok(r) => r,
+            Ok(r) => {
+                if r.is_some() {
+                    storm("a request taken");
+                }
+                r
+            }
             Err(e) => {
                 self.client_failed(e);
                 None
@@ -636,6 +650,7 @@ impl BlkDriver {
                 if let Some(client) = &mut self.client {
                     client.posted(ticket);
                 }
+                storm("a request posted, not yet kicked");
                 Submit::Added
             }
             Err(_) => Submit::Full,
@@ -647,6 +662,12 @@ enum Submit {
     Added,
     Answered,
     Full,
+}
+
+/// A fault storm point (`sevio_driver_core::drill`): nothing unless
+/// system.xml gives blk the storm page.
+fn storm(place: &str) {
+    sevio_driver_core::drill::storm_point("blk", place, false);
 }
 
 /// A client request's deadline key: its slot, named by the client's id.

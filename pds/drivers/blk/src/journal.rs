@@ -561,6 +561,13 @@ impl<M: QueueMemory> ClientQueues<M> {
         self.journal.unanswered()
     }
 
+    /// Whether published answers wait unread. A crashed instance may have
+    /// published them and died before notifying the client, which would
+    /// then wait for ever: the restarted driver notifies it when any do.
+    pub fn answers_waiting(&mut self) -> Result<bool, QueueError> {
+        Ok(self.responses.unconsumed()? > 0)
+    }
+
     /// Whether the client plugged its request queue.
     pub fn plugged(&self) -> bool {
         self.requests.plugged()

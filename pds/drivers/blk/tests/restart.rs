@@ -117,3 +117,22 @@ fn repeated_crashes_mid_io() {
     assert_eq!(seen.len(), next as usize, "{answers:?}");
     assert!(seen.values().all(|&n| n == 1), "{seen:?}");
 }
+
+/// The crashed instance published answers and died before notifying the
+/// client (which has not read them): the restarted driver notifies it, or
+/// it would wait for ever. With nothing unread, no notification (an sDDF
+/// virtualiser takes one with an empty queue as an error).
+#[test]
+fn answers_published_but_unread_are_signalled_after_a_restart() {
+    let mut rig = Rig::ready(QEMU_LIKE);
+    rig.write_data(0, &pattern(3, BLOCK));
+    rig.submit(&[write(7, 0, 2, 1)]);
+    rig.run_device();
+    assert!(rig.h.take_client_notify(), "answered and notified");
+    rig.h.restart();
+    rig.bind_and_settle_notified();
+    assert_eq!(rig.take_responses(), vec![ok(7, 1)], "answered once");
+    rig.h.restart();
+    rig.bind_and_settle();
+    assert!(!rig.h.take_client_notify(), "nothing unread: no notification");
+}

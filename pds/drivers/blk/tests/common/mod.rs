@@ -158,6 +158,15 @@ impl Rig {
         rig
     }
 
+    /// [`bind_and_settle`](Self::bind_and_settle) for a driver that owes
+    /// its client a notification from the start: it sends it.
+    pub fn bind_and_settle_notified(&mut self) {
+        self.h.bind();
+        assert!(self.h.take_client_notify(), "the client is told of the answers waiting");
+        self.run_device();
+        assert!(self.info().is_some(), "storage info published");
+    }
+
     /// Bind, then let the device answer GET_ID.
     pub fn bind_and_settle(&mut self) {
         self.h.bind();
