@@ -348,6 +348,30 @@ pub const SYSTEMS: &[System] = &[
         },
         ..REFERENCE
     },
+    System {
+        name: "journal",
+        file: "systems/journal.xml",
+        devices: "-drive file={disk0},if=none,format=raw,id=hd0 -device virtio-blk-device,drive=hd0",
+        // Every block blk-soak was told was written holds its last round's
+        // pattern, nothing else was written.
+        disks: &[DiskCheck::SoakPattern("blk_client")],
+        expect: Expect {
+            // blk-soak passes only if every block read back is the one it
+            // wrote and no id was answered twice.
+            pass: &["blk_client"],
+            lines: &[
+                "blk: fault storm: 10 faults, seed",
+                "blk: fault storm: fault 5 of 10, at bring-up",
+                "blk: fault storm: fault 10 of 10",
+                "bus: restarting blk0 in 16000 us (restart 10 of 11",
+                "blk: journal at start",
+                "blk: first answer since the restart at",
+                "blk-client: round 12 of 12",
+            ],
+            faults: &["bus: driver 0 faulted", "fault storm", "panicked at pds/drivers/core/src/drill.rs"],
+        },
+        ..REFERENCE
+    },
 ];
 
 /// Broken variants: each must be reported as failed, for its reason.
