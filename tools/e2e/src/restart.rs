@@ -24,10 +24,9 @@ pub fn fault_to_first_answer_us(log: &str, bus_name: &str, driver: &str) -> Vec<
     for line in log.lines() {
         if line.contains(&stopped) {
             last_fault = micros_after(line, "it stopped at ");
-        } else if let Some(at) = micros_after(line, &answered) {
-            if let Some(fault) = last_fault.take() {
-                out.push(at.saturating_sub(fault));
-            }
+        } else if let (Some(at), Some(fault)) = (micros_after(line, &answered), last_fault) {
+            last_fault = None;
+            out.push(at.saturating_sub(fault));
         }
     }
     out

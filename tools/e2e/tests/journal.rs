@@ -5,7 +5,9 @@
 //! request the crashed instance had taken: the client passes only if
 //! every block it was told was written reads back exactly and no request
 //! is answered twice; the host then finds the last round's pattern on
-//! the disk, and nothing elsewhere.
+//! the disk, and nothing elsewhere. The same system with a hang drill
+//! instead: blk stuck in a loop is noticed by the bus and restarted, and
+//! nothing is lost either.
 
 mod common;
 
@@ -77,6 +79,39 @@ fn blk_survives_ten_faults_under_write_verify_load() {
         times.len(),
         times.iter().max().unwrap_or(&0)
     );
+}
+
+/// A driver that stops running with requests outstanding: the same
+/// system with a hang drill page in place of the storm page, so blk spins
+/// for ever in the middle of its work, once. The bus sees blk's heartbeat
+/// stuck inside one event for a second, unbinds it (its device reset) and
+/// restarts it as if it had faulted; the journal recovers its requests and
+/// the client passes with every block read back.
+#[test]
+fn a_driver_stuck_in_a_loop_is_restarted_and_loses_nothing() {
+    let dir = TempDir::new("journal-hang");
+    let disk = fresh_disk(&dir, "disk.img");
+    let desc = dir.file("hang.sim.toml", DESC);
+    let storm = std::fs::read_to_string(workspace().join("systems/journal.xml")).unwrap();
+    let hang = storm.replace(r#"setvar_vaddr="fault_storm_vaddr""#, r#"setvar_vaddr="fault_hang_vaddr""#);
+    assert_ne!(hang, storm, "journal.xml no longer maps blk's storm page");
+    let system = dir.file("hang.xml", &hang);
+    let run = sim(system.to_str().unwrap(), &["--sim", desc.to_str().unwrap(), "--timeout", "90"]);
+    run.assert_code(0);
+    run.assert_lines(&[
+        "bus: watching 1 driver heartbeat(s)",
+        "blk: hang drill: spinning for ever at",
+        "bus: driver 0 hung (blk0): inside one event for",
+        "bus: blk0 </- virtio-blk at mmio slot",
+        "bus: restarting blk0 in 1000 us (restart 1 of 11",
+        "sim: blk restarted",
+        "bus: blk0 bound again",
+        "blk: journal at start 2:",
+        "blk_client: PASS",
+    ]);
+    assert_eq!(run.lines_with("hung (blk0)").len(), 1, "one hang:\n{}", run.out);
+    assert!(run.lines_with("faulted").is_empty(), "a hang, not a fault:\n{}", run.out);
+    assert_disk_holds_the_pattern_of(&disk, round_seed(DEFAULT_SEED, SOAK_ROUNDS - 1));
 }
 
 /// `make bench`: the time from a fault to the restarted driver's first

@@ -668,6 +668,7 @@ enum Submit {
 /// system.xml gives blk the storm page.
 fn storm(place: &str) {
     sevio_driver_core::drill::storm_point("blk", place, false);
+    sevio_driver_core::drill::hang_point("blk", place);
 }
 
 /// A client request's deadline key: its slot, named by the client's id.

@@ -133,6 +133,42 @@ pub fn storm_point(name: &str, place: &str, bring_up: bool) {
     }
 }
 
+sevio_runtime::shared_region!(
+    /// The hang drill page, if system.xml maps one.
+    fn hang_page() = "fault_hang_vaddr", 4096
+);
+
+/// The storm point at which a hang drill hangs: well into the run, with
+/// requests in flight.
+pub const HANG_AT_POINT: u64 = 300;
+
+/// Words of the hang page: points passed (the hang happens once: the
+/// count, past [`HANG_AT_POINT`], is kept across the restart).
+const HANG_POINTS: usize = 0;
+
+/// A hang drill point in driver `name`, at `place`: a driver given the
+/// `fault_hang` map stops making progress at the [`HANG_AT_POINT`]th
+/// point, once: it spins inside the event for ever, as a driver stuck in
+/// a loop would, until its parent restarts it (the bus notices through
+/// the heartbeat, `crate::heartbeat`). Without the map: nothing.
+pub fn hang_point(name: &str, place: &str) {
+    #[cfg(not(target_os = "none"))]
+    if !sevio_runtime::hosted::in_sim() {
+        return;
+    }
+    let Ok(page) = hang_page() else { return };
+    let Some(points) = page.load_u64(HANG_POINTS, Ordering::Relaxed) else { return };
+    if points > HANG_AT_POINT || page.store_u64(HANG_POINTS, points + 1, Ordering::Release).is_err() {
+        return;
+    }
+    if points == HANG_AT_POINT {
+        debug_println!("{name}: hang drill: spinning for ever at {place}");
+        loop {
+            core::hint::spin_loop();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
