@@ -52,21 +52,24 @@ sevio_runtime::shared_region!(
 /// heartbeats on its timeouts (`crate::hang`).
 pub const TIMER: Channel = Channel::new(60);
 
-/// Maps the heartbeat page of each driver `k` whose
-/// `driver<k>_heartbeat_vaddr` system.xml sets.
+/// Maps the heartbeat page of driver `k`, if system.xml sets its
+/// `driver<k>_heartbeat_vaddr`. Looked up each time rather than kept: the
+/// bus of some systems runs on the default stack, and 16 kept mappings
+/// would cost it.
 macro_rules! heartbeat_setvars {
     ($($k:literal $symbol:literal),*) => {
-        /// The heartbeat page of each driver (by child id) that system.xml
-        /// maps into the bus (read-only: `driver<k>_heartbeat_vaddr`).
-        pub fn heartbeats() -> [Option<SharedMemory>; 16] {
-            let mut pages = [None; 16];
-            $(
-                {
-                    sevio_runtime::shared_region!(fn page() = $symbol, 4096);
-                    pages[$k] = page().ok();
-                }
-            )*
-            pages
+        /// The heartbeat page of driver (child) `k`, read-only, if
+        /// system.xml maps it into the bus (`driver<k>_heartbeat_vaddr`).
+        pub fn heartbeat(k: usize) -> Option<SharedMemory> {
+            match k {
+                $(
+                    $k => {
+                        sevio_runtime::shared_region!(fn page() = $symbol, 4096);
+                        page().ok()
+                    }
+                )*
+                _ => None,
+            }
         }
     };
 }

@@ -13,38 +13,45 @@ pub const HANG_LIMIT_NS: u64 = 1_000_000_000;
 /// How often the bus reads the heartbeats (a timer PD's timeout).
 pub const HANG_TICK_NS: u64 = 250_000_000;
 
-/// What the bus last saw of one driver's heartbeat.
-#[derive(Copy, Clone, Debug, Default)]
+/// What the bus last saw of one driver's heartbeat: two words, as the
+/// bus keeps sixteen of these on what may be a small stack.
+#[derive(Copy, Clone, Debug)]
 pub struct HangWatch {
-    /// The word and when it was first seen at that value, once read.
-    last: Option<(u64, u64)>,
+    /// The word last read.
+    word: u64,
+    /// When it was first read at that value; [`NOT_SEEN`] before any.
+    since: u64,
+}
+
+const NOT_SEEN: u64 = u64::MAX;
+
+impl Default for HangWatch {
+    fn default() -> Self {
+        HangWatch::new()
+    }
 }
 
 impl HangWatch {
     /// Nothing seen yet (and after a restart: the new instance's word
     /// starts again).
     pub const fn new() -> Self {
-        HangWatch { last: None }
+        HangWatch { word: 0, since: NOT_SEEN }
     }
 
     /// The heartbeat reads `word` at `now`: how long (ns) the driver has
     /// been inside one event, if it is inside one for `limit_ns` or more.
     pub fn check(&mut self, word: u64, now: u64, limit_ns: u64) -> Option<u64> {
-        match self.last {
-            Some((seen, since)) if seen == word => {
-                let stuck = now.saturating_sub(since);
-                (word & 1 == 1 && stuck >= limit_ns).then_some(stuck)
-            }
-            _ => {
-                self.last = Some((word, now));
-                None
-            }
+        if self.since == NOT_SEEN || self.word != word {
+            (self.word, self.since) = (word, now);
+            return None;
         }
+        let stuck = now.saturating_sub(self.since);
+        (word & 1 == 1 && stuck >= limit_ns).then_some(stuck)
     }
 
     /// Forget what was seen (the driver was restarted).
     pub fn reset(&mut self) {
-        self.last = None;
+        self.since = NOT_SEEN;
     }
 }
 

@@ -39,9 +39,11 @@ pub struct BusPd {
     broker: Broker,
     policy: RestartPolicy,
     restarts: [DriverRestarts; MAX_CHILDREN],
-    /// Each driver's heartbeat page (read-only) and what was last seen
-    /// of it; the timer the bus reads them on. No pages: no timer.
-    heartbeats: [Option<SharedMemory>; MAX_CHILDREN],
+    /// The drivers (bit k: child k) whose heartbeat page system.xml maps
+    /// into the bus, what was last seen of each, and the timer the bus
+    /// reads them on (none without pages). The pages themselves are looked
+    /// up at each reading: the bus may run on a small stack.
+    heartbeats: u16,
     watches: [HangWatch; MAX_CHILDREN],
     timer: Option<TimerClient>,
 }
@@ -77,11 +79,14 @@ pub fn init() -> BusPd {
         .map_err(StartError::Map)
         .and_then(|table| BusPd::new(table, &config::TRANSPORTS, &config::DRIVERS));
     match pd {
-        Ok(pd) => {
-            let mut pd = pd.with_heartbeats(config::heartbeats(), TimerClient::new(config::TIMER));
+        Ok(mut pd) => {
+            let mapped = (0..MAX_CHILDREN).filter(|&k| config::heartbeat(k).is_some()).fold(0, |m, k| m | 1 << k);
+            // In place: the bus is large for the default stack some
+            // systems give it, and a by-value builder would copy it.
+            pd.watch_heartbeats(mapped, TimerClient::new(config::TIMER));
             debug_println!("bus: ready");
             if let Some(timer) = &mut pd.timer {
-                let watched = pd.heartbeats.iter().filter(|p| p.is_some()).count();
+                let watched = pd.heartbeats.count_ones();
                 debug_println!(
                     "bus: watching {watched} driver heartbeat(s): inside one event for {} ms is a hang",
                     HANG_LIMIT_NS / 1_000_000
@@ -109,18 +114,18 @@ impl BusPd {
             broker,
             policy: config::RESTART_POLICY,
             restarts: [DriverRestarts::default(); MAX_CHILDREN],
-            heartbeats: [None; MAX_CHILDREN],
+            heartbeats: 0,
             watches: [HangWatch::new(); MAX_CHILDREN],
             timer: None,
         })
     }
 
-    /// Watch the drivers whose heartbeat `pages` are given (by child id),
-    /// reading them on `timer`'s timeouts; with no page, no timer is used.
-    pub fn with_heartbeats(mut self, pages: [Option<SharedMemory>; MAX_CHILDREN], timer: TimerClient) -> Self {
-        self.timer = pages.iter().any(Option::is_some).then_some(timer);
-        self.heartbeats = pages;
-        self
+    /// Watch the drivers in `mapped` (bit k: child k, whose heartbeat
+    /// page `config::heartbeat` maps), reading them on `timer`'s
+    /// timeouts; with none, no timer is used.
+    pub fn watch_heartbeats(&mut self, mapped: u16, timer: TimerClient) {
+        self.timer = (mapped != 0).then_some(timer);
+        self.heartbeats = mapped;
     }
 
     /// Use `policy` for restarts instead of the system's.
@@ -266,8 +271,9 @@ impl Handler for BusPd {
             return;
         }
         let now = now_ns();
-        for k in 0..MAX_CHILDREN {
-            let Some(word) = self.heartbeats[k].as_ref().and_then(|p| p.load_u64(0, Ordering::Acquire)) else {
+        let watched = self.heartbeats;
+        for k in (0..MAX_CHILDREN).filter(|k| watched & (1 << k) != 0) {
+            let Some(word) = config::heartbeat(k).and_then(|p| p.load_u64(0, Ordering::Acquire)) else {
                 continue;
             };
             if self.restarts[k].down {

@@ -207,6 +207,12 @@ pub const ROWS: &[Row] = &[
         sel4: &["journal"],
         clients: &["blk_client"],
     },
+    Row {
+        what: "a driver stuck in a loop (hang drill in `systems/journal.xml`): the bus reads its heartbeat every 250 ms on the timer PD's timeouts, takes one event lasting 1 s for a hang, unbinds it (device reset) and restarts it like a faulted one; the journal recovers its requests, the client reads back every block",
+        sim: &["journal::a_driver_stuck_in_a_loop_is_restarted_and_loses_nothing"],
+        sel4: &["journal-hang"],
+        clients: &["blk_client"],
+    },
 ];
 
 /// Where the generated table starts and ends in the README.

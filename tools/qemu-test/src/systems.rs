@@ -21,6 +21,10 @@ pub enum Variant {
     /// blk given a fault-drill page: it faults once, the first time its
     /// device is up (`pds/drivers/core/src/drill.rs`), and is restarted.
     BlkFaultDrill,
+    /// `systems/journal.xml` with blk's storm page made a hang drill page:
+    /// blk spins for ever in the middle of its work, once, and the bus
+    /// must notice through its heartbeat.
+    StormToHang,
 }
 
 /// How a broken variant breaks, and the failure it must be reported with.
@@ -372,6 +376,27 @@ pub const SYSTEMS: &[System] = &[
         },
         ..REFERENCE
     },
+    System {
+        name: "journal-hang",
+        file: "systems/journal.xml",
+        variant: Variant::StormToHang,
+        devices: "-drive file={disk0},if=none,format=raw,id=hd0 -device virtio-blk-device,drive=hd0",
+        disks: &[DiskCheck::SoakPattern("blk_client")],
+        expect: Expect {
+            pass: &["blk_client"],
+            lines: &[
+                "bus: watching 1 driver heartbeat(s)",
+                "blk: hang drill: spinning for ever at",
+                "bus: driver 0 hung (blk0): inside one event for",
+                "bus: blk0 bound again",
+                "blk: journal at start 2:",
+                "blk-client: round 12 of 12",
+            ],
+            // The bus's hang line says it is treated as a fault.
+            faults: &["bus: driver 0 hung (blk0)"],
+        },
+        ..REFERENCE
+    },
 ];
 
 /// Broken variants: each must be reported as failed, for its reason.
@@ -433,6 +458,13 @@ pub fn apply(variant: Variant, text: &str) -> Result<String, String> {
             let perms = map + blk[map..].find(r#"perms="rw""#).ok_or("blk's blk_request map is not rw")?;
             let rest = &text[start + perms + r#"perms="rw""#.len()..];
             Ok(format!("{}perms=\"r\"{rest}", &text[..start + perms]))
+        }
+        Variant::StormToHang => {
+            let storm = r#"setvar_vaddr="fault_storm_vaddr""#;
+            if !text.contains(storm) {
+                return Err("no fault storm page to turn into a hang drill".into());
+            }
+            Ok(text.replace(storm, r#"setvar_vaddr="fault_hang_vaddr""#))
         }
         Variant::BlkFaultDrill => {
             let first_pd = text.find("<protection_domain ").ok_or("no protection domain")?;
