@@ -81,6 +81,37 @@ fn blk_survives_ten_faults_under_write_verify_load() {
     );
 }
 
+/// The same load with blk killed by sim ten times at random moments
+/// (`--fault-random`: 40 to 120 ms after each start, so in late bring-up
+/// or anywhere in its work, halfway through a journal update included)
+/// instead of at its own fault points: the journal must hold up to a
+/// fault at any instruction.
+#[test]
+fn blk_survives_ten_kills_at_random_moments() {
+    let dir = TempDir::new("journal-random");
+    let disk = fresh_disk(&dir, "disk.img");
+    let desc = dir.file("random.sim.toml", DESC);
+    let storm = std::fs::read_to_string(workspace().join("systems/journal.xml")).unwrap();
+    let without: String =
+        storm.lines().filter(|l| !l.contains("fault_storm_vaddr")).map(|l| format!("{l}\n")).collect();
+    assert_ne!(without, storm, "journal.xml no longer maps blk's storm page");
+    let system = dir.file("random.xml", &without);
+    let args = ["--sim", desc.to_str().unwrap(), "--timeout", "90", "--fault-random", "blk=10"];
+    let run = sim(system.to_str().unwrap(), &args);
+    run.assert_code(0);
+    run.assert_lines(&[
+        "sim: random faults: 10 kill(s) of blk",
+        "sim: blk faulted: fault injected (--fault-random 1 of 10",
+    ]);
+    for k in 1..=10 {
+        assert_eq!(run.lines_with(&format!("(--fault-random {k} of 10,")).len(), 1, "kill {k} once:\n{}", run.out);
+    }
+    assert_eq!(run.lines_with("sim: blk restarted").len(), 10, "ten restarts:\n{}", run.out);
+    assert!(run.lines_with("journal corrupt").is_empty(), "a crash is not corruption:\n{}", run.out);
+    run.assert_lines(&["blk_client: PASS", "sim: PASS"]);
+    assert_disk_holds_the_pattern_of(&disk, round_seed(DEFAULT_SEED, SOAK_ROUNDS - 1));
+}
+
 /// A driver that stops running with requests outstanding: the same
 /// system with a hang drill page in place of the storm page, so blk spins
 /// for ever in the middle of its work, once. The bus sees blk's heartbeat

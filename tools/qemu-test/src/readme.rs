@@ -202,8 +202,11 @@ pub const ROWS: &[Row] = &[
         clients: &["blk_client"],
     },
     Row {
-        what: "restart recovers client work (`systems/journal.xml`): blk faulted 10 times at random points (a request taken, posted, answered but unpublished, an interrupt, bring-up) under a 12-round write/verify load; its journal (a region a restart keeps) has every request it had taken resubmitted or answered again, each exactly once; the client reads back every block it was told was written, the host finds the last round's pattern on the disk",
-        sim: &["journal::blk_survives_ten_faults_under_write_verify_load"],
+        what: "restart recovers client work (`systems/journal.xml`): blk faulted 10 times at random points (a request taken, posted, answered but unpublished, an interrupt, bring-up; in sim also killed 10 times at random moments, `--fault-random`) under a 12-round write/verify load; its journal (a region a restart keeps) has every request it had taken resubmitted or answered again, each exactly once; the client reads back every block it was told was written, the host finds the last round's pattern on the disk",
+        sim: &[
+            "journal::blk_survives_ten_faults_under_write_verify_load",
+            "journal::blk_survives_ten_kills_at_random_moments",
+        ],
         sel4: &["journal"],
         clients: &["blk_client"],
     },

@@ -293,7 +293,7 @@ impl VirtioDriver for BlkDriver {
                     "{}: journal corrupt at start {}: {} request(s) it still names answered ERR_IO, unreadable entries lost",
                     name,
                     opens + 1,
-                    r.resubmitted + r.answered_again
+                    r.failed
                 );
             } else {
                 sevio_runtime::debug_println!(

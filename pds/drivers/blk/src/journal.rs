@@ -282,11 +282,18 @@ impl<M: QueueMemory> Journal<M> {
         let fresh = stored[0] == 0 && blank;
         let bad_header = !fresh && (stored[..3] != header || stored[3] != checksum(usize::MAX, &header));
         let mut bad_entries = 0;
+        // Entries with a copy to rewrite once the journal is read: the
+        // torn one (a crash is allowed to leave one) and damaged ones. Left
+        // as they are, a second crash before their next update would find
+        // a broken copy outside the entry then being written: corruption.
+        let mut repair = [false; ENTRIES];
         // The one entry a crash can have left half-written.
         let writing = if fresh { WRITING_NONE } else { j.word(WRITING_AT) };
         for i in 0..ENTRIES {
             let torn_allowed = writing == i as u32;
-            let newest = match (j.read_copy(i, 0), j.read_copy(i, 1)) {
+            let (c0, c1) = (j.read_copy(i, 0), j.read_copy(i, 1));
+            repair[i] = matches!(c0, Copy::Broken) || matches!(c1, Copy::Broken);
+            let newest = match (c0, c1) {
                 (Copy::Whole(a, ra), Copy::Whole(b, rb)) => {
                     if (a.wrapping_sub(b) as i32) > 0 {
                         Some((a, ra))
@@ -311,7 +318,6 @@ impl<M: QueueMemory> Journal<M> {
                 }
                 None => {
                     bad_entries += 1;
-                    // Both copies are rewritten at its next update.
                     j.seq[i] = 0;
                 }
             }
@@ -325,6 +331,14 @@ impl<M: QueueMemory> Journal<M> {
             }
         }
         j.set_word(OPENS_AT, previous_opens.wrapping_add(1));
+        for i in (0..ENTRIES).filter(|&i| repair[i]) {
+            // The state read (none for a damaged entry) into the broken
+            // copy; a damaged entry's other copy too. Each is an ordinary
+            // update, under the being-written mark.
+            let record = j.records[i];
+            j.update(i, record);
+            j.update(i, record);
+        }
         j.set_word(WRITING_AT, WRITING_NONE);
         Ok((j, Opened { previous_opens, bad_header, bad_entries }))
     }
@@ -470,6 +484,8 @@ pub struct Recovery {
     /// answered ERR_IO instead of being redone or answered with its
     /// result, and entries that could not be read are lost.
     pub corrupt: bool,
+    /// Requests answered ERR_IO because the journal was corrupt.
+    pub failed: usize,
 }
 
 /// The client's request and response queues, journaled (see the module
@@ -539,7 +555,10 @@ impl<M: QueueMemory> ClientQueues<M> {
             let t = Ticket(i);
             let Some(r) = self.journal.record(t) else { continue };
             match r.stage {
-                _ if rec.corrupt => self.stage_answer(t, r, BlkStatus::Io, 0)?,
+                _ if rec.corrupt => {
+                    rec.failed += 1;
+                    self.stage_answer(t, r, BlkStatus::Io, 0)?;
+                }
                 Stage::Answering { status, success_count, .. } => {
                     rec.answered_again += 1;
                     self.stage_answer(t, r, status, success_count)?;
