@@ -145,7 +145,9 @@ qemu-test: check-sdk build
 # on one QEMU command line (machine, CPU, memory, a 256 MiB raw disk with
 # cache=none where the host allows O_DIRECT), BENCH_ROUNDS rounds
 # alternating the two; prints the medians and `RATIO
-# <metric>_sel4_vs_linux` lines (above 1.0: sevio ahead). Not part of
+# <metric>_sel4_vs_linux` lines (above 1.0: sevio ahead); then the
+# `journal` system BENCH_ROUNDS times (blk faulted ten times under load):
+# `BENCH blk_restart_fault_to_first_answer_*` on seL4. Not part of
 # make test: it needs the SDK and takes minutes.
 bench-qemu: check-sdk
 	@scripts/linux-guest.sh
@@ -153,6 +155,8 @@ bench-qemu: check-sdk
 		$(MAKE) --no-print-directory build MICROKIT_CONFIG=$$config >/dev/null || exit 1; \
 		$(CARGO) run -q --release -p sevio-qemu-test -- bench --sdk $(MICROKIT_SDK) --board $(MICROKIT_BOARD) \
 			--config $$config --images build/$$config --guest build/linux-guest --rounds $(BENCH_ROUNDS) || exit 1; \
+		$(CARGO) run -q --release -p sevio-qemu-test -- restart-bench --sdk $(MICROKIT_SDK) --board $(MICROKIT_BOARD) \
+			--config $$config --images build/$$config --rounds $(BENCH_ROUNDS) || exit 1; \
 	done
 
 # The README's "what works" table, from the e2e tests and qemu-test's
