@@ -33,7 +33,10 @@
 //! header names (where a crash explains it), or a header that is neither
 //! zero nor right, is corruption: a damaged newest copy would otherwise
 //! pass for a torn write and bring back an older state. It is logged,
-//! and then no request is guessed at (see [`Recovery::corrupt`]).
+//! and then no request is guessed at (see [`Recovery::corrupt`]). Opening
+//! rewrites a torn copy (and a damaged entry) at once: left for the
+//! entry's next update, a second crash before it would leave a broken
+//! copy outside the entry then being written.
 //!
 //! # Exactly once
 //!
