@@ -22,6 +22,8 @@
 #    recorder's capture against QEMU's virtio-sound, in audio seconds per
 #    wall second from START answered to the last frame back. The device
 #    sets the pace: about 1 means driver and client kept up with it.
+# 6. Restart of a faulted blk driver under load (tools/e2e/tests/journal.rs,
+#    restart_bench): fault to first answer after the restart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -64,6 +66,12 @@ if out=$(target/release/sevio-sim run systems/sound.xml --pd-dir target/release 
 else
     echo "bench: systems/sound.xml failed:" >&2
     echo "$out" >&2
+    status=1
+fi
+# 6. Restart: a fault storm on blk under the soak client (systems/journal.xml),
+#    fault to the restarted driver's first answer on the runtime's clock.
+if ! cargo test -q --release -p sevio-e2e --test journal -- --ignored restart_bench --nocapture 2>&1 | grep -E '^BENCH '; then
+    echo "bench: the restart benchmark failed" >&2
     status=1
 fi
 exit $status

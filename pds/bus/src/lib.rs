@@ -9,6 +9,8 @@
 //!   notifications out, a faulted driver unbound;
 //! - [`restart`]: when a faulted driver is restarted and when it stays
 //!   down (back-off, faults in a window);
+//! - [`hang`]: when a driver that stopped running counts as faulted
+//!   (its heartbeat stuck inside one event);
 //! - [`config`]: the system's transports and drivers, the table's
 //!   mapping, the restart policy.
 //!
@@ -22,6 +24,7 @@ extern crate std;
 
 pub mod broker;
 pub mod config;
+pub mod hang;
 pub mod pd;
 pub mod restart;
 

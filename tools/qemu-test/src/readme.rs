@@ -240,6 +240,21 @@ pub const ROWS: &[Row] = &[
         sel4: &["restart"],
         clients: &["blk_client"],
     },
+    Row {
+        what: "restart recovers client work (`systems/journal.xml`): blk faulted 10 times at random points (a request taken, posted, answered but unpublished, an interrupt, bring-up; in sim also killed 10 times at random moments, `--fault-random`) under a 12-round write/verify load; its journal (a region a restart keeps) has every request it had taken resubmitted or answered again, each exactly once; the client reads back every block it was told was written, the host finds the last round's pattern on the disk",
+        sim: &[
+            "journal::blk_survives_ten_faults_under_write_verify_load",
+            "journal::blk_survives_ten_kills_at_random_moments",
+        ],
+        sel4: &["journal"],
+        clients: &["blk_client"],
+    },
+    Row {
+        what: "a driver stuck in a loop (hang drill in `systems/journal.xml`): the bus reads its heartbeat every 250 ms on the timer PD's timeouts, takes one event lasting 1 s for a hang, unbinds it (device reset) and restarts it like a faulted one; the journal recovers its requests, the client reads back every block",
+        sim: &["journal::a_driver_stuck_in_a_loop_is_restarted_and_loses_nothing"],
+        sel4: &["journal-hang"],
+        clients: &["blk_client"],
+    },
 ];
 
 /// Where the generated table starts and ends in the README.

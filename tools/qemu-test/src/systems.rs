@@ -27,6 +27,10 @@ pub enum Variant {
     /// (MSI-X; `transports/pci/README.md`), as `systems/pci-msix.xml` has
     /// them.
     PciMsix,
+    /// `systems/journal.xml` with blk's storm page made a hang drill page:
+    /// blk spins for ever in the middle of its work, once, and the bus
+    /// must notice through its heartbeat.
+    StormToHang,
 }
 
 /// How a broken variant breaks, and the failure it must be reported with.
@@ -477,6 +481,51 @@ pub const SYSTEMS: &[System] = &[
         },
         ..REFERENCE
     },
+    System {
+        name: "journal",
+        file: "systems/journal.xml",
+        devices: "-drive file={disk0},if=none,format=raw,id=hd0 -device virtio-blk-device,drive=hd0",
+        // Every block blk-soak was told was written holds its last round's
+        // pattern, nothing else was written.
+        disks: &[DiskCheck::SoakPattern("blk_client")],
+        expect: Expect {
+            // blk-soak passes only if every block read back is the one it
+            // wrote and no id was answered twice.
+            pass: &["blk_client"],
+            lines: &[
+                "blk: fault storm: 10 faults, seed",
+                "blk: fault storm: fault 5 of 10, at bring-up",
+                "blk: fault storm: fault 10 of 10",
+                "bus: restarting blk0 in 16000 us (restart 10 of 11",
+                "blk: journal at start",
+                "blk: first answer since the restart at",
+                "blk-client: round 12 of 12",
+            ],
+            faults: &["bus: driver 0 faulted", "fault storm", "panicked at pds/drivers/core/src/drill.rs"],
+        },
+        ..REFERENCE
+    },
+    System {
+        name: "journal-hang",
+        file: "systems/journal.xml",
+        variant: Variant::StormToHang,
+        devices: "-drive file={disk0},if=none,format=raw,id=hd0 -device virtio-blk-device,drive=hd0",
+        disks: &[DiskCheck::SoakPattern("blk_client")],
+        expect: Expect {
+            pass: &["blk_client"],
+            lines: &[
+                "bus: watching 1 driver heartbeat(s)",
+                "blk: hang drill: spinning for ever at",
+                "bus: driver 0 hung (blk0): inside one event for",
+                "bus: blk0 bound again",
+                "blk: journal at start 2:",
+                "blk-client: round 12 of 12",
+            ],
+            // The bus's hang line says it is treated as a fault.
+            faults: &["bus: driver 0 hung (blk0)"],
+        },
+        ..REFERENCE
+    },
 ];
 
 /// Broken variants: each must be reported as failed, for its reason.
@@ -562,6 +611,13 @@ pub fn apply(variant: Variant, text: &str) -> Result<String, String> {
                 &text[first_pd..pci],
                 &text[pci..]
             ))
+        }
+        Variant::StormToHang => {
+            let storm = r#"setvar_vaddr="fault_storm_vaddr""#;
+            if !text.contains(storm) {
+                return Err("no fault storm page to turn into a hang drill".into());
+            }
+            Ok(text.replace(storm, r#"setvar_vaddr="fault_hang_vaddr""#))
         }
         Variant::BlkFaultDrill => {
             let first_pd = text.find("<protection_domain ").ok_or("no protection domain")?;

@@ -124,7 +124,7 @@ impl Rig {
                 num_buffers: QCAP as u16,
                 id: 2,
             };
-            BlkConfig { virt, data }
+            BlkConfig { virt, data, journal_vaddr: 0 }
         };
         let h = match deadline_ns {
             Some(deadline) => Harness::<BlkDriver>::new_timed("blk", dev, location, deadline, regions),
@@ -156,6 +156,15 @@ impl Rig {
         rig.bind_and_settle();
         assert!(!rig.h.take_client_notify(), "as sDDF's drivers: no notification for the storage info");
         rig
+    }
+
+    /// [`bind_and_settle`](Self::bind_and_settle) for a driver that owes
+    /// its client a notification from the start: it sends it.
+    pub fn bind_and_settle_notified(&mut self) {
+        self.h.bind();
+        assert!(self.h.take_client_notify(), "the client is told of the answers waiting");
+        self.run_device();
+        assert!(self.info().is_some(), "storage info published");
     }
 
     /// Bind, then let the device answer GET_ID.
