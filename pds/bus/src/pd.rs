@@ -5,8 +5,10 @@
 //! strictly, handled by the broker, and answered; the channels the
 //! broker names are notified.
 
-use crate::broker::{Broker, DriverPort, TransportPort};
+use crate::broker::{Broker, DmaFault, DriverPort, TransportPort};
 use crate::config;
+use crate::gate::Gate;
+use sevio_bus_protocol::confine::{BusSide, PageTooSmall};
 use crate::restart::{Decision, FaultHistory, RestartPolicy};
 use sevio_bus_protocol::wire::MAX_WORDS;
 use sevio_bus_protocol::{BusError, BusReply, BusRequest, DriverId, MatchError, TableError, TableWriter};
@@ -29,6 +31,10 @@ pub enum StartError {
     Table(TableError),
     /// The matcher refused the configuration.
     Matcher(MatchError),
+    /// One confinement page is mapped and the other is not.
+    HalfAnIommu(MapError),
+    /// A confinement page is too small.
+    ConfinePage(PageTooSmall),
 }
 
 /// The bus PD.
@@ -67,7 +73,16 @@ pub enum FaultAction {
 pub fn init() -> BusPd {
     let pd = config::binding_table()
         .map_err(StartError::Map)
-        .and_then(|table| BusPd::new(table, &config::TRANSPORTS, &config::DRIVERS));
+        .and_then(|table| BusPd::new(table, &config::TRANSPORTS, &config::DRIVERS))
+        .and_then(|pd| match (config::confine_requests(), config::confine_answers()) {
+            (Ok(requests), Ok(answers)) => {
+                let side = BusSide::new(requests, answers).map_err(StartError::ConfinePage)?;
+                debug_println!("bus: PCI bindings wait for the IOMMU to confine their DMA");
+                Ok(pd.with_iommu(Gate::new(side), config::IOMMU_CHANNEL))
+            }
+            (Err(_), Err(_)) => Ok(pd),
+            (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(StartError::HalfAnIommu(e)),
+        });
     match pd {
         Ok(pd) => {
             debug_println!("bus: ready");
@@ -89,6 +104,45 @@ impl BusPd {
             TableWriter::init(table, sevio_bus_protocol::table::TABLE_PAGE_CAPACITY).map_err(StartError::Table)?;
         let broker = Broker::new(table, transports, drivers).map_err(StartError::Matcher)?;
         Ok(BusPd { broker, policy: config::RESTART_POLICY, restarts: [DriverRestarts::default(); MAX_CHILDREN] })
+    }
+
+    /// Gate PCI bindings through an IOMMU PD on bus-side `channel`.
+    pub fn with_iommu(mut self, gate: Gate, channel: u8) -> Self {
+        self.broker = self.broker.with_iommu(gate, channel);
+        self
+    }
+
+    /// The IOMMU PD answered: publish what it confined; a device fault it
+    /// reported is its driver's fault: the driver is unbound (its device
+    /// reset, its mappings released). It is not restarted: its PD did not
+    /// stop, it is running and may try again, so it stays unbound.
+    pub fn iommu_answered(&mut self) {
+        let mut faults: heapless::Vec<DmaFault, { sevio_bus_protocol::confine::SLOTS }> = heapless::Vec::new();
+        notify(self.broker.iommu_answered(&mut DebugWriter::for_this_pd(), |f| {
+            let _ = faults.push(f);
+        }));
+        for f in faults {
+            let name = self.broker.driver_name(f.driver);
+            let access = match f.flags & 3 {
+                2 | 3 => "write",
+                1 => "read",
+                _ => "access",
+            };
+            match f.address {
+                Some(a) => debug_println!(
+                    "bus: driver {} faulted ({name}): the IOMMU refused its device's DMA {access} at {a:#x}; unbound",
+                    f.driver.0
+                ),
+                None => debug_println!(
+                    "bus: driver {} faulted ({name}): the IOMMU refused its device's DMA {access}; unbound",
+                    f.driver.0
+                ),
+            }
+            notify(self.broker.driver_fault(f.driver, &mut DebugWriter::for_this_pd()));
+            if let Some(state) = self.restarts.get_mut(f.driver.0 as usize) {
+                state.down = true;
+            }
+        }
     }
 
     /// Use `policy` for restarts instead of the system's.
@@ -204,7 +258,11 @@ impl Handler for BusPd {
         send_reply(&reply)
     }
 
-    fn notified(&mut self, _channels: ChannelSet) {}
+    fn notified(&mut self, channels: ChannelSet) {
+        if channels.contains(Channel::new(config::IOMMU_CHANNEL)) {
+            self.iommu_answered();
+        }
+    }
 
     /// A driver nested under the bus in system.xml faulted (its child id
     /// is its driver id): unbind it, so its transport resets the device
