@@ -129,7 +129,11 @@ impl Broker {
                     let Some(t) = self.transports.iter().find(|t| t.id == b.transport) else { continue };
                     let at = DeviceAt { transport: t, location: b.location, device_id: b.device_id };
                     if let Event::Refused(..) = event {
-                        let _ = writeln!(log, "bus: {} not bound to {at}: the IOMMU could not confine it", self.driver_name(driver));
+                        let _ = writeln!(
+                            log,
+                            "bus: {} not bound to {at}: the IOMMU could not confine it",
+                            self.driver_name(driver)
+                        );
                         continue;
                     }
                     let _ = writeln!(log, "bus: {} <- {at} (DMA confined by the IOMMU)", self.driver_name(driver));

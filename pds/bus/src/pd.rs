@@ -8,8 +8,8 @@
 use crate::broker::{Broker, DmaFault, DriverPort, TransportPort};
 use crate::config;
 use crate::gate::Gate;
-use sevio_bus_protocol::confine::{BusSide, PageTooSmall};
 use crate::restart::{Decision, FaultHistory, RestartPolicy};
+use sevio_bus_protocol::confine::{BusSide, PageTooSmall};
 use sevio_bus_protocol::wire::MAX_WORDS;
 use sevio_bus_protocol::{BusError, BusReply, BusRequest, DriverId, MatchError, TableError, TableWriter};
 use sevio_runtime::fault::FaultReport;

@@ -249,7 +249,9 @@ mod tests {
 
     #[test]
     fn wishes_round_trip_and_stray_bits_are_refused() {
-        for wish in [Wish::None, Wish::Confine { seq: 1, endpoint: 0x10 }, Wish::Release { seq: u32::MAX, endpoint: 0xffff }] {
+        for wish in
+            [Wish::None, Wish::Confine { seq: 1, endpoint: 0x10 }, Wish::Release { seq: u32::MAX, endpoint: 0xffff }]
+        {
             assert_eq!(Wish::decode(wish.encode()), Some(wish));
         }
         assert_eq!(Wish::decode(1 << 20), None, "a bit no wish has");

@@ -32,11 +32,11 @@ use sevio_driver_core::{
 };
 use sevio_runtime::debug_println;
 use sevio_transport_protocol::Width;
+use sevio_virtio::device::config_from_bytes;
 use sevio_virtio::device::iommu::{
     self, AnswerError, CONFIG_BYPASS_OFFSET, Config, FAULT_SIZE, Fault, Range, Request, Status, TAIL_SIZE, Window,
     WindowError, features, map_flags,
 };
-use sevio_virtio::device::config_from_bytes;
 use sevio_virtio::{Buffer, DeviceId, Features};
 
 /// Driver slots whose regions system.xml can name (drivers 0..8).
@@ -200,12 +200,9 @@ impl VirtioDriver for IommuDriver {
         device.read_config(0, &mut raw)?;
         let config: Config = config_from_bytes(&raw);
         let negotiated = device.features();
-        let window = Window::from_config(
-            &config,
-            negotiated.has(features::INPUT_RANGE),
-            negotiated.has(features::DOMAIN_RANGE),
-        )
-        .map_err(IommuError::Config)?;
+        let window =
+            Window::from_config(&config, negotiated.has(features::INPUT_RANGE), negotiated.has(features::DOMAIN_RANGE))
+                .map_err(IommuError::Config)?;
         // VIRTIO 1.2 §5.13.4: with BYPASS_CONFIG negotiated, `bypass` 1
         // lets endpoints attached to no domain reach all memory; the
         // driver writes 0 so that they are blocked. Without it (and
@@ -370,7 +367,8 @@ impl IommuDriver {
         let mut n = 0;
         while let Some(used) = device.queues.1.pop_used().map_err(DriverError::Queue)? {
             // The split queue checked the token names a chain in flight.
-            let slot = usize::from(*self.event_of_token.get(usize::from(used.token.index())).ok_or(IommuError::Unexpected)?);
+            let slot =
+                usize::from(*self.event_of_token.get(usize::from(used.token.index())).ok_or(IommuError::Unexpected)?);
             let buffer = self.events.get(slot).ok_or(IommuError::Unexpected)?;
             let mut raw = [0u8; FAULT_SIZE];
             buffer.mem.copy_out(0, &mut raw).map_err(|_| IommuError::Unexpected)?;
@@ -415,7 +413,8 @@ impl IommuDriver {
     fn fault(&mut self, ctx: &mut Ctx<'_, Self>, fault: &Fault) {
         self.faults = self.faults.wrapping_add(1);
         let endpoint = fault.endpoint as u16;
-        let slot = (fault.endpoint <= 0xffff).then(|| self.attached.iter().position(|a| *a == Some(endpoint))).flatten();
+        let slot =
+            (fault.endpoint <= 0xffff).then(|| self.attached.iter().position(|a| *a == Some(endpoint))).flatten();
         let whose = DriverOf(slot);
         match fault.address {
             Some(a) => debug_println!(

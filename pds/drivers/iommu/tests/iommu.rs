@@ -9,7 +9,6 @@ use sevio_driver_iommu::{EVENT_BUFFERS, IommuDriver, IommuError, IommuSetvars, R
 use sevio_transport_core::mock::MockDevice;
 use sevio_virtio::device::iommu::{AnswerError, CONFIG_BYPASS_OFFSET, req};
 
-
 const F_INPUT_RANGE: u64 = 1 << 0;
 const F_DOMAIN_RANGE: u64 = 1 << 1;
 const F_MAP_UNMAP: u64 = 1 << 2;
@@ -99,7 +98,10 @@ fn bring_up_blocks_unattached_endpoints_and_posts_event_buffers() {
     let rig = Rig::ready();
     let d = &rig.h.device;
     assert!(d.negotiated(sevio_virtio::device::iommu::features::MAP_UNMAP));
-    assert!(!d.negotiated(sevio_virtio::device::iommu::features::BYPASS), "F_BYPASS would let unattached endpoints through");
+    assert!(
+        !d.negotiated(sevio_virtio::device::iommu::features::BYPASS),
+        "F_BYPASS would let unattached endpoints through"
+    );
     assert!(d.negotiated(sevio_virtio::device::iommu::features::BYPASS_CONFIG));
     assert_eq!(d.state().config[CONFIG_BYPASS_OFFSET as usize], 0, "bypass written 0");
     let mut events = 0;
@@ -118,7 +120,11 @@ fn a_confinement_attaches_then_maps_each_region_identity_then_answers_the_bus() 
     rig.h.client_notifies();
     let (head, attach) = rig.take_request();
     assert_eq!((attach[0], attach.len()), (req::ATTACH, 20));
-    assert_eq!((u32_at(&attach, 4), u32_at(&attach, 8), u32_at(&attach, 12)), (0, 0x10, 0), "domain 0, endpoint 00:02.0, no bypass");
+    assert_eq!(
+        (u32_at(&attach, 4), u32_at(&attach, 8), u32_at(&attach, 12)),
+        (0, 0x10, 0),
+        "domain 0, endpoint 00:02.0, no bypass"
+    );
     assert_eq!(rig.bus.answer(0).unwrap().latest, None, "not answered before the device is");
     rig.answer(head, 0, 4);
     for (base, size) in [DMA, DATA] {

@@ -292,10 +292,12 @@ impl Window {
             return Err(WindowError::NoPageSize);
         }
         let granule = 1u64 << mask.trailing_zeros();
-        let input =
-            if input_range { Range { start: config.input_start.get(), last: config.input_end.get() } } else { Range::ALL };
-        let domains =
-            if domain_range { (config.domain_start.get(), config.domain_end.get()) } else { (0, u32::MAX) };
+        let input = if input_range {
+            Range { start: config.input_start.get(), last: config.input_end.get() }
+        } else {
+            Range::ALL
+        };
+        let domains = if domain_range { (config.domain_start.get(), config.domain_end.get()) } else { (0, u32::MAX) };
         Ok(Window { granule, input, domains })
     }
 
@@ -422,7 +424,11 @@ mod tests {
         assert_eq!(a.bytes(), &[1, 0, 0, 0, 7, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         let d = Request::detach(7, 0x0010);
         assert_eq!((d.bytes().len(), d.kind(), &d.bytes()[4..12]), (20, req::DETACH, &a.bytes()[4..12]));
-        let m = Request::map_identity(3, Range { start: 0x4800_0000, last: 0x4803_ffff }, map_flags::READ | map_flags::WRITE);
+        let m = Request::map_identity(
+            3,
+            Range { start: 0x4800_0000, last: 0x4803_ffff },
+            map_flags::READ | map_flags::WRITE,
+        );
         let b = m.bytes();
         assert_eq!(b.len(), 36);
         assert_eq!((b[0], &b[4..8]), (req::MAP, &3u32.to_le_bytes()[..]));
@@ -451,7 +457,10 @@ mod tests {
         raw[8..12].copy_from_slice(&0x10u32.to_le_bytes());
         raw[16..24].copy_from_slice(&0x4900_0000u64.to_le_bytes());
         let f = Fault::parse(&raw, 24).unwrap();
-        assert_eq!((f.reason, f.endpoint, f.address, f.access()), (FaultReason::Mapping, 0x10, Some(0x4900_0000), "write"));
+        assert_eq!(
+            (f.reason, f.endpoint, f.address, f.access()),
+            (FaultReason::Mapping, 0x10, Some(0x4900_0000), "write")
+        );
         raw[4..8].copy_from_slice(&fault_flags::READ.to_le_bytes());
         assert_eq!(Fault::parse(&raw, 24).unwrap().address, None);
         assert_eq!(Fault::parse(&raw, 23), Err(AnswerError::Short { written: 23, need: 24 }));

@@ -1,0 +1,134 @@
+//! A driver that misbehaves on purpose, to show what an IOMMU stops.
+//!
+//! Bound as a blk driver, it asks its device for one read whose data
+//! buffer is a page of another PD (the canary's, whose physical address
+//! system.xml gives it with `region_paddr`; it never maps the page).
+//! Without an IOMMU the device writes the disk's first sectors over the
+//! canary; with one, the device's access faults, the IOMMU PD reports it
+//! and the bus unbinds this driver. Either way it then notifies the
+//! canary PD (its client channel), which checks its page.
+//!
+//! It is a test driver: no system but the canary systems runs it.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use sevio_driver_core::{
+    Ctx, DmaCarver, DmaSlice, DriverError, DriverQueue, Probe, QueueParams, QueueSpec, SystemMaps, Unusable,
+    VirtioDriver,
+};
+use sevio_runtime::debug_println;
+use sevio_virtio::device::blk::{ReqHeader, req};
+use sevio_virtio::{Buffer, DeviceId, Features};
+use zerocopy::IntoBytes;
+use zerocopy::little_endian::{U32, U64};
+
+/// Bytes of the canary page the device is told to fill.
+pub const CANARY_BYTES: u32 = 4096;
+
+/// What system.xml tells the rogue.
+#[derive(Copy, Clone, Debug)]
+pub struct RogueSetvars {
+    /// Physical address of the canary page (`region_paddr`).
+    pub canary_paddr: u64,
+}
+
+/// How far the attack got.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Attack {
+    /// Not posted yet.
+    Waiting,
+    /// The read is on the queue.
+    Posted,
+    /// The device answered it (with this status byte; whether its writes
+    /// reached the page, only the canary can tell).
+    Answered(u8),
+    /// The driver lost its device before the device answered.
+    Stopped,
+}
+
+/// The misbehaving driver.
+pub struct RogueDriver {
+    canary_paddr: u64,
+    header: DmaSlice,
+    status: DmaSlice,
+    /// How far the attack got.
+    pub attack: Attack,
+}
+
+impl VirtioDriver for RogueDriver {
+    const DEVICE: DeviceId = DeviceId::BLK;
+    type Queues = DriverQueue<4>;
+    /// VIRTIO 1.2 §5.2.2: requestq is queue 0.
+    const QUEUES: QueueSpec =
+        QueueSpec { index: 0, params: QueueParams { max_size: 4, min_size: 4, indirect_descs: 0 } };
+    type Error = DriverError;
+    type Setvars = RogueSetvars;
+
+    fn new(vars: RogueSetvars, _maps: &SystemMaps, dma: &mut DmaCarver) -> Result<Self, Unusable> {
+        if vars.canary_paddr == 0 {
+            return Err(Unusable::Setvar("canary_paddr is not set in system.xml"));
+        }
+        let header = dma.take(core::mem::size_of::<ReqHeader>(), 16).map_err(Unusable::DmaRoom)?;
+        let status = dma.take(1, 1).map_err(Unusable::DmaRoom)?;
+        Ok(RogueDriver { canary_paddr: vars.canary_paddr, header, status, attack: Attack::Waiting })
+    }
+
+    fn features(&self) -> (Features, Features) {
+        (Features::EMPTY, Features::EMPTY)
+    }
+
+    /// The attack: a read of sectors 0..8 into the canary page.
+    fn probe(&mut self, device: &mut Probe<'_, '_, Self>) -> Result<(), DriverError> {
+        let header = ReqHeader { type_: U32::new(req::IN), reserved: U32::new(0), sector: U64::new(0) };
+        self.header
+            .mem
+            .copy_in(0, header.as_bytes())
+            .map_err(|_| DriverError::Dma(sevio_driver_core::DmaError::BadRequest))?;
+        let chain = [
+            Buffer::readable(self.header.paddr, core::mem::size_of::<ReqHeader>() as u32),
+            Buffer::writable(self.canary_paddr, CANARY_BYTES),
+            Buffer::writable(self.status.paddr, 1),
+        ];
+        device.queues.add(&chain).map_err(DriverError::Queue)?;
+        debug_println!(
+            "rogue: asked the device to read sectors 0..8 into {:#x} (the canary's page)",
+            self.canary_paddr
+        );
+        self.attack = Attack::Posted;
+        Ok(())
+    }
+
+    fn remove(&mut self) {
+        if self.attack == Attack::Posted {
+            self.attack = Attack::Stopped;
+        }
+    }
+
+    fn interrupt(&mut self, ctx: &mut Ctx<'_, Self>, _causes: u32) {
+        let Some(device) = ctx.device() else { return };
+        match device.queues.pop_used() {
+            Ok(Some(_)) => {
+                let mut status = [0u8; 1];
+                let _ = self.status.mem.copy_out(0, &mut status);
+                self.attack = Attack::Answered(status[0]);
+                debug_println!("rogue: the device answered the read (status {})", status[0]);
+                ctx.notify_client();
+            }
+            Ok(None) => {}
+            Err(e) => ctx.fail(DriverError::Queue(e)),
+        }
+    }
+
+    fn client_notified(&mut self, _ctx: &mut Ctx<'_, Self>) {}
+
+    /// After the binding changed: once the device is gone before it
+    /// answered, say so and let the canary look.
+    fn after_bind(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if self.attack == Attack::Stopped {
+            debug_println!("rogue: unbound before the device answered the read");
+            self.attack = Attack::Waiting;
+            ctx.notify_client();
+        }
+    }
+}
