@@ -115,35 +115,35 @@ impl Broker {
     /// refused, and hand each device fault it reported to `on_fault`.
     /// Returns the channels to notify.
     pub fn iommu_answered(&mut self, log: &mut impl Write, mut on_fault: impl FnMut(DmaFault)) -> u64 {
-        let Some((gate, _)) = &mut self.iommu else { return 0 };
-        let mut events: heapless::Vec<Event, { 2 * sevio_bus_protocol::confine::SLOTS }> = heapless::Vec::new();
-        gate.collect(|e| {
-            let _ = events.push(e);
-        });
         let mut notify = 0;
         let mut republish = false;
-        for event in events {
-            match event {
-                Event::Confined(driver, _) | Event::Refused(driver, _) => {
-                    let Some(b) = self.matcher.binding_of(driver) else { continue };
-                    let Some(t) = self.transports.iter().find(|t| t.id == b.transport) else { continue };
-                    let at = DeviceAt { transport: t, location: b.location, device_id: b.device_id };
-                    if let Event::Refused(..) = event {
-                        let _ = writeln!(
-                            log,
-                            "bus: {} not bound to {at}: the IOMMU could not confine it",
-                            self.driver_name(driver)
-                        );
-                        continue;
+        // Slot by slot, with nothing buffered: the bus's stack is small.
+        for index in 0..sevio_bus_protocol::confine::SLOTS {
+            let Some((gate, _)) = &mut self.iommu else { return 0 };
+            let (confinement, fault) = gate.collect_slot(index);
+            for event in confinement.into_iter().chain(fault) {
+                match event {
+                    Event::Confined(driver, _) | Event::Refused(driver, _) => {
+                        let Some(b) = self.matcher.binding_of(driver) else { continue };
+                        let Some(t) = self.transports.iter().find(|t| t.id == b.transport) else { continue };
+                        let at = DeviceAt { transport: t, location: b.location, device_id: b.device_id };
+                        if let Event::Refused(..) = event {
+                            let _ = writeln!(
+                                log,
+                                "bus: {} not bound to {at}: the IOMMU could not confine it",
+                                self.driver_name(driver)
+                            );
+                            continue;
+                        }
+                        let _ = writeln!(log, "bus: {} <- {at} (DMA confined by the IOMMU)", self.driver_name(driver));
+                        republish = true;
+                        notify |= 1 << t.channel;
+                        if let Some(d) = self.drivers.iter().find(|d| d.id == driver) {
+                            notify |= 1 << d.channel;
+                        }
                     }
-                    let _ = writeln!(log, "bus: {} <- {at} (DMA confined by the IOMMU)", self.driver_name(driver));
-                    republish = true;
-                    notify |= 1 << t.channel;
-                    if let Some(d) = self.drivers.iter().find(|d| d.id == driver) {
-                        notify |= 1 << d.channel;
-                    }
+                    Event::DeviceFault { driver, address, flags } => on_fault(DmaFault { driver, address, flags }),
                 }
-                Event::DeviceFault { driver, address, flags } => on_fault(DmaFault { driver, address, flags }),
             }
         }
         if republish && self.publish().is_err() {

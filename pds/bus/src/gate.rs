@@ -117,28 +117,37 @@ impl Gate {
     /// (at most one confinement event and one fault per slot).
     pub fn collect(&mut self, mut out: impl FnMut(Event)) {
         for index in 0..SLOTS {
-            let Some(answer) = self.side.answer(index) else { continue };
-            let driver = DriverId(index as u8);
-            let slot = &mut self.slots[index];
-            if let (Wish::Confine { seq, endpoint }, Some((answered, outcome))) =
-                (self.side.current(index), answer.latest)
-                && answered == seq
-                && slot.confined.is_none()
-            {
-                match outcome {
-                    Outcome::Confined => {
-                        slot.confined = Some(endpoint);
-                        out(Event::Confined(driver, endpoint));
-                    }
-                    Outcome::Refused => out(Event::Refused(driver, endpoint)),
-                    Outcome::Released => {}
+            let (confinement, fault) = self.collect_slot(index);
+            confinement.into_iter().chain(fault).for_each(&mut out);
+        }
+    }
+
+    /// What changed in slot `index`: a confinement event, a fault event.
+    pub fn collect_slot(&mut self, index: usize) -> (Option<Event>, Option<Event>) {
+        let (Some(answer), Some(slot)) = (self.side.answer(index), self.slots.get_mut(index)) else {
+            return (None, None);
+        };
+        let driver = DriverId(index as u8);
+        let mut confinement = None;
+        if let (Wish::Confine { seq, endpoint }, Some((answered, outcome))) = (self.side.current(index), answer.latest)
+            && answered == seq
+            && slot.confined.is_none()
+        {
+            match outcome {
+                Outcome::Confined => {
+                    slot.confined = Some(endpoint);
+                    confinement = Some(Event::Confined(driver, endpoint));
                 }
-            }
-            if answer.faults != slot.faults_seen {
-                slot.faults_seen = answer.faults;
-                out(Event::DeviceFault { driver, address: answer.fault_address, flags: answer.fault_flags });
+                Outcome::Refused => confinement = Some(Event::Refused(driver, endpoint)),
+                Outcome::Released => {}
             }
         }
+        let mut fault = None;
+        if answer.faults != slot.faults_seen {
+            slot.faults_seen = answer.faults;
+            fault = Some(Event::DeviceFault { driver, address: answer.fault_address, flags: answer.fault_flags });
+        }
+        (confinement, fault)
     }
 }
 

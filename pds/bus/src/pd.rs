@@ -71,18 +71,21 @@ pub enum FaultAction {
 /// The PD's entry point: map the binding table, start the bus. A bus
 /// that cannot start stops the PD with the reason.
 pub fn init() -> BusPd {
+    // The gate is made first and handed in, so that no extra copy of the
+    // (large) BusPd lands on the stack: systems give the bus Microkit's
+    // default 8 KiB.
+    let gate = match (config::confine_requests(), config::confine_answers()) {
+        (Ok(requests), Ok(answers)) => BusSide::new(requests, answers).map(|side| Some(Gate::new(side))),
+        (Err(_), Err(_)) => Ok(None),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => panic!("bus: cannot start: {:?}", StartError::HalfAnIommu(e)),
+    };
+    let gate = gate.unwrap_or_else(|e| panic!("bus: cannot start: {:?}", StartError::ConfinePage(e)));
+    if gate.is_some() {
+        debug_println!("bus: PCI bindings wait for the IOMMU to confine their DMA");
+    }
     let pd = config::binding_table()
         .map_err(StartError::Map)
-        .and_then(|table| BusPd::new(table, &config::TRANSPORTS, &config::DRIVERS))
-        .and_then(|pd| match (config::confine_requests(), config::confine_answers()) {
-            (Ok(requests), Ok(answers)) => {
-                let side = BusSide::new(requests, answers).map_err(StartError::ConfinePage)?;
-                debug_println!("bus: PCI bindings wait for the IOMMU to confine their DMA");
-                Ok(pd.with_iommu(Gate::new(side), config::IOMMU_CHANNEL))
-            }
-            (Err(_), Err(_)) => Ok(pd),
-            (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(StartError::HalfAnIommu(e)),
-        });
+        .and_then(|table| BusPd::new(table, &config::TRANSPORTS, &config::DRIVERS, gate));
     match pd {
         Ok(pd) => {
             debug_println!("bus: ready");
@@ -99,17 +102,15 @@ impl BusPd {
         table: SharedMemory,
         transports: &'static [TransportPort],
         drivers: &'static [DriverPort],
+        iommu: Option<Gate>,
     ) -> Result<Self, StartError> {
         let table =
             TableWriter::init(table, sevio_bus_protocol::table::TABLE_PAGE_CAPACITY).map_err(StartError::Table)?;
-        let broker = Broker::new(table, transports, drivers).map_err(StartError::Matcher)?;
+        let mut broker = Broker::new(table, transports, drivers).map_err(StartError::Matcher)?;
+        if let Some(gate) = iommu {
+            broker = broker.with_iommu(gate, config::IOMMU_CHANNEL);
+        }
         Ok(BusPd { broker, policy: config::RESTART_POLICY, restarts: [DriverRestarts::default(); MAX_CHILDREN] })
-    }
-
-    /// Gate PCI bindings through an IOMMU PD on bus-side `channel`.
-    pub fn with_iommu(mut self, gate: Gate, channel: u8) -> Self {
-        self.broker = self.broker.with_iommu(gate, channel);
-        self
     }
 
     /// The IOMMU PD answered: publish what it confined; a device fault it
@@ -316,7 +317,7 @@ mod tests {
     const MMIO_CHANNEL: u8 = 0;
 
     fn started(page: &HeapRegion) -> BusPd {
-        let mut pd = BusPd::new(page.memory(), &TRANSPORTS, &DRIVERS).unwrap();
+        let mut pd = BusPd::new(page.memory(), &TRANSPORTS, &DRIVERS, None).unwrap();
         let serves = BusRequest::ServesDrivers { transport: MMIO, drivers: 0b1 };
         assert_eq!(call(&mut pd, MMIO_CHANNEL, &serves), BusReply::Ok);
         pd
@@ -405,6 +406,6 @@ mod tests {
     #[test]
     fn a_table_page_too_small_is_a_start_error() {
         let page = HeapRegion::new(8);
-        assert!(matches!(BusPd::new(page.memory(), &TRANSPORTS, &DRIVERS), Err(StartError::Table(_))));
+        assert!(matches!(BusPd::new(page.memory(), &TRANSPORTS, &DRIVERS, None), Err(StartError::Table(_))));
     }
 }
