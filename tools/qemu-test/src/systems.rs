@@ -353,6 +353,7 @@ pub const SYSTEMS: &[System] = &[
             lines: &[
                 "rogue: asked the device to read sectors 0..8 into 0x48300000",
                 "iommu: DMA fault: device 00:02.0 (driver 0) access at 0x48300000 refused",
+                "bus: blk0 </- virtio-blk at pci 00:02.0",
                 "canary: intact",
             ],
             faults: &["iommu: DMA fault", "bus: driver 0 faulted (blk0): the IOMMU refused"],

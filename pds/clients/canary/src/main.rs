@@ -1,4 +1,5 @@
-//! canary: fills its page, and when the rogue driver says its attack
+//! canary: fills its page and tells the rogue driver (channel 0, which
+//! attacks only then); when the rogue says its attack
 //! ended (channel 0), reports whether the page changed and passes (the
 //! check ran; which verdict is right depends on the system, and the
 //! tests that run it say which they expect).
@@ -21,8 +22,11 @@ sevio_runtime::shared_region!(
 fn init() -> CanaryPd {
     match canary_page() {
         Ok(page) => {
+            let canary = Canary::new(page);
             debug_println!("canary: page filled");
-            CanaryPd(Some(Canary::new(page)))
+            // Only now may the rogue point its device at the page.
+            ROGUE.notify();
+            CanaryPd(Some(canary))
         }
         Err(e) => {
             debug_println!("canary: {e}");

@@ -14,8 +14,7 @@
 #![deny(missing_docs)]
 
 use sevio_driver_core::{
-    Ctx, DmaCarver, DmaSlice, DriverError, DriverQueue, Probe, QueueParams, QueueSpec, SystemMaps, Unusable,
-    VirtioDriver,
+    Ctx, DmaCarver, DmaSlice, DriverError, DriverQueue, QueueParams, QueueSpec, SystemMaps, Unusable, VirtioDriver,
 };
 use sevio_runtime::debug_println;
 use sevio_virtio::device::blk::{ReqHeader, req};
@@ -54,6 +53,8 @@ pub struct RogueDriver {
     status: DmaSlice,
     /// How far the attack got.
     pub attack: Attack,
+    /// The canary said its page is filled.
+    canary_ready: bool,
 }
 
 impl VirtioDriver for RogueDriver {
@@ -71,32 +72,11 @@ impl VirtioDriver for RogueDriver {
         }
         let header = dma.take(core::mem::size_of::<ReqHeader>(), 16).map_err(Unusable::DmaRoom)?;
         let status = dma.take(1, 1).map_err(Unusable::DmaRoom)?;
-        Ok(RogueDriver { canary_paddr: vars.canary_paddr, header, status, attack: Attack::Waiting })
+        Ok(RogueDriver { canary_paddr: vars.canary_paddr, header, status, attack: Attack::Waiting, canary_ready: false })
     }
 
     fn features(&self) -> (Features, Features) {
         (Features::EMPTY, Features::EMPTY)
-    }
-
-    /// The attack: a read of sectors 0..8 into the canary page.
-    fn probe(&mut self, device: &mut Probe<'_, '_, Self>) -> Result<(), DriverError> {
-        let header = ReqHeader { type_: U32::new(req::IN), reserved: U32::new(0), sector: U64::new(0) };
-        self.header
-            .mem
-            .copy_in(0, header.as_bytes())
-            .map_err(|_| DriverError::Dma(sevio_driver_core::DmaError::BadRequest))?;
-        let chain = [
-            Buffer::readable(self.header.paddr, core::mem::size_of::<ReqHeader>() as u32),
-            Buffer::writable(self.canary_paddr, CANARY_BYTES),
-            Buffer::writable(self.status.paddr, 1),
-        ];
-        device.queues.add(&chain).map_err(DriverError::Queue)?;
-        debug_println!(
-            "rogue: asked the device to read sectors 0..8 into {:#x} (the canary's page)",
-            self.canary_paddr
-        );
-        self.attack = Attack::Posted;
-        Ok(())
     }
 
     fn remove(&mut self) {
@@ -120,7 +100,11 @@ impl VirtioDriver for RogueDriver {
         }
     }
 
-    fn client_notified(&mut self, _ctx: &mut Ctx<'_, Self>) {}
+    /// The canary's page is filled.
+    fn client_notified(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.canary_ready = true;
+        self.attack_if_ready(ctx);
+    }
 
     /// After the binding changed: once the device is gone before it
     /// answered, say so and let the canary look.
@@ -129,6 +113,34 @@ impl VirtioDriver for RogueDriver {
             debug_println!("rogue: unbound before the device answered the read");
             self.attack = Attack::Waiting;
             ctx.notify_client();
+            return;
         }
+        self.attack_if_ready(ctx);
+    }
+}
+
+impl RogueDriver {
+    /// The attack, once, when the device is up and the canary ready: a
+    /// read of sectors 0..8 into the canary's page.
+    fn attack_if_ready(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if self.attack != Attack::Waiting || !self.canary_ready {
+            return;
+        }
+        let Some(device) = ctx.device() else { return };
+        let header = ReqHeader { type_: U32::new(req::IN), reserved: U32::new(0), sector: U64::new(0) };
+        if self.header.mem.copy_in(0, header.as_bytes()).is_err() {
+            return;
+        }
+        let chain = [
+            Buffer::readable(self.header.paddr, core::mem::size_of::<ReqHeader>() as u32),
+            Buffer::writable(self.canary_paddr, CANARY_BYTES),
+            Buffer::writable(self.status.paddr, 1),
+        ];
+        if let Err(e) = device.queues.add(&chain) {
+            ctx.fail(DriverError::Queue(e));
+            return;
+        }
+        debug_println!("rogue: asked the device to read sectors 0..8 into {:#x} (the canary's page)", self.canary_paddr);
+        self.attack = Attack::Posted;
     }
 }
