@@ -72,7 +72,13 @@ impl VirtioDriver for RogueDriver {
         }
         let header = dma.take(core::mem::size_of::<ReqHeader>(), 16).map_err(Unusable::DmaRoom)?;
         let status = dma.take(1, 1).map_err(Unusable::DmaRoom)?;
-        Ok(RogueDriver { canary_paddr: vars.canary_paddr, header, status, attack: Attack::Waiting, canary_ready: false })
+        Ok(RogueDriver {
+            canary_paddr: vars.canary_paddr,
+            header,
+            status,
+            attack: Attack::Waiting,
+            canary_ready: false,
+        })
     }
 
     fn features(&self) -> (Features, Features) {
@@ -140,7 +146,10 @@ impl RogueDriver {
             ctx.fail(DriverError::Queue(e));
             return;
         }
-        debug_println!("rogue: asked the device to read sectors 0..8 into {:#x} (the canary's page)", self.canary_paddr);
+        debug_println!(
+            "rogue: asked the device to read sectors 0..8 into {:#x} (the canary's page)",
+            self.canary_paddr
+        );
         self.attack = Attack::Posted;
     }
 }
