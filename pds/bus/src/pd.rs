@@ -114,15 +114,22 @@ impl BusPd {
     }
 
     /// The IOMMU PD answered: publish what it confined; a device fault it
-    /// reported is its driver's fault: the driver is unbound (its device
-    /// reset, its mappings released). It is not restarted: its PD did not
-    /// stop, it is running and may try again, so it stays unbound.
-    pub fn iommu_answered(&mut self) {
+    /// reported is its driver's fault, handled as a kernel-reported one:
+    /// the driver is unbound (its device reset, its mappings released)
+    /// and restarted after the back-off, or left down, by the restart
+    /// policy. Returns the children to restart and their back-offs. A
+    /// fault of a driver that is no longer bound (the rest of a burst
+    /// the IOMMU reported before the bus acted) is not counted again.
+    pub fn iommu_answered(&mut self, now: u64) -> heapless::Vec<(Child, u64), { sevio_bus_protocol::confine::SLOTS }> {
         let mut faults: heapless::Vec<DmaFault, { sevio_bus_protocol::confine::SLOTS }> = heapless::Vec::new();
         notify(self.broker.iommu_answered(&mut DebugWriter::for_this_pd(), |f| {
             let _ = faults.push(f);
         }));
+        let mut restarts = heapless::Vec::new();
         for f in faults {
+            if !self.broker.is_bound(f.driver) {
+                continue;
+            }
             let name = self.broker.driver_name(f.driver);
             let access = match f.flags & 3 {
                 2 | 3 => "write",
@@ -131,19 +138,20 @@ impl BusPd {
             };
             match f.address {
                 Some(a) => debug_println!(
-                    "bus: driver {} faulted ({name}): the IOMMU refused its device's DMA {access} at {a:#x}; unbound",
+                    "bus: driver {} faulted ({name}): the IOMMU refused its device's DMA {access} at {a:#x}",
                     f.driver.0
                 ),
                 None => debug_println!(
-                    "bus: driver {} faulted ({name}): the IOMMU refused its device's DMA {access}; unbound",
+                    "bus: driver {} faulted ({name}): the IOMMU refused its device's DMA {access}",
                     f.driver.0
                 ),
             }
-            notify(self.broker.driver_fault(f.driver, &mut DebugWriter::for_this_pd()));
-            if let Some(state) = self.restarts.get_mut(f.driver.0 as usize) {
-                state.down = true;
+            let child = Child::new(f.driver.0);
+            if let FaultAction::RestartAfter(backoff_ns) = self.unbind_and_decide(child, now) {
+                let _ = restarts.push((child, backoff_ns));
             }
         }
+        restarts
     }
 
     /// Use `policy` for restarts instead of the system's.
@@ -157,9 +165,19 @@ impl BusPd {
     /// the driver can run again: the transport is the higher priority),
     /// log it, and decide whether it is restarted.
     pub fn driver_faulted(&mut self, child: Child, report: &FaultReport, now: u64) -> FaultAction {
+        debug_println!(
+            "bus: driver {} faulted ({}): {report}",
+            child.index(),
+            self.broker.driver_name(DriverId(child.index()))
+        );
+        self.unbind_and_decide(child, now)
+    }
+
+    /// Unbind faulted child `child` and decide, by the restart policy,
+    /// whether it is restarted.
+    fn unbind_and_decide(&mut self, child: Child, now: u64) -> FaultAction {
         let id = DriverId(child.index());
         let name = self.broker.driver_name(id);
-        debug_println!("bus: driver {} faulted ({name}): {report}", child.index());
         notify(self.broker.driver_fault(id, &mut DebugWriter::for_this_pd()));
         let Some(state) = self.restarts.get_mut(child.index() as usize) else {
             debug_println!("bus: {name} stays down: child {} is past the bus's restart table", child.index());
@@ -259,9 +277,17 @@ impl Handler for BusPd {
         send_reply(&reply)
     }
 
+    /// The IOMMU PD answered; a driver whose device it caught is
+    /// restarted as after a kernel-reported fault (a driver that is not
+    /// the bus's child cannot be: logged, it stays down).
     fn notified(&mut self, channels: ChannelSet) {
         if channels.contains(Channel::new(config::IOMMU_CHANNEL)) {
-            self.iommu_answered();
+            for (child, backoff_ns) in self.iommu_answered(now_ns()) {
+                wait_out(backoff_ns);
+                if let Err(e) = child.restart() {
+                    debug_println!("bus: cannot restart driver {}: {e:?}; it stays down", child.index());
+                }
+            }
         }
     }
 
@@ -407,5 +433,41 @@ mod tests {
     fn a_table_page_too_small_is_a_start_error() {
         let page = HeapRegion::new(8);
         assert!(matches!(BusPd::new(page.memory(), &TRANSPORTS, &DRIVERS, None), Err(StartError::Table(_))));
+    }
+
+    #[test]
+    fn a_dma_fault_the_iommu_reports_unbinds_and_restarts_the_driver_once_per_binding() {
+        use crate::gate::Gate;
+        use sevio_bus_protocol::Bdf;
+        use sevio_bus_protocol::confine::{BusSide, IommuSide, Outcome, Wish};
+        let (page, requests, answers) = (HeapRegion::new(4096), HeapRegion::new(4096), HeapRegion::new(4096));
+        let iommu = IommuSide::new(requests.memory(), answers.memory()).unwrap();
+        let gate = Gate::new(BusSide::new(requests.memory(), answers.memory()).unwrap());
+        let mut pd = BusPd::new(page.memory(), &TRANSPORTS, &DRIVERS, Some(gate)).unwrap();
+        let pci = crate::config::PCI;
+        assert_eq!(call(&mut pd, 1, &BusRequest::ServesDrivers { transport: pci, drivers: 0b1 }), BusReply::Ok);
+        let register = BusRequest::RegisterDriver { device_ids: DeviceIds::from_slice(&[2]).unwrap() };
+        call(&mut pd, BLK_DRIVER, &register);
+        let location = Location::Pci(Bdf { bus: 0, device: 2, function: 0 });
+        let found = BusRequest::DeviceFound { transport: pci, location, device_id: 2, vendor_id: 0x1af4 };
+        call(&mut pd, 1, &found);
+        assert!(bindings(&page).is_empty(), "waits for the IOMMU");
+        let Some(Wish::Confine { seq, .. }) = iommu.wish(0) else { panic!() };
+        iommu.answer(0, seq, Outcome::Confined);
+        assert!(pd.iommu_answered(100).is_empty());
+        assert_eq!(bindings(&page).len(), 1);
+        // Two reports of one burst: one unbinding, one restart.
+        iommu.fault(0, Some(0x4830_0000), 0x100);
+        let restarts = pd.iommu_answered(200);
+        assert_eq!(restarts.len(), 1);
+        assert_eq!((restarts[0].0.index(), restarts[0].1), (0, crate::config::RESTART_POLICY.first_backoff_ns));
+        assert!(bindings(&page).is_empty());
+        assert!(matches!(iommu.wish(0), Some(Wish::Release { .. })));
+        iommu.fault(0, Some(0x4830_0004), 0x100);
+        assert!(pd.iommu_answered(300).is_empty(), "already unbound: not counted again");
+        // Restarted, it registers again and waits for the IOMMU again.
+        call(&mut pd, BLK_DRIVER, &register);
+        assert!(bindings(&page).is_empty());
+        assert!(matches!(iommu.wish(0), Some(Wish::Confine { .. })));
     }
 }

@@ -2,7 +2,7 @@
 //! their devices confined to the regions system.xml names for them; a
 //! driver that points its device at another PD's page changes that page
 //! without an IOMMU, and with one leaves it intact, the fault logged and
-//! the driver unbound.
+//! the driver unbound and restarted.
 
 mod common;
 
@@ -88,7 +88,7 @@ fn without_an_iommu_the_rogue_drivers_device_overwrites_the_canary() {
 }
 
 #[test]
-fn behind_a_virtio_iommu_the_canary_stays_intact_the_fault_is_logged_and_the_rogue_unbound() {
+fn behind_a_virtio_iommu_the_canary_stays_intact_the_fault_is_logged_and_the_rogue_unbound_and_restarted() {
     let desc = workspace().join("systems/rogue-pci-iommu.sim.toml");
     let system = workspace().join("systems/rogue-pci-iommu.xml");
     // The canary passes as soon as it looked; the bus's unbinding, which
@@ -101,8 +101,14 @@ fn behind_a_virtio_iommu_the_canary_stays_intact_the_fault_is_logged_and_the_rog
         "rogue: asked the device to read sectors 0..8 into 0x48300000 (the canary's page)",
         "iommu: DMA fault: device 00:02.0 (driver 0) access at 0x48300000 refused (Mapping)",
     ]);
-    // The bus's unbinding and the canary's look run in either order.
-    r.assert_lines(&["bus: blk0 </- virtio-blk at pci 00:02.0"]);
+    // The bus's unbinding and restart, and the canary's look, run in
+    // either order. The restarted rogue is confined and bound again.
+    r.assert_lines(&[
+        "bus: blk0 </- virtio-blk at pci 00:02.0",
+        "bus: restarting blk0 in 1000 us (restart 1 of 11",
+        "bus: blk0 <- virtio-blk at pci 00:02.0 waits for the IOMMU",
+        "bus: blk0 <- virtio-blk at pci 00:02.0 (DMA confined by the IOMMU)",
+    ]);
     r.assert_lines(&["canary: intact", "canary: PASS"]);
     let unbound = r.lines_with("bus: driver 0 faulted (blk0): the IOMMU refused its device's DMA");
     assert!(unbound.iter().any(|l| l.contains("at 0x4830")), "the canary's page named: {}", r.out);

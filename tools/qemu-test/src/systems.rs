@@ -354,6 +354,7 @@ pub const SYSTEMS: &[System] = &[
                 "rogue: asked the device to read sectors 0..8 into 0x48300000",
                 "iommu: DMA fault: device 00:02.0 (driver 0) access at 0x48300000 refused",
                 "bus: blk0 </- virtio-blk at pci 00:02.0",
+                "bus: restarting blk0 in 1000 us (restart 1 of 11",
                 "canary: intact",
             ],
             faults: &["iommu: DMA fault", "bus: driver 0 faulted (blk0): the IOMMU refused"],

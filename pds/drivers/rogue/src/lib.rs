@@ -25,6 +25,13 @@ use zerocopy::little_endian::{U32, U64};
 /// Bytes of the canary page the device is told to fill.
 pub const CANARY_BYTES: u32 = 4096;
 
+/// Written into the DMA region (which a restart leaves as it was, unlike
+/// the PD's own memory) when the attack is posted, cleared when the
+/// canary is told to look: a restarted rogue that finds it knows its
+/// attack ended with the device it lost (the transport reset it), and
+/// tells the canary then.
+pub const ATTACK_MARK: u64 = 0x726f_6775_6561_7474;
+
 /// What system.xml tells the rogue.
 #[derive(Copy, Clone, Debug)]
 pub struct RogueSetvars {
@@ -44,6 +51,8 @@ pub enum Attack {
     Answered(u8),
     /// The driver lost its device before the device answered.
     Stopped,
+    /// Done: the canary was told; the rogue does nothing more.
+    Over,
 }
 
 /// The misbehaving driver.
@@ -51,6 +60,8 @@ pub struct RogueDriver {
     canary_paddr: u64,
     header: DmaSlice,
     status: DmaSlice,
+    /// Holds [`ATTACK_MARK`] from the attack until the canary is told.
+    mark: DmaSlice,
     /// How far the attack got.
     pub attack: Attack,
     /// The canary said its page is filled.
@@ -72,13 +83,10 @@ impl VirtioDriver for RogueDriver {
         }
         let header = dma.take(core::mem::size_of::<ReqHeader>(), 16).map_err(Unusable::DmaRoom)?;
         let status = dma.take(1, 1).map_err(Unusable::DmaRoom)?;
-        Ok(RogueDriver {
-            canary_paddr: vars.canary_paddr,
-            header,
-            status,
-            attack: Attack::Waiting,
-            canary_ready: false,
-        })
+        let mark = dma.take(8, 8).map_err(Unusable::DmaRoom)?;
+        // A mark left by the instance before a restart: that attack is over.
+        let attack = if mark.mem.read::<u64>(0) == Some(ATTACK_MARK) { Attack::Stopped } else { Attack::Waiting };
+        Ok(RogueDriver { canary_paddr: vars.canary_paddr, header, status, mark, attack, canary_ready: false })
     }
 
     fn features(&self) -> (Features, Features) {
@@ -99,7 +107,7 @@ impl VirtioDriver for RogueDriver {
                 let _ = self.status.mem.copy_out(0, &mut status);
                 self.attack = Attack::Answered(status[0]);
                 debug_println!("rogue: the device answered the read (status {})", status[0]);
-                ctx.notify_client();
+                self.tell_canary(ctx);
             }
             Ok(None) => {}
             Err(e) => ctx.fail(DriverError::Queue(e)),
@@ -116,9 +124,8 @@ impl VirtioDriver for RogueDriver {
     /// answered, say so and let the canary look.
     fn after_bind(&mut self, ctx: &mut Ctx<'_, Self>) {
         if self.attack == Attack::Stopped {
-            debug_println!("rogue: unbound before the device answered the read");
-            self.attack = Attack::Waiting;
-            ctx.notify_client();
+            debug_println!("rogue: lost its device before the device answered the read");
+            self.tell_canary(ctx);
             return;
         }
         self.attack_if_ready(ctx);
@@ -126,6 +133,15 @@ impl VirtioDriver for RogueDriver {
 }
 
 impl RogueDriver {
+    /// The attack is over: the canary may look; never again.
+    fn tell_canary(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let _ = self.mark.mem.write::<u64>(0, 0);
+        if let Attack::Posted | Attack::Stopped = self.attack {
+            self.attack = Attack::Over;
+        }
+        ctx.notify_client();
+    }
+
     /// The attack, once, when the device is up and the canary ready: a
     /// read of sectors 0..8 into the canary's page.
     fn attack_if_ready(&mut self, ctx: &mut Ctx<'_, Self>) {
@@ -134,7 +150,7 @@ impl RogueDriver {
         }
         let Some(device) = ctx.device() else { return };
         let header = ReqHeader { type_: U32::new(req::IN), reserved: U32::new(0), sector: U64::new(0) };
-        if self.header.mem.copy_in(0, header.as_bytes()).is_err() {
+        if self.header.mem.copy_in(0, header.as_bytes()).is_err() || self.mark.mem.write(0, ATTACK_MARK).is_err() {
             return;
         }
         let chain = [

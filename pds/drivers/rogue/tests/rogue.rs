@@ -53,5 +53,8 @@ fn losing_the_device_before_its_answer_tells_the_canary_too() {
     h.take_client_notify();
     h.unbind();
     assert!(h.take_client_notify());
-    assert_eq!(h.driver().attack, Attack::Waiting);
+    assert_eq!(h.driver().attack, Attack::Over);
+    h.bind();
+    h.client_notifies();
+    assert!(h.device.pop_avail(0).is_none(), "never again");
 }
