@@ -14,7 +14,12 @@
 #    every IRQ, so the clients report signals per request. Throughput in
 #    sim is bounded by the simulator (each device register access is a
 #    round trip to QEMU), not by the drivers: compare the figures with each
-#    other, not with hardware.
+#    other, not with hardware. The cost of DMA confinement: blk over PCI
+#    with and without the virtio-iommu (blk-pci-bench.xml and
+#    blk-pci-iommu-bench.xml, same run), as RATIO
+#    blk_pci_iommu_vs_blk_pci_<metric> (confined over unconfined for
+#    throughput, unconfined over confined for latencies and counts: above
+#    1.0, confinement cost nothing).
 # 3. Input end to end under sim: QMP events into virtio-mouse, through the
 #    input driver, to paint (tools/e2e/tests/gpu.rs, input_bench).
 # 4. vsock end to end under sim (tools/e2e/tests/vsock.rs, vsock_bench).
@@ -35,6 +40,8 @@ cargo build -q --release -p sevio-sim $pds
 status=0
 # systems/9p-bench.xml exports this directory; the benchmark removes its file.
 rm -rf build/9p-bench-export && mkdir -p build/9p-bench-export
+system_lines=$(mktemp)
+trap 'rm -f "$system_lines"' EXIT
 for system in systems/*-bench.xml; do
     # vsock needs its device's host side and a host listener: its own run
     # below.
@@ -47,8 +54,21 @@ for system in systems/*-bench.xml; do
     # blk-pci-bench.xml reports as blk_pci_*: the client names its lines
     # after the device class, the system file says which transport.
     tag=$(basename "$system" -bench.xml | tr - _)
-    echo "$out" | sed -n 's/^[a-z0-9_]*: \(\(BENCH\|RATIO\) .*\)/\1/p' | sed "s/^BENCH blk_/BENCH ${tag}_/"
+    echo "$out" | sed -n 's/^[a-z0-9_]*: \(\(BENCH\|RATIO\) .*\)/\1/p' | sed "s/^BENCH blk_/BENCH ${tag}_/" |
+        tee -a "$system_lines"
 done
+awk '$1 == "BENCH" { value[$2] = $3; unit[$2] = $4 }
+    END {
+        for (name in value) {
+            if (name !~ /^blk_pci_iommu_/) continue
+            metric = substr(name, length("blk_pci_iommu_") + 1)
+            plain = "blk_pci_" metric
+            if (!(plain in value) || value[plain] == 0 || value[name] == 0) continue
+            faster_is_higher = (unit[name] == "IOPS" || unit[name] == "MB/s")
+            ratio = faster_is_higher ? value[name] / value[plain] : value[plain] / value[name]
+            printf "RATIO blk_pci_iommu_vs_blk_pci_%s %.3f\n", metric, ratio
+        }
+    }' "$system_lines" | sort
 # 4. vsock under sim: round trips and an 8 MiB stream between the guest
 #    and a host echo listener, through QEMU's vhost-user-vsock and
 #    vhost-device-vsock (tools/e2e/tests/vsock.rs, vsock_bench).

@@ -42,6 +42,21 @@ pub static DRIVERS: [DriverPort; 16] = {
     ports
 };
 
+/// The IOMMU PD's confinement channel, bus side (its driver channel is
+/// 8 + k like every driver's; this second one carries only "look at the
+/// confinement pages", both ways).
+pub const IOMMU_CHANNEL: u8 = 7;
+
+sevio_runtime::shared_region!(
+    /// The confinement requests page (rw here, read-only in the IOMMU
+    /// PD). Unset in a system without an IOMMU.
+    pub fn confine_requests() = "bus_confine_requests_vaddr", 4096
+);
+sevio_runtime::shared_region!(
+    /// The confinement answers page (read-only here).
+    pub fn confine_answers() = "bus_confine_answers_vaddr", 4096
+);
+
 sevio_runtime::shared_region!(
     /// The binding table page (rw here, read-only elsewhere).
     pub fn binding_table() = "bus_bindings_vaddr", 4096

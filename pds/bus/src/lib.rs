@@ -7,6 +7,8 @@
 //!   say what, the matcher, the binding table, the log);
 //! - [`pd`]: [`BusPd`], the PD around it: PPCs in, replies and
 //!   notifications out, a faulted driver unbound;
+//! - [`gate`]: with an IOMMU, a PCI binding is published only once its
+//!   device's DMA is confined (and released when the binding ends);
 //! - [`restart`]: when a faulted driver is restarted and when it stays
 //!   down (back-off, faults in a window);
 //! - [`hang`]: when a driver that stopped running counts as faulted
@@ -24,6 +26,7 @@ extern crate std;
 
 pub mod broker;
 pub mod config;
+pub mod gate;
 pub mod hang;
 pub mod pd;
 pub mod restart;

@@ -5,11 +5,13 @@
 //! strictly, handled by the broker, and answered; the channels the
 //! broker names are notified.
 
-use crate::broker::{Broker, DriverPort, TransportPort};
+use crate::broker::{Broker, DmaFault, DriverPort, TransportPort};
 use crate::config;
+use crate::gate::Gate;
 use crate::hang::{HANG_LIMIT_NS, HANG_TICK_NS, HangWatch};
 use crate::restart::{Decision, FaultHistory, RestartPolicy};
 use core::sync::atomic::Ordering;
+use sevio_bus_protocol::confine::{BusSide, PageTooSmall};
 use sevio_bus_protocol::wire::MAX_WORDS;
 use sevio_bus_protocol::{BusError, BusReply, BusRequest, DriverId, MatchError, TableError, TableWriter};
 use sevio_runtime::fault::FaultReport;
@@ -32,6 +34,10 @@ pub enum StartError {
     Table(TableError),
     /// The matcher refused the configuration.
     Matcher(MatchError),
+    /// One confinement page is mapped and the other is not.
+    HalfAnIommu(MapError),
+    /// A confinement page is too small.
+    ConfinePage(PageTooSmall),
 }
 
 /// The bus PD.
@@ -75,9 +81,21 @@ pub enum FaultAction {
 /// The PD's entry point: map the binding table, start the bus. A bus
 /// that cannot start stops the PD with the reason.
 pub fn init() -> BusPd {
+    // The gate is made first and handed in, so that no extra copy of the
+    // (large) BusPd lands on the stack: systems give the bus Microkit's
+    // default 8 KiB.
+    let gate = match (config::confine_requests(), config::confine_answers()) {
+        (Ok(requests), Ok(answers)) => BusSide::new(requests, answers).map(|side| Some(Gate::new(side))),
+        (Err(_), Err(_)) => Ok(None),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => panic!("bus: cannot start: {:?}", StartError::HalfAnIommu(e)),
+    };
+    let gate = gate.unwrap_or_else(|e| panic!("bus: cannot start: {:?}", StartError::ConfinePage(e)));
+    if gate.is_some() {
+        debug_println!("bus: PCI bindings wait for the IOMMU to confine their DMA");
+    }
     let pd = config::binding_table()
         .map_err(StartError::Map)
-        .and_then(|table| BusPd::new(table, &config::TRANSPORTS, &config::DRIVERS));
+        .and_then(|table| BusPd::new(table, &config::TRANSPORTS, &config::DRIVERS, gate));
     match pd {
         Ok(mut pd) => {
             let mapped = (0..MAX_CHILDREN).filter(|&k| config::heartbeat(k).is_some()).fold(0, |m, k| m | 1 << k);
@@ -106,10 +124,14 @@ impl BusPd {
         table: SharedMemory,
         transports: &'static [TransportPort],
         drivers: &'static [DriverPort],
+        iommu: Option<Gate>,
     ) -> Result<Self, StartError> {
         let table =
             TableWriter::init(table, sevio_bus_protocol::table::TABLE_PAGE_CAPACITY).map_err(StartError::Table)?;
-        let broker = Broker::new(table, transports, drivers).map_err(StartError::Matcher)?;
+        let mut broker = Broker::new(table, transports, drivers).map_err(StartError::Matcher)?;
+        if let Some(gate) = iommu {
+            broker = broker.with_iommu(gate, config::IOMMU_CHANNEL);
+        }
         Ok(BusPd {
             broker,
             policy: config::RESTART_POLICY,
@@ -126,6 +148,47 @@ impl BusPd {
     pub fn watch_heartbeats(&mut self, mapped: u16, timer: TimerClient) {
         self.timer = (mapped != 0).then_some(timer);
         self.heartbeats = mapped;
+    }
+
+    /// The IOMMU PD answered: publish what it confined; a device fault it
+    /// reported is its driver's fault, handled as a kernel-reported one:
+    /// the driver is unbound (its device reset, its mappings released)
+    /// and restarted after the back-off, or left down, by the restart
+    /// policy. Returns the children to restart and their back-offs. A
+    /// fault of a driver that is no longer bound (the rest of a burst
+    /// the IOMMU reported before the bus acted) is not counted again.
+    pub fn iommu_answered(&mut self, now: u64) -> heapless::Vec<(Child, u64), { sevio_bus_protocol::confine::SLOTS }> {
+        let mut faults: heapless::Vec<DmaFault, { sevio_bus_protocol::confine::SLOTS }> = heapless::Vec::new();
+        notify(self.broker.iommu_answered(&mut DebugWriter::for_this_pd(), |f| {
+            let _ = faults.push(f);
+        }));
+        let mut restarts = heapless::Vec::new();
+        for f in faults {
+            if !self.broker.is_bound(f.driver) {
+                continue;
+            }
+            let name = self.broker.driver_name(f.driver);
+            let access = match f.flags & 3 {
+                2 | 3 => "write",
+                1 => "read",
+                _ => "access",
+            };
+            match f.address {
+                Some(a) => debug_println!(
+                    "bus: driver {} faulted ({name}): the IOMMU refused its device's DMA {access} at {a:#x}",
+                    f.driver.0
+                ),
+                None => debug_println!(
+                    "bus: driver {} faulted ({name}): the IOMMU refused its device's DMA {access}",
+                    f.driver.0
+                ),
+            }
+            let child = Child::new(f.driver.0);
+            if let FaultAction::RestartAfter(backoff_ns) = self.driver_stopped(child, now) {
+                let _ = restarts.push((child, backoff_ns));
+            }
+        }
+        restarts
     }
 
     /// Use `policy` for restarts instead of the system's.
@@ -263,10 +326,21 @@ impl Handler for BusPd {
         send_reply(&reply)
     }
 
-    /// The timer: read every heartbeat; a driver stuck inside one event
-    /// is unbound and restarted (or left down) as a faulted one is, then
-    /// the next look is arranged.
+    /// The IOMMU PD answered: a driver whose device it caught is
+    /// restarted as after a kernel-reported fault (a driver that is not
+    /// the bus's child cannot be: logged, it stays down). The timer: read
+    /// every heartbeat; a driver stuck inside one event is unbound and
+    /// restarted (or left down) as a faulted one is, then the next look
+    /// is arranged.
     fn notified(&mut self, channels: ChannelSet) {
+        if channels.contains(Channel::new(config::IOMMU_CHANNEL)) {
+            for (child, backoff_ns) in self.iommu_answered(now_ns()) {
+                wait_out(backoff_ns);
+                if let Err(e) = child.restart() {
+                    debug_println!("bus: cannot restart driver {}: {e:?}; it stays down", child.index());
+                }
+            }
+        }
         if !channels.contains(config::TIMER) {
             return;
         }
@@ -351,7 +425,7 @@ mod tests {
     const MMIO_CHANNEL: u8 = 0;
 
     fn started(page: &HeapRegion) -> BusPd {
-        let mut pd = BusPd::new(page.memory(), &TRANSPORTS, &DRIVERS).unwrap();
+        let mut pd = BusPd::new(page.memory(), &TRANSPORTS, &DRIVERS, None).unwrap();
         let serves = BusRequest::ServesDrivers { transport: MMIO, drivers: 0b1 };
         assert_eq!(call(&mut pd, MMIO_CHANNEL, &serves), BusReply::Ok);
         pd
@@ -464,6 +538,42 @@ mod tests {
     #[test]
     fn a_table_page_too_small_is_a_start_error() {
         let page = HeapRegion::new(8);
-        assert!(matches!(BusPd::new(page.memory(), &TRANSPORTS, &DRIVERS), Err(StartError::Table(_))));
+        assert!(matches!(BusPd::new(page.memory(), &TRANSPORTS, &DRIVERS, None), Err(StartError::Table(_))));
+    }
+
+    #[test]
+    fn a_dma_fault_the_iommu_reports_unbinds_and_restarts_the_driver_once_per_binding() {
+        use crate::gate::Gate;
+        use sevio_bus_protocol::Bdf;
+        use sevio_bus_protocol::confine::{BusSide, IommuSide, Outcome, Wish};
+        let (page, requests, answers) = (HeapRegion::new(4096), HeapRegion::new(4096), HeapRegion::new(4096));
+        let iommu = IommuSide::new(requests.memory(), answers.memory()).unwrap();
+        let gate = Gate::new(BusSide::new(requests.memory(), answers.memory()).unwrap());
+        let mut pd = BusPd::new(page.memory(), &TRANSPORTS, &DRIVERS, Some(gate)).unwrap();
+        let pci = crate::config::PCI;
+        assert_eq!(call(&mut pd, 1, &BusRequest::ServesDrivers { transport: pci, drivers: 0b1 }), BusReply::Ok);
+        let register = BusRequest::RegisterDriver { device_ids: DeviceIds::from_slice(&[2]).unwrap() };
+        call(&mut pd, BLK_DRIVER, &register);
+        let location = Location::Pci(Bdf { bus: 0, device: 2, function: 0 });
+        let found = BusRequest::DeviceFound { transport: pci, location, device_id: 2, vendor_id: 0x1af4 };
+        call(&mut pd, 1, &found);
+        assert!(bindings(&page).is_empty(), "waits for the IOMMU");
+        let Some(Wish::Confine { seq, .. }) = iommu.wish(0) else { panic!() };
+        iommu.answer(0, seq, Outcome::Confined);
+        assert!(pd.iommu_answered(100).is_empty());
+        assert_eq!(bindings(&page).len(), 1);
+        // Two reports of one burst: one unbinding, one restart.
+        iommu.fault(0, Some(0x4830_0000), 0x100);
+        let restarts = pd.iommu_answered(200);
+        assert_eq!(restarts.len(), 1);
+        assert_eq!((restarts[0].0.index(), restarts[0].1), (0, crate::config::RESTART_POLICY.first_backoff_ns));
+        assert!(bindings(&page).is_empty());
+        assert!(matches!(iommu.wish(0), Some(Wish::Release { .. })));
+        iommu.fault(0, Some(0x4830_0004), 0x100);
+        assert!(pd.iommu_answered(300).is_empty(), "already unbound: not counted again");
+        // Restarted, it registers again and waits for the IOMMU again.
+        call(&mut pd, BLK_DRIVER, &register);
+        assert!(bindings(&page).is_empty());
+        assert!(matches!(iommu.wish(0), Some(Wish::Confine { .. })));
     }
 }

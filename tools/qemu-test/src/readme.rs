@@ -255,6 +255,23 @@ pub const ROWS: &[Row] = &[
         sel4: &["journal-hang"],
         clients: &["blk_client"],
     },
+    Row {
+        what: "DMA confinement with a virtio-iommu (PCI devices only): a PCI binding is published only once the IOMMU PD \
+               attached the device and mapped, identity, exactly the regions system.xml names for its driver; blk and \
+               net pass confined (`systems/blk-pci-iommu.xml`, `systems/net-pci-iommu.xml`); a region left out is \
+               unreachable; a driver that points its device at another PD's page (`pds/drivers/rogue`) changes it \
+               without an IOMMU (`systems/rogue-pci.xml`) and, behind one, faults (logged), is unbound and restarted, the page intact \
+               (`systems/rogue-pci-iommu.xml`)",
+        sim: &[
+            "iommu::blk_over_pci_passes_with_its_dma_confined_and_the_disk_holds_the_pattern",
+            "iommu::a_region_system_xml_leaves_out_is_out_of_the_devices_reach",
+            "iommu::net_over_pci_passes_with_its_dma_confined",
+            "iommu::without_an_iommu_the_rogue_drivers_device_overwrites_the_canary",
+            "iommu::behind_a_virtio_iommu_the_canary_stays_intact_the_fault_is_logged_and_the_rogue_unbound_and_restarted",
+        ],
+        sel4: &["blk-pci-iommu", "net-pci-iommu", "rogue-pci", "rogue-pci-iommu"],
+        clients: &[],
+    },
 ];
 
 /// Where the generated table starts and ends in the README.

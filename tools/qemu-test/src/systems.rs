@@ -405,6 +405,43 @@ pub const SYSTEMS: &[System] = &[
         ..NET_PCI_MODERN
     },
     System {
+        name: "blk-pci-iommu",
+        file: "systems/blk-pci-iommu.xml",
+        // The IOMMU first: QEMU gives a PCI device its DMA address space
+        // when it creates it. iommu_platform=on: QEMU sends a virtio
+        // device's DMA through the IOMMU only when it offers
+        // VIRTIO_F_ACCESS_PLATFORM.
+        devices: "-device virtio-iommu-pci,addr=1,boot-bypass=off \
+                  -drive file={disk0},if=none,format=raw,id=hd0 \
+                  -device virtio-blk-pci,drive=hd0,addr=2,disable-legacy=on,iommu_platform=on",
+        expect: Expect {
+            pass: &["blk_client"],
+            lines: &[
+                "bus: blk0 <- virtio-blk at pci 00:02.0 waits for the IOMMU",
+                "iommu: driver 0: device 00:02.0 confined",
+                "bus: blk0 <- virtio-blk at pci 00:02.0 (DMA confined by the IOMMU)",
+            ],
+            faults: &[],
+        },
+        ..PCI_MODERN
+    },
+    System {
+        name: "net-pci-iommu",
+        file: "systems/net-pci-iommu.xml",
+        devices: "-device virtio-iommu-pci,addr=3,boot-bypass=off -netdev user,id=net0,net=10.0.2.0/24,restrict=on \
+                  -device virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,addr=1,disable-legacy=on,romfile=,\
+                  iommu_platform=on",
+        expect: Expect {
+            pass: &["net_client"],
+            lines: &[
+                "iommu: driver 1: device 00:01.0 confined",
+                "bus: net0 <- virtio-net at pci 00:01.0 (DMA confined by the IOMMU)",
+            ],
+            faults: &[],
+        },
+        ..NET_PCI_MODERN
+    },
+    System {
         name: "blk-pci-msix",
         file: "systems/pci-msix.xml",
         expect: Expect {
@@ -414,6 +451,42 @@ pub const SYSTEMS: &[System] = &[
                 "bus: blk0 <- virtio-blk at pci 00:02.0",
             ],
             ..PCI_MODERN.expect
+        },
+        ..PCI_MODERN
+    },
+    System {
+        name: "rogue-pci",
+        file: "systems/rogue-pci.xml",
+        devices: "-drive file={disk0},if=none,format=raw,id=hd0 \
+                  -device virtio-blk-pci,drive=hd0,addr=2,disable-legacy=on,iommu_platform=on",
+        // The rogue only reads: the (zeroed) disk is not checked.
+        disks: &[DiskCheck::Scratch],
+        expect: Expect {
+            pass: &["canary"],
+            lines: &[
+                "rogue: asked the device to read sectors 0..8 into 0x48300000",
+                "canary: changed: 4096 of 4096 bytes, the first at offset 0",
+            ],
+            faults: &[],
+        },
+        ..PCI_MODERN
+    },
+    System {
+        name: "rogue-pci-iommu",
+        file: "systems/rogue-pci-iommu.xml",
+        devices: "-device virtio-iommu-pci,addr=1,boot-bypass=off -drive file={disk0},if=none,format=raw,id=hd0 \
+                  -device virtio-blk-pci,drive=hd0,addr=2,disable-legacy=on,iommu_platform=on",
+        disks: &[DiskCheck::Scratch],
+        expect: Expect {
+            pass: &["canary"],
+            lines: &[
+                "rogue: asked the device to read sectors 0..8 into 0x48300000",
+                "iommu: DMA fault: device 00:02.0 (driver 0) access at 0x48300000 refused",
+                "bus: blk0 </- virtio-blk at pci 00:02.0",
+                "bus: restarting blk0 in 1000 us (restart 1 of 11",
+                "canary: intact",
+            ],
+            faults: &["iommu: DMA fault", "bus: driver 0 faulted (blk0): the IOMMU refused"],
         },
         ..PCI_MODERN
     },

@@ -215,7 +215,13 @@ impl<'t, T: Transport + ?Sized> Bringup<'t, T> {
         let (wanted, required) = if is_legacy(&info) {
             (wanted.without(general::VERSION_1), required.without(general::VERSION_1))
         } else {
-            (wanted.with(general::VERSION_1), required.with(general::VERSION_1))
+            // §6.1: "A driver SHOULD accept VIRTIO_F_ACCESS_PLATFORM if it
+            // is offered." Every address a sevio driver gives its device is
+            // a physical one, which is also the device's address where an
+            // IOMMU confines it (identity mappings), so accepting it
+            // changes no address. (QEMU puts a virtio device behind its
+            // IOMMU only when it offers the bit: `iommu_platform=on`.)
+            (wanted.with(general::VERSION_1).with(general::ACCESS_PLATFORM), required.with(general::VERSION_1))
         };
         let offered = match t.call(Request::DeviceFeatures) {
             Reply::Features(f) => Features(f),
