@@ -29,7 +29,7 @@ use crate::transport::{CallError, Transport, call_ok};
 use sevio_transport_protocol::config::{ConfigReadError, read_config};
 use sevio_transport_protocol::{DeviceInfo, Reply, Request, TransportKind, Width};
 use sevio_virtio::features::{Features, general};
-use sevio_virtio::{DeviceId, SplitLayout, SplitQueue};
+use sevio_virtio::{DeviceId, IndirectPool, PackedLayout, PackedQueue, RingPlacement, SplitLayout, SplitQueue};
 
 /// Attempts at a consistent config read while the generation changes.
 pub const CONFIG_ATTEMPTS: u32 = 8;
@@ -94,7 +94,7 @@ pub enum InitError {
         /// Why.
         error: DmaError,
     },
-    /// The split queue could not be built on that memory.
+    /// The queue (split or packed) could not be built on that memory.
     QueueBuild {
         /// The queue.
         queue: u16,
@@ -285,9 +285,11 @@ impl<'t, T: Transport + ?Sized> Configuring<'t, T> {
 
     /// Set up queue `index`: ask its maximum size, pick the largest power
     /// of two within `params` and `N` (a legacy PCI device's own size,
-    /// which the driver cannot change, if it is at most `N`), carve its memory (legacy or modern
-    /// layout, as the device needs) and an indirect pool from `dma`, and
-    /// hand the addresses to the transport (QueueSetup, QueueReady).
+    /// which the driver cannot change, if it is at most `N`), carve its
+    /// memory (packed when VIRTIO_F_RING_PACKED is in force, else the
+    /// legacy or modern split layout, as the device needs) and an
+    /// indirect pool from `dma`, and hand the addresses to the transport
+    /// (QueueSetup, QueueReady).
     pub fn queue<const N: usize>(
         &mut self,
         index: u16,
@@ -310,48 +312,71 @@ impl<'t, T: Transport + ?Sized> Configuring<'t, T> {
         if size == 0 || size < params.min_size {
             return self.fail(InitError::QueueUnavailable { queue: index, max });
         }
-        let layout = if self.legacy() {
-            SplitLayout::legacy(size, sevio_virtio::queue::LEGACY_ALIGN)
-        } else {
-            SplitLayout::new(size)
-        };
-        let layout = match layout {
-            Ok(l) => l,
-            Err(error) => return self.fail(InitError::QueueBuild { queue: index, error }),
-        };
-        let mem = match dma.split_queue(&layout) {
-            Ok(m) => m,
-            Err(error) => return self.fail(InitError::QueueMemory { queue: index, error }),
-        };
-        let pool = if params.indirect_descs >= 2 && self.features.has(general::INDIRECT_DESC) {
-            match dma.indirect_pool(size, params.indirect_descs) {
-                Ok(p) => Some(p),
-                Err(error) => return self.fail(InitError::QueueMemory { queue: index, error }),
-            }
-        } else {
-            None
-        };
-        let split = match SplitQueue::<N>::new(mem, layout, self.features, pool) {
+        let (queue, placement) = match self.build_queue::<N>(index, size, params, dma) {
             Ok(q) => q,
-            Err(error) => return self.fail(InitError::QueueBuild { queue: index, error }),
+            Err(e) => return self.fail(e),
         };
-        let setup = Request::QueueSetup {
-            queue: index,
-            size,
-            desc: split.desc_addr(),
-            avail: split.avail_addr(),
-            used: split.used_addr(),
-        };
-        if let Err(error) = call_ok(self.t, setup) {
+        let RingPlacement { size, desc, avail, used } = placement;
+        if let Err(error) = call_ok(self.t, Request::QueueSetup { queue: index, size, desc, avail, used }) {
             return self.fail(InitError::QueueSetup { queue: index, error });
         }
         if let Err(error) = call_ok(self.t, Request::QueueReady { queue: index }) {
             return self.fail(InitError::QueueReady { queue: index, error });
         }
-        match DriverQueue::new(split, index, mem.mem, &layout) {
-            Ok(q) => Ok(q),
-            Err(error) => self.fail(InitError::QueueBuild { queue: index, error }),
+        Ok(queue)
+    }
+
+    /// An indirect pool for a queue of `size`, if `params` asks for one
+    /// and INDIRECT_DESC was negotiated.
+    fn indirect_pool(
+        &self,
+        index: u16,
+        size: u16,
+        params: QueueParams,
+        dma: &mut DmaCarver,
+    ) -> Result<Option<IndirectPool>, InitError> {
+        if params.indirect_descs < 2 || !self.features.has(general::INDIRECT_DESC) {
+            return Ok(None);
         }
+        dma.indirect_pool(size, params.indirect_descs)
+            .map(Some)
+            .map_err(|error| InitError::QueueMemory { queue: index, error })
+    }
+
+    /// Queue `index` of `size` in memory from `dma`, and where it lies:
+    /// packed (VIRTIO 1.2 §2.8.10.1's layout) when VIRTIO_F_RING_PACKED
+    /// is in force, else split (legacy or modern layout, as the device
+    /// needs).
+    fn build_queue<const N: usize>(
+        &self,
+        index: u16,
+        size: u16,
+        params: QueueParams,
+        dma: &mut DmaCarver,
+    ) -> Result<(DriverQueue<N>, RingPlacement), InitError> {
+        let build = |error| InitError::QueueBuild { queue: index, error };
+        let memory = |error| InitError::QueueMemory { queue: index, error };
+        // §2.8: with VIRTIO_F_RING_PACKED negotiated every queue is packed
+        // (a legacy device has no bit 34 to offer).
+        if self.features.has(general::RING_PACKED) {
+            let layout = PackedLayout::new(size).map_err(build)?;
+            let mem = dma.packed_queue(&layout).map_err(memory)?;
+            let pool = self.indirect_pool(index, size, params, dma)?;
+            let packed = PackedQueue::<N>::new(mem, layout, self.features, pool).map_err(build)?;
+            let placement = packed.placement();
+            return Ok((DriverQueue::packed(packed, index).map_err(build)?, placement));
+        }
+        let layout = if self.legacy() {
+            SplitLayout::legacy(size, sevio_virtio::queue::LEGACY_ALIGN)
+        } else {
+            SplitLayout::new(size)
+        }
+        .map_err(build)?;
+        let mem = dma.split_queue(&layout).map_err(memory)?;
+        let pool = self.indirect_pool(index, size, params, dma)?;
+        let split = SplitQueue::<N>::new(mem, layout, self.features, pool).map_err(build)?;
+        let placement = RingPlacement::new(size, split.desc_addr(), split.avail_addr(), split.used_addr());
+        Ok((DriverQueue::new(split, index, mem.mem, &layout).map_err(build)?, placement))
     }
 
     /// The transport, for device-specific requests not covered here.
