@@ -551,8 +551,12 @@ impl<const N: usize> VirtQueue for PackedQueue<N> {
         // the length "specifies the length of the buffer that has been
         // initialized (written to) by the device": no more than was posted
         // writable (§2.8.15: "A device MUST NOT write to a device-readable
-        // buffer").
-        let len = if flags & DESC_F_WRITE == 0 { 0 } else { len };
+        // buffer"). QEMU (hw/virtio/virtio.c, virtqueue_packed_fill_desc)
+        // never sets WRITE in a used descriptor and reports the written
+        // length regardless, as Linux's driver reads it: so the length of
+        // a chain with writable buffers is taken (and checked) with or
+        // without the flag; only a read-only chain's is ignored.
+        let len = if flags & DESC_F_WRITE == 0 && chain.writable == 0 { 0 } else { len };
         if len > chain.writable {
             return Err(self.fault.fail(DeviceFault::UsedLenTooLarge { id, len, writable: chain.writable as u64 }));
         }
