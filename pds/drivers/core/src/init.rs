@@ -312,18 +312,29 @@ impl<'t, T: Transport + ?Sized> Configuring<'t, T> {
         if size == 0 || size < params.min_size {
             return self.fail(InitError::QueueUnavailable { queue: index, max });
         }
-        let (queue, placement) = match self.build_queue::<N>(index, size, params, dma) {
-            Ok(q) => q,
-            Err(e) => return self.fail(e),
+        // §2.8: with VIRTIO_F_RING_PACKED negotiated every queue is packed
+        // (a legacy device has no bit 34 to offer). The builder's result
+        // is this one's: passed through, not copied.
+        let queue = if self.features.has(general::RING_PACKED) {
+            self.packed_queue::<N>(index, size, params, dma)
+        } else {
+            self.split_queue::<N>(index, size, params, dma)
         };
+        if let Err(e) = &queue {
+            reset_quietly(self.t);
+            return Err(*e);
+        }
+        queue
+    }
+
+    /// Hand queue `index`'s placement to the transport (QueueSetup), then
+    /// make it live (QueueReady).
+    fn program(&mut self, index: u16, placement: RingPlacement) -> Result<(), InitError> {
         let RingPlacement { size, desc, avail, used } = placement;
-        if let Err(error) = call_ok(self.t, Request::QueueSetup { queue: index, size, desc, avail, used }) {
-            return self.fail(InitError::QueueSetup { queue: index, error });
-        }
-        if let Err(error) = call_ok(self.t, Request::QueueReady { queue: index }) {
-            return self.fail(InitError::QueueReady { queue: index, error });
-        }
-        Ok(queue)
+        call_ok(self.t, Request::QueueSetup { queue: index, size, desc, avail, used })
+            .map_err(|error| InitError::QueueSetup { queue: index, error })?;
+        call_ok(self.t, Request::QueueReady { queue: index })
+            .map_err(|error| InitError::QueueReady { queue: index, error })
     }
 
     /// An indirect pool for a queue of `size`, if `params` asks for one
@@ -343,40 +354,53 @@ impl<'t, T: Transport + ?Sized> Configuring<'t, T> {
             .map_err(|error| InitError::QueueMemory { queue: index, error })
     }
 
-    /// Queue `index` of `size` in memory from `dma`, and where it lies:
-    /// packed (VIRTIO 1.2 §2.8.10.1's layout) when VIRTIO_F_RING_PACKED
-    /// is in force, else split (legacy or modern layout, as the device
-    /// needs).
-    fn build_queue<const N: usize>(
-        &self,
+    // The two builders stay out of line: a queue is kilobytes of driver
+    // state (per-descriptor arrays), and a PD's stack is fixed; inlined
+    // into `queue` both formats' temporaries would share its frame.
+
+    /// A packed queue of `size` (VIRTIO 1.2 §2.8.10.1's layout) in memory
+    /// from `dma`, programmed.
+    #[inline(never)]
+    fn packed_queue<const N: usize>(
+        &mut self,
         index: u16,
         size: u16,
         params: QueueParams,
         dma: &mut DmaCarver,
-    ) -> Result<(DriverQueue<N>, RingPlacement), InitError> {
+    ) -> Result<DriverQueue<N>, InitError> {
         let build = |error| InitError::QueueBuild { queue: index, error };
-        let memory = |error| InitError::QueueMemory { queue: index, error };
-        // §2.8: with VIRTIO_F_RING_PACKED negotiated every queue is packed
-        // (a legacy device has no bit 34 to offer).
-        if self.features.has(general::RING_PACKED) {
-            let layout = PackedLayout::new(size).map_err(build)?;
-            let mem = dma.packed_queue(&layout).map_err(memory)?;
-            let pool = self.indirect_pool(index, size, params, dma)?;
-            let packed = PackedQueue::<N>::new(mem, layout, self.features, pool).map_err(build)?;
-            let placement = packed.placement();
-            return Ok((DriverQueue::packed(packed, index).map_err(build)?, placement));
-        }
+        let layout = PackedLayout::new(size).map_err(build)?;
+        let mem = dma.packed_queue(&layout).map_err(|error| InitError::QueueMemory { queue: index, error })?;
+        let pool = self.indirect_pool(index, size, params, dma)?;
+        let queue = DriverQueue::packed(PackedQueue::<N>::new(mem, layout, self.features, pool).map_err(build)?, index)
+            .map_err(build)?;
+        self.program(index, queue.placement())?;
+        Ok(queue)
+    }
+
+    /// A split queue of `size` (legacy or modern layout, as the device
+    /// needs) in memory from `dma`, programmed.
+    #[inline(never)]
+    fn split_queue<const N: usize>(
+        &mut self,
+        index: u16,
+        size: u16,
+        params: QueueParams,
+        dma: &mut DmaCarver,
+    ) -> Result<DriverQueue<N>, InitError> {
+        let build = |error| InitError::QueueBuild { queue: index, error };
         let layout = if self.legacy() {
             SplitLayout::legacy(size, sevio_virtio::queue::LEGACY_ALIGN)
         } else {
             SplitLayout::new(size)
         }
         .map_err(build)?;
-        let mem = dma.split_queue(&layout).map_err(memory)?;
+        let mem = dma.split_queue(&layout).map_err(|error| InitError::QueueMemory { queue: index, error })?;
         let pool = self.indirect_pool(index, size, params, dma)?;
         let split = SplitQueue::<N>::new(mem, layout, self.features, pool).map_err(build)?;
-        let placement = RingPlacement::new(size, split.desc_addr(), split.avail_addr(), split.used_addr());
-        Ok((DriverQueue::new(split, index, mem.mem, &layout).map_err(build)?, placement))
+        let queue = DriverQueue::new(split, index, mem.mem, &layout).map_err(build)?;
+        self.program(index, queue.placement())?;
+        Ok(queue)
     }
 
     /// The transport, for device-specific requests not covered here.

@@ -24,7 +24,9 @@
 
 use sevio_sharedmem::{SharedMemory, dma_mb};
 use sevio_virtio::queue::VirtQueue;
-use sevio_virtio::{Buffer, DeviceFault, Error, PackedQueue, RingFormat, SplitLayout, SplitQueue, Token, Used};
+use sevio_virtio::{
+    Buffer, DeviceFault, Error, PackedQueue, RingFormat, RingPlacement, SplitLayout, SplitQueue, Token, Used,
+};
 
 /// A split queue and where its interrupt event lives.
 struct SplitRing<const N: usize> {
@@ -105,6 +107,17 @@ impl<const N: usize> DriverQueue<N> {
         match self.ring {
             Ring::Split(_) => RingFormat::Split,
             Ring::Packed(_) => RingFormat::Packed,
+        }
+    }
+
+    /// The size and device addresses of the queue's three parts, as the
+    /// transport is to program them.
+    pub fn placement(&self) -> RingPlacement {
+        match &self.ring {
+            Ring::Split(SplitRing { queue, .. }) => {
+                RingPlacement::new(queue.size(), queue.desc_addr(), queue.avail_addr(), queue.used_addr())
+            }
+            Ring::Packed(queue) => queue.placement(),
         }
     }
 
@@ -305,8 +318,10 @@ mod tests {
             let off = self.layout.driver_event_offset();
             (self.mem.read::<u16>(off).unwrap(), self.mem.read::<u16>(off + 2).unwrap())
         }
-        /// The device marks descriptor `pos` used (first lap) for `id`.
+        /// The device marks descriptor `pos` used (first lap) for `id`,
+        /// nothing written.
         fn device_uses(&self, pos: usize, id: u16) {
+            self.mem.write::<u32>(16 * pos + 8, 0).unwrap();
             self.mem.write::<u16>(16 * pos + 12, id).unwrap();
             self.mem.write::<u16>(16 * pos + 14, 1 << 7 | 1 << 15).unwrap();
         }

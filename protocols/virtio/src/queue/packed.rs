@@ -180,12 +180,17 @@ impl<const N: usize> PackedQueue<N> {
         for (i, slot) in next_id.iter_mut().enumerate().take(size as usize) {
             *slot = (i + 1) as u16;
         }
-        let q = PackedQueue {
+        let event_idx = negotiated.has(general::EVENT_IDX);
+        // Interrupts on from the start, at the first used descriptor.
+        // Written before the queue is assembled, which then goes straight
+        // into the result: no second copy of its arrays on the stack.
+        Self::write_driver_event(&mem.mem, &layout, true, event_idx, RingCursor::START)?;
+        Ok(PackedQueue {
             mem: mem.mem,
             device_addr: mem.device_addr,
             layout,
             size,
-            event_idx: negotiated.has(general::EVENT_IDX),
+            event_idx,
             indirect,
             next_id,
             free_id: 0,
@@ -200,9 +205,7 @@ impl<const N: usize> PackedQueue<N> {
             event_dirty: false,
             interrupts: true,
             fault: FaultLatch::default(),
-        };
-        q.arm_used_event()?;
-        Ok(q)
+        })
     }
 
     /// Device address of the descriptor ring (QueueDesc / queue_desc).
@@ -268,20 +271,33 @@ impl<const N: usize> PackedQueue<N> {
     /// notifies at the next used descriptor (RING_EVENT_IDX), or at every
     /// one, or not at all, as `interrupts` says.
     fn arm_used_event(&self) -> Result<(), Error> {
-        let off = self.layout.driver_event_offset();
-        if !self.interrupts {
+        Self::write_driver_event(&self.mem, &self.layout, self.interrupts, self.event_idx, self.next_used)
+    }
+
+    /// The driver event suppression structure in `mem` (with `layout`):
+    /// notifications off, or on at `next_used` (RING_EVENT_IDX), or on at
+    /// every used descriptor.
+    fn write_driver_event(
+        mem: &SharedMemory,
+        layout: &PackedLayout,
+        interrupts: bool,
+        event_idx: bool,
+        next_used: RingCursor,
+    ) -> Result<(), Error> {
+        let off = layout.driver_event_offset();
+        if !interrupts {
             // §2.8.10: RING_EVENT_FLAGS_DISABLE asks for no used buffer
             // notifications (advisory for the device).
-            return write_le16(&self.mem, off + 2, RING_EVENT_FLAGS_DISABLE);
+            return write_le16(mem, off + 2, RING_EVENT_FLAGS_DISABLE);
         }
-        if self.event_idx {
+        if event_idx {
             // The offset/wrap first, then (ordered after it) the flags
             // that make the device look at it.
-            write_le16(&self.mem, off, self.next_used.event_word())?;
+            write_le16(mem, off, next_used.event_word())?;
             dma_wmb();
-            write_le16(&self.mem, off + 2, RING_EVENT_FLAGS_DESC)
+            write_le16(mem, off + 2, RING_EVENT_FLAGS_DESC)
         } else {
-            write_le16(&self.mem, off + 2, RING_EVENT_FLAGS_ENABLE)
+            write_le16(mem, off + 2, RING_EVENT_FLAGS_ENABLE)
         }
     }
 
