@@ -78,7 +78,7 @@ DOORBELL_VADDR = 0x210_0000  # driver; transport: + k pages
 DMA_VADDR = 0x220_0000
 MMIO_REGS_VADDR = 0x300_0000
 STACK_SIZE = 0x1_0000
-NET_STACK_SIZE = 0x2_0000
+NET_STACK_SIZE = 0x3_0000
 
 # QEMU arm virt: 32 virtio-mmio slots of 0x200 bytes from 0xa000000, GIC
 # INTIDs 48 + slot; PCIe ECAM, MMIO and I/O windows, INTA..INTD on 35..38.

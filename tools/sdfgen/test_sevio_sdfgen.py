@@ -200,7 +200,7 @@ class NetAndConsoleOnTwoTransports(unittest.TestCase):
         pci_irqs = [(i.get("irq"), i.get("id"), i.get("trigger")) for i in s.pds["pci"].findall("irq")]
         self.assertEqual(pci_irqs, [(str(35 + p), str(p), "level") for p in range(4)])
         self.assertEqual(s.maps("net")["net_dma"].get("setvar_size"), "dma_size")
-        self.assertEqual(s.pds["net"].get("stack_size"), "0x20000")
+        self.assertEqual(s.pds["net"].get("stack_size"), "0x30000")
         self.assertEqual(int(s.region("console_dma").get("phys_addr"), 16), 0x4804_0000)
 
         with open(os.path.join(out.name, "net_driver.data"), "rb") as f:
