@@ -212,7 +212,7 @@ pub const SYSTEMS: &[System] = &[
                 "vhost: rpmsg: the driver announced 'echo-client' at 1024 (Create)",
                 "rpmsg_client: burst of 100 echoed in order",
                 // The device side's deterministic stream, as in sim.
-                "rng-client: request 4: 10000 bytes at 0x1200 in 3 pieces, 256 distinct values, fnv1a 45fd0782b2be0c91",
+                "rng_client: request 4: 10000 bytes at 0x1200 in 3 pieces, 256 distinct values, fnv1a 45fd0782b2be0c91",
             ],
             faults: &[],
         },
