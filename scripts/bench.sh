@@ -20,6 +20,13 @@
 #    blk_pci_iommu_vs_blk_pci_<metric> (confined over unconfined for
 #    throughput, unconfined over confined for latencies and counts: above
 #    1.0, confinement cost nothing).
+#    blk-bench.xml runs BLK_ROUNDS times over
+#    split virtqueues and as often over packed ones (QEMU's packed=on,
+#    systems/blk-bench-packed.sim.toml), alternately: the medians print as
+#    `BENCH blk_*` and `BENCH blk_packed_*`, and `RATIO
+#    blk_packed_vs_split_<figure>` (packed/split; above 1.0 packed ahead)
+#    for each throughput, with `RATIO blk_packed_vs_split` the qd32 random
+#    read one.
 # 3. Input end to end under sim: QMP events into virtio-mouse, through the
 #    input driver, to paint (tools/e2e/tests/gpu.rs, input_bench).
 # 4. vsock end to end under sim (tools/e2e/tests/vsock.rs, vsock_bench).
@@ -38,14 +45,46 @@ pds=$(sed -n 's/^name = "\(sevio-[a-z0-9-]*\)"/\1/p' pds/*/Cargo.toml pds/*/*/Ca
 # shellcheck disable=SC2086
 cargo build -q --release -p sevio-sim $pds
 status=0
+BLK_ROUNDS=${BLK_ROUNDS:-3}
+# blk over split and packed virtqueues, alternately; "<format> <figure>
+# <value> <unit>" per line into $blk_figures, medians and ratios below.
+blk_figures=$(mktemp)
+system_lines=$(mktemp)
+trap 'rm -f "$blk_figures" "$system_lines"' EXIT
+for _ in $(seq "$BLK_ROUNDS"); do
+    for format in split packed; do
+        args=()
+        if [ "$format" = packed ]; then args=(--sim systems/blk-bench-packed.sim.toml); fi
+        out=$(target/release/sevio-sim run systems/blk-bench.xml "${args[@]}" --pd-dir target/release --timeout 300 2>&1) || {
+            echo "bench: systems/blk-bench.xml ($format) failed:" >&2
+            echo "$out" >&2
+            status=1
+        }
+        echo "$out" | sed -n "s/^blk_client: BENCH blk_\([a-z0-9_]*\) \([0-9.]*\) \(.*\)/$format \1 \2 \3/p" >>"$blk_figures"
+    done
+done
+sort -k1,1 -k2,2 -k3,3g "$blk_figures" | awk '
+    { key = $1 " " $2; n[key]++; v[key, n[key]] = $3; unit[$2] = $4; figs[$2] = 1 }
+    function median(key) { return v[key, int((n[key] + 1) / 2)] }
+    END {
+        for (f in figs) {
+            if (("split " f) in n) printf "BENCH blk_%s %s %s\n", f, median("split " f), unit[f]
+            if (("packed " f) in n) printf "BENCH blk_packed_%s %s %s\n", f, median("packed " f), unit[f]
+            if ((unit[f] == "IOPS" || unit[f] == "MB/s") && ("split " f) in n && ("packed " f) in n && median("split " f) > 0)
+                printf "RATIO blk_packed_vs_split_%s %.2f\n", f, median("packed " f) / median("split " f)
+        }
+        f = "qd32_randread_4k_iops"
+        if (("split " f) in n && ("packed " f) in n && median("split " f) > 0)
+            printf "RATIO blk_packed_vs_split %.2f\n", median("packed " f) / median("split " f)
+    }' | sort
 # systems/9p-bench.xml exports this directory; the benchmark removes its file.
 rm -rf build/9p-bench-export && mkdir -p build/9p-bench-export
-system_lines=$(mktemp)
-trap 'rm -f "$system_lines"' EXIT
 for system in systems/*-bench.xml; do
     # vsock needs its device's host side and a host listener: its own run
     # below.
     [ "$system" = systems/vsock-bench.xml ] && continue
+    # Run above, over both ring formats.
+    [ "$system" = systems/blk-bench.xml ] && continue
     out=$(target/release/sevio-sim run "$system" --pd-dir target/release --timeout 300 2>&1) || {
         echo "bench: $system failed:" >&2
         echo "$out" >&2

@@ -70,6 +70,16 @@ pub const ROWS: &[Row] = &[
         clients: &[],
     },
     Row {
+        what: "packed virtqueues (VIRTIO 1.2 §2.8, QEMU's `packed=on`): negotiated when offered, behind the drivers' \
+               one queue API; blk and net pass the same client checks (every driver of the reference system on seL4)",
+        sim: &[
+            "blk::packed_virtqueue_holds_exactly_the_pattern_afterwards",
+            "net::packed_virtqueues_ping_the_gateway_too",
+        ],
+        sel4: &["reference-packed"],
+        clients: &[],
+    },
+    Row {
         what: "blk over virtio-pci: modern, transitional in legacy mode, behind a root port (`systems/pci.xml`)",
         sim: &[
             "pci::modern_pci_device_holds_exactly_the_pattern_afterwards",

@@ -336,6 +336,26 @@ pub const SYSTEMS: &[System] = &[
         },
         ..REFERENCE
     },
+    System {
+        name: "reference-packed",
+        devices: concat!(
+            "-drive file={disk0},if=none,format=raw,id=hd0 -device virtio-blk-device,drive=hd0,packed=on ",
+            "-netdev user,id=net0,net=10.0.2.0/24,restrict=on ",
+            "-device virtio-net-device,netdev=net0,mac=52:54:00:12:34:56,packed=on ",
+            "-device virtio-serial-device,packed=on -chardev null,id=con0 -device virtconsole,chardev=con0 ",
+            "-device virtio-rng-device,packed=on"
+        ),
+        expect: Expect {
+            lines: &[
+                "blk: packed virtqueues (VIRTIO_F_RING_PACKED)",
+                "net: packed virtqueues (VIRTIO_F_RING_PACKED)",
+                "console: packed virtqueues (VIRTIO_F_RING_PACKED)",
+                "rng: packed virtqueues (VIRTIO_F_RING_PACKED)",
+            ],
+            ..REFERENCE.expect
+        },
+        ..REFERENCE
+    },
     PCI_MODERN,
     System {
         name: "pci-legacy",

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-const USAGE: &str = "usage: sevio-sim run <system.xml> [--sim <sim.toml>] [--pd-dir DIR] [--timeout SECS] [--qemu PATH] [--fault PD=TEXT]... [--fault-random PD=N[@SEED]] [--hold-irq PD_OR_INTID[=TEXT]]... [--linger SECS]
+const USAGE: &str = "usage: sevio-sim run <system.xml> [--sim <sim.toml>] [--pd-dir DIR] [--timeout SECS] [--qemu PATH] [--fault PD=TEXT]... [--fault-random PD=N[@SEED]] [--hold-irq PD_OR_INTID[=TEXT]]... [--linger SECS] [--profile]
 
 Runs every PD of system.xml as a process (its host build, found by its
 program_image name in --pd-dir, default: the directory of sevio-sim itself)
@@ -41,6 +41,8 @@ unless given, is printed).
 of PD's, or the line INTID) from the start, or from when any PD prints a
 line containing TEXT: the device's completions are never signalled.
 --linger SECS keeps the system running that long after it passed.
+--profile prints, at the end, every notification count by sender and
+receiver and every IRQ count by line, most first.
 Exit status: 0 PASS, 1 FAIL (or timeout, default 30 s), 2 bad input.";
 
 fn parse_args(args: &[String]) -> Result<run::Options, String> {
@@ -59,6 +61,7 @@ fn parse_args(args: &[String]) -> Result<run::Options, String> {
     let mut linger = Duration::ZERO;
     let mut holds = Vec::new();
     let mut random_faults = None;
+    let mut profile = false;
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
@@ -97,6 +100,7 @@ fn parse_args(args: &[String]) -> Result<run::Options, String> {
                     v.parse().ok().filter(|s: &f64| s.is_finite() && *s > 0.0).ok_or(format!("bad --timeout '{v}'"))?;
                 timeout = Duration::from_secs_f64(secs);
             }
+            "--profile" => profile = true,
             "-h" | "--help" => return Err(String::new()),
             flag if flag.starts_with('-') => return Err(format!("unknown option '{flag}'")),
             path if system.is_none() => system = Some(PathBuf::from(path)),
@@ -111,7 +115,7 @@ fn parse_args(args: &[String]) -> Result<run::Options, String> {
             .and_then(|e| e.parent().map(PathBuf::from))
             .ok_or("cannot tell where sevio-sim is; give --pd-dir")?,
     };
-    Ok(run::Options { system, sim, pd_dir, timeout, qemu, faults, random_faults, holds, linger })
+    Ok(run::Options { system, sim, pd_dir, timeout, qemu, faults, random_faults, holds, linger, profile })
 }
 
 /// `PD=N` or `PD=N@SEED` (SEED decimal or 0x-hex).
@@ -190,6 +194,8 @@ mod tests {
         let o =
             parse(&["run", "s.xml", "--fault", "blk=device ready", "--fault", "net=a=b", "--linger", "0.5"]).unwrap();
         assert_eq!(o.linger, Duration::from_millis(500));
+        assert!(!o.profile);
+        assert!(parse(&["run", "s.xml", "--profile"]).unwrap().profile);
         assert!(parse(&["run", "s.xml", "--linger", "x"]).unwrap_err().contains("bad --linger"));
         let held = parse(&["run", "s.xml", "--hold-irq", "79=wrote 68", "--hold-irq", "mmio"]).unwrap();
         assert_eq!(

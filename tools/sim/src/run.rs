@@ -29,13 +29,10 @@ pub enum Input {
     PdBad(PdId, String),
     /// A PD's socket closed: it has exited or been killed.
     PdClosed(PdId),
-    /// An intercepted interrupt line changed.
-    Irq {
-        /// SPI number (INTID - 32).
-        spi: u32,
-        /// New level.
-        high: bool,
-    },
+    /// An intercepted interrupt line changed: its new level waits in the
+    /// session's queue of levels (taken in QEMU's order, see
+    /// [`Session::take_irq_levels`]).
+    IrqChanged,
     /// QEMU's qtest connection closed.
     QemuGone,
     /// sim got SIGINT, SIGTERM or SIGHUP.
@@ -68,6 +65,9 @@ pub struct Options {
     /// After the verdict is PASS, keep the system running this long (to
     /// see what it does next; a FAIL meanwhile still fails the run).
     pub linger: Duration,
+    /// At the end, print every notification count by sender and receiver
+    /// and every IRQ count by line (`--profile`).
+    pub profile: bool,
 }
 
 /// `--fault-random PD=N[@SEED]`: kill `pd` `count` times, each at a
@@ -282,14 +282,20 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
 
     let mut qtest = None;
     let mut qmp = None;
+    let (levels_tx, irq_levels) = channel();
     if needs_qemu {
-        let sink_tx = std::sync::Mutex::new(tx.clone());
+        let sink_tx = std::sync::Mutex::new((tx.clone(), levels_tx));
         let sink = move |e: QtestEvent| {
+            let Ok(sink) = sink_tx.lock() else { return };
+            let (inputs, levels) = &*sink;
             let input = match e {
-                QtestEvent::Irq { spi, high } => Input::Irq { spi, high },
+                QtestEvent::Irq { spi, high } => {
+                    let _ = levels.send((spi, high));
+                    Input::IrqChanged
+                }
                 QtestEvent::Closed => Input::QemuGone,
             };
-            let _ = sink_tx.lock().map(|t| t.send(input));
+            let _ = inputs.send(input);
         };
         let launch = Launch { qemu: &opts.qemu, ram_file: &ram_path, run_dir: &run_dir, desc: &desc };
         match qemu::start(&launch, sink) {
@@ -342,6 +348,8 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
         failed: Vec::new(),
         timer: SimTimer::default(),
         res,
+        profile: opts.profile,
+        irq_levels,
     };
     for (name, text) in &opts.faults {
         match session.system.pds.iter().position(|p| &p.name == name) {
@@ -447,6 +455,10 @@ struct Session {
     /// The machine's generic timer (INTID 30).
     timer: SimTimer,
     res: Resources,
+    /// `--profile`: print the signal counts at the end.
+    profile: bool,
+    /// Interrupt line levels from QEMU, in its order.
+    irq_levels: Receiver<(u32, bool)>,
 }
 
 impl Session {
@@ -511,6 +523,9 @@ impl Session {
         for pd in 0..self.lines.len() {
             self.flush_output(pd);
         }
+        if self.profile {
+            self.print_profile();
+        }
         self.outcome.take().unwrap_or(Outcome::Fail("no outcome".into()))
     }
 
@@ -538,6 +553,28 @@ impl Session {
             let mut out = Vec::new();
             self.router.line_level(PHYSICAL_TIMER_INTID, high, &mut out);
             self.apply(out);
+        }
+    }
+
+    /// `--profile`: who notified whom and which lines interrupted, over
+    /// the whole run, most first (where the signals a benchmark counts
+    /// come from).
+    fn print_profile(&self) {
+        let mut rows: Vec<(u64, String)> = self
+            .router
+            .notifications_by_pair
+            .iter()
+            .map(|(&(from, to), &n)| (n, format!("notify {} -> {}", self.name(from), self.name(to))))
+            .chain(
+                self.router
+                    .irqs_by_line
+                    .iter()
+                    .map(|(&(intid, to), &n)| (n, format!("irq {intid} -> {}", self.name(to)))),
+            )
+            .collect();
+        rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        for (n, what) in rows {
+            console::sim(&format!("profile: {what}: {n}"));
         }
     }
 
@@ -571,7 +608,7 @@ impl Session {
                 out.push(Effect::Kill(pd, format!("malformed message to sim: {why}"), fault_label::USER_EXCEPTION))
             }
             Input::PdClosed(pd) => self.pd_gone(pd, &mut out),
-            Input::Irq { spi, high } => self.router.irq_level(spi, high, &mut out),
+            Input::IrqChanged => self.take_irq_levels(&mut out),
             Input::QemuGone => {
                 let status = self.res.qemu.as_mut().and_then(|q| q.wait().ok());
                 let how = status.map(describe_status).unwrap_or_else(|| "closed its qtest socket".into());
@@ -610,14 +647,21 @@ impl Session {
             )),
             PdMsg::PpCall(ch, m) => self.router.pp_call(pd, ch, m, out),
             PdMsg::Wait(reply) => self.router.wait(pd, reply, out),
-            PdMsg::MmioRead { vaddr, width } => match self.device_access(pd, vaddr, width, None) {
-                Ok(value) => out.push(Effect::Send(pd, SimMsg::MmioValue(value))),
-                Err(why) => out.push(Effect::Kill(pd, why, fault_label::VM_FAULT)),
-            },
+            PdMsg::MmioRead { vaddr, width } => {
+                match self.device_access(pd, vaddr, width, None) {
+                    Ok(value) => out.push(Effect::Send(pd, SimMsg::MmioValue(value))),
+                    Err(why) => out.push(Effect::Kill(pd, why, fault_label::VM_FAULT)),
+                }
+                self.take_irq_levels(out);
+            }
             PdMsg::MmioWrite { vaddr, width, value } => {
                 if let Err(why) = self.device_access(pd, vaddr, width, Some(value)) {
                     out.push(Effect::Kill(pd, why, fault_label::VM_FAULT));
                 }
+                // A write that lowers a line (an interrupt acknowledged)
+                // must take effect before the PD's next message, often its
+                // irq_ack, or a level line would fire again for nothing.
+                self.take_irq_levels(out);
             }
             PdMsg::Output(bytes) => {
                 if self.output(pd, &bytes) {
@@ -666,6 +710,15 @@ impl Session {
                 }
             }
             Err(e) => self.outcome = Some(Outcome::Fail(format!("cannot restart {}: {e}", self.name(pd)))),
+        }
+    }
+
+    /// Apply every interrupt level change QEMU has reported so far. QEMU
+    /// reports the changes a register access causes before it answers the
+    /// access, so after an access this includes them all.
+    fn take_irq_levels(&mut self, out: &mut Vec<Effect>) {
+        while let Ok((spi, high)) = self.irq_levels.try_recv() {
+            self.router.irq_level(spi, high, out);
         }
     }
 

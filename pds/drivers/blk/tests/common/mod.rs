@@ -39,6 +39,7 @@ pub const F_MQ: u64 = 1 << 12;
 pub const F_INDIRECT: u64 = 1 << 28;
 pub const F_EVENT_IDX: u64 = 1 << 29;
 pub const F_VERSION_1: u64 = 1 << 32;
+pub const F_RING_PACKED: u64 = 1 << 34;
 /// What QEMU's modern virtio-blk offers, roughly.
 pub const QEMU_LIKE: u64 =
     F_SEG_MAX | F_GEOMETRY | F_BLK_SIZE | F_FLUSH | F_MQ | F_INDIRECT | F_EVENT_IDX | F_VERSION_1;
