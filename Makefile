@@ -162,8 +162,9 @@ qemu-test: check-sdk build
 # <metric>_sel4_vs_linux` lines (above 1.0: sevio ahead). Net: net-bench
 # and net-bench-rr (systems/net-bench-peer.xml) against the guest's
 # udp-bench (tools/guest-udp-bench), the same NIC on a dgram netdev to an
-# echo peer on this machine. Not part of make test: it needs the SDK and
-# takes minutes.
+# echo peer on this machine. Then the `journal` system BENCH_ROUNDS times
+# (blk faulted ten times under load): `BENCH blk_restart_fault_to_first_answer_*`
+# on seL4. Not part of make test: it needs the SDK and takes minutes.
 bench-qemu: check-sdk
 	@scripts/linux-guest.sh
 	@for config in $(BENCH_CONFIGS); do \
@@ -171,6 +172,8 @@ bench-qemu: check-sdk
 		$(CARGO) run -q --release -p sevio-qemu-test -- bench --sdk $(MICROKIT_SDK) --board $(MICROKIT_BOARD) \
 			--config $$config --images build/$$config --guest build/linux-guest --rounds $(BENCH_ROUNDS) \
 			--workloads $(subst $(space),$(comma),$(strip $(BENCH_WORKLOADS))) || exit 1; \
+		$(CARGO) run -q --release -p sevio-qemu-test -- restart-bench --sdk $(MICROKIT_SDK) --board $(MICROKIT_BOARD) \
+			--config $$config --images build/$$config --rounds $(BENCH_ROUNDS) || exit 1; \
 	done
 
 # The README's "what works" table, from the e2e tests and qemu-test's

@@ -3,7 +3,8 @@
 //! - seL4 (aarch64): the ARM generic timer's physical count `CNTPCT_EL0`
 //!   scaled by `CNTFRQ_EL0` ([`crate::generic_timer`] says why the
 //!   physical and not the virtual counter).
-//! - hosted: `std::time::Instant`, counted from the first call.
+//! - hosted: `CLOCK_MONOTONIC`, the same for every process (sim's PDs
+//!   and sim itself).
 
 /// Nanoseconds on a monotonic clock. Only differences are meaningful.
 pub fn now_ns() -> u64 {
@@ -18,11 +19,10 @@ pub fn now_ns() -> u64 {
     }
     #[cfg(not(target_os = "none"))]
     {
-        use std::sync::OnceLock;
-        use std::time::Instant;
-        static START: OnceLock<Instant> = OnceLock::new();
-        let start = *START.get_or_init(Instant::now);
-        u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        // CLOCK_MONOTONIC, as sim's own clock: one clock for every PD
+        // process, as the generic timer is one for every PD on seL4, so
+        // times logged by two PDs compare.
+        crate::hosted::wire::monotonic_ns()
     }
 }
 

@@ -432,13 +432,13 @@ class Sevio:
             self._bus_on_timer = True
 
     def add_iommu(self, *, id: int, transport: str, dma_paddr: int, priority: int,
-                  confine: List[Tuple[PD, List[str]]]) -> PD:
-        """The virtio-iommu driver (driver `id`, not the bus's child) and
-        the bus's confinement pages; for each (driver, regions) in
-        `confine`, the regions that driver's device may reach, named here
-        (the driver's DMA region and its client's data regions, all with
-        fixed physical addresses)."""
-        iommu = self.add_driver("iommu", transport=transport, priority=priority, id=id, child=False,
+                  confine: List[Tuple[PD, List[str]]], child: bool = False) -> PD:
+        """The virtio-iommu driver (driver `id`; with `child`, the bus's
+        child) and the bus's confinement pages; for each (driver, regions)
+        in `confine`, the regions that driver's device may reach, named
+        here (the driver's DMA region and its client's data regions, all
+        with fixed physical addresses)."""
+        iommu = self.add_driver("iommu", transport=transport, priority=priority, id=id, child=child,
                                 dma_paddr=dma_paddr)
         for name, vaddr, bus_perms, iommu_perms in (("bus_confine_requests", CONFINE_REQUESTS_VADDR, "rw", "r"),
                                                     ("bus_confine_answers", CONFINE_ANSWERS_VADDR, "r", "rw")):

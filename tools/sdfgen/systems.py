@@ -357,19 +357,20 @@ def net_bench_peer() -> str:
 def rogue(*, iommu: bool) -> Callable[[], str]:
     """The rogue driver (driver 0, bound as blk over PCI) and the canary;
     `iommu`: the rogue's device confined to its DMA region by the IOMMU PD
-    (driver 1)."""
+    (driver 1), both the bus's children (the bus restarts the rogue the
+    IOMMU caught, as after any fault)."""
 
     def build() -> str:
         sdf, sevio, uart = system()
         rogue_driver = sevio.add_driver("rogue", name="rogue", transport="pci", priority=DRIVER_PRIORITY, id=0,
-                                        child=False, dma_paddr=BLK_DMA, dma_region="rogue_virtqueue")
+                                        child=iommu, dma_paddr=BLK_DMA, dma_region="rogue_virtqueue")
         # Above the rogue: on seL4 it has filled its page before the
         # rogue's device can reach it.
         canary = sevio.add_canary(rogue_driver, paddr=CANARY, priority=CANARY_PRIORITY)
         pds = [sevio.bus, sevio.transport("pci"), rogue_driver, canary]
         if iommu:
             pds.append(sevio.add_iommu(id=1, transport="pci", dma_paddr=BLK_IOMMU_DMA, priority=IOMMU_PRIORITY,
-                                       confine=[(rogue_driver, ["rogue_virtqueue"])]))
+                                       confine=[(rogue_driver, ["rogue_virtqueue"])], child=True))
         sg.connect_log(sdf, uart, pds)
         return sevio.render()
 
@@ -1229,6 +1230,12 @@ the rogue's device faults on the canary page, the IOMMU PD logs it, the
 bus unbinds the rogue; the canary stays intact.
 
 {ROGUE_TEXT}
+The rogue (driver 0) and the iommu PD (driver 1) are the bus's
+children: the bus restarts the rogue after the IOMMU caught its
+device, as after any fault. The restarted rogue starts from its boot
+state, is confined again and bound again, and waits for a canary that
+already spoke: it does nothing more.
+
 {IOMMU_TEXT.format(confined="the rogue", confined_id=0, iommu_id=1, iommu_bus=9, iommu_pci=41,
                    regions="its DMA region, nothing else")}""", rogue(iommu=True), {
         "systems/rogue-pci-iommu.sim.toml": Sim("""\

@@ -2,6 +2,7 @@
 //! the log a person reads to see what got bound. No syscalls: the PD shell
 //! performs the notifications this returns.
 
+use crate::gate::{Event, Gate};
 use core::fmt::Write;
 use sevio_bus_protocol::{
     Action, BusError, BusReply, BusRequest, DriverId, Location, MatchError, Matcher, TableWriter, TransportId,
@@ -65,6 +66,21 @@ pub struct Broker {
     table: TableWriter,
     transports: &'static [TransportPort],
     drivers: &'static [DriverPort],
+    /// With an IOMMU: the gate PCI bindings pass, and the bus-side
+    /// channel of the IOMMU PD's confinement requests.
+    iommu: Option<(Gate, u8)>,
+}
+
+/// A device fault the IOMMU reported, for the PD to handle as a driver
+/// fault.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct DmaFault {
+    /// Whose device.
+    pub driver: DriverId,
+    /// The address its device used, if the IOMMU reported one.
+    pub address: Option<u64>,
+    /// The IOMMU's fault flags (VIRTIO 1.2 §5.13.6.7: read 1, write 2).
+    pub flags: u64,
 }
 
 impl Broker {
@@ -77,7 +93,64 @@ impl Broker {
         // No driver may bind anywhere until a transport says it has a
         // channel to it (ServesDrivers): system.xml decides who can reach
         // whom, and only the transport can see its own channels.
-        Ok(Broker { matcher: BusMatcher::new(&[])?, table, transports, drivers })
+        Ok(Broker { matcher: BusMatcher::new(&[])?, table, transports, drivers, iommu: None })
+    }
+
+    /// Gate PCI bindings through an IOMMU: each is published only once
+    /// the IOMMU PD (notified on bus-side channel `channel`) confined its
+    /// device's DMA.
+    pub fn with_iommu(mut self, gate: Gate, channel: u8) -> Self {
+        self.iommu = Some((gate, channel));
+        self
+    }
+
+    /// Write the bindings that may be published (all of them, less
+    /// those still waiting for the IOMMU).
+    fn publish(&mut self) -> Result<u32, sevio_bus_protocol::TableError> {
+        let gate = self.iommu.as_ref().map(|(g, _)| g);
+        self.table.write(self.matcher.bindings().filter(move |b| gate.is_none_or(|g| g.publishes(b))))
+    }
+
+    /// The IOMMU PD answered: publish what it confined, log what it
+    /// refused, and hand each device fault it reported to `on_fault`.
+    /// Returns the channels to notify.
+    pub fn iommu_answered(&mut self, log: &mut impl Write, mut on_fault: impl FnMut(DmaFault)) -> u64 {
+        let mut notify = 0;
+        let mut republish = false;
+        // Slot by slot, with nothing buffered: the bus's stack is small.
+        for index in 0..sevio_bus_protocol::confine::SLOTS {
+            let Some((gate, _)) = &mut self.iommu else { return 0 };
+            let (confinement, fault) = gate.collect_slot(index);
+            for event in confinement.into_iter().chain(fault) {
+                match event {
+                    Event::Confined(driver, _) | Event::Refused(driver, _) => {
+                        let Some(b) = self.matcher.binding_of(driver) else { continue };
+                        let Some(t) = self.transports.iter().find(|t| t.id == b.transport) else { continue };
+                        let at = DeviceAt { transport: t, location: b.location, device_id: b.device_id };
+                        if let Event::Refused(..) = event {
+                            let _ = writeln!(
+                                log,
+                                "bus: {} not bound to {at}: the IOMMU could not confine it",
+                                self.driver_name(driver)
+                            );
+                            continue;
+                        }
+                        let _ = writeln!(log, "bus: {} <- {at} (DMA confined by the IOMMU)", self.driver_name(driver));
+                        republish = true;
+                        notify |= 1 << t.channel;
+                        if let Some(d) = self.drivers.iter().find(|d| d.id == driver) {
+                            notify |= 1 << d.channel;
+                        }
+                    }
+                    Event::DeviceFault { driver, address, flags } => on_fault(DmaFault { driver, address, flags }),
+                }
+            }
+        }
+        if republish && self.publish().is_err() {
+            let _ = writeln!(log, "bus: binding table full; bindings not published");
+            return 0;
+        }
+        notify
     }
 
     /// Handle a request that arrived on bus-side channel `channel`. Who
@@ -154,24 +227,43 @@ impl Broker {
         if actions.is_empty() {
             return 0;
         }
-        if self.table.write(self.matcher.bindings()).is_err() {
+        // Ask the IOMMU first: a gated binding is left out of the table
+        // until its confinement is answered (`iommu_answered`); an ended
+        // one loses its mappings.
+        let mut notify = 0u64;
+        let mut waiting = 0u64;
+        if let Some((gate, channel)) = &mut self.iommu {
+            for action in actions {
+                let asked = match action {
+                    Action::Bind(b) => gate.bound(b),
+                    Action::Unbind { binding, .. } => gate.unbound(binding),
+                };
+                if asked {
+                    notify |= 1 << *channel;
+                }
+                if let (Action::Bind(b), true) = (action, asked) {
+                    waiting |= driver_bit(b.driver);
+                }
+            }
+        }
+        if self.publish().is_err() {
             let _ = writeln!(log, "bus: binding table full; bindings not published");
             return 0;
         }
-        let mut notify = 0u64;
         for action in actions {
             let (b, verb) = match action {
                 Action::Bind(b) => (b, "<-"),
                 Action::Unbind { binding, .. } => (binding, "</-"),
             };
+            let gated = matches!(action, Action::Bind(_)) && waiting & driver_bit(b.driver) != 0;
             if let Some(t) = self.transports.iter().find(|t| t.id == b.transport) {
+                let at = DeviceAt { transport: t, location: b.location, device_id: b.device_id };
+                if gated {
+                    let _ = writeln!(log, "bus: {} <- {at} waits for the IOMMU", self.driver_name(b.driver));
+                    continue;
+                }
                 notify |= 1 << t.channel;
-                let _ = writeln!(
-                    log,
-                    "bus: {} {verb} {}",
-                    self.driver_name(b.driver),
-                    DeviceAt { transport: t, location: b.location, device_id: b.device_id }
-                );
+                let _ = writeln!(log, "bus: {} {verb} {at}", self.driver_name(b.driver));
             }
             if let Some(d) = self.drivers.iter().find(|d| d.id == b.driver) {
                 notify |= 1 << d.channel;
@@ -196,6 +288,11 @@ impl Broker {
         let ordinal = drivers.iter().filter(|d| class(d) == class(me) && d.id < id).count() as u8;
         DriverName { class: class(me), ordinal }
     }
+}
+
+/// Bit `driver` of a driver mask (0 past bit 63).
+fn driver_bit(driver: DriverId) -> u64 {
+    1u64.checked_shl(driver.0.into()).unwrap_or(0)
 }
 
 fn bus_error(e: MatchError) -> BusError {
@@ -405,5 +502,52 @@ mod tests {
         assert_eq!(notify, (1 << 0) | (1 << 8));
         assert!(table(&page).is_empty());
         assert!(log.ends_with("bus: blk0 </- virtio-blk at mmio slot 31 (0xa003e00, irq 79)\n"), "{log}");
+    }
+
+    static PCI_TRANSPORTS: [TransportPort; 1] =
+        [TransportPort { channel: 1, id: TransportId(1), kind: TransportKindInfo::Pci }];
+
+    #[test]
+    fn with_an_iommu_a_pci_binding_is_published_only_once_confined_and_a_dma_fault_is_handed_on() {
+        use crate::gate::Gate;
+        use sevio_bus_protocol::Bdf;
+        use sevio_bus_protocol::confine::{BusSide, IommuSide, Outcome, Wish};
+        let (page, requests, answers) = (HeapRegion::new(4096), HeapRegion::new(4096), HeapRegion::new(4096));
+        let iommu = IommuSide::new(requests.memory(), answers.memory()).unwrap();
+        let table_writer = TableWriter::init(page.memory(), 32).unwrap();
+        let gate = Gate::new(BusSide::new(requests.memory(), answers.memory()).unwrap());
+        let mut bus = Broker::new(table_writer, &PCI_TRANSPORTS, &DRIVERS).unwrap().with_iommu(gate, 7);
+        let mut log = String::new();
+        bus.handle(1, &BusRequest::ServesDrivers { transport: TransportId(1), drivers: 0b11 }, &mut log);
+        let at = |device| Location::Pci(Bdf { bus: 0, device, function: 0 });
+        let found = |device, device_id| BusRequest::DeviceFound {
+            transport: TransportId(1),
+            location: at(device),
+            device_id,
+            vendor_id: 0x1af4,
+        };
+        // The IOMMU's own binding is published at once.
+        bus.handle(9, &register(&[23]), &mut log);
+        assert_eq!(bus.handle(1, &found(1, 23), &mut log).notify, (1 << 1) | (1 << 9));
+        assert_eq!(table(&page).len(), 1);
+        // blk's waits: only the IOMMU PD hears of it.
+        bus.handle(8, &register(&[2]), &mut log);
+        assert_eq!(bus.handle(1, &found(2, 2), &mut log).notify, 1 << 7);
+        assert_eq!(table(&page).len(), 1, "not published before it is confined");
+        assert!(log.ends_with("bus: blk0 <- virtio-blk at pci 00:02.0 waits for the IOMMU\n"), "{log}");
+        let Some(Wish::Confine { seq, endpoint: 0x10 }) = iommu.wish(0) else { panic!("{:?}", iommu.wish(0)) };
+        iommu.answer(0, seq, Outcome::Confined);
+        let mut faults = Vec::new();
+        assert_eq!(bus.iommu_answered(&mut log, |f| faults.push(f)), (1 << 1) | (1 << 8));
+        assert_eq!(table(&page).len(), 2);
+        assert!(log.ends_with("bus: blk0 <- virtio-blk at pci 00:02.0 (DMA confined by the IOMMU)\n"), "{log}");
+        iommu.fault(0, Some(0x4900_0000), 2);
+        bus.iommu_answered(&mut log, |f| faults.push(f));
+        assert_eq!(faults, [DmaFault { driver: DriverId(0), address: Some(0x4900_0000), flags: 2 }]);
+        // Unbinding releases the mappings and tells the IOMMU PD.
+        let notify = bus.driver_fault(DriverId(0), &mut log);
+        assert_eq!(notify, (1 << 1) | (1 << 7) | (1 << 8));
+        assert!(matches!(iommu.wish(0), Some(Wish::Release { endpoint: 0x10, .. })));
+        assert_eq!(table(&page).len(), 1);
     }
 }

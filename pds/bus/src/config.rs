@@ -7,6 +7,8 @@
 use crate::broker::{DriverPort, TransportKindInfo, TransportPort};
 use crate::restart::RestartPolicy;
 use sevio_bus_protocol::{DriverId, TransportId};
+use sevio_runtime::Channel;
+use sevio_sharedmem::SharedMemory;
 
 /// The virtio-mmio transport of QEMU arm virt: 32 slots of 0x200 bytes
 /// from 0x0a00_0000, GIC INTIDs 48..80.
@@ -40,10 +42,53 @@ pub static DRIVERS: [DriverPort; 16] = {
     ports
 };
 
+/// The IOMMU PD's confinement channel, bus side (its driver channel is
+/// 8 + k like every driver's; this second one carries only "look at the
+/// confinement pages", both ways).
+pub const IOMMU_CHANNEL: u8 = 7;
+
+sevio_runtime::shared_region!(
+    /// The confinement requests page (rw here, read-only in the IOMMU
+    /// PD). Unset in a system without an IOMMU.
+    pub fn confine_requests() = "bus_confine_requests_vaddr", 4096
+);
+sevio_runtime::shared_region!(
+    /// The confinement answers page (read-only here).
+    pub fn confine_answers() = "bus_confine_answers_vaddr", 4096
+);
+
 sevio_runtime::shared_region!(
     /// The binding table page (rw here, read-only elsewhere).
     pub fn binding_table() = "bus_bindings_vaddr", 4096
 );
+
+/// The timer PD, in a system that gives the bus any driver's heartbeat
+/// (that system must wire it: bus end `pp="true"`): the bus reads the
+/// heartbeats on its timeouts (`crate::hang`).
+pub const TIMER: Channel = Channel::new(60);
+
+/// Maps the heartbeat page of driver `k`, if system.xml sets its
+/// `driver<k>_heartbeat_vaddr`. Looked up each time rather than kept: the
+/// bus of some systems runs on the default stack, and 16 kept mappings
+/// would cost it.
+macro_rules! heartbeat_setvars {
+    ($($k:literal $symbol:literal),*) => {
+        /// The heartbeat page of driver (child) `k`, read-only, if
+        /// system.xml maps it into the bus (`driver<k>_heartbeat_vaddr`).
+        pub fn heartbeat(k: usize) -> Option<SharedMemory> {
+            match k {
+                $(
+                    $k => {
+                        sevio_runtime::shared_region!(fn page() = $symbol, 4096);
+                        page().ok()
+                    }
+                )*
+                _ => None,
+            }
+        }
+    };
+}
+heartbeat_setvars!(0 "driver0_heartbeat_vaddr", 1 "driver1_heartbeat_vaddr", 2 "driver2_heartbeat_vaddr", 3 "driver3_heartbeat_vaddr", 4 "driver4_heartbeat_vaddr", 5 "driver5_heartbeat_vaddr", 6 "driver6_heartbeat_vaddr", 7 "driver7_heartbeat_vaddr", 8 "driver8_heartbeat_vaddr", 9 "driver9_heartbeat_vaddr", 10 "driver10_heartbeat_vaddr", 11 "driver11_heartbeat_vaddr", 12 "driver12_heartbeat_vaddr", 13 "driver13_heartbeat_vaddr", 14 "driver14_heartbeat_vaddr", 15 "driver15_heartbeat_vaddr");
 
 /// When a faulted driver is restarted: after 1 ms, doubling with each
 /// fault in a 10 s window up to 16 ms; the 12th fault in the window

@@ -7,8 +7,12 @@
 //!   say what, the matcher, the binding table, the log);
 //! - [`pd`]: [`BusPd`], the PD around it: PPCs in, replies and
 //!   notifications out, a faulted driver unbound;
+//! - [`gate`]: with an IOMMU, a PCI binding is published only once its
+//!   device's DMA is confined (and released when the binding ends);
 //! - [`restart`]: when a faulted driver is restarted and when it stays
 //!   down (back-off, faults in a window);
+//! - [`hang`]: when a driver that stopped running counts as faulted
+//!   (its heartbeat stuck inside one event);
 //! - [`config`]: the system's transports and drivers, the table's
 //!   mapping, the restart policy.
 //!
@@ -22,6 +26,8 @@ extern crate std;
 
 pub mod broker;
 pub mod config;
+pub mod gate;
+pub mod hang;
 pub mod pd;
 pub mod restart;
 

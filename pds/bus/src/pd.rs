@@ -5,9 +5,13 @@
 //! strictly, handled by the broker, and answered; the channels the
 //! broker names are notified.
 
-use crate::broker::{Broker, DriverPort, TransportPort};
+use crate::broker::{Broker, DmaFault, DriverPort, TransportPort};
 use crate::config;
+use crate::gate::Gate;
+use crate::hang::{HANG_LIMIT_NS, HANG_TICK_NS, HangWatch};
 use crate::restart::{Decision, FaultHistory, RestartPolicy};
+use core::sync::atomic::Ordering;
+use sevio_bus_protocol::confine::{BusSide, PageTooSmall};
 use sevio_bus_protocol::wire::MAX_WORDS;
 use sevio_bus_protocol::{BusError, BusReply, BusRequest, DriverId, MatchError, TableError, TableWriter};
 use sevio_runtime::fault::FaultReport;
@@ -16,6 +20,7 @@ use sevio_runtime::time::now_ns;
 use sevio_runtime::var::MapError;
 use sevio_runtime::{Channel, ChannelSet, Child, Handler, MessageInfo, PpcMessage, debug_println};
 use sevio_sharedmem::SharedMemory;
+use sevio_timer_protocol::{Timer, TimerClient};
 
 /// A message to or from the bus.
 type BusMessage = PpcMessage<MAX_WORDS>;
@@ -29,6 +34,10 @@ pub enum StartError {
     Table(TableError),
     /// The matcher refused the configuration.
     Matcher(MatchError),
+    /// One confinement page is mapped and the other is not.
+    HalfAnIommu(MapError),
+    /// A confinement page is too small.
+    ConfinePage(PageTooSmall),
 }
 
 /// The bus PD.
@@ -36,6 +45,13 @@ pub struct BusPd {
     broker: Broker,
     policy: RestartPolicy,
     restarts: [DriverRestarts; MAX_CHILDREN],
+    /// The drivers (bit k: child k) whose heartbeat page system.xml maps
+    /// into the bus, what was last seen of each, and the timer the bus
+    /// reads them on (none without pages). The pages themselves are looked
+    /// up at each reading: the bus may run on a small stack.
+    heartbeats: u16,
+    watches: [HangWatch; MAX_CHILDREN],
+    timer: Option<TimerClient>,
 }
 
 /// The drivers the bus keeps restart state for (child ids 0..16, as
@@ -65,12 +81,36 @@ pub enum FaultAction {
 /// The PD's entry point: map the binding table, start the bus. A bus
 /// that cannot start stops the PD with the reason.
 pub fn init() -> BusPd {
+    // The gate is made first and handed in, so that no extra copy of the
+    // (large) BusPd lands on the stack: systems give the bus Microkit's
+    // default 8 KiB.
+    let gate = match (config::confine_requests(), config::confine_answers()) {
+        (Ok(requests), Ok(answers)) => BusSide::new(requests, answers).map(|side| Some(Gate::new(side))),
+        (Err(_), Err(_)) => Ok(None),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => panic!("bus: cannot start: {:?}", StartError::HalfAnIommu(e)),
+    };
+    let gate = gate.unwrap_or_else(|e| panic!("bus: cannot start: {:?}", StartError::ConfinePage(e)));
+    if gate.is_some() {
+        debug_println!("bus: PCI bindings wait for the IOMMU to confine their DMA");
+    }
     let pd = config::binding_table()
         .map_err(StartError::Map)
-        .and_then(|table| BusPd::new(table, &config::TRANSPORTS, &config::DRIVERS));
+        .and_then(|table| BusPd::new(table, &config::TRANSPORTS, &config::DRIVERS, gate));
     match pd {
-        Ok(pd) => {
+        Ok(mut pd) => {
+            let mapped = (0..MAX_CHILDREN).filter(|&k| config::heartbeat(k).is_some()).fold(0, |m, k| m | 1 << k);
+            // In place: the bus is large for the default stack some
+            // systems give it, and a by-value builder would copy it.
+            pd.watch_heartbeats(mapped, TimerClient::new(config::TIMER));
             debug_println!("bus: ready");
+            if let Some(timer) = &mut pd.timer {
+                let watched = pd.heartbeats.count_ones();
+                debug_println!(
+                    "bus: watching {watched} driver heartbeat(s): inside one event for {} ms is a hang",
+                    HANG_LIMIT_NS / 1_000_000
+                );
+                timer.set_timeout(HANG_TICK_NS);
+            }
             pd
         }
         Err(e) => panic!("bus: cannot start: {e:?}"),
@@ -84,11 +124,71 @@ impl BusPd {
         table: SharedMemory,
         transports: &'static [TransportPort],
         drivers: &'static [DriverPort],
+        iommu: Option<Gate>,
     ) -> Result<Self, StartError> {
         let table =
             TableWriter::init(table, sevio_bus_protocol::table::TABLE_PAGE_CAPACITY).map_err(StartError::Table)?;
-        let broker = Broker::new(table, transports, drivers).map_err(StartError::Matcher)?;
-        Ok(BusPd { broker, policy: config::RESTART_POLICY, restarts: [DriverRestarts::default(); MAX_CHILDREN] })
+        let mut broker = Broker::new(table, transports, drivers).map_err(StartError::Matcher)?;
+        if let Some(gate) = iommu {
+            broker = broker.with_iommu(gate, config::IOMMU_CHANNEL);
+        }
+        Ok(BusPd {
+            broker,
+            policy: config::RESTART_POLICY,
+            restarts: [DriverRestarts::default(); MAX_CHILDREN],
+            heartbeats: 0,
+            watches: [HangWatch::new(); MAX_CHILDREN],
+            timer: None,
+        })
+    }
+
+    /// Watch the drivers in `mapped` (bit k: child k, whose heartbeat
+    /// page `config::heartbeat` maps), reading them on `timer`'s
+    /// timeouts; with none, no timer is used.
+    pub fn watch_heartbeats(&mut self, mapped: u16, timer: TimerClient) {
+        self.timer = (mapped != 0).then_some(timer);
+        self.heartbeats = mapped;
+    }
+
+    /// The IOMMU PD answered: publish what it confined; a device fault it
+    /// reported is its driver's fault, handled as a kernel-reported one:
+    /// the driver is unbound (its device reset, its mappings released)
+    /// and restarted after the back-off, or left down, by the restart
+    /// policy. Returns the children to restart and their back-offs. A
+    /// fault of a driver that is no longer bound (the rest of a burst
+    /// the IOMMU reported before the bus acted) is not counted again.
+    pub fn iommu_answered(&mut self, now: u64) -> heapless::Vec<(Child, u64), { sevio_bus_protocol::confine::SLOTS }> {
+        let mut faults: heapless::Vec<DmaFault, { sevio_bus_protocol::confine::SLOTS }> = heapless::Vec::new();
+        notify(self.broker.iommu_answered(&mut DebugWriter::for_this_pd(), |f| {
+            let _ = faults.push(f);
+        }));
+        let mut restarts = heapless::Vec::new();
+        for f in faults {
+            if !self.broker.is_bound(f.driver) {
+                continue;
+            }
+            let name = self.broker.driver_name(f.driver);
+            let access = match f.flags & 3 {
+                2 | 3 => "write",
+                1 => "read",
+                _ => "access",
+            };
+            match f.address {
+                Some(a) => debug_println!(
+                    "bus: driver {} faulted ({name}): the IOMMU refused its device's DMA {access} at {a:#x}",
+                    f.driver.0
+                ),
+                None => debug_println!(
+                    "bus: driver {} faulted ({name}): the IOMMU refused its device's DMA {access}",
+                    f.driver.0
+                ),
+            }
+            let child = Child::new(f.driver.0);
+            if let FaultAction::RestartAfter(backoff_ns) = self.driver_stopped(child, now) {
+                let _ = restarts.push((child, backoff_ns));
+            }
+        }
+        restarts
     }
 
     /// Use `policy` for restarts instead of the system's.
@@ -102,9 +202,28 @@ impl BusPd {
     /// the driver can run again: the transport is the higher priority),
     /// log it, and decide whether it is restarted.
     pub fn driver_faulted(&mut self, child: Child, report: &FaultReport, now: u64) -> FaultAction {
+        let name = self.broker.driver_name(DriverId(child.index()));
+        debug_println!("bus: driver {} faulted ({name}): {report}", child.index());
+        self.driver_stopped(child, now)
+    }
+
+    /// Child `child` has been inside one event for `stuck_ns` at `now`
+    /// (its heartbeat `word` unchanged): it is treated as faulted.
+    pub fn driver_hung(&mut self, child: Child, stuck_ns: u64, word: u64, now: u64) -> FaultAction {
+        let name = self.broker.driver_name(DriverId(child.index()));
+        debug_println!(
+            "bus: driver {} hung ({name}): inside one event for {} ms (heartbeat {word}); treated as a fault",
+            child.index(),
+            stuck_ns / 1_000_000
+        );
+        self.driver_stopped(child, now)
+    }
+
+    /// A driver stopped (faulted or hung): unbind it and decide whether
+    /// it is restarted.
+    fn driver_stopped(&mut self, child: Child, now: u64) -> FaultAction {
         let id = DriverId(child.index());
         let name = self.broker.driver_name(id);
-        debug_println!("bus: driver {} faulted ({name}): {report}", child.index());
         notify(self.broker.driver_fault(id, &mut DebugWriter::for_this_pd()));
         let Some(state) = self.restarts.get_mut(child.index() as usize) else {
             debug_println!("bus: {name} stays down: child {} is past the bus's restart table", child.index());
@@ -116,11 +235,14 @@ impl BusPd {
         match state.history.record(now, &self.policy) {
             Decision::Restart { backoff_ns, faults } => {
                 state.faulted_at = Some(now);
+                // The time is the runtime clock's, which every PD shares:
+                // with a driver's own lines it gives fault to service.
                 debug_println!(
-                    "bus: restarting {name} in {} us (restart {faults} of {} allowed in {} ms)",
+                    "bus: restarting {name} in {} us (restart {faults} of {} allowed in {} ms); it stopped at {} us",
                     backoff_ns / 1000,
                     self.policy.max_faults - 1,
-                    self.policy.window_ns / 1_000_000
+                    self.policy.window_ns / 1_000_000,
+                    now / 1000
                 );
                 FaultAction::RestartAfter(backoff_ns)
             }
@@ -204,7 +326,49 @@ impl Handler for BusPd {
         send_reply(&reply)
     }
 
-    fn notified(&mut self, _channels: ChannelSet) {}
+    /// The IOMMU PD answered: a driver whose device it caught is
+    /// restarted as after a kernel-reported fault (a driver that is not
+    /// the bus's child cannot be: logged, it stays down). The timer: read
+    /// every heartbeat; a driver stuck inside one event is unbound and
+    /// restarted (or left down) as a faulted one is, then the next look
+    /// is arranged.
+    fn notified(&mut self, channels: ChannelSet) {
+        if channels.contains(Channel::new(config::IOMMU_CHANNEL)) {
+            for (child, backoff_ns) in self.iommu_answered(now_ns()) {
+                wait_out(backoff_ns);
+                if let Err(e) = child.restart() {
+                    debug_println!("bus: cannot restart driver {}: {e:?}; it stays down", child.index());
+                }
+            }
+        }
+        if !channels.contains(config::TIMER) {
+            return;
+        }
+        let now = now_ns();
+        let watched = self.heartbeats;
+        for k in (0..MAX_CHILDREN).filter(|k| watched & (1 << k) != 0) {
+            let Some(word) = config::heartbeat(k).and_then(|p| p.load_u64(0, Ordering::Acquire)) else {
+                continue;
+            };
+            if self.restarts[k].down {
+                continue;
+            }
+            let Some(stuck) = self.watches[k].check(word, now, HANG_LIMIT_NS) else { continue };
+            let child = Child::new(k as u8);
+            if let FaultAction::RestartAfter(backoff_ns) = self.driver_hung(child, stuck, word, now) {
+                self.watches[k].reset();
+                wait_out(backoff_ns);
+                // A running child is restarted as a faulted one is: its
+                // registers written, resumed at the entry.
+                if let Err(e) = child.restart() {
+                    debug_println!("bus: cannot restart driver {k}: {e:?}; it stays down");
+                }
+            }
+        }
+        if let Some(timer) = &mut self.timer {
+            timer.set_timeout(HANG_TICK_NS);
+        }
+    }
 
     /// A driver nested under the bus in system.xml faulted (its child id
     /// is its driver id): unbind it, so its transport resets the device
@@ -217,6 +381,9 @@ impl Handler for BusPd {
             Err(_) => FaultReport::decode(info.label(), &[]),
         };
         if let FaultAction::RestartAfter(backoff_ns) = self.driver_faulted(child, &report, now_ns()) {
+            if let Some(w) = self.watches.get_mut(child.index() as usize) {
+                w.reset();
+            }
             wait_out(backoff_ns);
             if let Err(e) = child.restart() {
                 debug_println!("bus: cannot restart driver {}: {e:?}; it stays down", child.index());
@@ -258,7 +425,7 @@ mod tests {
     const MMIO_CHANNEL: u8 = 0;
 
     fn started(page: &HeapRegion) -> BusPd {
-        let mut pd = BusPd::new(page.memory(), &TRANSPORTS, &DRIVERS).unwrap();
+        let mut pd = BusPd::new(page.memory(), &TRANSPORTS, &DRIVERS, None).unwrap();
         let serves = BusRequest::ServesDrivers { transport: MMIO, drivers: 0b1 };
         assert_eq!(call(&mut pd, MMIO_CHANNEL, &serves), BusReply::Ok);
         pd
@@ -285,11 +452,12 @@ mod tests {
         assert!(bindings(&page).is_empty(), "unbound after the fault");
     }
 
-    #[test]
-    fn a_faulted_driver_is_restarted_until_the_limit_and_rebinds_on_registering_again() {
-        let page = HeapRegion::new(4096);
-        let policy = RestartPolicy { max_faults: 3, window_ns: 1_000_000, first_backoff_ns: 10, max_backoff_ns: 15 };
-        let mut pd = started(&page).with_restart_policy(policy);
+    /// The bus with blk registered and bound to a device, restarts under
+    /// a policy of `max_faults` in a window of 1 ms (back-off 10 ns
+    /// doubling up to 15 ns); and blk's registration request.
+    fn blk_bound(page: &HeapRegion, max_faults: usize) -> (BusPd, BusRequest) {
+        let policy = RestartPolicy { max_faults, window_ns: 1_000_000, first_backoff_ns: 10, max_backoff_ns: 15 };
+        let mut pd = started(page).with_restart_policy(policy);
         let register = BusRequest::RegisterDriver { device_ids: DeviceIds::from_slice(&[2]).unwrap() };
         call(&mut pd, BLK_DRIVER, &register);
         let found = BusRequest::DeviceFound {
@@ -299,6 +467,13 @@ mod tests {
             vendor_id: 0x554d4551,
         };
         call(&mut pd, MMIO_CHANNEL, &found);
+        (pd, register)
+    }
+
+    #[test]
+    fn a_faulted_driver_is_restarted_until_the_limit_and_rebinds_on_registering_again() {
+        let page = HeapRegion::new(4096);
+        let (mut pd, register) = blk_bound(&page, 3);
         let vm_fault = FaultReport::decode(6, &[0x20_1000, 0x2401_0000]);
         assert_eq!(pd.driver_faulted(Child::new(0), &vm_fault, 100), FaultAction::RestartAfter(10));
         assert!(bindings(&page).is_empty(), "unbound (its device reset) while it restarts");
@@ -313,6 +488,22 @@ mod tests {
         // table, a child is never restarted.
         assert_eq!(pd.driver_faulted(Child::new(0), &vm_fault, 400), FaultAction::LeaveDown);
         assert_eq!(pd.driver_faulted(Child::new(40), &vm_fault, 400), FaultAction::LeaveDown);
+    }
+
+    /// A hung driver is handled as a faulted one: unbound (its device
+    /// reset), restarted under the same policy, counted in the same
+    /// window.
+    #[test]
+    fn a_hung_driver_is_unbound_and_restarted_like_a_faulted_one() {
+        let page = HeapRegion::new(4096);
+        let (mut pd, register) = blk_bound(&page, 2);
+        assert_eq!(bindings(&page).len(), 1);
+        assert_eq!(pd.driver_hung(Child::new(0), 1_500_000_000, 41, 100), FaultAction::RestartAfter(10));
+        assert!(bindings(&page).is_empty(), "unbound: the transport resets its device");
+        call(&mut pd, BLK_DRIVER, &register);
+        assert_eq!(bindings(&page).len(), 1, "bound again once it registers");
+        let vm_fault = FaultReport::decode(6, &[0x20_1000, 0x2401_0000]);
+        assert_eq!(pd.driver_faulted(Child::new(0), &vm_fault, 200), FaultAction::LeaveDown, "same window");
     }
 
     #[test]
@@ -347,6 +538,42 @@ mod tests {
     #[test]
     fn a_table_page_too_small_is_a_start_error() {
         let page = HeapRegion::new(8);
-        assert!(matches!(BusPd::new(page.memory(), &TRANSPORTS, &DRIVERS), Err(StartError::Table(_))));
+        assert!(matches!(BusPd::new(page.memory(), &TRANSPORTS, &DRIVERS, None), Err(StartError::Table(_))));
+    }
+
+    #[test]
+    fn a_dma_fault_the_iommu_reports_unbinds_and_restarts_the_driver_once_per_binding() {
+        use crate::gate::Gate;
+        use sevio_bus_protocol::Bdf;
+        use sevio_bus_protocol::confine::{BusSide, IommuSide, Outcome, Wish};
+        let (page, requests, answers) = (HeapRegion::new(4096), HeapRegion::new(4096), HeapRegion::new(4096));
+        let iommu = IommuSide::new(requests.memory(), answers.memory()).unwrap();
+        let gate = Gate::new(BusSide::new(requests.memory(), answers.memory()).unwrap());
+        let mut pd = BusPd::new(page.memory(), &TRANSPORTS, &DRIVERS, Some(gate)).unwrap();
+        let pci = crate::config::PCI;
+        assert_eq!(call(&mut pd, 1, &BusRequest::ServesDrivers { transport: pci, drivers: 0b1 }), BusReply::Ok);
+        let register = BusRequest::RegisterDriver { device_ids: DeviceIds::from_slice(&[2]).unwrap() };
+        call(&mut pd, BLK_DRIVER, &register);
+        let location = Location::Pci(Bdf { bus: 0, device: 2, function: 0 });
+        let found = BusRequest::DeviceFound { transport: pci, location, device_id: 2, vendor_id: 0x1af4 };
+        call(&mut pd, 1, &found);
+        assert!(bindings(&page).is_empty(), "waits for the IOMMU");
+        let Some(Wish::Confine { seq, .. }) = iommu.wish(0) else { panic!() };
+        iommu.answer(0, seq, Outcome::Confined);
+        assert!(pd.iommu_answered(100).is_empty());
+        assert_eq!(bindings(&page).len(), 1);
+        // Two reports of one burst: one unbinding, one restart.
+        iommu.fault(0, Some(0x4830_0000), 0x100);
+        let restarts = pd.iommu_answered(200);
+        assert_eq!(restarts.len(), 1);
+        assert_eq!((restarts[0].0.index(), restarts[0].1), (0, crate::config::RESTART_POLICY.first_backoff_ns));
+        assert!(bindings(&page).is_empty());
+        assert!(matches!(iommu.wish(0), Some(Wish::Release { .. })));
+        iommu.fault(0, Some(0x4830_0004), 0x100);
+        assert!(pd.iommu_answered(300).is_empty(), "already unbound: not counted again");
+        // Restarted, it registers again and waits for the IOMMU again.
+        call(&mut pd, BLK_DRIVER, &register);
+        assert!(bindings(&page).is_empty());
+        assert!(matches!(iommu.wish(0), Some(Wish::Confine { .. })));
     }
 }

@@ -17,6 +17,7 @@
 #[cfg(any(test, feature = "fuzzing"))]
 extern crate std;
 
+pub mod confine;
 pub mod matcher;
 pub mod table;
 pub mod wire;

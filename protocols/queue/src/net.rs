@@ -46,21 +46,23 @@ impl NetBuffer {
     pub const SIZE: usize = 16;
 }
 
+/// An entry is two 8-byte words: `io_or_offset`, then `len` (bytes 8-9),
+/// `oid` (byte 10, low six bits) and the struct's padding (bytes 11-15),
+/// written as zeros. sDDF's own `net_enqueue_*` copy the whole 16-byte
+/// struct, padding included, so a peer never relies on those bytes; two
+/// accesses instead of three per entry on either side.
 impl Entry for NetBuffer {
     const SIZE: usize = 16;
     #[inline(always)]
     fn load<M: QueueMemory>(mem: &M, off: usize) -> Option<Self> {
-        Some(NetBuffer {
-            io_or_offset: mem.read_u64(off)?,
-            len: mem.read_u16(off + 8)?,
-            oid: mem.read_u8(off + 10)? & 0x3f,
-        })
+        let io_or_offset = mem.read_u64(off)?;
+        let rest = mem.read_u64(off + 8)?;
+        Some(NetBuffer { io_or_offset, len: rest as u16, oid: (rest >> 16) as u8 & 0x3f })
     }
     #[inline(always)]
     fn store<M: QueueMemory>(&self, mem: &M, off: usize) -> Result<(), OutOfBounds> {
         mem.write_u64(off, self.io_or_offset)?;
-        mem.write_u16(off + 8, self.len)?;
-        mem.write_u8(off + 10, self.oid & 0x3f)
+        mem.write_u64(off + 8, u64::from(self.len) | u64::from(self.oid & 0x3f) << 16)
     }
 }
 

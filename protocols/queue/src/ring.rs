@@ -303,6 +303,25 @@ impl<K: QueueKind, M: QueueMemory> Producer<K, M> {
         self.capacity
     }
 
+    /// The free-running index the next staged entry takes (widened to
+    /// u32): a driver that must know, after a restart, whether an entry it
+    /// staged was published compares this against the stored `tail`.
+    pub fn next_index(&self) -> u32 {
+        self.tail.get()
+    }
+
+    /// The `tail` this producer last stored (what the consumer can see).
+    pub fn published_index(&self) -> u32 {
+        self.published.get()
+    }
+
+    /// Published entries the consumer has not taken yet (reloads `head`,
+    /// acquire).
+    pub fn unconsumed(&mut self) -> Result<u32, QueueError> {
+        self.reload_head()?;
+        Ok(self.published.distance(self.head))
+    }
+
     /// How many more entries fit now (reloads `head`, acquire; pairs with
     /// the consumer's release in [`Consumer::publish`]).
     pub fn free(&mut self) -> Result<u32, QueueError> {
@@ -390,6 +409,18 @@ impl<K: QueueKind, M: QueueMemory> Consumer<K, M> {
     /// The capacity given at construction.
     pub fn capacity(&self) -> u32 {
         self.capacity
+    }
+
+    /// The free-running index of the entry [`take`](Self::take) reads
+    /// next (widened to u32).
+    pub fn next_index(&self) -> u32 {
+        self.head.get()
+    }
+
+    /// The `head` this consumer last stored (what the producer can see):
+    /// entries before it were handed back and may be overwritten.
+    pub fn published_index(&self) -> u32 {
+        self.published.get()
     }
 
     /// Reload `tail` (acquire; pairs with [`Producer::publish`]'s release)

@@ -12,6 +12,7 @@
 pub mod live;
 pub mod net_peer;
 pub mod paint;
+pub mod restart;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -9,7 +9,8 @@
 //!   plays the gateway last, so the client's own ARP and ping are checked
 //!   too, and the client's PASS ends the run.
 //! - On QEMU's user networking (slirp) the client resolves and pings the
-//!   gateway 10.0.2.2 on its own and passes; modern and legacy devices.
+//!   gateway 10.0.2.2 on its own and passes; modern and legacy devices,
+//!   split and packed virtqueues.
 //! - Wired the sDDF way: the driver's client side only from
 //!   `.net_driver_config` and `.sevio_data_regions` (objcopied in by sim,
 //!   as an sDDF build does with sdfgen's output), channel ids the
@@ -559,6 +560,12 @@ fn user_networking(desc: &str, legacy: bool) -> Run {
 #[test]
 fn the_client_pings_the_user_networking_gateway_on_its_own() {
     user_networking("net.sim.toml", false);
+}
+
+#[test]
+fn packed_virtqueues_ping_the_gateway_too() {
+    let run = user_networking("net-packed.sim.toml", false);
+    run.assert_lines(&["net: packed virtqueues (VIRTIO_F_RING_PACKED)"]);
 }
 
 #[test]

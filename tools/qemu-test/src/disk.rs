@@ -8,7 +8,7 @@
 
 use sevio_client_blk::pattern::pattern_byte;
 use sevio_client_blk::test_mode::Plan;
-use sevio_client_blk::{DEFAULT_SEED, TestConfig};
+use sevio_client_blk::{DEFAULT_SEED, SOAK_ROUNDS, TestConfig, round_seed};
 use sevio_queue::blk::BLK_TRANSFER_SIZE as BLOCK;
 
 /// The size of the scratch disks the systems get: 16 MiB.
@@ -20,13 +20,32 @@ pub enum DiskCheck {
     /// The client's pattern over its plan, zero elsewhere; the PD named
     /// is the blk test client that writes it.
     Pattern(&'static str),
+    /// The pattern of the last of `blk-soak`'s rounds over the same plan,
+    /// zero elsewhere; the PD named is the soak client.
+    SoakPattern(&'static str),
     /// Not checked (the system is not expected to leave it in any
     /// particular state).
     Scratch,
 }
 
+impl DiskCheck {
+    /// The pattern seed the disk must hold, if it is checked.
+    pub fn seed(self) -> Option<u64> {
+        match self {
+            DiskCheck::Pattern(_) => Some(DEFAULT_SEED),
+            DiskCheck::SoakPattern(_) => Some(round_seed(DEFAULT_SEED, SOAK_ROUNDS - 1)),
+            DiskCheck::Scratch => None,
+        }
+    }
+}
+
 /// The first place a disk image differs from what the client wrote.
 pub fn check_pattern(image: &[u8]) -> Result<(), String> {
+    check_pattern_of(image, DEFAULT_SEED)
+}
+
+/// [`check_pattern`] for the pattern with seed `seed`.
+pub fn check_pattern_of(image: &[u8], seed: u64) -> Result<(), String> {
     if image.len() != DISK_BYTES {
         return Err(format!("{} bytes, not {DISK_BYTES}", image.len()));
     }
@@ -36,11 +55,11 @@ pub fn check_pattern(image: &[u8]) -> Result<(), String> {
     for (i, chunk) in image.chunks(BLOCK).enumerate() {
         let block = i as u64;
         if written.contains(&block) {
-            if let Some(at) = (0..BLOCK).find(|&o| chunk[o] != pattern_byte(DEFAULT_SEED, block, o)) {
+            if let Some(at) = (0..BLOCK).find(|&o| chunk[o] != pattern_byte(seed, block, o)) {
                 return Err(format!(
                     "block {block} byte {at} is {:#04x}, the client wrote {:#04x}",
                     chunk[at],
-                    pattern_byte(DEFAULT_SEED, block, at)
+                    pattern_byte(seed, block, at)
                 ));
             }
         } else if let Some(at) = chunk.iter().position(|b| *b != 0) {

@@ -13,6 +13,12 @@
 //! with MSI-X against INTx (`RATIO <metric>_msix_vs_intx`; see
 //! `sevio_qemu_test::bench_run`).
 //!
+//! `sevio-qemu-test restart-bench --sdk DIR --images DIR [--board B]
+//!  [--config debug|release] [--rounds N] [--timeout SECS] [--qemu BIN]`:
+//! part of `make bench-qemu`: N boots of the `journal` system (blk
+//! faulted ten times under load), then `BENCH` lines of the time from a
+//! fault to the restarted driver's first answer, on the runtime's clock.
+//!
 //! `sevio-qemu-test list`: the systems and broken variants.
 //!
 //! `sevio-qemu-test readme-table [--write README.md]`: print the README's
@@ -33,7 +39,9 @@ use std::time::Duration;
 const USAGE: &str = "usage: sevio-qemu-test run --sdk DIR --images DIR [--board B] [--config debug|release] \
                      [--timeout SECS] [--qemu BIN] [--only NAME]... [--no-self-test]\n       \
                      sevio-qemu-test bench --sdk DIR --images DIR --guest DIR [--board B] [--config debug|release] \
-                     [--rounds N] [--workloads blk,net,msix] [--timeout SECS] [--qemu BIN]\n       sevio-qemu-test list\n       sevio-qemu-test readme-table [--write README.md]";
+                     [--rounds N] [--workloads blk,net,msix] [--timeout SECS] [--qemu BIN]\n       \
+                     sevio-qemu-test restart-bench --sdk DIR --images DIR [--board B] [--config debug|release] \
+                     [--rounds N] [--timeout SECS] [--qemu BIN]\n       sevio-qemu-test list\n       sevio-qemu-test readme-table [--write README.md]";
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -44,6 +52,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("run") => run_all(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("restart-bench") => restart_bench(&args[1..]),
         Some("list") => {
             for s in SYSTEMS.iter().chain(BROKEN) {
                 let broken = s.broken.map(|b| format!(" (broken: {})", b.how)).unwrap_or_default();
@@ -153,6 +162,38 @@ fn bench(args: &[String]) -> Result<bool, String> {
     for line in compare(&format!("{label}_msix"), &on_msix, &format!("{label}_intx"), &on_intx, &ratio) {
         println!("{line}");
     }
+    Ok(true)
+}
+
+/// `restart-bench`: the `journal` system booted `--rounds` times (3 by
+/// default); each restart's fault-to-first-answer time, from the bus's and
+/// blk's lines; their median and maximum as `BENCH` lines.
+fn restart_bench(args: &[String]) -> Result<bool, String> {
+    let (rounds, rest) = match args.iter().position(|a| a == "--rounds") {
+        Some(i) => {
+            let value = args.get(i + 1).ok_or(format!("--rounds needs a value\n{USAGE}"))?;
+            let n: usize = value.parse().ok().filter(|&n| n > 0).ok_or(format!("--rounds {value}"))?;
+            (n, [&args[..i], &args[(i + 2).min(args.len())..]].concat())
+        }
+        None => (3, args.to_vec()),
+    };
+    let (mut setup, _, _) = parse_setup(&rest, Duration::from_secs(300))?;
+    setup.logs = setup.images.join("restart-bench");
+    let journal = find("journal").ok_or("no system named journal")?;
+    let label = if setup.config == "release" { "sel4".to_string() } else { format!("sel4_{}", setup.config) };
+    let mut times = Vec::new();
+    for round in 1..=rounds {
+        run(&setup, journal).map_err(|why| format!("round {round}: {why}"))?;
+        let log = setup.logs.join("journal.log");
+        let console = std::fs::read_to_string(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+        times.extend(sevio_e2e::restart::fault_to_first_answer_us(&console, "blk0", "blk"));
+    }
+    let (Some(median), Some(max)) = (sevio_e2e::restart::median(&times), times.iter().max()) else {
+        return Err("no restart answered before the next fault".into());
+    };
+    println!("BENCH blk_restart_fault_to_first_answer_median_{label} {median} us");
+    println!("BENCH blk_restart_fault_to_first_answer_max_{label} {max} us");
+    println!("BENCH blk_restart_samples_{label} {} restarts", times.len());
     Ok(true)
 }
 

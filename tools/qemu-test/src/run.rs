@@ -3,7 +3,7 @@
 //! verdict is in (or something fails, or time runs out), QEMU quit, the
 //! disks checked from the host.
 
-use crate::disk::{DISK_BYTES, DiskCheck, check_pattern};
+use crate::disk::{DISK_BYTES, DiskCheck, check_pattern_of};
 use crate::output::{State, Watcher};
 use crate::qemu::{Next, Qemu};
 use crate::systems::{System, apply};
@@ -111,9 +111,9 @@ pub fn run(setup: &Setup, system: &System) -> Result<Duration, String> {
         flip_byte(&disks[0], at)?;
     }
     for (i, (disk, check)) in disks.iter().zip(system.disks).enumerate() {
-        if let DiskCheck::Pattern(writer) = check {
+        if let (DiskCheck::Pattern(writer) | DiskCheck::SoakPattern(writer), Some(seed)) = (check, check.seed()) {
             let image = std::fs::read(disk).map_err(|e| format!("cannot read {}: {e}", disk.display()))?;
-            check_pattern(&image).map_err(|why| format!("disk{i} (written by {writer}): {why}"))?;
+            check_pattern_of(&image, seed).map_err(|why| format!("disk{i} (written by {writer}): {why}"))?;
         }
     }
     if system.export {
@@ -127,6 +127,7 @@ pub fn run(setup: &Setup, system: &System) -> Result<Duration, String> {
         sevio_client_sound::host::check_tone(&tone_wav(&export))
             .map_err(|why| format!("the tone's WAV file: {why}"))?;
     }
+    report_restarts(system, &console);
     Ok(took)
 }
 
@@ -184,6 +185,20 @@ fn shared_memory(args: Vec<String>, vhost: &Path) -> Vec<String> {
         .collect();
     out.splice(0..0, ["-object".to_string(), "memory-backend-memfd,id=sevio-ram,size=2G,share=on".to_string()]);
     out
+}
+
+/// A system whose blk driver was restarted: how long from each fault to
+/// the restarted driver's first answer (the runtime's clock, read from the
+/// bus's and blk's lines).
+fn report_restarts(system: &System, console: &str) {
+    let times = sevio_e2e::restart::fault_to_first_answer_us(console, "blk0", "blk");
+    if let (Some(median), Some(max)) = (sevio_e2e::restart::median(&times), times.iter().max()) {
+        println!(
+            "      {}: blk fault to first answer after the restart: median {median} us, max {max} us, {} restarts",
+            system.name,
+            times.len()
+        );
+    }
 }
 
 /// The gpu demo's input: sent once every line of

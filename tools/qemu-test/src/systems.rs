@@ -27,6 +27,10 @@ pub enum Variant {
     /// (MSI-X; `transports/pci/README.md`), as `systems/pci-msix.xml` has
     /// them.
     PciMsix,
+    /// `systems/journal.xml` with blk's storm page made a hang drill page:
+    /// blk spins for ever in the middle of its work, once, and the bus
+    /// must notice through its heartbeat.
+    StormToHang,
 }
 
 /// How a broken variant breaks, and the failure it must be reported with.
@@ -332,6 +336,26 @@ pub const SYSTEMS: &[System] = &[
         },
         ..REFERENCE
     },
+    System {
+        name: "reference-packed",
+        devices: concat!(
+            "-drive file={disk0},if=none,format=raw,id=hd0 -device virtio-blk-device,drive=hd0,packed=on ",
+            "-netdev user,id=net0,net=10.0.2.0/24,restrict=on ",
+            "-device virtio-net-device,netdev=net0,mac=52:54:00:12:34:56,packed=on ",
+            "-device virtio-serial-device,packed=on -chardev null,id=con0 -device virtconsole,chardev=con0 ",
+            "-device virtio-rng-device,packed=on"
+        ),
+        expect: Expect {
+            lines: &[
+                "blk: packed virtqueues (VIRTIO_F_RING_PACKED)",
+                "net: packed virtqueues (VIRTIO_F_RING_PACKED)",
+                "console: packed virtqueues (VIRTIO_F_RING_PACKED)",
+                "rng: packed virtqueues (VIRTIO_F_RING_PACKED)",
+            ],
+            ..REFERENCE.expect
+        },
+        ..REFERENCE
+    },
     PCI_MODERN,
     System {
         name: "pci-legacy",
@@ -401,6 +425,43 @@ pub const SYSTEMS: &[System] = &[
         ..NET_PCI_MODERN
     },
     System {
+        name: "blk-pci-iommu",
+        file: "systems/blk-pci-iommu.xml",
+        // The IOMMU first: QEMU gives a PCI device its DMA address space
+        // when it creates it. iommu_platform=on: QEMU sends a virtio
+        // device's DMA through the IOMMU only when it offers
+        // VIRTIO_F_ACCESS_PLATFORM.
+        devices: "-device virtio-iommu-pci,addr=1,boot-bypass=off \
+                  -drive file={disk0},if=none,format=raw,id=hd0 \
+                  -device virtio-blk-pci,drive=hd0,addr=2,disable-legacy=on,iommu_platform=on",
+        expect: Expect {
+            pass: &["blk_client"],
+            lines: &[
+                "bus: blk0 <- virtio-blk at pci 00:02.0 waits for the IOMMU",
+                "iommu: driver 0: device 00:02.0 confined",
+                "bus: blk0 <- virtio-blk at pci 00:02.0 (DMA confined by the IOMMU)",
+            ],
+            faults: &[],
+        },
+        ..PCI_MODERN
+    },
+    System {
+        name: "net-pci-iommu",
+        file: "systems/net-pci-iommu.xml",
+        devices: "-device virtio-iommu-pci,addr=3,boot-bypass=off -netdev user,id=net0,net=10.0.2.0/24,restrict=on \
+                  -device virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,addr=1,disable-legacy=on,romfile=,\
+                  iommu_platform=on",
+        expect: Expect {
+            pass: &["net_client"],
+            lines: &[
+                "iommu: driver 1: device 00:01.0 confined",
+                "bus: net0 <- virtio-net at pci 00:01.0 (DMA confined by the IOMMU)",
+            ],
+            faults: &[],
+        },
+        ..NET_PCI_MODERN
+    },
+    System {
         name: "blk-pci-msix",
         file: "systems/pci-msix.xml",
         expect: Expect {
@@ -410,6 +471,42 @@ pub const SYSTEMS: &[System] = &[
                 "bus: blk0 <- virtio-blk at pci 00:02.0",
             ],
             ..PCI_MODERN.expect
+        },
+        ..PCI_MODERN
+    },
+    System {
+        name: "rogue-pci",
+        file: "systems/rogue-pci.xml",
+        devices: "-drive file={disk0},if=none,format=raw,id=hd0 \
+                  -device virtio-blk-pci,drive=hd0,addr=2,disable-legacy=on,iommu_platform=on",
+        // The rogue only reads: the (zeroed) disk is not checked.
+        disks: &[DiskCheck::Scratch],
+        expect: Expect {
+            pass: &["canary"],
+            lines: &[
+                "rogue: asked the device to read sectors 0..8 into 0x48300000",
+                "canary: changed: 4096 of 4096 bytes, the first at offset 0",
+            ],
+            faults: &[],
+        },
+        ..PCI_MODERN
+    },
+    System {
+        name: "rogue-pci-iommu",
+        file: "systems/rogue-pci-iommu.xml",
+        devices: "-device virtio-iommu-pci,addr=1,boot-bypass=off -drive file={disk0},if=none,format=raw,id=hd0 \
+                  -device virtio-blk-pci,drive=hd0,addr=2,disable-legacy=on,iommu_platform=on",
+        disks: &[DiskCheck::Scratch],
+        expect: Expect {
+            pass: &["canary"],
+            lines: &[
+                "rogue: asked the device to read sectors 0..8 into 0x48300000",
+                "iommu: DMA fault: device 00:02.0 (driver 0) access at 0x48300000 refused",
+                "bus: blk0 </- virtio-blk at pci 00:02.0",
+                "bus: restarting blk0 in 1000 us (restart 1 of 11",
+                "canary: intact",
+            ],
+            faults: &["iommu: DMA fault", "bus: driver 0 faulted (blk0): the IOMMU refused"],
         },
         ..PCI_MODERN
     },
@@ -474,6 +571,51 @@ pub const SYSTEMS: &[System] = &[
                 "bus: blk0 bound again",
             ],
             faults: &["bus: driver 0 faulted", "fault drill", "panicked at pds/drivers/core/src/drill.rs"],
+        },
+        ..REFERENCE
+    },
+    System {
+        name: "journal",
+        file: "systems/journal.xml",
+        devices: "-drive file={disk0},if=none,format=raw,id=hd0 -device virtio-blk-device,drive=hd0",
+        // Every block blk-soak was told was written holds its last round's
+        // pattern, nothing else was written.
+        disks: &[DiskCheck::SoakPattern("blk_client")],
+        expect: Expect {
+            // blk-soak passes only if every block read back is the one it
+            // wrote and no id was answered twice.
+            pass: &["blk_client"],
+            lines: &[
+                "blk: fault storm: 10 faults, seed",
+                "blk: fault storm: fault 5 of 10, at bring-up",
+                "blk: fault storm: fault 10 of 10",
+                "bus: restarting blk0 in 16000 us (restart 10 of 11",
+                "blk: journal at start",
+                "blk: first answer since the restart at",
+                "blk-client: round 12 of 12",
+            ],
+            faults: &["bus: driver 0 faulted", "fault storm", "panicked at pds/drivers/core/src/drill.rs"],
+        },
+        ..REFERENCE
+    },
+    System {
+        name: "journal-hang",
+        file: "systems/journal.xml",
+        variant: Variant::StormToHang,
+        devices: "-drive file={disk0},if=none,format=raw,id=hd0 -device virtio-blk-device,drive=hd0",
+        disks: &[DiskCheck::SoakPattern("blk_client")],
+        expect: Expect {
+            pass: &["blk_client"],
+            lines: &[
+                "bus: watching 1 driver heartbeat(s)",
+                "blk: hang drill: spinning for ever at",
+                "bus: driver 0 hung (blk0): inside one event for",
+                "bus: blk0 bound again",
+                "blk: journal at start 2:",
+                "blk-client: round 12 of 12",
+            ],
+            // The bus's hang line says it is treated as a fault.
+            faults: &["bus: driver 0 hung (blk0)"],
         },
         ..REFERENCE
     },
@@ -562,6 +704,13 @@ pub fn apply(variant: Variant, text: &str) -> Result<String, String> {
                 &text[first_pd..pci],
                 &text[pci..]
             ))
+        }
+        Variant::StormToHang => {
+            let storm = r#"setvar_vaddr="fault_storm_vaddr""#;
+            if !text.contains(storm) {
+                return Err("no fault storm page to turn into a hang drill".into());
+            }
+            Ok(text.replace(storm, r#"setvar_vaddr="fault_hang_vaddr""#))
         }
         Variant::BlkFaultDrill => {
             let first_pd = text.find("<protection_domain ").ok_or("no protection domain")?;

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-const USAGE: &str = "usage: sevio-sim run <system.xml> [--sim <sim.toml>] [--pd-dir DIR] [--timeout SECS] [--qemu PATH] [--fault PD=TEXT]... [--hold-irq PD_OR_INTID[=TEXT]]... [--linger SECS]
+const USAGE: &str = "usage: sevio-sim run <system.xml> [--sim <sim.toml>] [--pd-dir DIR] [--timeout SECS] [--qemu PATH] [--fault PD=TEXT]... [--fault-random PD=N[@SEED]] [--hold-irq PD_OR_INTID[=TEXT]]... [--linger SECS] [--profile]
 
 Runs every PD of system.xml as a process (its host build, found by its
 program_image name in --pd-dir, default: the directory of sevio-sim itself)
@@ -34,10 +34,15 @@ against QEMU arm virt's devices as the sim description lists them (default:
 containing TEXT (fault injection; the fault reaches its parent PD). Each
 rule fires once; give it n times to fault on n such lines (a parent that
 restarts PD sees it print its lines again).
+--fault-random PD=N[@SEED] kills PD N times, each at a random moment
+40 to 120 ms after its (re)start, whatever it is doing (the seed, random
+unless given, is printed).
 --hold-irq PD_OR_INTID[=TEXT] stops delivering that interrupt (every one
 of PD's, or the line INTID) from the start, or from when any PD prints a
 line containing TEXT: the device's completions are never signalled.
 --linger SECS keeps the system running that long after it passed.
+--profile prints, at the end, every notification count by sender and
+receiver and every IRQ count by line, most first.
 Exit status: 0 PASS, 1 FAIL (or timeout, default 30 s), 2 bad input.";
 
 fn parse_args(args: &[String]) -> Result<run::Options, String> {
@@ -55,6 +60,8 @@ fn parse_args(args: &[String]) -> Result<run::Options, String> {
     let mut faults = Vec::new();
     let mut linger = Duration::ZERO;
     let mut holds = Vec::new();
+    let mut random_faults = None;
+    let mut profile = false;
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
@@ -75,6 +82,7 @@ fn parse_args(args: &[String]) -> Result<run::Options, String> {
                     .ok_or(format!("bad --fault '{v}': want PD=TEXT"))?;
                 faults.push((pd.to_string(), text.to_string()));
             }
+            "--fault-random" => random_faults = Some(parse_random_faults(&value("--fault-random")?)?),
             "--hold-irq" => {
                 let v = value("--hold-irq")?;
                 let (who, text) = match v.split_once('=') {
@@ -92,6 +100,7 @@ fn parse_args(args: &[String]) -> Result<run::Options, String> {
                     v.parse().ok().filter(|s: &f64| s.is_finite() && *s > 0.0).ok_or(format!("bad --timeout '{v}'"))?;
                 timeout = Duration::from_secs_f64(secs);
             }
+            "--profile" => profile = true,
             "-h" | "--help" => return Err(String::new()),
             flag if flag.starts_with('-') => return Err(format!("unknown option '{flag}'")),
             path if system.is_none() => system = Some(PathBuf::from(path)),
@@ -106,7 +115,25 @@ fn parse_args(args: &[String]) -> Result<run::Options, String> {
             .and_then(|e| e.parent().map(PathBuf::from))
             .ok_or("cannot tell where sevio-sim is; give --pd-dir")?,
     };
-    Ok(run::Options { system, sim, pd_dir, timeout, qemu, faults, holds, linger })
+    Ok(run::Options { system, sim, pd_dir, timeout, qemu, faults, random_faults, holds, linger, profile })
+}
+
+/// `PD=N` or `PD=N@SEED` (SEED decimal or 0x-hex).
+fn parse_random_faults(v: &str) -> Result<run::RandomFaults, String> {
+    let bad = || format!("bad --fault-random '{v}': want PD=N or PD=N@SEED (N from 1)");
+    let (pd, rest) = v.split_once('=').filter(|(pd, _)| !pd.is_empty()).ok_or_else(bad)?;
+    let (count, seed) = match rest.split_once('@') {
+        Some((n, seed)) => {
+            let seed = match seed.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16),
+                None => seed.parse(),
+            };
+            (n, Some(seed.map_err(|_| bad())?))
+        }
+        None => (rest, None),
+    };
+    let count: u32 = count.parse().ok().filter(|&n| n > 0).ok_or_else(bad)?;
+    Ok(run::RandomFaults { pd: pd.to_string(), count, seed })
 }
 
 fn main() -> ExitCode {
@@ -167,6 +194,8 @@ mod tests {
         let o =
             parse(&["run", "s.xml", "--fault", "blk=device ready", "--fault", "net=a=b", "--linger", "0.5"]).unwrap();
         assert_eq!(o.linger, Duration::from_millis(500));
+        assert!(!o.profile);
+        assert!(parse(&["run", "s.xml", "--profile"]).unwrap().profile);
         assert!(parse(&["run", "s.xml", "--linger", "x"]).unwrap_err().contains("bad --linger"));
         let held = parse(&["run", "s.xml", "--hold-irq", "79=wrote 68", "--hold-irq", "mmio"]).unwrap();
         assert_eq!(
@@ -182,6 +211,14 @@ mod tests {
         assert_eq!(o.faults, [("blk".into(), "device ready".into()), ("net".into(), "a=b".into())]);
         for bad in ["blk", "=x", "blk="] {
             assert!(parse(&["run", "s.xml", "--fault", bad]).unwrap_err().contains("want PD=TEXT"), "{bad}");
+        }
+        let r = parse(&["run", "s.xml", "--fault-random", "blk=10@0x2a"]).unwrap().random_faults.unwrap();
+        assert_eq!((r.pd.as_str(), r.count, r.seed), ("blk", 10, Some(42)));
+        let r = parse(&["run", "s.xml", "--fault-random", "blk=3"]).unwrap().random_faults.unwrap();
+        assert_eq!((r.count, r.seed), (3, None));
+        for bad in ["blk", "blk=0", "=3", "blk=x", "blk=3@zz"] {
+            let err = parse(&["run", "s.xml", "--fault-random", bad]).unwrap_err();
+            assert!(err.contains("want PD=N or PD=N@SEED"), "{bad}: {err}");
         }
     }
 }

@@ -112,6 +112,10 @@ pub struct Router {
     pub notifications: u64,
     /// IRQs delivered to any PD, for benchmarks.
     pub irqs_delivered: u64,
+    /// Notifications by (sender, receiver), for `--profile`.
+    pub notifications_by_pair: std::collections::BTreeMap<(PdId, PdId), u64>,
+    /// IRQs delivered by (INTID, receiver), for `--profile`.
+    pub irqs_by_line: std::collections::BTreeMap<(u32, PdId), u64>,
 }
 
 impl Router {
@@ -152,7 +156,14 @@ impl Router {
                 })
             })
             .collect();
-        Router { pds, lines, notifications: 0, irqs_delivered: 0 }
+        Router {
+            pds,
+            lines,
+            notifications: 0,
+            irqs_delivered: 0,
+            notifications_by_pair: Default::default(),
+            irqs_by_line: Default::default(),
+        }
     }
 
     /// The INTIDs of `pd`'s interrupt lines.
@@ -177,6 +188,7 @@ impl Router {
         match self.end(pd, ch) {
             Some(end) if end.notify => {
                 self.notifications += 1;
+                *self.notifications_by_pair.entry((pd, end.peer)).or_default() += 1;
                 self.signal(end.peer, end.peer_id, out)
             }
             _ => self.misuse(pd, format!("notify on channel {ch}, which it may not notify"), out),
@@ -315,6 +327,7 @@ impl Router {
         l.masked = true;
         let (pd, id) = (l.pd, l.id);
         self.irqs_delivered += 1;
+        *self.irqs_by_line.entry((l.intid, pd)).or_default() += 1;
         self.signal(pd, id, out);
     }
 
@@ -498,6 +511,8 @@ mod tests {
         assert_eq!(r.irqs_delivered, 1, "a masked line is not delivered again until acked");
         run(&mut r, |r, o| r.irq_ack(DEV, 5, o));
         assert_eq!((r.notifications, r.irqs_delivered), (2, 2));
+        assert_eq!(r.notifications_by_pair.values().sum::<u64>(), 2, "every notification in the profile");
+        assert_eq!(r.irqs_by_line.values().sum::<u64>(), 2, "every IRQ in the profile");
     }
 
     #[test]

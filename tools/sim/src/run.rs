@@ -29,13 +29,10 @@ pub enum Input {
     PdBad(PdId, String),
     /// A PD's socket closed: it has exited or been killed.
     PdClosed(PdId),
-    /// An intercepted interrupt line changed.
-    Irq {
-        /// SPI number (INTID - 32).
-        spi: u32,
-        /// New level.
-        high: bool,
-    },
+    /// An intercepted interrupt line changed: its new level waits in the
+    /// session's queue of levels (taken in QEMU's order, see
+    /// [`Session::take_irq_levels`]).
+    IrqChanged,
     /// QEMU's qtest connection closed.
     QemuGone,
     /// sim got SIGINT, SIGTERM or SIGHUP.
@@ -61,11 +58,66 @@ pub struct Options {
     /// restart. Each rule fires once; a rule given n times fires on n
     /// such lines (a restarted PD prints its bring-up lines again).
     pub faults: Vec<(String, String)>,
+    /// `--fault-random`: kill one PD at random moments.
+    pub random_faults: Option<RandomFaults>,
     /// Interrupts to stop delivering (`--hold-irq`).
     pub holds: Vec<Hold>,
     /// After the verdict is PASS, keep the system running this long (to
     /// see what it does next; a FAIL meanwhile still fails the run).
     pub linger: Duration,
+    /// At the end, print every notification count by sender and receiver
+    /// and every IRQ count by line (`--profile`).
+    pub profile: bool,
+}
+
+/// `--fault-random PD=N[@SEED]`: kill `pd` `count` times, each at a
+/// moment drawn from [`RANDOM_FAULT_AFTER`] to that plus
+/// [`RANDOM_FAULT_WITHIN`] after it (re)starts: the kill lands wherever
+/// the PD happens to be (late in bring-up, mid-request, halfway through
+/// writing shared memory), as a fault of a real PD can.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RandomFaults {
+    /// The PD's name.
+    pub pd: String,
+    /// How many kills.
+    pub count: u32,
+    /// The generator's seed (`None`: from the clock; printed either way).
+    pub seed: Option<u64>,
+}
+
+/// When the window of a random fault opens after a (re)start, and how
+/// long it is. A driver's restart and bring-up take some 60 to 70 ms in
+/// sim: the window straddles its end, so kills fall in bring-up and in
+/// the middle of its work, and a PD under load never gets much done
+/// between two kills.
+pub const RANDOM_FAULT_AFTER: Duration = Duration::from_millis(40);
+/// See [`RANDOM_FAULT_AFTER`].
+pub const RANDOM_FAULT_WITHIN: Duration = Duration::from_millis(80);
+
+/// `--fault-random` in force.
+struct RandomKills {
+    pd: PdId,
+    total: u32,
+    done: u32,
+    rng: u64,
+    seed: u64,
+    /// When the next kill is due (none while the PD is down).
+    next_at: Option<Instant>,
+}
+
+impl RandomKills {
+    /// Arm the next kill, if any are left, from `now`.
+    fn arm(&mut self, now: Instant) {
+        if self.done >= self.total {
+            return;
+        }
+        // xorshift64: spread, not secrecy.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let window = RANDOM_FAULT_WITHIN.as_micros() as u64;
+        self.next_at = Some(now + RANDOM_FAULT_AFTER + Duration::from_micros(self.rng % window));
+    }
 }
 
 /// `--hold-irq WHO[=TEXT]`: an interrupt sim stops delivering, as if the
@@ -230,14 +282,20 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
 
     let mut qtest = None;
     let mut qmp = None;
+    let (levels_tx, irq_levels) = channel();
     if needs_qemu {
-        let sink_tx = std::sync::Mutex::new(tx.clone());
+        let sink_tx = std::sync::Mutex::new((tx.clone(), levels_tx));
         let sink = move |e: QtestEvent| {
+            let Ok(sink) = sink_tx.lock() else { return };
+            let (inputs, levels) = &*sink;
             let input = match e {
-                QtestEvent::Irq { spi, high } => Input::Irq { spi, high },
+                QtestEvent::Irq { spi, high } => {
+                    let _ = levels.send((spi, high));
+                    Input::IrqChanged
+                }
                 QtestEvent::Closed => Input::QemuGone,
             };
-            let _ = sink_tx.lock().map(|t| t.send(input));
+            let _ = inputs.send(input);
         };
         let launch = Launch { qemu: &opts.qemu, ram_file: &ram_path, run_dir: &run_dir, desc: &desc };
         match qemu::start(&launch, sink) {
@@ -285,16 +343,35 @@ pub fn run(opts: &Options) -> Result<Outcome, String> {
         outcome: None,
         faults: Vec::new(),
         holds: Vec::new(),
+        random: None,
         expect_fail,
         failed: Vec::new(),
         timer: SimTimer::default(),
         res,
+        profile: opts.profile,
+        irq_levels,
     };
     for (name, text) in &opts.faults {
         match session.system.pds.iter().position(|p| &p.name == name) {
             Some(pd) => session.faults.push((pd, text.clone())),
             None => return Err(format!("--fault names PD '{name}', which system.xml does not have")),
         }
+    }
+    if let Some(r) = &opts.random_faults {
+        let Some(pd) = session.system.pd_index(&r.pd) else {
+            return Err(format!("--fault-random names PD '{}', which system.xml does not have", r.pd));
+        };
+        let seed = r.seed.unwrap_or_else(|| monotonic_ns() ^ u64::from(std::process::id()) << 32);
+        console::sim(&format!(
+            "random faults: {} kill(s) of {}, each {} to {} ms after it starts, seed {seed:#x}",
+            r.count,
+            r.pd,
+            RANDOM_FAULT_AFTER.as_millis(),
+            (RANDOM_FAULT_AFTER + RANDOM_FAULT_WITHIN).as_millis()
+        ));
+        let mut kills = RandomKills { pd, total: r.count, done: 0, rng: seed | 1, seed, next_at: None };
+        kills.arm(Instant::now());
+        session.random = Some(kills);
     }
     for hold in &opts.holds {
         let intids = match (hold.who.parse::<u32>(), session.system.pd_index(&hold.who)) {
@@ -369,6 +446,8 @@ struct Session {
     faults: Vec<(PdId, String)>,
     /// `--hold-irq` rules not yet in force: (INTIDs, text).
     holds: Vec<(Vec<u32>, String)>,
+    /// `--fault-random`, if given.
+    random: Option<RandomKills>,
     /// PDs whose FAIL is the expected outcome (`expect_fail`), and
     /// whether they have reported it.
     expect_fail: Vec<PdId>,
@@ -376,6 +455,10 @@ struct Session {
     /// The machine's generic timer (INTID 30).
     timer: SimTimer,
     res: Resources,
+    /// `--profile`: print the signal counts at the end.
+    profile: bool,
+    /// Interrupt line levels from QEMU, in its order.
+    irq_levels: Receiver<(u32, bool)>,
 }
 
 impl Session {
@@ -399,17 +482,21 @@ impl Session {
                 None => {}
             }
             self.sync_timer();
+            self.random_fault_due();
             let mut left = deadline.saturating_duration_since(Instant::now());
             let timer_rise =
                 self.timer.next_rise_ns().map(|at| Duration::from_nanos(at.saturating_sub(monotonic_ns())));
-            let timer_first = timer_rise.is_some_and(|rise| rise < left);
-            if let Some(rise) = timer_rise.filter(|_| timer_first) {
-                left = rise;
+            let kill_due =
+                self.random.as_ref().and_then(|r| r.next_at).map(|at| at.saturating_duration_since(Instant::now()));
+            let wake_first = [timer_rise, kill_due].into_iter().flatten().min().filter(|&w| w < left);
+            if let Some(wake) = wake_first {
+                left = wake;
             }
             match rx.recv_timeout(left) {
                 Ok(input) => self.handle(input),
-                // The timer line rises: the next sync_timer delivers it.
-                Err(RecvTimeoutError::Timeout) if timer_first => {}
+                // The timer line rises, or a random fault is due: the
+                // next round delivers it.
+                Err(RecvTimeoutError::Timeout) if wake_first.is_some() => {}
                 Err(RecvTimeoutError::Timeout) if held.is_some() => self.outcome = held.take(),
                 Err(RecvTimeoutError::Timeout) => {
                     self.outcome =
@@ -436,7 +523,26 @@ impl Session {
         for pd in 0..self.lines.len() {
             self.flush_output(pd);
         }
+        if self.profile {
+            self.print_profile();
+        }
         self.outcome.take().unwrap_or(Outcome::Fail("no outcome".into()))
+    }
+
+    /// `--fault-random`: kill the PD if its moment has come.
+    fn random_fault_due(&mut self) {
+        let Some(r) = &mut self.random else { return };
+        if r.next_at.is_none_or(|at| at > Instant::now()) {
+            return;
+        }
+        r.next_at = None;
+        let pd = r.pd;
+        if self.router.is_dead(pd) || self.doomed[pd].is_some() {
+            return;
+        }
+        r.done += 1;
+        let why = format!("fault injected (--fault-random {} of {}, seed {:#x})", r.done, r.total, r.seed);
+        self.apply(vec![Effect::Kill(pd, why, fault_label::VM_FAULT)]);
     }
 
     /// Drive the timer's interrupt line to the level its registers and the
@@ -447,6 +553,28 @@ impl Session {
             let mut out = Vec::new();
             self.router.line_level(PHYSICAL_TIMER_INTID, high, &mut out);
             self.apply(out);
+        }
+    }
+
+    /// `--profile`: who notified whom and which lines interrupted, over
+    /// the whole run, most first (where the signals a benchmark counts
+    /// come from).
+    fn print_profile(&self) {
+        let mut rows: Vec<(u64, String)> = self
+            .router
+            .notifications_by_pair
+            .iter()
+            .map(|(&(from, to), &n)| (n, format!("notify {} -> {}", self.name(from), self.name(to))))
+            .chain(
+                self.router
+                    .irqs_by_line
+                    .iter()
+                    .map(|(&(intid, to), &n)| (n, format!("irq {intid} -> {}", self.name(to)))),
+            )
+            .collect();
+        rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        for (n, what) in rows {
+            console::sim(&format!("profile: {what}: {n}"));
         }
     }
 
@@ -480,7 +608,7 @@ impl Session {
                 out.push(Effect::Kill(pd, format!("malformed message to sim: {why}"), fault_label::USER_EXCEPTION))
             }
             Input::PdClosed(pd) => self.pd_gone(pd, &mut out),
-            Input::Irq { spi, high } => self.router.irq_level(spi, high, &mut out),
+            Input::IrqChanged => self.take_irq_levels(&mut out),
             Input::QemuGone => {
                 let status = self.res.qemu.as_mut().and_then(|q| q.wait().ok());
                 let how = status.map(describe_status).unwrap_or_else(|| "closed its qtest socket".into());
@@ -519,14 +647,21 @@ impl Session {
             )),
             PdMsg::PpCall(ch, m) => self.router.pp_call(pd, ch, m, out),
             PdMsg::Wait(reply) => self.router.wait(pd, reply, out),
-            PdMsg::MmioRead { vaddr, width } => match self.device_access(pd, vaddr, width, None) {
-                Ok(value) => out.push(Effect::Send(pd, SimMsg::MmioValue(value))),
-                Err(why) => out.push(Effect::Kill(pd, why, fault_label::VM_FAULT)),
-            },
+            PdMsg::MmioRead { vaddr, width } => {
+                match self.device_access(pd, vaddr, width, None) {
+                    Ok(value) => out.push(Effect::Send(pd, SimMsg::MmioValue(value))),
+                    Err(why) => out.push(Effect::Kill(pd, why, fault_label::VM_FAULT)),
+                }
+                self.take_irq_levels(out);
+            }
             PdMsg::MmioWrite { vaddr, width, value } => {
                 if let Err(why) = self.device_access(pd, vaddr, width, Some(value)) {
                     out.push(Effect::Kill(pd, why, fault_label::VM_FAULT));
                 }
+                // A write that lowers a line (an interrupt acknowledged)
+                // must take effect before the PD's next message, often its
+                // irq_ack, or a level line would fire again for nothing.
+                self.take_irq_levels(out);
             }
             PdMsg::Output(bytes) => {
                 if self.output(pd, &bytes) {
@@ -570,8 +705,20 @@ impl Session {
                 self.lines[pd] = LineBuffer::default();
                 self.router.restarted(pd, out);
                 console::sim(&format!("{} restarted", self.name(pd)));
+                if let Some(r) = self.random.as_mut().filter(|r| r.pd == pd) {
+                    r.arm(Instant::now());
+                }
             }
             Err(e) => self.outcome = Some(Outcome::Fail(format!("cannot restart {}: {e}", self.name(pd)))),
+        }
+    }
+
+    /// Apply every interrupt level change QEMU has reported so far. QEMU
+    /// reports the changes a register access causes before it answers the
+    /// access, so after an access this includes them all.
+    fn take_irq_levels(&mut self, out: &mut Vec<Effect>) {
+        while let Ok((spi, high)) = self.irq_levels.try_recv() {
+            self.router.irq_level(spi, high, out);
         }
     }
 

@@ -1,7 +1,7 @@
 //! The operations a transport provides for one device (VIRTIO 1.2 §3.1,
 //! expressed over whatever registers the transport has).
 
-use sevio_virtio::{PlacementError, RingPlacement};
+use sevio_virtio::{PlacementError, RingFormat, RingPlacement};
 
 /// Why a device operation was refused.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -60,9 +60,10 @@ pub trait VirtioDevice {
     /// The maximum size of queue `index`; 0 when it does not exist.
     fn queue_max(&mut self, index: u16) -> u16;
     /// Give queue `index` its size and addresses and make it live, after
-    /// checking them with [`RingPlacement::check`] for this device's
-    /// maximum and register interface.
-    fn setup_queue(&mut self, index: u16, ring: RingPlacement) -> Result<(), DeviceError>;
+    /// checking them with [`RingPlacement::check_format`] for `format`
+    /// (packed when the driver negotiated VIRTIO_F_RING_PACKED), this
+    /// device's maximum and its register interface.
+    fn setup_queue(&mut self, index: u16, ring: RingPlacement, format: RingFormat) -> Result<(), DeviceError>;
     /// Read `width` bytes of config space with the generation they belong to.
     fn config_read(&mut self, offset: usize, width: usize) -> Result<(u64, u32), DeviceError>;
     /// Write `width` bytes of config space.

@@ -4,7 +4,8 @@
 
 use crate::device::{DeviceError, VirtioDevice};
 use sevio_transport_protocol::{DeviceInfo, Location, Reply, Request, TransportDoorbell, TransportError};
-use sevio_virtio::RingPlacement;
+use sevio_virtio::features::general;
+use sevio_virtio::{RingFormat, RingPlacement};
 
 /// Driver channels a transport serves.
 pub const MAX_DRIVERS: usize = 8;
@@ -16,6 +17,10 @@ struct Entry<D> {
     location: Location,
     /// Each queue's ring, given by QueueSetup and applied by QueueReady.
     pending: [Option<RingPlacement>; MAX_QUEUES],
+    /// The ring format the features in force call for: packed once the
+    /// device kept FEATURES_OK for VIRTIO_F_RING_PACKED (VIRTIO 1.2 §2.8),
+    /// split otherwise and after every reset.
+    format: RingFormat,
 }
 
 /// What the transport knows about one driver channel.
@@ -57,7 +62,7 @@ impl<D: VirtioDevice, const N: usize> Transport<D, N> {
     pub fn insert(&mut self, index: usize, location: Location, device: D) -> Result<(), D> {
         match self.entries.get_mut(index) {
             Some(e @ None) => {
-                *e = Some(Entry { device, location, pending: [None; MAX_QUEUES] });
+                *e = Some(Entry { device, location, pending: [None; MAX_QUEUES], format: RingFormat::Split });
                 Ok(())
             }
             _ => Err(device),
@@ -113,6 +118,7 @@ impl<D: VirtioDevice, const N: usize> Transport<D, N> {
         if let Some(Some(entry)) = self.entries.get_mut(index) {
             entry.device.reset();
             entry.pending = [None; MAX_QUEUES];
+            entry.format = RingFormat::Split;
         }
     }
 
@@ -141,14 +147,22 @@ impl<D: VirtioDevice, const N: usize> Transport<D, N> {
                 version: device.version(),
             }),
             Request::DeviceFeatures => Reply::Features(device.device_features()),
-            Request::DriverFeatures { features } => Reply::FeaturesOk(device.set_driver_features(features)),
+            Request::DriverFeatures { features } => {
+                let offered = device.device_features();
+                let kept = device.set_driver_features(features);
+                // The device takes only bits it offered; the ring format
+                // follows what it took, and only if FEATURES_OK stuck.
+                let packed = kept && features & offered & general::RING_PACKED.mask() != 0;
+                entry.format = if packed { RingFormat::Packed } else { RingFormat::Split };
+                Reply::FeaturesOk(kept)
+            }
             Request::QueueMaxSize { queue } => Reply::QueueMaxSize(device.queue_max(queue)),
             Request::QueueSetup { queue, size, desc, avail, used } => {
                 let Some(pending) = entry.pending.get_mut(queue as usize) else {
                     return Reply::Error(TransportError::InvalidQueue);
                 };
                 let ring = RingPlacement { size, desc, avail, used };
-                if ring.check_inside(window.0, window.1).is_err() {
+                if ring.check_inside_format(entry.format, window.0, window.1).is_err() {
                     return Reply::Error(TransportError::InvalidAddress);
                 }
                 *pending = Some(ring);
@@ -158,7 +172,7 @@ impl<D: VirtioDevice, const N: usize> Transport<D, N> {
                 let Some(Some(ring)) = entry.pending.get(queue as usize).copied() else {
                     return Reply::Error(TransportError::WrongState);
                 };
-                match device.setup_queue(queue, ring) {
+                match device.setup_queue(queue, ring, entry.format) {
                     Ok(()) => Reply::Ok,
                     Err(e) => Reply::Error(device_error(e)),
                 }
@@ -185,6 +199,7 @@ impl<D: VirtioDevice, const N: usize> Transport<D, N> {
             Request::Reset => {
                 device.reset_and_acknowledge();
                 entry.pending = [None; MAX_QUEUES];
+                entry.format = RingFormat::Split;
                 Reply::Ok
             }
             Request::Status => Reply::Status(device.status()),
@@ -347,6 +362,48 @@ mod tests {
         assert_eq!(t.handle(0, Request::QueueReady { queue: 0 }), Reply::Ok);
         let ring = RingPlacement::new(128, base, base + 0x800, base + 0x1000);
         assert_eq!(ops(&t, 31), [DeviceOp::SetupQueue(0, ring)]);
+    }
+
+    /// The ring format follows the features the device kept: packed
+    /// placements (VIRTIO 1.2 §2.8.10.1: 16n, 4 and 4 bytes) are checked as
+    /// packed ones, and a reset goes back to split.
+    #[test]
+    fn packed_once_ring_packed_is_negotiated_split_after_a_reset() {
+        let pages = [HeapRegion::new(4096)];
+        let mut t = Transport::<MockDevice, 32>::new();
+        let device = MockDevice::new(2, 2, 1 << 32 | 1 << 34, 1, 256);
+        assert!(t.insert(31, BLK, device.clone()).is_ok());
+        t.attach_driver(
+            0,
+            DriverPort { doorbell: TransportDoorbell::init(pages[0].memory()).unwrap(), dma_window: WINDOW },
+        );
+        t.set_binding(0, Some(BLK));
+        let (base, size) = WINDOW;
+        // The two event suppression structures in the window's last 8
+        // bytes: inside as packed parts, far outside as split rings.
+        let tail =
+            Request::QueueSetup { queue: 0, size: 128, desc: base, avail: base + size - 8, used: base + size - 4 };
+        assert_eq!(t.handle(0, Request::DriverFeatures { features: 1 << 32 }), Reply::FeaturesOk(true));
+        assert_eq!(t.handle(0, tail), Reply::Error(TransportError::InvalidAddress), "split: the rings run out");
+        assert_eq!(t.handle(0, Request::DriverFeatures { features: 1 << 32 | 1 << 34 }), Reply::FeaturesOk(true));
+        assert_eq!(t.handle(0, tail), Reply::Ok);
+        assert_eq!(t.handle(0, Request::QueueReady { queue: 0 }), Reply::Ok);
+        assert!(device.packed(0), "the device was set up packed");
+        // Size 100 is no power of two: fine for a packed ring (§2.8.10.1).
+        assert_eq!(t.handle(0, Request::Reset), Reply::Ok);
+        assert_eq!(t.handle(0, Request::DriverFeatures { features: 1 << 32 | 1 << 34 }), Reply::FeaturesOk(true));
+        let odd = Request::QueueSetup { queue: 0, size: 100, desc: base, avail: base + 1600, used: base + 1604 };
+        assert_eq!(t.handle(0, odd), Reply::Ok);
+        assert_eq!(t.handle(0, Request::QueueReady { queue: 0 }), Reply::Ok);
+        // After a reset the features are gone: split rules again.
+        assert_eq!(t.handle(0, Request::Reset), Reply::Ok);
+        assert_eq!(
+            t.handle(
+                0,
+                Request::QueueSetup { queue: 0, size: 128, desc: base, avail: base + size - 8, used: base + size - 4 }
+            ),
+            Reply::Error(TransportError::InvalidAddress)
+        );
     }
 
     #[test]

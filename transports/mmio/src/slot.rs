@@ -7,7 +7,7 @@
 //! device mapping) and under sim (registers proxied to QEMU).
 
 use sevio_virtio::mmio::{DeviceStatus, MAGIC_VALUE, Version, reg};
-use sevio_virtio::{RingInterface, RingPlacement};
+use sevio_virtio::{RingFormat, RingInterface, RingPlacement};
 
 /// A 32-bit register file (one slot's 0x200 bytes).
 pub trait Registers {
@@ -160,11 +160,11 @@ impl<R: Registers> Slot<R> {
     /// frame, so the queue must be in the legacy contiguous layout with
     /// [`LEGACY_PAGE`] as Queue Align. Both are checked by
     /// [`RingPlacement::check`], not assumed.
-    pub fn setup_queue(&self, index: u16, ring: RingPlacement) -> Result<(), SlotError> {
+    pub fn setup_queue(&self, index: u16, ring: RingPlacement, format: RingFormat) -> Result<(), SlotError> {
         let max = self.queue_max(index);
         match self.version {
             Version::Modern => {
-                ring.check(max, RingInterface::Modern)?;
+                ring.check_format(format, max, RingInterface::Modern)?;
                 if self.regs.read32(reg::QUEUE_READY) != 0 {
                     return Err(SlotError::QueueInUse);
                 }
@@ -180,7 +180,7 @@ impl<R: Registers> Slot<R> {
                 self.regs.write32(reg::QUEUE_READY, 1);
             }
             Version::Legacy => {
-                ring.check(max, RingInterface::Legacy { queue_align: LEGACY_PAGE })?;
+                ring.check_format(format, max, RingInterface::Legacy { queue_align: LEGACY_PAGE })?;
                 let pfn = ring.legacy_page_frame(LEGACY_PAGE)?;
                 if self.regs.read32(reg::QUEUE_PFN) != 0 {
                     return Err(SlotError::QueueInUse);
@@ -284,8 +284,8 @@ impl<R: Registers> sevio_transport_core::VirtioDevice for Slot<R> {
     fn queue_max(&mut self, index: u16) -> u16 {
         Slot::queue_max(self, index)
     }
-    fn setup_queue(&mut self, index: u16, ring: RingPlacement) -> Result<(), SlotError> {
-        Slot::setup_queue(self, index, ring)
+    fn setup_queue(&mut self, index: u16, ring: RingPlacement, format: RingFormat) -> Result<(), SlotError> {
+        Slot::setup_queue(self, index, ring, format)
     }
     fn config_read(&mut self, offset: usize, width: usize) -> Result<(u64, u32), SlotError> {
         Slot::config_read(self, offset, width)
@@ -432,33 +432,48 @@ mod tests {
     fn modern_queue_setup_writes_all_three_addresses() {
         let dev = FakeSlot::new(2, 2);
         let (slot, _) = Slot::probe(&dev).unwrap();
-        slot.setup_queue(0, RingPlacement::new(128, 0x4000_0000_1000, 0x5000, 0x6000)).unwrap();
+        slot.setup_queue(0, RingPlacement::new(128, 0x4000_0000_1000, 0x5000, 0x6000), RingFormat::Split).unwrap();
         assert_eq!(dev.written(reg::QUEUE_DESC_LOW), [0x1000]);
         assert_eq!(dev.written(reg::QUEUE_DESC_HIGH), [0x4000]);
         assert_eq!(dev.written(reg::QUEUE_DRIVER_LOW), [0x5000]);
         assert_eq!(dev.written(reg::QUEUE_DEVICE_LOW), [0x6000]);
         assert_eq!(dev.written(reg::QUEUE_READY), [1]);
-        assert_eq!(slot.setup_queue(0, RingPlacement::new(128, 0x1000, 0x5000, 0x6000)), Err(SlotError::QueueInUse));
+        assert_eq!(
+            slot.setup_queue(0, RingPlacement::new(128, 0x1000, 0x5000, 0x6000), RingFormat::Split),
+            Err(SlotError::QueueInUse)
+        );
     }
 
     #[test]
     fn queue_setup_refuses_bad_sizes_and_addresses() {
         let dev = FakeSlot::new(2, 2);
         let (slot, _) = Slot::probe(&dev).unwrap();
-        assert_eq!(slot.setup_queue(0, RingPlacement::new(100, 0x1000, 0x2000, 0x3000)), Err(SlotError::BadQueueSize));
-        assert_eq!(slot.setup_queue(0, RingPlacement::new(512, 0x1000, 0x2000, 0x3000)), Err(SlotError::BadQueueSize));
-        assert_eq!(slot.setup_queue(0, RingPlacement::new(0, 0x1000, 0x2000, 0x3000)), Err(SlotError::BadQueueSize));
         assert_eq!(
-            slot.setup_queue(0, RingPlacement::new(128, 0x1008, 0x2000, 0x3000)),
+            slot.setup_queue(0, RingPlacement::new(100, 0x1000, 0x2000, 0x3000), RingFormat::Split),
+            Err(SlotError::BadQueueSize)
+        );
+        assert_eq!(
+            slot.setup_queue(0, RingPlacement::new(512, 0x1000, 0x2000, 0x3000), RingFormat::Split),
+            Err(SlotError::BadQueueSize)
+        );
+        assert_eq!(
+            slot.setup_queue(0, RingPlacement::new(0, 0x1000, 0x2000, 0x3000), RingFormat::Split),
+            Err(SlotError::BadQueueSize)
+        );
+        assert_eq!(
+            slot.setup_queue(0, RingPlacement::new(128, 0x1008, 0x2000, 0x3000), RingFormat::Split),
             Err(SlotError::BadQueueAddress)
         );
         assert_eq!(
-            slot.setup_queue(0, RingPlacement::new(128, 0x1000, 0x2001, 0x3000)),
+            slot.setup_queue(0, RingPlacement::new(128, 0x1000, 0x2001, 0x3000), RingFormat::Split),
             Err(SlotError::BadQueueAddress)
         );
         let none = FakeSlot { queue_max: 0, ..FakeSlot::new(2, 2) };
         let (slot, _) = Slot::probe(&none).unwrap();
-        assert_eq!(slot.setup_queue(3, RingPlacement::new(128, 0x1000, 0x2000, 0x3000)), Err(SlotError::NoSuchQueue));
+        assert_eq!(
+            slot.setup_queue(3, RingPlacement::new(128, 0x1000, 0x2000, 0x3000), RingFormat::Split),
+            Err(SlotError::NoSuchQueue)
+        );
         assert!(dev.written(reg::QUEUE_READY).is_empty(), "nothing went live");
     }
 
@@ -468,10 +483,10 @@ mod tests {
         let (slot, _) = Slot::probe(&dev).unwrap();
         // size 128: desc 2048 B, avail 6+256 B -> used at the next page.
         assert_eq!(
-            slot.setup_queue(0, RingPlacement::new(128, 0x8000, 0x8800, 0xa000)),
+            slot.setup_queue(0, RingPlacement::new(128, 0x8000, 0x8800, 0xa000), RingFormat::Split),
             Err(SlotError::BadQueueAddress)
         );
-        slot.setup_queue(0, RingPlacement::new(128, 0x8000, 0x8800, 0x9000)).unwrap();
+        slot.setup_queue(0, RingPlacement::new(128, 0x8000, 0x8800, 0x9000), RingFormat::Split).unwrap();
         assert_eq!(dev.written(reg::QUEUE_PFN), [8]);
         assert_eq!(dev.written(reg::GUEST_PAGE_SIZE), [4096]);
         assert_eq!(dev.written(reg::QUEUE_ALIGN), [4096]);

@@ -10,9 +10,9 @@ use crate::problem::Problem;
 use crate::regs::Registers;
 use sevio_transport_core::{DeviceError, VirtioDevice};
 use sevio_transport_protocol::Bdf;
-use sevio_virtio::RingPlacement;
 use sevio_virtio::mmio::DeviceStatus;
 use sevio_virtio::pci::VENDOR_ID;
+use sevio_virtio::{RingFormat, RingPlacement};
 
 /// The device status byte, which both interfaces have (VIRTIO 1.2 §2.1),
 /// and the status sequences built on it.
@@ -186,8 +186,8 @@ impl<R: Registers> VirtioDevice for PciDevice<R> {
     fn queue_max(&mut self, index: u16) -> u16 {
         either!(self, d => d.queue_max(index))
     }
-    fn setup_queue(&mut self, index: u16, ring: RingPlacement) -> Result<(), DeviceError> {
-        either!(self, d => d.setup_queue(index, ring))
+    fn setup_queue(&mut self, index: u16, ring: RingPlacement, format: RingFormat) -> Result<(), DeviceError> {
+        either!(self, d => d.setup_queue(index, ring, format))
     }
     fn config_read(&mut self, offset: usize, width: usize) -> Result<(u64, u32), DeviceError> {
         either!(self, d => d.config_read(offset, width))

@@ -6,7 +6,7 @@ use crate::device::StatusByte;
 use crate::regs::{Registers, read_field, write_field};
 use sevio_transport_core::DeviceError;
 use sevio_virtio::pci::legacy;
-use sevio_virtio::{RingInterface, RingPlacement};
+use sevio_virtio::{RingFormat, RingInterface, RingPlacement};
 
 /// One legacy function's I/O BAR.
 pub struct Legacy<R> {
@@ -58,9 +58,9 @@ impl<R: Registers> Legacy<R> {
     /// descriptors at a page boundary, the available ring right after,
     /// the used ring at the next page boundary. Checked by
     /// [`RingPlacement::check`], not assumed.
-    pub fn setup_queue(&self, index: u16, ring: RingPlacement) -> Result<(), DeviceError> {
+    pub fn setup_queue(&self, index: u16, ring: RingPlacement, format: RingFormat) -> Result<(), DeviceError> {
         let max = self.queue_max(index);
-        ring.check(max, RingInterface::Legacy { queue_align: PAGE })?;
+        ring.check_format(format, max, RingInterface::Legacy { queue_align: PAGE })?;
         // The one rule of this interface alone: the driver cannot write
         // Queue Size, so the ring is as big as the device says.
         if ring.size != max {
@@ -146,27 +146,33 @@ mod tests {
         assert_eq!(d.queue_max(0), 128);
         assert_eq!(d.queue_max(1), 0);
         assert_eq!(
-            d.setup_queue(0, RingPlacement::new(64, 0x8000, 0x8400, 0x9000)),
+            d.setup_queue(0, RingPlacement::new(64, 0x8000, 0x8400, 0x9000), RingFormat::Split),
             Err(DeviceError::BadQueueSize),
             "fixed size"
         );
         assert_eq!(
-            d.setup_queue(0, RingPlacement::new(128, 0x8000, 0x8800, 0xa000)),
+            d.setup_queue(0, RingPlacement::new(128, 0x8000, 0x8800, 0xa000), RingFormat::Split),
             Err(DeviceError::BadQueueAddress)
         );
         assert_eq!(
-            d.setup_queue(0, RingPlacement::new(128, 0x8000, 0x8900, 0x9000)),
+            d.setup_queue(0, RingPlacement::new(128, 0x8000, 0x8900, 0x9000), RingFormat::Split),
             Err(DeviceError::BadQueueAddress)
         );
         assert_eq!(
-            d.setup_queue(0, RingPlacement::new(128, 0x8100, 0x8900, 0xa000)),
+            d.setup_queue(0, RingPlacement::new(128, 0x8100, 0x8900, 0xa000), RingFormat::Split),
             Err(DeviceError::BadQueueAddress)
         );
-        assert_eq!(d.setup_queue(1, RingPlacement::new(128, 0x8000, 0x8800, 0x9000)), Err(DeviceError::NoSuchQueue));
+        assert_eq!(
+            d.setup_queue(1, RingPlacement::new(128, 0x8000, 0x8800, 0x9000), RingFormat::Split),
+            Err(DeviceError::NoSuchQueue)
+        );
         assert_eq!(fake.read32(legacy::QUEUE_ADDRESS), 0);
-        d.setup_queue(0, RingPlacement::new(128, 0x8000, 0x8800, 0x9000)).unwrap();
+        d.setup_queue(0, RingPlacement::new(128, 0x8000, 0x8800, 0x9000), RingFormat::Split).unwrap();
         assert_eq!(fake.read32(legacy::QUEUE_ADDRESS), 8);
-        assert_eq!(d.setup_queue(0, RingPlacement::new(128, 0x8000, 0x8800, 0x9000)), Err(DeviceError::QueueInUse));
+        assert_eq!(
+            d.setup_queue(0, RingPlacement::new(128, 0x8000, 0x8800, 0x9000), RingFormat::Split),
+            Err(DeviceError::QueueInUse)
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::regs::{Registers, read_field, write_field};
 use sevio_transport_core::{DeviceError, MAX_QUEUES};
 use sevio_virtio::pci::common::NO_VECTOR;
 use sevio_virtio::pci::{common, isr};
-use sevio_virtio::{RingInterface, RingPlacement};
+use sevio_virtio::{RingFormat, RingInterface, RingPlacement};
 
 /// One modern function's structures.
 pub struct Modern<R> {
@@ -163,14 +163,14 @@ impl<R: Registers> Modern<R> {
     }
 
     /// Program queue `index` and enable it (VIRTIO 1.2 §4.1.5.1.3).
-    pub fn setup_queue(&mut self, index: u16, ring: RingPlacement) -> Result<(), DeviceError> {
+    pub fn setup_queue(&mut self, index: u16, ring: RingPlacement, format: RingFormat) -> Result<(), DeviceError> {
         if !self.select(index) {
             return Err(DeviceError::NoSuchQueue);
         }
         if self.common.read16(common::QUEUE_ENABLE) != 0 {
             return Err(DeviceError::QueueInUse);
         }
-        ring.check(self.common.read16(common::QUEUE_SIZE), RingInterface::Modern)?;
+        ring.check_format(format, self.common.read16(common::QUEUE_SIZE), RingInterface::Modern)?;
         let Some(at) = self.notify_offset() else {
             sevio_runtime::debug_println!("pci: queue {index}'s notify address lies outside the notify structure");
             return Err(DeviceError::NoSuchQueue);
@@ -280,16 +280,28 @@ mod tests {
         let mut d = device(&fake);
         assert_eq!(d.queue_max(0), 256);
         assert_eq!(d.queue_max(2), 0, "two queues");
-        d.setup_queue(1, RingPlacement::new(64, 0x4_5000_0000, 0x5000_0400, 0x5000_0800)).unwrap();
+        d.setup_queue(1, RingPlacement::new(64, 0x4_5000_0000, 0x5000_0400, 0x5000_0800), RingFormat::Split).unwrap();
         let q = fake.queue(1);
         assert_eq!(
             (q.size, q.desc, q.driver, q.device, q.enabled),
             (64, 0x4_5000_0000, 0x5000_0400, 0x5000_0800, true)
         );
-        assert_eq!(d.setup_queue(1, RingPlacement::new(64, 0x1000, 0x2000, 0x3000)), Err(DeviceError::QueueInUse));
-        assert_eq!(d.setup_queue(2, RingPlacement::new(64, 0x1000, 0x2000, 0x3000)), Err(DeviceError::NoSuchQueue));
-        assert_eq!(d.setup_queue(0, RingPlacement::new(512, 0x1000, 0x2000, 0x3000)), Err(DeviceError::BadQueueSize));
-        assert_eq!(d.setup_queue(0, RingPlacement::new(64, 0x1008, 0x2000, 0x3000)), Err(DeviceError::BadQueueAddress));
+        assert_eq!(
+            d.setup_queue(1, RingPlacement::new(64, 0x1000, 0x2000, 0x3000), RingFormat::Split),
+            Err(DeviceError::QueueInUse)
+        );
+        assert_eq!(
+            d.setup_queue(2, RingPlacement::new(64, 0x1000, 0x2000, 0x3000), RingFormat::Split),
+            Err(DeviceError::NoSuchQueue)
+        );
+        assert_eq!(
+            d.setup_queue(0, RingPlacement::new(512, 0x1000, 0x2000, 0x3000), RingFormat::Split),
+            Err(DeviceError::BadQueueSize)
+        );
+        assert_eq!(
+            d.setup_queue(0, RingPlacement::new(64, 0x1008, 0x2000, 0x3000), RingFormat::Split),
+            Err(DeviceError::BadQueueAddress)
+        );
         assert!(!fake.queue(0).enabled);
     }
 
@@ -297,7 +309,7 @@ mod tests {
     fn notify_uses_the_offset_multiplier() {
         let fake = FakeModern::new(4);
         let mut d = device(&fake);
-        d.setup_queue(1, RingPlacement::new(64, 0x1000, 0x2000, 0x3000)).unwrap();
+        d.setup_queue(1, RingPlacement::new(64, 0x1000, 0x2000, 0x3000), RingFormat::Split).unwrap();
         d.notify(1);
         // queue 1 has queue_notify_off 1; multiplier 4.
         assert_eq!(fake.notifies(), [(4, 1)]);
@@ -312,7 +324,10 @@ mod tests {
         let fake = FakeModern::new(4);
         fake.set_notify_off(1, 0x400);
         let mut d = device(&fake);
-        assert_eq!(d.setup_queue(1, RingPlacement::new(64, 0x1000, 0x2000, 0x3000)), Err(DeviceError::NoSuchQueue));
+        assert_eq!(
+            d.setup_queue(1, RingPlacement::new(64, 0x1000, 0x2000, 0x3000), RingFormat::Split),
+            Err(DeviceError::NoSuchQueue)
+        );
         assert!(!fake.queue(1).enabled);
         d.notify(1);
         assert!(fake.notifies().is_empty());
@@ -353,7 +368,7 @@ mod tests {
     fn reset_waits_for_zero_and_forgets_queues() {
         let fake = FakeModern::new(4);
         let mut d = device(&fake);
-        d.setup_queue(1, RingPlacement::new(64, 0x1000, 0x2000, 0x3000)).unwrap();
+        d.setup_queue(1, RingPlacement::new(64, 0x1000, 0x2000, 0x3000), RingFormat::Split).unwrap();
         d.reset();
         assert_eq!(fake.status(), 0);
         assert!(!fake.queue(1).enabled, "reset disabled the queue");
@@ -374,8 +389,8 @@ mod tests {
         assert_eq!(d.num_queues(), 2);
         assert!(d.use_msix(3));
         assert_eq!(fake.config_vector(), 0);
-        d.setup_queue(0, ring()).unwrap();
-        d.setup_queue(1, ring()).unwrap();
+        d.setup_queue(0, ring(), RingFormat::Split).unwrap();
+        d.setup_queue(1, ring(), RingFormat::Split).unwrap();
         assert_eq!((fake.queue(0).vector, fake.queue(1).vector), (1, 2));
         // Queue entries are used buffers; entry 0 reads the ISR.
         assert_eq!(d.msix_causes(2), isr::QUEUE as u32);
@@ -394,13 +409,13 @@ mod tests {
         fake.map_vectors(2);
         let mut d = device(&fake);
         assert!(d.use_msix(3), "the table has 3, the device maps 2");
-        d.setup_queue(0, ring()).unwrap();
+        d.setup_queue(0, ring(), RingFormat::Split).unwrap();
         assert_eq!(fake.queue(0).vector, 1);
-        d.setup_queue(1, ring()).unwrap();
+        d.setup_queue(1, ring(), RingFormat::Split).unwrap();
         assert_eq!(fake.queue(1).vector, 0, "vector 2 read back NO_VECTOR: entry 0 instead");
         assert_eq!(d.msix_causes(0), isr::QUEUE as u32, "entry 0 now stands for a queue too");
         d.reset();
-        d.setup_queue(1, ring()).unwrap();
+        d.setup_queue(1, ring(), RingFormat::Split).unwrap();
         assert_eq!(d.msix_causes(0), isr::QUEUE as u32, "still shared after the reset");
     }
 
@@ -411,12 +426,12 @@ mod tests {
         fake.refuse_queue_vectors();
         let mut d = device(&fake);
         assert!(d.use_msix(3));
-        assert_eq!(d.setup_queue(0, ring()), Err(DeviceError::NoInterruptVector));
+        assert_eq!(d.setup_queue(0, ring(), RingFormat::Split), Err(DeviceError::NoInterruptVector));
         assert!(!fake.queue(0).enabled, "never enabled without an interrupt");
         let refusing = FakeModern::new(4);
         let mut d = device(&refusing);
         assert!(!d.use_msix(3), "NO_VECTOR read back for configuration");
-        d.setup_queue(0, ring()).unwrap();
+        d.setup_queue(0, ring(), RingFormat::Split).unwrap();
         assert_eq!(refusing.queue(0).vector, NO_VECTOR, "on INTx no vector is written");
         refusing.raise(isr::QUEUE);
         assert_eq!(d.take_interrupt(), isr::QUEUE as u32);

@@ -17,9 +17,9 @@ use crate::problem::Problem;
 use sevio_sharedmem::HeapRegion;
 use sevio_transport_core::{DriverPort, Transport, VirtioDevice};
 use sevio_transport_protocol::{Bdf, DriverDoorbell, Location, Reply, Request, TransportDoorbell, Width};
-use sevio_virtio::RingPlacement;
 use sevio_virtio::pci::common::NO_VECTOR;
 use sevio_virtio::pci::{CapKind, cfg_type, common};
+use sevio_virtio::{RingFormat, RingPlacement};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::vec::Vec;
@@ -634,7 +634,7 @@ fn garbage_config_spaces_never_escape_the_windows() {
                 // panics, whatever the device then reads back.
                 device.reset_and_acknowledge();
                 let _ = device.device_features();
-                let _ = device.setup_queue(0, RingPlacement::new(4, 0x1000, 0x1040, 0x1080));
+                let _ = device.setup_queue(0, RingPlacement::new(4, 0x1000, 0x1040, 0x1080), RingFormat::Split);
                 let _ = device.config_read(0, 8);
                 device.notify(0);
                 let _ = device.take_interrupt();

@@ -40,7 +40,7 @@ use sevio_transport_protocol::Location;
 use sevio_transport_protocol::doorbell::{INT_CONFIG_CHANGE, INT_USED_BUFFER};
 use sevio_virtio::mmio::DeviceStatus;
 use sevio_virtio::rproc::{ADDR_ANY, Direction, MAX_ENTRIES, Mailbox, ResourceTable, TableError, Vdev};
-use sevio_virtio::{RingInterface, RingPlacement};
+use sevio_virtio::{RingFormat, RingInterface, RingPlacement};
 
 /// How this transport tells the device side to look at the mailbox.
 pub trait Bell {
@@ -120,12 +120,12 @@ impl<B: Bell> VirtioDevice for RprocDevice<B> {
     /// The table decides: exactly its `num` entries, the legacy layout
     /// with its `align`, at its `da` if it fixed one, below 4 GiB (`da`
     /// is 32 bits). The driver's address goes into `da` and `pa`.
-    fn setup_queue(&mut self, index: u16, ring: RingPlacement) -> Result<(), DeviceError> {
+    fn setup_queue(&mut self, index: u16, ring: RingPlacement, format: RingFormat) -> Result<(), DeviceError> {
         let vring = self.vdev.vring(index as usize).ok_or(DeviceError::NoSuchQueue)?;
         if self.live & (1 << index) != 0 {
             return Err(DeviceError::QueueInUse);
         }
-        ring.check(vring.num, RingInterface::Legacy { queue_align: u64::from(vring.align) })?;
+        ring.check_format(format, vring.num, RingInterface::Legacy { queue_align: u64::from(vring.align) })?;
         if ring.size != vring.num {
             return Err(DeviceError::BadQueueSize);
         }

@@ -65,6 +65,9 @@ pub struct Faults {
     /// Skip the I/O address check (and then clamp into the data region,
     /// to stay in bounds).
     pub skip_offset_check: bool,
+    /// Acknowledge the WRITEs after the first n without storing them (a
+    /// write lost across a driver restart).
+    pub lose_writes_after: Option<usize>,
 }
 
 /// The driver side, in host memory.
@@ -146,7 +149,12 @@ impl FakeDriver {
                 }
                 mem.copy_in(offset, &buf).expect("checked range");
             }
-            BlkOp::Write => mem.copy_out(offset, &mut self.disk[disk_at..disk_at + len]).expect("checked range"),
+            BlkOp::Write => {
+                let done = self.log.iter().filter(|(r, _)| r.code == BlkOp::Write as u32).count();
+                if self.faults.lose_writes_after.is_none_or(|n| done < n) {
+                    mem.copy_out(offset, &mut self.disk[disk_at..disk_at + len]).expect("checked range");
+                }
+            }
             BlkOp::Flush | BlkOp::Barrier => {}
         }
         BlkStatus::Ok

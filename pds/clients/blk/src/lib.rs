@@ -46,7 +46,7 @@ pub use bench::BenchConfig;
 pub use client::{Client, Mode, Outcome, Platform, Regions, Step, wait_for_storage_info};
 pub use engine::{Completion, Engine, EngineError, MAX_IN_FLIGHT, Sent};
 pub use pattern::{DEFAULT_SEED, pattern_byte, pattern_word};
-pub use test_mode::TestConfig;
+pub use test_mode::{TestConfig, round_seed};
 
 use core::fmt;
 use sevio_queue::{BlkStatus, QueueError};
@@ -55,6 +55,10 @@ use sevio_queue::{BlkStatus, QueueError};
 /// the driver: 128, what sdfgen gives a driver's queues (the request queue
 /// then needs 16 + 128 * 32 bytes: an 8 KiB region).
 pub const BLK_QUEUE_CAPACITY: u32 = 128;
+
+/// Rounds of `blk-soak`: long enough that a fault storm's ten faults
+/// (`sevio_driver_core::drill`) land inside them.
+pub const SOAK_ROUNDS: u32 = 12;
 
 /// Why a run failed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -49,12 +49,21 @@ pub struct TestConfig {
     pub tail_blocks: u64,
     /// Most requests in flight (capped at [`crate::MAX_IN_FLIGHT`]).
     pub depth: usize,
+    /// Times the whole test runs (writable device), each round writing
+    /// the plan with a pattern of its own seed, so a write lost in one
+    /// round reads back as the previous round's data.
+    pub rounds: u32,
 }
 
 impl Default for TestConfig {
     fn default() -> Self {
-        TestConfig { seed: crate::DEFAULT_SEED, head_blocks: 64, tail_blocks: 4, depth: 16 }
+        TestConfig { seed: crate::DEFAULT_SEED, head_blocks: 64, tail_blocks: 4, depth: 16, rounds: 1 }
     }
+}
+
+/// The pattern seed of round `round` (round 0: the configured seed).
+pub fn round_seed(seed: u64, round: u32) -> u64 {
+    seed ^ u64::from(round).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// Byte the read buffers are filled with before a read.
@@ -203,6 +212,9 @@ pub(crate) struct TestRun {
     data_len: usize,
     /// The second data region's I/O address and size.
     meta: Option<(u64, usize)>,
+    /// The round running (0-based), and the configured seed.
+    round: u32,
+    base_seed: u64,
 }
 
 impl TestRun {
@@ -222,6 +234,8 @@ impl TestRun {
             data_io: 0,
             data_len: 0,
             meta: None,
+            round: 0,
+            base_seed: cfg.seed,
         }
     }
 
@@ -563,7 +577,19 @@ impl TestRun {
             }
             Phase::Flush => {
                 p.print(format_args!("blk-client: flush ok"));
-                Phase::Done
+                if self.round + 1 < self.cfg.rounds {
+                    self.round += 1;
+                    self.cfg.seed = round_seed(self.base_seed, self.round);
+                    p.print(format_args!(
+                        "blk-client: round {} of {}: pattern seed {:#x}",
+                        self.round + 1,
+                        self.cfg.rounds,
+                        self.cfg.seed
+                    ));
+                    Phase::Write
+                } else {
+                    Phase::Done
+                }
             }
             Phase::Waiting | Phase::Done => self.phase,
         };

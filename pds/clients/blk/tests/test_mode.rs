@@ -185,3 +185,37 @@ fn a_response_for_no_request_fails() {
     assert_eq!(client.notified(&mut p).outcome, Outcome::Failed);
     assert!(matches!(client.failure(), Some(Failure::Engine(sevio_client_blk::EngineError::UnknownId(0xdead_0005)))));
 }
+
+fn soak(sys: &mut FakeSystem, rounds: u32) -> (Outcome, Option<Failure>, RecordingPlatform) {
+    let mut client = sys.client(Mode::Test(TestConfig { rounds, ..TestConfig::default() }));
+    let mut p = RecordingPlatform::default();
+    let outcome = sys.run(&mut client, &mut p, ROUNDS * rounds as usize);
+    (outcome, client.failure().copied(), p)
+}
+
+/// Rounds: each writes its own pattern; the disk ends with the last.
+#[test]
+fn rounds_each_write_their_own_pattern() {
+    let mut sys = ready(false);
+    let (outcome, failure, p) = soak(&mut sys, 3);
+    assert_eq!(outcome, Outcome::Passed, "{failure:?} {:#?}", p.lines);
+    assert!(p.printed("round 3 of 3"), "{:#?}", p.lines);
+    let last = sevio_client_blk::round_seed(DEFAULT_SEED, 2);
+    assert_ne!(last, DEFAULT_SEED);
+    assert_eq!(sys.driver.disk[4096 + 7], pattern_byte(last, 1, 7));
+}
+
+/// A driver that acknowledges a write of the second round and loses it:
+/// the block reads back as the first round's, and the run fails naming it.
+#[test]
+fn an_acknowledged_write_lost_in_a_later_round_fails_the_run() {
+    let mut sys = ready(false);
+    let (outcome, _, _) = soak(&mut sys, 1);
+    assert_eq!(outcome, Outcome::Passed);
+    let writes_per_round = sys.driver.log.iter().filter(|(r, _)| r.code == BlkOp::Write as u32).count();
+    let mut sys = ready(false);
+    sys.driver.faults.lose_writes_after = Some(writes_per_round + 2);
+    let (outcome, failure, p) = soak(&mut sys, 2);
+    assert_eq!(outcome, Outcome::Failed, "{:#?}", p.lines);
+    assert!(matches!(failure, Some(Failure::Mismatch { .. })), "{failure:?}");
+}

@@ -39,10 +39,11 @@ sevio_runtime::config_section!(
 /// The PD's wiring: its channels (the client's from the config) and every
 /// region it is given.
 pub fn wiring() -> Result<(DriverPdConfig, PdSetvars<BlkConfig>), Unusable> {
-    let (driver, timer) = match BlkConfig::from_sections(&blk_driver_config(), &sevio_data_regions())? {
+    let (mut driver, timer) = match BlkConfig::from_sections(&blk_driver_config(), &sevio_data_regions())? {
         Some(sddf) => (sddf, None),
         None => (BlkConfig::from_setvars(&blk_setvars())?, Some(RequestTimer::new(TIMER))),
     };
+    driver.journal_vaddr = blk_journal_vaddr();
     let mut pd = DriverPdConfig {
         name: "blk",
         device: BlkDriver::DEVICE,
@@ -98,6 +99,12 @@ sevio_runtime::setvar!(
 sevio_runtime::setvar!(
     /// vaddr of the doorbell page (`blk_doorbell`).
     pub fn blk_doorbell_vaddr() = "blk_doorbell_vaddr"
+);
+sevio_runtime::setvar!(
+    /// Optional: vaddr of the request journal's region (`blk_journal`,
+    /// 8 KiB, mapped by blk alone); without it the journal is carved from
+    /// the DMA region.
+    pub fn blk_journal_vaddr() = "blk_journal_vaddr"
 );
 sevio_runtime::setvar!(
     /// vaddr of the DMA region (`blk_virtqueue`).

@@ -47,6 +47,7 @@
 //!   client.
 
 use crate::info::{BlkFacts, CONFIG_BYTES};
+use crate::journal::{ClientQueues, JOURNAL_BYTES, JOURNAL_REGION_SIZE, Journal, Recovery, Ticket};
 use crate::request::{self, Limits, MAX_CHAIN, Plan, chain, header_of, id_chain};
 use crate::wiring::BlkConfig;
 use crate::{QUEUE_SIZE, REQUESTQ, SLOTS};
@@ -55,9 +56,7 @@ use sevio_driver_core::{
     Ctx, DataRegions, DmaCarver, DmaSlice, DmaSlots, DriverError, DriverQueue, DriverStatus, Probe, QueueParams,
     QueueSpec, RegionSetvars, RequestKey, SystemMaps, Unusable, VirtioDriver, Watch,
 };
-use sevio_queue::{
-    BlkRequest, BlkRequestConsumer, BlkResponse, BlkResponseProducer, BlkStatus, QueueError, StorageInfo,
-};
+use sevio_queue::{BlkRequest, BlkRequestConsumer, BlkResponseProducer, BlkStatus, QueueError, StorageInfo};
 use sevio_sddf::Region;
 use sevio_sharedmem::SharedMemory;
 use sevio_transport_protocol::doorbell::INT_CONFIG_CHANGE;
@@ -92,6 +91,8 @@ enum Kind {
 
 #[derive(Copy, Clone, Debug)]
 struct InFlight {
+    /// The client request's journal entry (none for GET_ID).
+    ticket: Option<Ticket>,
     id: u32,
     kind: Kind,
     count: u16,
@@ -99,6 +100,7 @@ struct InFlight {
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 struct Barrier {
+    ticket: Ticket,
     id: u32,
     /// Its flush is in flight.
     flushing: bool,
@@ -116,18 +118,20 @@ struct Disk {
     info_ready: bool,
 }
 
-/// The client's two queues.
-struct Client {
-    requests: BlkRequestConsumer,
-    responses: BlkResponseProducer,
-}
-
 type BlkCtx<'a> = Ctx<'a, BlkDriver>;
 
 /// The virtio-blk driver.
 pub struct BlkDriver {
-    /// `None` once the client broke its queue protocol.
-    client: Option<Client>,
+    /// The client's queues, journaled; `None` once the client broke its
+    /// queue protocol.
+    client: Option<ClientQueues>,
+    /// What the journal held at start, until logged; and whether an
+    /// answer has been published since a restart (logged once, with the
+    /// time: how long a restart keeps the client waiting).
+    recovery: Option<(u32, Recovery)>,
+    first_answer_owed: bool,
+    /// When that first answer was published (runtime clock), until logged.
+    first_answer_at: Option<u64>,
     /// Why the client is no longer served, until logged.
     client_error: Option<QueueError>,
     client_error_logged: bool,
@@ -140,7 +144,7 @@ pub struct BlkDriver {
     inflight: [Option<InFlight>; SLOTS],
     by_token: [u8; QUEUE_SIZE],
     /// A request taken from the client that did not fit the queue yet.
-    stash: Option<BlkRequest>,
+    stash: Option<(BlkRequest, Ticket)>,
     barrier: Option<Barrier>,
     /// Responses were published and the client has not been told yet.
     notify_owed: bool,
@@ -176,8 +180,24 @@ impl VirtioDriver for BlkDriver {
         let storage_info = map("blk_storage_info", cfg.virt.storage_info)?;
         let slots = dma.slots(SLOTS, SLOT_BYTES, 16).map_err(Unusable::DmaRoom)?;
         let id_buf = dma.take(ID_BYTES, 16).map_err(Unusable::DmaRoom)?;
+        // Carved from the DMA region even when the journal has a region
+        // of its own, so that the queue memory after it does not move.
+        let dma_journal = dma.take(JOURNAL_BYTES, 64).map_err(Unusable::DmaRoom)?;
+        let journal_mem = match cfg.journal_vaddr {
+            0 => dma_journal.mem,
+            vaddr => map("blk_journal", Region { vaddr, size: JOURNAL_REGION_SIZE as u64 })?,
+        };
+        let (journal, opened) = Journal::open(journal_mem).map_err(|_| Unusable::Layout("blk_journal"))?;
+        let (mut client, recovery) =
+            ClientQueues::open(requests, responses, journal, &opened).map_err(queue_error("blk_response"))?;
+        // Told at the first event (see `answers_waiting`).
+        let notify_owed = client.answers_waiting().map_err(queue_error("blk_response"))?;
+        let restarted = opened.previous_opens > 0 || opened.corrupt();
         Ok(BlkDriver {
-            client: Some(Client { requests, responses }),
+            client: Some(client),
+            recovery: restarted.then_some((opened.previous_opens, recovery)),
+            first_answer_owed: restarted,
+            first_answer_at: None,
             client_error: None,
             client_error_logged: false,
             storage_info,
@@ -189,7 +209,7 @@ impl VirtioDriver for BlkDriver {
             by_token: [NO_SLOT; QUEUE_SIZE],
             stash: None,
             barrier: None,
-            notify_owed: false,
+            notify_owed,
         })
     }
 
@@ -235,6 +255,7 @@ impl VirtioDriver for BlkDriver {
     }
 
     fn interrupt(&mut self, ctx: &mut BlkCtx<'_>, causes: u32) {
+        storm("an interrupt, before harvesting");
         if causes & INT_CONFIG_CHANGE != 0 {
             self.refresh_config(ctx);
         }
@@ -248,6 +269,7 @@ impl VirtioDriver for BlkDriver {
     /// A new device asks for its id first; then (or with no device) the
     /// waiting requests are served, answered or left waiting.
     fn after_bind(&mut self, ctx: &mut BlkCtx<'_>) {
+        sevio_driver_core::drill::storm_point("blk", "bring-up", true);
         if ctx.device().is_some() {
             self.start_get_id(ctx);
         }
@@ -262,8 +284,34 @@ impl VirtioDriver for BlkDriver {
         }
     }
 
-    /// Why the client is no longer served, once.
+    /// What the journal recovered (once, after a restart), the first
+    /// answer since, and why the client is no longer served (once).
     fn report(&mut self, name: &str) {
+        if let Some((opens, r)) = self.recovery.take() {
+            if r.corrupt {
+                sevio_runtime::debug_println!(
+                    "{}: journal corrupt at start {}: {} request(s) it still names answered ERR_IO, unreadable entries lost",
+                    name,
+                    opens + 1,
+                    r.failed
+                );
+            } else {
+                sevio_runtime::debug_println!(
+                    "{}: journal at start {}: {} request(s) resubmitted ({} the device had), {} answer(s) given again, {} entries settled",
+                    name,
+                    opens + 1,
+                    r.resubmitted,
+                    r.were_posted,
+                    r.answered_again,
+                    r.dropped
+                );
+            }
+        }
+        if let Some(at) = self.first_answer_at.take() {
+            // The runtime's clock, which the bus logs the fault on too:
+            // the two lines give the time from fault to service.
+            sevio_runtime::debug_println!("{}: first answer since the restart at {} us", name, at / 1000);
+        }
         if let (Some(e), false) = (self.client_error, self.client_error_logged) {
             self.client_error_logged = true;
             sevio_runtime::debug_println!("{}: client queues unusable, client no longer served: {:?}", name, e);
@@ -303,6 +351,11 @@ impl BlkDriver {
             let _ = StorageInfo::retract(&self.storage_info);
         }
         self.publish_responses();
+    }
+
+    /// The client's queues, while it is served.
+    pub fn client_queues(&self) -> Option<&ClientQueues> {
+        self.client.as_ref()
     }
 
     fn client_failed(&mut self, e: QueueError) {
@@ -387,6 +440,7 @@ impl BlkDriver {
             return None;
         }
         self.answer(r, if ok { BlkStatus::Ok } else { BlkStatus::Io });
+        storm("an answer staged, not yet published");
         Some(watch_key(slot, r.id))
     }
 
@@ -396,32 +450,40 @@ impl BlkDriver {
             (Kind::Read | Kind::Write, BlkStatus::Ok) => r.count,
             _ => 0,
         };
+        let Some(ticket) = r.ticket else { return };
         match r.kind {
             Kind::GetId => {}
             Kind::Barrier => {
                 self.barrier = None;
-                self.respond(status, 0, r.id);
+                self.respond(ticket, status, 0);
             }
-            _ => self.respond(status, count, r.id),
+            _ => self.respond(ticket, status, count),
         }
     }
 
-    fn respond(&mut self, status: BlkStatus, count: u16, id: u32) {
+    /// Stage the answer to the request journaled as `ticket`.
+    fn respond(&mut self, ticket: Ticket, status: BlkStatus, count: u16) {
         let Some(client) = &mut self.client else { return };
         // Room was checked before the request was taken; a full queue now
         // means the client broke the protocol.
-        if let Err(e) = client.responses.stage(BlkResponse::new(status, count, id)) {
+        if let Err(e) = client.answer(ticket, status, count) {
             self.client_failed(e);
         }
     }
 
+    /// Hand taken request slots back and publish the staged answers (in
+    /// that order: see `journal`).
     fn publish_responses(&mut self) {
         let Some(client) = &mut self.client else { return };
-        if client.responses.staged() == 0 {
-            return;
-        }
-        match client.responses.publish() {
-            Ok(()) => self.notify_owed = true,
+        match client.publish() {
+            Ok(false) => {}
+            Ok(true) => {
+                storm("answers published, the client not yet notified");
+                self.notify_owed = true;
+                if core::mem::take(&mut self.first_answer_owed) {
+                    self.first_answer_at = Some(sevio_runtime::time::now_ns());
+                }
+            }
             Err(e) => self.client_failed(e),
         }
     }
@@ -456,37 +518,30 @@ impl BlkDriver {
         match device.queues.add(&bufs) {
             Ok(token) => {
                 self.by_token[token.index() as usize % QUEUE_SIZE] = slot as u8;
-                self.inflight[slot] = Some(InFlight { id: 0, kind: Kind::GetId, count: 0 });
+                self.inflight[slot] = Some(InFlight { ticket: None, id: 0, kind: Kind::GetId, count: 0 });
             }
             Err(_) => self.publish_info(),
         }
     }
 
-    /// Responses the driver owes: requests in flight, the stashed one,
-    /// a barrier not yet in flight.
-    fn owed(&self) -> u32 {
-        let flying = self.client_in_flight() as u32;
-        let barrier = self.barrier.is_some_and(|b| !b.flushing) as u32;
-        flying + self.stash.is_some() as u32 + barrier
-    }
-
-    /// Take the next client request if one can go in flight and its
-    /// response is sure to fit.
-    fn next_request(&mut self) -> Option<BlkRequest> {
+    /// Take the next client request (one the journal recovered first) if
+    /// one can go in flight and its response is sure to fit (the
+    /// journal counts every answer owed: in flight, stashed, a barrier).
+    fn next_request(&mut self) -> Option<(BlkRequest, Ticket)> {
         if let Some(r) = self.stash.take() {
             return Some(r);
         }
-        let owed = self.owed();
         let client = self.client.as_mut()?;
-        if client.requests.plugged() || free_slot(&self.inflight).is_none() {
+        if client.plugged() || free_slot(&self.inflight).is_none() {
             return None;
         }
-        let taken = client.responses.free().and_then(|room| match room > owed {
-            true => client.requests.take(),
-            false => Ok(None),
-        });
-        match taken {
-            Ok(r) => r,
+        match client.take() {
+            Ok(r) => {
+                if r.is_some() {
+                    storm("a request taken");
+                }
+                r
+            }
             Err(e) => {
                 self.client_failed(e);
                 None
@@ -500,18 +555,18 @@ impl BlkDriver {
         loop {
             if ctx.failed() {
                 if let Some(b) = self.barrier.take() {
-                    self.respond(BlkStatus::Io, 0, b.id);
+                    self.respond(b.ticket, BlkStatus::Io, 0);
                 }
-                while let Some(r) = self.next_request() {
-                    self.respond(BlkStatus::Io, 0, r.id);
+                while let Some((_, ticket)) = self.next_request() {
+                    self.respond(ticket, BlkStatus::Io, 0);
                 }
                 break;
             }
             let Some((device, mut watch)) = ctx.device_and_watch() else { return };
             while self.barrier.is_none() {
-                let Some(r) = self.next_request() else { break };
-                if let Submit::Full = self.submit(&mut device.queues, &mut watch, r) {
-                    self.stash = Some(r);
+                let Some((r, ticket)) = self.next_request() else { break };
+                if let Submit::Full = self.submit(&mut device.queues, &mut watch, r, ticket) {
+                    self.stash = Some((r, ticket));
                     break;
                 }
             }
@@ -522,36 +577,37 @@ impl BlkDriver {
             }
             if !self.disk.is_some_and(|d| d.limits.flush) {
                 self.barrier = None;
-                self.respond(BlkStatus::Ok, 0, b.id);
+                self.respond(b.ticket, BlkStatus::Ok, 0);
                 continue;
             }
-            let flush = self.add_chain(&mut device.queues, &mut watch, Plan::Flush, Kind::Barrier, b.id, 0);
+            let flush = self.add_chain(&mut device.queues, &mut watch, Plan::Flush, Kind::Barrier, b.ticket, b.id, 0);
             if let Submit::Added = flush {
                 self.barrier = Some(Barrier { flushing: true, ..b });
             }
             break;
         }
-        if let Some(client) = &mut self.client {
-            if let Err(e) = client.requests.publish() {
-                self.client_failed(e);
-            }
-        }
     }
 
     /// Check one request and put it in flight (or answer it).
-    fn submit(&mut self, queue: &mut DriverQueue<QUEUE_SIZE>, watch: &mut Watch<'_>, r: BlkRequest) -> Submit {
+    fn submit(
+        &mut self,
+        queue: &mut DriverQueue<QUEUE_SIZE>,
+        watch: &mut Watch<'_>,
+        r: BlkRequest,
+        ticket: Ticket,
+    ) -> Submit {
         let Some(limits) = self.disk.map(|d| d.limits) else { return Submit::Full };
         match request::plan(&r, &limits, &self.data) {
             Err(status) => {
-                self.respond(status, 0, r.id);
+                self.respond(ticket, status, 0);
                 Submit::Answered
             }
             Ok(Plan::Barrier) => {
-                self.barrier = Some(Barrier { id: r.id, flushing: false });
+                self.barrier = Some(Barrier { ticket, id: r.id, flushing: false });
                 Submit::Answered
             }
             Ok(Plan::Flush) if !limits.flush => {
-                self.respond(BlkStatus::Ok, 0, r.id);
+                self.respond(ticket, BlkStatus::Ok, 0);
                 Submit::Answered
             }
             Ok(plan) => {
@@ -560,18 +616,20 @@ impl BlkDriver {
                     Plan::Write { count, .. } => (Kind::Write, count),
                     _ => (Kind::Flush, 0),
                 };
-                self.add_chain(queue, watch, plan, kind, r.id, count)
+                self.add_chain(queue, watch, plan, kind, ticket, r.id, count)
             }
         }
     }
 
     /// Post a client request's chain and start its deadline.
+    #[allow(clippy::too_many_arguments)]
     fn add_chain(
         &mut self,
         queue: &mut DriverQueue<QUEUE_SIZE>,
         watch: &mut Watch<'_>,
         plan: Plan,
         kind: Kind,
+        ticket: Ticket,
         id: u32,
         count: u16,
     ) -> Submit {
@@ -587,8 +645,12 @@ impl BlkDriver {
         match queue.add(&bufs[..n]) {
             Ok(token) => {
                 self.by_token[token.index() as usize % QUEUE_SIZE] = slot as u8;
-                self.inflight[slot] = Some(InFlight { id, kind, count });
+                self.inflight[slot] = Some(InFlight { ticket: Some(ticket), id, kind, count });
                 watch.watch(watch_key(slot, id));
+                if let Some(client) = &mut self.client {
+                    client.posted(ticket);
+                }
+                storm("a request posted, not yet kicked");
                 Submit::Added
             }
             Err(_) => Submit::Full,
@@ -600,6 +662,13 @@ enum Submit {
     Added,
     Answered,
     Full,
+}
+
+/// A fault storm point (`sevio_driver_core::drill`): nothing unless
+/// system.xml gives blk the storm page.
+fn storm(place: &str) {
+    sevio_driver_core::drill::storm_point("blk", place, false);
+    sevio_driver_core::drill::hang_point("blk", place);
 }
 
 /// A client request's deadline key: its slot, named by the client's id.

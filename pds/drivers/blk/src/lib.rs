@@ -24,6 +24,7 @@
 
 pub mod driver;
 pub mod info;
+pub mod journal;
 pub mod request;
 pub mod wiring;
 

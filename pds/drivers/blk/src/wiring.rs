@@ -50,6 +50,10 @@ pub struct BlkConfig {
     pub virt: BlkConnection,
     /// The regions requests may name (checked for every request).
     pub data: DataRegions,
+    /// vaddr of the request journal's own region (`blk_journal`,
+    /// [`JOURNAL_REGION_SIZE`](crate::journal::JOURNAL_REGION_SIZE)); 0:
+    /// the journal is carved from the DMA region.
+    pub journal_vaddr: u64,
 }
 
 /// What a hand-written system gives the driver by setvar.
@@ -73,7 +77,7 @@ impl BlkConfig {
             return Ok(None);
         }
         let cfg = BlkDriverConfig::parse(blk).map_err(|error| Unusable::Sddf { section: BLK_SECTION, error })?;
-        Ok(Some(BlkConfig { virt: cfg.virt, data: data_regions_section(data_regions)? }))
+        Ok(Some(BlkConfig { virt: cfg.virt, data: data_regions_section(data_regions)?, journal_vaddr: 0 }))
     }
 
     /// The configuration of a hand-written system.
@@ -86,7 +90,7 @@ impl BlkConfig {
             num_buffers: SEVIO_QUEUE_CAPACITY,
             id: SEVIO_CLIENT_CHANNEL,
         };
-        Ok(BlkConfig { virt, data: data_regions_from_setvars(&vars.data)? })
+        Ok(BlkConfig { virt, data: data_regions_from_setvars(&vars.data)?, journal_vaddr: 0 })
     }
 
     /// The channel to the virtualiser or client, checked against the

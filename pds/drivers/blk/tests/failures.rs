@@ -258,3 +258,64 @@ fn without_a_timer_nothing_is_watched() {
     rig.pop();
     assert_eq!(rig.h.clock().set_count, 0);
 }
+
+/// A packed-ring device writes a used descriptor by hand at the ring's
+/// next used position (VIRTIO 1.2 §2.8.4's layout: len at 8, id at 12,
+/// flags at 14): the driver fails the device with `fault`, answers the
+/// request ERR_IO, and nothing panics or writes outside its memory.
+fn packed_device_writes(id: u16, len: u32, flags: u16, fault: impl Fn(&DeviceFault) -> bool) {
+    let mut rig = Rig::ready(QEMU_LIKE | F_RING_PACKED);
+    rig.submit(&[read(1, 0, 0, 1)]);
+    assert_eq!(rig.pop(), 1);
+    let q = rig.h.device.state().queues[0].unwrap();
+    // The device has used nothing since bring-up's GET_ID (one chain of
+    // one indirect descriptor): its next used descriptor is at 1.
+    assert_eq!(q.used_cursor.pos, 1);
+    let at = q.desc + 16;
+    let resets = rig.h.device.state().resets;
+    {
+        let s = rig.h.device.state();
+        s.memory.write_u32(at + 8, len);
+        s.memory.write_u16(at + 12, id);
+        s.memory.write_u16(at + 14, flags);
+    }
+    rig.force_interrupt();
+    assert_eq!(rig.take_responses(), [status_of(BlkStatus::Io, 1)]);
+    assert_eq!(rig.h.status(), DriverStatus::Failed);
+    match rig.h.last_error() {
+        Some(BlkError::Queue(sevio_virtio::Error::Device(f))) => assert!(fault(&f), "{f:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(rig.h.device.state().resets, resets + 1, "the device is reset");
+}
+
+/// AVAIL and USED both set: used in the first lap (wrap counter 1).
+const USED_LAP1: u16 = 1 << 7 | 1 << 15;
+const F_WRITE: u16 = 2;
+
+#[test]
+fn packed_used_descriptor_with_an_id_out_of_range_fails_the_device() {
+    packed_device_writes(4096, 0, USED_LAP1, |f| matches!(f, DeviceFault::UsedIdOutOfRange { id: 4096 }));
+}
+
+#[test]
+fn packed_used_descriptor_with_an_id_not_in_flight_fails_the_device() {
+    // Id 0 went to GET_ID, came back, and holds the read now (freed ids
+    // are reused first); id 1 was never handed out.
+    packed_device_writes(1, 0, USED_LAP1, |f| matches!(f, DeviceFault::UsedIdNotInFlight { id: 1 }));
+}
+
+#[test]
+fn packed_used_length_beyond_the_writable_bytes_fails_the_device() {
+    // One block read: 4096 data bytes and the status byte are writable.
+    packed_device_writes(0, 4098, USED_LAP1 | F_WRITE, |f| {
+        matches!(f, DeviceFault::UsedLenTooLarge { id: 0, len: 4098, writable: 4097 })
+    });
+}
+
+#[test]
+fn packed_descriptor_with_a_wrong_wrap_flag_fails_the_device() {
+    // USED set without AVAIL while the driver's own available descriptor
+    // sat there: neither available nor used in this lap.
+    packed_device_writes(0, 0, 1 << 15, |f| matches!(f, DeviceFault::UsedFlagsInconsistent { position: 1, .. }));
+}

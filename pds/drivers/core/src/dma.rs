@@ -11,7 +11,7 @@
 //! `vaddr % a == 0` and `paddr % a == 0`, or carving fails.
 
 use sevio_sharedmem::SharedMemory;
-use sevio_virtio::{IndirectPool, QueueMemory, SplitLayout};
+use sevio_virtio::{IndirectPool, PackedLayout, QueueMemory, SplitLayout};
 
 /// Why a piece could not be carved or a region described.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -176,7 +176,18 @@ impl DmaCarver {
     /// Memory for a split queue with `layout` (modern or legacy), aligned
     /// as the layout requires.
     pub fn split_queue(&mut self, layout: &SplitLayout) -> Result<QueueMemory, DmaError> {
-        let piece = self.take(layout.total_size(), layout.alignment())?;
+        self.queue_memory(layout.total_size(), layout.alignment())
+    }
+
+    /// Memory for a packed queue with `layout` (VIRTIO 1.2 §2.8.10.1: the
+    /// descriptor ring 16-aligned, the event suppression structures after
+    /// it, 4-aligned).
+    pub fn packed_queue(&mut self, layout: &PackedLayout) -> Result<QueueMemory, DmaError> {
+        self.queue_memory(layout.total_size(), layout.alignment())
+    }
+
+    fn queue_memory(&mut self, len: usize, align: usize) -> Result<QueueMemory, DmaError> {
+        let piece = self.take(len, align)?;
         Ok(QueueMemory { mem: piece.mem, device_addr: piece.paddr })
     }
 

@@ -139,6 +139,8 @@ pub struct Harness<D: VirtioDriver> {
     binding: Binding,
     config: DriverPdConfig,
     timer: SharedTimer,
+    setvars: PdSetvars<D::Setvars>,
+    name: &'static str,
     /// Last: the memory outlives the PD.
     memory: Memory,
 }
@@ -208,21 +210,7 @@ where
         };
         let config = DriverPdConfig { timer, ..config(name, D::DEVICE) };
         let clock = SharedTimer::default();
-        let watchdog = match timer {
-            Some(t) => Watchdog::new(clock.clone(), t.deadline_ns),
-            None => Watchdog::off(),
-        };
-        // SAFETY: every region handed over is a heap region in `memory`,
-        // which the harness keeps until after the PD is dropped; the
-        // driver reaches it only through SharedMemory.
-        #[allow(unsafe_code)]
-        let maps = unsafe { SystemMaps::vouched() };
-        let (virtio, bindings_page) = match Virtio::new(name, line, watchdog, &maps, setvars) {
-            Ok(v) => v,
-            Err(why) => panic!("{name}: {why}"),
-        };
-        let shell = Shell::new(name, virtio, BindingWatch::new(bindings_page, DRIVER));
-        let pd = DriverPd::with_shell(&config, shell);
+        let pd = Self::start_pd(name, &config, line, &clock, setvars);
         let binding = Binding {
             driver: DRIVER,
             transport: TransportId(0),
@@ -230,7 +218,45 @@ where
             device_id: D::DEVICE.0,
             vendor_id: device.state().vendor_id,
         };
-        Harness { pd, device, vars, transport, table, binding, config, timer: clock, memory }
+        Harness { pd, device, vars, transport, table, binding, config, timer: clock, setvars, name, memory }
+    }
+
+    /// A fresh PD over the regions `setvars` names: what a PD's start, or
+    /// its restart, builds.
+    fn start_pd(
+        name: &'static str,
+        config: &DriverPdConfig,
+        line: InProcess,
+        clock: &SharedTimer,
+        setvars: PdSetvars<D::Setvars>,
+    ) -> DriverPd<Virtio<D, InProcess, SharedTimer>> {
+        let watchdog = match config.timer {
+            Some(t) => Watchdog::new(clock.clone(), t.deadline_ns),
+            None => Watchdog::off(),
+        };
+        // SAFETY: every region handed over is a heap region in the
+        // harness's `memory`, which it keeps until after the PD is dropped;
+        // the driver reaches it only through SharedMemory.
+        #[allow(unsafe_code)]
+        let maps = unsafe { SystemMaps::vouched() };
+        let (virtio, bindings_page) = match Virtio::new(name, line, watchdog, &maps, setvars) {
+            Ok(v) => v,
+            Err(why) => panic!("{name}: {why}"),
+        };
+        let shell = Shell::new(name, virtio, BindingWatch::new(bindings_page, DRIVER));
+        DriverPd::with_shell(config, shell)
+    }
+
+    /// The PD faulted and its parent restarts it, as the bus and the
+    /// runtime do: the binding goes (the transport resets the device),
+    /// and a new PD starts over the same regions. Only the regions'
+    /// contents survive; the device holds nothing of the old PD's. The
+    /// test binds again.
+    pub fn restart(&mut self) {
+        assert!(self.transport.borrow_mut().set_binding(DRIVER.0 as usize, None));
+        self.table.write([].into_iter()).expect("empty");
+        let line = InProcess { transport: self.transport.clone(), driver: DRIVER.0 as usize };
+        self.pd = Self::start_pd(self.name, &self.config, line, &self.timer, self.setvars);
     }
 
     /// The memory of one of the driver's regions.

@@ -29,7 +29,7 @@ use crate::transport::{CallError, Transport, call_ok};
 use sevio_transport_protocol::config::{ConfigReadError, read_config};
 use sevio_transport_protocol::{DeviceInfo, Reply, Request, TransportKind, Width};
 use sevio_virtio::features::{Features, general};
-use sevio_virtio::{DeviceId, SplitLayout, SplitQueue};
+use sevio_virtio::{DeviceId, IndirectPool, PackedLayout, PackedQueue, RingPlacement, SplitLayout, SplitQueue};
 
 /// Attempts at a consistent config read while the generation changes.
 pub const CONFIG_ATTEMPTS: u32 = 8;
@@ -94,7 +94,7 @@ pub enum InitError {
         /// Why.
         error: DmaError,
     },
-    /// The split queue could not be built on that memory.
+    /// The queue (split or packed) could not be built on that memory.
     QueueBuild {
         /// The queue.
         queue: u16,
@@ -215,7 +215,13 @@ impl<'t, T: Transport + ?Sized> Bringup<'t, T> {
         let (wanted, required) = if is_legacy(&info) {
             (wanted.without(general::VERSION_1), required.without(general::VERSION_1))
         } else {
-            (wanted.with(general::VERSION_1), required.with(general::VERSION_1))
+            // §6.1: "A driver SHOULD accept VIRTIO_F_ACCESS_PLATFORM if it
+            // is offered." Every address a sevio driver gives its device is
+            // a physical one, which is also the device's address where an
+            // IOMMU confines it (identity mappings), so accepting it
+            // changes no address. (QEMU puts a virtio device behind its
+            // IOMMU only when it offers the bit: `iommu_platform=on`.)
+            (wanted.with(general::VERSION_1).with(general::ACCESS_PLATFORM), required.with(general::VERSION_1))
         };
         let offered = match t.call(Request::DeviceFeatures) {
             Reply::Features(f) => Features(f),
@@ -285,9 +291,11 @@ impl<'t, T: Transport + ?Sized> Configuring<'t, T> {
 
     /// Set up queue `index`: ask its maximum size, pick the largest power
     /// of two within `params` and `N` (a legacy PCI device's own size,
-    /// which the driver cannot change, if it is at most `N`), carve its memory (legacy or modern
-    /// layout, as the device needs) and an indirect pool from `dma`, and
-    /// hand the addresses to the transport (QueueSetup, QueueReady).
+    /// which the driver cannot change, if it is at most `N`), carve its
+    /// memory (packed when VIRTIO_F_RING_PACKED is in force, else the
+    /// legacy or modern split layout, as the device needs) and an
+    /// indirect pool from `dma`, and hand the addresses to the transport
+    /// (QueueSetup, QueueReady).
     pub fn queue<const N: usize>(
         &mut self,
         index: u16,
@@ -310,48 +318,95 @@ impl<'t, T: Transport + ?Sized> Configuring<'t, T> {
         if size == 0 || size < params.min_size {
             return self.fail(InitError::QueueUnavailable { queue: index, max });
         }
+        // §2.8: with VIRTIO_F_RING_PACKED negotiated every queue is packed
+        // (a legacy device has no bit 34 to offer). The builder's result
+        // is this one's: passed through, not copied.
+        let queue = if self.features.has(general::RING_PACKED) {
+            self.packed_queue::<N>(index, size, params, dma)
+        } else {
+            self.split_queue::<N>(index, size, params, dma)
+        };
+        if let Err(e) = &queue {
+            reset_quietly(self.t);
+            return Err(*e);
+        }
+        queue
+    }
+
+    /// Hand queue `index`'s placement to the transport (QueueSetup), then
+    /// make it live (QueueReady).
+    fn program(&mut self, index: u16, placement: RingPlacement) -> Result<(), InitError> {
+        let RingPlacement { size, desc, avail, used } = placement;
+        call_ok(self.t, Request::QueueSetup { queue: index, size, desc, avail, used })
+            .map_err(|error| InitError::QueueSetup { queue: index, error })?;
+        call_ok(self.t, Request::QueueReady { queue: index })
+            .map_err(|error| InitError::QueueReady { queue: index, error })
+    }
+
+    /// An indirect pool for a queue of `size`, if `params` asks for one
+    /// and INDIRECT_DESC was negotiated.
+    fn indirect_pool(
+        &self,
+        index: u16,
+        size: u16,
+        params: QueueParams,
+        dma: &mut DmaCarver,
+    ) -> Result<Option<IndirectPool>, InitError> {
+        if params.indirect_descs < 2 || !self.features.has(general::INDIRECT_DESC) {
+            return Ok(None);
+        }
+        dma.indirect_pool(size, params.indirect_descs)
+            .map(Some)
+            .map_err(|error| InitError::QueueMemory { queue: index, error })
+    }
+
+    // The two builders stay out of line: a queue is kilobytes of driver
+    // state (per-descriptor arrays), and a PD's stack is fixed; inlined
+    // into `queue` both formats' temporaries would share its frame.
+
+    /// A packed queue of `size` (VIRTIO 1.2 §2.8.10.1's layout) in memory
+    /// from `dma`, programmed.
+    #[inline(never)]
+    fn packed_queue<const N: usize>(
+        &mut self,
+        index: u16,
+        size: u16,
+        params: QueueParams,
+        dma: &mut DmaCarver,
+    ) -> Result<DriverQueue<N>, InitError> {
+        let build = |error| InitError::QueueBuild { queue: index, error };
+        let layout = PackedLayout::new(size).map_err(build)?;
+        let mem = dma.packed_queue(&layout).map_err(|error| InitError::QueueMemory { queue: index, error })?;
+        let pool = self.indirect_pool(index, size, params, dma)?;
+        let queue = DriverQueue::packed(PackedQueue::<N>::new(mem, layout, self.features, pool).map_err(build)?, index)
+            .map_err(build)?;
+        self.program(index, queue.placement())?;
+        Ok(queue)
+    }
+
+    /// A split queue of `size` (legacy or modern layout, as the device
+    /// needs) in memory from `dma`, programmed.
+    #[inline(never)]
+    fn split_queue<const N: usize>(
+        &mut self,
+        index: u16,
+        size: u16,
+        params: QueueParams,
+        dma: &mut DmaCarver,
+    ) -> Result<DriverQueue<N>, InitError> {
+        let build = |error| InitError::QueueBuild { queue: index, error };
         let layout = if self.legacy() {
             SplitLayout::legacy(size, sevio_virtio::queue::LEGACY_ALIGN)
         } else {
             SplitLayout::new(size)
-        };
-        let layout = match layout {
-            Ok(l) => l,
-            Err(error) => return self.fail(InitError::QueueBuild { queue: index, error }),
-        };
-        let mem = match dma.split_queue(&layout) {
-            Ok(m) => m,
-            Err(error) => return self.fail(InitError::QueueMemory { queue: index, error }),
-        };
-        let pool = if params.indirect_descs >= 2 && self.features.has(general::INDIRECT_DESC) {
-            match dma.indirect_pool(size, params.indirect_descs) {
-                Ok(p) => Some(p),
-                Err(error) => return self.fail(InitError::QueueMemory { queue: index, error }),
-            }
-        } else {
-            None
-        };
-        let split = match SplitQueue::<N>::new(mem, layout, self.features, pool) {
-            Ok(q) => q,
-            Err(error) => return self.fail(InitError::QueueBuild { queue: index, error }),
-        };
-        let setup = Request::QueueSetup {
-            queue: index,
-            size,
-            desc: split.desc_addr(),
-            avail: split.avail_addr(),
-            used: split.used_addr(),
-        };
-        if let Err(error) = call_ok(self.t, setup) {
-            return self.fail(InitError::QueueSetup { queue: index, error });
         }
-        if let Err(error) = call_ok(self.t, Request::QueueReady { queue: index }) {
-            return self.fail(InitError::QueueReady { queue: index, error });
-        }
-        match DriverQueue::new(split, index, mem.mem, &layout) {
-            Ok(q) => Ok(q),
-            Err(error) => self.fail(InitError::QueueBuild { queue: index, error }),
-        }
+        .map_err(build)?;
+        let mem = dma.split_queue(&layout).map_err(|error| InitError::QueueMemory { queue: index, error })?;
+        let pool = self.indirect_pool(index, size, params, dma)?;
+        let split = SplitQueue::<N>::new(mem, layout, self.features, pool).map_err(build)?;
+        let queue = DriverQueue::new(split, index, mem.mem, &layout).map_err(build)?;
+        self.program(index, queue.placement())?;
+        Ok(queue)
     }
 
     /// The transport, for device-specific requests not covered here.

@@ -40,6 +40,8 @@
 //! - [`watchdog`]: [`Watchdog`], a deadline on each request a driver
 //!   posts (its optional timer channel, [`RequestTimer`]); a request
 //!   overdue fails the device with [`DriverError::DeviceTimeout`];
+//! - [`heartbeat`]: the word a driver PD writes around each event, for
+//!   the bus to tell a hung driver from an idle one;
 //! - `harness` (feature `test-utils`): host tests of template drivers
 //!   against the real transport core (`transports/core`) and its mock
 //!   device.
@@ -57,6 +59,7 @@ pub mod bus;
 pub mod client;
 pub mod dma;
 pub mod drill;
+pub mod heartbeat;
 pub mod init;
 pub mod pd;
 pub mod queue;

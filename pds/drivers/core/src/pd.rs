@@ -11,6 +11,7 @@
 //! between the two (the tests below drive the PD through it alone).
 
 use crate::bus::BindingWatch;
+use crate::heartbeat::Heartbeat;
 use crate::shell::{Driver, Shell, register_with_bus};
 use crate::watchdog::RequestTimer;
 use sevio_bus_protocol::DriverId;
@@ -80,6 +81,7 @@ struct Serving<D: Driver> {
     /// `client` and the driver's own client channels.
     clients: ChannelSet,
     bus: Channel,
+    heartbeat: Heartbeat,
 }
 
 /// A driver PD: its [`Shell`] and channels, or nothing if its
@@ -119,6 +121,7 @@ impl<D: DriverEvents> DriverPd<D> {
             timer,
             clients,
             bus: config.bus,
+            heartbeat: Heartbeat::from_system(),
         }))
     }
 
@@ -142,6 +145,7 @@ impl<D: DriverEvents> DriverPd<D> {
 impl<D: DriverEvents> Handler for DriverPd<D> {
     fn notified(&mut self, channels: ChannelSet) {
         let Some(s) = &mut self.0 else { return };
+        s.heartbeat.enter();
         if channels.contains(s.bus) {
             s.shell.check_binding();
         }
@@ -159,6 +163,7 @@ impl<D: DriverEvents> Handler for DriverPd<D> {
         s.shell.driver.end_of_event();
         s.shell.log_status();
         s.shell.driver.after_status_log();
+        s.heartbeat.leave();
     }
 
     /// The lowest channel to notify is the deferred action; any further

@@ -1,36 +1,70 @@
-//! A driver's virtqueue: a [`SplitQueue`] plus interrupt batching.
+//! A driver's virtqueue: a [`SplitQueue`] or a [`PackedQueue`] (the
+//! latter when VIRTIO_F_RING_PACKED was negotiated), behind one API, plus
+//! interrupt batching.
 //!
-//! [`SplitQueue`] asks for an interrupt at the next used element whenever
+//! Both queues ask for an interrupt at the next used element whenever
 //! interrupts are on. A driver that keeps many requests in flight wants
-//! one interrupt per batch instead: with VIRTIO_F_EVENT_IDX it can put
-//! `used_event` further ahead (VIRTIO 1.2 §2.7.7.2: the device notifies
-//! when "the idx field in the used ring ... [reaches] the value of
-//! used_event" plus one, computed by `vring_need_event`). [`DriverQueue::arm`]
-//! does that: it turns the split queue's own interrupt control off once
-//! (so the split queue never writes `used_event` again) and from then on
-//! writes `used_event` itself, counting harvested elements to know where
-//! the next one will be.
+//! one interrupt per batch instead, which EVENT_IDX allows.
+//! [`DriverQueue::arm`] does that: it turns the queue's own interrupt
+//! control off once (so the queue never moves the event again by itself)
+//! and from then on sets the event where the batch ends.
 //!
-//! Never losing a completion: after writing `used_event` the queue puts a
-//! full barrier and reads `used.idx`; if the device already got past the
-//! event, [`arm`](DriverQueue::arm) returns true and the caller harvests
-//! again (then arms again). The count is capped at what is in flight, so
-//! the event is always reachable.
+//! - Split (VIRTIO 1.2 §2.7.7.2): the device notifies when "the idx field
+//!   in the used ring ... [reaches] the value of used_event" plus one
+//!   (`vring_need_event`); this type writes `used_event` and counts
+//!   harvested elements to know where the next one will be.
+//! - Packed (§2.8.10): the event is a ring position, kept by
+//!   [`PackedQueue::interrupt_after`].
+//!
+//! Never losing a completion: after writing the event the queue puts a
+//! full barrier and looks at what the device published; if the device may
+//! already have got past the event, [`arm`](DriverQueue::arm) returns true
+//! and the caller harvests again (then arms again). The count is capped at
+//! what is in flight, so the event is always reachable.
 
 use sevio_sharedmem::{SharedMemory, dma_mb};
 use sevio_virtio::queue::VirtQueue;
-use sevio_virtio::{Buffer, DeviceFault, Error, SplitLayout, SplitQueue, Token, Used};
+use sevio_virtio::{
+    Buffer, DeviceFault, Error, PackedQueue, RingFormat, RingPlacement, SplitLayout, SplitQueue, Token, Used,
+};
 
-/// A virtqueue as a driver uses it.
-pub struct DriverQueue<const N: usize> {
+/// A split queue and where its interrupt event lives.
+struct SplitRing<const N: usize> {
     queue: SplitQueue<N>,
-    index: u16,
     mem: SharedMemory,
     used_event: usize,
     used_idx: usize,
     /// Used elements harvested so far (wrapping): the split queue's
     /// `last_used`, which it does not expose.
     harvested: u16,
+}
+
+enum Ring<const N: usize> {
+    Split(SplitRing<N>),
+    Packed(PackedQueue<N>),
+}
+
+/// A virtqueue as a driver uses it, split or packed.
+pub struct DriverQueue<const N: usize> {
+    ring: Ring<N>,
+    index: u16,
+}
+
+/// The same call on either queue (both implement [`VirtQueue`] and the
+/// same inherent accessors).
+macro_rules! either {
+    ($self:expr, $q:ident => $e:expr) => {
+        match &$self.ring {
+            Ring::Split(SplitRing { queue: $q, .. }) => $e,
+            Ring::Packed($q) => $e,
+        }
+    };
+    (mut $self:expr, $q:ident => $e:expr) => {
+        match &mut $self.ring {
+            Ring::Split(SplitRing { queue: $q, .. }) => $e,
+            Ring::Packed($q) => $e,
+        }
+    };
 }
 
 impl<const N: usize> DriverQueue<N> {
@@ -43,14 +77,24 @@ impl<const N: usize> DriverQueue<N> {
         if queue.event_idx() {
             queue.disable_interrupts()?;
         }
-        Ok(DriverQueue {
+        let split = SplitRing {
             queue,
-            index,
             mem,
             used_event: layout.avail_offset() + 4 + 2 * n,
             used_idx: layout.used_offset() + 2,
             harvested: 0,
-        })
+        };
+        Ok(DriverQueue { ring: Ring::Split(split), index })
+    }
+
+    /// Wrap the packed `queue`, queue `index` of its device. Turns its
+    /// interrupt control off if RING_EVENT_IDX is in use
+    /// ([`PackedQueue::interrupt_after`] sets the event from now on).
+    pub fn packed(mut queue: PackedQueue<N>, index: u16) -> Result<Self, Error> {
+        if queue.event_idx() {
+            queue.disable_interrupts()?;
+        }
+        Ok(DriverQueue { ring: Ring::Packed(queue), index })
     }
 
     /// The queue's index on its device.
@@ -58,54 +102,79 @@ impl<const N: usize> DriverQueue<N> {
         self.index
     }
 
+    /// Split or packed.
+    pub fn format(&self) -> RingFormat {
+        match self.ring {
+            Ring::Split(_) => RingFormat::Split,
+            Ring::Packed(_) => RingFormat::Packed,
+        }
+    }
+
+    /// The size and device addresses of the queue's three parts, as the
+    /// transport is to program them.
+    pub fn placement(&self) -> RingPlacement {
+        match &self.ring {
+            Ring::Split(SplitRing { queue, .. }) => {
+                RingPlacement::new(queue.size(), queue.desc_addr(), queue.avail_addr(), queue.used_addr())
+            }
+            Ring::Packed(queue) => queue.placement(),
+        }
+    }
+
     /// The queue size.
     pub fn size(&self) -> u16 {
-        self.queue.size()
+        either!(self, q => q.size())
     }
 
     /// Chains the device holds.
     pub fn in_flight(&self) -> u16 {
-        self.queue.in_flight()
+        either!(self, q => q.in_flight())
     }
 
     /// Whether a chain of `bufs` buffers fits now (false once failed).
     pub fn can_add(&self, bufs: usize) -> bool {
-        self.queue.can_add(bufs)
+        either!(self, q => q.can_add(bufs))
     }
 
     /// Whether indirect descriptors are in use.
     pub fn uses_indirect(&self) -> bool {
-        self.queue.uses_indirect()
+        either!(self, q => q.uses_indirect())
     }
 
     /// Whether EVENT_IDX is in use.
     pub fn event_idx(&self) -> bool {
-        self.queue.event_idx()
+        either!(self, q => q.event_idx())
     }
 
     /// The device fault that failed the queue, if any.
     pub fn fault(&self) -> Option<DeviceFault> {
-        self.queue.fault()
+        either!(self, q => q.fault())
     }
 
     /// Make a chain available (no kick: see [`needs_kick`](Self::needs_kick)).
     pub fn add(&mut self, bufs: &[Buffer]) -> Result<Token, Error> {
-        self.queue.add(bufs)
+        either!(mut self, q => q.add(bufs))
     }
 
     /// Whether the device wants a notification for what was added since
-    /// the last call (EVENT_IDX `avail_event`, or the NO_NOTIFY flag).
+    /// the last call (split: EVENT_IDX `avail_event` or the NO_NOTIFY
+    /// flag; packed: the device event suppression structure).
     pub fn needs_kick(&mut self) -> Result<bool, Error> {
-        self.queue.should_notify()
+        either!(mut self, q => q.should_notify())
     }
 
-    /// The next used element, checked by the split queue.
+    /// The next used element, checked by the queue.
     pub fn pop_used(&mut self) -> Result<Option<Used>, Error> {
-        let used = self.queue.pop_used()?;
-        if used.is_some() {
-            self.harvested = self.harvested.wrapping_add(1);
+        match &mut self.ring {
+            Ring::Split(split) => {
+                let used = split.queue.pop_used()?;
+                if used.is_some() {
+                    split.harvested = split.harvested.wrapping_add(1);
+                }
+                Ok(used)
+            }
+            Ring::Packed(queue) => queue.pop_used(),
         }
-        Ok(used)
     }
 
     /// Ask for one interrupt once `count` more chains have been used
@@ -115,6 +184,15 @@ impl<const N: usize> DriverQueue<N> {
     /// waiting that the interrupt would not announce: harvest, then arm
     /// again.
     pub fn arm(&mut self, count: u16) -> Result<bool, Error> {
+        match &mut self.ring {
+            Ring::Split(split) => split.arm(count),
+            Ring::Packed(queue) => queue.interrupt_after(count),
+        }
+    }
+}
+
+impl<const N: usize> SplitRing<N> {
+    fn arm(&mut self, count: u16) -> Result<bool, Error> {
         if let Some(f) = self.queue.fault() {
             return Err(Error::Device(f));
         }
@@ -140,19 +218,14 @@ impl<const N: usize> DriverQueue<N> {
         let idx = self.mem.read::<u16>(self.used_idx).map(u16::from_le).ok_or(Error::OutOfBounds)?;
         Ok(idx.wrapping_sub(self.harvested) >= count)
     }
-
-    /// The split queue itself.
-    pub fn split(&self) -> &SplitQueue<N> {
-        &self.queue
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use sevio_sharedmem::HeapRegion;
-    use sevio_virtio::QueueMemory;
     use sevio_virtio::features::{Features, general};
+    use sevio_virtio::{PackedLayout, QueueMemory};
 
     struct Fix {
         _heap: HeapRegion,
@@ -220,6 +293,75 @@ mod tests {
         assert_eq!(f.avail_flags(), 0);
         f.device_uses(0, a.index());
         assert_eq!(f.q.arm(1), Ok(true));
+    }
+
+    /// A packed queue of 8 with RING_EVENT_IDX, and the device's hand.
+    struct PackedFix {
+        _heap: HeapRegion,
+        q: DriverQueue<8>,
+        mem: SharedMemory,
+        layout: PackedLayout,
+    }
+
+    fn packed_fix() -> PackedFix {
+        let layout = PackedLayout::new(8).unwrap();
+        let heap = HeapRegion::new(layout.total_size());
+        let mem = heap.memory();
+        let feats = Features::EMPTY.with(general::EVENT_IDX).with(general::RING_PACKED);
+        let packed = PackedQueue::new(QueueMemory { mem, device_addr: 0x4000_0000 }, layout, feats, None).unwrap();
+        PackedFix { q: DriverQueue::packed(packed, 0).unwrap(), mem, layout, _heap: heap }
+    }
+
+    impl PackedFix {
+        /// The driver event suppression structure: (off_wrap, flags).
+        fn driver_event(&self) -> (u16, u16) {
+            let off = self.layout.driver_event_offset();
+            (self.mem.read::<u16>(off).unwrap(), self.mem.read::<u16>(off + 2).unwrap())
+        }
+        /// The device marks descriptor `pos` used (first lap) for `id`,
+        /// nothing written.
+        fn device_uses(&self, pos: usize, id: u16) {
+            self.mem.write::<u32>(16 * pos + 8, 0).unwrap();
+            self.mem.write::<u16>(16 * pos + 12, id).unwrap();
+            self.mem.write::<u16>(16 * pos + 14, 1 << 7 | 1 << 15).unwrap();
+        }
+    }
+
+    #[test]
+    fn packed_arms_at_the_position_the_batch_reaches() {
+        let mut f = packed_fix();
+        assert_eq!(f.q.format(), RingFormat::Packed);
+        assert_eq!(f.driver_event().1, 1, "RING_EVENT_FLAGS_DISABLE until armed");
+        // Two chains of two descriptors, one of one: 5 ring slots.
+        let a = f.q.add(&chain()).unwrap();
+        let b = f.q.add(&chain()).unwrap();
+        let c = f.q.add(&[Buffer::writable(0x3000, 8)]).unwrap();
+        assert_eq!(f.q.arm(2), Ok(false));
+        // The fewest descriptors a chain holds is 1, so two used chains
+        // reach position 1 at least: the event is there.
+        assert_eq!(f.driver_event(), (1 | 1 << 15, 2), "RING_EVENT_FLAGS_DESC at 1, wrap counter 1");
+        f.device_uses(0, a.index());
+        assert_eq!(f.q.pop_used().unwrap().unwrap().token, a);
+        assert_eq!(f.driver_event(), (1 | 1 << 15, 2), "harvesting leaves the event alone");
+        assert_eq!(f.q.arm(1), Ok(false));
+        assert_eq!(f.driver_event(), (2 | 1 << 15, 2), "the next used descriptor");
+        f.device_uses(2, c.index());
+        assert_eq!(f.q.arm(1), Ok(true), "already used: the interrupt may be gone");
+        assert_eq!(f.q.pop_used().unwrap().unwrap().token, c);
+        f.device_uses(3, b.index());
+        assert_eq!(f.q.pop_used().unwrap().unwrap().token, b);
+        assert_eq!(f.q.arm(4), Ok(false), "nothing in flight");
+        assert_eq!(f.driver_event().1, 1, "no interrupt wanted");
+    }
+
+    #[test]
+    fn packed_chains_of_equal_length_arm_exactly() {
+        let mut f = packed_fix();
+        for _ in 0..3 {
+            f.q.add(&chain()).unwrap();
+        }
+        assert_eq!(f.q.arm(3), Ok(false));
+        assert_eq!(f.driver_event(), (5 | 1 << 15, 2), "the third chain's slots are 4 and 5");
     }
 
     #[test]

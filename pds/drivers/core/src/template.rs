@@ -142,9 +142,16 @@ pub trait VirtioDriver: Sized {
     /// carves the queues from what is left). No device yet.
     fn new(vars: Self::Setvars, maps: &SystemMaps, dma: &mut DmaCarver) -> Result<Self, Unusable>;
 
+    /// Whether the framework accepts VIRTIO_F_RING_PACKED when the device
+    /// offers it (VIRTIO 1.2 §2.8): every queue is then packed, behind the
+    /// same [`DriverQueue`] API. On by default; a driver whose device must
+    /// keep split rings says false.
+    const RING_PACKED: bool = true;
+
     /// `(wanted, required)`: the features accepted when offered, and those
     /// without which the device is refused. VERSION_1 is the framework's
-    /// business (required of modern devices, never of legacy ones).
+    /// business (required of modern devices, never of legacy ones), and so
+    /// is RING_PACKED ([`RING_PACKED`](Self::RING_PACKED)).
     fn features(&self) -> (Features, Features);
 
     /// The device is negotiated and its queues are set up, DRIVER_OK is

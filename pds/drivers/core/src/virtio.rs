@@ -27,6 +27,7 @@ use sevio_runtime::{ChannelSet, debug_println};
 use sevio_sharedmem::SharedMemory;
 use sevio_timer_protocol::Timer;
 use sevio_transport_protocol::{DMA_WINDOW_SIZE, DriverDoorbell, Request};
+use sevio_virtio::features::general;
 
 /// How a bring-up ended without a live device.
 enum NotUp<E> {
@@ -172,6 +173,7 @@ impl<D: VirtioDriver, T: Transport + TransportNotify, C: Timer> Virtio<D, T, C> 
         let doorbell = DriverDoorbell::open(self.doorbell_page).map_err(|e| failed(DriverError::Doorbell(e)))?;
         let mut carver = self.queue_memory.clone();
         let (wanted, required) = self.driver.features();
+        let wanted = if D::RING_PACKED { wanted.with(general::RING_PACKED) } else { wanted };
         let transport: &mut dyn Transport = &mut self.transport;
         let mut config =
             Bringup::start(transport, D::DEVICE).and_then(|b| b.negotiate(wanted, required)).map_err(init)?;
@@ -185,6 +187,9 @@ impl<D: VirtioDriver, T: Transport + TransportNotify, C: Timer> Virtio<D, T, C> 
         match config.driver_ok() {
             Ok(negotiated) => {
                 self.probed = true;
+                if negotiated.features.has(general::RING_PACKED) {
+                    debug_println!("{}: packed virtqueues (VIRTIO_F_RING_PACKED)", self.name);
+                }
                 Ok(Device::new(queues, negotiated, doorbell))
             }
             Err(e) => {

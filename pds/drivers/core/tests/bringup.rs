@@ -146,6 +146,21 @@ fn modern_bring_up_follows_the_spec_order() {
 }
 
 #[test]
+fn access_platform_is_accepted_when_a_modern_device_offers_it_and_never_required() {
+    // VIRTIO 1.2 §6.1: "A driver SHOULD accept VIRTIO_F_ACCESS_PLATFORM
+    // if it is offered" (QEMU puts a virtio device behind its IOMMU only
+    // then).
+    let offered = MODERN_OFFER | general::ACCESS_PLATFORM.mask();
+    let mut f = Fix::new(2, offered);
+    let c = Bringup::start(&mut f.line, DeviceId::BLK).unwrap().negotiate(wanted(), Features::EMPTY).unwrap();
+    assert!(c.features().has(general::ACCESS_PLATFORM));
+    assert_eq!(f.dev.state().features.unwrap() & general::ACCESS_PLATFORM.mask(), general::ACCESS_PLATFORM.mask());
+    let mut f = Fix::new(2, MODERN_OFFER);
+    let c = Bringup::start(&mut f.line, DeviceId::BLK).unwrap().negotiate(wanted(), Features::EMPTY).unwrap();
+    assert!(!c.features().has(general::ACCESS_PLATFORM), "not offered: not accepted, and not required");
+}
+
+#[test]
 fn legacy_device_gets_no_version_1_and_the_legacy_layout() {
     let mut f = Fix::new(1, MODERN_OFFER);
     let region = f.region();

@@ -469,12 +469,14 @@ impl NetDriver {
         }
 
         // 5. Ask for the next events: an interrupt at the next received
-        //    frame and when all sent frames are done; client signals only
-        //    where there is room to act on them. Any "true" means work
-        //    may have slipped in meanwhile: go round again.
+        //    frame; one when all sent frames are done only if the client
+        //    may need them back (below); client signals only where there
+        //    is room to act on them. Any "true" means work may have
+        //    slipped in meanwhile: go round again.
         let mut again = rx.arm(1).map_err(device)?;
         let in_flight = tx.in_flight();
-        again |= tx.arm(in_flight).map_err(device)?;
+        let want_tx_interrupt = tx_interrupt_wanted(in_flight, q.tx_free.capacity(), tx.can_add(2));
+        again |= tx.arm(if want_tx_interrupt { in_flight } else { 0 }).map_err(device)?;
         if rx.can_add(2) {
             again |= q.rx_free.request_signal().map_err(client)?;
         } else {
@@ -489,6 +491,20 @@ impl NetDriver {
         }
         Ok(again)
     }
+}
+
+/// Whether sent frames need an interrupt of their own. A frame the device
+/// has sent comes back to the client at the driver's next event anyway (a
+/// received frame, the client's next frames); an interrupt just for it is
+/// worth its cost only when the client may be waiting for it: when at
+/// least half of its transmit buffers (the capacity of tx free, one slot
+/// per buffer) are in flight, or when the virtqueue is full and frames
+/// wait in tx active. Otherwise the client still holds half its buffers,
+/// and sending any of them brings the rest back. (Linux's virtio-net
+/// frees sent buffers on the next transmit the same way when it runs
+/// without transmit interrupts.)
+fn tx_interrupt_wanted(in_flight: u16, client_buffers: u32, room: bool) -> bool {
+    in_flight > 0 && (u32::from(in_flight) * 2 >= client_buffers || !room)
 }
 
 /// Keep an rx buffer for posting again (counted as lost if there is no

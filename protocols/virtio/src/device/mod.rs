@@ -5,6 +5,7 @@ pub mod blk;
 pub mod console;
 pub mod gpu;
 pub mod input;
+pub mod iommu;
 pub mod net;
 pub mod other;
 pub mod rpmsg;

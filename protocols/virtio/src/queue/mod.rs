@@ -32,7 +32,7 @@ pub use device::{ChainBuffer, DescChain, DeviceQueue, DriverFault, DriverMemory,
 pub use layout::{
     AVAIL_ALIGN, DESC_ALIGN, EVENT_SUPPRESSION_ALIGN, LEGACY_ALIGN, PackedLayout, SplitLayout, USED_ALIGN,
 };
-pub use packed::PackedQueue;
+pub use packed::{PackedQueue, RingCursor};
 pub use placement::{PlacementError, RingFormat, RingInterface, RingPart, RingPlacement};
 pub use split::SplitQueue;
 pub use split::vring_need_event;

@@ -54,34 +54,49 @@ use sevio_sharedmem::{SharedMemory, dma_mb, dma_rmb, dma_wmb};
 /// 0..=14: the ring offset (§2.8.14).
 const EVENT_WRAP: u16 = 1 << 15;
 
-/// A position in the ring with the wrap counter that goes with it.
+/// A position in a packed ring with the wrap counter that goes with it
+/// (either side's: the driver's next available, the device's next used).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-struct Cursor {
+pub struct RingCursor {
     /// Below the queue size.
-    pos: u16,
+    pub pos: u16,
     /// The wrap counter for `pos` (§2.8.1: starts at 1).
-    wrap: bool,
+    pub wrap: bool,
 }
 
-impl Cursor {
-    const START: Cursor = Cursor { pos: 0, wrap: true };
+impl RingCursor {
+    /// Where both sides start (§2.8.1: position 0, wrap counter 1).
+    pub const START: RingCursor = RingCursor { pos: 0, wrap: true };
 
     /// Move on `n` descriptors (at most the ring size), flipping the wrap
     /// counter each time the end of a ring of `size` is passed (§2.8.1:
     /// "The driver changes the value of this counter each time it makes
     /// available the last descriptor in the ring").
-    fn advance(self, n: u16, size: u16) -> Cursor {
+    pub fn advance(self, n: u16, size: u16) -> RingCursor {
         let next = self.pos as u32 + n as u32;
         if next >= size as u32 {
-            Cursor { pos: (next - size as u32) as u16, wrap: !self.wrap }
+            RingCursor { pos: (next - size as u32) as u16, wrap: !self.wrap }
         } else {
-            Cursor { pos: next as u16, wrap: self.wrap }
+            RingCursor { pos: next as u16, wrap: self.wrap }
         }
     }
 
-    /// The event suppression `desc` word naming this position.
-    fn event_word(self) -> u16 {
+    /// The event suppression `desc` word naming this position (§2.8.14:
+    /// offset in bits 0..=14, wrap counter in bit 15).
+    pub fn event_word(self) -> u16 {
         self.pos | if self.wrap { EVENT_WRAP } else { 0 }
+    }
+
+    /// The position named by an event suppression `desc` word.
+    pub fn from_event_word(word: u16) -> RingCursor {
+        RingCursor { pos: word & !EVENT_WRAP, wrap: word & EVENT_WRAP != 0 }
+    }
+
+    /// The position counted in the lap whose wrap counter is `wrap`: one
+    /// lap behind is `size` earlier (modulo 2^16), as
+    /// [`vring_need_event`] compares positions.
+    pub fn in_lap_of(self, wrap: bool, size: u16) -> u16 {
+        if self.wrap == wrap { self.pos } else { self.pos.wrapping_sub(size) }
     }
 }
 
@@ -116,13 +131,17 @@ pub struct PackedQueue<const N: usize> {
     num_free: u16,
     in_flight: u16,
     /// Where the next available descriptor goes.
-    next_avail: Cursor,
+    next_avail: RingCursor,
     /// Where the device writes the next used descriptor.
-    next_used: Cursor,
+    next_used: RingCursor,
     /// Descriptors made available since the last `should_notify`.
     added: u32,
+    /// The fewest descriptors any chain added since the ring was last
+    /// empty occupies: a lower bound for every chain in flight, so for
+    /// how far `count` used chains move the device (`interrupt_after`).
+    min_chain_descs: u16,
     /// `next_avail` at the last `should_notify`.
-    notified: Cursor,
+    notified: RingCursor,
     /// The driver event suppression `desc` word was rewritten since the
     /// ring was last polled.
     event_dirty: bool,
@@ -161,28 +180,32 @@ impl<const N: usize> PackedQueue<N> {
         for (i, slot) in next_id.iter_mut().enumerate().take(size as usize) {
             *slot = (i + 1) as u16;
         }
-        let q = PackedQueue {
+        let event_idx = negotiated.has(general::EVENT_IDX);
+        // Interrupts on from the start, at the first used descriptor.
+        // Written before the queue is assembled, which then goes straight
+        // into the result: no second copy of its arrays on the stack.
+        Self::write_driver_event(&mem.mem, &layout, true, event_idx, RingCursor::START)?;
+        Ok(PackedQueue {
             mem: mem.mem,
             device_addr: mem.device_addr,
             layout,
             size,
-            event_idx: negotiated.has(general::EVENT_IDX),
+            event_idx,
             indirect,
             next_id,
             free_id: 0,
             chains: [Chain::default(); N],
             num_free: size,
             in_flight: 0,
-            next_avail: Cursor::START,
-            next_used: Cursor::START,
+            next_avail: RingCursor::START,
+            next_used: RingCursor::START,
             added: 0,
-            notified: Cursor::START,
+            min_chain_descs: 1,
+            notified: RingCursor::START,
             event_dirty: false,
             interrupts: true,
             fault: FaultLatch::default(),
-        };
-        q.arm_used_event()?;
-        Ok(q)
+        })
     }
 
     /// Device address of the descriptor ring (QueueDesc / queue_desc).
@@ -248,20 +271,33 @@ impl<const N: usize> PackedQueue<N> {
     /// notifies at the next used descriptor (RING_EVENT_IDX), or at every
     /// one, or not at all, as `interrupts` says.
     fn arm_used_event(&self) -> Result<(), Error> {
-        let off = self.layout.driver_event_offset();
-        if !self.interrupts {
+        Self::write_driver_event(&self.mem, &self.layout, self.interrupts, self.event_idx, self.next_used)
+    }
+
+    /// The driver event suppression structure in `mem` (with `layout`):
+    /// notifications off, or on at `next_used` (RING_EVENT_IDX), or on at
+    /// every used descriptor.
+    fn write_driver_event(
+        mem: &SharedMemory,
+        layout: &PackedLayout,
+        interrupts: bool,
+        event_idx: bool,
+        next_used: RingCursor,
+    ) -> Result<(), Error> {
+        let off = layout.driver_event_offset();
+        if !interrupts {
             // §2.8.10: RING_EVENT_FLAGS_DISABLE asks for no used buffer
             // notifications (advisory for the device).
-            return write_le16(&self.mem, off + 2, RING_EVENT_FLAGS_DISABLE);
+            return write_le16(mem, off + 2, RING_EVENT_FLAGS_DISABLE);
         }
-        if self.event_idx {
+        if event_idx {
             // The offset/wrap first, then (ordered after it) the flags
             // that make the device look at it.
-            write_le16(&self.mem, off, self.next_used.event_word())?;
+            write_le16(mem, off, next_used.event_word())?;
             dma_wmb();
-            write_le16(&self.mem, off + 2, RING_EVENT_FLAGS_DESC)
+            write_le16(mem, off + 2, RING_EVENT_FLAGS_DESC)
         } else {
-            write_le16(&self.mem, off + 2, RING_EVENT_FLAGS_ENABLE)
+            write_le16(mem, off + 2, RING_EVENT_FLAGS_ENABLE)
         }
     }
 
@@ -289,6 +325,57 @@ impl<const N: usize> PackedQueue<N> {
             // only the device can have put lap-old bits here.
             _ => Slot::Inconsistent(flags),
         })
+    }
+
+    /// Ask for one used buffer notification once `count` more chains have
+    /// been used (capped at those in flight; 0: none), for a driver that
+    /// keeps many in flight and wants one interrupt per batch. Takes over
+    /// the driver event suppression structure: call
+    /// [`disable_interrupts`](VirtQueue::disable_interrupts) once first so
+    /// that `pop_used` leaves it alone.
+    ///
+    /// With RING_EVENT_IDX the event names a ring position (§2.8.10:
+    /// RING_EVENT_FLAGS_DESC "plus Descriptor Ring Change Event Offset/Wrap
+    /// Counter": the device notifies when it uses the descriptor there,
+    /// or passes it). Chains complete in any order and may occupy several
+    /// descriptors each, so the position `count` used chains reach is not
+    /// known; `count` times the fewest descriptors a chain in flight
+    /// occupies is a lower bound, so the event is passed by the `count`th
+    /// used chain at the latest (and may be earlier). Without
+    /// RING_EVENT_IDX: notifications on (at every used descriptor) or off.
+    ///
+    /// Returns true if used descriptors are already waiting, which the
+    /// device may have passed the event with before it saw it: harvest,
+    /// then ask again.
+    pub fn interrupt_after(&mut self, count: u16) -> Result<bool, Error> {
+        self.fault.check()?;
+        let count = count.min(self.in_flight);
+        if !self.event_idx {
+            if count == 0 {
+                return self.disable_interrupts().map(|()| false);
+            }
+            return self.enable_interrupts();
+        }
+        let off = self.layout.driver_event_offset();
+        if count == 0 {
+            return write_le16(&self.mem, off + 2, RING_EVENT_FLAGS_DISABLE).map(|()| false);
+        }
+        // count <= in_flight and every chain in flight holds at least
+        // `min_chain_descs` descriptors, so the distance is below the
+        // ring size.
+        let distance = (count as u32 * self.min_chain_descs.max(1) as u32 - 1).min(self.size as u32 - 1) as u16;
+        let event = self.next_used.advance(distance, self.size);
+        // The offset/wrap first, then (ordered after it) the flags that
+        // make the device look at it.
+        write_le16(&self.mem, off, event.event_word())?;
+        dma_wmb();
+        write_le16(&self.mem, off + 2, RING_EVENT_FLAGS_DESC)?;
+        // §2.8.21.3.1-style race: the event must be visible before we
+        // look for used descriptors, so either the device sees it or we
+        // see its progress.
+        dma_mb();
+        self.event_dirty = false;
+        Ok(!matches!(self.poll()?, Slot::Pending))
     }
 
     fn add_direct(&mut self, bufs: &[Buffer], id: u16) -> Result<u16, Error> {
@@ -382,6 +469,7 @@ impl<const N: usize> VirtQueue for PackedQueue<N> {
         write_le16(&self.mem, Self::desc_at(head.pos) + 14, head_flags)?;
         self.free_id = self.next_id[id as usize];
         self.chains[id as usize] = Chain { tail: 0, ndesc: need, writable };
+        self.min_chain_descs = if self.in_flight == 0 { need } else { self.min_chain_descs.min(need) };
         self.num_free -= need;
         self.in_flight += 1;
         self.added += need as u32;
@@ -411,16 +499,14 @@ impl<const N: usize> VirtQueue for PackedQueue<N> {
                 // Notify iff the descriptor the device named was made
                 // available in (old, new]. Its offset counts in the lap of
                 // its wrap bit; one lap behind ours is `size` earlier.
-                let event_pos = event & !EVENT_WRAP;
-                if event_pos >= self.size {
+                let event = RingCursor::from_event_word(event);
+                if event.pos >= self.size {
                     // No such descriptor: the device asked for nothing we
                     // can match; notifying is the side that cannot hang it.
                     return Ok(true);
                 }
-                let lap_behind = (event & EVENT_WRAP != 0) != new.wrap;
-                let event_idx = if lap_behind { event_pos.wrapping_sub(self.size) } else { event_pos };
-                let old_idx = if old.wrap != new.wrap { old.pos.wrapping_sub(self.size) } else { old.pos };
-                Ok(vring_need_event(event_idx, new.pos, old_idx))
+                let event_idx = event.in_lap_of(new.wrap, self.size);
+                Ok(vring_need_event(event_idx, new.pos, old.in_lap_of(new.wrap, self.size)))
             }
             // ENABLE; DESC without RING_EVENT_IDX (§2.8.10: "Only valid if
             // VIRTIO_F_RING_EVENT_IDX has been negotiated") or after a
@@ -481,8 +567,12 @@ impl<const N: usize> VirtQueue for PackedQueue<N> {
         // the length "specifies the length of the buffer that has been
         // initialized (written to) by the device": no more than was posted
         // writable (§2.8.15: "A device MUST NOT write to a device-readable
-        // buffer").
-        let len = if flags & DESC_F_WRITE == 0 { 0 } else { len };
+        // buffer"). QEMU (hw/virtio/virtio.c, virtqueue_packed_fill_desc)
+        // never sets WRITE in a used descriptor and reports the written
+        // length regardless, as Linux's driver reads it: so the length of
+        // a chain with writable buffers is taken (and checked) with or
+        // without the flag; only a read-only chain's is ignored.
+        let len = if flags & DESC_F_WRITE == 0 && chain.writable == 0 { 0 } else { len };
         if len > chain.writable {
             return Err(self.fault.fail(DeviceFault::UsedLenTooLarge { id, len, writable: chain.writable as u64 }));
         }

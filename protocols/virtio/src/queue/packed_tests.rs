@@ -308,6 +308,20 @@ fn fault_used_len_beyond_writable() {
     assert_failed(&mut f, DeviceFault::UsedLenTooLarge { id: t.index(), len: 1, writable: 0 });
 }
 
+/// As QEMU writes them: no WRITE flag in a used descriptor, the length
+/// of what it wrote all the same; still held to the writable bytes.
+#[test]
+fn used_len_of_a_writable_chain_counts_without_the_write_flag() {
+    let mut f = plain();
+    let t = f.q.add(&rw(0)).unwrap();
+    f.dev.write_desc(0, 0, 100, t.index(), RawPackedDevice::used_flags(true));
+    assert_eq!(f.q.pop_used(), Ok(Some(Used { token: t, len: 100 })));
+    // The next chain occupies 3, 4 and 0; its used descriptor goes at 3.
+    let t = f.q.add(&rw(0)).unwrap();
+    f.dev.write_desc(3, 0, 514, t.index(), RawPackedDevice::used_flags(true));
+    assert_failed(&mut f, DeviceFault::UsedLenTooLarge { id: t.index(), len: 514, writable: 513 });
+}
+
 #[test]
 fn used_len_without_write_flag_is_ignored() {
     // §2.8.4: without VIRTQ_DESC_F_WRITE the length is reserved.

@@ -16,7 +16,12 @@ pub fn written_blocks() -> impl Iterator<Item = u64> {
 }
 
 pub fn pattern_block(block: u64) -> Vec<u8> {
-    (0..BLOCK).map(|o| pattern_byte(DEFAULT_SEED, block, o)).collect()
+    pattern_block_of(DEFAULT_SEED, block)
+}
+
+/// Block `block` of the pattern with seed `seed`.
+pub fn pattern_block_of(seed: u64, block: u64) -> Vec<u8> {
+    (0..BLOCK).map(|o| pattern_byte(seed, block, o)).collect()
 }
 
 /// A zeroed 16 MiB disk image `name` in `dir`.
@@ -28,6 +33,11 @@ pub fn fresh_disk(dir: &TempDir, name: &str) -> PathBuf {
 
 /// Every written block holds the pattern; every other block is still zero.
 pub fn assert_disk_holds_the_pattern(disk: &Path) {
+    assert_disk_holds_the_pattern_of(disk, DEFAULT_SEED);
+}
+
+/// [`assert_disk_holds_the_pattern`] for the pattern with seed `seed`.
+pub fn assert_disk_holds_the_pattern_of(disk: &Path, seed: u64) {
     let image = std::fs::read(disk).unwrap();
     assert_eq!(image.len(), DISK_BYTES);
     let written: Vec<u64> = written_blocks().collect();
@@ -35,7 +45,7 @@ pub fn assert_disk_holds_the_pattern(disk: &Path) {
         let block = i as u64;
         if written.contains(&block) {
             assert!(
-                chunk == pattern_block(block).as_slice(),
+                chunk == pattern_block_of(seed, block).as_slice(),
                 "{}: block {block} does not hold its pattern",
                 disk.display()
             );

@@ -72,6 +72,7 @@ fn device_irq_reaches_its_pd_once_until_acked() {
         "irq: request 1 done (64 bytes), IRQ on id 5",
         "irq: line high again, not delivered while unacked",
         "irq: delivered again after the ack (line still high)",
+        "irq: acknowledged at the device, then acked: not delivered again",
         "sim: PASS: irq passed",
     ]);
 }

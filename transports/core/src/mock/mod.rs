@@ -1,5 +1,8 @@
 //! A mock virtio device for tests (feature `test-utils`): the device's
-//! side of the registers and of the split virtqueues, over host memory.
+//! side of the registers and of the split and packed virtqueues, over
+//! host memory. A queue is packed when the driver negotiated
+//! VIRTIO_F_RING_PACKED (the transport says so at `setup_queue`); the
+//! calls below are the same for both formats.
 //!
 //! [`MockDevice`] implements [`VirtioDevice`], so a test puts it into the
 //! real [`Transport`](crate::Transport) and drives a driver through the
@@ -16,12 +19,13 @@
 mod memory;
 
 pub use memory::{Chain, MockQueue, PhysMap};
+pub use sevio_virtio::queue::RingCursor;
 
 use crate::device::{DeviceError, VirtioDevice};
 use sevio_transport_protocol::doorbell::INT_USED_BUFFER;
 use sevio_virtio::features::general;
 use sevio_virtio::mmio::DeviceStatus;
-use sevio_virtio::queue::{RingInterface, RingPlacement};
+use sevio_virtio::queue::{RingFormat, RingInterface, RingPlacement};
 use std::cell::{RefCell, RefMut};
 use std::rc::Rc;
 use std::vec::Vec;
@@ -74,6 +78,9 @@ pub struct MockState {
     pub queue_max: Vec<u16>,
     /// Each queue, once live.
     pub queues: Vec<Option<MockQueue>>,
+    /// Per packed queue, per buffer id: descriptors the chain in flight
+    /// under that id occupies (0: not in flight).
+    pub packed_in_flight: Vec<Vec<u16>>,
     /// Device config space.
     pub config: Vec<u8>,
     /// Config generation.
@@ -132,6 +139,7 @@ impl MockDevice {
             status: 0,
             queue_max: std::vec![queue_max; queues],
             queues: std::vec![None; queues],
+            packed_in_flight: std::vec![Vec::new(); queues],
             config: Vec::new(),
             generation: 0,
             config_pages: Vec::new(),
@@ -163,11 +171,18 @@ impl MockDevice {
         self.state().status & DeviceStatus::DRIVER_OK.0 != 0
     }
 
-    /// The driver's `avail.idx` of queue `q`. Panics if it is not live.
+    /// The driver's `avail.idx` of queue `q`: chains made available so
+    /// far, wrapping (a packed queue counts them the same way). Panics if
+    /// it is not live.
     pub fn avail_idx(&self, q: u16) -> u16 {
         let s = self.state();
         let queue = s.live_queue(q);
-        s.memory.read_u16(queue.avail + 2)
+        queue.avail_count(&s.memory)
+    }
+
+    /// Whether queue `q` is packed. Panics if it is not live.
+    pub fn packed(&self, q: u16) -> bool {
+        self.state().live_queue(q).packed
     }
 
     /// The next chain the driver made available on queue `q`. Panics if
@@ -176,7 +191,8 @@ impl MockDevice {
         let event_idx = self.negotiated(general::EVENT_IDX);
         let mut s = self.state();
         let mut queue = *s.live_queue(q);
-        let chain = queue.pop_avail(&s.memory, event_idx);
+        let MockState { memory, packed_in_flight, .. } = &mut *s;
+        let chain = queue.pop_avail(memory, event_idx, &mut packed_in_flight[q as usize]);
         *s.live_queue_mut(q) = queue;
         chain
     }
@@ -196,7 +212,8 @@ impl MockDevice {
     pub fn push_used(&self, q: u16, id: u32, len: u32) {
         let mut s = self.state();
         let mut queue = *s.live_queue(q);
-        queue.push_used(&s.memory, id, len);
+        let MockState { memory, packed_in_flight, .. } = &mut *s;
+        queue.push_used(memory, id, len, &mut packed_in_flight[q as usize]);
         *s.live_queue_mut(q) = queue;
     }
 
@@ -209,7 +226,8 @@ impl MockDevice {
 
     /// Raise a used-buffer interrupt if the used elements published on
     /// `q` since the last decision call for one (VIRTIO 1.2 §2.7.7.2:
-    /// `used_event` with EVENT_IDX, else the NO_INTERRUPT flag). The
+    /// `used_event` with EVENT_IDX, else the NO_INTERRUPT flag; packed,
+    /// §2.8.10: the driver event suppression structure). The
     /// transport takes it with `take_interrupt`.
     pub fn interrupt_if_due(&self, q: u16) -> bool {
         let event_idx = self.negotiated(general::EVENT_IDX);
@@ -249,19 +267,21 @@ impl MockState {
         self.features = None;
         self.interrupt_status = 0;
         self.queues.iter_mut().for_each(|q| *q = None);
+        self.packed_in_flight.iter_mut().for_each(Vec::clear);
     }
 
     /// The checks a device makes before it takes a queue: the placement
-    /// rules every transport applies (`RingPlacement::check`, the one home
-    /// of VIRTIO 1.2 §2.7's geometry), and that the queue is not live.
-    fn check_queue(&self, index: u16, ring: RingPlacement) -> Result<(), DeviceError> {
+    /// rules every transport applies (`RingPlacement::check_format`, the
+    /// one home of VIRTIO 1.2 §2.7's and §2.8's geometry), and that the
+    /// queue is not live.
+    fn check_queue(&self, index: u16, ring: RingPlacement, format: RingFormat) -> Result<(), DeviceError> {
         let max = *self.queue_max.get(index as usize).ok_or(DeviceError::NoSuchQueue)?;
         if matches!(self.queues.get(index as usize), Some(Some(_))) {
             return Err(DeviceError::QueueInUse);
         }
         let interface =
             if self.legacy() { RingInterface::Legacy { queue_align: LEGACY_PAGE } } else { RingInterface::Modern };
-        Ok(ring.check(max, interface)?)
+        Ok(ring.check_format(format, max, interface)?)
     }
 }
 
@@ -305,13 +325,17 @@ impl VirtioDevice for MockDevice {
     fn queue_max(&mut self, index: u16) -> u16 {
         self.state().queue_max.get(index as usize).copied().unwrap_or(0)
     }
-    fn setup_queue(&mut self, index: u16, ring: RingPlacement) -> Result<(), DeviceError> {
+    fn setup_queue(&mut self, index: u16, ring: RingPlacement, format: RingFormat) -> Result<(), DeviceError> {
         let mut s = self.state();
         s.ops.push(DeviceOp::SetupQueue(index, ring));
-        s.check_queue(index, ring)?;
-        let mut queue = MockQueue::new(ring.size, ring.desc, ring.avail, ring.used);
+        s.check_queue(index, ring, format)?;
+        let mut queue = match format {
+            RingFormat::Split => MockQueue::new(ring.size, ring.desc, ring.avail, ring.used),
+            RingFormat::Packed => MockQueue::new_packed(ring.size, ring.desc, ring.avail, ring.used),
+        };
         queue.ready = true;
         s.queues[index as usize] = Some(queue);
+        s.packed_in_flight[index as usize] = std::vec![0; ring.size as usize];
         Ok(())
     }
     fn config_read(&mut self, offset: usize, width: usize) -> Result<(u64, u32), DeviceError> {
@@ -420,16 +444,28 @@ mod tests {
     #[test]
     fn refuses_queues_the_device_cannot_take() {
         let mut legacy = MockDevice::new(4, 1, 0, 2, 8);
-        assert_eq!(legacy.setup_queue(2, RingPlacement::new(8, 0, 0x80, 0x1000)), Err(DeviceError::NoSuchQueue));
-        assert_eq!(legacy.setup_queue(0, RingPlacement::new(6, 0, 0x60, 0x1000)), Err(DeviceError::BadQueueSize));
-        assert_eq!(legacy.setup_queue(0, RingPlacement::new(16, 0, 0x100, 0x1000)), Err(DeviceError::BadQueueSize));
         assert_eq!(
-            legacy.setup_queue(0, RingPlacement::new(8, 0, 0x80, 0x100)),
+            legacy.setup_queue(2, RingPlacement::new(8, 0, 0x80, 0x1000), RingFormat::Split),
+            Err(DeviceError::NoSuchQueue)
+        );
+        assert_eq!(
+            legacy.setup_queue(0, RingPlacement::new(6, 0, 0x60, 0x1000), RingFormat::Split),
+            Err(DeviceError::BadQueueSize)
+        );
+        assert_eq!(
+            legacy.setup_queue(0, RingPlacement::new(16, 0, 0x100, 0x1000), RingFormat::Split),
+            Err(DeviceError::BadQueueSize)
+        );
+        assert_eq!(
+            legacy.setup_queue(0, RingPlacement::new(8, 0, 0x80, 0x100), RingFormat::Split),
             Err(DeviceError::BadQueueAddress),
             "used not on the next page"
         );
-        assert_eq!(legacy.setup_queue(0, RingPlacement::new(8, 0, 0x80, 0x1000)), Ok(()));
-        assert_eq!(legacy.setup_queue(0, RingPlacement::new(8, 0, 0x80, 0x1000)), Err(DeviceError::QueueInUse));
+        assert_eq!(legacy.setup_queue(0, RingPlacement::new(8, 0, 0x80, 0x1000), RingFormat::Split), Ok(()));
+        assert_eq!(
+            legacy.setup_queue(0, RingPlacement::new(8, 0, 0x80, 0x1000), RingFormat::Split),
+            Err(DeviceError::QueueInUse)
+        );
         legacy.reset();
         let s = legacy.state();
         assert_eq!((s.resets, s.queues[0]), (1, None));

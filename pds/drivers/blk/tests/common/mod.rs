@@ -39,6 +39,7 @@ pub const F_MQ: u64 = 1 << 12;
 pub const F_INDIRECT: u64 = 1 << 28;
 pub const F_EVENT_IDX: u64 = 1 << 29;
 pub const F_VERSION_1: u64 = 1 << 32;
+pub const F_RING_PACKED: u64 = 1 << 34;
 /// What QEMU's modern virtio-blk offers, roughly.
 pub const QEMU_LIKE: u64 =
     F_SEG_MAX | F_GEOMETRY | F_BLK_SIZE | F_FLUSH | F_MQ | F_INDIRECT | F_EVENT_IDX | F_VERSION_1;
@@ -124,7 +125,7 @@ impl Rig {
                 num_buffers: QCAP as u16,
                 id: 2,
             };
-            BlkConfig { virt, data }
+            BlkConfig { virt, data, journal_vaddr: 0 }
         };
         let h = match deadline_ns {
             Some(deadline) => Harness::<BlkDriver>::new_timed("blk", dev, location, deadline, regions),
@@ -156,6 +157,15 @@ impl Rig {
         rig.bind_and_settle();
         assert!(!rig.h.take_client_notify(), "as sDDF's drivers: no notification for the storage info");
         rig
+    }
+
+    /// [`bind_and_settle`](Self::bind_and_settle) for a driver that owes
+    /// its client a notification from the start: it sends it.
+    pub fn bind_and_settle_notified(&mut self) {
+        self.h.bind();
+        assert!(self.h.take_client_notify(), "the client is told of the answers waiting");
+        self.run_device();
+        assert!(self.info().is_some(), "storage info published");
     }
 
     /// Bind, then let the device answer GET_ID.

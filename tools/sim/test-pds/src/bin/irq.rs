@@ -6,7 +6,9 @@
 //!    request 2: the line goes low and high again. A round trip through
 //!    the echo PD shows the IRQ is *not* delivered while unacked.
 //! 3. Ack it: the line is still high, so it is delivered again (level).
-//! 4. Clear the status and ack: PASS.
+//! 4. Clear the status (the device lowers the line), then ack: a round
+//!    trip through the echo PD shows it is not delivered again, then PASS
+//!    (the lowering reached sim before the ack did).
 //!
 //! The virtqueue (4 entries, modern layout) is built by hand in the RAM
 //! region `vq`: descriptors at 0, driver ring at 0x100, device ring at
@@ -41,6 +43,7 @@ enum Stage {
     First,
     Masked,
     Redeliver,
+    Quiet,
     Done,
 }
 
@@ -180,6 +183,12 @@ impl IrqTest {
                 debug_println!("irq: delivered again after the ack (line still high)");
                 self.regs.write32(reg::INTERRUPT_ACK, status);
                 IRQ.irq_ack();
+                ECHO.notify();
+                self.stage = Stage::Quiet;
+            }
+            (Stage::Quiet, true, _) => return Err("IRQ delivered again after the device lowered the line"),
+            (Stage::Quiet, false, true) => {
+                debug_println!("irq: acknowledged at the device, then acked: not delivered again");
                 self.stage = Stage::Done;
                 verdict::pass();
             }
