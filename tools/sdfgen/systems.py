@@ -281,14 +281,15 @@ def journal() -> str:
 
 
 def blk_alone(transport: str, client_image: str, *, msix: bool = False, iommu: bool = False) -> Callable[[], str]:
-    """One blk driver (not the bus's child) and its client, with the timer;
-    `msix`: the pci transport with MSI-X; `iommu`: blk's device confined
-    to blk's DMA region and its client's data by the IOMMU PD (driver 1)."""
+    """One blk driver and its client, with the timer; `msix`: the pci
+    transport with MSI-X; `iommu`: blk's device confined to blk's DMA
+    region and its client's data by the IOMMU PD (driver 1), blk and the
+    IOMMU PD the bus's children (a DMA fault restarts blk)."""
 
     def build() -> str:
         sdf, sevio, uart = system()
         sevio.transport(transport, msix=msix)
-        blk = blk_driver(sevio, transport=transport, child=False)
+        blk = blk_driver(sevio, transport=transport, child=iommu)
         blk_client = client(sdf, "blk_client", client_image)
         sevio.connect_blk(blk, blk_client, data_paddr=BLK_DATA)
         timer = sg.add_timer(sdf)
@@ -296,7 +297,7 @@ def blk_alone(transport: str, client_image: str, *, msix: bool = False, iommu: b
         pds = [sevio.bus, sevio.transport(transport), blk, blk_client, timer]
         if iommu:
             pds.append(sevio.add_iommu(id=1, transport=transport, dma_paddr=BLK_IOMMU_DMA, priority=IOMMU_PRIORITY,
-                                       confine=[(blk, ["blk_virtqueue", "blk_client_data"])]))
+                                       confine=[(blk, ["blk_virtqueue", "blk_client_data"])], child=True))
         sg.connect_log(sdf, uart, pds)
         return sevio.render()
 
@@ -322,12 +323,13 @@ def mmio_pci() -> str:
 def net_pci(*, msix: bool = False, iommu: bool = False) -> Callable[[], str]:
     """net (driver 1) and net-client over PCI; `msix`: with MSI-X;
     `iommu`: net's device confined to net's DMA region and the rx and tx
-    data by the IOMMU PD (driver 0)."""
+    data by the IOMMU PD (driver 0), net and the IOMMU PD the bus's
+    children (a DMA fault restarts net)."""
 
     def build() -> str:
         sdf, sevio, uart = system()
         sevio.transport("pci", msix=msix)
-        net = driver(sevio, "net", transport="pci", id=NET_ID, dma_paddr=NET_DMA, child=False)
+        net = driver(sevio, "net", transport="pci", id=NET_ID, dma_paddr=NET_DMA, child=iommu)
         net_client = client(sdf, "net_client", "net-client")
         sevio.connect_net(net, net_client, rx_data_paddr=NET_RX_DATA, tx_data_paddr=NET_TX_DATA)
         timer = sg.add_timer(sdf)
@@ -335,7 +337,7 @@ def net_pci(*, msix: bool = False, iommu: bool = False) -> Callable[[], str]:
         pds = [sevio.bus, sevio.transport("pci"), net, net_client, timer]
         if iommu:
             pds.append(sevio.add_iommu(id=0, transport="pci", dma_paddr=NET_IOMMU_DMA, priority=IOMMU_PRIORITY,
-                                       confine=[(net, ["net_dma", "net_rx_data", "net_tx_data"])]))
+                                       confine=[(net, ["net_dma", "net_rx_data", "net_tx_data"])], child=True))
         sg.connect_log(sdf, uart, pds)
         return sevio.render()
 
