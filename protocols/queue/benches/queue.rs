@@ -31,7 +31,7 @@ use sevio_sharedmem::HeapRegion;
 use std::hint::spin_loop;
 use std::time::Instant;
 
-const N: u64 = 2_000_000;
+const N: u64 = 10_000_000;
 const CAP: u32 = 512;
 const BATCH: u32 = 64;
 const ROUNDS: usize = 5;
