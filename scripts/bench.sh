@@ -2,13 +2,16 @@
 # make bench: every benchmark, printed as `BENCH <name> <value> <unit>` and
 # `RATIO <name> <ours/theirs>` lines (above 1.0: sevio ahead).
 #
-# 1. Micro-benchmarks (cargo bench): the split virtqueue against the
-#    virtio-drivers crate's, both driven by rust-vmm's device side; the
-#    packed virtqueue against the split one in the same run (same raw
-#    device work, batches of 1 and 32: RATIO packed_vs_split); the sDDF
-#    client queues against rtrb, two threads, like with like (per item:
-#    RATIO queue_vs_rtrb_per_item; batched against rtrb's chunk API:
-#    RATIO queue_vs_rtrb_chunks).
+# 1. Micro-benchmarks (cargo bench). First, the headline: the sDDF
+#    client queues against rtrb, like with like (same entry, capacity,
+#    batch and CPUs; per item: RATIO queue_vs_rtrb_per_item; batched
+#    against rtrb's chunk API: RATIO queue_vs_rtrb_chunks, two threads,
+#    and RATIO queue_vs_rtrb_chunks_one_thread, the handles' own cost per
+#    entry with no cache line moving between CPUs). Then the split
+#    virtqueue against the virtio-drivers crate's, both driven by
+#    rust-vmm's device side; the packed virtqueue against the split one
+#    in the same run (same raw device work, batches of 1 and 32: RATIO
+#    packed_vs_split).
 # 2. Whole systems under sim, PDs built with --release, against QEMU's
 #    devices: every systems/*-bench.xml. sim counts every notification and
 #    every IRQ, so the clients report signals per request. Throughput in
@@ -39,7 +42,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo bench -q -p sevio-virtio -p sevio-queue 2>/dev/null | grep -E '^(BENCH|RATIO) ' || true
+echo "# headline, like for like: sevio's sDDF net queue against rtrb (above 1.0: sevio ahead)"
+cargo bench -q -p sevio-queue 2>/dev/null | grep -E '^(BENCH|RATIO) ' || true
+cargo bench -q -p sevio-virtio 2>/dev/null | grep -E '^(BENCH|RATIO) ' || true
 
 pds=$(sed -n 's/^name = "\(sevio-[a-z0-9-]*\)"/\1/p' pds/*/Cargo.toml pds/*/*/Cargo.toml transports/*/Cargo.toml | sed 's/^/-p /')
 # shellcheck disable=SC2086

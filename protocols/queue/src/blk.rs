@@ -15,7 +15,7 @@
 //! `io_or_offset..+count*4096` against its data region) before use.
 
 use crate::QueueError;
-use crate::mem::QueueMemory;
+use crate::mem::{QueueMemory, RecordAccess, SlotMemory};
 use crate::ring::{Consumer, Entry, InlineKind, Producer, QueueKind};
 use core::sync::atomic::Ordering::{Acquire, Release};
 use sevio_sharedmem::{OutOfBounds, SharedMemory};
@@ -79,22 +79,24 @@ impl BlkRequest {
 impl Entry for BlkRequest {
     const SIZE: usize = 32;
     #[inline]
-    fn load<M: QueueMemory>(mem: &M, off: usize) -> Option<Self> {
+    fn load<S: SlotMemory>(slots: &S, index: u32) -> Option<Self> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index)?;
         Some(BlkRequest {
-            code: mem.read_u32(off)?,
-            io_or_offset: mem.read_u64(off + 8)?,
-            block_number: mem.read_u64(off + 16)?,
-            count: mem.read_u16(off + 24)?,
-            id: mem.read_u32(off + 28)?,
+            code: r.read_u32(0)?,
+            io_or_offset: r.read_u64(8)?,
+            block_number: r.read_u64(16)?,
+            count: r.read_u16(24)?,
+            id: r.read_u32(28)?,
         })
     }
     #[inline]
-    fn store<M: QueueMemory>(&self, mem: &M, off: usize) -> Result<(), OutOfBounds> {
-        mem.write_u32(off, self.code)?;
-        mem.write_u64(off + 8, self.io_or_offset)?;
-        mem.write_u64(off + 16, self.block_number)?;
-        mem.write_u16(off + 24, self.count)?;
-        mem.write_u32(off + 28, self.id)
+    fn store<S: SlotMemory>(&self, slots: &S, index: u32) -> Result<(), OutOfBounds> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index).ok_or(OutOfBounds)?;
+        r.write_u32(0, self.code)?;
+        r.write_u64(8, self.io_or_offset)?;
+        r.write_u64(16, self.block_number)?;
+        r.write_u16(24, self.count)?;
+        r.write_u32(28, self.id)
     }
 }
 
@@ -152,18 +154,16 @@ impl BlkResponse {
 impl Entry for BlkResponse {
     const SIZE: usize = 12;
     #[inline]
-    fn load<M: QueueMemory>(mem: &M, off: usize) -> Option<Self> {
-        Some(BlkResponse {
-            status: mem.read_u32(off)?,
-            success_count: mem.read_u16(off + 4)?,
-            id: mem.read_u32(off + 8)?,
-        })
+    fn load<S: SlotMemory>(slots: &S, index: u32) -> Option<Self> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index)?;
+        Some(BlkResponse { status: r.read_u32(0)?, success_count: r.read_u16(4)?, id: r.read_u32(8)? })
     }
     #[inline]
-    fn store<M: QueueMemory>(&self, mem: &M, off: usize) -> Result<(), OutOfBounds> {
-        mem.write_u32(off, self.status)?;
-        mem.write_u16(off + 4, self.success_count)?;
-        mem.write_u32(off + 8, self.id)
+    fn store<S: SlotMemory>(&self, slots: &S, index: u32) -> Result<(), OutOfBounds> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index).ok_or(OutOfBounds)?;
+        r.write_u32(0, self.status)?;
+        r.write_u16(4, self.success_count)?;
+        r.write_u32(8, self.id)
     }
 }
 

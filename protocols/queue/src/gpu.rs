@@ -32,7 +32,7 @@
 //! Panic contract: nothing here panics on any memory contents.
 
 use crate::QueueError;
-use crate::mem::QueueMemory;
+use crate::mem::{RecordAccess, SlotMemory};
 use crate::ring::{Consumer, Entry, InlineKind, Producer, QueueKind};
 use core::sync::atomic::Ordering::{Acquire, Release};
 use sevio_sharedmem::{OutOfBounds, SharedMemory};
@@ -351,19 +351,21 @@ impl GpuRequest {
 impl Entry for GpuRequest {
     const SIZE: usize = 56;
     #[inline]
-    fn load<M: QueueMemory>(mem: &M, off: usize) -> Option<Self> {
+    fn load<S: SlotMemory>(slots: &S, index: u32) -> Option<Self> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index)?;
         let mut words = [0u32; 12];
         for (i, w) in words.iter_mut().enumerate() {
-            *w = mem.read_u32(off + 8 + 4 * i)?;
+            *w = r.read_u32(8 + 4 * i)?;
         }
-        Some(GpuRequest { code: mem.read_u32(off)?, id: mem.read_u32(off + 4)?, words })
+        Some(GpuRequest { code: r.read_u32(0)?, id: r.read_u32(4)?, words })
     }
     #[inline]
-    fn store<M: QueueMemory>(&self, mem: &M, off: usize) -> Result<(), OutOfBounds> {
-        mem.write_u32(off, self.code)?;
-        mem.write_u32(off + 4, self.id)?;
+    fn store<S: SlotMemory>(&self, slots: &S, index: u32) -> Result<(), OutOfBounds> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index).ok_or(OutOfBounds)?;
+        r.write_u32(0, self.code)?;
+        r.write_u32(4, self.id)?;
         for (i, w) in self.words.iter().enumerate() {
-            mem.write_u32(off + 8 + 4 * i, *w)?;
+            r.write_u32(8 + 4 * i, *w)?;
         }
         Ok(())
     }
@@ -415,13 +417,15 @@ impl GpuResponse {
 impl Entry for GpuResponse {
     const SIZE: usize = 8;
     #[inline]
-    fn load<M: QueueMemory>(mem: &M, off: usize) -> Option<Self> {
-        Some(GpuResponse { status: mem.read_u32(off)?, id: mem.read_u32(off + 4)? })
+    fn load<S: SlotMemory>(slots: &S, index: u32) -> Option<Self> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index)?;
+        Some(GpuResponse { status: r.read_u32(0)?, id: r.read_u32(4)? })
     }
     #[inline]
-    fn store<M: QueueMemory>(&self, mem: &M, off: usize) -> Result<(), OutOfBounds> {
-        mem.write_u32(off, self.status)?;
-        mem.write_u32(off + 4, self.id)
+    fn store<S: SlotMemory>(&self, slots: &S, index: u32) -> Result<(), OutOfBounds> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index).ok_or(OutOfBounds)?;
+        r.write_u32(0, self.status)?;
+        r.write_u32(4, self.id)
     }
 }
 

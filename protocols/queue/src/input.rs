@@ -29,7 +29,7 @@
 //! Panic contract: nothing here panics on any page contents.
 
 use crate::QueueError;
-use crate::mem::QueueMemory;
+use crate::mem::{RecordAccess, SlotMemory};
 use crate::ring::{Consumer, Entry, InlineKind, Producer, QueueKind};
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use sevio_sharedmem::{OutOfBounds, SharedMemory};
@@ -80,14 +80,16 @@ impl InputEvent {
 impl Entry for InputEvent {
     const SIZE: usize = 8;
     #[inline]
-    fn load<M: QueueMemory>(mem: &M, off: usize) -> Option<Self> {
-        Some(InputEvent { ty: mem.read_u16(off)?, code: mem.read_u16(off + 2)?, value: mem.read_u32(off + 4)? })
+    fn load<S: SlotMemory>(slots: &S, index: u32) -> Option<Self> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index)?;
+        Some(InputEvent { ty: r.read_u16(0)?, code: r.read_u16(2)?, value: r.read_u32(4)? })
     }
     #[inline]
-    fn store<M: QueueMemory>(&self, mem: &M, off: usize) -> Result<(), OutOfBounds> {
-        mem.write_u16(off, self.ty)?;
-        mem.write_u16(off + 2, self.code)?;
-        mem.write_u32(off + 4, self.value)
+    fn store<S: SlotMemory>(&self, slots: &S, index: u32) -> Result<(), OutOfBounds> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index).ok_or(OutOfBounds)?;
+        r.write_u16(0, self.ty)?;
+        r.write_u16(2, self.code)?;
+        r.write_u32(4, self.value)
     }
 }
 

@@ -45,8 +45,8 @@ pub mod ring;
 pub mod rng;
 pub mod rpmsg;
 pub mod serial;
-pub mod vsock;
 pub mod sound;
+pub mod vsock;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;

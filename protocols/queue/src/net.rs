@@ -21,7 +21,7 @@
 //! wake-up.
 
 use crate::QueueError;
-use crate::mem::QueueMemory;
+use crate::mem::{QueueMemory, RecordAccess, SlotMemory};
 use crate::ring::{Consumer, Entry, InlineKind, Producer, QueueKind, flag};
 use sevio_sharedmem::{OutOfBounds, SharedMemory};
 
@@ -54,15 +54,17 @@ impl NetBuffer {
 impl Entry for NetBuffer {
     const SIZE: usize = 16;
     #[inline(always)]
-    fn load<M: QueueMemory>(mem: &M, off: usize) -> Option<Self> {
-        let io_or_offset = mem.read_u64(off)?;
-        let rest = mem.read_u64(off + 8)?;
+    fn load<S: SlotMemory>(slots: &S, index: u32) -> Option<Self> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index)?;
+        let io_or_offset = r.read_u64(0)?;
+        let rest = r.read_u64(8)?;
         Some(NetBuffer { io_or_offset, len: rest as u16, oid: (rest >> 16) as u8 & 0x3f })
     }
     #[inline(always)]
-    fn store<M: QueueMemory>(&self, mem: &M, off: usize) -> Result<(), OutOfBounds> {
-        mem.write_u64(off, self.io_or_offset)?;
-        mem.write_u64(off + 8, u64::from(self.len) | u64::from(self.oid & 0x3f) << 16)
+    fn store<S: SlotMemory>(&self, slots: &S, index: u32) -> Result<(), OutOfBounds> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index).ok_or(OutOfBounds)?;
+        r.write_u64(0, self.io_or_offset)?;
+        r.write_u64(8, u64::from(self.len) | u64::from(self.oid & 0x3f) << 16)
     }
 }
 

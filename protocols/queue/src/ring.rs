@@ -37,7 +37,7 @@
 //! Panic contract: no method panics.
 
 use crate::QueueError;
-use crate::mem::QueueMemory;
+use crate::mem::{QueueMemory, RecordAccess, SlotMemory};
 use core::fmt::Debug;
 use core::marker::PhantomData;
 use core::sync::atomic::Ordering::{Acquire, Release};
@@ -134,22 +134,22 @@ mod private {
 pub trait Entry: Copy {
     /// Size of one entry in the entry array, in bytes.
     const SIZE: usize;
-    /// Read the entry at `offset`.
-    fn load<M: QueueMemory>(mem: &M, offset: usize) -> Option<Self>;
-    /// Write the entry at `offset`.
-    fn store<M: QueueMemory>(&self, mem: &M, offset: usize) -> Result<(), OutOfBounds>;
+    /// Read entry `index` of `slots` (`slots.slot::<{ Self::SIZE }>`).
+    fn load<S: SlotMemory>(slots: &S, index: u32) -> Option<Self>;
+    /// Write entry `index` of `slots`.
+    fn store<S: SlotMemory>(&self, slots: &S, index: u32) -> Result<(), OutOfBounds>;
 }
 
 /// The serial queue's entries are single characters.
 impl Entry for u8 {
     const SIZE: usize = 1;
     #[inline(always)]
-    fn load<M: QueueMemory>(mem: &M, offset: usize) -> Option<Self> {
-        mem.read_u8(offset)
+    fn load<S: SlotMemory>(slots: &S, index: u32) -> Option<Self> {
+        slots.slot::<1>(index)?.read_u8(0)
     }
     #[inline(always)]
-    fn store<M: QueueMemory>(&self, mem: &M, offset: usize) -> Result<(), OutOfBounds> {
-        mem.write_u8(offset, *self)
+    fn store<S: SlotMemory>(&self, slots: &S, index: u32) -> Result<(), OutOfBounds> {
+        slots.slot::<1>(index).ok_or(OutOfBounds)?.write_u8(0, *self)
     }
 }
 
@@ -178,27 +178,13 @@ pub trait QueueKind {
 /// A kind whose entry array directly follows its header in the same region.
 pub trait InlineKind: QueueKind {}
 
-/// Where a handle's entries are.
-#[derive(Clone, Debug)]
-struct Slots<M> {
-    mem: M,
-    base: usize,
-    mask: u32,
-}
-
-impl<M: QueueMemory> Slots<M> {
-    #[inline(always)]
-    fn offset<E: Entry>(&self, index: u32) -> usize {
-        self.base + (index & self.mask) as usize * E::SIZE
-    }
-}
-
+/// Check the capacity and the regions; the entry array, checked once.
 fn check_geometry<K: QueueKind, M: QueueMemory>(
     header: &M,
     entries: &M,
     base: usize,
     capacity: u32,
-) -> Result<(), QueueError> {
+) -> Result<M::Slots, QueueError> {
     if capacity < 2 || !capacity.is_power_of_two() || capacity > <K::Index as Index>::MAX_CAPACITY {
         return Err(QueueError::BadCapacity { capacity });
     }
@@ -212,7 +198,8 @@ fn check_geometry<K: QueueKind, M: QueueMemory>(
     if entries.len() < needed {
         return Err(QueueError::RegionTooSmall { needed, len: entries.len() });
     }
-    Ok(())
+    // In the region (checked above); misaligned for its fields otherwise.
+    entries.slots(base, capacity, <K::Entry as Entry>::SIZE).ok_or(QueueError::OutOfBounds)
 }
 
 fn load_index<K: QueueKind, M: QueueMemory>(mem: &M, offset: usize) -> Result<K::Index, QueueError> {
@@ -235,7 +222,8 @@ fn check_distance<I: Index>(tail: I, head: I, capacity: u32) -> Result<u32, Queu
 #[derive(Debug)]
 pub struct Producer<K: QueueKind, M: QueueMemory = SharedMemory> {
     header: M,
-    slots: Slots<M>,
+    /// The entries, checked once at construction.
+    slots: M::Slots,
     capacity: u32,
     /// Next slot to fill (may be ahead of the published tail).
     tail: K::Index,
@@ -252,7 +240,8 @@ pub struct Producer<K: QueueKind, M: QueueMemory = SharedMemory> {
 #[derive(Debug)]
 pub struct Consumer<K: QueueKind, M: QueueMemory = SharedMemory> {
     header: M,
-    slots: Slots<M>,
+    /// The entries, checked once at construction.
+    slots: M::Slots,
     capacity: u32,
     /// Next slot to read (may be ahead of the published head).
     head: K::Index,
@@ -283,19 +272,11 @@ impl<K: InlineKind, M: QueueMemory> Consumer<K, M> {
 
 impl<K: QueueKind, M: QueueMemory> Producer<K, M> {
     pub(crate) fn with_entries(header: M, entries: M, base: usize, capacity: u32) -> Result<Self, QueueError> {
-        check_geometry::<K, M>(&header, &entries, base, capacity)?;
+        let slots = check_geometry::<K, M>(&header, &entries, base, capacity)?;
         let tail = load_index::<K, M>(&header, K::TAIL)?;
         let head = load_index::<K, M>(&header, K::HEAD)?;
         check_distance(tail, head, capacity)?;
-        Ok(Producer {
-            header,
-            slots: Slots { mem: entries, base, mask: capacity - 1 },
-            capacity,
-            tail,
-            published: tail,
-            head,
-            _kind: PhantomData,
-        })
+        Ok(Producer { header, slots, capacity, tail, published: tail, head, _kind: PhantomData })
     }
 
     /// The capacity given at construction.
@@ -354,8 +335,7 @@ impl<K: QueueKind, M: QueueMemory> Producer<K, M> {
                 return Err(QueueError::Full);
             }
         }
-        let off = self.slots.offset::<K::Entry>(self.tail.get());
-        entry.store(&self.slots.mem, off).map_err(|_| QueueError::OutOfBounds)?;
+        entry.store(&self.slots, self.tail.get()).map_err(|_| QueueError::OutOfBounds)?;
         self.tail = self.tail.advance(1);
         Ok(())
     }
@@ -391,19 +371,11 @@ impl<K: QueueKind, M: QueueMemory> Producer<K, M> {
 
 impl<K: QueueKind, M: QueueMemory> Consumer<K, M> {
     pub(crate) fn with_entries(header: M, entries: M, base: usize, capacity: u32) -> Result<Self, QueueError> {
-        check_geometry::<K, M>(&header, &entries, base, capacity)?;
+        let slots = check_geometry::<K, M>(&header, &entries, base, capacity)?;
         let head = load_index::<K, M>(&header, K::HEAD)?;
         let tail = load_index::<K, M>(&header, K::TAIL)?;
         check_distance(tail, head, capacity)?;
-        Ok(Consumer {
-            header,
-            slots: Slots { mem: entries, base, mask: capacity - 1 },
-            capacity,
-            head,
-            published: head,
-            tail,
-            _kind: PhantomData,
-        })
+        Ok(Consumer { header, slots, capacity, head, published: head, tail, _kind: PhantomData })
     }
 
     /// The capacity given at construction.
@@ -462,8 +434,7 @@ impl<K: QueueKind, M: QueueMemory> Consumer<K, M> {
                 return Ok(None);
             }
         }
-        let off = self.slots.offset::<K::Entry>(self.head.get());
-        let entry = K::Entry::load(&self.slots.mem, off).ok_or(QueueError::OutOfBounds)?;
+        let entry = K::Entry::load(&self.slots, self.head.get()).ok_or(QueueError::OutOfBounds)?;
         self.head = self.head.advance(1);
         Ok(Some(entry))
     }

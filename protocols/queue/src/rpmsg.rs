@@ -26,7 +26,7 @@
 #![allow(clippy::large_enum_variant)]
 
 use crate::QueueError;
-use crate::mem::QueueMemory;
+use crate::mem::{RecordAccess, SlotMemory};
 use crate::ring::{Consumer, Entry, InlineKind, Producer, QueueKind};
 use sevio_sharedmem::{OutOfBounds, SharedMemory};
 
@@ -68,29 +68,31 @@ pub struct RawEntry {
 
 impl Entry for RawEntry {
     const SIZE: usize = ENTRY_SIZE;
-    fn load<M: QueueMemory>(mem: &M, off: usize) -> Option<Self> {
+    fn load<S: SlotMemory>(slots: &S, index: u32) -> Option<Self> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index)?;
         let mut data = [0u8; DATA_SIZE];
         for (i, b) in data.iter_mut().enumerate() {
-            *b = mem.read_u8(off + 16 + i)?;
+            *b = r.read_u8(16 + i)?;
         }
         Some(RawEntry {
-            kind: mem.read_u32(off)?,
-            local: mem.read_u32(off + 4)?,
-            remote: mem.read_u32(off + 8)?,
-            len: mem.read_u32(off + 12)?,
+            kind: r.read_u32(0)?,
+            local: r.read_u32(4)?,
+            remote: r.read_u32(8)?,
+            len: r.read_u32(12)?,
             data,
         })
     }
-    fn store<M: QueueMemory>(&self, mem: &M, off: usize) -> Result<(), OutOfBounds> {
-        mem.write_u32(off, self.kind)?;
-        mem.write_u32(off + 4, self.local)?;
-        mem.write_u32(off + 8, self.remote)?;
-        mem.write_u32(off + 12, self.len)?;
+    fn store<S: SlotMemory>(&self, slots: &S, index: u32) -> Result<(), OutOfBounds> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index).ok_or(OutOfBounds)?;
+        r.write_u32(0, self.kind)?;
+        r.write_u32(4, self.local)?;
+        r.write_u32(8, self.remote)?;
+        r.write_u32(12, self.len)?;
         // Only the bytes in use, so a short message costs a short copy;
         // at least the first word, where a refusal keeps its reason.
         let used = (self.len as usize).clamp(4, DATA_SIZE);
         for (i, b) in self.data[..used].iter().enumerate() {
-            mem.write_u8(off + 16 + i, *b)?;
+            r.write_u8(16 + i, *b)?;
         }
         Ok(())
     }

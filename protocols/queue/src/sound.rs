@@ -30,7 +30,7 @@
 //! Panic contract: nothing here panics on any memory contents.
 
 use crate::QueueError;
-use crate::mem::QueueMemory;
+use crate::mem::{RecordAccess, SlotMemory};
 use crate::ring::{Consumer, Entry, InlineKind, Producer, QueueKind};
 use core::sync::atomic::Ordering::{Acquire, Release};
 use sevio_sharedmem::{OutOfBounds, SharedMemory};
@@ -134,20 +134,22 @@ impl SoundCmd {
 impl Entry for SoundCmd {
     const SIZE: usize = 16;
     #[inline]
-    fn load<M: QueueMemory>(mem: &M, off: usize) -> Option<Self> {
+    fn load<S: SlotMemory>(slots: &S, index: u32) -> Option<Self> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index)?;
         Some(SoundCmd {
-            code: mem.read_u32(off)?,
-            cookie: mem.read_u32(off + 4)?,
-            stream_id: mem.read_u32(off + 8)?,
-            union: mem.read_u32(off + 12)?.to_le_bytes(),
+            code: r.read_u32(0)?,
+            cookie: r.read_u32(4)?,
+            stream_id: r.read_u32(8)?,
+            union: r.read_u32(12)?.to_le_bytes(),
         })
     }
     #[inline]
-    fn store<M: QueueMemory>(&self, mem: &M, off: usize) -> Result<(), OutOfBounds> {
-        mem.write_u32(off, self.code)?;
-        mem.write_u32(off + 4, self.cookie)?;
-        mem.write_u32(off + 8, self.stream_id)?;
-        mem.write_u32(off + 12, u32::from_le_bytes(self.union))
+    fn store<S: SlotMemory>(&self, slots: &S, index: u32) -> Result<(), OutOfBounds> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index).ok_or(OutOfBounds)?;
+        r.write_u32(0, self.code)?;
+        r.write_u32(4, self.cookie)?;
+        r.write_u32(8, self.stream_id)?;
+        r.write_u32(12, u32::from_le_bytes(self.union))
     }
 }
 
@@ -171,25 +173,27 @@ pub struct SoundPcm {
 impl Entry for SoundPcm {
     const SIZE: usize = 32;
     #[inline]
-    fn load<M: QueueMemory>(mem: &M, off: usize) -> Option<Self> {
+    fn load<S: SlotMemory>(slots: &S, index: u32) -> Option<Self> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index)?;
         Some(SoundPcm {
-            cookie: mem.read_u32(off)?,
-            stream_id: mem.read_u32(off + 4)?,
-            io_or_offset: mem.read_u64(off + 8)?,
-            len: mem.read_u32(off + 16)?,
-            status: mem.read_u32(off + 20)?,
-            latency_bytes: mem.read_u32(off + 24)?,
+            cookie: r.read_u32(0)?,
+            stream_id: r.read_u32(4)?,
+            io_or_offset: r.read_u64(8)?,
+            len: r.read_u32(16)?,
+            status: r.read_u32(20)?,
+            latency_bytes: r.read_u32(24)?,
         })
     }
     #[inline]
-    fn store<M: QueueMemory>(&self, mem: &M, off: usize) -> Result<(), OutOfBounds> {
-        mem.write_u32(off, self.cookie)?;
-        mem.write_u32(off + 4, self.stream_id)?;
-        mem.write_u64(off + 8, self.io_or_offset)?;
-        mem.write_u32(off + 16, self.len)?;
-        mem.write_u32(off + 20, self.status)?;
-        mem.write_u32(off + 24, self.latency_bytes)?;
-        mem.write_u32(off + 28, 0)
+    fn store<S: SlotMemory>(&self, slots: &S, index: u32) -> Result<(), OutOfBounds> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index).ok_or(OutOfBounds)?;
+        r.write_u32(0, self.cookie)?;
+        r.write_u32(4, self.stream_id)?;
+        r.write_u64(8, self.io_or_offset)?;
+        r.write_u32(16, self.len)?;
+        r.write_u32(20, self.status)?;
+        r.write_u32(24, self.latency_bytes)?;
+        r.write_u32(28, 0)
     }
 }
 

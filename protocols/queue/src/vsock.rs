@@ -32,7 +32,7 @@
 #![allow(clippy::large_enum_variant)]
 
 use crate::QueueError;
-use crate::mem::QueueMemory;
+use crate::mem::{RecordAccess, SlotMemory};
 use crate::ring::{Consumer, Entry, InlineKind, Producer, QueueKind};
 use sevio_sharedmem::{OutOfBounds, SharedMemory};
 
@@ -102,35 +102,37 @@ impl RawEntry {
 
 impl Entry for RawEntry {
     const SIZE: usize = ENTRY_SIZE;
-    fn load<M: QueueMemory>(mem: &M, off: usize) -> Option<Self> {
-        let mut e = RawEntry::empty(mem.read_u32(off)?);
-        e.socket = mem.read_u32(off + 4)?;
-        e.port = mem.read_u32(off + 8)?;
-        e.len = mem.read_u32(off + 12)?;
-        e.cid = u64::from(mem.read_u32(off + 16)?) | u64::from(mem.read_u32(off + 20)?) << 32;
-        e.peer_port = mem.read_u32(off + 24)?;
-        e.status = mem.read_u32(off + 28)?;
+    fn load<S: SlotMemory>(slots: &S, index: u32) -> Option<Self> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index)?;
+        let mut e = RawEntry::empty(r.read_u32(0)?);
+        e.socket = r.read_u32(4)?;
+        e.port = r.read_u32(8)?;
+        e.len = r.read_u32(12)?;
+        e.cid = u64::from(r.read_u32(16)?) | u64::from(r.read_u32(20)?) << 32;
+        e.peer_port = r.read_u32(24)?;
+        e.status = r.read_u32(28)?;
         // Only the bytes the entry claims (what the decoders will look
         // at), so a short message costs a short copy; a claim past the
         // entry copies all of it and is refused by the decoder.
         let used = (e.len as usize).min(DATA_SIZE);
         for (i, b) in e.data[..used].iter_mut().enumerate() {
-            *b = mem.read_u8(off + 32 + i)?;
+            *b = r.read_u8(32 + i)?;
         }
         Some(e)
     }
-    fn store<M: QueueMemory>(&self, mem: &M, off: usize) -> Result<(), OutOfBounds> {
-        mem.write_u32(off, self.kind)?;
-        mem.write_u32(off + 4, self.socket)?;
-        mem.write_u32(off + 8, self.port)?;
-        mem.write_u32(off + 12, self.len)?;
-        mem.write_u32(off + 16, self.cid as u32)?;
-        mem.write_u32(off + 20, (self.cid >> 32) as u32)?;
-        mem.write_u32(off + 24, self.peer_port)?;
-        mem.write_u32(off + 28, self.status)?;
+    fn store<S: SlotMemory>(&self, slots: &S, index: u32) -> Result<(), OutOfBounds> {
+        let r = slots.slot::<{ <Self as Entry>::SIZE }>(index).ok_or(OutOfBounds)?;
+        r.write_u32(0, self.kind)?;
+        r.write_u32(4, self.socket)?;
+        r.write_u32(8, self.port)?;
+        r.write_u32(12, self.len)?;
+        r.write_u32(16, self.cid as u32)?;
+        r.write_u32(20, (self.cid >> 32) as u32)?;
+        r.write_u32(24, self.peer_port)?;
+        r.write_u32(28, self.status)?;
         let used = (self.len as usize).min(DATA_SIZE);
         for (i, b) in self.data[..used].iter().enumerate() {
-            mem.write_u8(off + 32 + i, *b)?;
+            r.write_u8(32 + i, *b)?;
         }
         Ok(())
     }

@@ -19,7 +19,7 @@ use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, fence};
 use loom::thread;
-use sevio_queue::mem::QueueMemory;
+use sevio_queue::mem::{CheckedSlots, QueueMemory};
 use sevio_queue::*;
 use sevio_sharedmem::OutOfBounds;
 use std::sync::atomic::Ordering::SeqCst;
@@ -71,6 +71,10 @@ impl LoomMem {
 }
 
 impl QueueMemory for LoomMem {
+    type Slots = CheckedSlots<Self>;
+    fn slots(&self, offset: usize, count: u32, stride: usize) -> Option<CheckedSlots<Self>> {
+        CheckedSlots::new(self.clone(), offset, count, stride)
+    }
     fn len(&self) -> usize {
         self.0.len
     }

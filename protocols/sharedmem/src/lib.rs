@@ -24,6 +24,7 @@ pub use barrier::{dma_mb, dma_rmb, dma_wmb};
 #[cfg(feature = "std")]
 pub use heap::HeapRegion;
 
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
 
@@ -235,6 +236,117 @@ impl SharedMemory {
     }
 }
 
+/// The largest power of two dividing `size`, at most 8 (8 for 0): the
+/// alignment a record of `size` bytes is kept at, so that every field
+/// whose offset is a multiple of its own alignment (no larger than this)
+/// is aligned in every record of an array.
+pub const fn record_align(size: usize) -> usize {
+    let low = size & size.wrapping_neg();
+    if low == 0 || low > 8 { 8 } else { low }
+}
+
+/// An array of `count` (a power of two) records of `stride` bytes in a
+/// [`SharedMemory`] (a queue's entries), checked once when it is made
+/// ([`SharedMemory::record_array`]): it lies in the region and its first
+/// record is aligned to [`record_align`]`(stride)`. Record `i` is at
+/// `(i & (count - 1)) * stride`, so every index names a record inside;
+/// reaching one ([`RecordArray::get`]) costs no bounds check.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RecordArray {
+    base: NonNull<u8>,
+    mask: usize,
+    stride: usize,
+}
+
+// SAFETY: a RecordArray is an address range inside a SharedMemory, reached
+// only by volatile accesses, exactly as SharedMemory (which is Send and
+// Sync for the same reason).
+unsafe impl Send for RecordArray {}
+// SAFETY: as above.
+unsafe impl Sync for RecordArray {}
+
+impl SharedMemory {
+    /// `count` records of `stride` bytes from `offset`, if `count` is a
+    /// power of two, `stride` is not 0, they all lie in the region and
+    /// the first is aligned to [`record_align`]`(stride)`.
+    pub fn record_array(&self, offset: usize, count: usize, stride: usize) -> Option<RecordArray> {
+        if !count.is_power_of_two() || stride == 0 {
+            return None;
+        }
+        let end = count.checked_mul(stride).and_then(|bytes| bytes.checked_add(offset))?;
+        if end > self.len || self.addr().checked_add(offset)? % record_align(stride) != 0 {
+            return None;
+        }
+        // SAFETY: offset < end <= self.len, so the pointer stays inside
+        // the region and is non-null.
+        let base = unsafe { NonNull::new_unchecked(self.base.as_ptr().add(offset)) };
+        Some(RecordArray { base, mask: count - 1, stride })
+    }
+}
+
+impl RecordArray {
+    /// Record `index & (count - 1)` as a `SIZE`-byte record; `None` if
+    /// `SIZE` is not the array's stride.
+    #[inline(always)]
+    pub fn get<const SIZE: usize>(&self, index: usize) -> Option<Record<'_, SIZE>> {
+        if SIZE != self.stride {
+            return None;
+        }
+        // SAFETY: (index & mask) <= count - 1, so the record lies in
+        // base..base + count * stride, which `record_array` checked is
+        // inside the region; the pointer is non-null as base is.
+        let ptr = unsafe { NonNull::new_unchecked(self.base.as_ptr().add((index & self.mask) * SIZE)) };
+        Some(Record { ptr, _array: PhantomData })
+    }
+}
+
+/// One record of a [`RecordArray`]: `SIZE` bytes in the region, aligned
+/// to [`record_align`]`(SIZE)` (base aligned, stride a multiple). Its
+/// fields are read and written with no run-time check beyond one that
+/// folds away: a field's offset is a constant at every call site, so
+/// `field + size <= SIZE` and its alignment are decided at compile time.
+/// A field that does not fit is refused, never reached.
+#[derive(Copy, Clone, Debug)]
+pub struct Record<'a, const SIZE: usize> {
+    ptr: NonNull<u8>,
+    _array: PhantomData<&'a RecordArray>,
+}
+
+impl<const SIZE: usize> Record<'_, SIZE> {
+    #[inline(always)]
+    fn field<T>(&self, field: usize) -> Option<*mut T> {
+        let size = core::mem::size_of::<T>();
+        let align = core::mem::align_of::<T>();
+        if field > SIZE || size > SIZE - field || !field.is_multiple_of(align) || align > record_align(SIZE) {
+            return None;
+        }
+        // SAFETY: field + size <= SIZE: inside the record, which is inside
+        // the region (see `RecordArray::get`).
+        Some(unsafe { self.ptr.as_ptr().add(field) }.cast::<T>())
+    }
+
+    /// Volatile read of the `T` at byte `field` of the record.
+    #[inline(always)]
+    pub fn read<T: Scalar>(&self, field: usize) -> Option<T> {
+        let p = self.field::<T>(field)?;
+        // SAFETY: `field` checked p..p+size_of::<T>() lies in the record
+        // (so in the region, mapped by the constructor's contract) and
+        // that p is aligned: the record's address is a multiple of
+        // record_align(SIZE) >= align_of::<T>(), and so is `field`. T is a
+        // plain integer, valid for every bit pattern.
+        Some(unsafe { p.read_volatile() })
+    }
+
+    /// Volatile write of `value` at byte `field` of the record.
+    #[inline(always)]
+    pub fn write<T: Scalar>(&self, field: usize, value: T) -> Result<(), OutOfBounds> {
+        let p = self.field::<T>(field).ok_or(OutOfBounds)?;
+        // SAFETY: as in `read`; the region is writable by contract.
+        unsafe { p.write_volatile(value) };
+        Ok(())
+    }
+}
+
 #[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
@@ -267,5 +379,36 @@ mod tests {
         let sub = m.slice(16, 16).unwrap();
         assert_eq!(sub.read::<u8>(16), None);
         assert_eq!(m.read::<u64>(0), Some(0), "refused accesses touched nothing");
+    }
+
+    #[test]
+    fn record_arrays_are_checked_once_and_fields_always() {
+        let heap = HeapRegion::new(256);
+        let m = heap.memory();
+        let a = m.record_array(16, 8, 16).unwrap();
+        let r = a.get::<16>(1).unwrap();
+        r.write::<u64>(8, 0x1122_3344_5566_7788).unwrap();
+        r.write::<u16>(2, 0xabcd).unwrap();
+        assert_eq!(m.read::<u64>(40), Some(0x1122_3344_5566_7788));
+        assert_eq!(a.get::<16>(9).unwrap().read::<u16>(2), Some(0xabcd), "indices wrap at count");
+        assert!(a.get::<8>(1).is_none(), "not the array's stride");
+        assert_eq!(r.read::<u64>(9), None, "misaligned field");
+        assert_eq!(r.read::<u64>(16), None, "past the record");
+        assert_eq!(r.write::<u32>(14, 1), Err(OutOfBounds), "straddles the end");
+        assert_eq!(r.read::<u8>(usize::MAX), None);
+        assert!(m.record_array(16, 16, 16).is_none(), "past the region");
+        assert!(m.record_array(0, 3, 16).is_none(), "count not a power of two");
+        assert!(m.record_array(0, 4, 0).is_none(), "no stride");
+        assert!(m.record_array(4, 4, 16).is_none(), "16-byte records are 8-aligned");
+        assert!(m.record_array(usize::MAX, 1, 16).is_none());
+        assert!(m.record_array(0, 1 << 62, 16).is_none());
+        // 12-byte records are 4-aligned: u32 fields are reachable, a u64
+        // (misaligned in every other record) is refused.
+        let a = m.record_array(4, 4, 12).unwrap();
+        a.get::<12>(1).unwrap().write::<u32>(8, 5).unwrap();
+        assert_eq!(m.read::<u32>(24), Some(5));
+        assert_eq!(a.get::<12>(0).unwrap().read::<u64>(0), None);
+        assert!(m.record_array(2, 4, 12).is_none());
+        assert_eq!((record_align(1), record_align(12), record_align(32), record_align(0)), (1, 4, 8, 8));
     }
 }

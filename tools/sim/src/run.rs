@@ -188,6 +188,13 @@ impl Resources {
     }
 
     /// Kill every process and wait for it; wait for their output too.
+    /// CPU time (user + system) each PD process and QEMU have used so
+    /// far, in ms (`--profile`); `None` where /proc does not say.
+    fn cpu_ms(&self) -> (Vec<Option<u64>>, Option<u64>) {
+        let pds = self.pds.iter().map(|p| cpu_ms(&format!("/proc/{}/stat", p.child.id()))).collect();
+        (pds, self.qemu.as_ref().and_then(|q| cpu_ms(&format!("/proc/{}/stat", q.id()))))
+    }
+
     fn shut_down(&mut self) {
         for p in &mut self.pds {
             let _ = p.child.kill();
@@ -209,6 +216,27 @@ impl Drop for Resources {
         self.shut_down();
         self.remove_files();
     }
+}
+
+/// User + system CPU time in ms from a `/proc/<pid>/stat` file (fields
+/// 14 and 15, after the command name in parentheses, in clock ticks).
+fn cpu_ms(stat: &str) -> Option<u64> {
+    parse_cpu_ms(&std::fs::read_to_string(stat).ok()?, clock_ticks_per_s())
+}
+
+fn clock_ticks_per_s() -> u64 {
+    // SAFETY: sysconf reads a constant of the system; no memory is involved.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as u64 } else { 100 }
+}
+
+fn parse_cpu_ms(stat: &str, ticks_per_s: u64) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // After the name: state is field 3, utime field 14, stime field 15.
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) * 1000 / ticks_per_s.max(1))
 }
 
 fn unique_name() -> String {
@@ -513,6 +541,8 @@ impl Session {
                 Err(e) => console::sim(&format!("no screendump: {e}")),
             }
         }
+        // Before the processes go: where the CPU time went.
+        let cpu = self.profile.then(|| (self.res.cpu_ms(), cpu_ms("/proc/self/stat")));
         self.res.shut_down();
         // Output the PDs sent before they were stopped.
         for input in rx.try_iter() {
@@ -525,6 +555,9 @@ impl Session {
         }
         if self.profile {
             self.print_profile();
+        }
+        if let Some(((pds, qemu), sim)) = cpu {
+            self.print_cpu(&pds, qemu, sim);
         }
         self.outcome.take().unwrap_or(Outcome::Fail("no outcome".into()))
     }
@@ -575,6 +608,24 @@ impl Session {
         rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         for (n, what) in rows {
             console::sim(&format!("profile: {what}: {n}"));
+        }
+    }
+
+    /// `--profile`: CPU time by process over the run (a restarted PD's
+    /// since its last start), most first: which PD, QEMU's device side
+    /// or sim's own routing the run's time went to. Divide by the
+    /// requests a benchmark client reports for a cost per request.
+    fn print_cpu(&self, pds: &[Option<u64>], qemu: Option<u64>, sim: Option<u64>) {
+        let mut rows: Vec<(u64, String)> = pds
+            .iter()
+            .enumerate()
+            .filter_map(|(pd, ms)| ms.map(|ms| (ms, self.name(pd).to_string())))
+            .chain(qemu.map(|ms| (ms, "qemu (the devices)".to_string())))
+            .chain(sim.map(|ms| (ms, "sim (routing, register round trips)".to_string())))
+            .collect();
+        rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        for (ms, what) in rows {
+            console::sim(&format!("profile: cpu {what}: {ms} ms"));
         }
     }
 
@@ -891,5 +942,20 @@ fn describe_status(s: ExitStatus) -> String {
         (Some(code), _) => format!("exited with status {code}"),
         (None, Some(sig)) => format!("killed by {}", signal_name(sig)),
         _ => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cpu_ms;
+
+    #[test]
+    fn cpu_time_comes_from_utime_and_stime() {
+        // A name with spaces and parentheses: fields count from the last ')'.
+        let stat = "4242 (blk (x) y) S 1 4242 4242 0 -1 4194304 100 0 0 0 150 50 0 0 20 0 1 0 5 0 0";
+        assert_eq!(parse_cpu_ms(stat, 100), Some(2000), "150 + 50 ticks at 100 per second");
+        assert_eq!(parse_cpu_ms(stat, 1000), Some(200));
+        assert_eq!(parse_cpu_ms("4242 (blk) S 1", 100), None, "cut short");
+        assert_eq!(parse_cpu_ms("no parenthesis", 100), None);
     }
 }

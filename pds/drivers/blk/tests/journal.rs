@@ -8,6 +8,7 @@
 
 use proptest::prelude::*;
 use sevio_driver_blk::journal::{ClientQueues, JOURNAL_REGION_SIZE, Journal, Ticket};
+use sevio_queue::mem::CheckedSlots;
 use sevio_queue::{
     BlkRequest, BlkRequestConsumer, BlkRequestProducer, BlkResponseConsumer, BlkResponseProducer, BlkStatus,
     QueueMemory,
@@ -43,6 +44,10 @@ impl Crashing {
 }
 
 impl QueueMemory for Crashing {
+    type Slots = CheckedSlots<Self>;
+    fn slots(&self, offset: usize, count: u32, stride: usize) -> Option<CheckedSlots<Self>> {
+        CheckedSlots::new(self.clone(), offset, count, stride)
+    }
     fn len(&self) -> usize {
         self.mem.len()
     }
