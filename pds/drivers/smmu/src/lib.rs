@@ -167,7 +167,10 @@ impl<R: Registers> Confiner<R> {
     /// the bus.
     pub fn interrupt(&mut self) -> bool {
         let errors = self.smmu.global_errors();
-        if errors != 0 {
+        if errors & spec::gerror::EVENTQ_ABT_ERR != 0 {
+            debug_println!("smmu: the event queue was full: the SMMU dropped events (GERROR.EVENTQ_ABT_ERR)");
+        }
+        if errors & !spec::gerror::EVENTQ_ABT_ERR != 0 {
             debug_println!("smmu: global error(s) {errors:#x} (SMMU_GERROR)");
         }
         let mut faults: [Option<Event>; 8] = [None; 8];
@@ -188,12 +191,12 @@ impl<R: Registers> Confiner<R> {
             Ok(false) => {}
             Err(e) => debug_println!("smmu: event queue refused: {e:?}"),
         }
-        if more > 0 {
-            debug_println!("smmu: {more} more event(s) in this burst, not logged");
-        }
         let mut recorded = false;
         for event in faults.iter().flatten() {
             recorded |= self.event(event);
+        }
+        if more > 0 {
+            debug_println!("smmu: {more} more event(s) in this burst, not logged");
         }
         recorded
     }

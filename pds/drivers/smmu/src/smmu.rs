@@ -31,7 +31,9 @@ pub const STREAMS: u32 = 1 << STREAM_TABLE_LOG2;
 /// log2 of the command queue's entries.
 pub const CMDQ_LOG2: u32 = 5;
 /// log2 of the event queue's entries.
-pub const EVENTQ_LOG2: u32 = 5;
+/// (A page of records: a device's burst of refused writes fills it
+/// quickly; records past it are lost, counted by the SMMU.)
+pub const EVENTQ_LOG2: u32 = 7;
 
 /// Where things lie in the tables region (byte offsets). The stream
 /// table must be aligned to its size (§6.3.23: ADDR is aligned to the
