@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{assert_disk_holds_the_pattern, fresh_disk};
+use common::{assert_disk_holds_the_pattern, fresh_disk, run_without_confined_region};
 use sevio_e2e::{Run, TempDir, sim, workspace};
 
 fn run(system: &str, desc: &str, extra: &[&str]) -> Run {
@@ -50,14 +50,7 @@ fn behind_the_smmu_a_region_system_xml_leaves_out_is_out_of_the_devices_reach() 
     // blk's client data region dropped from slot 0: its tables map blk's
     // rings only, and the device's first access to a data buffer faults.
     let dir = TempDir::new("smmu-blk-no-data");
-    let system = std::fs::read_to_string(workspace().join("systems/blk-pci-smmu.xml")).unwrap();
-    let trimmed: String =
-        system.lines().filter(|l| !l.contains("confine0_region1")).map(|l| format!("{l}\n")).collect();
-    assert_ne!(trimmed.len(), system.len());
-    let system = dir.file("system.xml", &trimmed);
-    let desc = std::fs::read_to_string(workspace().join("systems/blk-pci-smmu.sim.toml")).unwrap();
-    let desc = dir.file("run.sim.toml", &desc);
-    let r = sim(system.to_str().unwrap(), &["--sim", desc.to_str().unwrap(), "--timeout", "60"]);
+    let r = run_without_confined_region("systems/blk-pci-smmu.xml", "confine0_region1", &dir);
     let faults = r.lines_with("smmu: DMA fault: device 00:02.0 (driver 0)");
     assert!(faults.iter().any(|l| l.contains(" at 0x482") && l.contains("(F_TRANSLATION)")), "{}", r.out);
     r.assert_lines(&["bus: blk0 </- virtio-blk at pci 00:02.0"]);
