@@ -130,6 +130,15 @@ impl Rig {
         BusSide::new(self.requests.memory(), self.answers.memory()).unwrap()
     }
 
+    /// A confiner with device 00:02.0 (stream 0x10) confined for slot 0.
+    fn confined_0x10<'m>(&self, model: &'m Model) -> (Confiner<&'m Model>, BusSide) {
+        let mut confiner = self.confiner(model);
+        let bus = self.bus();
+        bus.wish(0, Wish::Confine { seq: 1, endpoint: 0x10 });
+        assert!(confiner.pump());
+        (confiner, bus)
+    }
+
     fn confiner<'m>(&self, model: &'m Model) -> Confiner<&'m Model> {
         let side = IommuSide::new(self.requests.memory(), self.answers.memory()).unwrap();
         let (smmu, arena) = Smmu::enable(model, self.tables.memory(), TABLES_PADDR).unwrap();
@@ -220,10 +229,7 @@ fn a_confinement_maps_exactly_the_slots_regions_and_a_release_aborts_the_stream_
 fn a_confinement_for_another_device_releases_the_first_one() {
     let rig = Rig::new();
     let model = Model::new(rig.tables.memory());
-    let mut confiner = rig.confiner(&model);
-    let bus = rig.bus();
-    bus.wish(0, Wish::Confine { seq: 1, endpoint: 0x10 });
-    confiner.pump();
+    let (mut confiner, bus) = rig.confined_0x10(&model);
     bus.wish(0, Wish::Confine { seq: 2, endpoint: 0x18 });
     confiner.pump();
     assert_eq!(bus.answer(0).unwrap().latest, Some((2, Outcome::Confined)));
@@ -275,10 +281,7 @@ fn post_events(rig: &Rig, model: &Model, records: &[[u64; 4]], prod: u32) {
 fn an_access_fault_is_recorded_for_the_slot_holding_the_stream_and_bad_records_are_dropped() {
     let rig = Rig::new();
     let model = Model::new(rig.tables.memory());
-    let mut confiner = rig.confiner(&model);
-    let bus = rig.bus();
-    bus.wish(0, Wish::Confine { seq: 1, endpoint: 0x10 });
-    confiner.pump();
+    let (mut confiner, bus) = rig.confined_0x10(&model);
     let records = [
         Event::words_of(0x0c, 0x10, false, 0x4830_0000),   // no such type
         Event::words_of(0x10, 0x4000, false, 0x4830_0000), // past the table
@@ -299,10 +302,7 @@ fn an_access_fault_is_recorded_for_the_slot_holding_the_stream_and_bad_records_a
 fn an_event_producer_index_the_spec_does_not_allow_is_refused_before_any_record_is_read() {
     let rig = Rig::new();
     let model = Model::new(rig.tables.memory());
-    let mut confiner = rig.confiner(&model);
-    let bus = rig.bus();
-    bus.wish(0, Wish::Confine { seq: 1, endpoint: 0x10 });
-    confiner.pump();
+    let (mut confiner, bus) = rig.confined_0x10(&model);
     let fault = Event::words_of(0x10, 0x10, true, 0x4830_0000);
     post_events(&rig, &model, &[fault], 1 << 20 | 1);
     assert!(!confiner.interrupt());
