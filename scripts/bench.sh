@@ -20,7 +20,9 @@
 #    other, not with hardware. The cost of DMA confinement: blk over PCI
 #    with and without the virtio-iommu (blk-pci-bench.xml and
 #    blk-pci-iommu-bench.xml, same run), as RATIO
-#    blk_pci_iommu_vs_blk_pci_<metric> (confined over unconfined for
+#    blk_pci_iommu_vs_blk_pci_<metric>, and with the SMMUv3
+#    (blk-pci-smmu-bench.xml) as RATIO blk_pci_smmu_vs_blk_pci_<metric>
+#    (confined over unconfined for
 #    throughput, unconfined over confined for latencies and counts: above
 #    1.0, confinement cost nothing).
 #    blk-bench.xml runs BLK_ROUNDS times over
@@ -104,13 +106,14 @@ done
 awk '$1 == "BENCH" { value[$2] = $3; unit[$2] = $4 }
     END {
         for (name in value) {
-            if (name !~ /^blk_pci_iommu_/) continue
-            metric = substr(name, length("blk_pci_iommu_") + 1)
+            if (name !~ /^blk_pci_(iommu|smmu)_/) continue
+            backend = (name ~ /^blk_pci_iommu_/) ? "iommu" : "smmu"
+            metric = substr(name, length("blk_pci_" backend "_") + 1)
             plain = "blk_pci_" metric
             if (!(plain in value) || value[plain] == 0 || value[name] == 0) continue
             faster_is_higher = (unit[name] == "IOPS" || unit[name] == "MB/s")
             ratio = faster_is_higher ? value[name] / value[plain] : value[plain] / value[name]
-            printf "RATIO blk_pci_iommu_vs_blk_pci_%s %.3f\n", metric, ratio
+            printf "RATIO blk_pci_%s_vs_blk_pci_%s %.3f\n", backend, metric, ratio
         }
     }' "$system_lines" | sort
 # 4. vsock under sim: round trips and an 8 MiB stream between the guest

@@ -163,6 +163,20 @@ CONFINE_ANSWERS_VADDR = 0x200_2000
 BUS_IOMMU_CHANNEL = 7
 IOMMU_BUS_CHANNEL = 2
 CONFINE_VADDR = 0x300_0000
+# The Arm SMMUv3 of QEMU arm virt (`-machine virt,iommu=smmuv3`, its
+# stage 2 with `-global arm-smmuv3.stage=2`), the second confinement
+# backend (pds/drivers/smmu): its two register pages, and its event queue
+# and global error interrupts (SPIs 74 and 77 of the four from 74: eventq,
+# priq, cmdq-sync, gerror; rising edge) as the SMMU PD's ids 1 and 2. Its
+# tables region (stream table, queues, page tables) has a fixed physical
+# address, which the PD is given (region_paddr) and hands the SMMU.
+SMMU_REGS = ("smmu_regs", 0x2_0000, 0x905_0000)
+SMMU_REGS_VADDR = 0x400_0000
+SMMU_TABLES_VADDR = 0x500_0000
+SMMU_TABLES_SIZE = 0x8_0000
+SMMU_EVENTQ_IRQ, SMMU_GERROR_IRQ = 32 + 74, 32 + 77
+SMMU_BUS_CHANNEL = 0
+SMMU_EVENTQ_ID, SMMU_GERROR_ID = 1, 2
 # The canary of the confinement tests: one page at a fixed physical
 # address, which the rogue driver knows only by that address; the rogue
 # notifies it (its 2, the canary's 0) when its attack is over.
@@ -440,12 +454,40 @@ class Sevio:
         with fixed physical addresses)."""
         iommu = self.add_driver("iommu", transport=transport, priority=priority, id=id, child=child,
                                 dma_paddr=dma_paddr)
-        for name, vaddr, bus_perms, iommu_perms in (("bus_confine_requests", CONFINE_REQUESTS_VADDR, "rw", "r"),
-                                                    ("bus_confine_answers", CONFINE_ANSWERS_VADDR, "r", "rw")):
+        self._confine(iommu, IOMMU_BUS_CHANNEL, confine)
+        return iommu
+
+    def add_smmu(self, *, tables_paddr: int, priority: int, confine: List[Tuple[PD, List[str]]]) -> PD:
+        """The SMMUv3 PD (pds/drivers/smmu; not a driver: it owns the
+        SMMU's registers, its event queue and global error interrupts and
+        its tables region at `tables_paddr`) and the bus's confinement
+        pages; `confine` as for add_iommu. QEMU must be started with
+        `-machine iommu=smmuv3 -global arm-smmuv3.stage=2`."""
+        smmu = PD("smmu", "smmu", priority=priority, stack_size=STACK_SIZE)
+        name, size, paddr = SMMU_REGS
+        regs = self.region(name, size, paddr=paddr)
+        smmu.add_map(Map(regs, SMMU_REGS_VADDR, "rw", cached=False, setvar_vaddr="smmu_regs_vaddr"))
+        tables = self.region("smmu_tables", SMMU_TABLES_SIZE, paddr=tables_paddr)
+        smmu.add_map(Map(tables, SMMU_TABLES_VADDR, "rw", setvar_vaddr="smmu_tables_vaddr",
+                         setvar_size="smmu_tables_size"))
+        self.setvar_paddr(smmu, "smmu_tables_paddr", "smmu_tables")
+        smmu.add_irq(Irq(SMMU_EVENTQ_IRQ, id=SMMU_EVENTQ_ID, trigger=Irq.Trigger.EDGE))
+        smmu.add_irq(Irq(SMMU_GERROR_IRQ, id=SMMU_GERROR_ID, trigger=Irq.Trigger.EDGE))
+        self.sdf.add_pd(smmu)
+        self._confine(smmu, SMMU_BUS_CHANNEL, confine)
+        return smmu
+
+    def _confine(self, pd: PD, bus_channel: int, confine: List[Tuple[PD, List[str]]]) -> None:
+        """The confinement pages and channel between the bus and `pd`
+        (its `bus_channel`, the bus's 7), and region j of each driver k in
+        `confine` mapped read-only into `pd` for its size, with its
+        physical address (setvars confine<k>_region<j>_size, _paddr)."""
+        for name, vaddr, bus_perms, pd_perms in (("bus_confine_requests", CONFINE_REQUESTS_VADDR, "rw", "r"),
+                                                 ("bus_confine_answers", CONFINE_ANSWERS_VADDR, "r", "rw")):
             page = self.region(name, PAGE)
-            for pd, perms in ((self.bus, bus_perms), (iommu, iommu_perms)):
-                pd.add_map(Map(page, vaddr, perms, setvar_vaddr=f"{name}_vaddr"))
-        self.sdf.add_channel(Channel(iommu, self.bus, a_id=IOMMU_BUS_CHANNEL, b_id=BUS_IOMMU_CHANNEL))
+            for end, perms in ((self.bus, bus_perms), (pd, pd_perms)):
+                end.add_map(Map(page, vaddr, perms, setvar_vaddr=f"{name}_vaddr"))
+        self.sdf.add_channel(Channel(pd, self.bus, a_id=bus_channel, b_id=BUS_IOMMU_CHANNEL))
         vaddr = CONFINE_VADDR
         for driver, regions in confine:
             k = self._driver_ids[driver.name]
@@ -453,10 +495,9 @@ class Sevio:
                 if region not in self._paddrs:
                     raise ValueError(f"confining {driver.name}: region '{region}' has no fixed physical address")
                 symbol = f"confine{k}_region{j}"
-                iommu.add_map(Map(self._regions[region], vaddr, "r", setvar_size=f"{symbol}_size"))
-                self.setvar_paddr(iommu, f"{symbol}_paddr", region)
+                pd.add_map(Map(self._regions[region], vaddr, "r", setvar_size=f"{symbol}_size"))
+                self.setvar_paddr(pd, f"{symbol}_paddr", region)
                 vaddr += -(-self._regions[region].size // LARGE_PAGE) * LARGE_PAGE
-        return iommu
 
     def add_canary(self, rogue: PD, *, paddr: int, priority: int, name: str = "canary") -> PD:
         """The canary PD and its page (fixed address `paddr`), which

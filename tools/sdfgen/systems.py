@@ -221,6 +221,12 @@ def translated(device: Dict) -> Dict:
     return {**device, "properties": {**device.get("properties", {}), "iommu_platform": "on"}}
 
 
+# QEMU arm virt with its SMMUv3 (stage 2 only: the SMMU PD's tables are
+# stage 2) in front of the PCIe devices: machine options, which sim's
+# qemu_args append (QEMU merges -machine options).
+SMMU_QEMU_ARGS = ["-machine", "iommu=smmuv3", "-global", "arm-smmuv3.stage=2"]
+
+
 def p9_device(driver_name: str, export: str, mount_tag: str, placement: Dict) -> Dict:
     return {"driver": driver_name, **placement,
             "fsdev": {"type": "local", "path": export, "security_model": "none"},
@@ -280,16 +286,18 @@ def journal() -> str:
     return sevio.render()
 
 
-def blk_alone(transport: str, client_image: str, *, msix: bool = False, iommu: bool = False) -> Callable[[], str]:
+def blk_alone(transport: str, client_image: str, *, msix: bool = False, iommu: bool = False,
+              smmu: bool = False) -> Callable[[], str]:
     """One blk driver and its client, with the timer; `msix`: the pci
     transport with MSI-X; `iommu`: blk's device confined to blk's DMA
-    region and its client's data by the IOMMU PD (driver 1), blk and the
-    IOMMU PD the bus's children (a DMA fault restarts blk)."""
+    region and its client's data by the IOMMU PD (driver 1); `smmu`: the
+    same by the SMMUv3 PD. Confined, blk (and the IOMMU PD) are the bus's
+    children: a DMA fault restarts blk."""
 
     def build() -> str:
         sdf, sevio, uart = system()
         sevio.transport(transport, msix=msix)
-        blk = blk_driver(sevio, transport=transport, child=iommu)
+        blk = blk_driver(sevio, transport=transport, child=iommu or smmu)
         blk_client = client(sdf, "blk_client", client_image)
         sevio.connect_blk(blk, blk_client, data_paddr=BLK_DATA)
         timer = sg.add_timer(sdf)
@@ -298,6 +306,9 @@ def blk_alone(transport: str, client_image: str, *, msix: bool = False, iommu: b
         if iommu:
             pds.append(sevio.add_iommu(id=1, transport=transport, dma_paddr=BLK_IOMMU_DMA, priority=IOMMU_PRIORITY,
                                        confine=[(blk, ["blk_virtqueue", "blk_client_data"])], child=True))
+        if smmu:
+            pds.append(sevio.add_smmu(tables_paddr=BLK_IOMMU_DMA, priority=IOMMU_PRIORITY,
+                                      confine=[(blk, ["blk_virtqueue", "blk_client_data"])]))
         sg.connect_log(sdf, uart, pds)
         return sevio.render()
 
@@ -320,16 +331,17 @@ def mmio_pci() -> str:
     return sevio.render()
 
 
-def net_pci(*, msix: bool = False, iommu: bool = False) -> Callable[[], str]:
+def net_pci(*, msix: bool = False, iommu: bool = False, smmu: bool = False) -> Callable[[], str]:
     """net (driver 1) and net-client over PCI; `msix`: with MSI-X;
     `iommu`: net's device confined to net's DMA region and the rx and tx
-    data by the IOMMU PD (driver 0), net and the IOMMU PD the bus's
-    children (a DMA fault restarts net)."""
+    data by the IOMMU PD (driver 0); `smmu`: the same by the SMMUv3 PD.
+    Confined, net (and the IOMMU PD) are the bus's children: a DMA fault
+    restarts net."""
 
     def build() -> str:
         sdf, sevio, uart = system()
         sevio.transport("pci", msix=msix)
-        net = driver(sevio, "net", transport="pci", id=NET_ID, dma_paddr=NET_DMA, child=iommu)
+        net = driver(sevio, "net", transport="pci", id=NET_ID, dma_paddr=NET_DMA, child=iommu or smmu)
         net_client = client(sdf, "net_client", "net-client")
         sevio.connect_net(net, net_client, rx_data_paddr=NET_RX_DATA, tx_data_paddr=NET_TX_DATA)
         timer = sg.add_timer(sdf)
@@ -338,6 +350,9 @@ def net_pci(*, msix: bool = False, iommu: bool = False) -> Callable[[], str]:
         if iommu:
             pds.append(sevio.add_iommu(id=0, transport="pci", dma_paddr=NET_IOMMU_DMA, priority=IOMMU_PRIORITY,
                                        confine=[(net, ["net_dma", "net_rx_data", "net_tx_data"])], child=True))
+        if smmu:
+            pds.append(sevio.add_smmu(tables_paddr=NET_IOMMU_DMA, priority=IOMMU_PRIORITY,
+                                      confine=[(net, ["net_dma", "net_rx_data", "net_tx_data"])]))
         sg.connect_log(sdf, uart, pds)
         return sevio.render()
 
@@ -356,16 +371,17 @@ def net_bench_peer() -> str:
     return sevio.render()
 
 
-def rogue(*, iommu: bool) -> Callable[[], str]:
+def rogue(*, iommu: bool, smmu: bool = False) -> Callable[[], str]:
     """The rogue driver (driver 0, bound as blk over PCI) and the canary;
     `iommu`: the rogue's device confined to its DMA region by the IOMMU PD
     (driver 1), both the bus's children (the bus restarts the rogue the
-    IOMMU caught, as after any fault)."""
+    IOMMU caught, as after any fault); `smmu`: confined by the SMMUv3 PD,
+    the rogue the bus's child."""
 
     def build() -> str:
         sdf, sevio, uart = system()
         rogue_driver = sevio.add_driver("rogue", name="rogue", transport="pci", priority=DRIVER_PRIORITY, id=0,
-                                        child=iommu, dma_paddr=BLK_DMA, dma_region="rogue_virtqueue")
+                                        child=iommu or smmu, dma_paddr=BLK_DMA, dma_region="rogue_virtqueue")
         # Above the rogue: on seL4 it has filled its page before the
         # rogue's device can reach it.
         canary = sevio.add_canary(rogue_driver, paddr=CANARY, priority=CANARY_PRIORITY)
@@ -373,6 +389,9 @@ def rogue(*, iommu: bool) -> Callable[[], str]:
         if iommu:
             pds.append(sevio.add_iommu(id=1, transport="pci", dma_paddr=BLK_IOMMU_DMA, priority=IOMMU_PRIORITY,
                                        confine=[(rogue_driver, ["rogue_virtqueue"])], child=True))
+        if smmu:
+            pds.append(sevio.add_smmu(tables_paddr=BLK_IOMMU_DMA, priority=IOMMU_PRIORITY,
+                                      confine=[(rogue_driver, ["rogue_virtqueue"])]))
         sg.connect_log(sdf, uart, pds)
         return sevio.render()
 
@@ -680,6 +699,34 @@ IOMMU PD can direct any device anywhere: it is trusted with DMA).
 Channel ids: pci 0..3 = INTA..INTD, 32 = bus, 40 + k = driver k; bus 1 =
 pci, 7 = iommu (confinement), 8 + k = driver k; iommu 0 = bus, 1 = pci,
 2 = bus (confinement).
+"""
+
+SMMU_TEXT = """\
+The smmu PD (pds/drivers/smmu) owns QEMU virt's SMMUv3 (machine option
+iommu=smmuv3, -global arm-smmuv3.stage=2): its register pages (smmu_regs,
+0x9050000), its event queue and global error interrupts (INTIDs 106 and
+109 as ids 1 and 2, edge) and smmu_tables (fixed physical address, given
+it as smmu_tables_paddr: the stream table, the command and event queues,
+the stage-2 page tables). It is no driver: the SMMU is not a PCI
+function. Every stream aborts until confined. When the bus binds
+{confined} (driver {confined_id}) to its function it does not publish the binding:
+it writes a confinement request into bus_confine_requests and notifies
+the smmu PD (bus 7 <-> smmu 0). The smmu PD points the stream table
+entry of the function's requester id at stage-2 tables that map
+identity, read and write, exactly slot {confined_id}'s regions
+(confine{confined_id}_region<j>, named here, not by the driver):
+{regions};
+then CMD_CFGI_STE, CMD_TLBI_S12_VMALL and CMD_SYNC. It answers in
+bus_confine_answers and notifies; only then does the bus publish the
+binding. An unbinding makes the entry abort again; a translation fault
+the SMMU reports for the stream unbinds the driver.
+
+The smmu PD maps the slots' regions read-only only because Microkit
+hands a PD a region's size through a map; it never reads them.
+
+Channel ids: pci 0..3 = INTA..INTD, 32 = bus, 40 + k = driver k; bus 1 =
+pci, 7 = smmu (confinement), 8 + k = driver k; smmu 0 = bus, 1 and 2 =
+the SMMU's interrupts.
 """
 
 ROGUE_TEXT = """\
@@ -1212,6 +1259,53 @@ virtio-iommu-pci created first, boot-bypass off (see
 blk-pci-iommu.sim.toml).
 """, ["net_client"], [virtio_iommu("3"), translated(NET_PCI)]),
     }),
+    Generated("systems/blk-pci-smmu.xml", f"""\
+systems/pci.xml with the block device's DMA confined by QEMU virt's
+SMMUv3. make sim SYSTEM=systems/blk-pci-smmu.xml runs it (machine options
+and devices from blk-pci-smmu.sim.toml).
+
+  blk-client (100) => blk (150) =PPC=> pci (200) =PPC=> bus (250)
+                      smmu (160) <=notifications=> bus
+
+{SMMU_TEXT.format(confined="blk", confined_id=0, regions="blk's DMA region and its client's data region")}""",
+              blk_alone("pci", "blk-client", smmu=True), {
+        "systems/blk-pci-smmu.sim.toml": Sim("""\
+QEMU virt with its SMMUv3 in front of the PCIe devices (stage 2); the
+modern virtio-blk-pci of systems/pci.xml with iommu_platform=on: QEMU
+routes a virtio device's DMA through the IOMMU only when it offers
+VIRTIO_F_ACCESS_PLATFORM.
+""", ["blk_client"], [translated(BLK_PCI)], qemu_args=SMMU_QEMU_ARGS),
+    }),
+    Generated("systems/blk-pci-smmu-bench.xml", f"""\
+The block benchmark over PCI with the device's DMA confined by the
+SMMUv3: systems/blk-pci-bench.xml plus the smmu PD and pages of
+systems/blk-pci-smmu.xml. make bench runs it beside blk-pci-bench and
+prints the cost as RATIO blk_pci_smmu_vs_blk_pci_<metric> lines.
+
+  blk-bench (100) => blk (150) =PPC=> pci (200) =PPC=> bus (250)
+                     smmu (160) <=notifications=> bus
+
+{SMMU_TEXT.format(confined="blk", confined_id=0, regions="blk's DMA region and its client's data region")}""",
+              blk_alone("pci", "blk-bench", smmu=True), {
+        "systems/blk-pci-smmu-bench.sim.toml": Sim("""\
+blk-pci-bench.sim.toml's disk behind QEMU virt's SMMUv3 (see
+blk-pci-smmu.sim.toml).
+""", ["blk_client"], [translated({**BLK_PCI, "drive": {"size": "64M"}})], qemu_args=SMMU_QEMU_ARGS),
+    }),
+    Generated("systems/net-pci-smmu.xml", f"""\
+systems/net-pci.xml with the net device's DMA confined by QEMU virt's
+SMMUv3.
+
+  net_client (100) => net (150) =PPC=> pci (200) =PPC=> bus (250)
+                      smmu (160) <=notifications=> bus
+
+{SMMU_TEXT.format(confined="net", confined_id=1,
+                  regions="net's DMA region, the rx buffers and the tx buffers")}""", net_pci(smmu=True), {
+        "systems/net-pci-smmu.sim.toml": Sim("""\
+systems/net-pci.sim.toml's virtio-net-pci (iommu_platform=on) behind
+QEMU virt's SMMUv3 (see blk-pci-smmu.sim.toml).
+""", ["net_client"], [translated(NET_PCI)], qemu_args=SMMU_QEMU_ARGS),
+    }),
     Generated("systems/rogue-pci.xml", f"""\
 The misbehaving driver (pds/drivers/rogue) bound as blk over PCI, with
 no IOMMU: its device writes the disk's first sectors over the canary
@@ -1244,6 +1338,24 @@ already spoke: it does nothing more.
 As rogue-pci.sim.toml, behind a virtio-iommu-pci created first, with
 boot-bypass off (see blk-pci-iommu.sim.toml).
 """, ["canary"], [virtio_iommu("1"), translated(BLK_PCI)]),
+    }),
+    Generated("systems/rogue-pci-smmu.xml", f"""\
+systems/rogue-pci.xml with QEMU virt's SMMUv3 in front of the PCI
+devices: the rogue's device faults on the canary page (F_TRANSLATION),
+the smmu PD logs it, the bus unbinds and restarts the rogue; the canary
+stays intact.
+
+{ROGUE_TEXT}
+The rogue (driver 0) is the bus's child: the bus restarts it after the
+SMMU caught its device, as after any fault; restarted, it is confined
+again, bound again, and waits for a canary that already spoke.
+
+{SMMU_TEXT.format(confined="the rogue", confined_id=0, regions="its DMA region, nothing else")}""",
+              rogue(iommu=False, smmu=True), {
+        "systems/rogue-pci-smmu.sim.toml": Sim("""\
+As rogue-pci.sim.toml, behind QEMU virt's SMMUv3 (see
+blk-pci-smmu.sim.toml).
+""", ["canary"], [translated(BLK_PCI)], qemu_args=SMMU_QEMU_ARGS),
     }),
     Generated("systems/timer.xml", """\
 sevio timer system: the timer driver PD and three timer test clients,

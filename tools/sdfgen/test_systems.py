@@ -182,6 +182,22 @@ class PortedWiring(unittest.TestCase):
         self.assertIn("map iommu bus_confine_answers vaddr=0x2002000 perms=rw cached=True "
                       "setvar_vaddr=bus_confine_answers_vaddr setvar_size=None", facts)
 
+    def test_the_smmu_pd_owns_the_smmu_its_tables_and_interrupts_and_speaks_to_the_bus_as_the_iommu_pd(self):
+        facts = self.facts("systems/rogue-pci-smmu.xml")
+        self.assertIn("mr smmu_regs phys_addr=0x9050000 size=0x20000", facts)
+        self.assertIn("map smmu smmu_regs vaddr=0x4000000 perms=rw cached=False "
+                      "setvar_vaddr=smmu_regs_vaddr setvar_size=None", facts)
+        self.assertIn("mr smmu_tables phys_addr=0x48100000 size=0x80000", facts)
+        self.assertIn("setvar smmu smmu_tables_paddr region_paddr=smmu_tables", facts)
+        # QEMU virt's SMMU SPIs 74 (eventq) and 77 (gerror), rising edge.
+        self.assertIn("irq smmu 106 id=1 trigger=edge", facts)
+        self.assertIn("irq smmu 109 id=2 trigger=edge", facts)
+        self.assertIn("channel bus:7 <-> smmu:0", facts)
+        self.assertIn("map smmu rogue_virtqueue vaddr=0x3000000 perms=r cached=True "
+                      "setvar_vaddr=None setvar_size=confine0_region0_size", facts)
+        self.assertIn("setvar smmu confine0_region0_paddr region_paddr=rogue_virtqueue", facts)
+        self.assertFalse(any(f.startswith("map smmu canary ") for f in facts), "the canary is in no slot")
+
     def test_the_rogue_knows_the_canary_by_its_address_alone(self):
         facts = self.facts("systems/rogue-pci.xml")
         self.assertIn("setvar rogue canary_paddr region_paddr=canary", facts)

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{assert_disk_holds_the_pattern, fresh_disk};
+use common::{assert_disk_holds_the_pattern, fresh_disk, run_without_confined_region};
 use sevio_e2e::{Run, TempDir, sim, workspace};
 
 fn run(system: &str, desc: &str) -> Run {
@@ -47,14 +47,7 @@ fn a_region_system_xml_leaves_out_is_out_of_the_devices_reach() {
     // blk's client data region dropped from the IOMMU PD's slot 0: the
     // device may reach blk's rings but not the client's buffers.
     let dir = TempDir::new("iommu-blk-no-data");
-    let system = std::fs::read_to_string(workspace().join("systems/blk-pci-iommu.xml")).unwrap();
-    let trimmed: String =
-        system.lines().filter(|l| !l.contains("confine0_region1")).map(|l| format!("{l}\n")).collect();
-    assert_ne!(trimmed.len(), system.len());
-    let system = dir.file("system.xml", &trimmed);
-    let desc = std::fs::read_to_string(workspace().join("systems/blk-pci-iommu.sim.toml")).unwrap();
-    let desc = dir.file("run.sim.toml", &desc);
-    let r = sim(system.to_str().unwrap(), &["--sim", desc.to_str().unwrap(), "--timeout", "60"]);
+    let r = run_without_confined_region("systems/blk-pci-iommu.xml", "confine0_region1", &dir);
     assert!(!r.lines_with("iommu: DMA fault: device 00:02.0 (driver 0) access at 0x482").is_empty(), "{}", r.out);
     r.assert_lines(&["bus: blk0 </- virtio-blk at pci 00:02.0"]);
     assert!(!r.lines_with("blk_client: FAIL").is_empty(), "the client's requests fail: {}", r.out);

@@ -282,6 +282,22 @@ pub const ROWS: &[Row] = &[
         sel4: &["blk-pci-iommu", "net-pci-iommu", "rogue-pci", "rogue-pci-iommu"],
         clients: &[],
     },
+    Row {
+        what: "DMA confinement with the Arm SMMUv3 (QEMU virt `iommu=smmuv3`, stage 2; PCI devices only): the smmu PD \
+               (`pds/drivers/smmu`) serves the bus the same way; a bound device's stream table entry points at stage-2 \
+               tables mapping, identity, exactly the regions system.xml names for its driver, every other stream \
+               aborts; blk and net pass confined (`systems/blk-pci-smmu.xml`, `systems/net-pci-smmu.xml`); a region \
+               left out is unreachable; the rogue's device faults (F_TRANSLATION, logged), the rogue is unbound and \
+               restarted, the canary page intact (`systems/rogue-pci-smmu.xml`)",
+        sim: &[
+            "smmu::blk_over_pci_passes_behind_the_smmu_and_the_disk_holds_the_pattern",
+            "smmu::behind_the_smmu_a_region_system_xml_leaves_out_is_out_of_the_devices_reach",
+            "smmu::net_over_pci_passes_behind_the_smmu",
+            "smmu::behind_the_smmu_the_canary_stays_intact_the_fault_is_logged_and_the_rogue_unbound_and_restarted",
+        ],
+        sel4: &["blk-pci-smmu", "net-pci-smmu", "rogue-pci-smmu"],
+        clients: &[],
+    },
 ];
 
 /// Where the generated table starts and ends in the README.

@@ -462,6 +462,44 @@ pub const SYSTEMS: &[System] = &[
         ..NET_PCI_MODERN
     },
     System {
+        name: "blk-pci-smmu",
+        file: "systems/blk-pci-smmu.xml",
+        // QEMU virt's SMMUv3 in front of the PCIe devices, stage 2 (the
+        // smmu PD's tables are stage-2 tables); iommu_platform=on as for
+        // the virtio-iommu.
+        devices: "-machine iommu=smmuv3 -global arm-smmuv3.stage=2 \
+                  -drive file={disk0},if=none,format=raw,id=hd0 \
+                  -device virtio-blk-pci,drive=hd0,addr=2,disable-legacy=on,iommu_platform=on",
+        expect: Expect {
+            pass: &["blk_client"],
+            lines: &[
+                "smmu: SMMUv3 enabled, stage 2",
+                "bus: blk0 <- virtio-blk at pci 00:02.0 waits for the IOMMU",
+                "smmu: driver 0: device 00:02.0 confined",
+                "bus: blk0 <- virtio-blk at pci 00:02.0 (DMA confined by the IOMMU)",
+            ],
+            faults: &[],
+        },
+        ..PCI_MODERN
+    },
+    System {
+        name: "net-pci-smmu",
+        file: "systems/net-pci-smmu.xml",
+        devices: "-machine iommu=smmuv3 -global arm-smmuv3.stage=2 \
+                  -netdev user,id=net0,net=10.0.2.0/24,restrict=on \
+                  -device virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,addr=1,disable-legacy=on,romfile=,\
+                  iommu_platform=on",
+        expect: Expect {
+            pass: &["net_client"],
+            lines: &[
+                "smmu: driver 1: device 00:01.0 confined",
+                "bus: net0 <- virtio-net at pci 00:01.0 (DMA confined by the IOMMU)",
+            ],
+            faults: &[],
+        },
+        ..NET_PCI_MODERN
+    },
+    System {
         name: "blk-pci-msix",
         file: "systems/pci-msix.xml",
         expect: Expect {
@@ -507,6 +545,26 @@ pub const SYSTEMS: &[System] = &[
                 "canary: intact",
             ],
             faults: &["iommu: DMA fault", "bus: driver 0 faulted (blk0): the IOMMU refused"],
+        },
+        ..PCI_MODERN
+    },
+    System {
+        name: "rogue-pci-smmu",
+        file: "systems/rogue-pci-smmu.xml",
+        devices: "-machine iommu=smmuv3 -global arm-smmuv3.stage=2 \
+                  -drive file={disk0},if=none,format=raw,id=hd0 \
+                  -device virtio-blk-pci,drive=hd0,addr=2,disable-legacy=on,iommu_platform=on",
+        disks: &[DiskCheck::Scratch],
+        expect: Expect {
+            pass: &["canary"],
+            lines: &[
+                "rogue: asked the device to read sectors 0..8 into 0x48300000",
+                "smmu: DMA fault: device 00:02.0 (driver 0) write at 0x48300000 refused (F_TRANSLATION)",
+                "bus: blk0 </- virtio-blk at pci 00:02.0",
+                "bus: restarting blk0 in 1000 us (restart 1 of 11",
+                "canary: intact",
+            ],
+            faults: &["smmu: DMA fault", "bus: driver 0 faulted (blk0): the IOMMU refused"],
         },
         ..PCI_MODERN
     },

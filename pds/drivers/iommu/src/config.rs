@@ -2,7 +2,7 @@
 //! systems/blk-pci-iommu.xml).
 use sevio_bus_protocol::DriverId;
 use sevio_driver_core::{DmaSetvars, DriverPdConfig, PdSetvars, RegionSetvars, VirtioDriver, setvars::PAGE_SIZE};
-use sevio_driver_iommu::{CONFIGURED_SLOTS, IommuDriver, IommuSetvars, REGIONS_PER_SLOT, RegionVars};
+use sevio_driver_iommu::{IommuDriver, IommuSetvars};
 use sevio_runtime::Channel;
 
 /// The bus PD as the driver's parent (PPC: RegisterDriver;
@@ -37,7 +37,7 @@ pub fn setvars() -> PdSetvars<IommuSetvars> {
         driver: IommuSetvars {
             requests: RegionSetvars { region: "bus_confine_requests", vaddr: requests_vaddr(), size: PAGE_SIZE },
             answers: RegionSetvars { region: "bus_confine_answers", vaddr: answers_vaddr(), size: PAGE_SIZE },
-            regions: regions(),
+            regions: crate::confine_setvars::regions(),
         },
     }
 }
@@ -69,70 +69,4 @@ sevio_runtime::setvar!(
 sevio_runtime::setvar!(
     /// vaddr of the confinement answers page.
     pub fn answers_vaddr() = "bus_confine_answers_vaddr"
-);
-
-/// Slot k's regions, from `confine<k>_region<j>_paddr` (`region_paddr`)
-/// and `confine<k>_region<j>_size` (`setvar_size` of a read-only map:
-/// Microkit hands a region's size to a PD only through a map of it).
-macro_rules! slot_regions {
-    ($([$(($paddr:literal, $size:literal)),*]),*) => {
-        fn regions() -> [[RegionVars; REGIONS_PER_SLOT]; CONFIGURED_SLOTS] {
-            [$([$({
-                sevio_runtime::setvar!(fn paddr() = $paddr);
-                sevio_runtime::setvar!(fn size() = $size);
-                RegionVars { paddr: paddr(), size: size() }
-            }),*]),*]
-        }
-    };
-}
-
-slot_regions!(
-    [
-        ("confine0_region0_paddr", "confine0_region0_size"),
-        ("confine0_region1_paddr", "confine0_region1_size"),
-        ("confine0_region2_paddr", "confine0_region2_size"),
-        ("confine0_region3_paddr", "confine0_region3_size")
-    ],
-    [
-        ("confine1_region0_paddr", "confine1_region0_size"),
-        ("confine1_region1_paddr", "confine1_region1_size"),
-        ("confine1_region2_paddr", "confine1_region2_size"),
-        ("confine1_region3_paddr", "confine1_region3_size")
-    ],
-    [
-        ("confine2_region0_paddr", "confine2_region0_size"),
-        ("confine2_region1_paddr", "confine2_region1_size"),
-        ("confine2_region2_paddr", "confine2_region2_size"),
-        ("confine2_region3_paddr", "confine2_region3_size")
-    ],
-    [
-        ("confine3_region0_paddr", "confine3_region0_size"),
-        ("confine3_region1_paddr", "confine3_region1_size"),
-        ("confine3_region2_paddr", "confine3_region2_size"),
-        ("confine3_region3_paddr", "confine3_region3_size")
-    ],
-    [
-        ("confine4_region0_paddr", "confine4_region0_size"),
-        ("confine4_region1_paddr", "confine4_region1_size"),
-        ("confine4_region2_paddr", "confine4_region2_size"),
-        ("confine4_region3_paddr", "confine4_region3_size")
-    ],
-    [
-        ("confine5_region0_paddr", "confine5_region0_size"),
-        ("confine5_region1_paddr", "confine5_region1_size"),
-        ("confine5_region2_paddr", "confine5_region2_size"),
-        ("confine5_region3_paddr", "confine5_region3_size")
-    ],
-    [
-        ("confine6_region0_paddr", "confine6_region0_size"),
-        ("confine6_region1_paddr", "confine6_region1_size"),
-        ("confine6_region2_paddr", "confine6_region2_size"),
-        ("confine6_region3_paddr", "confine6_region3_size")
-    ],
-    [
-        ("confine7_region0_paddr", "confine7_region0_size"),
-        ("confine7_region1_paddr", "confine7_region1_size"),
-        ("confine7_region2_paddr", "confine7_region2_size"),
-        ("confine7_region3_paddr", "confine7_region3_size")
-    ]
 );

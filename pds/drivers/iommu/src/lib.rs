@@ -437,8 +437,9 @@ impl IommuDriver {
     }
 }
 
-/// A PCI requester id as bus:device.function.
-struct Bdf(u16);
+/// A PCI requester id as bus:device.function (for logs; the SMMUv3 PD's
+/// too).
+pub struct Bdf(pub u16);
 
 impl core::fmt::Display for Bdf {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -447,7 +448,7 @@ impl core::fmt::Display for Bdf {
 }
 
 /// Which driver a faulting device belongs to, for the log.
-struct DriverOf(Option<usize>);
+pub struct DriverOf(pub Option<usize>);
 
 impl core::fmt::Display for DriverOf {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {

@@ -3,6 +3,7 @@
 #![cfg_attr(target_os = "none", no_main)]
 
 mod config;
+mod confine_setvars;
 
 use sevio_driver_core::{DriverPd, PpcTransport, SystemMaps, Virtio};
 use sevio_driver_iommu::IommuDriver;

@@ -58,3 +58,17 @@ pub fn assert_disk_holds_the_pattern_of(disk: &Path, seed: u64) {
         }
     }
 }
+
+/// Run `system` (a committed system with an IOMMU) with its committed sim
+/// description, but with every line naming `setvar` removed: the IOMMU
+/// PD is then given one region fewer than system.xml grants the driver.
+pub fn run_without_confined_region(system: &str, setvar: &str, dir: &TempDir) -> sevio_e2e::Run {
+    let root = sevio_e2e::workspace();
+    let text = std::fs::read_to_string(root.join(system)).unwrap();
+    let trimmed: String = text.lines().filter(|l| !l.contains(setvar)).map(|l| format!("{l}\n")).collect();
+    assert_ne!(trimmed.len(), text.len(), "{system} names no {setvar}");
+    let trimmed = dir.file("system.xml", &trimmed);
+    let desc = std::fs::read_to_string(root.join(system.replace(".xml", ".sim.toml"))).unwrap();
+    let desc = dir.file("run.sim.toml", &desc);
+    sevio_e2e::sim(trimmed.to_str().unwrap(), &["--sim", desc.to_str().unwrap(), "--timeout", "60"])
+}
