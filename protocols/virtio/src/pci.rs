@@ -523,12 +523,7 @@ pub fn msix_cap(config: &[u8]) -> Result<Option<MsixCap>, CapError> {
         if bar > 5 {
             return Err(CapError::ReservedBar(bar));
         }
-        return Ok(Some(MsixCap {
-            at: at as u16,
-            entries: (control & 0x7ff) + 1,
-            bar,
-            offset: (table & !7) as u64,
-        }));
+        return Ok(Some(MsixCap { at: at as u16, entries: (control & 0x7ff) + 1, bar, offset: (table & !7) as u64 }));
     }
     Ok(None)
 }

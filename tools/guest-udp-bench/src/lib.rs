@@ -232,7 +232,15 @@ mod tests {
 
     impl FakePeer {
         fn new() -> FakePeer {
-            FakePeer { now: 0, queue: VecDeque::new(), lines: Vec::new(), sent: 0, lose: None, corrupt: None, silent: false }
+            FakePeer {
+                now: 0,
+                queue: VecDeque::new(),
+                lines: Vec::new(),
+                sent: 0,
+                lose: None,
+                corrupt: None,
+                silent: false,
+            }
         }
         fn has(&self, prefix: &str) -> Option<&String> {
             self.lines.iter().find(|l| l.starts_with(prefix))

@@ -330,6 +330,13 @@ mod tests {
         let debug = report("sel4_debug", &sel4, &linux);
         assert!(debug.contains(&"RATIO m_iops_sel4_debug_vs_linux 2.000".to_string()), "{debug:?}");
         let msix = compare("sel4_msix", &sel4, "sel4_intx", &linux, "msix_vs_intx");
-        assert_eq!(msix[..3], ["BENCH sel4_msix_m_iops 200.0 IOPS", "BENCH sel4_intx_m_iops 100.0 IOPS", "RATIO m_iops_msix_vs_intx 2.000"]);
+        assert_eq!(
+            msix[..3],
+            [
+                "BENCH sel4_msix_m_iops 200.0 IOPS",
+                "BENCH sel4_intx_m_iops 100.0 IOPS",
+                "RATIO m_iops_msix_vs_intx 2.000"
+            ]
+        );
     }
 }

@@ -23,11 +23,11 @@
 //! transport given the GICv2m frame (`Variant::PciMsix`), alternating.
 
 use crate::bench::{Figure, fio_jobs, parse_bench_line, parse_fio_line};
-use sevio_e2e::net_peer::EchoPeer;
 use crate::output::Expect;
 use crate::qemu::{Next, Qemu};
 use crate::run::{Ended, Scratch, Setup, machine_args, make_image, watch};
 use crate::systems::{System, Variant};
+use sevio_e2e::net_peer::EchoPeer;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -87,7 +87,8 @@ pub fn nic_args(peer: &EchoPeer) -> Vec<String> {
 pub const BLK_PCI_BENCH: System = System { name: "blk-pci-bench", file: "systems/blk-pci-bench.xml", ..BLK_BENCH };
 
 /// The same with MSI-X ([`Variant::PciMsix`]).
-pub const BLK_PCI_MSIX_BENCH: System = System { name: "blk-pci-msix-bench", variant: Variant::PciMsix, ..BLK_PCI_BENCH };
+pub const BLK_PCI_MSIX_BENCH: System =
+    System { name: "blk-pci-msix-bench", variant: Variant::PciMsix, ..BLK_PCI_BENCH };
 
 /// What the Linux guest prints when every job is done.
 const GUEST_DONE: &str = "LINUX-GUEST DONE";

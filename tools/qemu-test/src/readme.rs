@@ -146,10 +146,7 @@ pub const ROWS: &[Row] = &[
         what: "net bench against a host outside the system (`systems/net-bench-peer.xml`, what `make bench-qemu` \
                compares with a Linux guest): the NIC on a UDP socket to an echo peer on the host; a stream (1 KiB, \
                32 in flight) and request/response (net-bench-rr: 64 bytes, one in flight), every echo checked",
-        sim: &[
-            "net::net_bench_streams_through_the_host_peer",
-            "net::net_bench_rr_round_trips_through_the_host_peer",
-        ],
+        sim: &["net::net_bench_streams_through_the_host_peer", "net::net_bench_rr_round_trips_through_the_host_peer"],
         sel4: &[],
         clients: &[],
     },

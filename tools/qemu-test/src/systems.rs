@@ -869,15 +869,20 @@ mod tests {
     #[test]
     fn the_msix_variant_gives_pci_what_the_msix_system_files_give_it() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        for (intx, msix) in [("systems/pci.xml", "systems/pci-msix.xml"), ("systems/net-pci.xml", "systems/net-pci-msix.xml")] {
+        for (intx, msix) in
+            [("systems/pci.xml", "systems/pci-msix.xml"), ("systems/net-pci.xml", "systems/net-pci-msix.xml")]
+        {
             let text = std::fs::read_to_string(root.join(intx)).unwrap();
             let changed = sevio_sdf::parse(&apply(Variant::PciMsix, &text).unwrap()).unwrap();
             let written = sevio_sdf::load(root.join(msix)).unwrap();
             let pci = |s: &sevio_sdf::System| {
                 let p = s.pds.iter().find(|p| p.name == "pci").unwrap();
                 let irqs: Vec<String> = p.irqs.iter().map(|i| format!("{} {} {:?}", i.irq, i.id, i.trigger)).collect();
-                let maps: Vec<String> =
-                    p.maps.iter().map(|m| format!("{} {:#x} {:?} {}", m.mr, m.vaddr, m.setvar_vaddr, m.cached)).collect();
+                let maps: Vec<String> = p
+                    .maps
+                    .iter()
+                    .map(|m| format!("{} {:#x} {:?} {}", m.mr, m.vaddr, m.setvar_vaddr, m.cached))
+                    .collect();
                 let vars: Vec<String> = p.setvars.iter().map(|v| format!("{} {}", v.symbol, v.region_paddr)).collect();
                 let sorted = |mut v: Vec<String>| {
                     v.sort();

@@ -489,7 +489,8 @@ pub const MODERN_BAR_SIZE: usize = 0x4000;
 
 impl FakeModern {
     pub fn new(multiplier: u32) -> Self {
-        let queues = (0..2).map(|q| reset_queue(&FakeQueue { max: 256, notify_off: q, ..Default::default() })).collect();
+        let queues =
+            (0..2).map(|q| reset_queue(&FakeQueue { max: 256, notify_off: q, ..Default::default() })).collect();
         let state = ModernState {
             features: 1 << 32 | 1 << 28 | 1 << 9,
             queues,

@@ -12,8 +12,7 @@ mod config;
 
 use sevio_pci::msix::MSI_TYPER;
 use sevio_pci::{
-    Apertures, BdfText, Ecam, MsiFrame, MsiRouting, PciDevice, Windows, bring_up, enumerate,
-    probe::is_virtio,
+    Apertures, BdfText, Ecam, MsiFrame, MsiRouting, PciDevice, Windows, bring_up, enumerate, probe::is_virtio,
 };
 use sevio_runtime::mmio::DeviceRegion;
 use sevio_runtime::{Channel, ChannelSet, Handler, MessageInfo, debug_println};
@@ -57,8 +56,9 @@ fn init() -> PciPd {
     );
 
     let mut msi = msi_routing();
-    let devices =
-        bring_up(&ecam, &scan, &apertures, msi.as_mut(), |bdf, p| debug_println!("pci: {}: skipped: {p}", BdfText(bdf)));
+    let devices = bring_up(&ecam, &scan, &apertures, msi.as_mut(), |bdf, p| {
+        debug_println!("pci: {}: skipped: {p}", BdfText(bdf))
+    });
     let wiring = Wiring { name: "pci", id: config::TRANSPORT_ID };
     PciPd { pd: TransportPd::start(devices.transport, wiring), lines: devices.lines, msi }
 }

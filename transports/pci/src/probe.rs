@@ -160,7 +160,10 @@ pub fn layout<C: ConfigSpace>(cfg: &C, f: &Function) -> Result<Layout, Problem> 
 }
 
 /// The function's MSI-X capability, if it has one.
-pub fn msix<C: ConfigSpace>(cfg: &C, f: &Function) -> Result<Option<sevio_virtio::pci::MsixCap>, sevio_virtio::pci::CapError> {
+pub fn msix<C: ConfigSpace>(
+    cfg: &C,
+    f: &Function,
+) -> Result<Option<sevio_virtio::pci::MsixCap>, sevio_virtio::pci::CapError> {
     sevio_virtio::pci::msix_cap(&snapshot(cfg, f))
 }
 

@@ -4,16 +4,16 @@
 
 use crate::bars::{BarError, Space, Windows};
 use crate::bring_up::bring_up;
-use crate::msix::MsiRouting;
-use crate::regs::Registers;
 use crate::config_space::{ConfigSpace, command, reg};
 use crate::device::PciDevice;
 use crate::enumerate::{Function, Scan, enumerate};
 use crate::fake::{
     Backend, FakeBar, FakeBus, FakeConfig, FakeFunction, FakeLegacy, FakeModern, FakeRegisters, MODERN_BAR_SIZE,
 };
+use crate::msix::MsiRouting;
 use crate::probe::{Apertures, Layout, Structure, is_virtio, layout, virtio_type};
 use crate::problem::Problem;
+use crate::regs::Registers;
 use sevio_sharedmem::HeapRegion;
 use sevio_transport_core::{DriverPort, Transport, VirtioDevice};
 use sevio_transport_protocol::{Bdf, DriverDoorbell, Location, Reply, Request, TransportDoorbell, Width};
@@ -743,7 +743,14 @@ fn a_table_outside_its_bar_is_refused() {
         bdf: bdf(0, 1, 0),
         vendor: 0x1af4,
         device: 0x1041,
-        bars: [None, Some(crate::Bar { space: Space::Memory, wide: false, prefetchable: false, addr: MEM.0, size: 0x1000 }), None, None, None, None],
+        bars: [
+            None,
+            Some(crate::Bar { space: Space::Memory, wide: false, prefetchable: false, addr: MEM.0, size: 0x1000 }),
+            None,
+            None,
+            None,
+            None,
+        ],
         line: None,
     };
     let cap = |entries, bar, offset| sevio_virtio::pci::MsixCap { at: 0x98, entries, bar, offset };
