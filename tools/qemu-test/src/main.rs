@@ -237,6 +237,7 @@ fn parse_setup(args: &[String], timeout: Duration) -> Result<(Setup, Vec<&'stati
         qemu,
         timeout,
     };
+    setup.check()?;
     Ok((setup, only, self_test))
 }
 

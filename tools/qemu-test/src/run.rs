@@ -36,6 +36,35 @@ pub struct Setup {
     pub timeout: Duration,
 }
 
+impl Setup {
+    /// What a run needs before it starts: the SDK's `microkit` tool, the
+    /// SDK's build of the board in the chosen configuration, and the PD
+    /// images. Checked once, so that a wrong `--sdk`, `--board`,
+    /// `--config` or `--images` is one error naming it, not every system
+    /// failing the same way.
+    pub fn check(&self) -> Result<(), String> {
+        let tool = self.sdk.join("bin/microkit");
+        if !tool.is_file() {
+            return Err(format!("--sdk {}: no bin/microkit there: is it a Microkit SDK?", self.sdk.display()));
+        }
+        let board = self.sdk.join("board").join(&self.board);
+        if !board.is_dir() {
+            return Err(format!("--board {}: the SDK has no {}", self.board, board.display()));
+        }
+        if !board.join(&self.config).is_dir() {
+            return Err(format!(
+                "--config {}: the SDK has no {} (debug or release)",
+                self.config,
+                board.join(&self.config).display()
+            ));
+        }
+        if !self.images.is_dir() {
+            return Err(format!("--images {}: no such directory (run `make build` first)", self.images.display()));
+        }
+        Ok(())
+    }
+}
+
 /// A scratch directory, removed on drop.
 pub(crate) struct Scratch(pub(crate) PathBuf);
 
@@ -357,6 +386,33 @@ mod tests {
         let start = Instant::now();
         let (_, ended) = watch(&qemu, find("pingpong").unwrap(), start + Duration::from_secs(20), &mut |_| {});
         (ended, start.elapsed())
+    }
+
+    #[test]
+    fn a_wrong_sdk_board_config_or_images_is_one_error_naming_it() {
+        let dir = Scratch::new("setup-check").unwrap();
+        let sdk = dir.0.join("sdk");
+        let images = dir.0.join("images");
+        let setup = Setup {
+            workspace: dir.0.clone(),
+            sdk: sdk.clone(),
+            board: "qemu_virt_aarch64".into(),
+            config: "debug".into(),
+            logs: images.join("qemu-test"),
+            images: images.clone(),
+            qemu: "qemu-system-aarch64".into(),
+            timeout: Duration::from_secs(1),
+        };
+        assert!(setup.check().unwrap_err().starts_with("--sdk "), "no SDK at all");
+        std::fs::create_dir_all(sdk.join("bin")).unwrap();
+        std::fs::write(sdk.join("bin/microkit"), "").unwrap();
+        assert!(setup.check().unwrap_err().starts_with("--board qemu_virt_aarch64"));
+        std::fs::create_dir_all(sdk.join("board/qemu_virt_aarch64/release")).unwrap();
+        assert!(setup.check().unwrap_err().starts_with("--config debug"));
+        std::fs::create_dir_all(sdk.join("board/qemu_virt_aarch64/debug")).unwrap();
+        assert!(setup.check().unwrap_err().starts_with("--images "));
+        std::fs::create_dir_all(&images).unwrap();
+        assert_eq!(setup.check(), Ok(()));
     }
 
     const PINGPONG_OK: &str = "tally: hello (passive)\\ntally: call 3 sums to 153\\nping: PASS\\n";
