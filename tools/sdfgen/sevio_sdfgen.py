@@ -462,7 +462,10 @@ class Sevio:
         SMMU's registers, its event queue and global error interrupts and
         its tables region at `tables_paddr`) and the bus's confinement
         pages; `confine` as for add_iommu. QEMU must be started with
-        `-machine iommu=smmuv3 -global arm-smmuv3.stage=2`."""
+        `-machine iommu=smmuv3 -global arm-smmuv3.stage=2`. With a pci
+        transport with MSI-X (asked for first), the PD is given the GICv2m
+        frame's physical address (smmu_msi_frame_paddr) to map into every
+        confined slot."""
         smmu = PD("smmu", "smmu", priority=priority, stack_size=STACK_SIZE)
         name, size, paddr = SMMU_REGS
         regs = self.region(name, size, paddr=paddr)
@@ -471,6 +474,11 @@ class Sevio:
         smmu.add_map(Map(tables, SMMU_TABLES_VADDR, "rw", setvar_vaddr="smmu_tables_vaddr",
                          setvar_size="smmu_tables_size"))
         self.setvar_paddr(smmu, "smmu_tables_paddr", "smmu_tables")
+        if "pci" in self._msix:
+            # MSI-X writes go through the SMMU like any DMA: each confined
+            # slot's tables map the GICv2m frame page (write-only, device
+            # memory), found by this physical address; the PD does not map it.
+            self.setvar_paddr(smmu, "smmu_msi_frame_paddr", GICV2M[0])
         smmu.add_irq(Irq(SMMU_EVENTQ_IRQ, id=SMMU_EVENTQ_ID, trigger=Irq.Trigger.EDGE))
         smmu.add_irq(Irq(SMMU_GERROR_IRQ, id=SMMU_GERROR_ID, trigger=Irq.Trigger.EDGE))
         self.sdf.add_pd(smmu)

@@ -729,6 +729,15 @@ pci, 7 = smmu (confinement), 8 + k = driver k; smmu 0 = bus, 1 and 2 =
 the SMMU's interrupts.
 """
 
+SMMU_MSIX_TEXT = """\
+MSI-X writes reach the GIC through the SMMU like any DMA: the smmu PD is
+given the GICv2m frame's physical address (smmu_msi_frame_paddr, region
+gicv2m; it does not map the frame) and every confined slot's tables also
+map that one 4 KiB page, identity, Device-nGnRE, write-only. The device
+can thereby raise any SPI the frame raises (MSI_SETSPI_NS takes any SPI
+number): that page is not confined per device.
+"""
+
 ROGUE_TEXT = """\
 The rogue knows the canary page only by its physical address
 (region_paddr); it never maps it. When its attack ends (the device
@@ -1304,6 +1313,37 @@ SMMUv3.
         "systems/net-pci-smmu.sim.toml": Sim("""\
 systems/net-pci.sim.toml's virtio-net-pci (iommu_platform=on) behind
 QEMU virt's SMMUv3 (see blk-pci-smmu.sim.toml).
+""", ["net_client"], [translated(NET_PCI)], qemu_args=SMMU_QEMU_ARGS),
+    }),
+    Generated("systems/blk-pci-smmu-msix.xml", f"""\
+systems/blk-pci-smmu.xml with MSI-X. make sim
+SYSTEM=systems/blk-pci-smmu-msix.xml runs it (machine options and devices
+from blk-pci-smmu-msix.sim.toml).
+
+  blk-client (100) => blk (150) =PPC=> pci (200) =PPC=> bus (250)
+                      smmu (160) <=notifications=> bus
+
+{MSIX_TEXT.format(who="the block device")}
+{SMMU_TEXT.format(confined="blk", confined_id=0, regions="blk's DMA region and its client's data region")}
+{SMMU_MSIX_TEXT}""", blk_alone("pci", "blk-client", msix=True, smmu=True), {
+        "systems/blk-pci-smmu-msix.sim.toml": Sim("""\
+blk-pci-smmu.sim.toml's disk behind QEMU virt's SMMUv3, its interrupts
+through MSI-X.
+""", ["blk_client"], [translated(BLK_PCI)], qemu_args=SMMU_QEMU_ARGS),
+    }),
+    Generated("systems/net-pci-smmu-msix.xml", f"""\
+systems/net-pci-smmu.xml with MSI-X.
+
+  net_client (100) => net (150) =PPC=> pci (200) =PPC=> bus (250)
+                      smmu (160) <=notifications=> bus
+
+{MSIX_TEXT.format(who="the NIC")}
+{SMMU_TEXT.format(confined="net", confined_id=1,
+                  regions="net's DMA region, the rx buffers and the tx buffers")}
+{SMMU_MSIX_TEXT}""", net_pci(msix=True, smmu=True), {
+        "systems/net-pci-smmu-msix.sim.toml": Sim("""\
+net-pci-smmu.sim.toml's virtio-net-pci behind QEMU virt's SMMUv3, its
+interrupts through MSI-X.
 """, ["net_client"], [translated(NET_PCI)], qemu_args=SMMU_QEMU_ARGS),
     }),
     Generated("systems/rogue-pci.xml", f"""\

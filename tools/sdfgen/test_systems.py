@@ -198,6 +198,15 @@ class PortedWiring(unittest.TestCase):
         self.assertIn("setvar smmu confine0_region0_paddr region_paddr=rogue_virtqueue", facts)
         self.assertFalse(any(f.startswith("map smmu canary ") for f in facts), "the canary is in no slot")
 
+    def test_with_msix_the_smmu_pd_knows_the_gicv2m_frame_by_its_address_alone(self):
+        for system in ("systems/blk-pci-smmu-msix.xml", "systems/net-pci-smmu-msix.xml"):
+            facts = self.facts(system)
+            self.assertIn("setvar smmu smmu_msi_frame_paddr region_paddr=gicv2m", facts, system)
+            self.assertIn("mr gicv2m phys_addr=0x8020000 size=0x1000", facts, system)
+            self.assertFalse(any(f.startswith("map smmu gicv2m ") for f in facts), system)
+        for system in ("systems/blk-pci-smmu.xml", "systems/net-pci-smmu.xml", "systems/rogue-pci-smmu.xml"):
+            self.assertFalse(any("smmu_msi_frame_paddr" in f for f in self.facts(system)), system)
+
     def test_the_rogue_knows_the_canary_by_its_address_alone(self):
         facts = self.facts("systems/rogue-pci.xml")
         self.assertIn("setvar rogue canary_paddr region_paddr=canary", facts)

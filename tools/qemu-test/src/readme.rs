@@ -285,14 +285,19 @@ pub const ROWS: &[Row] = &[
                tables mapping, identity, exactly the regions system.xml names for its driver, every other stream \
                aborts; blk and net pass confined (`systems/blk-pci-smmu.xml`, `systems/net-pci-smmu.xml`); a region \
                left out is unreachable; the rogue's device faults (F_TRANSLATION, logged), the rogue is unbound and \
-               restarted, the canary page intact (`systems/rogue-pci-smmu.xml`)",
+               restarted, the canary page intact (`systems/rogue-pci-smmu.xml`); with MSI-X each slot's tables also \
+               map the GICv2m frame page write-only and blk and net interrupt through their vectors \
+               (`systems/blk-pci-smmu-msix.xml`, `systems/net-pci-smmu-msix.xml`); without that page the MSI write faults",
         sim: &[
             "smmu::blk_over_pci_passes_behind_the_smmu_and_the_disk_holds_the_pattern",
             "smmu::behind_the_smmu_a_region_system_xml_leaves_out_is_out_of_the_devices_reach",
             "smmu::net_over_pci_passes_behind_the_smmu",
             "smmu::behind_the_smmu_the_canary_stays_intact_the_fault_is_logged_and_the_rogue_unbound_and_restarted",
+            "smmu::blk_over_pci_with_msix_passes_behind_the_smmu_its_vectors_reaching_the_gic",
+            "smmu::behind_the_smmu_without_the_msi_frame_the_devices_msix_write_is_refused",
+            "smmu::net_over_pci_with_msix_passes_behind_the_smmu",
         ],
-        sel4: &["blk-pci-smmu", "net-pci-smmu", "rogue-pci-smmu"],
+        sel4: &["blk-pci-smmu", "net-pci-smmu", "rogue-pci-smmu", "blk-pci-smmu-msix", "net-pci-smmu-msix"],
         clients: &[],
     },
 ];

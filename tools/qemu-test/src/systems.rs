@@ -286,6 +286,46 @@ const SOUND_PCI: System = System {
     ..SOUND
 };
 
+const BLK_PCI_SMMU: System = System {
+    name: "blk-pci-smmu",
+    file: "systems/blk-pci-smmu.xml",
+    // QEMU virt's SMMUv3 in front of the PCIe devices, stage 2 (the
+    // smmu PD's tables are stage-2 tables); iommu_platform=on as for
+    // the virtio-iommu.
+    devices: "-machine iommu=smmuv3 -global arm-smmuv3.stage=2 \
+              -drive file={disk0},if=none,format=raw,id=hd0 \
+              -device virtio-blk-pci,drive=hd0,addr=2,disable-legacy=on,iommu_platform=on",
+    expect: Expect {
+        pass: &["blk_client"],
+        lines: &[
+            "smmu: SMMUv3 enabled, stage 2",
+            "bus: blk0 <- virtio-blk at pci 00:02.0 waits for the IOMMU",
+            "smmu: driver 0: device 00:02.0 confined",
+            "bus: blk0 <- virtio-blk at pci 00:02.0 (DMA confined by the IOMMU)",
+        ],
+        faults: &[],
+    },
+    ..PCI_MODERN
+};
+
+const NET_PCI_SMMU: System = System {
+    name: "net-pci-smmu",
+    file: "systems/net-pci-smmu.xml",
+    devices: "-machine iommu=smmuv3 -global arm-smmuv3.stage=2 \
+              -netdev user,id=net0,net=10.0.2.0/24,restrict=on \
+              -device virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,addr=1,disable-legacy=on,romfile=,\
+              iommu_platform=on",
+    expect: Expect {
+        pass: &["net_client"],
+        lines: &[
+            "smmu: driver 1: device 00:01.0 confined",
+            "bus: net0 <- virtio-net at pci 00:01.0 (DMA confined by the IOMMU)",
+        ],
+        faults: &[],
+    },
+    ..NET_PCI_MODERN
+};
+
 /// Every system the README says runs on seL4.
 pub const SYSTEMS: &[System] = &[
     System {
@@ -461,43 +501,37 @@ pub const SYSTEMS: &[System] = &[
         },
         ..NET_PCI_MODERN
     },
+    BLK_PCI_SMMU,
+    NET_PCI_SMMU,
     System {
-        name: "blk-pci-smmu",
-        file: "systems/blk-pci-smmu.xml",
-        // QEMU virt's SMMUv3 in front of the PCIe devices, stage 2 (the
-        // smmu PD's tables are stage-2 tables); iommu_platform=on as for
-        // the virtio-iommu.
-        devices: "-machine iommu=smmuv3 -global arm-smmuv3.stage=2 \
-                  -drive file={disk0},if=none,format=raw,id=hd0 \
-                  -device virtio-blk-pci,drive=hd0,addr=2,disable-legacy=on,iommu_platform=on",
+        name: "blk-pci-smmu-msix",
+        file: "systems/blk-pci-smmu-msix.xml",
         expect: Expect {
-            pass: &["blk_client"],
             lines: &[
                 "smmu: SMMUv3 enabled, stage 2",
-                "bus: blk0 <- virtio-blk at pci 00:02.0 waits for the IOMMU",
+                "smmu: MSI frame 0x8020000 mapped write-only in every confined slot",
+                "pci: GICv2m frame at 0x8020000: 64 SPIs from INTID 80",
+                "pci: 00:02.0:   MSI-X: 2 vector(s), INTIDs 80..=81",
                 "smmu: driver 0: device 00:02.0 confined",
                 "bus: blk0 <- virtio-blk at pci 00:02.0 (DMA confined by the IOMMU)",
             ],
-            faults: &[],
+            ..BLK_PCI_SMMU.expect
         },
-        ..PCI_MODERN
+        ..BLK_PCI_SMMU
     },
     System {
-        name: "net-pci-smmu",
-        file: "systems/net-pci-smmu.xml",
-        devices: "-machine iommu=smmuv3 -global arm-smmuv3.stage=2 \
-                  -netdev user,id=net0,net=10.0.2.0/24,restrict=on \
-                  -device virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,addr=1,disable-legacy=on,romfile=,\
-                  iommu_platform=on",
+        name: "net-pci-smmu-msix",
+        file: "systems/net-pci-smmu-msix.xml",
         expect: Expect {
-            pass: &["net_client"],
             lines: &[
+                "smmu: MSI frame 0x8020000 mapped write-only in every confined slot",
+                "pci: 00:01.0:   MSI-X: 4 vector(s), INTIDs 80..=83",
                 "smmu: driver 1: device 00:01.0 confined",
                 "bus: net0 <- virtio-net at pci 00:01.0 (DMA confined by the IOMMU)",
             ],
-            faults: &[],
+            ..NET_PCI_SMMU.expect
         },
-        ..NET_PCI_MODERN
+        ..NET_PCI_SMMU
     },
     System {
         name: "blk-pci-msix",

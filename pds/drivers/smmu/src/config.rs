@@ -27,6 +27,13 @@ sevio_runtime::setvar!(
     /// Its physical address, which the SMMU is given.
     pub fn tables_paddr() = "smmu_tables_paddr"
 );
+sevio_runtime::setvar!(
+    /// Physical address of the MSI doorbell frame (QEMU virt's GICv2m,
+    /// region `gicv2m`) that each confined slot's tables map write-only
+    /// so its device's MSI-X writes reach the GIC; 0 (the generator sets
+    /// it only when the pci transport has MSI-X): not mapped.
+    pub fn msi_frame_paddr() = "smmu_msi_frame_paddr"
+);
 sevio_runtime::shared_region!(
     /// The bus's confinement requests page (read-only here).
     pub fn confine_requests() = "bus_confine_requests_vaddr", 4096

@@ -5,7 +5,9 @@
 //!
 //! Driver slot k's regions (from system.xml, never from the driver) are
 //! mapped identity, read-write, into stage-2 tables built once at start
-//! ([`pagetable`]). "Confine endpoint E for driver k": stream E's Stream
+//! ([`pagetable`]); with MSI-X (system.xml gives `smmu_msi_frame_paddr`)
+//! also the GICv2m frame page, write-only, so the device's MSI writes
+//! reach the GIC ([`slot_tables`]). "Confine endpoint E for driver k": stream E's Stream
 //! Table Entry is pointed at slot k's tables with VMID k + 1, then
 //! CMD_CFGI_STE, CMD_TLBI_S12_VMALL and CMD_SYNC, waited for; answer
 //! `Confined`. "Release": the entry aborts again, the same commands;
@@ -62,34 +64,22 @@ pub struct Confiner<R: Registers> {
 }
 
 impl<R: Registers> Confiner<R> {
-    /// Build slot k's tables from `regions[k]` (a slot with none, or
-    /// with one that cannot be mapped, is refused whenever it is asked
-    /// for: logged now).
+    /// Build slot k's tables from `regions[k]` and `msi_frame` (see
+    /// [`slot_tables`]; a slot with no regions, or with one that cannot
+    /// be mapped, is refused whenever it is asked for: logged now).
     pub fn new(
         smmu: Smmu<R>,
         mut arena: Arena,
         side: IommuSide,
         regions: &[[RegionVars; REGIONS_PER_SLOT]; CONFIGURED_SLOTS],
+        msi_frame: Option<u64>,
     ) -> Confiner<R> {
         let mut roots = [None; CONFIGURED_SLOTS];
         for (slot, (root, regions)) in roots.iter_mut().zip(regions).enumerate() {
             if regions.iter().all(|r| r.size == 0) {
                 continue;
             }
-            let built = arena.table().and_then(|table| {
-                for r in regions.iter().filter(|r| r.size != 0) {
-                    if let Err(e) = arena.map_identity(table, r.paddr, r.size) {
-                        debug_println!(
-                            "smmu: slot {slot}: region {:#x}+{:#x} cannot be mapped: {e:?}",
-                            r.paddr,
-                            r.size
-                        );
-                        return Err(e);
-                    }
-                }
-                Ok(table)
-            });
-            *root = built.ok();
+            *root = slot_tables(&mut arena, slot, regions, msi_frame).ok();
         }
         Confiner { smmu, side, roots, attached: [None; SLOTS], handled: [0; SLOTS], faults: 0 }
     }
@@ -221,6 +211,36 @@ impl<R: Registers> Confiner<R> {
     }
 }
 
+/// One confined slot's stage-2 tables: a level-1 table from `arena`
+/// under which each of `regions` (size 0: none) is mapped identity,
+/// read-write, and, with `msi_frame`, the 4 KiB page at that physical
+/// address identity, Device-nGnRE and write-only ([`spec::pte::
+/// LEAF_DEVICE_WO`]): the GICv2m frame, whose MSI_SETSPI_NS register
+/// the device's MSI-X writes reach through the SMMU like any DMA.
+/// Nothing else is mapped. Returns the table's physical address; the
+/// first range that cannot be mapped is logged and returned.
+pub fn slot_tables(
+    arena: &mut Arena,
+    slot: usize,
+    regions: &[RegionVars],
+    msi_frame: Option<u64>,
+) -> Result<u64, pagetable::MapError> {
+    let table = arena.table()?;
+    for r in regions.iter().filter(|r| r.size != 0) {
+        if let Err(e) = arena.map_identity(table, r.paddr, r.size) {
+            debug_println!("smmu: slot {slot}: region {:#x}+{:#x} cannot be mapped: {e:?}", r.paddr, r.size);
+            return Err(e);
+        }
+    }
+    if let Some(frame) = msi_frame
+        && let Err(e) = arena.map_identity_as(table, frame, pagetable::PAGE, spec::pte::LEAF_DEVICE_WO)
+    {
+        debug_println!("smmu: slot {slot}: the MSI frame page {frame:#x} cannot be mapped: {e:?}");
+        return Err(e);
+    }
+    Ok(table)
+}
+
 /// An event type by the spec's name.
 struct Kind(EventType);
 
@@ -237,5 +257,125 @@ impl fmt::Display for Kind {
             other => return write!(f, "{other:?}"),
         };
         f.write_str(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pagetable::{MapError, PAGE};
+    use sevio_sharedmem::HeapRegion;
+    use spec::pte;
+
+    const ARENA_PADDR: u64 = 0x4810_0000;
+    /// QEMU virt's GICv2m frame.
+    const FRAME: u64 = 0x802_0000;
+
+    /// blk's DMA window and a 2 MiB data region, as system.xml names them.
+    const REGIONS: [RegionVars; 3] = [
+        RegionVars { paddr: 0x4800_0000, size: 0x4_0000 },
+        RegionVars { paddr: 0x4820_0000, size: 0x20_0000 },
+        RegionVars { paddr: 0, size: 0 },
+    ];
+
+    fn build(frame: Option<u64>) -> (HeapRegion, Arena, Result<u64, MapError>) {
+        let heap = HeapRegion::new(16 * PAGE as usize);
+        let mut arena = Arena::new(heap.memory(), ARENA_PADDR).unwrap();
+        let root = slot_tables(&mut arena, 0, &REGIONS, frame);
+        (heap, arena, root)
+    }
+
+    fn in_regions(addr: u64) -> bool {
+        REGIONS.iter().any(|r| addr >= r.paddr && addr < r.paddr + r.size)
+    }
+
+    /// Every 512th byte of the low 2 GiB around the frame and the
+    /// regions, and the edges of each.
+    fn probes() -> impl Iterator<Item = u64> {
+        let around = |base: u64| (0..4096u64).map(move |i| base - 0x10_0000 + i * 512);
+        let edges = REGIONS
+            .iter()
+            .filter(|r| r.size != 0)
+            .flat_map(|r| [r.paddr - 8, r.paddr, r.paddr + r.size - 8, r.paddr + r.size]);
+        around(FRAME).chain(around(0x4800_0000)).chain(around(0x4820_0000)).chain(edges).chain([
+            FRAME - 8,
+            FRAME,
+            FRAME + 0x40,
+            FRAME + PAGE - 8,
+            FRAME + PAGE,
+            0,
+            0x4000_0000,
+        ])
+    }
+
+    #[test]
+    fn with_the_msi_frame_exactly_the_regions_and_that_page_are_mapped() {
+        let (_heap, arena, root) = build(Some(FRAME));
+        let root = root.unwrap();
+        for addr in probes() {
+            let leaf = arena.leaf(root, addr);
+            if in_regions(addr) {
+                let (out, e) = leaf.unwrap_or_else(|| panic!("{addr:#x} unmapped"));
+                assert_eq!(out, addr, "identity");
+                assert_eq!(e & pte::LEAF_RW, pte::LEAF_RW, "{addr:#x}: read-write, normal memory");
+            } else if (FRAME..FRAME + PAGE).contains(&addr) {
+                let (out, e) = leaf.unwrap_or_else(|| panic!("{addr:#x} unmapped"));
+                assert_eq!(out, addr, "identity");
+                assert_eq!(e & 0b11, pte::TABLE_OR_PAGE, "a 4 KiB page, not a block");
+                // Arm ARM D8.4, S2AP[7:6]: "0b10 Write-only".
+                assert_eq!(e >> 6 & 0b11, 0b10, "{addr:#x}: S2AP write-only");
+                // Arm ARM D8.5, stage 2 MemAttr[5:2]: 0b00 Device, 0b01 nGnRE.
+                assert_eq!(e >> 2 & 0b1111, 0b0001, "{addr:#x}: MemAttr Device-nGnRE");
+                assert_ne!(e & pte::AF, 0, "AF");
+                assert_eq!(arena.translate(root, addr), Some((addr, true)));
+            } else {
+                assert_eq!(leaf, None, "{addr:#x} must be unmapped");
+            }
+        }
+    }
+
+    #[test]
+    fn without_the_msi_frame_the_tables_are_those_of_the_regions_alone() {
+        let (with_heap, _, with_root) = build(None);
+        let with_root = with_root.unwrap();
+        // The same regions mapped directly, as before the frame existed.
+        let heap = HeapRegion::new(16 * PAGE as usize);
+        let mut arena = Arena::new(heap.memory(), ARENA_PADDR).unwrap();
+        let root = arena.table().unwrap();
+        for r in REGIONS.iter().filter(|r| r.size != 0) {
+            arena.map_identity(root, r.paddr, r.size).unwrap();
+        }
+        assert_eq!(with_root, root);
+        let (a, b) = (with_heap.memory(), heap.memory());
+        for at in (0..16 * PAGE as usize).step_by(8) {
+            assert_eq!(a.read::<u64>(at), b.read::<u64>(at), "table byte {at:#x}");
+        }
+        for addr in probes() {
+            let mapped = arena_walk(&a, root, addr);
+            assert_eq!(mapped.is_some(), in_regions(addr), "{addr:#x}");
+        }
+    }
+
+    #[test]
+    fn a_frame_on_a_region_or_off_a_page_boundary_refuses_the_slot() {
+        let (_heap, _, root) = build(Some(0x4800_1000));
+        assert_eq!(root, Err(MapError::Overlap));
+        let (_heap, _, root) = build(Some(FRAME + 0x40));
+        assert_eq!(root, Err(MapError::Unaligned));
+    }
+
+    /// The output address the tables at `root` in `mem` give `addr`.
+    fn arena_walk(mem: &sevio_sharedmem::SharedMemory, root: u64, addr: u64) -> Option<u64> {
+        let mut table = root;
+        for level in 1..=3u32 {
+            let shift = 12 + 9 * (3 - level);
+            let e = mem.read::<u64>((table - ARENA_PADDR) as usize + ((addr >> shift) & 511) as usize * 8)?;
+            match (level, e & 3) {
+                (3, 3) | (2, 1) => return Some((e & pte::ADDR_MASK) | (addr & ((1 << shift) - 1))),
+                (1 | 2, 3) => table = e & pte::ADDR_MASK,
+                _ => return None,
+            }
+        }
+        None
     }
 }

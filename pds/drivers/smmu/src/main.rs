@@ -61,7 +61,14 @@ fn init() -> SmmuPd {
     debug_println!(
         "smmu: SMMUv3 enabled, stage 2, {STREAMS} streams, tables at {paddr:#x}: every stream aborts until confined"
     );
-    let mut confiner = Confiner::new(smmu, arena, side, &confine_setvars::regions());
+    let msi_frame = Some(config::msi_frame_paddr()).filter(|&f| f != 0);
+    match msi_frame {
+        Some(frame) => debug_println!(
+            "smmu: MSI frame {frame:#x} mapped write-only in every confined slot: MSI-X writes reach the GIC"
+        ),
+        None => debug_println!("smmu: no MSI frame in system.xml (smmu_msi_frame_paddr): devices use INTx"),
+    }
+    let mut confiner = Confiner::new(smmu, arena, side, &confine_setvars::regions(), msi_frame);
     // Wishes the bus wrote before this PD ran.
     if confiner.pump() {
         config::BUS.notify();

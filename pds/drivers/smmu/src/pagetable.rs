@@ -99,6 +99,13 @@ impl Arena {
     /// Map `start..start + size` identity, read-write, under the level-1
     /// table `root`.
     pub fn map_identity(&mut self, root: u64, start: u64, size: u64) -> Result<(), MapError> {
+        self.map_identity_as(root, start, size, pte::LEAF_RW)
+    }
+
+    /// Map `start..start + size` identity under `root` with leaf
+    /// attributes `attrs` (a [`pte`] leaf: [`pte::LEAF_RW`] or
+    /// [`pte::LEAF_DEVICE_WO`]).
+    pub fn map_identity_as(&mut self, root: u64, start: u64, size: u64, attrs: u64) -> Result<(), MapError> {
         if size == 0 || !start.is_multiple_of(PAGE) || !size.is_multiple_of(PAGE) {
             return Err(MapError::Unaligned);
         }
@@ -114,7 +121,7 @@ impl Arena {
                 if self.entry(l2, l2_index)? & 1 != 0 {
                     return Err(MapError::Overlap);
                 }
-                self.set(l2, l2_index, addr | pte::LEAF_RW | pte::BLOCK)?;
+                self.set(l2, l2_index, addr | attrs | pte::BLOCK)?;
                 addr += BLOCK_2M;
                 continue;
             }
@@ -123,7 +130,7 @@ impl Arena {
             if self.entry(l3, l3_index)? & 1 != 0 {
                 return Err(MapError::Overlap);
             }
-            self.set(l3, l3_index, addr | pte::LEAF_RW | pte::TABLE_OR_PAGE)?;
+            self.set(l3, l3_index, addr | attrs | pte::TABLE_OR_PAGE)?;
             addr += PAGE;
         }
         Ok(())
@@ -133,6 +140,12 @@ impl Arena {
     /// output address and whether it is writable, or `None` if no valid
     /// leaf maps it.
     pub fn translate(&self, root: u64, addr: u64) -> Option<(u64, bool)> {
+        self.leaf(root, addr).map(|(out, e)| (out, e & pte::S2AP_WRITE != 0))
+    }
+
+    /// As [`Arena::translate`], with the whole leaf descriptor (its
+    /// attribute and permission bits) instead of the write bit.
+    pub fn leaf(&self, root: u64, addr: u64) -> Option<(u64, u64)> {
         if addr >= 1 << IPA_BITS {
             return None;
         }
@@ -150,7 +163,7 @@ impl Arena {
             };
             if leaf {
                 let base = e & pte::ADDR_MASK & !((1 << shift) - 1);
-                return Some((base | (addr & ((1 << shift) - 1)), e & pte::S2AP_WRITE != 0));
+                return Some((base | (addr & ((1 << shift) - 1)), e));
             }
             table = e & pte::ADDR_MASK;
         }

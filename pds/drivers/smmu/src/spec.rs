@@ -343,6 +343,16 @@ pub mod pte {
     pub const ADDR_MASK: u64 = ((1 << 48) - 1) & !0xfff;
     /// A read-write leaf (page or block) with the attributes above.
     pub const LEAF_RW: u64 = MEMATTR_NORMAL_WB | S2AP_READ | S2AP_WRITE | SH_INNER | AF;
+    /// MemAttr [5:2] = 0b0001: Device-nGnRE (Arm ARM D8.5, stage 2
+    /// memory region attributes: "MemAttr[3:2] == 0b00: Device memory",
+    /// MemAttr[1:0] 0b01 "Device-nGnRE").
+    pub const MEMATTR_DEVICE_NGNRE: u64 = 0b0001 << 2;
+    /// The MSI doorbell page's leaf: Device-nGnRE; S2AP = 0b10 (Arm ARM
+    /// D8.4, stage 2 data access permissions: "0b00 No access, 0b01
+    /// Read-only, 0b10 Write-only, 0b11 Read/write"), so the device can
+    /// write MSI_SETSPI_NS and read nothing; AF set; SH 0 (ignored for
+    /// Device memory).
+    pub const LEAF_DEVICE_WO: u64 = MEMATTR_DEVICE_NGNRE | S2AP_WRITE | AF;
 }
 
 #[cfg(test)]

@@ -142,7 +142,7 @@ impl Rig {
     fn confiner<'m>(&self, model: &'m Model) -> Confiner<&'m Model> {
         let side = IommuSide::new(self.requests.memory(), self.answers.memory()).unwrap();
         let (smmu, arena) = Smmu::enable(model, self.tables.memory(), TABLES_PADDR).unwrap();
-        Confiner::new(smmu, arena, side, &slot_regions())
+        Confiner::new(smmu, arena, side, &slot_regions(), None)
     }
 }
 
