@@ -4,7 +4,7 @@
 //!
 //! - per item: our [`Producer::enqueue`] / [`Consumer::dequeue`] (publish
 //!   every entry) against rtrb's `push` / `pop`;
-//! - chunks: our `stage`/`take` of up to BATCH entries then one `publish`
+//! - chunks: our `stage_from` / `take_each` of up to BATCH entries then one `publish`
 //!   against rtrb's `write_chunk_uninit` / `read_chunk` of up to BATCH.
 //!
 //! Same entry (the 16-byte net buffer descriptor), same capacity (512),
@@ -134,9 +134,11 @@ fn rtrb_per_item() -> f64 {
     )
 }
 
-/// Producer stages up to BATCH entries (fewer if the queue fills) and
-/// publishes `tail` once; the consumer takes up to BATCH and publishes
-/// `head` once: rtrb's chunk pattern on our queue.
+/// Producer stages up to BATCH entries (fewer if the queue fills) with
+/// one `stage_from` and publishes `tail` once; the consumer takes up to
+/// BATCH with one `take_each` and publishes `head` once: rtrb's chunk
+/// pattern (`write_chunk_uninit` + `fill_from_iter`, `read_chunk`) on our
+/// queue.
 fn sevio_chunks() -> f64 {
     let (_region, mut p, mut c) = net_queue();
     two_threads(
@@ -144,34 +146,22 @@ fn sevio_chunks() -> f64 {
             let mut i = 0;
             while i < N {
                 let end = (i + u64::from(BATCH)).min(N);
-                while i < end {
-                    match p.stage(buf(i)) {
-                        Ok(()) => i += 1,
-                        Err(QueueError::Full) => break,
-                        Err(e) => panic!("{e:?}"),
-                    }
-                }
-                if p.staged() == 0 {
+                let n = p.stage_from((i..end).map(buf)).unwrap();
+                if n == 0 {
                     spin_loop();
+                    continue;
                 }
                 p.publish().unwrap();
+                i += u64::from(n);
             }
         },
         move || {
             let (mut sum, mut got) = (0u64, 0u64);
             while got < N {
-                let mut n = 0;
-                while n < BATCH {
-                    match c.take().unwrap() {
-                        Some(b) => {
-                            sum = sum.wrapping_add(b.io_or_offset);
-                            n += 1;
-                        }
-                        None => break,
-                    }
-                }
+                let n = c.take_each(BATCH, |b| sum = sum.wrapping_add(b.io_or_offset)).unwrap();
                 if n == 0 {
                     spin_loop();
+                    continue;
                 }
                 c.publish().unwrap();
                 got += u64::from(n);
@@ -267,14 +257,9 @@ fn sevio_chunks_one_thread() -> f64 {
     let start = Instant::now();
     let (mut sum, mut i) = (0u64, 0u64);
     while i < N {
-        for _ in 0..BATCH {
-            p.stage(buf(i)).unwrap();
-            i += 1;
-        }
+        i += u64::from(p.stage_from((i..i + u64::from(BATCH)).map(buf)).unwrap());
         p.publish().unwrap();
-        while let Some(b) = c.take().unwrap() {
-            sum = sum.wrapping_add(b.io_or_offset);
-        }
+        c.take_each(CAP, |b| sum = sum.wrapping_add(b.io_or_offset)).unwrap();
         c.publish().unwrap();
     }
     assert_eq!(sum, i * (i - 1) / 2, "every entry arrived once");

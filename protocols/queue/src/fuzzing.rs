@@ -48,7 +48,7 @@ fn peer_write<K: QueueKind>(m: &SharedMemory, w: &[u8]) {
     }
 }
 
-/// Consume while the peer rewrites indices. Invariant: the consumer never
+/// Consume (entry by entry and in chunks) while the peer rewrites indices. Invariant: the consumer never
 /// hands out an entry past a tail the producer actually published: the
 /// n-th entry taken (from the head the queue started with) needs some
 /// tail value seen in memory at least n ahead of that head. Lengths never
@@ -77,13 +77,15 @@ fn drive<K: QueueKind>(
     };
     let mut reach = K::Index::load(&m, K::TAIL, Relaxed).map_or(0, reach_of);
     let mut taken = 0u32;
-    for _ in 0..4 * cap + 8 {
-        match c.take() {
-            Ok(Some(_)) => {
-                taken += 1;
+    for step in 0..4 * cap + 8 {
+        // Every other step takes a chunk (`take_each`) of 1 to 3.
+        let took =
+            if step % 2 == 0 { c.take().map(|e| u32::from(e.is_some())) } else { c.take_each(1 + step % 3, |_| {}) };
+        match took {
+            Ok(n) => {
+                taken += n;
                 assert!(taken <= reach, "read past the tail: entry {taken}, furthest tail {reach}");
             }
-            Ok(None) => {}
             Err(QueueError::PeerIndex { capacity, .. }) => {
                 assert_eq!(capacity, cap);
                 return;

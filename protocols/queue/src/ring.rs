@@ -351,6 +351,32 @@ impl<K: QueueKind, M: QueueMemory> Producer<K, M> {
         Ok(())
     }
 
+    /// Stage entries from `entries` while there is room, without
+    /// publishing them; returns how many were staged (the rest of the
+    /// iterator is not drawn from). Caller: producer.
+    ///
+    /// The chunk form of [`stage`](Self::stage): the room is worked out
+    /// once for the whole run (reloading `head`, acquire, only when the
+    /// cached value says there is less room than the run could use), so
+    /// each entry costs its stores and nothing else.
+    #[inline]
+    pub fn stage_from<I: IntoIterator<Item = K::Entry>>(&mut self, entries: I) -> Result<u32, QueueError> {
+        let mut entries = entries.into_iter();
+        let mut room = self.room();
+        if room < self.capacity - K::SLACK {
+            self.reload_head()?;
+            room = self.room();
+        }
+        let mut staged = 0;
+        while staged < room {
+            let Some(entry) = entries.next() else { break };
+            entry.store(&self.slots, self.tail.get()).map_err(|_| QueueError::OutOfBounds)?;
+            self.tail = self.tail.advance(1);
+            staged += 1;
+        }
+        Ok(staged)
+    }
+
     /// [`stage`](Self::stage) then [`publish`](Self::publish): enqueue one
     /// entry, visible at once. Caller: producer.
     #[inline]
@@ -437,6 +463,27 @@ impl<K: QueueKind, M: QueueMemory> Consumer<K, M> {
         let entry = K::Entry::load(&self.slots, self.head.get()).ok_or(QueueError::OutOfBounds)?;
         self.head = self.head.advance(1);
         Ok(Some(entry))
+    }
+
+    /// Take up to `max` entries, handing each to `each` in order, without
+    /// publishing their removal; returns how many were taken. Caller:
+    /// consumer.
+    ///
+    /// The chunk form of [`take`](Self::take): `tail` is reloaded
+    /// (acquire) at most once, when the cached value holds fewer than
+    /// `max`, so each entry costs its loads and nothing else. The entries
+    /// are copies: the caller still validates their fields.
+    #[inline]
+    pub fn take_each(&mut self, max: u32, mut each: impl FnMut(K::Entry)) -> Result<u32, QueueError> {
+        if self.tail.distance(self.head) < max {
+            self.reload_tail()?;
+        }
+        let n = self.tail.distance(self.head).min(max);
+        for _ in 0..n {
+            each(K::Entry::load(&self.slots, self.head.get()).ok_or(QueueError::OutOfBounds)?);
+            self.head = self.head.advance(1);
+        }
+        Ok(n)
     }
 
     /// Hand every taken slot back to the producer: store `head` with

@@ -54,6 +54,28 @@ fn consumer_rejects_tail_beyond_capacity() {
 }
 
 #[test]
+fn chunk_forms_check_the_peer_index_too() {
+    let r = HeapRegion::new(8 + 4 * 16);
+    let m = r.memory();
+    let mut c = NetConsumer::new(m, 4).unwrap();
+    let mut p = NetProducer::new(m, 4).unwrap();
+    // The producer claims 5 entries in a 4-entry ring: nothing is handed
+    // to the closure.
+    m.store_u16(0, 5, Relaxed).unwrap();
+    let mut seen = 0;
+    assert_eq!(c.take_each(4, |_| seen += 1), Err(QueueError::PeerIndex { head: 0, tail: 5, capacity: 4 }));
+    assert_eq!(seen, 0);
+    // Two entries published, so a run of four needs the head reloaded;
+    // the consumer claims a head beyond the published tail (2).
+    m.store_u16(0, 0, Relaxed).unwrap();
+    assert_eq!(p.stage_from((1..3).map(buf)), Ok(2));
+    p.publish().unwrap();
+    m.store_u16(2, 3, Relaxed).unwrap();
+    assert!(matches!(p.stage_from((3..7).map(buf)), Err(QueueError::PeerIndex { .. })));
+    assert_eq!(m.read::<u64>(8 + 2 * 16), Some(0), "no entry was written");
+}
+
+#[test]
 fn consumer_rejects_tail_moving_back_over_taken_entries() {
     let r = HeapRegion::new(8 + 4 * 16);
     let m = r.memory();
@@ -198,6 +220,18 @@ enum Op {
     Pop(u8),
 }
 
+/// A net ring of `cap` entries whose indices both start at `start`, and
+/// its two ends.
+fn net_ring_at(start: u16, cap: u32) -> (HeapRegion, NetProducer, NetConsumer) {
+    let r = HeapRegion::new(8 + cap as usize * 16);
+    let m = r.memory();
+    m.store_u16(0, start, Relaxed).unwrap();
+    m.store_u16(2, start, Relaxed).unwrap();
+    let p = NetProducer::new(m, cap).unwrap();
+    let c = NetConsumer::new(m, cap).unwrap();
+    (r, p, c)
+}
+
 fn ops() -> impl Strategy<Value = Vec<Op>> {
     prop::collection::vec(prop_oneof![(1u8..10).prop_map(Op::Push), (1u8..10).prop_map(Op::Pop)], 1..60)
 }
@@ -207,20 +241,28 @@ proptest! {
 
     /// Net (u16 indices) from any start, including just below u16::MAX,
     /// against a VecDeque model; full at capacity (as sDDF 0.7.0's net
-    /// queues), empty at 0.
+    /// queues), empty at 0. Entry by entry (`stage`, `take`) or in chunks
+    /// (`stage_from`, `take_each`): a chunk stages what fits and stops,
+    /// draws nothing more from its iterator, and the consumer gets every
+    /// entry once, in order, at most `max` at a time.
     #[test]
-    fn net_wraps_like_a_deque(start in prop_oneof![Just(u16::MAX - 3), Just(u16::MAX), any::<u16>()], cap_log in 1u32..5, ops in ops()) {
+    fn net_wraps_like_a_deque(start in prop_oneof![Just(u16::MAX - 3), Just(u16::MAX), any::<u16>()], cap_log in 1u32..5, ops in ops(), chunked in any::<bool>()) {
         let cap = 1u32 << cap_log;
-        let r = HeapRegion::new(8 + cap as usize * 16);
+        let (r, mut p, mut c) = net_ring_at(start, cap);
         let m = r.memory();
-        m.store_u16(0, start, Relaxed).unwrap();
-        m.store_u16(2, start, Relaxed).unwrap();
-        let mut p = NetProducer::new(m, cap).unwrap();
-        let mut c = NetConsumer::new(m, cap).unwrap();
         let mut model = VecDeque::new();
         let mut next = 0u64;
         for op in ops {
             match op {
+                Op::Push(n) if chunked => {
+                    let mut drawn = 0u64;
+                    let staged = p.stage_from((next..next + u64::from(n)).inspect(|_| drawn += 1).map(buf)).unwrap();
+                    let fits = (cap - model.len() as u32).min(u32::from(n));
+                    prop_assert_eq!(staged, fits);
+                    prop_assert_eq!(drawn, u64::from(fits), "drew only what it staged");
+                    model.extend((next..next + u64::from(staged)).map(buf));
+                    next += u64::from(staged);
+                }
                 Op::Push(n) => for _ in 0..n {
                     let r = p.stage(buf(next));
                     if model.len() as u32 == cap {
@@ -231,6 +273,15 @@ proptest! {
                         next += 1;
                     }
                 },
+                Op::Pop(n) if chunked => {
+                    p.publish().unwrap();
+                    let mut got = Vec::new();
+                    let took = c.take_each(u32::from(n), |b| got.push(b)).unwrap();
+                    prop_assert_eq!(took as usize, got.len());
+                    let want: Vec<_> = (0..usize::from(n).min(model.len())).filter_map(|_| model.pop_front()).collect();
+                    prop_assert_eq!(got, want);
+                    c.publish().unwrap();
+                }
                 Op::Pop(n) => {
                     p.publish().unwrap();
                     for _ in 0..n {

@@ -190,8 +190,11 @@ impl NetClient {
     /// notify.
     pub fn start(&mut self, on_event: &mut dyn FnMut(Event)) -> Notify {
         let r = (|| -> Result<Notify, QueueError> {
-            for i in 0..self.rx_buffers {
-                self.q.rx_free.stage(NetBuffer { io_or_offset: io_addr(self.data.rx_io, i), len: 0, oid: 0 })?;
+            let rx_io = self.data.rx_io;
+            let buffers = (0..self.rx_buffers).map(|i| NetBuffer { io_or_offset: io_addr(rx_io, i), len: 0, oid: 0 });
+            if self.q.rx_free.stage_from(buffers)? as usize != self.rx_buffers {
+                // The free queue holds fewer than the buffers configured.
+                return Err(QueueError::Full);
             }
             let sent = self.send_own()?;
             let rx = self.rx_buffers > 0 && self.q.rx_free.require_signal()?;
@@ -260,16 +263,15 @@ impl NetClient {
         let mut frame = [0u8; NET_BUFFER_SIZE];
         let mut out = [0u8; NET_BUFFER_SIZE];
         loop {
-            while let Some(b) = self.q.tx_free.take()? {
-                match buffer_index(b.io_or_offset, self.data.tx_io, self.tx_buffers) {
-                    Some(i) if !self.tx_held.get(i) => {
-                        self.tx_held.set(i, true);
-                        self.tx_pool[self.tx_free_count] = i as u16;
-                        self.tx_free_count += 1;
-                    }
-                    _ => self.stats.bad_descriptors += 1,
+            let (tx_io, tx_buffers) = (self.data.tx_io, self.tx_buffers);
+            self.q.tx_free.take_each(u32::MAX, |b| match buffer_index(b.io_or_offset, tx_io, tx_buffers) {
+                Some(i) if !self.tx_held.get(i) => {
+                    self.tx_held.set(i, true);
+                    self.tx_pool[self.tx_free_count] = i as u16;
+                    self.tx_free_count += 1;
                 }
-            }
+                _ => self.stats.bad_descriptors += 1,
+            })?;
             let (mut freed, mut sent) = (false, false);
             while let Some(b) = self.q.rx_active.take()? {
                 let len = usize::from(b.len);
