@@ -68,9 +68,6 @@ packages=()
 command -v cc >/dev/null 2>&1 || packages+=(gcc libc6-dev)
 command -v make >/dev/null 2>&1 || packages+=(make)
 command -v perl >/dev/null 2>&1 || packages+=(perl-base)
-# objcopy: sim writes sdfgen's config sections into PD images as sDDF's
-# build does.
-command -v objcopy >/dev/null 2>&1 || packages+=(binutils)
 command -v python3 >/dev/null 2>&1 || packages+=(python3 python3-venv)
 if [ ${#packages[@]} -gt 0 ]; then
     apt_install "${packages[@]}"

@@ -18,9 +18,10 @@
 //! A section nobody filled reads as zeros, which every sDDF parser refuses
 //! (bad magic). On seL4 the linker script (`sevio-pd.ld`) keeps the sDDF
 //! driver-side sections under their own names in the read-only segment;
-//! hosted, the host linker keeps them too, and `tools/sim` applies the
-//! same objcopy to a copy of the host executable before it starts the PD
-//! (the `[[section]]` entries of the sim description).
+//! hosted, the host linker keeps them too, and `tools/sim` does the same
+//! replacement on a copy of the host executable before it starts the PD
+//! (the `[[section]]` entries of the sim description;
+//! `sevio_elfcheck::section`, which `make qemu-test` uses on seL4 images).
 
 /// Declares `fn NAME() -> [u8; SIZE]`, a copy of ELF section `SECTION`.
 #[macro_export]

@@ -53,6 +53,12 @@ from typing import Dict, List, Optional, Tuple
 
 from sdfgen import SystemDescription
 
+# The bus's limits for a system's restart policy (pds/bus/src/restart.rs:
+# MAX_FAULTS_LIMIT, WINDOW_MS_LIMIT, BACKOFF_US_LIMIT).
+RESTART_MAX_FAULTS = 1000
+RESTART_WINDOW_MS = 86_400_000
+RESTART_BACKOFF_US = 100_000
+
 PD = SystemDescription.ProtectionDomain
 MR = SystemDescription.MemoryRegion
 Map = SystemDescription.Map
@@ -556,6 +562,31 @@ class Sevio:
         for name, regions in self.data_regions(xml).items():
             with open(os.path.join(out_dir, f"{name}_data_regions.data"), "wb") as f:
                 f.write(device_resources(regions))
+
+    @staticmethod
+    def serialise_restart_policy(out_dir: str, *, max_faults: int, window_ms: int, first_backoff_us: int,
+                                 max_backoff_us: int) -> str:
+        """Writes `bus_restart_policy.data`, the bus's `.sevio_restart_policy`
+        section: the `max_faults`-th fault of a driver inside `window_ms`
+        leaves it down (1: never restart); before that it is restarted
+        after a back-off of `first_backoff_us`, doubling to
+        `max_backoff_us`. The layout and the ranges are the bus's
+        (`pds/bus/src/restart.rs`, `RestartPolicy::from_section`, which
+        checks them again at boot); a value out of range is refused here,
+        at build time, naming it. Returns the file's path."""
+        ranges = [
+            ("max_faults", max_faults, 1, RESTART_MAX_FAULTS),
+            ("window_ms", window_ms, 1, RESTART_WINDOW_MS),
+            ("max_backoff_us", max_backoff_us, 0, RESTART_BACKOFF_US),
+            ("first_backoff_us", first_backoff_us, 0, max_backoff_us),
+        ]
+        for field, value, low, high in ranges:
+            if not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"restart policy: {field} is {value!r}, must be {low}..={high}")
+        path = os.path.join(out_dir, "bus_restart_policy.data")
+        with open(path, "wb") as f:
+            f.write(b"SVRP" + struct.pack("<5I", max_faults, window_ms, first_backoff_us, max_backoff_us, 0))
+        return path
 
     def render(self) -> str:
         """The system's XML: sdf.render() plus what sdfgen's Python API

@@ -295,6 +295,32 @@ class Refusals(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "not 0x40000-aligned"):
             Sevio(self.sdf).add_driver("blk", dma_paddr=0x4800_1000)
 
+    def test_restart_policy_out_of_range(self):
+        with tempfile.TemporaryDirectory() as out:
+            good = dict(max_faults=3, window_ms=2000, first_backoff_us=500, max_backoff_us=4000)
+            for field, value, said in [
+                ("max_faults", 0, "max_faults is 0, must be 1..=1000"),
+                ("window_ms", 86_400_001, "window_ms is 86400001, must be 1..=86400000"),
+                ("max_backoff_us", 100_001, "max_backoff_us is 100001, must be 0..=100000"),
+                ("first_backoff_us", 4001, "first_backoff_us is 4001, must be 0..=4000"),
+                ("max_faults", 2.5, "max_faults is 2.5, must be"),
+            ]:
+                with self.assertRaisesRegex(ValueError, "restart policy: " + said.replace(".", r"\.")):
+                    Sevio.serialise_restart_policy(out, **{**good, field: value})
+            self.assertEqual(os.listdir(out), [], "nothing written for a refused policy")
+
+
+class RestartPolicy(unittest.TestCase):
+    def test_the_section_bytes(self):
+        with tempfile.TemporaryDirectory() as out:
+            path = Sevio.serialise_restart_policy(out, max_faults=3, window_ms=2000, first_backoff_us=500,
+                                                  max_backoff_us=4000)
+            with open(path, "rb") as f:
+                data = f.read()
+        # pds/bus/src/restart.rs: magic, then five little-endian u32s.
+        self.assertEqual(data, b"SVRP" + bytes([3, 0, 0, 0, 0xd0, 0x07, 0, 0, 0xf4, 1, 0, 0, 0xa0, 0x0f, 0, 0,
+                                                0, 0, 0, 0]))
+
 
 if __name__ == "__main__":
     unittest.main()

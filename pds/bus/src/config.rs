@@ -90,6 +90,34 @@ macro_rules! heartbeat_setvars {
 }
 heartbeat_setvars!(0 "driver0_heartbeat_vaddr", 1 "driver1_heartbeat_vaddr", 2 "driver2_heartbeat_vaddr", 3 "driver3_heartbeat_vaddr", 4 "driver4_heartbeat_vaddr", 5 "driver5_heartbeat_vaddr", 6 "driver6_heartbeat_vaddr", 7 "driver7_heartbeat_vaddr", 8 "driver8_heartbeat_vaddr", 9 "driver9_heartbeat_vaddr", 10 "driver10_heartbeat_vaddr", 11 "driver11_heartbeat_vaddr", 12 "driver12_heartbeat_vaddr", 13 "driver13_heartbeat_vaddr", 14 "driver14_heartbeat_vaddr", 15 "driver15_heartbeat_vaddr");
 
+sevio_runtime::config_section!(
+    /// The system's restart policy, if its build wrote one
+    /// ([`crate::restart::POLICY_SECTION`]).
+    fn restart_policy_section() -> [u8; crate::restart::POLICY_SECTION_SIZE] = ".sevio_restart_policy"
+);
+
+/// The restart policy of this system: its [`crate::restart::POLICY_SECTION`]
+/// if the build filled it, else [`RESTART_POLICY`]. A section that is
+/// filled but wrong is logged, naming what is wrong, and the built-in
+/// policy is used: a bus that refused to start would take every driver
+/// down with it.
+pub fn restart_policy() -> RestartPolicy {
+    match RestartPolicy::from_section(&restart_policy_section()) {
+        Ok(Some(policy)) => {
+            sevio_runtime::debug_println!("bus: restart policy from {}: {policy}", crate::restart::POLICY_SECTION);
+            policy
+        }
+        Ok(None) => RESTART_POLICY,
+        Err(e) => {
+            sevio_runtime::debug_println!(
+                "bus: {} refused: {e}; using the built-in policy: {RESTART_POLICY}",
+                crate::restart::POLICY_SECTION
+            );
+            RESTART_POLICY
+        }
+    }
+}
+
 /// When a faulted driver is restarted: after 1 ms, doubling with each
 /// fault in a 10 s window up to 16 ms; the 12th fault in the window
 /// leaves it down. (The bus waits out the back-off itself, as no timer

@@ -98,6 +98,7 @@ pub fn init() -> BusPd {
         .and_then(|table| BusPd::new(table, &config::TRANSPORTS, &config::DRIVERS, gate));
     match pd {
         Ok(mut pd) => {
+            pd.policy = config::restart_policy();
             let mapped = (0..MAX_CHILDREN).filter(|&k| config::heartbeat(k).is_some()).fold(0, |m, k| m | 1 << k);
             // In place: the bus is large for the default stack some
             // systems give it, and a by-value builder would copy it.

@@ -6,6 +6,7 @@
 //! executable whose loadable segments do not share a page. This finds all
 //! of that before the tool does, with a message that names the symbol.
 
+pub mod section;
 pub mod system;
 
 use object::elf;
