@@ -49,6 +49,7 @@ pub const BLK_BENCH: System = System {
     export: false,
     vsock: false,
     tone_wav: false,
+    sections: &[],
 };
 
 /// The seL4 net benchmark against the echo peer: net-bench (the stream).
@@ -65,6 +66,7 @@ pub const NET_BENCH_STREAM: System = System {
     export: false,
     vsock: false,
     tone_wav: false,
+    sections: &[],
 };
 
 /// The same with net-bench-rr (request/response).

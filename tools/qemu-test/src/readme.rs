@@ -239,6 +239,12 @@ pub const ROWS: &[Row] = &[
         clients: &[],
     },
     Row {
+        what: "a system's own restart policy (the bus's `.sevio_restart_policy` section, written by `Sevio.serialise_restart_policy`): 3 faults in 2 s leave blk down after 2 restarts; a section with a bad field is refused by name and the built-in policy kept",
+        sim: &["reference::a_system_sets_its_own_restart_policy"],
+        sel4: &["fault-policy"],
+        clients: &[],
+    },
+    Row {
         what: "a driver restarted after a fault (blk during bring-up and with its device up; in sim also net and console with their devices up): from its boot state, bound to its device again, its client's session continues to PASS",
         sim: &[
             "reference::a_faulted_driver_is_restarted_and_its_client_still_passes",

@@ -308,10 +308,12 @@ pub(crate) fn make_image(setup: &Setup, system: &System, dir: &Path) -> Result<P
     let text = apply(system.variant, &text).map_err(|why| format!("{}: {why}", source.display()))?;
     let file = dir.join("system.xml");
     std::fs::write(&file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    let patched = write_sections(setup, system, dir)?;
     let image = dir.join("loader.img");
     let out = Command::new(setup.sdk.join("bin/microkit"))
         .arg(&file)
         .arg("--search-path")
+        .args(patched.as_slice())
         .arg(&setup.images)
         .args(["--board", &setup.board, "--config", &setup.config, "-o"])
         .arg(&image)
@@ -325,6 +327,31 @@ pub(crate) fn make_image(setup: &Setup, system: &System, dir: &Path) -> Result<P
         return Err(format!("microkit refused {}: {}", system.file, said.trim()));
     }
     Ok(image)
+}
+
+/// Copies of the images `system.sections` changes, with those sections
+/// written, in `dir/images`; that directory (to go first on the
+/// microkit tool's search path), or nothing if no section is written.
+fn write_sections(setup: &Setup, system: &System, dir: &Path) -> Result<Option<PathBuf>, String> {
+    if system.sections.is_empty() {
+        return Ok(None);
+    }
+    let out = dir.join("images");
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let mut images: Vec<&str> = system.sections.iter().map(|s| s.image).collect();
+    images.sort_unstable();
+    images.dedup();
+    for name in images {
+        let source = setup.images.join(name);
+        let mut image = std::fs::read(&source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+        for s in system.sections.iter().filter(|s| s.image == name) {
+            sevio_elfcheck::section::update_section(&mut image, s.name, s.contents)
+                .map_err(|e| format!("{}: {e}", source.display()))?;
+        }
+        let copy = out.join(name);
+        std::fs::write(&copy, image).map_err(|e| format!("cannot write {}: {e}", copy.display()))?;
+    }
+    Ok(Some(out))
 }
 
 /// The tone's WAV file: `tone.wav` beside the export directory, in the

@@ -83,7 +83,31 @@ pub struct System {
     /// after QEMU quit it must hold the tone
     /// (`sevio_client_sound::host::check_tone`).
     pub tone_wav: bool,
+    /// Config sections written into PD images before the microkit tool
+    /// runs, as an sDDF build does with `objcopy --update-section`
+    /// (`sevio_elfcheck::section`): the changed images go first on the
+    /// tool's search path, the rest come from the usual images.
+    pub sections: &'static [ImageSection],
 }
+
+/// One config section of one PD image.
+#[derive(Copy, Clone, Debug)]
+pub struct ImageSection {
+    /// The image (a `program_image` of the system).
+    pub image: &'static str,
+    /// The section, e.g. `.sevio_restart_policy`.
+    pub name: &'static str,
+    /// Its new contents (exactly the section's size).
+    pub contents: &'static [u8],
+}
+
+/// The bus's `.sevio_restart_policy` for "3 faults in 2000 ms leave a
+/// driver down; back-off 500 us doubling to 4000 us"
+/// (`pds/bus/src/restart.rs`; what `Sevio.serialise_restart_policy(out,
+/// max_faults=3, window_ms=2000, first_backoff_us=500,
+/// max_backoff_us=4000)` writes).
+const POLICY_3_IN_2S: &[u8] =
+    &[b'S', b'V', b'R', b'P', 3, 0, 0, 0, 0xd0, 0x07, 0, 0, 0xf4, 0x01, 0, 0, 0xa0, 0x0f, 0, 0, 0, 0, 0, 0];
 
 const ALL_CLIENTS: &[&str] = &["blk_client", "net_client", "console_client", "rng_client"];
 
@@ -123,6 +147,7 @@ const REFERENCE: System = System {
     export: false,
     vsock: false,
     tone_wav: false,
+    sections: &[],
 };
 
 const PCI_MODERN: System = System {
@@ -643,6 +668,25 @@ pub const SYSTEMS: &[System] = &[
                 "bus: blk0 bound again",
                 "bus: restarting blk0 in 16000 us (restart 11 of 11",
                 "bus: blk0 stays down: stopped 12 times in 10000 ms",
+            ],
+            faults: &["bus: driver 0 faulted"],
+        },
+        ..REFERENCE
+    },
+    System {
+        name: "fault-policy",
+        variant: Variant::BlkRequestReadOnly,
+        // The fault loop above under the system's own restart policy.
+        disks: &[DiskCheck::Scratch],
+        sections: &[ImageSection { image: "bus", name: ".sevio_restart_policy", contents: POLICY_3_IN_2S }],
+        expect: Expect {
+            pass: &["net_client", "console_client", "rng_client"],
+            lines: &[
+                "bus: restart policy from .sevio_restart_policy: 3 faults in 2000 ms leave a driver down",
+                "bus: driver 0 faulted (blk0): VM fault at address 0x2402",
+                "bus: restarting blk0 in 500 us (restart 1 of 2",
+                "bus: restarting blk0 in 1000 us (restart 2 of 2",
+                "bus: blk0 stays down: stopped 3 times in 2000 ms",
             ],
             faults: &["bus: driver 0 faulted"],
         },
