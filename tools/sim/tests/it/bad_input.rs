@@ -112,7 +112,8 @@ fn section_the_pd_does_not_declare() {
     let data = dir.file("x.data", "sDDF\u{2}");
     let toml = format!("[[section]]\npd = \"a\"\nname = \".not_declared\"\nfile = \"{}\"\n", data.display());
     run_bad("undeclared_section", &format!("<system>{ECHO_PD}</system>"), Some(&toml))
-        .assert_stderr("PD 'a': objcopy refused its sections");
+        .assert_stderr("section .not_declared of PD 'a'")
+        .assert_stderr("no section .not_declared (does the PD declare it?)");
 }
 
 #[test]
@@ -120,5 +121,17 @@ fn section_file_missing() {
     let toml = "[[section]]\npd = \"a\"\nname = \".blk_driver_config\"\nfile = \"nowhere.data\"\n";
     run_bad("missing_section_file", &format!("<system>{ECHO_PD}</system>"), Some(toml))
         .assert_stderr("section .blk_driver_config of PD 'a':")
-        .assert_stderr("nowhere.data not found");
+        .assert_stderr("nowhere.data: No such file");
+}
+
+#[test]
+fn section_file_of_the_wrong_size() {
+    // The echo PD declares no config section, so name one the host
+    // linker always makes: .text, far larger than these four bytes.
+    let dir = TempDir::new("short_section_data");
+    let data = dir.file("short.data", "SVRP");
+    let toml = format!("[[section]]\npd = \"a\"\nname = \".text\"\nfile = \"{}\"\n", data.display());
+    run_bad("short_section", &format!("<system>{ECHO_PD}</system>"), Some(&toml))
+        .assert_stderr("section .text of PD 'a'")
+        .assert_stderr("the new contents 4");
 }
